@@ -1,0 +1,8 @@
+//! The thin AWS adapter: API Gateway event shapes in, proxy responses out.
+//!
+//! Only the fields the endpoint reads are decoded; the rest of each event is
+//! skipped without being built, which keeps the warm path short.
+
+pub mod event;
+pub mod handler;
+pub mod proxy_response;

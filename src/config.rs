@@ -1,0 +1,255 @@
+//! Configuration: environment variables read once at cold start, and the
+//! non-secret ones overridable per request by API Gateway stage variables of
+//! the same name.
+//!
+//! Secrets (`PUSHER_SECRET`, `PUSHER_ENCRYPTION_MASTER_KEY_BASE64`) come only
+//! from the environment; a stage variable that tries to set one is ignored and
+//! logged. Errors name the variable, never its value.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+
+use crate::error::Refusal;
+use crate::signer::{AppSecret, MasterKey};
+use crate::user::{DemoValidator, UserInfoClaims, Validator};
+
+/// A configuration problem found at cold start. Its message is one line that
+/// names the variable and never shows the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The variable at fault.
+    pub variable: &'static str,
+    /// What is wrong with it.
+    pub problem: &'static str,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "configuration error: {} {}", self.variable, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Which user validator `AUTH_MODE` selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    /// A fixed demo user, for local runs.
+    Demo,
+}
+
+/// Everything the endpoint needs, validated at cold start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `PUSHER_APP_ID` (optional; logged and shown in snippets).
+    pub app_id: Option<String>,
+    /// `PUSHER_KEY`, the public app key that prefixes every `auth`.
+    pub key: String,
+    /// `PUSHER_CLUSTER` (optional; not needed to sign).
+    pub cluster: Option<String>,
+    /// `PUSHER_SECRET`.
+    pub secret: AppSecret,
+    /// `PUSHER_ENCRYPTION_MASTER_KEY_BASE64`; without it encrypted channels are refused.
+    pub master_key: Option<MasterKey>,
+    /// `ALLOWED_ORIGINS`: origins allowed to make AJAX requests.
+    pub allowed_origins: String,
+    /// `AUTH_MODE`.
+    pub auth_mode: AuthMode,
+    /// The validator `AUTH_MODE` selects.
+    pub validator: Validator,
+    /// `USER_INFO_CLAIMS` (default `name`).
+    pub user_info_claims: UserInfoClaims,
+    /// `AUTH_TOKEN_PARAM` (default `token`).
+    pub token_param: String,
+}
+
+impl Settings {
+    /// Reads and validates the configuration through `lookup` (the process
+    /// environment in production). Empty values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
+        let err = |variable, problem| ConfigError { variable, problem };
+
+        let key = get("PUSHER_KEY").ok_or(err("PUSHER_KEY", "is not set"))?;
+        if !valid_key(&key) {
+            return Err(err("PUSHER_KEY", "is not a valid app key (letters, digits, '-', '_'; at most 64)"));
+        }
+        let app_id = get("PUSHER_APP_ID");
+        if app_id.as_deref().is_some_and(|v| !valid_app_id(v)) {
+            return Err(err("PUSHER_APP_ID", "is not a valid app id (digits only)"));
+        }
+        let cluster = get("PUSHER_CLUSTER");
+        if cluster.as_deref().is_some_and(|v| !valid_cluster(v)) {
+            return Err(err("PUSHER_CLUSTER", "is not a valid cluster name (lowercase letters, digits, '-')"));
+        }
+        let secret = get("PUSHER_SECRET").ok_or(err("PUSHER_SECRET", "is not set"))?;
+        if secret.trim() != secret {
+            return Err(err("PUSHER_SECRET", "has leading or trailing whitespace"));
+        }
+        let master_key = match get("PUSHER_ENCRYPTION_MASTER_KEY_BASE64") {
+            None => None,
+            Some(encoded) => Some(
+                MasterKey::from_base64(&encoded)
+                    .ok_or(err("PUSHER_ENCRYPTION_MASTER_KEY_BASE64", "is not standard base64 of exactly 32 bytes"))?,
+            ),
+        };
+        let allowed_origins = get("ALLOWED_ORIGINS").unwrap_or_default();
+        if !valid_origin_list(&allowed_origins) {
+            return Err(err("ALLOWED_ORIGINS", "must list origins like https://app.example.com, separated by commas"));
+        }
+        let auth_mode = match get("AUTH_MODE").as_deref() {
+            None => return Err(err("AUTH_MODE", "is not set (supported: demo)")),
+            Some("demo") => AuthMode::Demo,
+            Some(_) => return Err(err("AUTH_MODE", "is not a supported mode (supported: demo)")),
+        };
+        let validator = match auth_mode {
+            AuthMode::Demo => Validator::Demo(DemoValidator::default()),
+        };
+        let user_info_claims = UserInfoClaims::parse(&get("USER_INFO_CLAIMS").unwrap_or_else(|| "name".into()));
+        let token_param = get("AUTH_TOKEN_PARAM").unwrap_or_else(|| "token".into());
+        if !valid_token_param(&token_param) {
+            return Err(err(
+                "AUTH_TOKEN_PARAM",
+                "must be a plain parameter name other than callback, socket_id and channel_name",
+            ));
+        }
+        Ok(Self {
+            app_id,
+            key,
+            cluster,
+            secret: AppSecret::new(secret.as_bytes()),
+            master_key,
+            allowed_origins,
+            auth_mode,
+            validator,
+            user_info_claims,
+            token_param,
+        })
+    }
+
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// The configuration in force for one request: stage variables override
+    /// the non-secret settings. An invalid override refuses the request with a
+    /// configuration error naming the stage variable.
+    pub fn resolve<'a>(&'a self, stage: &'a StageVariables) -> Result<AppView<'a>, Refusal> {
+        if stage.pusher_secret.is_some() {
+            warn_once(&SECRET_WARNED, "PUSHER_SECRET");
+        }
+        if stage.master_key.is_some() {
+            warn_once(&MASTER_KEY_WARNED, "PUSHER_ENCRYPTION_MASTER_KEY_BASE64");
+        }
+        let key = match stage.pusher_key.as_deref() {
+            Some(key) if !valid_key(key) => return Err(Refusal::Misconfigured("invalid stage variable PUSHER_KEY")),
+            Some(key) => key,
+            None => &self.key,
+        };
+        let app_id = match stage.pusher_app_id.as_deref() {
+            Some(id) if !valid_app_id(id) => {
+                return Err(Refusal::Misconfigured("invalid stage variable PUSHER_APP_ID"))
+            }
+            Some(id) => Some(id),
+            None => self.app_id.as_deref(),
+        };
+        let allowed_origins = match stage.allowed_origins.as_deref() {
+            Some(list) if !valid_origin_list(list) => {
+                return Err(Refusal::Misconfigured("invalid stage variable ALLOWED_ORIGINS"))
+            }
+            Some(list) => list,
+            None => &self.allowed_origins,
+        };
+        if stage.pusher_cluster.as_deref().is_some_and(|c| !valid_cluster(c)) {
+            return Err(Refusal::Misconfigured("invalid stage variable PUSHER_CLUSTER"));
+        }
+        Ok(AppView { key, app_id, allowed_origins })
+    }
+}
+
+/// The settings in force for one request, after stage-variable overrides.
+#[derive(Debug, Clone, Copy)]
+pub struct AppView<'a> {
+    /// The app key that prefixes `auth`.
+    pub key: &'a str,
+    /// The app id, if known.
+    pub app_id: Option<&'a str>,
+    allowed_origins: &'a str,
+}
+
+impl AppView<'_> {
+    /// Whether `origin` is listed in `ALLOWED_ORIGINS` (ASCII case-insensitive).
+    pub fn origin_allowed(&self, origin: &str) -> bool {
+        origins(self.allowed_origins).any(|allowed| allowed.eq_ignore_ascii_case(origin))
+    }
+}
+
+/// The stage variables the function reads. Secret names are recognised only
+/// to be ignored (their values are never kept).
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct StageVariables {
+    /// `PUSHER_APP_ID`.
+    #[serde(rename = "PUSHER_APP_ID")]
+    pub pusher_app_id: Option<String>,
+    /// `PUSHER_KEY`.
+    #[serde(rename = "PUSHER_KEY")]
+    pub pusher_key: Option<String>,
+    /// `PUSHER_CLUSTER`.
+    #[serde(rename = "PUSHER_CLUSTER")]
+    pub pusher_cluster: Option<String>,
+    /// `ALLOWED_ORIGINS`.
+    #[serde(rename = "ALLOWED_ORIGINS")]
+    pub allowed_origins: Option<String>,
+    /// Present when a stage variable tries to set `PUSHER_SECRET`.
+    #[serde(rename = "PUSHER_SECRET")]
+    pub pusher_secret: Option<IgnoredAny>,
+    /// Present when a stage variable tries to set the master key.
+    #[serde(rename = "PUSHER_ENCRYPTION_MASTER_KEY_BASE64")]
+    pub master_key: Option<IgnoredAny>,
+}
+
+static SECRET_WARNED: AtomicBool = AtomicBool::new(false);
+static MASTER_KEY_WARNED: AtomicBool = AtomicBool::new(false);
+
+fn warn_once(flag: &AtomicBool, variable: &'static str) {
+    if !flag.swap(true, Ordering::Relaxed) {
+        tracing::warn!(variable, "stage variable ignored: secrets are read only from the environment");
+    }
+}
+
+fn valid_key(key: &str) -> bool {
+    (1..=64).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn valid_app_id(id: &str) -> bool {
+    (1..=20).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn valid_cluster(cluster: &str) -> bool {
+    (1..=32).contains(&cluster.len())
+        && cluster.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+fn valid_token_param(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        && !matches!(name, "callback" | "socket_id" | "channel_name")
+}
+
+fn origins(list: &str) -> impl Iterator<Item = &str> {
+    list.split(|c: char| c == ',' || c.is_ascii_whitespace()).filter(|s| !s.is_empty())
+}
+
+/// Each entry must be `http://host[:port]` or `https://host[:port]`, no path.
+fn valid_origin_list(list: &str) -> bool {
+    origins(list).all(|origin| {
+        let rest = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
+        rest.is_some_and(|hostport| {
+            !hostport.is_empty()
+                && hostport.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b':' | b'[' | b']'))
+        })
+    })
+}

@@ -1,0 +1,397 @@
+//! The endpoint itself, free of AWS: a decoded [`Request`] in, a [`Response`]
+//! out, and one log line per request.
+
+use std::time::Instant;
+
+use base64::Engine as _;
+use serde_json::value::RawValue;
+
+use crate::config::{AppView, Settings, StageVariables};
+use crate::error::Refusal;
+use crate::names::{ChannelKind, ChannelName, JsonpCallback, SocketId};
+use crate::params::{AuthParams, ParamCollector};
+use crate::response::{AuthBody, Response};
+use crate::user::{presence_channel_data, signin_user_data, Credentials, UserValidator};
+
+/// Largest query string or body accepted, in bytes (tokens travel in the query).
+pub const MAX_INPUT_BYTES: usize = 16 * 1024;
+
+/// The HTTP method, as far as the endpoint cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// JSONP.
+    Get,
+    /// AJAX.
+    Post,
+    /// CORS preflight.
+    Options,
+    /// Anything else: 405.
+    Other,
+}
+
+impl Method {
+    /// Parses a method name (case-sensitive, as HTTP defines).
+    pub fn parse(name: &str) -> Self {
+        match name {
+            "GET" => Self::Get,
+            "POST" => Self::Post,
+            "OPTIONS" => Self::Options,
+            _ => Self::Other,
+        }
+    }
+}
+
+/// The query string in whichever form the integration delivered it.
+#[derive(Debug, Clone, Copy)]
+pub enum Query<'a> {
+    /// Still encoded, as in `rawQueryString` (HTTP API, function URLs).
+    Raw(&'a str),
+    /// Already decoded, one list of values per name, as in REST API
+    /// `multiValueQueryStringParameters`.
+    Decoded(&'a [(String, Vec<String>)]),
+}
+
+/// The request body.
+#[derive(Debug, Clone, Copy)]
+pub enum Body<'a> {
+    /// No body.
+    None,
+    /// Text as sent.
+    Text(&'a str),
+    /// Base64 of the bytes sent (`isBase64Encoded: true`).
+    Base64(&'a str),
+}
+
+/// The headers the endpoint reads.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Headers<'a> {
+    /// `Origin`.
+    pub origin: Option<&'a str>,
+    /// `Authorization`.
+    pub authorization: Option<&'a str>,
+    /// `Content-Type`.
+    pub content_type: Option<&'a str>,
+}
+
+/// A request, decoded from whatever event shape carried it.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// API Gateway's request id, for the log.
+    pub request_id: &'a str,
+    /// HTTP method.
+    pub method: Method,
+    /// Full path, possibly behind a stage or other prefix.
+    pub path: &'a str,
+    /// Query string.
+    pub query: Query<'a>,
+    /// Body.
+    pub body: Body<'a>,
+    /// Selected headers.
+    pub headers: Headers<'a>,
+    /// Stage variables (overrides).
+    pub stage_variables: &'a StageVariables,
+    /// `requestContext.authorizer`, unparsed.
+    pub authorizer: Option<&'a RawValue>,
+}
+
+/// The two routes, matched as path suffixes behind any prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `…/pusher/auth`: channel authorization.
+    ChannelAuth,
+    /// `…/pusher/user-auth`: user authentication (`pusher.signin()`).
+    UserAuth,
+}
+
+impl Route {
+    /// Finds the route a path ends in.
+    pub fn of(path: &str) -> Option<Self> {
+        let path = path.strip_suffix('/').unwrap_or(path);
+        if path.ends_with("/pusher/auth") {
+            Some(Self::ChannelAuth)
+        } else if path.ends_with("/pusher/user-auth") {
+            Some(Self::UserAuth)
+        } else {
+            None
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::ChannelAuth => "channel-auth",
+            Self::UserAuth => "user-auth",
+        }
+    }
+}
+
+/// What the log line records about a request.
+#[derive(Debug, Default)]
+struct Trace {
+    route: Option<Route>,
+    transport: &'static str,
+    channel: Option<String>,
+    /// The status the outcome stands for (a JSONP denial is sent as 200).
+    status: u16,
+    reason: &'static str,
+}
+
+/// The endpoint: settings plus the user validator they select.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    settings: Settings,
+}
+
+impl Endpoint {
+    /// An endpoint serving with these settings.
+    pub fn new(settings: Settings) -> Self {
+        Self { settings }
+    }
+
+    /// The settings in use.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Answers one request and writes its log line.
+    pub async fn handle(&self, req: &Request<'_>) -> Response {
+        let started = Instant::now();
+        let mut trace = Trace { transport: "none", ..Trace::default() };
+        let response = self.answer(req, &mut trace).await;
+        let decision = if trace.status == 200 || trace.status == 204 { "allowed" } else { "refused" };
+        tracing::info!(
+            request_id = req.request_id,
+            route = trace.route.map_or("none", Route::as_str),
+            transport = trace.transport,
+            channel = trace.channel.as_deref(),
+            decision,
+            reason = trace.reason,
+            status = trace.status,
+            duration_us = started.elapsed().as_micros() as u64,
+        );
+        response
+    }
+
+    async fn answer(&self, req: &Request<'_>, trace: &mut Trace) -> Response {
+        let result = match Route::of(req.path) {
+            None => Err(Refusal::NotFound),
+            Some(route) => {
+                trace.route = Some(route);
+                match req.method {
+                    Method::Get => {
+                        trace.transport = "jsonp";
+                        return self.jsonp(route, req, trace).await;
+                    }
+                    Method::Post => {
+                        trace.transport = "ajax";
+                        self.ajax(route, req, trace).await
+                    }
+                    Method::Options => {
+                        trace.transport = "preflight";
+                        self.preflight(req)
+                    }
+                    Method::Other => Err(Refusal::MethodNotAllowed),
+                }
+            }
+        };
+        match result {
+            Ok(response) => {
+                trace.status = response.status;
+                trace.reason = "ok";
+                response
+            }
+            Err(refusal) => {
+                trace.status = refusal.status();
+                trace.reason = refusal.log_reason();
+                let response = Response::error(refusal);
+                if refusal == Refusal::MethodNotAllowed {
+                    response.with_header("Allow", "GET, POST, OPTIONS")
+                } else {
+                    response
+                }
+            }
+        }
+    }
+
+    async fn jsonp(&self, route: Route, req: &Request<'_>, trace: &mut Trace) -> Response {
+        let params = match self.params_from_query(req.query) {
+            Ok(params) => params,
+            Err(refusal) => return refuse_plain(refusal, trace),
+        };
+        let callback = match params.callback.as_deref().map(JsonpCallback::parse) {
+            None => return refuse_plain(Refusal::MissingCallback, trace),
+            Some(Err(refusal)) => return refuse_plain(refusal, trace),
+            Some(Ok(callback)) => callback,
+        };
+        let outcome = match self.settings.resolve(req.stage_variables) {
+            Ok(app) => {
+                self.authorize(
+                    route,
+                    app,
+                    &params,
+                    Credentials { token: params.token.as_deref(), authorization: None, authorizer: req.authorizer },
+                    trace,
+                )
+                .await
+            }
+            Err(refusal) => Err(refusal),
+        };
+        match outcome {
+            Ok(body) => {
+                trace.status = 200;
+                trace.reason = "ok";
+                Response::jsonp(callback, &body)
+            }
+            Err(refusal) => {
+                trace.status = refusal.status();
+                trace.reason = refusal.log_reason();
+                Response::jsonp_denial(callback, refusal)
+            }
+        }
+    }
+
+    async fn ajax(&self, route: Route, req: &Request<'_>, trace: &mut Trace) -> Result<Response, Refusal> {
+        let app = self.settings.resolve(req.stage_variables)?;
+        let allowed_origin = match req.headers.origin {
+            Some(origin) if app.origin_allowed(origin) => Some(origin),
+            Some(_) => return Err(Refusal::OriginNotAllowed),
+            None => None,
+        };
+        let is_form = req.headers.content_type.is_some_and(|ct| {
+            ct.split(';')
+                .next()
+                .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+        });
+        if !is_form {
+            return Err(Refusal::UnsupportedMediaType);
+        }
+        let decoded;
+        let text = match req.body {
+            Body::None => "",
+            Body::Text(text) => text,
+            Body::Base64(encoded) => {
+                if encoded.len() > MAX_INPUT_BYTES * 4 / 3 + 4 {
+                    return Err(Refusal::PayloadTooLarge);
+                }
+                let bytes =
+                    base64::engine::general_purpose::STANDARD.decode(encoded).map_err(|_| Refusal::InvalidEncoding)?;
+                decoded = String::from_utf8(bytes).map_err(|_| Refusal::InvalidEncoding)?;
+                &decoded
+            }
+        };
+        if text.len() > MAX_INPUT_BYTES {
+            return Err(Refusal::PayloadTooLarge);
+        }
+        let mut collector = ParamCollector::new(&self.settings.token_param);
+        collector.push_form(text)?;
+        let params = collector.finish();
+        let credentials = Credentials {
+            token: params.token.as_deref(),
+            authorization: req.headers.authorization,
+            authorizer: req.authorizer,
+        };
+        let body = self.authorize(route, app, &params, credentials, trace).await?;
+        let response = Response::json(&body).with_header("Vary", "Origin");
+        Ok(match allowed_origin {
+            Some(origin) => response.with_header("Access-Control-Allow-Origin", origin.to_owned()),
+            None => response,
+        })
+    }
+
+    fn preflight(&self, req: &Request<'_>) -> Result<Response, Refusal> {
+        let app = self.settings.resolve(req.stage_variables)?;
+        match req.headers.origin {
+            Some(origin) if app.origin_allowed(origin) => Ok(Response::no_content()
+                .with_header("Vary", "Origin")
+                .with_header("Access-Control-Allow-Origin", origin.to_owned())
+                .with_header("Access-Control-Allow-Methods", "POST, OPTIONS")
+                .with_header("Access-Control-Allow-Headers", "Authorization, Content-Type")
+                .with_header("Access-Control-Max-Age", "600")),
+            _ => Err(Refusal::OriginNotAllowed),
+        }
+    }
+
+    fn params_from_query<'a>(&self, query: Query<'a>) -> Result<AuthParams<'a>, Refusal> {
+        let mut collector = ParamCollector::new(&self.settings.token_param);
+        match query {
+            Query::Raw(raw) => {
+                if raw.len() > MAX_INPUT_BYTES {
+                    return Err(Refusal::PayloadTooLarge);
+                }
+                collector.push_form(raw)?;
+            }
+            Query::Decoded(pairs) => {
+                let size: usize = pairs.iter().map(|(k, vs)| k.len() + vs.iter().map(String::len).sum::<usize>()).sum();
+                if size > MAX_INPUT_BYTES {
+                    return Err(Refusal::PayloadTooLarge);
+                }
+                for (key, values) in pairs {
+                    match values.as_slice() {
+                        [value] => collector.push(key.as_str().into(), value.as_str().into())?,
+                        [] => collector.push(key.as_str().into(), "".into())?,
+                        _ => return Err(Refusal::DuplicateParameter),
+                    }
+                }
+            }
+        }
+        Ok(collector.finish())
+    }
+
+    /// Validation, user and signing, shared by JSONP and AJAX.
+    async fn authorize(
+        &self,
+        route: Route,
+        app: AppView<'_>,
+        params: &AuthParams<'_>,
+        credentials: Credentials<'_>,
+        trace: &mut Trace,
+    ) -> Result<AuthBody, Refusal> {
+        let socket_id = SocketId::parse(params.socket_id.as_deref().ok_or(Refusal::MissingSocketId)?)?;
+        let secret = &self.settings.secret;
+        match route {
+            Route::ChannelAuth => {
+                let channel = ChannelName::parse(params.channel_name.as_deref().ok_or(Refusal::MissingChannelName)?)?;
+                trace.channel = Some(channel.as_str().to_owned());
+                let master_key = match channel.kind() {
+                    ChannelKind::Encrypted => {
+                        Some(self.settings.master_key.as_ref().ok_or(Refusal::EncryptionNotConfigured)?)
+                    }
+                    _ => None,
+                };
+                let user = self.settings.validator.validate(credentials).await?;
+                Ok(match channel.kind() {
+                    ChannelKind::Private => {
+                        AuthBody { auth: secret.channel_auth(app.key, socket_id, channel), ..AuthBody::default() }
+                    }
+                    ChannelKind::Encrypted => AuthBody {
+                        auth: secret.channel_auth(app.key, socket_id, channel),
+                        shared_secret: master_key.map(|key| key.shared_secret(channel)),
+                        ..AuthBody::default()
+                    },
+                    ChannelKind::Presence => {
+                        let channel_data = presence_channel_data(&user, &self.settings.user_info_claims);
+                        AuthBody {
+                            auth: secret.presence_auth(app.key, socket_id, channel, &channel_data),
+                            channel_data: Some(channel_data),
+                            ..AuthBody::default()
+                        }
+                    }
+                })
+            }
+            Route::UserAuth => {
+                let user = self.settings.validator.validate(credentials).await?;
+                let user_data = signin_user_data(&user, &self.settings.user_info_claims);
+                Ok(AuthBody {
+                    auth: secret.user_auth(app.key, socket_id, &user_data),
+                    user_data: Some(user_data),
+                    ..AuthBody::default()
+                })
+            }
+        }
+    }
+}
+
+fn refuse_plain(refusal: Refusal, trace: &mut Trace) -> Response {
+    trace.status = refusal.status();
+    trace.reason = refusal.log_reason();
+    Response::error(refusal)
+}

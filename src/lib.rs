@@ -1,0 +1,18 @@
+//! `pusher-auth-lambda`: the authentication endpoint Pusher Channels needs for
+//! private, presence and encrypted channels and for user authentication,
+//! answering pusher-js over JSONP and AJAX from an AWS Lambda function.
+//!
+//! The core (names, params, signer, user, config, response, endpoint) knows
+//! nothing of AWS; [`aws`] decodes API Gateway events into
+//! [`endpoint::Request`] and encodes [`response::Response`] back.
+
+pub mod aws;
+pub mod config;
+pub mod endpoint;
+pub mod error;
+pub mod logging;
+pub mod names;
+pub mod params;
+pub mod response;
+pub mod signer;
+pub mod user;

@@ -1,0 +1,117 @@
+//! Request parameters: strict `application/x-www-form-urlencoded` decoding with
+//! duplicate detection.
+//!
+//! `form_urlencoded` and `percent_encoding` decode leniently (bad escapes pass
+//! through, invalid UTF-8 becomes U+FFFD); here both are refusals, so the few
+//! lines of decoding are written out.
+
+use std::borrow::Cow;
+
+use crate::error::Refusal;
+
+/// Most parameters one request may carry.
+pub const MAX_PARAMS: usize = 32;
+
+/// The parameters the endpoint reads. Everything else is ignored, but still
+/// checked for duplicates and encoding.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct AuthParams<'a> {
+    /// `callback` (JSONP only).
+    pub callback: Option<Cow<'a, str>>,
+    /// `socket_id`.
+    pub socket_id: Option<Cow<'a, str>>,
+    /// `channel_name` (channel authorization only).
+    pub channel_name: Option<Cow<'a, str>>,
+    /// The user's token, under the configured parameter name.
+    pub token: Option<Cow<'a, str>>,
+}
+
+/// Collects decoded pairs into [`AuthParams`], refusing duplicates.
+pub struct ParamCollector<'a, 'n> {
+    params: AuthParams<'a>,
+    token_param: &'n str,
+    others: Vec<Cow<'a, str>>,
+    count: usize,
+}
+
+impl<'a, 'n> ParamCollector<'a, 'n> {
+    /// A collector that stores the token found under `token_param`.
+    pub fn new(token_param: &'n str) -> Self {
+        Self { params: AuthParams::default(), token_param, others: Vec::new(), count: 0 }
+    }
+
+    /// Adds one decoded pair.
+    pub fn push(&mut self, key: Cow<'a, str>, value: Cow<'a, str>) -> Result<(), Refusal> {
+        self.count += 1;
+        if self.count > MAX_PARAMS {
+            return Err(Refusal::PayloadTooLarge);
+        }
+        let slot = match &*key {
+            "callback" => &mut self.params.callback,
+            "socket_id" => &mut self.params.socket_id,
+            "channel_name" => &mut self.params.channel_name,
+            k if k == self.token_param => &mut self.params.token,
+            _ => {
+                if self.others.contains(&key) {
+                    return Err(Refusal::DuplicateParameter);
+                }
+                self.others.push(key);
+                return Ok(());
+            }
+        };
+        if slot.is_some() {
+            return Err(Refusal::DuplicateParameter);
+        }
+        *slot = Some(value);
+        Ok(())
+    }
+
+    /// Adds every pair of a form-encoded string (a raw query string or a form body).
+    pub fn push_form(&mut self, input: &'a str) -> Result<(), Refusal> {
+        for pair in input.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            self.push(decode_component(key)?, decode_component(value)?)?;
+        }
+        Ok(())
+    }
+
+    /// The collected parameters.
+    pub fn finish(self) -> AuthParams<'a> {
+        self.params
+    }
+}
+
+/// Decodes one form component: `+` is a space, `%XX` a byte; the result must be
+/// UTF-8. Borrows when there is nothing to decode.
+pub fn decode_component(raw: &str) -> Result<Cow<'_, str>, Refusal> {
+    if !raw.bytes().any(|b| b == b'%' || b == b'+') {
+        return Ok(Cow::Borrowed(raw));
+    }
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3).ok_or(Refusal::InvalidEncoding)?;
+                let hi = hex_value(hex[0]).ok_or(Refusal::InvalidEncoding)?;
+                let lo = hex_value(hex[1]).ok_or(Refusal::InvalidEncoding)?;
+                out.push(hi << 4 | lo);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map(Cow::Owned).map_err(|_| Refusal::InvalidEncoding)
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}

@@ -1,0 +1,137 @@
+//! Response encoding: JSON for AJAX, hardened JSONP for `<script>` requests,
+//! and the headers every answer carries.
+
+use std::borrow::Cow;
+
+use serde::Serialize;
+
+use crate::error::Refusal;
+use crate::names::JsonpCallback;
+
+/// A successful authorization: `auth` plus what the channel type needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AuthBody {
+    /// `<key>:<hex signature>`.
+    pub auth: String,
+    /// Presence channels: the exact JSON string that was signed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel_data: Option<String>,
+    /// Encrypted channels: base64 per-channel key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_secret: Option<String>,
+    /// User authentication: the exact JSON string that was signed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_data: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody {
+    error: &'static str,
+    status: u16,
+}
+
+/// `Content-Type` of JSON answers.
+pub const JSON: &str = "application/json; charset=utf-8";
+/// `Content-Type` of JSONP answers.
+pub const JAVASCRIPT: &str = "application/javascript; charset=utf-8";
+
+/// An HTTP answer, independent of how it travels back through API Gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers in the order they are sent.
+    pub headers: Vec<(&'static str, Cow<'static, str>)>,
+    /// Body text (empty for preflights).
+    pub body: String,
+}
+
+impl Response {
+    fn new(status: u16, content_type: Option<&'static str>, body: String) -> Self {
+        let mut headers = Vec::with_capacity(6);
+        if let Some(content_type) = content_type {
+            headers.push(("Content-Type", Cow::Borrowed(content_type)));
+        }
+        headers.push(("X-Content-Type-Options", Cow::Borrowed("nosniff")));
+        headers.push(("Cache-Control", Cow::Borrowed("no-store, private")));
+        Self { status, headers, body }
+    }
+
+    /// A JSON answer to an AJAX request.
+    pub fn json(body: &AuthBody) -> Self {
+        Self::new(200, Some(JSON), serde_json::to_string(body).expect("strings serialize"))
+    }
+
+    /// A JSON error: `{"error":"<code>","status":<status>}` with that status.
+    pub fn error(refusal: Refusal) -> Self {
+        Self::new(refusal.status(), Some(JSON), error_json(refusal))
+    }
+
+    /// A script calling the callback with the authorization.
+    pub fn jsonp(callback: JsonpCallback<'_>, body: &AuthBody) -> Self {
+        let json = serde_json::to_string(body).expect("strings serialize");
+        Self::new(200, Some(JAVASCRIPT), jsonp_script(callback, &json))
+    }
+
+    /// JSONP denial: a script answered with 4xx never runs and pusher-js would
+    /// wait forever, so the answer is 200 and the callback gets an error object
+    /// without `auth`. The log records the status it stands for.
+    pub fn jsonp_denial(callback: JsonpCallback<'_>, refusal: Refusal) -> Self {
+        Self::new(200, Some(JAVASCRIPT), jsonp_script(callback, &error_json(refusal)))
+    }
+
+    /// An empty answer (CORS preflight).
+    pub fn no_content() -> Self {
+        Self::new(204, None, String::new())
+    }
+
+    /// Adds a header.
+    pub fn with_header(mut self, name: &'static str, value: impl Into<Cow<'static, str>>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// The value of a header, by exact name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| &**v)
+    }
+}
+
+fn error_json(refusal: Refusal) -> String {
+    serde_json::to_string(&ErrorBody { error: refusal.public_code(), status: refusal.status() })
+        .expect("strings serialize")
+}
+
+/// `/**/typeof CB === 'function' && CB(<json>);` with the JSON made safe to
+/// embed in a script: U+2028, U+2029, `<`, `>` and `&` become `\uXXXX`
+/// escapes (they can only occur inside JSON strings, so the value is unchanged).
+fn jsonp_script(callback: JsonpCallback<'_>, json: &str) -> String {
+    let cb = callback.as_str();
+    let mut out = String::with_capacity(json.len() + 2 * cb.len() + 40);
+    out.push_str("/**/typeof ");
+    out.push_str(cb);
+    out.push_str(" === 'function' && ");
+    out.push_str(cb);
+    out.push('(');
+    escape_for_script(json, &mut out);
+    out.push_str(");");
+    out
+}
+
+/// Appends `json` with the characters that are unsafe in a script escaped.
+pub fn escape_for_script(json: &str, out: &mut String) {
+    let mut rest = json;
+    while let Some(pos) = rest.find(['<', '>', '&', '\u{2028}', '\u{2029}']) {
+        out.push_str(&rest[..pos]);
+        let c = rest[pos..].chars().next().expect("find returned a char boundary");
+        out.push_str(match c {
+            '<' => "\\u003c",
+            '>' => "\\u003e",
+            '&' => "\\u0026",
+            '\u{2028}' => "\\u2028",
+            _ => "\\u2029",
+        });
+        rest = &rest[pos + c.len_utf8()..];
+    }
+    out.push_str(rest);
+}
