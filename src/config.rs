@@ -253,3 +253,85 @@ fn valid_origin_list(list: &str) -> bool {
         })
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let mut env: HashMap<String, String> =
+            [("PUSHER_KEY", "key1"), ("PUSHER_SECRET", "s3cr3t-value"), ("AUTH_MODE", "demo")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+        for (k, v) in vars {
+            env.insert(k.to_string(), v.to_string());
+        }
+        Settings::from_lookup(|name| env.get(name).cloned())
+    }
+
+    fn variable_of(vars: &[(&str, &str)]) -> &'static str {
+        settings(vars).unwrap_err().variable
+    }
+
+    #[test]
+    fn minimal_configuration() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.key, "key1");
+        assert_eq!(s.token_param, "token");
+        assert!(s.master_key.is_none());
+    }
+
+    #[test]
+    fn errors_name_the_variable_and_never_the_value() {
+        assert_eq!(variable_of(&[("PUSHER_SECRET", "")]), "PUSHER_SECRET");
+        assert_eq!(variable_of(&[("PUSHER_KEY", "")]), "PUSHER_KEY");
+        assert_eq!(variable_of(&[("PUSHER_KEY", "bad key!")]), "PUSHER_KEY");
+        assert_eq!(variable_of(&[("AUTH_MODE", "")]), "AUTH_MODE");
+        assert_eq!(variable_of(&[("AUTH_MODE", "none")]), "AUTH_MODE");
+        assert_eq!(variable_of(&[("PUSHER_APP_ID", "12a")]), "PUSHER_APP_ID");
+        assert_eq!(variable_of(&[("PUSHER_CLUSTER", "EU 1")]), "PUSHER_CLUSTER");
+        assert_eq!(variable_of(&[("ALLOWED_ORIGINS", "example.com")]), "ALLOWED_ORIGINS");
+        assert_eq!(variable_of(&[("ALLOWED_ORIGINS", "https://a.example/path")]), "ALLOWED_ORIGINS");
+        assert_eq!(variable_of(&[("AUTH_TOKEN_PARAM", "socket_id")]), "AUTH_TOKEN_PARAM");
+        let short_key = "c2hvcnQ=";
+        assert_eq!(
+            variable_of(&[("PUSHER_ENCRYPTION_MASTER_KEY_BASE64", short_key)]),
+            "PUSHER_ENCRYPTION_MASTER_KEY_BASE64"
+        );
+        let e = settings(&[("PUSHER_SECRET", " s3cr3t-value\n")]).unwrap_err();
+        let line = e.to_string();
+        assert!(line.contains("PUSHER_SECRET") && !line.contains("s3cr3t") && !line.contains('\n'), "{line}");
+    }
+
+    #[test]
+    fn stage_variables_override_non_secrets() {
+        let s = settings(&[("ALLOWED_ORIGINS", "https://a.example")]).unwrap();
+        let stage = StageVariables {
+            pusher_key: Some("stagekey".into()),
+            allowed_origins: Some("https://b.example, http://localhost:8080".into()),
+            pusher_secret: Some(IgnoredAny),
+            ..StageVariables::default()
+        };
+        let view = s.resolve(&stage).unwrap();
+        assert_eq!(view.key, "stagekey");
+        assert!(view.origin_allowed("https://b.example"));
+        assert!(view.origin_allowed("http://localhost:8080"));
+        assert!(!view.origin_allowed("https://a.example"));
+        let plain = StageVariables::default();
+        let view = s.resolve(&plain).unwrap();
+        assert_eq!(view.key, "key1");
+        assert!(view.origin_allowed("https://a.example"));
+        assert!(!view.origin_allowed("https://a.example.evil"));
+        let bad = StageVariables { pusher_key: Some("no spaces".into()), ..StageVariables::default() };
+        assert_eq!(s.resolve(&bad).unwrap_err(), Refusal::Misconfigured("invalid stage variable PUSHER_KEY"));
+    }
+
+    #[test]
+    fn no_origin_is_allowed_by_default() {
+        let s = settings(&[]).unwrap();
+        assert!(!s.resolve(&StageVariables::default()).unwrap().origin_allowed("https://a.example"));
+        assert!(!s.resolve(&StageVariables::default()).unwrap().origin_allowed(""));
+    }
+}

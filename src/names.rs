@@ -119,3 +119,56 @@ impl<'a> JsonpCallback<'a> {
         self.0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_ids() {
+        assert_eq!(SocketId::parse("123.456").unwrap().as_str(), "123.456");
+        for bad in ["", ".", "1.", ".1", "1.2.3", "a.1", "1.2<script>", "1 .2", "١٢.٣", "１.２", "-1.2", "1,2"] {
+            assert_eq!(SocketId::parse(bad), Err(Refusal::InvalidSocketId), "{bad:?}");
+        }
+        let longest = format!("{}.{}", "9".repeat(20), "9".repeat(20));
+        assert!(SocketId::parse(&longest).is_ok());
+        assert!(SocketId::parse(&format!("{}.1", "9".repeat(21))).is_err());
+    }
+
+    #[test]
+    fn channel_names_and_kinds() {
+        assert_eq!(ChannelName::parse("private-a").unwrap().kind(), ChannelKind::Private);
+        assert_eq!(ChannelName::parse("presence-a").unwrap().kind(), ChannelKind::Presence);
+        assert_eq!(ChannelName::parse("private-encrypted-a").unwrap().kind(), ChannelKind::Encrypted);
+        assert_eq!(ChannelName::parse("private-a_-=@,.;Z9").unwrap().as_str(), "private-a_-=@,.;Z9");
+        assert_eq!(ChannelName::parse("my-channel"), Err(Refusal::PublicChannel));
+        assert_eq!(ChannelName::parse("Private-a"), Err(Refusal::PublicChannel));
+        for bad in ["", "private-a b", "private-a\"", "private-é", "private-a/b", "private-<", "presence-a'"] {
+            assert_eq!(ChannelName::parse(bad), Err(Refusal::InvalidChannelName), "{bad:?}");
+        }
+        let max = format!("private-{}", "a".repeat(MAX_CHANNEL_NAME_LEN - 8));
+        assert!(ChannelName::parse(&max).is_ok());
+        assert_eq!(ChannelName::parse(&format!("{max}a")), Err(Refusal::InvalidChannelName));
+    }
+
+    #[test]
+    fn callbacks() {
+        assert!(JsonpCallback::parse("Pusher.auth_callbacks['1']").is_ok());
+        assert!(JsonpCallback::parse("Pusher.auth_callbacks['123456789']").is_ok());
+        for bad in [
+            "",
+            "Pusher.auth_callbacks['']",
+            "Pusher.auth_callbacks['1234567890']",
+            "Pusher.auth_callbacks[\"1\"]",
+            "Pusher.auth_callbacks['1'];alert(1)//']",
+            "Pusher.auth_callbacks['a']",
+            "pusher.auth_callbacks['1']",
+            "alert(document.cookie)",
+            " Pusher.auth_callbacks['1']",
+            "Pusher.auth_callbacks['1'] ",
+            "Pusher.auth_callbacks['١']",
+        ] {
+            assert_eq!(JsonpCallback::parse(bad), Err(Refusal::InvalidCallback), "{bad:?}");
+        }
+    }
+}

@@ -115,3 +115,58 @@ fn hex_value(b: u8) -> Option<u8> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(input: &str) -> Result<AuthParams<'_>, Refusal> {
+        let mut c = ParamCollector::new("token");
+        c.push_form(input)?;
+        Ok(c.finish())
+    }
+
+    #[test]
+    fn decodes_pusher_js_queries() {
+        let p =
+            parse("callback=Pusher.auth_callbacks%5B'1'%5D&socket_id=1.2&channel_name=private-a%40b&token=x+y&other=1")
+                .unwrap();
+        assert_eq!(p.callback.as_deref(), Some("Pusher.auth_callbacks['1']"));
+        assert_eq!(p.socket_id.as_deref(), Some("1.2"));
+        assert_eq!(p.channel_name.as_deref(), Some("private-a@b"));
+        assert_eq!(p.token.as_deref(), Some("x y"));
+        assert!(matches!(p.socket_id, Some(Cow::Borrowed(_))), "undecoded values are borrowed");
+    }
+
+    #[test]
+    fn refuses_duplicates_of_any_parameter() {
+        assert_eq!(parse("socket_id=1.2&socket_id=1.3"), Err(Refusal::DuplicateParameter));
+        assert_eq!(parse("a=1&b=2&a=3"), Err(Refusal::DuplicateParameter));
+        assert_eq!(parse("token=a&token=b"), Err(Refusal::DuplicateParameter));
+        // Encoded and plain spellings of one name are one name.
+        assert_eq!(parse("socket_id=1.2&socket%5Fid=1.3"), Err(Refusal::DuplicateParameter));
+    }
+
+    #[test]
+    fn refuses_bad_encoding() {
+        assert_eq!(parse("channel_name=%FF"), Err(Refusal::InvalidEncoding));
+        assert_eq!(parse("channel_name=%zz"), Err(Refusal::InvalidEncoding));
+        assert_eq!(parse("channel_name=%4"), Err(Refusal::InvalidEncoding));
+        assert_eq!(parse("%C3%28=1"), Err(Refusal::InvalidEncoding));
+        assert_eq!(decode_component("%E2%80%A8").unwrap(), "\u{2028}");
+    }
+
+    #[test]
+    fn bounds_parameter_count() {
+        let many: Vec<String> = (0..=MAX_PARAMS).map(|i| format!("p{i}=1")).collect();
+        assert_eq!(parse(&many.join("&")), Err(Refusal::PayloadTooLarge));
+        assert!(parse(&many[..MAX_PARAMS].join("&")).is_ok());
+    }
+
+    #[test]
+    fn custom_token_parameter_name() {
+        let mut c = ParamCollector::new("jwt");
+        c.push_form("jwt=abc&token=ignored").unwrap();
+        assert_eq!(c.finish().token.as_deref(), Some("abc"));
+    }
+}

@@ -9,7 +9,7 @@ use crate::error::Refusal;
 use crate::names::JsonpCallback;
 
 /// A successful authorization: `auth` plus what the channel type needs.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct AuthBody {
     /// `<key>:<hex signature>`.
     pub auth: String,
@@ -134,4 +134,55 @@ pub fn escape_for_script(json: &str, out: &mut String) {
         rest = &rest[pos + c.len_utf8()..];
     }
     out.push_str(rest);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jsonp_escapes_script_breakers_but_keeps_the_value() {
+        let body = AuthBody {
+            auth: "k:0".into(),
+            channel_data: Some("{\"n\":\"</script><b>&\u{2028}\u{2029}é🎉'\"}".into()),
+            ..AuthBody::default()
+        };
+        let cb = JsonpCallback::parse("Pusher.auth_callbacks['7']").unwrap();
+        let r = Response::jsonp(cb, &body);
+        let prefix = "/**/typeof Pusher.auth_callbacks['7'] === 'function' && Pusher.auth_callbacks['7'](";
+        assert!(r.body.starts_with(prefix) && r.body.ends_with(");"), "{}", r.body);
+        let json = &r.body[prefix.len()..r.body.len() - 2];
+        for c in ['<', '>', '&', '\u{2028}', '\u{2029}'] {
+            assert!(!json.contains(c), "{c:?} left in {json}");
+        }
+        assert!(json.contains("\\u003c/script\\u003e"));
+        let back: AuthBody = serde_json::from_str(json).unwrap();
+        assert_eq!(back, body);
+        assert_eq!(r.header("Content-Type"), Some(JAVASCRIPT));
+    }
+
+    #[test]
+    fn every_answer_has_nosniff_and_no_store() {
+        let cb = JsonpCallback::parse("Pusher.auth_callbacks['1']").unwrap();
+        for r in [
+            Response::json(&AuthBody::default()),
+            Response::error(Refusal::Forbidden),
+            Response::jsonp_denial(cb, Refusal::Forbidden),
+            Response::no_content(),
+        ] {
+            assert_eq!(r.header("X-Content-Type-Options"), Some("nosniff"));
+            assert_eq!(r.header("Cache-Control"), Some("no-store, private"));
+        }
+    }
+
+    #[test]
+    fn denial_has_no_auth_and_names_the_status() {
+        let cb = JsonpCallback::parse("Pusher.auth_callbacks['2']").unwrap();
+        let r = Response::jsonp_denial(cb, Refusal::Forbidden);
+        assert_eq!(r.status, 200);
+        assert_eq!(
+            r.body,
+            "/**/typeof Pusher.auth_callbacks['2'] === 'function' && Pusher.auth_callbacks['2']({\"error\":\"forbidden\",\"status\":403});"
+        );
+    }
 }
