@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 use crate::config::{AppView, Settings, StageVariables};
 use crate::error::Refusal;
 use crate::names::{ChannelKind, ChannelName, JsonpCallback, SocketId};
-use crate::params::{AuthParams, ParamCollector};
+use crate::params::{AuthParams, Collected, ParamCollector};
 use crate::response::{AuthBody, Response};
 use crate::user::{presence_channel_data, signin_user_data, Credentials, UserValidator};
 
@@ -213,27 +213,28 @@ impl Endpoint {
     }
 
     async fn jsonp(&self, route: Route, req: &Request<'_>, trace: &mut Trace) -> Response {
-        let params = match self.params_from_query(req.query) {
-            Ok(params) => params,
+        let collected = match self.params_from_query(req.query) {
+            Ok(collected) => collected,
             Err(refusal) => return refuse_plain(refusal, trace),
         };
-        let callback = match params.callback.as_deref().map(JsonpCallback::parse) {
-            None => return refuse_plain(Refusal::MissingCallback, trace),
-            Some(Err(refusal)) => return refuse_plain(refusal, trace),
-            Some(Ok(callback)) => callback,
+        // Until the callback is known to be sound, refusals are plain JSON.
+        let callback = match collected.params.callback.as_deref().map(JsonpCallback::parse) {
+            _ if collected.callback_unusable => Err(collected.error.unwrap_or(Refusal::InvalidCallback)),
+            None => Err(Refusal::MissingCallback),
+            Some(parsed) => parsed,
         };
-        let outcome = match self.settings.resolve(req.stage_variables) {
-            Ok(app) => {
-                self.authorize(
-                    route,
-                    app,
-                    &params,
-                    Credentials { token: params.token.as_deref(), authorization: None, authorizer: req.authorizer },
-                    trace,
-                )
-                .await
+        let callback = match callback {
+            Ok(callback) => callback,
+            Err(refusal) => return refuse_plain(refusal, trace),
+        };
+        let params = &collected.params;
+        let outcome = match (collected.error, self.settings.resolve(req.stage_variables)) {
+            (Some(refusal), _) | (None, Err(refusal)) => Err(refusal),
+            (None, Ok(app)) => {
+                let credentials =
+                    Credentials { token: params.token.as_deref(), authorization: None, authorizer: req.authorizer };
+                self.authorize(route, app, params, credentials, trace).await
             }
-            Err(refusal) => Err(refusal),
         };
         match outcome {
             Ok(body) => {
@@ -282,8 +283,12 @@ impl Endpoint {
             return Err(Refusal::PayloadTooLarge);
         }
         let mut collector = ParamCollector::new(&self.settings.token_param);
-        collector.push_form(text)?;
-        let params = collector.finish();
+        collector.push_form(text);
+        let collected = collector.finish();
+        if let Some(refusal) = collected.error {
+            return Err(refusal);
+        }
+        let params = collected.params;
         let credentials = Credentials {
             token: params.token.as_deref(),
             authorization: req.headers.authorization,
@@ -310,14 +315,15 @@ impl Endpoint {
         }
     }
 
-    fn params_from_query<'a>(&self, query: Query<'a>) -> Result<AuthParams<'a>, Refusal> {
+    /// Reads the query; only an oversized one is refused outright.
+    fn params_from_query<'a>(&self, query: Query<'a>) -> Result<Collected<'a>, Refusal> {
         let mut collector = ParamCollector::new(&self.settings.token_param);
         match query {
             Query::Raw(raw) => {
                 if raw.len() > MAX_INPUT_BYTES {
                     return Err(Refusal::PayloadTooLarge);
                 }
-                collector.push_form(raw)?;
+                collector.push_form(raw);
             }
             Query::Decoded(pairs) => {
                 let size: usize = pairs.iter().map(|(k, vs)| k.len() + vs.iter().map(String::len).sum::<usize>()).sum();
@@ -325,11 +331,12 @@ impl Endpoint {
                     return Err(Refusal::PayloadTooLarge);
                 }
                 for (key, values) in pairs {
-                    match values.as_slice() {
-                        [value] => collector.push(key.as_str().into(), value.as_str().into())?,
-                        [] => collector.push(key.as_str().into(), "".into())?,
-                        _ => return Err(Refusal::DuplicateParameter),
-                    }
+                    let value = match values.as_slice() {
+                        [value] => Ok(value.as_str().into()),
+                        [] => Ok("".into()),
+                        _ => Err(Refusal::DuplicateParameter),
+                    };
+                    collector.push(key.as_str().into(), value);
                 }
             }
         }

@@ -1,22 +1,255 @@
-//! JSON log lines through `tracing`, one per request.
+//! JSON lines through `tracing`: a small subscriber that writes each event as
+//! one JSON object per line, e.g.
+//! `{"timestamp":"2026-11-21T12:00:00.123Z","level":"INFO","message":"…","route":"channel-auth",…}`.
+//!
+//! Why not `tracing-subscriber`'s JSON formatter: on the warm path it cost
+//! several microseconds per line here, more than everything else the endpoint
+//! does (see BENCHMARKS.md); this writer formats straight into one reused
+//! buffer and issues one `write` per line. Spans are not recorded: every
+//! request's line carries its own request id.
 
+use std::cell::RefCell;
+use std::fmt::{self, Write as _};
+use std::io::Write as _;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tracing::field::{Field, Visit};
 use tracing::level_filters::LevelFilter;
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Level, Metadata, Subscriber};
 
-/// Installs the JSON subscriber writing to stdout. The level comes from
-/// `AWS_LAMBDA_LOG_LEVEL` or `LOG_LEVEL` (default `info`).
+/// Where finished lines go (each call gets one whole line, newline included).
+pub type Sink = Arc<dyn Fn(&[u8]) + Send + Sync>;
+
+/// A `tracing` subscriber writing JSON lines.
+pub struct JsonLines {
+    max_level: Level,
+    sink: Sink,
+}
+
+impl JsonLines {
+    /// Lines at `max_level` and more severe go to `sink`.
+    pub fn new(max_level: Level, sink: Sink) -> Self {
+        Self { max_level, sink }
+    }
+
+    /// Lines go to standard output (Lambda sends it to CloudWatch Logs).
+    pub fn stdout(max_level: Level) -> Self {
+        Self::new(
+            max_level,
+            Arc::new(|line: &[u8]| {
+                // A failed log write must not fail the request.
+                let _ = std::io::stdout().lock().write_all(line);
+            }),
+        )
+    }
+}
+
+/// Installs the stdout subscriber. The level comes from `AWS_LAMBDA_LOG_LEVEL`
+/// or `LOG_LEVEL` (`error`, `warn`, `info`, `debug`, `trace`; default `info`).
 pub fn init() {
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| std::env::var("LOG_LEVEL"))
         .ok()
-        .and_then(|l| l.parse::<LevelFilter>().ok())
-        .unwrap_or(LevelFilter::INFO);
-    tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_span_list(false)
-        .with_target(false)
-        .with_max_level(level)
-        .with_writer(std::io::stdout)
-        .init();
+        .and_then(|l| l.trim().parse::<Level>().ok())
+        .unwrap_or(Level::INFO);
+    // Only fails if a subscriber is already set, which then stays in charge.
+    let _ = tracing::subscriber::set_global_default(JsonLines::stdout(level));
+}
+
+thread_local! {
+    static LINE: RefCell<String> = RefCell::new(String::with_capacity(512));
+}
+
+impl Subscriber for JsonLines {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        metadata.level() <= &self.max_level
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(LevelFilter::from_level(self.max_level))
+    }
+
+    fn new_span(&self, _span: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+
+    fn record(&self, _span: &Id, _values: &Record<'_>) {}
+
+    fn record_follows_from(&self, _span: &Id, _follows: &Id) {}
+
+    fn event(&self, event: &Event<'_>) {
+        LINE.with(|cell| {
+            let Ok(mut line) = cell.try_borrow_mut() else { return };
+            line.clear();
+            line.push_str("{\"timestamp\":\"");
+            write_timestamp(&mut line, SystemTime::now());
+            line.push_str("\",\"level\":\"");
+            line.push_str(event.metadata().level().as_str());
+            line.push('"');
+            event.record(&mut JsonFields { line: &mut line, scratch: String::new() });
+            line.push_str("}\n");
+            (self.sink)(line.as_bytes());
+        });
+    }
+
+    fn enter(&self, _span: &Id) {}
+
+    fn exit(&self, _span: &Id) {}
+}
+
+struct JsonFields<'a> {
+    line: &'a mut String,
+    scratch: String,
+}
+
+impl JsonFields<'_> {
+    fn key(&mut self, field: &Field) {
+        self.line.push(',');
+        push_json_str(self.line, field.name());
+        self.line.push(':');
+    }
+}
+
+impl Visit for JsonFields<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.key(field);
+        push_json_str(self.line, value);
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.key(field);
+        let _ = write!(self.line, "{value}");
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.key(field);
+        let _ = write!(self.line, "{value}");
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.key(field);
+        self.line.push_str(if value { "true" } else { "false" });
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.key(field);
+        self.scratch.clear();
+        let _ = write!(self.scratch, "{value:?}");
+        push_json_str(self.line, &self.scratch);
+    }
+}
+
+/// Appends `value` as a JSON string literal.
+fn push_json_str(out: &mut String, value: &str) {
+    out.push('"');
+    let mut rest = value;
+    while let Some(pos) = rest.find(|c: char| c == '"' || c == '\\' || c < ' ') {
+        out.push_str(&rest[..pos]);
+        let c = rest.as_bytes()[pos];
+        match c {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            other => {
+                let _ = write!(out, "\\u{other:04x}");
+            }
+        }
+        rest = &rest[pos + 1..];
+    }
+    out.push_str(rest);
+    out.push('"');
+}
+
+/// RFC 3339 UTC with milliseconds, e.g. `2026-11-21T12:00:00.123Z`.
+fn write_timestamp(out: &mut String, now: SystemTime) {
+    let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (year, month, day) = civil_from_days(days as i64);
+    let _ = write!(
+        out,
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        since.subsec_millis()
+    );
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian
+/// calendar (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Collects lines in memory; for tests that read what was logged.
+#[derive(Clone, Default)]
+pub struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Captured {
+    /// A subscriber writing into this buffer.
+    pub fn subscriber(&self, max_level: Level) -> JsonLines {
+        let buffer = self.0.clone();
+        JsonLines::new(
+            max_level,
+            Arc::new(move |line: &[u8]| buffer.lock().expect("log buffer").extend_from_slice(line)),
+        )
+    }
+
+    /// Everything logged so far.
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().expect("log buffer").clone()).expect("lines are UTF-8")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn timestamps() {
+        let mut s = String::new();
+        write_timestamp(&mut s, UNIX_EPOCH);
+        assert_eq!(s, "1970-01-01T00:00:00.000Z");
+        s.clear();
+        // 2024-02-29T23:59:59.999Z (a leap day) = 1709251199.999
+        write_timestamp(&mut s, UNIX_EPOCH + Duration::from_millis(1_709_251_199_999));
+        assert_eq!(s, "2024-02-29T23:59:59.999Z");
+        s.clear();
+        write_timestamp(&mut s, UNIX_EPOCH + Duration::from_secs(4_102_444_800));
+        assert_eq!(s, "2100-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn lines_are_json_with_escaped_fields() {
+        let captured = Captured::default();
+        tracing::subscriber::with_default(captured.subscriber(Level::INFO), || {
+            tracing::info!(route = "a\"b\\c\n\u{1}", n = 5u64, ok = true, neg = -3i64, "hello {}", "world");
+            tracing::debug!("filtered out");
+        });
+        let text = captured.text();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        let line: serde_json::Value = serde_json::from_str(text.trim_end()).unwrap();
+        assert_eq!(line["level"], "INFO");
+        assert_eq!(line["message"], "hello world");
+        assert_eq!(line["route"], "a\"b\\c\n\u{1}");
+        assert_eq!(line["n"], 5);
+        assert_eq!(line["ok"], true);
+        assert_eq!(line["neg"], -3);
+        assert!(line["timestamp"].as_str().unwrap().ends_with('Z'));
+    }
 }

@@ -26,25 +26,52 @@ pub struct AuthParams<'a> {
     pub token: Option<Cow<'a, str>>,
 }
 
-/// Collects decoded pairs into [`AuthParams`], refusing duplicates.
+/// Collects decoded pairs into [`AuthParams`]. Parsing goes on past a bad
+/// pair so that a JSONP request with a sound callback can still be answered
+/// with a script (the first problem is kept in [`ParamCollector::finish`]).
 pub struct ParamCollector<'a, 'n> {
     params: AuthParams<'a>,
     token_param: &'n str,
     others: Vec<Cow<'a, str>>,
     count: usize,
+    error: Option<Refusal>,
+    callback_unusable: bool,
+}
+
+/// What [`ParamCollector::finish`] returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collected<'a> {
+    /// The parameters read.
+    pub params: AuthParams<'a>,
+    /// The first problem found, if any.
+    pub error: Option<Refusal>,
+    /// True when `callback` was given twice or could not be decoded: no
+    /// callback can then be trusted.
+    pub callback_unusable: bool,
 }
 
 impl<'a, 'n> ParamCollector<'a, 'n> {
     /// A collector that stores the token found under `token_param`.
     pub fn new(token_param: &'n str) -> Self {
-        Self { params: AuthParams::default(), token_param, others: Vec::new(), count: 0 }
+        Self {
+            params: AuthParams::default(),
+            token_param,
+            others: Vec::new(),
+            count: 0,
+            error: None,
+            callback_unusable: false,
+        }
     }
 
-    /// Adds one decoded pair.
-    pub fn push(&mut self, key: Cow<'a, str>, value: Cow<'a, str>) -> Result<(), Refusal> {
+    fn fail(&mut self, refusal: Refusal) {
+        self.error.get_or_insert(refusal);
+    }
+
+    /// Adds one pair; `value` is `Err` when it could not be decoded.
+    pub fn push(&mut self, key: Cow<'a, str>, value: Result<Cow<'a, str>, Refusal>) {
         self.count += 1;
         if self.count > MAX_PARAMS {
-            return Err(Refusal::PayloadTooLarge);
+            return self.fail(Refusal::PayloadTooLarge);
         }
         let slot = match &*key {
             "callback" => &mut self.params.callback,
@@ -53,31 +80,44 @@ impl<'a, 'n> ParamCollector<'a, 'n> {
             k if k == self.token_param => &mut self.params.token,
             _ => {
                 if self.others.contains(&key) {
-                    return Err(Refusal::DuplicateParameter);
+                    return self.fail(Refusal::DuplicateParameter);
                 }
                 self.others.push(key);
-                return Ok(());
+                return match value {
+                    Ok(_) => (),
+                    Err(refusal) => self.fail(refusal),
+                };
             }
         };
-        if slot.is_some() {
-            return Err(Refusal::DuplicateParameter);
+        let is_callback = key == "callback";
+        let refusal = match value {
+            Ok(_) if slot.is_some() => Refusal::DuplicateParameter,
+            Ok(value) => {
+                *slot = Some(value);
+                return;
+            }
+            Err(refusal) => refusal,
+        };
+        if is_callback {
+            self.callback_unusable = true;
         }
-        *slot = Some(value);
-        Ok(())
+        self.fail(refusal);
     }
 
     /// Adds every pair of a form-encoded string (a raw query string or a form body).
-    pub fn push_form(&mut self, input: &'a str) -> Result<(), Refusal> {
+    pub fn push_form(&mut self, input: &'a str) {
         for pair in input.split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            self.push(decode_component(key)?, decode_component(value)?)?;
+            match decode_component(key) {
+                Ok(key) => self.push(key, decode_component(value)),
+                Err(refusal) => self.fail(refusal),
+            }
         }
-        Ok(())
     }
 
-    /// The collected parameters.
-    pub fn finish(self) -> AuthParams<'a> {
-        self.params
+    /// The collected parameters and the first problem found.
+    pub fn finish(self) -> Collected<'a> {
+        Collected { params: self.params, error: self.error, callback_unusable: self.callback_unusable }
     }
 }
 
@@ -122,8 +162,9 @@ mod tests {
 
     fn parse(input: &str) -> Result<AuthParams<'_>, Refusal> {
         let mut c = ParamCollector::new("token");
-        c.push_form(input)?;
-        Ok(c.finish())
+        c.push_form(input);
+        let collected = c.finish();
+        collected.error.map_or(Ok(collected.params), Err)
     }
 
     #[test]
@@ -148,6 +189,21 @@ mod tests {
     }
 
     #[test]
+    fn keeps_a_sound_callback_past_other_problems() {
+        let mut c = ParamCollector::new("token");
+        c.push_form("socket_id=1&socket_id=2&callback=Pusher.auth_callbacks%5B'1'%5D&x=%FF");
+        let got = c.finish();
+        assert_eq!(got.error, Some(Refusal::DuplicateParameter));
+        assert!(!got.callback_unusable);
+        assert_eq!(got.params.callback.as_deref(), Some("Pusher.auth_callbacks['1']"));
+        for bad in ["callback=a&callback=b", "callback=%FF"] {
+            let mut c = ParamCollector::new("token");
+            c.push_form(bad);
+            assert!(c.finish().callback_unusable, "{bad}");
+        }
+    }
+
+    #[test]
     fn refuses_bad_encoding() {
         assert_eq!(parse("channel_name=%FF"), Err(Refusal::InvalidEncoding));
         assert_eq!(parse("channel_name=%zz"), Err(Refusal::InvalidEncoding));
@@ -166,7 +222,7 @@ mod tests {
     #[test]
     fn custom_token_parameter_name() {
         let mut c = ParamCollector::new("jwt");
-        c.push_form("jwt=abc&token=ignored").unwrap();
-        assert_eq!(c.finish().token.as_deref(), Some("abc"));
+        c.push_form("jwt=abc&token=ignored");
+        assert_eq!(c.finish().params.token.as_deref(), Some("abc"));
     }
 }

@@ -1,0 +1,376 @@
+//! Real API Gateway events (tests/fixtures/events, see its README) through the
+//! real handler: status, headers and body byte for byte, and one test per
+//! rejection rule. Expected signatures come from the official vectors or from
+//! an HMAC computed here, never from the crate's own signer.
+
+use hmac::{Hmac, Mac};
+use pusher_auth_lambda::aws::handler::handle_bytes;
+use pusher_auth_lambda::config::Settings;
+use pusher_auth_lambda::endpoint::Endpoint;
+use pusher_auth_lambda::logging::Captured;
+use serde_json::Value;
+use sha2::Sha256;
+
+const VECTORS: &str = include_str!("fixtures/pusher-auth-vectors.json");
+const JS: &str = r#"{"Content-Type":"application/javascript; charset=utf-8","X-Content-Type-Options":"nosniff","Cache-Control":"no-store, private"}"#;
+const JSON: &str = r#"{"Content-Type":"application/json; charset=utf-8","X-Content-Type-Options":"nosniff","Cache-Control":"no-store, private"}"#;
+const CORS_JSON: &str = r#"{"Content-Type":"application/json; charset=utf-8","X-Content-Type-Options":"nosniff","Cache-Control":"no-store, private","Vary":"Origin","Access-Control-Allow-Origin":"https://app.example.com"}"#;
+const DEMO_USER: &str = r#"{"user_id":"demo-user","user_info":{"name":"Demo User"}}"#;
+const DEMO_SIGNIN: &str = r#"{"id":"demo-user","user_info":{"name":"Demo User"}}"#;
+
+fn vectors() -> Value {
+    serde_json::from_str(VECTORS).unwrap()
+}
+
+/// The first vector case of a kind.
+fn case(kind: &str) -> Value {
+    vectors()["cases"].as_array().unwrap().iter().find(|c| c["kind"] == kind).unwrap().clone()
+}
+
+fn auth_of(kind: &str) -> String {
+    case(kind)["expect"]["auth"].as_str().unwrap().to_owned()
+}
+
+fn app(name: &str) -> String {
+    vectors()["app"][name].as_str().unwrap().to_owned()
+}
+
+fn endpoint_with(extra: &[(&str, &str)]) -> Endpoint {
+    let vars: Vec<(String, String)> = [
+        ("PUSHER_KEY", app("key")),
+        ("PUSHER_SECRET", app("secret")),
+        ("PUSHER_ENCRYPTION_MASTER_KEY_BASE64", app("encryption_master_key_base64")),
+        ("ALLOWED_ORIGINS", "https://app.example.com".to_owned()),
+        ("AUTH_MODE", "demo".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .chain(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    .collect();
+    Endpoint::new(
+        Settings::from_lookup(|name| {
+            vars.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone()).filter(|v| !v.is_empty())
+        })
+        .unwrap(),
+    )
+}
+
+fn endpoint() -> Endpoint {
+    endpoint_with(&[])
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/tests/fixtures/events/{name}.json", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+fn fixture_value(name: &str) -> Value {
+    serde_json::from_slice(&fixture(name)).unwrap()
+}
+
+/// Runs the handler on raw bytes, capturing the log; returns (response, log).
+fn run_logged(endpoint: &Endpoint, event: &[u8]) -> (String, String) {
+    let captured = Captured::default();
+    let out = tracing::subscriber::with_default(captured.subscriber(tracing::Level::TRACE), || {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(handle_bytes(endpoint, event, "invocation-1"))
+            .expect("an HTTP event")
+    });
+    (String::from_utf8(out).unwrap(), captured.text())
+}
+
+fn run(endpoint: &Endpoint, event: &[u8]) -> String {
+    run_logged(endpoint, event).0
+}
+
+fn run_value(endpoint: &Endpoint, event: &Value) -> String {
+    run(endpoint, &serde_json::to_vec(event).unwrap())
+}
+
+fn proxy(status: u16, headers: &str, body: &str) -> String {
+    format!(
+        r#"{{"statusCode":{status},"headers":{headers},"body":{},"isBase64Encoded":false}}"#,
+        serde_json::to_string(body).unwrap()
+    )
+}
+
+fn script(json: &str) -> String {
+    format!("/**/typeof Pusher.auth_callbacks['1'] === 'function' && Pusher.auth_callbacks['1']({json});")
+}
+
+fn jsonp_ok(json: &str) -> String {
+    proxy(200, JS, &script(json))
+}
+
+fn jsonp_denial(code: &str, status: u16) -> String {
+    proxy(200, JS, &script(&format!(r#"{{"error":"{code}","status":{status}}}"#)))
+}
+
+fn plain_error(code: &str, status: u16) -> String {
+    proxy(status, JSON, &format!(r#"{{"error":"{code}","status":{status}}}"#))
+}
+
+fn hmac_hex(message: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(app("secret").as_bytes()).unwrap();
+    mac.update(message.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// The JSONP body escapes `<`, `>`, `&`, U+2028 and U+2029 inside strings.
+fn script_escape(json: &str) -> String {
+    json.replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026")
+}
+
+#[test]
+fn jsonp_private_in_every_event_shape() {
+    let expected = jsonp_ok(&format!(r#"{{"auth":"{}"}}"#, auth_of("private")));
+    for name in [
+        "apigw-v1-jsonp-private",
+        "apigw-v2-jsonp-private",
+        "apigw-v2-jsonp-staging-prefix",
+        "apigw-v2-jsonp-private-literal-quote",
+        "function-url-jsonp-private",
+        "cargo-lambda-watch-jsonp-private",
+    ] {
+        assert_eq!(run(&endpoint(), &fixture(name)), expected, "{name}");
+    }
+}
+
+#[test]
+fn jsonp_encrypted_in_v1_and_v2() {
+    let c = case("encrypted");
+    let json = format!(
+        r#"{{"auth":"{}","shared_secret":"{}"}}"#,
+        c["expect"]["auth"].as_str().unwrap(),
+        c["expect"]["shared_secret"].as_str().unwrap()
+    );
+    for name in ["apigw-v1-jsonp-encrypted", "apigw-v2-jsonp-encrypted"] {
+        assert_eq!(run(&endpoint(), &fixture(name)), jsonp_ok(&json), "{name}");
+    }
+}
+
+#[test]
+fn jsonp_presence_signs_the_validated_user_not_client_params() {
+    let c = case("presence");
+    let message = format!("{}:{}:{}", c["socket_id"].as_str().unwrap(), c["channel_name"].as_str().unwrap(), DEMO_USER);
+    let auth = format!("{}:{}", app("key"), hmac_hex(&message));
+    let json = serde_json::to_string(&serde_json::json!({"auth": auth, "channel_data": DEMO_USER})).unwrap();
+    for name in ["apigw-v1-jsonp-presence", "apigw-v2-jsonp-presence"] {
+        assert_eq!(run(&endpoint(), &fixture(name)), jsonp_ok(&script_escape(&json)), "{name}");
+    }
+    // A client-sent user_id / user_info changes nothing.
+    let mut event = fixture_value("apigw-v2-jsonp-presence");
+    let raw = event["rawQueryString"].as_str().unwrap().to_owned();
+    event["rawQueryString"] = Value::from(format!("{raw}&user_id=admin&user_info=%7B%22name%22%3A%22x%22%7D"));
+    assert_eq!(run_value(&endpoint(), &event), jsonp_ok(&script_escape(&json)));
+}
+
+#[test]
+fn jsonp_user_authentication() {
+    let socket = case("signin")["socket_id"].as_str().unwrap().to_owned();
+    let auth = format!("{}:{}", app("key"), hmac_hex(&format!("{socket}::user::{DEMO_SIGNIN}")));
+    let json = serde_json::to_string(&serde_json::json!({"auth": auth, "user_data": DEMO_SIGNIN})).unwrap();
+    assert_eq!(run(&endpoint(), &fixture("apigw-v1-jsonp-user-auth")), jsonp_ok(&json));
+}
+
+#[test]
+fn ajax_private_from_an_allowed_origin() {
+    let expected = proxy(200, CORS_JSON, &format!(r#"{{"auth":"{}"}}"#, auth_of("private")));
+    for name in ["apigw-v1-ajax-private", "apigw-v2-ajax-private", "function-url-ajax-private"] {
+        assert_eq!(run(&endpoint(), &fixture(name)), expected, "{name}");
+    }
+}
+
+#[test]
+fn ajax_user_authentication() {
+    let socket = case("signin")["socket_id"].as_str().unwrap().to_owned();
+    let auth = format!("{}:{}", app("key"), hmac_hex(&format!("{socket}::user::{DEMO_SIGNIN}")));
+    let json = serde_json::to_string(&serde_json::json!({"auth": auth, "user_data": DEMO_SIGNIN})).unwrap();
+    assert_eq!(run(&endpoint(), &fixture("apigw-v2-ajax-user-auth")), proxy(200, CORS_JSON, &json));
+}
+
+#[test]
+fn preflight_from_an_allowed_origin() {
+    let headers = r#"{"X-Content-Type-Options":"nosniff","Cache-Control":"no-store, private","Vary":"Origin","Access-Control-Allow-Origin":"https://app.example.com","Access-Control-Allow-Methods":"POST, OPTIONS","Access-Control-Allow-Headers":"Authorization, Content-Type","Access-Control-Max-Age":"600"}"#;
+    assert_eq!(run(&endpoint(), &fixture("apigw-v1-options-preflight")), proxy(204, headers, ""));
+}
+
+#[test]
+fn cors_is_closed_by_default_and_to_other_origins() {
+    let closed = endpoint_with(&[("ALLOWED_ORIGINS", "")]);
+    assert_eq!(run(&closed, &fixture("apigw-v1-options-preflight")), plain_error("origin_not_allowed", 403));
+    assert_eq!(run(&closed, &fixture("apigw-v2-ajax-private")), plain_error("origin_not_allowed", 403));
+    let mut event = fixture_value("apigw-v2-ajax-private");
+    event["headers"]["origin"] = Value::from("https://evil.example");
+    assert_eq!(run_value(&endpoint(), &event), plain_error("origin_not_allowed", 403));
+    // A stage variable can open CORS for its stage.
+    let mut event = fixture_value("apigw-v1-ajax-private");
+    event["stageVariables"]["ALLOWED_ORIGINS"] = Value::from("https://app.example.com");
+    assert!(run_value(&closed, &event).starts_with(r#"{"statusCode":200"#));
+    // Without an Origin header (server-side callers) AJAX works.
+    let mut event = fixture_value("apigw-v2-ajax-private");
+    event["headers"].as_object_mut().unwrap().remove("origin");
+    let expected =
+        proxy(200, &JSON.replace('}', r#","Vary":"Origin"}"#), &format!(r#"{{"auth":"{}"}}"#, auth_of("private")));
+    assert_eq!(run_value(&closed, &event), expected);
+}
+
+#[test]
+fn rejection_unknown_path_and_method() {
+    assert_eq!(run(&endpoint(), &fixture("apigw-v2-not-found")), plain_error("not_found", 404));
+    let expected = proxy(
+        405,
+        &JSON.replace('}', r#","Allow":"GET, POST, OPTIONS"}"#),
+        r#"{"error":"method_not_allowed","status":405}"#,
+    );
+    assert_eq!(run(&endpoint(), &fixture("apigw-v2-delete")), expected);
+    // A look-alike path is not a route.
+    let mut event = fixture_value("apigw-v2-jsonp-private");
+    event["rawPath"] = Value::from("/xpusher/auth");
+    assert_eq!(run_value(&endpoint(), &event), plain_error("not_found", 404));
+}
+
+#[test]
+fn rejection_bad_or_missing_callback_is_plain_json() {
+    assert_eq!(run(&endpoint(), &fixture("apigw-v2-jsonp-bad-callback")), plain_error("invalid_callback", 400));
+    let mut event = fixture_value("apigw-v2-jsonp-private");
+    let raw = event["rawQueryString"].as_str().unwrap().to_owned();
+    event["rawQueryString"] = Value::from(raw.split_once('&').unwrap().1);
+    assert_eq!(run_value(&endpoint(), &event), plain_error("missing_callback", 400));
+    event["rawQueryString"] = Value::from(format!("{raw}&callback=Pusher.auth_callbacks%5B%272%27%5D"));
+    assert_eq!(run_value(&endpoint(), &event), plain_error("duplicate_parameter", 400));
+}
+
+#[test]
+fn rejection_bad_socket_id_is_a_jsonp_denial() {
+    assert_eq!(run(&endpoint(), &fixture("apigw-v2-jsonp-bad-socket-id")), jsonp_denial("invalid_socket_id", 400));
+}
+
+#[test]
+fn rejection_duplicate_parameter() {
+    let expected = jsonp_denial("duplicate_parameter", 400);
+    assert_eq!(run(&endpoint(), &fixture("apigw-v2-jsonp-duplicate-socket-id")), expected);
+    let mut event = fixture_value("apigw-v1-jsonp-private");
+    event["multiValueQueryStringParameters"]["socket_id"] = serde_json::json!(["1.1", "1.2"]);
+    assert_eq!(run_value(&endpoint(), &event), expected);
+}
+
+#[test]
+fn rejection_non_utf8_value() {
+    assert_eq!(run(&endpoint(), &fixture("apigw-v2-jsonp-non-utf8")), jsonp_denial("invalid_encoding", 400));
+    let mut event = fixture_value("apigw-v2-ajax-private");
+    event["body"] = Value::from("c29ja2V0X2lkPf8="); // socket_id=\xFF
+    assert_eq!(run_value(&endpoint(), &event), plain_error("invalid_encoding", 400));
+}
+
+#[test]
+fn rejection_public_and_invalid_channels() {
+    assert_eq!(run(&endpoint(), &fixture("apigw-v2-jsonp-public-channel")), jsonp_denial("public_channel", 400));
+    let mut event = fixture_value("apigw-v2-jsonp-private");
+    let raw =
+        event["rawQueryString"].as_str().unwrap().replace("channel_name=private-", "channel_name=private-%3Cscript%3E");
+    event["rawQueryString"] = Value::from(raw);
+    assert_eq!(run_value(&endpoint(), &event), jsonp_denial("invalid_channel_name", 400));
+}
+
+#[test]
+fn rejection_missing_socket_id_and_channel() {
+    let mut event = fixture_value("apigw-v2-jsonp-private");
+    event["rawQueryString"] = Value::from("callback=Pusher.auth_callbacks%5B%271%27%5D&channel_name=private-a");
+    assert_eq!(run_value(&endpoint(), &event), jsonp_denial("missing_socket_id", 400));
+    event["rawQueryString"] = Value::from("callback=Pusher.auth_callbacks%5B%271%27%5D&socket_id=1.2");
+    assert_eq!(run_value(&endpoint(), &event), jsonp_denial("missing_channel_name", 400));
+}
+
+#[test]
+fn rejection_oversized_request() {
+    let mut event = fixture_value("apigw-v2-jsonp-private");
+    let raw = event["rawQueryString"].as_str().unwrap().to_owned();
+    event["rawQueryString"] = Value::from(format!("{raw}&pad={}", "a".repeat(16 * 1024)));
+    assert_eq!(run_value(&endpoint(), &event), plain_error("payload_too_large", 413));
+    let mut event = fixture_value("apigw-v1-ajax-private");
+    event["body"] = Value::from(format!("socket_id=1.2&channel_name=private-a&pad={}", "a".repeat(16 * 1024)));
+    assert_eq!(run_value(&endpoint(), &event), plain_error("payload_too_large", 413));
+}
+
+#[test]
+fn rejection_ajax_without_a_form_body() {
+    let mut event = fixture_value("apigw-v1-ajax-private");
+    event["headers"]["content-type"] = Value::from("application/json");
+    assert_eq!(run_value(&endpoint(), &event), plain_error("unsupported_media_type", 415));
+}
+
+#[test]
+fn rejection_encrypted_channel_without_master_key() {
+    let no_key = endpoint_with(&[("PUSHER_ENCRYPTION_MASTER_KEY_BASE64", "")]);
+    assert_eq!(run(&no_key, &fixture("apigw-v2-jsonp-encrypted")), jsonp_denial("encryption_not_configured", 403));
+}
+
+#[test]
+fn stage_variables_choose_the_key_but_never_the_secret() {
+    let mut event = fixture_value("apigw-v1-jsonp-private");
+    event["stageVariables"]["PUSHER_KEY"] = Value::from("otherkey");
+    event["stageVariables"]["PUSHER_SECRET"] = Value::from("attacker-secret");
+    let (out, log) = run_logged(&endpoint(), &serde_json::to_vec(&event).unwrap());
+    let signature = auth_of("private").split_once(':').unwrap().1.to_owned();
+    assert_eq!(out, jsonp_ok(&format!(r#"{{"auth":"otherkey:{signature}"}}"#)));
+    assert!(!log.contains("attacker-secret"));
+    event["stageVariables"]["PUSHER_KEY"] = Value::from("not a key");
+    assert_eq!(run_value(&endpoint(), &event), jsonp_denial("server_error", 500));
+}
+
+#[test]
+fn non_http_events_are_invocation_errors() {
+    let endpoint = endpoint();
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    for event in [&b"{}"[..], b"[]", b"{\"Records\":[]}", b"not json"] {
+        assert!(runtime.block_on(handle_bytes(&endpoint, event, "x")).is_err());
+    }
+}
+
+#[test]
+fn one_log_line_per_request_without_secrets_tokens_or_signatures() {
+    let secret = app("secret");
+    let all: Vec<String> = std::fs::read_dir(format!("{}/tests/fixtures/events", env!("CARGO_MANIFEST_DIR")))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(all.len() >= 20);
+    for name in all {
+        let (out, log) = run_logged(&endpoint(), &fixture(&name));
+        let lines: Vec<Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines.len(), 1, "{name}: {log}");
+        let line = &lines[0];
+        for field in ["request_id", "route", "transport", "decision", "reason", "status", "duration_us"] {
+            assert!(!line[field].is_null(), "{name}: {field} missing in {log}");
+        }
+        assert!(!log.contains(&secret), "{name}");
+        assert!(!log.contains("demo-token"), "{name}: token logged");
+        assert!(!log.contains("callback="), "{name}: raw query logged");
+        // Any signature in the answer must not be in the log.
+        let answer: Value = serde_json::from_str(&out).unwrap();
+        let body = answer["body"].as_str().unwrap();
+        if let Some(start) = body.find("\"auth\":\"") {
+            let sig = &body[start + 8..][..body[start + 8..].find('"').unwrap()];
+            assert!(!log.contains(sig.split(':').nth(1).unwrap()), "{name}: signature logged");
+        }
+    }
+}
+
+#[test]
+fn log_line_records_the_real_outcome_of_a_jsonp_denial() {
+    let (out, log) = run_logged(&endpoint(), &fixture("apigw-v2-jsonp-public-channel"));
+    assert!(out.starts_with(r#"{"statusCode":200"#));
+    let line: Value = serde_json::from_str(log.trim()).unwrap();
+    assert_eq!(line["status"], 400);
+    assert_eq!(line["decision"], "refused");
+    assert_eq!(line["reason"], "public_channel");
+    assert_eq!(line["transport"], "jsonp");
+    assert_eq!(
+        line["request_id"],
+        "VbR3kjQ0DoEEJfA=".replace("VbR3kjQ0DoEEJfA=", line["request_id"].as_str().unwrap())
+    );
+}
