@@ -7,6 +7,7 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::aws::proxy_response::PayloadFormat;
 use crate::config::StageVariables;
 use crate::endpoint::{Body, Headers, Method, Query, Request};
 
@@ -216,10 +217,19 @@ impl fmt::Display for UnsupportedEvent {
 impl std::error::Error for UnsupportedEvent {}
 
 impl ProxyEvent {
+    /// The payload format, which the answer must follow.
+    pub fn format(&self) -> PayloadFormat {
+        if self.version.as_deref() == Some("2.0") {
+            PayloadFormat::V2
+        } else {
+            PayloadFormat::V1
+        }
+    }
+
     /// The request this event carries; `fallback_request_id` (the Lambda
     /// invocation id) is used when the event has none.
     pub fn request<'a>(&'a self, fallback_request_id: &'a str) -> Result<Request<'a>, UnsupportedEvent> {
-        let is_v2 = self.version.as_deref() == Some("2.0");
+        let is_v2 = self.format() == PayloadFormat::V2;
         let (method, path, query) = if is_v2 {
             let method = self.request_context.http.as_ref().and_then(|h| h.method.as_deref());
             (method, self.raw_path.as_deref(), Query::Raw(self.raw_query_string.as_deref().unwrap_or("")))

@@ -9,7 +9,7 @@ use crate::endpoint::Endpoint;
 /// Answers one proxy event. Non-HTTP events are an invocation error.
 pub async fn handle(endpoint: &Endpoint, event: LambdaEvent<ProxyEvent>) -> Result<ProxyResponse, UnsupportedEvent> {
     let request = event.payload.request(&event.context.request_id)?;
-    Ok(ProxyResponse(endpoint.handle(&request).await))
+    Ok(ProxyResponse { response: endpoint.handle(&request).await, format: event.payload.format() })
 }
 
 /// Raw event bytes in, response bytes out: the whole warm path without the
@@ -17,7 +17,7 @@ pub async fn handle(endpoint: &Endpoint, event: LambdaEvent<ProxyEvent>) -> Resu
 pub async fn handle_bytes(endpoint: &Endpoint, event: &[u8], invocation_id: &str) -> Result<Vec<u8>, UnsupportedEvent> {
     let event: ProxyEvent = serde_json::from_slice(event).map_err(|_| UnsupportedEvent)?;
     let request = event.request(invocation_id)?;
-    let response = ProxyResponse(endpoint.handle(&request).await);
+    let response = ProxyResponse { response: endpoint.handle(&request).await, format: event.format() };
     Ok(serde_json::to_vec(&response).expect("responses serialize"))
 }
 

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The README's test command: every check CI runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BIN_DIR="$(bash scripts/setup.sh)"
+export PATH="$BIN_DIR:$PATH"
+
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+echo "==> cargo clippy -D warnings"
+cargo clippy --all-targets --locked -- -D warnings
+echo "==> cargo test (unit, vectors, event fixtures)"
+cargo test --locked
+echo "==> local run smoke test (scripts/run-local.sh + its printed curl)"
+python3 tests/local_run.py
+echo "==> all checks passed"
