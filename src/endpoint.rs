@@ -1,6 +1,7 @@
 //! The endpoint itself, free of AWS: a decoded [`Request`] in, a [`Response`]
 //! out, and one log line per request.
 
+use std::borrow::Cow;
 use std::time::Instant;
 
 use base64::Engine as _;
@@ -48,7 +49,7 @@ pub enum Query<'a> {
     Raw(&'a str),
     /// Already decoded, one list of values per name, as in REST API
     /// `multiValueQueryStringParameters`.
-    Decoded(&'a [(String, Vec<String>)]),
+    Decoded(&'a [(Cow<'a, str>, Vec<Cow<'a, str>>)]),
 }
 
 /// The request body.
@@ -326,17 +327,17 @@ impl Endpoint {
                 collector.push_form(raw);
             }
             Query::Decoded(pairs) => {
-                let size: usize = pairs.iter().map(|(k, vs)| k.len() + vs.iter().map(String::len).sum::<usize>()).sum();
+                let size: usize = pairs.iter().map(|(k, vs)| k.len() + vs.iter().map(|v| v.len()).sum::<usize>()).sum();
                 if size > MAX_INPUT_BYTES {
                     return Err(Refusal::PayloadTooLarge);
                 }
                 for (key, values) in pairs {
                     let value = match values.as_slice() {
-                        [value] => Ok(value.as_str().into()),
-                        [] => Ok("".into()),
+                        [value] => Ok(Cow::Borrowed(&**value)),
+                        [] => Ok(Cow::Borrowed("")),
                         _ => Err(Refusal::DuplicateParameter),
                     };
-                    collector.push(key.as_str().into(), value);
+                    collector.push(Cow::Borrowed(&**key), value);
                 }
             }
         }

@@ -10,6 +10,7 @@ pub mod aws;
 pub mod config;
 pub mod endpoint;
 pub mod error;
+pub mod json_text;
 pub mod logging;
 pub mod names;
 pub mod params;

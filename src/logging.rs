@@ -19,6 +19,8 @@ use tracing::level_filters::LevelFilter;
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Metadata, Subscriber};
 
+use crate::json_text;
+
 /// Where finished lines go (each call gets one whole line, newline included).
 pub type Sink = Arc<dyn Fn(&[u8]) + Send + Sync>;
 
@@ -107,7 +109,7 @@ struct JsonFields<'a> {
 impl JsonFields<'_> {
     fn key(&mut self, field: &Field) {
         self.line.push(',');
-        push_json_str(self.line, field.name());
+        json_text::push_string(self.line, field.name());
         self.line.push(':');
     }
 }
@@ -115,17 +117,17 @@ impl JsonFields<'_> {
 impl Visit for JsonFields<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         self.key(field);
-        push_json_str(self.line, value);
+        json_text::push_string(self.line, value);
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
         self.key(field);
-        let _ = write!(self.line, "{value}");
+        self.line.push_str(itoa::Buffer::new().format(value));
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
         self.key(field);
-        let _ = write!(self.line, "{value}");
+        self.line.push_str(itoa::Buffer::new().format(value));
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
@@ -137,31 +139,8 @@ impl Visit for JsonFields<'_> {
         self.key(field);
         self.scratch.clear();
         let _ = write!(self.scratch, "{value:?}");
-        push_json_str(self.line, &self.scratch);
+        json_text::push_string(self.line, &self.scratch);
     }
-}
-
-/// Appends `value` as a JSON string literal.
-fn push_json_str(out: &mut String, value: &str) {
-    out.push('"');
-    let mut rest = value;
-    while let Some(pos) = rest.find(|c: char| c == '"' || c == '\\' || c < ' ') {
-        out.push_str(&rest[..pos]);
-        let c = rest.as_bytes()[pos];
-        match c {
-            b'"' => out.push_str("\\\""),
-            b'\\' => out.push_str("\\\\"),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            other => {
-                let _ = write!(out, "\\u{other:04x}");
-            }
-        }
-        rest = &rest[pos + 1..];
-    }
-    out.push_str(rest);
-    out.push('"');
 }
 
 /// RFC 3339 UTC with milliseconds, e.g. `2026-11-21T12:00:00.123Z`.
@@ -170,14 +149,20 @@ fn write_timestamp(out: &mut String, now: SystemTime) {
     let secs = since.as_secs();
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (year, month, day) = civil_from_days(days as i64);
-    let _ = write!(
-        out,
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        since.subsec_millis()
-    );
+    json_text::push_padded(out, year.max(0) as u64, 4);
+    out.push('-');
+    json_text::push_padded(out, month.into(), 2);
+    out.push('-');
+    json_text::push_padded(out, day.into(), 2);
+    out.push('T');
+    json_text::push_padded(out, rem / 3600, 2);
+    out.push(':');
+    json_text::push_padded(out, rem % 3600 / 60, 2);
+    out.push(':');
+    json_text::push_padded(out, rem % 60, 2);
+    out.push('.');
+    json_text::push_padded(out, since.subsec_millis().into(), 3);
+    out.push('Z');
 }
 
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian

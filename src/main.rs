@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
-use lambda_runtime::{service_fn, LambdaEvent, Runtime};
-use pusher_auth_lambda::aws::{event::ProxyEvent, handler};
+use lambda_runtime::{service_fn, Runtime};
+use pusher_auth_lambda::aws::handler::{pass_through, DecodeOnceLayer};
 use pusher_auth_lambda::config::Settings;
 use pusher_auth_lambda::endpoint::Endpoint;
 use pusher_auth_lambda::logging;
@@ -19,8 +19,8 @@ async fn main() -> ExitCode {
         }
     };
     let endpoint: &'static Endpoint = Box::leak(Box::new(Endpoint::new(settings)));
-    let service = service_fn(move |event: LambdaEvent<ProxyEvent>| handler::handle(endpoint, event));
-    match Runtime::new(service).run().await {
+    let runtime = Runtime::new(service_fn(pass_through)).layer(DecodeOnceLayer::new(endpoint));
+    match runtime.run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!("runtime error: {error}");

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use serde::Serialize;
 
 use crate::error::Refusal;
+use crate::json_text;
 use crate::names::JsonpCallback;
 
 /// A successful authorization: `auth` plus what the channel type needs.
@@ -24,10 +25,30 @@ pub struct AuthBody {
     pub user_data: Option<String>,
 }
 
-#[derive(Serialize)]
-struct ErrorBody {
-    error: &'static str,
-    status: u16,
+impl AuthBody {
+    /// `{"auth":…[,"channel_data":…][,"shared_secret":…][,"user_data":…]}`,
+    /// as `serde_json` would write it.
+    pub fn to_json(&self) -> String {
+        let optional = [
+            ("channel_data", &self.channel_data),
+            ("shared_secret", &self.shared_secret),
+            ("user_data", &self.user_data),
+        ];
+        let len = self.auth.len() + optional.iter().map(|(_, v)| v.as_ref().map_or(0, |v| v.len() + 20)).sum::<usize>();
+        let mut out = String::with_capacity(len + 16);
+        out.push_str("{\"auth\":");
+        json_text::push_string(&mut out, &self.auth);
+        for (name, value) in optional {
+            if let Some(value) = value {
+                out.push_str(",\"");
+                out.push_str(name);
+                out.push_str("\":");
+                json_text::push_string(&mut out, value);
+            }
+        }
+        out.push('}');
+        out
+    }
 }
 
 /// `Content-Type` of JSON answers.
@@ -59,7 +80,7 @@ impl Response {
 
     /// A JSON answer to an AJAX request.
     pub fn json(body: &AuthBody) -> Self {
-        Self::new(200, Some(JSON), serde_json::to_string(body).expect("strings serialize"))
+        Self::new(200, Some(JSON), body.to_json())
     }
 
     /// A JSON error: `{"error":"<code>","status":<status>}` with that status.
@@ -69,8 +90,7 @@ impl Response {
 
     /// A script calling the callback with the authorization.
     pub fn jsonp(callback: JsonpCallback<'_>, body: &AuthBody) -> Self {
-        let json = serde_json::to_string(body).expect("strings serialize");
-        Self::new(200, Some(JAVASCRIPT), jsonp_script(callback, &json))
+        Self::new(200, Some(JAVASCRIPT), jsonp_script(callback, &body.to_json()))
     }
 
     /// JSONP denial: a script answered with 4xx never runs and pusher-js would
@@ -97,9 +117,9 @@ impl Response {
     }
 }
 
+/// `{"error":"<code>","status":<status>}` (codes are fixed snake_case words).
 fn error_json(refusal: Refusal) -> String {
-    serde_json::to_string(&ErrorBody { error: refusal.public_code(), status: refusal.status() })
-        .expect("strings serialize")
+    format!("{{\"error\":\"{}\",\"status\":{}}}", refusal.public_code(), refusal.status())
 }
 
 /// `/**/typeof CB === 'function' && CB(<json>);` with the JSON made safe to
@@ -120,20 +140,28 @@ fn jsonp_script(callback: JsonpCallback<'_>, json: &str) -> String {
 
 /// Appends `json` with the characters that are unsafe in a script escaped.
 pub fn escape_for_script(json: &str, out: &mut String) {
-    let mut rest = json;
-    while let Some(pos) = rest.find(['<', '>', '&', '\u{2028}', '\u{2029}']) {
-        out.push_str(&rest[..pos]);
-        let c = rest[pos..].chars().next().expect("find returned a char boundary");
-        out.push_str(match c {
-            '<' => "\\u003c",
-            '>' => "\\u003e",
-            '&' => "\\u0026",
-            '\u{2028}' => "\\u2028",
-            _ => "\\u2029",
-        });
-        rest = &rest[pos + c.len_utf8()..];
+    let bytes = json.as_bytes();
+    let mut start = 0;
+    let mut from = 0;
+    while let Some(i) = json_text::find_script_unsafe(bytes, from) {
+        let (escape, len) = match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'<', ..) => ("\\u003c", 1),
+            (b'>', ..) => ("\\u003e", 1),
+            (b'&', ..) => ("\\u0026", 1),
+            // U+2028 and U+2029 are E2 80 A8 and E2 80 A9 in UTF-8.
+            (_, Some(0x80), Some(0xA8)) => ("\\u2028", 3),
+            (_, Some(0x80), Some(0xA9)) => ("\\u2029", 3),
+            _ => {
+                from = i + 1; // another character starting with 0xE2
+                continue;
+            }
+        };
+        out.push_str(&json[start..i]);
+        out.push_str(escape);
+        start = i + len;
+        from = start;
     }
-    out.push_str(rest);
+    out.push_str(&json[start..]);
 }
 
 #[cfg(test)]
@@ -159,6 +187,19 @@ mod tests {
         let back: AuthBody = serde_json::from_str(json).unwrap();
         assert_eq!(back, body);
         assert_eq!(r.header("Content-Type"), Some(JAVASCRIPT));
+    }
+
+    #[test]
+    fn auth_body_json_matches_serde() {
+        let full = AuthBody {
+            auth: "k:1".into(),
+            channel_data: Some("{\"a\":\"\u{2028}\"}".into()),
+            shared_secret: Some("x/+=".into()),
+            user_data: Some("{}".into()),
+        };
+        for body in [full, AuthBody { auth: "k:2".into(), ..AuthBody::default() }] {
+            assert_eq!(body.to_json(), serde_json::to_string(&body).unwrap());
+        }
     }
 
     #[test]

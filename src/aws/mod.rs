@@ -5,4 +5,5 @@
 
 pub mod event;
 pub mod handler;
+pub mod json;
 pub mod proxy_response;

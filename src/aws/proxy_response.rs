@@ -2,9 +2,7 @@
 //! plus `"cookies":[]` for the 2.0 shape (HTTP APIs and function URLs; local
 //! emulators such as `cargo lambda watch` require the field).
 
-use serde::ser::{SerializeMap, SerializeStruct, Serializer};
-use serde::Serialize;
-
+use crate::json_text;
 use crate::response::Response;
 
 /// Which proxy payload format to answer in.
@@ -25,27 +23,29 @@ pub struct ProxyResponse {
     pub format: PayloadFormat,
 }
 
-impl Serialize for ProxyResponse {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        struct HeaderMap<'a>(&'a Response);
-        impl Serialize for HeaderMap<'_> {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                let mut map = serializer.serialize_map(Some(self.0.headers.len()))?;
-                for (name, value) in &self.0.headers {
-                    map.serialize_entry(name, value)?;
-                }
-                map.end()
+impl ProxyResponse {
+    /// The JSON text Lambda returns to API Gateway.
+    pub fn to_json(&self) -> String {
+        let r = &self.response;
+        let mut out = String::with_capacity(r.body.len() + 64 * (r.headers.len() + 2));
+        out.push_str("{\"statusCode\":");
+        out.push_str(itoa::Buffer::new().format(r.status));
+        out.push_str(",\"headers\":{");
+        for (i, (name, value)) in r.headers.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
             }
+            json_text::push_string(&mut out, name);
+            out.push(':');
+            json_text::push_string(&mut out, value);
         }
-        let v2 = self.format == PayloadFormat::V2;
-        let mut out = serializer.serialize_struct("ProxyResponse", 4 + usize::from(v2))?;
-        out.serialize_field("statusCode", &self.response.status)?;
-        out.serialize_field("headers", &HeaderMap(&self.response))?;
-        out.serialize_field("body", &self.response.body)?;
-        out.serialize_field("isBase64Encoded", &false)?;
-        if v2 {
-            out.serialize_field("cookies", &[(); 0])?;
+        out.push_str("},\"body\":");
+        json_text::push_string(&mut out, &r.body);
+        out.push_str(",\"isBase64Encoded\":false");
+        if self.format == PayloadFormat::V2 {
+            out.push_str(",\"cookies\":[]");
         }
-        out.end()
+        out.push('}');
+        out
     }
 }

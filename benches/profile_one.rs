@@ -1,0 +1,33 @@
+//! Profiling aid (not a benchmark): runs one event through the warm path N
+//! times, for `valgrind --tool=callgrind`. Usage: profile_one EVENT N
+use pusher_auth_lambda::aws::handler::handle_bytes;
+use pusher_auth_lambda::config::Settings;
+use pusher_auth_lambda::endpoint::Endpoint;
+use pusher_auth_lambda::logging::JsonLines;
+use std::future::Future;
+use std::hint::black_box;
+fn main() {
+    let sink = std::sync::Arc::new(|line: &[u8]| {
+        black_box(line);
+    });
+    if std::env::var_os("NO_LOG").is_none() {
+        tracing::subscriber::set_global_default(JsonLines::new(tracing::Level::INFO, sink)).unwrap();
+    }
+    let env = |n: &str| -> Option<String> {
+        Some(match n {
+            "PUSHER_KEY" => "3e294278b9dd9a0ab486".into(),
+            "PUSHER_SECRET" => "5b31d8b6ca557775afc4".into(),
+            "AUTH_MODE" => "demo".into(),
+            _ => return None,
+        })
+    };
+    let endpoint = Endpoint::new(Settings::from_lookup(env).unwrap());
+    let ev = std::fs::read(std::env::args().nth(1).unwrap()).unwrap();
+    let n: usize = std::env::args().nth(2).unwrap().parse().unwrap();
+    let waker = std::task::Waker::noop();
+    for _ in 0..n {
+        let mut f = std::pin::pin!(handle_bytes(&endpoint, black_box(&ev), "x"));
+        let std::task::Poll::Ready(out) = f.as_mut().poll(&mut std::task::Context::from_waker(waker)) else { panic!() };
+        black_box(out.unwrap());
+    }
+}
