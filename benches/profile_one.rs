@@ -1,5 +1,6 @@
 //! Profiling aid (not a benchmark): runs one event through the warm path N
-//! times, for `valgrind --tool=callgrind`. Usage: profile_one EVENT N
+//! times, for `valgrind --tool=callgrind` (see BENCHMARKS.md for the command).
+//! Usage: profile_one EVENT N; `NO_LOG=1` leaves the log subscriber out.
 use pusher_auth_lambda::aws::handler::handle_bytes;
 use pusher_auth_lambda::config::Settings;
 use pusher_auth_lambda::endpoint::Endpoint;
