@@ -19,6 +19,7 @@ fn main() {
             "PUSHER_KEY" => "3e294278b9dd9a0ab486".into(),
             "PUSHER_SECRET" => "5b31d8b6ca557775afc4".into(),
             "AUTH_MODE" => "demo".into(),
+            "CHANNEL_RULES" => "private-* presence-* private-encrypted-*".into(),
             _ => return None,
         })
     };

@@ -69,6 +69,7 @@ fn main() {
             "PUSHER_ENCRYPTION_MASTER_KEY_BASE64" => app["encryption_master_key_base64"].as_str()?.into(),
             "ALLOWED_ORIGINS" => "https://app.example.com".into(),
             "AUTH_MODE" => "demo".into(),
+            "CHANNEL_RULES" => "private-* presence-* private-encrypted-*".into(),
             _ => return None,
         })
     };

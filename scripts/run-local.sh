@@ -22,6 +22,8 @@ export PUSHER_CLUSTER="${PUSHER_CLUSTER:-mt1}"
 export PUSHER_ENCRYPTION_MASTER_KEY_BASE64="${PUSHER_ENCRYPTION_MASTER_KEY_BASE64:-ZGVtby1tYXN0ZXIta2V5LWZvci1sb2NhbC1ydW5zISE=}"
 export ALLOWED_ORIGINS="${ALLOWED_ORIGINS:-http://localhost:8080,http://127.0.0.1:8080}"
 export USER_INFO_CLAIMS="${USER_INFO_CLAIMS:-name}"
+# Deny by default: the demo lets its user join any private, presence or encrypted channel.
+export CHANNEL_RULES="${CHANNEL_RULES:-private-* presence-* private-encrypted-*}"
 
 BASE="http://127.0.0.1:$PORT/lambda-url/$FUNCTION"
 cat <<MSG

@@ -12,8 +12,12 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 
 use crate::error::Refusal;
+use crate::jwks::{KeySource, RemoteJwks};
+use crate::jwt::{self, ClaimRules};
+use crate::policy::ChannelPolicy;
 use crate::signer::{AppSecret, MasterKey};
-use crate::user::{DemoValidator, UserInfoClaims, Validator};
+use crate::user::{AuthorizerValidator, DemoValidator, JwtValidator, UserInfoClaims, Validator};
+use jsonwebtoken::{Algorithm, DecodingKey};
 
 /// A configuration problem found at cold start. Its message is one line that
 /// names the variable and never shows the value.
@@ -22,7 +26,7 @@ pub struct ConfigError {
     /// The variable at fault.
     pub variable: &'static str,
     /// What is wrong with it.
-    pub problem: &'static str,
+    pub problem: String,
 }
 
 impl std::fmt::Display for ConfigError {
@@ -36,12 +40,16 @@ impl std::error::Error for ConfigError {}
 /// Which user validator `AUTH_MODE` selects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthMode {
-    /// A fixed demo user, for local runs.
+    /// A fixed demo user, for local runs only.
     Demo,
+    /// A JSON Web Token (the default).
+    Jwt,
+    /// The identity an API Gateway authorizer verified.
+    Authorizer,
 }
 
 /// Everything the endpoint needs, validated at cold start.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Settings {
     /// `PUSHER_APP_ID` (optional; logged and shown in snippets).
     pub app_id: Option<String>,
@@ -63,6 +71,8 @@ pub struct Settings {
     pub user_info_claims: UserInfoClaims,
     /// `AUTH_TOKEN_PARAM` (default `token`).
     pub token_param: String,
+    /// `CHANNEL_RULES`: which channels a user may join (none by default).
+    pub policy: ChannelPolicy,
 }
 
 impl Settings {
@@ -70,7 +80,7 @@ impl Settings {
     /// environment in production). Empty values count as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
-        let err = |variable, problem| ConfigError { variable, problem };
+        let err = |variable, problem: &str| ConfigError { variable, problem: problem.to_owned() };
 
         let key = get("PUSHER_KEY").ok_or(err("PUSHER_KEY", "is not set"))?;
         if !valid_key(&key) {
@@ -88,6 +98,7 @@ impl Settings {
         if secret.trim() != secret {
             return Err(err("PUSHER_SECRET", "has leading or trailing whitespace"));
         }
+        let secret_text = secret.clone();
         let master_key = match get("PUSHER_ENCRYPTION_MASTER_KEY_BASE64") {
             None => None,
             Some(encoded) => Some(
@@ -100,13 +111,22 @@ impl Settings {
             return Err(err("ALLOWED_ORIGINS", "must list origins like https://app.example.com, separated by commas"));
         }
         let auth_mode = match get("AUTH_MODE").as_deref() {
-            None => return Err(err("AUTH_MODE", "is not set (supported: demo)")),
+            None | Some("jwt") => AuthMode::Jwt,
+            Some("authorizer") => AuthMode::Authorizer,
             Some("demo") => AuthMode::Demo,
-            Some(_) => return Err(err("AUTH_MODE", "is not a supported mode (supported: demo)")),
+            Some(_) => return Err(err("AUTH_MODE", "is not a supported mode (jwt, authorizer, demo)")),
         };
+        let production = get("DEPLOYMENT_ENVIRONMENT").is_some_and(|v| is_production(&v));
+        if auth_mode == AuthMode::Demo && production {
+            return Err(err("AUTH_MODE", "is demo, which is refused when DEPLOYMENT_ENVIRONMENT says production"));
+        }
         let validator = match auth_mode {
             AuthMode::Demo => Validator::Demo(DemoValidator::default()),
+            AuthMode::Authorizer => Validator::Authorizer(AuthorizerValidator),
+            AuthMode::Jwt => Validator::Jwt(Box::new(jwt_validator(&get, &secret_text)?)),
         };
+        let policy = ChannelPolicy::parse(&get("CHANNEL_RULES").unwrap_or_default())
+            .map_err(|e| ConfigError { variable: "CHANNEL_RULES", problem: format!("has a {e}") })?;
         let user_info_claims = UserInfoClaims::parse(&get("USER_INFO_CLAIMS").unwrap_or_else(|| "name".into()));
         let token_param = get("AUTH_TOKEN_PARAM").unwrap_or_else(|| "token".into());
         if !valid_token_param(&token_param) {
@@ -126,6 +146,7 @@ impl Settings {
             validator,
             user_info_claims,
             token_param,
+            policy,
         })
     }
 
@@ -138,6 +159,9 @@ impl Settings {
     /// the non-secret settings. An invalid override refuses the request with a
     /// configuration error naming the stage variable.
     pub fn resolve<'a>(&'a self, stage: &'a StageVariables) -> Result<AppView<'a>, Refusal> {
+        if self.auth_mode == AuthMode::Demo && stage.stage_name.as_deref().is_some_and(is_production) {
+            return Err(Refusal::Misconfigured("AUTH_MODE=demo on a production stage"));
+        }
         if stage.pusher_secret.is_some() {
             warn_once(&SECRET_WARNED, "PUSHER_SECRET");
         }
@@ -209,6 +233,69 @@ pub struct StageVariables {
     /// Present when a stage variable tries to set the master key.
     #[serde(rename = "PUSHER_ENCRYPTION_MASTER_KEY_BASE64")]
     pub master_key: Option<IgnoredAny>,
+    /// The API Gateway stage the request came through (`requestContext.stage`).
+    #[serde(skip)]
+    pub stage_name: Option<String>,
+}
+
+/// Stage or environment names that mean production.
+fn is_production(name: &str) -> bool {
+    name.eq_ignore_ascii_case("production") || name.eq_ignore_ascii_case("prod")
+}
+
+/// `AUTH_MODE=jwt`: the `JWT_*` variables.
+fn jwt_validator(get: &impl Fn(&str) -> Option<String>, pusher_secret: &str) -> Result<JwtValidator, ConfigError> {
+    let err = |variable, problem: &str| ConfigError { variable, problem: problem.to_owned() };
+    let list = get("JWT_ALGORITHMS").ok_or(err("JWT_ALGORITHMS", "is not set (e.g. RS256 or ES256,RS256)"))?;
+    let mut algorithms = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let alg = name.parse::<Algorithm>().ok().filter(|a| !matches!(a, Algorithm::EdDSA)).ok_or(err(
+            "JWT_ALGORITHMS",
+            "names an unsupported algorithm (HS256/384/512, RS256/384/512, PS256/384/512, ES256, ES384)",
+        ))?;
+        algorithms.push(alg);
+    }
+    if algorithms.is_empty() {
+        return Err(err("JWT_ALGORITHMS", "is empty"));
+    }
+    let wants_hmac = algorithms.iter().any(|a| jwt::is_hmac(*a));
+    let wants_keys = algorithms.iter().any(|a| !jwt::is_hmac(*a));
+    let secret = match get("JWT_SECRET") {
+        Some(_) if !wants_hmac => return Err(err("JWT_SECRET", "is set but JWT_ALGORITHMS allows no HS algorithm")),
+        Some(s) if s == pusher_secret => return Err(err("JWT_SECRET", "must differ from PUSHER_SECRET")),
+        Some(s) if s.len() < 32 => return Err(err("JWT_SECRET", "is shorter than 32 bytes")),
+        Some(s) => Some(DecodingKey::from_secret(s.as_bytes())),
+        None if wants_hmac => return Err(err("JWT_SECRET", "is not set, and JWT_ALGORITHMS allows an HS algorithm")),
+        None => None,
+    };
+    let keys = match (get("JWT_JWKS"), get("JWT_JWKS_URL")) {
+        (Some(_), Some(_)) => return Err(err("JWT_JWKS_URL", "and JWT_JWKS are both set; choose one")),
+        (Some(_), None) | (None, Some(_)) if !wants_keys => {
+            return Err(err("JWT_JWKS", "is set but JWT_ALGORITHMS allows no RS/PS/ES algorithm"))
+        }
+        (Some(text), None) => {
+            let keys = jwt::keys_from_jwks(&text).map_err(|problem| err("JWT_JWKS", problem))?;
+            if keys.is_empty() {
+                return Err(err("JWT_JWKS", "has no RSA or EC signing key"));
+            }
+            KeySource::Inline(keys)
+        }
+        (None, Some(url)) => KeySource::Remote(RemoteJwks::new(&url).map_err(|problem| err("JWT_JWKS_URL", problem))?),
+        (None, None) if wants_keys => {
+            return Err(err("JWT_JWKS_URL", "is not set (nor JWT_JWKS), and JWT_ALGORITHMS allows RS/PS/ES"))
+        }
+        (None, None) => KeySource::None,
+    };
+    let leeway = match get("JWT_LEEWAY_SECONDS") {
+        None => 30,
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|l| *l <= jwt::MAX_LEEWAY_SECONDS)
+            .ok_or(err("JWT_LEEWAY_SECONDS", "must be a whole number of seconds from 0 to 60"))?,
+    };
+    let rules = ClaimRules { algorithms, issuer: get("JWT_ISSUER"), audience: get("JWT_AUDIENCE"), leeway };
+    Ok(JwtValidator { rules, secret, keys })
 }
 
 static SECRET_WARNED: AtomicBool = AtomicBool::new(false);
@@ -288,7 +375,8 @@ mod tests {
         assert_eq!(variable_of(&[("PUSHER_SECRET", "")]), "PUSHER_SECRET");
         assert_eq!(variable_of(&[("PUSHER_KEY", "")]), "PUSHER_KEY");
         assert_eq!(variable_of(&[("PUSHER_KEY", "bad key!")]), "PUSHER_KEY");
-        assert_eq!(variable_of(&[("AUTH_MODE", "")]), "AUTH_MODE");
+        // jwt is the default mode, and needs its algorithms.
+        assert_eq!(variable_of(&[("AUTH_MODE", "")]), "JWT_ALGORITHMS");
         assert_eq!(variable_of(&[("AUTH_MODE", "none")]), "AUTH_MODE");
         assert_eq!(variable_of(&[("PUSHER_APP_ID", "12a")]), "PUSHER_APP_ID");
         assert_eq!(variable_of(&[("PUSHER_CLUSTER", "EU 1")]), "PUSHER_CLUSTER");
@@ -303,6 +391,44 @@ mod tests {
         let e = settings(&[("PUSHER_SECRET", " s3cr3t-value\n")]).unwrap_err();
         let line = e.to_string();
         assert!(line.contains("PUSHER_SECRET") && !line.contains("s3cr3t") && !line.contains('\n'), "{line}");
+    }
+
+    #[test]
+    fn jwt_configuration_errors() {
+        let jwt = |extra: &[(&'static str, &'static str)]| {
+            let mut vars = vec![("AUTH_MODE", "jwt")];
+            vars.extend_from_slice(extra);
+            settings(&vars).map(|_| ()).map_err(|e| e.variable)
+        };
+        let secret = "0123456789abcdef0123456789abcdef";
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "none")]), Err("JWT_ALGORITHMS"));
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "EdDSA")]), Err("JWT_ALGORITHMS"));
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "HS256")]), Err("JWT_SECRET"));
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "HS256"), ("JWT_SECRET", "s3cr3t-value")]), Err("JWT_SECRET"));
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "HS256"), ("JWT_SECRET", "short")]), Err("JWT_SECRET"));
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "HS256"), ("JWT_SECRET", secret)]), Ok(()));
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "RS256"), ("JWT_SECRET", secret)]), Err("JWT_SECRET"));
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "RS256")]), Err("JWT_JWKS_URL"));
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "RS256"), ("JWT_JWKS", "{\"keys\":[]}")]), Err("JWT_JWKS"));
+        assert_eq!(
+            jwt(&[("JWT_ALGORITHMS", "RS256"), ("JWT_JWKS_URL", "http://example.com/jwks")]),
+            Err("JWT_JWKS_URL")
+        );
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "RS256"), ("JWT_JWKS_URL", "https://example.com/jwks")]), Ok(()));
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "RS256"), ("JWT_JWKS_URL", "http://127.0.0.1:1/jwks")]), Ok(()));
+        let url = ("JWT_JWKS_URL", "https://example.com/jwks");
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "RS256"), url, ("JWT_LEEWAY_SECONDS", "61")]), Err("JWT_LEEWAY_SECONDS"));
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "RS256"), url, ("CHANNEL_RULES", "user-*")]), Err("CHANNEL_RULES"));
+    }
+
+    #[test]
+    fn demo_is_refused_in_production() {
+        assert_eq!(variable_of(&[("DEPLOYMENT_ENVIRONMENT", "production")]), "AUTH_MODE");
+        let s = settings(&[("DEPLOYMENT_ENVIRONMENT", "staging")]).unwrap();
+        let prod = StageVariables { stage_name: Some("prod".into()), ..StageVariables::default() };
+        assert_eq!(s.resolve(&prod).unwrap_err(), Refusal::Misconfigured("AUTH_MODE=demo on a production stage"));
+        let staging = StageVariables { stage_name: Some("staging".into()), ..StageVariables::default() };
+        assert!(s.resolve(&staging).is_ok());
     }
 
     #[test]

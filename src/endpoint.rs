@@ -137,7 +137,7 @@ struct Trace {
 }
 
 /// The endpoint: settings plus the user validator they select.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Endpoint {
     settings: Settings,
 }
@@ -366,6 +366,9 @@ impl Endpoint {
                     _ => None,
                 };
                 let user = self.settings.validator.validate(credentials).await?;
+                if !self.settings.policy.allows(&user, channel) {
+                    return Err(Refusal::Forbidden);
+                }
                 Ok(match channel.kind() {
                     ChannelKind::Private => {
                         AuthBody { auth: secret.channel_auth(app.key, socket_id, channel), ..AuthBody::default() }
@@ -376,7 +379,7 @@ impl Endpoint {
                         ..AuthBody::default()
                     },
                     ChannelKind::Presence => {
-                        let channel_data = presence_channel_data(&user, &self.settings.user_info_claims);
+                        let channel_data = presence_channel_data(&user, &self.settings.user_info_claims)?;
                         AuthBody {
                             auth: secret.presence_auth(app.key, socket_id, channel, &channel_data),
                             channel_data: Some(channel_data),
@@ -387,7 +390,7 @@ impl Endpoint {
             }
             Route::UserAuth => {
                 let user = self.settings.validator.validate(credentials).await?;
-                let user_data = signin_user_data(&user, &self.settings.user_info_claims);
+                let user_data = signin_user_data(&user, &self.settings.user_info_claims)?;
                 Ok(AuthBody {
                     auth: secret.user_auth(app.key, socket_id, &user_data),
                     user_data: Some(user_data),

@@ -35,11 +35,13 @@ pub enum Refusal {
     EncryptionNotConfigured,
     /// A cross-origin AJAX request or preflight from an origin not in `ALLOWED_ORIGINS`.
     OriginNotAllowed,
-    /// No valid user could be established.
-    Unauthenticated,
+    /// No valid user could be established; the text is the log reason.
+    Unauthenticated(&'static str),
+    /// The user's `user_info` is larger than Pusher accepts (1 KB).
+    UserInfoTooLarge,
     /// The user may not join this channel.
     Forbidden,
-    /// The effective configuration (e.g. a stage variable) is invalid; the log names the variable.
+    /// The effective configuration (e.g. a stage variable) is invalid; the text (the log reason) names the variable.
     Misconfigured(&'static str),
 }
 
@@ -60,8 +62,8 @@ impl Refusal {
             | Self::MissingChannelName
             | Self::InvalidChannelName
             | Self::PublicChannel => 400,
-            Self::Unauthenticated => 401,
-            Self::EncryptionNotConfigured | Self::OriginNotAllowed | Self::Forbidden => 403,
+            Self::Unauthenticated(_) => 401,
+            Self::EncryptionNotConfigured | Self::OriginNotAllowed | Self::Forbidden | Self::UserInfoTooLarge => 403,
             Self::Misconfigured(_) => 500,
         }
     }
@@ -84,7 +86,8 @@ impl Refusal {
             Self::PublicChannel => "public_channel",
             Self::EncryptionNotConfigured => "encryption_not_configured",
             Self::OriginNotAllowed => "origin_not_allowed",
-            Self::Unauthenticated => "unauthenticated",
+            Self::Unauthenticated(_) => "unauthenticated",
+            Self::UserInfoTooLarge => "user_info_too_large",
             Self::Forbidden => "forbidden",
             Self::Misconfigured(_) => "server_error",
         }
@@ -94,7 +97,8 @@ impl Refusal {
     /// variable (never its value).
     pub fn log_reason(self) -> &'static str {
         match self {
-            Self::Misconfigured(variable) => variable,
+            Self::Misconfigured(reason) | Self::Unauthenticated(reason) => reason,
+            Self::Forbidden => "channel_not_allowed",
             other => other.public_code(),
         }
     }

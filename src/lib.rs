@@ -6,14 +6,18 @@
 //! nothing of AWS; [`aws`] decodes API Gateway events into
 //! [`endpoint::Request`] and encodes [`response::Response`] back.
 
+pub mod authorizer;
 pub mod aws;
 pub mod config;
 pub mod endpoint;
 pub mod error;
 pub mod json_text;
+pub mod jwks;
+pub mod jwt;
 pub mod logging;
 pub mod names;
 pub mod params;
+pub mod policy;
 pub mod response;
 pub mod signer;
 pub mod user;

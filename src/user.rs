@@ -11,7 +11,13 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use jsonwebtoken::DecodingKey;
+
+use crate::authorizer::user_from_authorizer;
 use crate::error::Refusal;
+use crate::json_text;
+use crate::jwks::KeySource;
+use crate::jwt::{self, ClaimRules};
 
 /// A validated user: an id (the token's subject) and the claims that came with it.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,11 +75,58 @@ impl UserValidator for DemoValidator {
     }
 }
 
+/// `jwt`: a JSON Web Token checked against `JWT_*` (see [`crate::jwt`]).
+#[derive(Debug)]
+pub struct JwtValidator {
+    /// Algorithms, issuer, audience, leeway.
+    pub rules: ClaimRules,
+    /// `JWT_SECRET`, for HMAC algorithms.
+    pub secret: Option<DecodingKey>,
+    /// RSA/EC keys.
+    pub keys: KeySource,
+}
+
+impl UserValidator for JwtValidator {
+    fn validate<'a>(
+        &'a self,
+        credentials: Credentials<'a>,
+    ) -> impl Future<Output = Result<Arc<User>, Refusal>> + Send + 'a {
+        async move {
+            let token = jwt::token_of(credentials.token, credentials.authorization)
+                .ok_or(Refusal::Unauthenticated("token_missing"))?;
+            let head = jwt::check_head(token, &self.rules)?;
+            let key = if jwt::is_hmac(head.alg) {
+                self.secret.clone().ok_or(Refusal::Unauthenticated("token_algorithm_not_allowed"))?
+            } else {
+                self.keys.key_for(&head).await?
+            };
+            jwt::verify(token, &head, &key, &self.rules).map(Arc::new)
+        }
+    }
+}
+
+/// `authorizer`: the identity API Gateway verified (see [`crate::authorizer`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AuthorizerValidator;
+
+impl UserValidator for AuthorizerValidator {
+    fn validate<'a>(
+        &'a self,
+        credentials: Credentials<'a>,
+    ) -> impl Future<Output = Result<Arc<User>, Refusal>> + Send + 'a {
+        std::future::ready(user_from_authorizer(credentials.authorizer).map(Arc::new))
+    }
+}
+
 /// The validators the function can be configured with (`AUTH_MODE`).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum Validator {
     /// `demo`: a fixed user, for local runs.
     Demo(DemoValidator),
+    /// `jwt` (the default).
+    Jwt(Box<JwtValidator>),
+    /// `authorizer`.
+    Authorizer(AuthorizerValidator),
 }
 
 impl UserValidator for Validator {
@@ -81,8 +134,12 @@ impl UserValidator for Validator {
         &'a self,
         credentials: Credentials<'a>,
     ) -> impl Future<Output = Result<Arc<User>, Refusal>> + Send + 'a {
-        match self {
-            Self::Demo(demo) => demo.validate(credentials),
+        async move {
+            match self {
+                Self::Demo(demo) => demo.validate(credentials).await,
+                Self::Jwt(jwt) => jwt.validate(credentials).await,
+                Self::Authorizer(authorizer) => authorizer.validate(credentials).await,
+            }
         }
     }
 }
@@ -115,19 +172,8 @@ impl Serialize for UserInfo<'_, '_> {
     }
 }
 
-#[derive(serde::Serialize)]
-struct ChannelData<'a, 'n, 'u> {
-    user_id: &'a str,
-    #[serde(skip_serializing_if = "UserInfo::is_empty")]
-    user_info: UserInfo<'n, 'u>,
-}
-
-#[derive(serde::Serialize)]
-struct UserData<'a, 'n, 'u> {
-    id: &'a str,
-    #[serde(skip_serializing_if = "UserInfo::is_empty")]
-    user_info: UserInfo<'n, 'u>,
-}
+/// Largest `user_info` Pusher accepts, in bytes of JSON.
+pub const MAX_USER_INFO_BYTES: usize = 1024;
 
 impl UserInfo<'_, '_> {
     fn is_empty(&self) -> bool {
@@ -135,14 +181,33 @@ impl UserInfo<'_, '_> {
     }
 }
 
-/// Presence `channel_data`: `{"user_id":…,"user_info":{…}}`, `user_info` left
-/// out when no configured claim is present.
-pub fn presence_channel_data(user: &User, info: &UserInfoClaims) -> String {
-    serde_json::to_string(&ChannelData { user_id: &user.id, user_info: info.select(user) })
-        .expect("claims are JSON values")
+/// `{"<id_field>":<id>[,"user_info":{…}]}`; `user_info` is left out when no
+/// configured claim is present and refused above 1 KB.
+fn identity_json(id_field: &str, user: &User, info: &UserInfoClaims) -> Result<String, Refusal> {
+    let selected = info.select(user);
+    let mut out = String::with_capacity(64);
+    out.push_str("{\"");
+    out.push_str(id_field);
+    out.push_str("\":");
+    json_text::push_string(&mut out, &user.id);
+    if !selected.is_empty() {
+        let info = serde_json::to_string(&selected).expect("claims are JSON values");
+        if info.len() > MAX_USER_INFO_BYTES {
+            return Err(Refusal::UserInfoTooLarge);
+        }
+        out.push_str(",\"user_info\":");
+        out.push_str(&info);
+    }
+    out.push('}');
+    Ok(out)
+}
+
+/// Presence `channel_data`: `{"user_id":…,"user_info":{…}}`.
+pub fn presence_channel_data(user: &User, info: &UserInfoClaims) -> Result<String, Refusal> {
+    identity_json("user_id", user, info)
 }
 
 /// User authentication `user_data`: `{"id":…,"user_info":{…}}`.
-pub fn signin_user_data(user: &User, info: &UserInfoClaims) -> String {
-    serde_json::to_string(&UserData { id: &user.id, user_info: info.select(user) }).expect("claims are JSON values")
+pub fn signin_user_data(user: &User, info: &UserInfoClaims) -> Result<String, Refusal> {
+    identity_json("id", user, info)
 }

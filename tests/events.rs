@@ -42,6 +42,7 @@ fn endpoint_with(extra: &[(&str, &str)]) -> Endpoint {
         ("PUSHER_ENCRYPTION_MASTER_KEY_BASE64", app("encryption_master_key_base64")),
         ("ALLOWED_ORIGINS", "https://app.example.com".to_owned()),
         ("AUTH_MODE", "demo".to_owned()),
+        ("CHANNEL_RULES", "private-* presence-* private-encrypted-*".to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))

@@ -54,7 +54,7 @@ fn every_vector_case_passes() {
                 let info = data["user_info"].as_object().unwrap();
                 let user = User { id: s(data, "user_id").into(), claims: info.clone() };
                 let names: Vec<&str> = info.keys().map(String::as_str).collect();
-                let channel_data = presence_channel_data(&user, &UserInfoClaims::parse(&names.join(",")));
+                let channel_data = presence_channel_data(&user, &UserInfoClaims::parse(&names.join(","))).unwrap();
                 assert_eq!(channel_data, s(expect, "channel_data"), "{case}");
                 assert_eq!(secret.presence_auth(key, socket, channel, &channel_data), s(expect, "auth"), "{case}");
             }

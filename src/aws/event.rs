@@ -127,6 +127,7 @@ impl<'a> ProxyEvent<'a> {
                 b"requestContext" => r.object(|name, r| {
                     match &*name {
                         b"requestId" => event.request_id = r.opt_string()?,
+                        b"stage" => event.stage_variables.stage_name = owned(r.opt_string()?),
                         b"http" => r.object(|name, r| {
                             if *name == *b"method" {
                                 event.context_method = r.opt_string()?;

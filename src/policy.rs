@@ -1,0 +1,273 @@
+//! Which channels a user may join: `CHANNEL_RULES`, deny by default.
+//!
+//! A rule is channel-name characters plus `*` (any run of channel characters,
+//! possibly empty) and `{claim}` (exactly the user's value of that claim, which
+//! must itself be channel characters; `{sub}` is the user id). A channel is
+//! allowed when some rule matches the whole name, case-sensitively, and the
+//! rule is for the same kind of channel: a rule's kind comes from its literal
+//! start (`private-`, `private-encrypted-` or `presence-`), so `private-*`
+//! never grants a `private-encrypted-` channel.
+
+use serde_json::Value;
+
+use crate::names::{is_channel_char, ChannelKind, ChannelName};
+use crate::user::User;
+
+/// A rule that could not be parsed; fails the cold start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleError {
+    /// The offending rule (configuration text, not client input).
+    pub rule: String,
+    /// What is wrong with it.
+    pub problem: &'static str,
+}
+
+impl std::fmt::Display for RuleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "rule {:?} {}", self.rule, self.problem)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Literal(String),
+    Star,
+    Claim(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Rule {
+    kind: ChannelKind,
+    parts: Vec<Part>,
+}
+
+/// The parsed `CHANNEL_RULES`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChannelPolicy {
+    rules: Vec<Rule>,
+}
+
+impl ChannelPolicy {
+    /// Parses rules separated by white space (spaces are not valid in channel names).
+    pub fn parse(text: &str) -> Result<Self, RuleError> {
+        let rules = text.split_whitespace().map(parse_rule).collect::<Result<_, _>>()?;
+        Ok(Self { rules })
+    }
+
+    /// True when no rule is configured (every channel is refused).
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Whether `user` may join `channel`.
+    pub fn allows(&self, user: &User, channel: ChannelName<'_>) -> bool {
+        self.rules.iter().any(|rule| rule.kind == channel.kind() && rule.matches(user, channel.as_str().as_bytes()))
+    }
+}
+
+fn parse_rule(text: &str) -> Result<Rule, RuleError> {
+    let err = |problem| RuleError { rule: text.to_owned(), problem };
+    let mut parts = Vec::new();
+    let mut literal = String::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '*' => {
+                if !literal.is_empty() {
+                    parts.push(Part::Literal(std::mem::take(&mut literal)));
+                }
+                if parts.last() != Some(&Part::Star) {
+                    parts.push(Part::Star);
+                }
+            }
+            '{' => {
+                let name: String = chars.by_ref().take_while(|&c| c != '}').collect();
+                if name.is_empty()
+                    || !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':' | b'.'))
+                {
+                    return Err(err("has an empty or invalid {claim} (or a '{' without '}')"));
+                }
+                if !text.contains(&format!("{{{name}}}")) {
+                    return Err(err("has a '{' without '}'"));
+                }
+                if !literal.is_empty() {
+                    parts.push(Part::Literal(std::mem::take(&mut literal)));
+                }
+                parts.push(Part::Claim(name));
+            }
+            c if c.is_ascii() && is_channel_char(c as u8) => literal.push(c),
+            _ => return Err(err("has a character that is not valid in channel names")),
+        }
+    }
+    if !literal.is_empty() {
+        parts.push(Part::Literal(literal));
+    }
+    let head = match parts.first() {
+        Some(Part::Literal(head)) => head.as_str(),
+        _ => "",
+    };
+    let kind = if head.starts_with("private-encrypted-") {
+        ChannelKind::Encrypted
+    } else if head.starts_with("private-") {
+        ChannelKind::Private
+    } else if head.starts_with("presence-") {
+        ChannelKind::Presence
+    } else {
+        return Err(err("must start with private-, private-encrypted- or presence-"));
+    };
+    Ok(Rule { kind, parts })
+}
+
+impl Rule {
+    fn matches(&self, user: &User, name: &[u8]) -> bool {
+        // Resolve claims first: a missing claim or one with characters that
+        // are not valid in channel names means the rule cannot match.
+        let mut resolved: Vec<Option<&[u8]>> = Vec::with_capacity(self.parts.len());
+        for part in &self.parts {
+            resolved.push(match part {
+                Part::Literal(text) => Some(text.as_bytes()),
+                Part::Star => None,
+                Part::Claim(claim) => match claim_value(user, claim) {
+                    Some(value) => Some(value),
+                    None => return false,
+                },
+            });
+        }
+        glob(&resolved, name)
+    }
+}
+
+fn claim_value<'u>(user: &'u User, claim: &str) -> Option<&'u [u8]> {
+    let value = if claim == "sub" {
+        user.id.as_str()
+    } else {
+        match user.claims.get(claim)? {
+            Value::String(s) => s.as_str(),
+            _ => return None,
+        }
+    };
+    (!value.is_empty() && value.bytes().all(is_channel_char)).then_some(value.as_bytes())
+}
+
+/// Matches literal pieces (`Some`) and stars (`None`) against the whole name,
+/// in linear time: the text between stars must appear in order, the first
+/// piece at the start and the last at the end (leftmost matches are always
+/// safe for `*`).
+fn glob(parts: &[Option<&[u8]>], name: &[u8]) -> bool {
+    let mut groups: Vec<Vec<u8>> = vec![Vec::new()];
+    for part in parts {
+        match part {
+            Some(literal) => groups.last_mut().expect("never empty").extend_from_slice(literal),
+            None => groups.push(Vec::new()),
+        }
+    }
+    let (first, rest) = groups.split_first().expect("never empty");
+    let Some((last, middle)) = rest.split_last() else {
+        return name == first.as_slice();
+    };
+    if name.len() < first.len() + last.len() || !name.starts_with(first) || !name.ends_with(last) {
+        return false;
+    }
+    let mut window = &name[first.len()..name.len() - last.len()];
+    for group in middle {
+        match window.windows(group.len().max(1)).position(|w| group.is_empty() || w == group.as_slice()) {
+            Some(at) if !group.is_empty() => window = &window[at + group.len()..],
+            Some(_) => {}
+            None if group.is_empty() => {}
+            None => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn user(id: &str, claims: Value) -> User {
+        User { id: id.into(), claims: claims.as_object().unwrap().clone() }
+    }
+
+    fn allows(rules: &str, user: &User, channel: &str) -> bool {
+        ChannelPolicy::parse(rules).unwrap().allows(user, ChannelName::parse(channel).unwrap())
+    }
+
+    #[test]
+    fn table() {
+        let u1 = user("1", json!({"org_id": "acme", "team": "a b", "n": 5}));
+        let rules = "private-user-{sub} presence-room-* private-encrypted-org-{org_id}-*";
+        for (channel, expected) in [
+            ("private-user-1", true),
+            ("private-user-12", false), // near miss: {sub} is exactly the claim
+            ("private-user-", false),
+            ("private-User-1", false), // case
+            ("presence-room-", true),  // * may be empty
+            ("presence-room-lobby", true),
+            ("presence-rooms", false),
+            ("private-room-lobby", false), // kind differs
+            ("private-encrypted-org-acme-x", true),
+            ("private-encrypted-org-acme-", true),
+            ("private-encrypted-org-other-x", false),
+            ("private-encrypted-org-acmex", false),
+        ] {
+            assert_eq!(allows(rules, &u1, channel), expected, "{channel}");
+        }
+    }
+
+    #[test]
+    fn star_never_crosses_channel_kinds() {
+        let u = user("1", json!({}));
+        assert!(allows("private-*", &u, "private-x"));
+        assert!(!allows("private-*", &u, "private-encrypted-x"));
+        assert!(allows("private-encrypted-*", &u, "private-encrypted-x"));
+        assert!(!allows("presence-*", &u, "private-x"));
+    }
+
+    #[test]
+    fn claims_that_cannot_be_channel_text_never_match() {
+        let u = user("1", json!({"team": "a b", "n": 5, "empty": "", "slash": "a/b", "ok": "a@b"}));
+        for claim in ["team", "n", "empty", "slash", "missing"] {
+            let rules = format!("private-team-{{{claim}}}");
+            for channel in ["private-team-a", "private-team-5", "private-team-", "private-team-ab"] {
+                assert!(!allows(&rules, &u, channel), "{claim} {channel}");
+            }
+        }
+        assert!(allows("private-team-{ok}", &u, "private-team-a@b"));
+        let weird = user("a;b", json!({}));
+        assert!(allows("presence-{sub}", &weird, "presence-a;b"));
+        let bad = user("a b", json!({}));
+        assert!(!allows("private-*{sub}", &bad, "private-xa"));
+    }
+
+    #[test]
+    fn deny_by_default() {
+        let policy = ChannelPolicy::parse("  \n ").unwrap();
+        assert!(policy.is_empty());
+        assert!(!policy.allows(&user("1", json!({})), ChannelName::parse("private-a").unwrap()));
+    }
+
+    #[test]
+    fn unparsable_rules() {
+        for bad in
+            ["*", "user-*", "private-{", "private-{}", "private-{a b}", "private-a/b", "{sub}-x", "private-é", "pres*"]
+        {
+            assert!(ChannelPolicy::parse(bad).is_err(), "{bad}");
+        }
+        assert!(ChannelPolicy::parse("private-a\nprivate-b\tpresence-*").is_ok());
+    }
+
+    #[test]
+    fn several_stars_and_claims() {
+        let u = user("7", json!({"org": "o1"}));
+        assert!(allows("private-*-{org}-*-{sub}", &u, "private-x-o1-y-7"));
+        assert!(allows("private-*-{org}-*-{sub}", &u, "private--o1--7"));
+        assert!(!allows("private-*-{org}-*-{sub}", &u, "private-x-o2-y-7"));
+        assert!(allows("private-**a", &u, "private-a"));
+        assert!(allows("private-*a*a*", &u, "private-aa"));
+        assert!(!allows("private-*ab*ab", &u, "private-ab"));
+        // Pathological rules stay linear.
+        let long = format!("private-{}", "a".repeat(150));
+        assert!(!allows("private-*a*a*a*a*a*a*a*a*b", &u, &long));
+    }
+}
