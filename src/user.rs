@@ -87,11 +87,8 @@ pub struct JwtValidator {
 }
 
 impl UserValidator for JwtValidator {
-    fn validate<'a>(
-        &'a self,
-        credentials: Credentials<'a>,
-    ) -> impl Future<Output = Result<Arc<User>, Refusal>> + Send + 'a {
-        async move {
+    async fn validate<'a>(&'a self, credentials: Credentials<'a>) -> Result<Arc<User>, Refusal> {
+        {
             let token = jwt::token_of(credentials.token, credentials.authorization)
                 .ok_or(Refusal::Unauthenticated("token_missing"))?;
             let head = jwt::check_head(token, &self.rules)?;
@@ -130,11 +127,8 @@ pub enum Validator {
 }
 
 impl UserValidator for Validator {
-    fn validate<'a>(
-        &'a self,
-        credentials: Credentials<'a>,
-    ) -> impl Future<Output = Result<Arc<User>, Refusal>> + Send + 'a {
-        async move {
+    async fn validate<'a>(&'a self, credentials: Credentials<'a>) -> Result<Arc<User>, Refusal> {
+        {
             match self {
                 Self::Demo(demo) => demo.validate(credentials).await,
                 Self::Jwt(jwt) => jwt.validate(credentials).await,
