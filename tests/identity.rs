@@ -1,0 +1,219 @@
+//! Validators and the channel policy through the real handler, with tokens
+//! minted by PyJWT (tests/tools/mint_tokens.py → tests/fixtures/tokens.json).
+
+use hmac::{Hmac, Mac};
+use pusher_auth_lambda::aws::handler::handle_bytes;
+use pusher_auth_lambda::config::Settings;
+use pusher_auth_lambda::endpoint::Endpoint;
+use pusher_auth_lambda::logging::Captured;
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+const TOKENS: &str = include_str!("fixtures/tokens.json");
+const KEY: &str = "3e294278b9dd9a0ab486";
+const SECRET: &str = "5b31d8b6ca557775afc4";
+const RULES: &str = "private-user-{sub} presence-room-* private-encrypted-org-{org}-*";
+
+fn tokens() -> Value {
+    serde_json::from_str(TOKENS).unwrap()
+}
+
+fn token(name: &str) -> String {
+    tokens()["tokens"][name].as_str().unwrap_or_else(|| panic!("no token {name}")).to_owned()
+}
+
+fn endpoint(vars: &[(&str, String)]) -> Endpoint {
+    let t = tokens();
+    let mut all: Vec<(String, String)> = vec![
+        ("PUSHER_KEY".into(), KEY.into()),
+        ("PUSHER_SECRET".into(), SECRET.into()),
+        ("PUSHER_ENCRYPTION_MASTER_KEY_BASE64".into(), "bmsybDV1aHF1b2s0dm16dm91aWR2c3FrcWMxaGU0dnc=".into()),
+        ("AUTH_MODE".into(), "jwt".into()),
+        ("JWT_ALGORITHMS".into(), "RS256,ES256,HS256".into()),
+        ("JWT_JWKS".into(), t["jwks"].to_string()),
+        ("JWT_SECRET".into(), t["hs_secret"].as_str().unwrap().into()),
+        ("JWT_ISSUER".into(), t["issuer"].as_str().unwrap().into()),
+        ("JWT_AUDIENCE".into(), t["audience"].as_str().unwrap().into()),
+        ("CHANNEL_RULES".into(), RULES.into()),
+        ("USER_INFO_CLAIMS".into(), "name,org".into()),
+        ("ALLOWED_ORIGINS".into(), "https://app.example.com".into()),
+    ];
+    all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    let lookup = |name: &str| all.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone()).filter(|v| !v.is_empty());
+    Endpoint::new(Settings::from_lookup(lookup).unwrap())
+}
+
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/tests/fixtures/events/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-_.".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+/// A JSONP GET (HTTP API) for `channel` with `token` (if any).
+fn jsonp_event(channel: &str, token: Option<&str>) -> Value {
+    let mut event = fixture("apigw-v2-jsonp-private");
+    let mut query = format!("callback=Pusher.auth_callbacks%5B%271%27%5D&socket_id=1.2&channel_name={}", enc(channel));
+    if let Some(token) = token {
+        query.push_str(&format!("&token={}", enc(token)));
+    }
+    event["rawQueryString"] = Value::from(query);
+    event
+}
+
+/// Runs an event; returns (status, body, the log line).
+fn run(endpoint: &Endpoint, event: &Value) -> (u16, String, Value) {
+    let captured = Captured::default();
+    let bytes = serde_json::to_vec(event).unwrap();
+    let out = tracing::subscriber::with_default(captured.subscriber(tracing::Level::INFO), || {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(handle_bytes(endpoint, &bytes, "i"))
+    })
+    .unwrap();
+    let answer: Value = serde_json::from_slice(&out).unwrap();
+    let log = captured.text();
+    for secret in [SECRET, tokens()["hs_secret"].as_str().unwrap()] {
+        assert!(!log.contains(secret), "secret in log: {log}");
+    }
+    let request_line = log.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).find(|l| !l["route"].is_null()).unwrap();
+    (answer["statusCode"].as_u64().unwrap() as u16, answer["body"].as_str().unwrap().to_owned(), request_line)
+}
+
+fn signature(message: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(message.as_bytes());
+    format!("{KEY}:{}", hex::encode(mac.finalize().into_bytes()))
+}
+
+fn script(json: &str) -> String {
+    format!("/**/typeof Pusher.auth_callbacks['1'] === 'function' && Pusher.auth_callbacks['1']({json});")
+}
+
+#[test]
+fn valid_rs256_es256_and_hs256_tokens() {
+    let e = endpoint(&[]);
+    for (name, sub) in [("valid_rs256", "user-1"), ("valid_es256", "user-2"), ("valid_hs256", "user-3")] {
+        let channel = format!("private-user-{sub}");
+        let (status, body, line) = run(&e, &jsonp_event(&channel, Some(&token(name))));
+        assert_eq!(status, 200, "{name}");
+        assert_eq!(body, script(&format!(r#"{{"auth":"{}"}}"#, signature(&format!("1.2:{channel}")))), "{name}");
+        assert_eq!(line["reason"], "ok");
+    }
+}
+
+#[test]
+fn presence_identity_comes_from_the_token() {
+    let e = endpoint(&[]);
+    let mut event = jsonp_event("presence-room-lobby", Some(&token("valid_rs256")));
+    let q = event["rawQueryString"].as_str().unwrap().to_owned();
+    event["rawQueryString"] = Value::from(format!("{q}&user_id=admin&user_info=%7B%7D"));
+    let (status, body, _) = run(&e, &event);
+    assert_eq!(status, 200);
+    let data = r#"{"user_id":"user-1","user_info":{"name":"Ada Lovelace","org":"acme"}}"#;
+    let json = json!({"auth": signature(&format!("1.2:presence-room-lobby:{data}")), "channel_data": data});
+    assert_eq!(body, script(&json.to_string()));
+}
+
+#[test]
+fn every_token_refusal() {
+    let e = endpoint(&[]);
+    let cases = [
+        ("expired", "token_expired"),
+        ("not_yet_valid", "token_not_yet_valid"),
+        ("exp_as_string", "token_bad_claims"),
+        ("nbf_as_string", "token_bad_claims"),
+        ("no_exp", "token_bad_claims"),
+        ("no_sub", "token_without_subject"),
+        ("sub_too_long", "token_subject_too_long"),
+        ("wrong_issuer", "token_wrong_issuer"),
+        ("wrong_audience", "token_wrong_audience"),
+        ("alg_none", "token_bad_header"),
+        ("alg_not_allowed", "token_algorithm_not_allowed"),
+        ("hs_rs_confusion", "token_bad_signature"),
+        ("jku_header", "token_names_its_key"),
+        ("x5u_header", "token_names_its_key"),
+        ("jwk_header", "token_names_its_key"),
+        ("bad_signature", "token_bad_signature"),
+        ("malformed", "token_malformed"),
+        ("too_large", "token_too_large"),
+        ("hs256_wrong_secret", "token_bad_signature"),
+        ("valid_rs256_rotated_key", "token_unknown_key"),
+    ];
+    for (name, reason) in cases {
+        let tok = token(name);
+        let (status, body, line) = run(&e, &jsonp_event("private-user-1", Some(&tok)));
+        assert_eq!((status, body.as_str()), (200, script(r#"{"error":"unauthenticated","status":401}"#).as_str()), "{name}");
+        assert_eq!((line["status"].as_u64(), line["reason"].as_str()), (Some(401), Some(reason)), "{name}");
+        assert!(!line.to_string().contains(&tok[..tok.len().min(40)]), "{name}: token logged");
+    }
+    let (_, _, line) = run(&e, &jsonp_event("private-user-1", None));
+    assert_eq!(line["reason"], "token_missing");
+}
+
+#[test]
+fn hs_rs_confusion_without_hs_on_the_list() {
+    let e = endpoint(&[("JWT_ALGORITHMS", "RS256,ES256".into()), ("JWT_SECRET", String::new())]);
+    let (_, _, line) = run(&e, &jsonp_event("private-user-1", Some(&token("hs_rs_confusion"))));
+    assert_eq!(line["reason"], "token_algorithm_not_allowed");
+}
+
+#[test]
+fn policy_refusals_and_near_misses() {
+    let e = endpoint(&[]);
+    let t = token("valid_rs256");
+    for (channel, allowed) in [
+        ("private-user-user-1", true),
+        ("private-user-user-12", false),
+        ("private-user-User-1", false),
+        ("private-user-user-", false),
+        ("private-user-1", false),
+        ("presence-room-", true),
+        ("private-encrypted-org-acme-x", true),
+        ("private-encrypted-org-acm-x", false),
+        ("private-room-x", false),
+    ] {
+        let (_, body, line) = run(&e, &jsonp_event(channel, Some(&t)));
+        if allowed {
+            assert_eq!(line["reason"], "ok", "{channel}");
+        } else {
+            assert_eq!(body, script(r#"{"error":"forbidden","status":403}"#), "{channel}");
+            assert_eq!(line["reason"], "channel_not_allowed", "{channel}");
+        }
+    }
+}
+
+#[test]
+fn ajax_bearer_token_and_its_absence() {
+    let e = endpoint(&[]);
+    let mut event = fixture("apigw-v2-ajax-private");
+    event["body"] = Value::from("socket_id=1.2&channel_name=private-user-user-1");
+    event["isBase64Encoded"] = Value::from(false);
+    let (status, _, line) = run(&e, &event);
+    assert_eq!((status, line["reason"].as_str()), (401, Some("token_missing")));
+    event["headers"]["authorization"] = Value::from(format!("Bearer {}", token("valid_rs256")));
+    let (status, body, _) = run(&e, &event);
+    assert_eq!(status, 200);
+    assert_eq!(body, format!(r#"{{"auth":"{}"}}"#, signature("1.2:private-user-user-1")));
+}
+
+#[test]
+fn authorizer_mode_with_rest_and_http_api_events() {
+    let e = endpoint(&[("AUTH_MODE", "authorizer".into())]);
+    // HTTP API JWT authorizer.
+    let mut v2 = jsonp_event("private-user-u9", None);
+    v2["requestContext"]["authorizer"] = json!({"jwt": {"claims": {"sub": "u9", "name": "Nine"}, "scopes": null}});
+    assert_eq!(run(&e, &v2).2["reason"], "ok");
+    // REST API Cognito authorizer.
+    let mut v1 = fixture("apigw-v1-jsonp-private");
+    v1["multiValueQueryStringParameters"]["channel_name"] = json!(["private-user-u8"]);
+    v1["requestContext"]["authorizer"] = json!({"claims": {"sub": "u8", "email": "u8@example.com"}});
+    assert_eq!(run(&e, &v1).2["reason"], "ok");
+    // The policy still applies, and no authorizer context is refused.
+    v1["multiValueQueryStringParameters"]["channel_name"] = json!(["private-user-u9"]);
+    assert_eq!(run(&e, &v1).2["reason"], "channel_not_allowed");
+    let bare = jsonp_event("private-user-u9", None);
+    assert_eq!(run(&e, &bare).2["reason"], "no_authorizer_context");
+}

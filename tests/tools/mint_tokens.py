@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Mints the JWT test fixtures (tests/fixtures/tokens.json) with PyJWT and
+`cryptography`, an implementation independent of the Rust code under test.
+
+    python3 -m pip install 'pyjwt[crypto]==2.15.1'
+    python3 tests/tools/mint_tokens.py > tests/fixtures/tokens.json
+
+Keys are generated afresh on each run; the committed file is one run's output.
+Valid tokens expire in 2100; the refused ones each break exactly one rule.
+"""
+import base64
+import hashlib
+import hmac
+import json
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+FUTURE = 4102444800  # 2100-01-01
+PAST = 1600000000  # 2020-09-13
+ISSUER = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_TEST"
+AUDIENCE = "pusher-auth-test"
+HS_SECRET = "test-jwt-secret-0123456789abcdef-0123456789"
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def jwk(public_key, algorithm, kid, alg):
+    key = json.loads(algorithm.to_jwk(public_key))
+    key.update({"kid": kid, "alg": alg, "use": "sig"})
+    return key
+
+
+rsa1 = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+rsa2 = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+ec1 = ec.generate_private_key(ec.SECP256R1())
+
+jwks = {"keys": [jwk(rsa1.public_key(), RSAAlgorithm, "rsa-1", "RS256"), jwk(ec1.public_key(), ECAlgorithm, "ec-1", "ES256")]}
+jwks_rotated = {"keys": jwks["keys"] + [jwk(rsa2.public_key(), RSAAlgorithm, "rsa-2", "RS256")]}
+
+base = {"sub": "user-1", "name": "Ada Lovelace", "org": "acme", "iss": ISSUER, "aud": AUDIENCE, "exp": FUTURE}
+
+
+def rs(claims, kid="rsa-1", key=rsa1, alg="RS256", headers=None):
+    return jwt.encode(claims, key, algorithm=alg, headers={"kid": kid, **(headers or {})})
+
+
+def hand_signed(header, claims, secret: bytes):
+    signing_input = b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(claims).encode())
+    sig = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return signing_input + "." + b64url(sig)
+
+
+rsa1_public_pem = rsa1.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+valid_rs = rs(base)
+tampered = valid_rs.rsplit(".", 1)[0] + "." + b64url(b"\0" * 256)
+
+tokens = {
+    "valid_rs256": valid_rs,
+    "valid_es256": jwt.encode({**base, "sub": "user-2"}, ec1, algorithm="ES256", headers={"kid": "ec-1"}),
+    "valid_hs256": jwt.encode({**base, "sub": "user-3"}, HS_SECRET, algorithm="HS256"),
+    "valid_rs256_rotated_key": rs({**base, "sub": "user-4"}, kid="rsa-2", key=rsa2),
+    "valid_rs256_other_user": rs({**base, "sub": "user-5", "name": "Grace Hopper"}),
+    "expired": rs({**base, "exp": PAST}),
+    "not_yet_valid": rs({**base, "nbf": FUTURE - 10}),
+    "exp_as_string": rs({**base, "exp": str(FUTURE)}),
+    "nbf_as_string": rs({**base, "nbf": "0"}),
+    "no_exp": rs({k: v for k, v in base.items() if k != "exp"}),
+    "no_sub": rs({k: v for k, v in base.items() if k != "sub"}),
+    "sub_too_long": rs({**base, "sub": "u" * 129}),
+    "wrong_issuer": rs({**base, "iss": "https://evil.example"}),
+    "wrong_audience": rs({**base, "aud": "someone-else"}),
+    "alg_none": jwt.encode(base, None, algorithm="none"),
+    "alg_not_allowed": rs(base, alg="RS384"),
+    "hs_rs_confusion": hand_signed({"alg": "HS256", "typ": "JWT", "kid": "rsa-1"}, base, rsa1_public_pem),
+    "jku_header": rs(base, headers={"jku": "https://evil.example/jwks.json"}),
+    "x5u_header": rs(base, headers={"x5u": "https://evil.example/cert.pem"}),
+    "jwk_header": rs(base, headers={"jwk": jwk(rsa1.public_key(), RSAAlgorithm, "rsa-1", "RS256")}),
+    "bad_signature": tampered,
+    "malformed": "not.a.token!",
+    "too_large": rs({**base, "pad": "x" * 9000}),
+    "hs256_wrong_secret": jwt.encode(base, "another-secret-0123456789abcdef-0123", algorithm="HS256"),
+}
+
+print(json.dumps({
+    "generator": f"PyJWT {jwt.__version__} (tests/tools/mint_tokens.py)",
+    "issuer": ISSUER,
+    "audience": AUDIENCE,
+    "hs_secret": HS_SECRET,
+    "jwks": jwks,
+    "jwks_rotated": jwks_rotated,
+    "tokens": tokens,
+}, indent=2))
