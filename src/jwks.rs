@@ -54,6 +54,7 @@ impl KeySource {
 /// A JWKS fetched over HTTP(S) and cached.
 pub struct RemoteJwks {
     url: http::Uri,
+    refetch_interval: Duration,
     state: Mutex<CacheState>,
 }
 
@@ -90,13 +91,21 @@ impl RemoteJwks {
             Some("http") if matches!(host, "127.0.0.1" | "localhost" | "[::1]" | "::1") => {}
             _ => return Err("must be an https:// URL (http:// only to 127.0.0.1 or localhost)"),
         }
-        Ok(Self { url: uri, state: Mutex::new(CacheState::default()) })
+        Ok(Self { url: uri, refetch_interval: REFETCH_INTERVAL, state: Mutex::new(CacheState::default()) })
     }
 
-    async fn key_for(&self, head: &TokenHead) -> Result<DecodingKey, Refusal> {
+    /// The same with another least time between fetches (tests use zero).
+    pub fn with_refetch_interval(mut self, interval: Duration) -> Self {
+        self.refetch_interval = interval;
+        self
+    }
+
+    /// The key for a token: from the cache, else (at most once per interval)
+    /// from a fresh fetch.
+    pub async fn key_for(&self, head: &TokenHead) -> Result<DecodingKey, Refusal> {
         let (keys, may_fetch) = {
             let state = self.state.lock().expect("jwks cache");
-            let may_fetch = state.last_fetch.is_none_or(|at| at.elapsed() >= REFETCH_INTERVAL);
+            let may_fetch = state.last_fetch.is_none_or(|at| at.elapsed() >= self.refetch_interval);
             (state.keys.clone(), may_fetch)
         };
         if let Some(key) = pick_key(&keys, head) {

@@ -39,7 +39,8 @@ fn endpoint(vars: &[(&str, String)]) -> Endpoint {
         ("ALLOWED_ORIGINS".into(), "https://app.example.com".into()),
     ];
     all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.clone())));
-    let lookup = |name: &str| all.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone()).filter(|v| !v.is_empty());
+    let lookup =
+        |name: &str| all.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone()).filter(|v| !v.is_empty());
     Endpoint::new(Settings::from_lookup(lookup).unwrap())
 }
 
@@ -50,7 +51,13 @@ fn fixture(name: &str) -> Value {
 
 fn enc(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-_.".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
@@ -65,12 +72,17 @@ fn jsonp_event(channel: &str, token: Option<&str>) -> Value {
     event
 }
 
-/// Runs an event; returns (status, body, the log line).
+/// Runs an event; returns (status, body, the request's log line). Fails if the
+/// log holds a secret or any token from tokens.json.
 fn run(endpoint: &Endpoint, event: &Value) -> (u16, String, Value) {
     let captured = Captured::default();
     let bytes = serde_json::to_vec(event).unwrap();
     let out = tracing::subscriber::with_default(captured.subscriber(tracing::Level::INFO), || {
-        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(handle_bytes(endpoint, &bytes, "i"))
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(handle_bytes(endpoint, &bytes, "i"))
     })
     .unwrap();
     let answer: Value = serde_json::from_slice(&out).unwrap();
@@ -78,7 +90,16 @@ fn run(endpoint: &Endpoint, event: &Value) -> (u16, String, Value) {
     for secret in [SECRET, tokens()["hs_secret"].as_str().unwrap()] {
         assert!(!log.contains(secret), "secret in log: {log}");
     }
-    let request_line = log.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).find(|l| !l["route"].is_null()).unwrap();
+    for (name, token) in tokens()["tokens"].as_object().unwrap() {
+        let token = token.as_str().unwrap();
+        // Any of a token's parts (header, claims, signature) would give it away.
+        for part in token.split('.').filter(|p| p.len() >= 8) {
+            assert!(!log.contains(part), "token {name} in log: {log}");
+        }
+    }
+    assert!(!log.contains(&signature("1.2:private-user-user-1")[KEY.len() + 1..]), "signature in log");
+    let request_line =
+        log.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).find(|l| !l["route"].is_null()).unwrap();
     (answer["statusCode"].as_u64().unwrap() as u16, answer["body"].as_str().unwrap().to_owned(), request_line)
 }
 
@@ -145,7 +166,11 @@ fn every_token_refusal() {
     for (name, reason) in cases {
         let tok = token(name);
         let (status, body, line) = run(&e, &jsonp_event("private-user-1", Some(&tok)));
-        assert_eq!((status, body.as_str()), (200, script(r#"{"error":"unauthenticated","status":401}"#).as_str()), "{name}");
+        assert_eq!(
+            (status, body.as_str()),
+            (200, script(r#"{"error":"unauthenticated","status":401}"#).as_str()),
+            "{name}"
+        );
         assert_eq!((line["status"].as_u64(), line["reason"].as_str()), (Some(401), Some(reason)), "{name}");
         assert!(!line.to_string().contains(&tok[..tok.len().min(40)]), "{name}: token logged");
     }

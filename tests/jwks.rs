@@ -1,0 +1,151 @@
+//! A JWKS served by a small HTTP server on 127.0.0.1 started by the test:
+//! lazy fetch, key rotation, the server down, the server slow.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use pusher_auth_lambda::jwks::RemoteJwks;
+use pusher_auth_lambda::jwt::{check_head, ClaimRules};
+use serde_json::Value;
+
+fn tokens() -> Value {
+    serde_json::from_str(include_str!("fixtures/tokens.json")).unwrap()
+}
+
+#[derive(Clone)]
+struct Server {
+    url: String,
+    hits: Arc<AtomicUsize>,
+    body: Arc<Mutex<String>>,
+    delay: Arc<Mutex<Duration>>,
+    up: Arc<Mutex<bool>>,
+}
+
+impl Server {
+    fn start(jwks: &Value) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let server = Server {
+            url: format!("http://127.0.0.1:{}/.well-known/jwks.json", listener.local_addr().unwrap().port()),
+            hits: Arc::default(),
+            body: Arc::new(Mutex::new(jwks.to_string())),
+            delay: Arc::default(),
+            up: Arc::new(Mutex::new(true)),
+        };
+        let s = server.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 4096];
+                    let mut seen = Vec::new();
+                    while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buf) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => seen.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    s.hits.fetch_add(1, Ordering::SeqCst);
+                    if !*s.up.lock().unwrap() {
+                        return; // close without an answer
+                    }
+                    std::thread::sleep(*s.delay.lock().unwrap());
+                    let body = s.body.lock().unwrap().clone();
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = stream.write_all(head.as_bytes());
+                    let _ = stream.write_all(body.as_bytes());
+                });
+            }
+        });
+        server
+    }
+
+    fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+}
+
+fn rules() -> ClaimRules {
+    let t = tokens();
+    ClaimRules {
+        algorithms: vec![jsonwebtoken::Algorithm::RS256, jsonwebtoken::Algorithm::ES256],
+        issuer: t["issuer"].as_str().map(String::from),
+        audience: t["audience"].as_str().map(String::from),
+        leeway: 30,
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+/// Validates a token from tokens.json against the remote JWKS.
+fn check(remote: &RemoteJwks, name: &str) -> Result<String, String> {
+    let token = tokens()["tokens"][name].as_str().unwrap().to_owned();
+    let head = check_head(&token, &rules()).map_err(|r| r.log_reason().to_owned())?;
+    let key = runtime().block_on(remote.key_for(&head)).map_err(|r| r.log_reason().to_owned())?;
+    pusher_auth_lambda::jwt::verify(&token, &head, &key, &rules()).map(|u| u.id).map_err(|r| r.log_reason().to_owned())
+}
+
+#[test]
+fn fetched_lazily_and_cached() {
+    let server = Server::start(&tokens()["jwks"]);
+    let remote = RemoteJwks::new(&server.url).unwrap();
+    assert_eq!(server.hits(), 0, "nothing is fetched before the first token");
+    assert_eq!(check(&remote, "valid_rs256"), Ok("user-1".into()));
+    assert_eq!(check(&remote, "valid_es256"), Ok("user-2".into()));
+    assert_eq!(check(&remote, "valid_rs256"), Ok("user-1".into()));
+    assert_eq!(server.hits(), 1);
+}
+
+#[test]
+fn rotation_brings_a_new_kid_and_refetches_are_rate_limited() {
+    let t = tokens();
+    let server = Server::start(&t["jwks"]);
+    // Default interval: an unknown kid within a minute of the last fetch is refused without a fetch.
+    let remote = RemoteJwks::new(&server.url).unwrap();
+    assert_eq!(check(&remote, "valid_rs256"), Ok("user-1".into()));
+    *server.body.lock().unwrap() = t["jwks_rotated"].to_string();
+    assert_eq!(check(&remote, "valid_rs256_rotated_key"), Err("token_unknown_key".into()));
+    assert_eq!(server.hits(), 1);
+    // With the interval passed (zero here), the unknown kid triggers one fetch that finds it.
+    let remote = RemoteJwks::new(&server.url).unwrap().with_refetch_interval(Duration::ZERO);
+    *server.body.lock().unwrap() = t["jwks"].to_string();
+    assert_eq!(check(&remote, "valid_rs256"), Ok("user-1".into()));
+    *server.body.lock().unwrap() = t["jwks_rotated"].to_string();
+    assert_eq!(check(&remote, "valid_rs256_rotated_key"), Ok("user-4".into()));
+    assert_eq!(server.hits(), 3);
+}
+
+#[test]
+fn server_down_cached_keys_work_unknown_keys_fail_closed() {
+    let server = Server::start(&tokens()["jwks"]);
+    let remote = RemoteJwks::new(&server.url).unwrap().with_refetch_interval(Duration::ZERO);
+    assert_eq!(check(&remote, "valid_rs256"), Ok("user-1".into()));
+    *server.up.lock().unwrap() = false;
+    assert_eq!(check(&remote, "valid_rs256"), Ok("user-1".into()));
+    assert_eq!(check(&remote, "valid_rs256_rotated_key"), Err("jwks_unavailable".into()));
+    // Nothing listening at all.
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let remote = RemoteJwks::new(&format!("http://127.0.0.1:{closed}/jwks.json")).unwrap();
+    assert_eq!(check(&remote, "valid_rs256"), Err("jwks_unavailable".into()));
+}
+
+#[test]
+fn slow_server_gives_up_within_two_seconds() {
+    let server = Server::start(&tokens()["jwks"]);
+    let remote = RemoteJwks::new(&server.url).unwrap().with_refetch_interval(Duration::ZERO);
+    assert_eq!(check(&remote, "valid_rs256"), Ok("user-1".into()));
+    *server.delay.lock().unwrap() = Duration::from_secs(5);
+    let started = Instant::now();
+    assert_eq!(check(&remote, "valid_rs256_rotated_key"), Err("jwks_unavailable".into()));
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(1900) && waited < Duration::from_millis(2600), "{waited:?}");
+    assert_eq!(check(&remote, "valid_rs256"), Ok("user-1".into()), "cached keys still work");
+}
