@@ -242,3 +242,33 @@ fn authorizer_mode_with_rest_and_http_api_events() {
     let bare = jsonp_event("private-user-u9", None);
     assert_eq!(run(&e, &bare).2["reason"], "no_authorizer_context");
 }
+
+#[test]
+fn authorizer_fixtures_through_the_handler() {
+    let e = endpoint(&[("AUTH_MODE", "authorizer".into()), ("CHANNEL_RULES", "private-*".into())]);
+    // The fixtures' channel is not the users' own: allowed by `private-*`, signed for the fixture's socket.
+    let (status, body, line) = run(&e, &fixture("apigw-v2-ajax-jwt-authorizer"));
+    assert_eq!((status, line["reason"].as_str()), (200, Some("ok")));
+    assert!(body.starts_with(&format!(r#"{{"auth":"{KEY}:"#)));
+    let (status, body, line) = run(&e, &fixture("apigw-v1-jsonp-cognito-authorizer"));
+    assert_eq!((status, line["reason"].as_str()), (200, Some("ok")));
+    assert!(body.contains(r#"({"auth":"3e294278b9dd9a0ab486:"#));
+    // Under `jwt` the function checks the token itself: the form's `token` parameter comes
+    // first (here pusher-js's `demo-token`), and it is refused.
+    let jwt = endpoint(&[("CHANNEL_RULES", "private-*".into())]);
+    let (status, _, line) = run(&jwt, &fixture("apigw-v2-ajax-jwt-authorizer"));
+    assert_eq!((status, line["reason"].as_str()), (401, Some("token_malformed")));
+}
+
+#[test]
+fn user_info_over_one_kilobyte_is_refused() {
+    let e = endpoint(&[("AUTH_MODE", "authorizer".into()), ("USER_INFO_CLAIMS", "name".into())]);
+    let mut event = jsonp_event("presence-room-x", None);
+    event["requestContext"]["authorizer"] = json!({"jwt": {"claims": {"sub": "u1", "name": "n".repeat(1100)}}});
+    let (status, body, line) = run(&e, &event);
+    assert_eq!(status, 200);
+    assert_eq!(body, script(r#"{"error":"user_info_too_large","status":403}"#));
+    assert_eq!(line["reason"], "user_info_too_large");
+    event["requestContext"]["authorizer"]["jwt"]["claims"]["name"] = Value::from("n".repeat(900));
+    assert_eq!(run(&e, &event).2["reason"], "ok");
+}
