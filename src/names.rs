@@ -44,6 +44,19 @@ pub enum ChannelKind {
 }
 
 impl ChannelKind {
+    /// The kind a name (or a name's start) denotes by its prefix, if any.
+    pub fn of(name: &str) -> Option<Self> {
+        if name.starts_with("private-encrypted-") {
+            Some(Self::Encrypted)
+        } else if name.starts_with("private-") {
+            Some(Self::Private)
+        } else if name.starts_with("presence-") {
+            Some(Self::Presence)
+        } else {
+            None
+        }
+    }
+
     /// Short name used in logs.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -73,15 +86,7 @@ impl<'a> ChannelName<'a> {
         if raw.is_empty() || raw.len() > MAX_CHANNEL_NAME_LEN || !raw.bytes().all(is_channel_char) {
             return Err(Refusal::InvalidChannelName);
         }
-        let kind = if raw.starts_with("private-encrypted-") {
-            ChannelKind::Encrypted
-        } else if raw.starts_with("private-") {
-            ChannelKind::Private
-        } else if raw.starts_with("presence-") {
-            ChannelKind::Presence
-        } else {
-            return Err(Refusal::PublicChannel);
-        };
+        let kind = ChannelKind::of(raw).ok_or(Refusal::PublicChannel)?;
         Ok(Self { name: raw, kind })
     }
 

@@ -106,15 +106,7 @@ fn parse_rule(text: &str) -> Result<Rule, RuleError> {
         Some(Part::Literal(head)) => head.as_str(),
         _ => "",
     };
-    let kind = if head.starts_with("private-encrypted-") {
-        ChannelKind::Encrypted
-    } else if head.starts_with("private-") {
-        ChannelKind::Private
-    } else if head.starts_with("presence-") {
-        ChannelKind::Presence
-    } else {
-        return Err(err("must start with private-, private-encrypted- or presence-"));
-    };
+    let kind = ChannelKind::of(head).ok_or_else(|| err("must start with private-, private-encrypted- or presence-"))?;
     Ok(Rule { kind, parts })
 }
 

@@ -88,17 +88,15 @@ pub struct JwtValidator {
 
 impl UserValidator for JwtValidator {
     async fn validate<'a>(&'a self, credentials: Credentials<'a>) -> Result<Arc<User>, Refusal> {
-        {
-            let token = jwt::token_of(credentials.token, credentials.authorization)
-                .ok_or(Refusal::Unauthenticated("token_missing"))?;
-            let head = jwt::check_head(token, &self.rules)?;
-            let key = if jwt::is_hmac(head.alg) {
-                self.secret.clone().ok_or(Refusal::Unauthenticated("token_algorithm_not_allowed"))?
-            } else {
-                self.keys.key_for(&head).await?
-            };
-            jwt::verify(token, &head, &key, &self.rules).map(Arc::new)
-        }
+        let token = jwt::token_of(credentials.token, credentials.authorization)
+            .ok_or(Refusal::Unauthenticated("token_missing"))?;
+        let head = jwt::check_head(token, &self.rules)?;
+        let key = if jwt::is_hmac(head.alg) {
+            self.secret.clone().ok_or(Refusal::Unauthenticated("token_algorithm_not_allowed"))?
+        } else {
+            self.keys.key_for(&head).await?
+        };
+        jwt::verify(token, &head, &key, &self.rules).map(Arc::new)
     }
 }
 
@@ -128,12 +126,10 @@ pub enum Validator {
 
 impl UserValidator for Validator {
     async fn validate<'a>(&'a self, credentials: Credentials<'a>) -> Result<Arc<User>, Refusal> {
-        {
-            match self {
-                Self::Demo(demo) => demo.validate(credentials).await,
-                Self::Jwt(jwt) => jwt.validate(credentials).await,
-                Self::Authorizer(authorizer) => authorizer.validate(credentials).await,
-            }
+        match self {
+            Self::Demo(demo) => demo.validate(credentials).await,
+            Self::Jwt(jwt) => jwt.validate(credentials).await,
+            Self::Authorizer(authorizer) => authorizer.validate(credentials).await,
         }
     }
 }
