@@ -111,22 +111,65 @@ fn parse_rule(text: &str) -> Result<Rule, RuleError> {
 }
 
 impl Rule {
+    /// Whether the rule matches the whole name, without allocating: the text
+    /// between stars must appear in order, the first piece at the start and
+    /// the last at the end (leftmost matches are always safe for `*`), which
+    /// keeps matching linear.
     fn matches(&self, user: &User, name: &[u8]) -> bool {
-        // Resolve claims first: a missing claim or one with characters that
-        // are not valid in channel names means the rule cannot match.
-        let mut resolved: Vec<Option<&[u8]>> = Vec::with_capacity(self.parts.len());
-        for part in &self.parts {
-            resolved.push(match part {
-                Part::Literal(text) => Some(text.as_bytes()),
-                Part::Star => None,
-                Part::Claim(claim) => match claim_value(user, claim) {
-                    Some(value) => Some(value),
-                    None => return false,
-                },
-            });
+        // A missing claim, or one with characters that are not valid in
+        // channel names, means the rule cannot match.
+        let claims_ok = self.parts.iter().all(|p| !matches!(p, Part::Claim(c) if claim_value(user, c).is_none()));
+        if !claims_ok {
+            return false;
         }
-        glob(&resolved, name)
+        let groups = self.parts.split(|p| *p == Part::Star);
+        let count = groups.clone().count();
+        let mut at = 0;
+        for (i, group) in groups.enumerate() {
+            let len = group_len(user, group);
+            if i == 0 {
+                if !group_at(user, group, name, 0) {
+                    return false;
+                }
+                at = len;
+                if count == 1 {
+                    return at == name.len();
+                }
+            } else if i == count - 1 {
+                return name.len() >= at + len && group_at(user, group, name, name.len() - len);
+            } else if len > 0 {
+                match (at..=name.len().saturating_sub(len)).find(|&start| group_at(user, group, name, start)) {
+                    Some(start) => at = start + len,
+                    None => return false,
+                }
+            }
+        }
+        true
     }
+}
+
+fn piece<'a>(user: &'a User, part: &'a Part) -> &'a [u8] {
+    match part {
+        Part::Literal(text) => text.as_bytes(),
+        Part::Claim(claim) => claim_value(user, claim).unwrap_or_default(),
+        Part::Star => &[],
+    }
+}
+
+fn group_len(user: &User, group: &[Part]) -> usize {
+    group.iter().map(|p| piece(user, p).len()).sum()
+}
+
+/// Whether the pieces of `group` appear one after another at `start`.
+fn group_at(user: &User, group: &[Part], name: &[u8], mut start: usize) -> bool {
+    for part in group {
+        let bytes = piece(user, part);
+        match name.get(start..start + bytes.len()) {
+            Some(window) if window == bytes => start += bytes.len(),
+            _ => return false,
+        }
+    }
+    true
 }
 
 fn claim_value<'u>(user: &'u User, claim: &str) -> Option<&'u [u8]> {
@@ -139,37 +182,6 @@ fn claim_value<'u>(user: &'u User, claim: &str) -> Option<&'u [u8]> {
         }
     };
     (!value.is_empty() && value.bytes().all(is_channel_char)).then_some(value.as_bytes())
-}
-
-/// Matches literal pieces (`Some`) and stars (`None`) against the whole name,
-/// in linear time: the text between stars must appear in order, the first
-/// piece at the start and the last at the end (leftmost matches are always
-/// safe for `*`).
-fn glob(parts: &[Option<&[u8]>], name: &[u8]) -> bool {
-    let mut groups: Vec<Vec<u8>> = vec![Vec::new()];
-    for part in parts {
-        match part {
-            Some(literal) => groups.last_mut().expect("never empty").extend_from_slice(literal),
-            None => groups.push(Vec::new()),
-        }
-    }
-    let (first, rest) = groups.split_first().expect("never empty");
-    let Some((last, middle)) = rest.split_last() else {
-        return name == first.as_slice();
-    };
-    if name.len() < first.len() + last.len() || !name.starts_with(first) || !name.ends_with(last) {
-        return false;
-    }
-    let mut window = &name[first.len()..name.len() - last.len()];
-    for group in middle {
-        match window.windows(group.len().max(1)).position(|w| group.is_empty() || w == group.as_slice()) {
-            Some(at) if !group.is_empty() => window = &window[at + group.len()..],
-            Some(_) => {}
-            None if group.is_empty() => {}
-            None => return false,
-        }
-    }
-    true
 }
 
 #[cfg(test)]
