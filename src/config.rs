@@ -227,6 +227,10 @@ pub struct StageVariables {
     /// `ALLOWED_ORIGINS`.
     #[serde(rename = "ALLOWED_ORIGINS")]
     pub allowed_origins: Option<String>,
+    /// `PUSHER_SECRET_ID`: the Secrets Manager secret holding this stage's
+    /// app secret (an id, not a secret).
+    #[serde(rename = "PUSHER_SECRET_ID")]
+    pub pusher_secret_id: Option<String>,
     /// Present when a stage variable tries to set `PUSHER_SECRET`.
     #[serde(rename = "PUSHER_SECRET")]
     pub pusher_secret: Option<IgnoredAny>,

@@ -78,7 +78,7 @@ fn run_logged(endpoint: &Endpoint, event: &[u8]) -> (String, String) {
             .block_on(handle_bytes(endpoint, event, "invocation-1"))
             .expect("an HTTP event")
     });
-    (String::from_utf8(out).unwrap(), captured.text())
+    (out.into_result().expect("a proxy answer"), captured.text())
 }
 
 fn run(endpoint: &Endpoint, event: &[u8]) -> String {
@@ -422,7 +422,8 @@ fn one_log_line_per_request_without_secrets_tokens_or_signatures() {
         assert!(!log.contains("callback="), "{name}: raw query logged");
         // Any signature in the answer must not be in the log.
         let answer: Value = serde_json::from_str(&out).unwrap();
-        let body = answer["body"].as_str().unwrap();
+        // A mapping-template answer is the body itself, as a JSON string.
+        let body = answer.as_str().unwrap_or_else(|| answer["body"].as_str().unwrap());
         if let Some(start) = body.find("\"auth\":\"") {
             let sig = &body[start + 8..][..body[start + 8..].find('"').unwrap()];
             assert!(!log.contains(sig.split(':').nth(1).unwrap()), "{name}: signature logged");
@@ -443,4 +444,85 @@ fn log_line_records_the_real_outcome_of_a_jsonp_denial() {
         line["request_id"],
         "VbR3kjQ0DoEEJfA=".replace("VbR3kjQ0DoEEJfA=", line["request_id"].as_str().unwrap())
     );
+}
+
+/// Runs an event and returns the invocation's outcome (payload or function error) and the log.
+fn outcome_logged(endpoint: &Endpoint, event: &[u8]) -> (Result<String, String>, String) {
+    let captured = Captured::default();
+    let out = tracing::subscriber::with_default(captured.subscriber(tracing::Level::TRACE), || {
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(handle_bytes(endpoint, event, "i"))
+    });
+    (out.expect("an HTTP event").into_result(), captured.text())
+}
+
+/// The log line without its timing, which differs between runs.
+fn log_without_duration(log: &str) -> Value {
+    let mut line: Value = serde_json::from_str(log.trim()).unwrap();
+    let object = line.as_object_mut().unwrap();
+    object.remove("duration_us");
+    object.remove("timestamp");
+    line
+}
+
+#[test]
+fn mapping_template_event_answers_byte_for_byte_as_the_proxy_event() {
+    let e = endpoint();
+    let (proxy, proxy_log) = outcome_logged(&e, &fixture("apigw-v1-jsonp-private"));
+    let (mapped, mapped_log) = outcome_logged(&e, &fixture("rest-mapping-jsonp-private"));
+    let proxy: Value = serde_json::from_str(&proxy.unwrap()).unwrap();
+    // The mapping answer is the body as a JSON string, for `$input.path('$')` to write out.
+    let mapped = mapped.unwrap();
+    let body: String = serde_json::from_str(&mapped).unwrap();
+    assert_eq!(body, proxy["body"].as_str().unwrap());
+    assert_eq!(body, script(&format!(r#"{{"auth":"{}"}}"#, auth_of("private"))));
+    // Same validation, same policy, same log line.
+    assert_eq!(log_without_duration(&mapped_log), log_without_duration(&proxy_log));
+}
+
+#[test]
+fn mapping_template_event_with_cognito_claims() {
+    let e = endpoint_with(&[("AUTH_MODE", "authorizer"), ("CHANNEL_RULES", "private-*")]);
+    let (proxy, _) = outcome_logged(&e, &fixture("apigw-v1-jsonp-cognito-authorizer"));
+    let (mapped, log) = outcome_logged(&e, &fixture("rest-mapping-jsonp-cognito-authorizer"));
+    let proxy: Value = serde_json::from_str(&proxy.unwrap()).unwrap();
+    let body: String = serde_json::from_str(&mapped.unwrap()).unwrap();
+    assert_eq!(body, proxy["body"].as_str().unwrap());
+    assert!(body.contains(r#"({"auth":"3e294278b9dd9a0ab486:"#), "{body}");
+    assert_eq!(log_without_duration(&log)["reason"], "ok");
+    // No claims and no principal: refused like a proxy event without an authorizer.
+    let mut event = fixture_value("rest-mapping-jsonp-cognito-authorizer");
+    event["context"]["authorizer-claims"] = serde_json::json!({});
+    let (mapped, log) = outcome_logged(&e, &serde_json::to_vec(&event).unwrap());
+    let body: String = serde_json::from_str(&mapped.unwrap()).unwrap();
+    assert_eq!(body, script(r#"{"error":"unauthenticated","status":401}"#));
+    assert_eq!(log_without_duration(&log)["reason"], "no_authorizer_context");
+    // A Lambda authorizer's principal id is the user id.
+    event["context"]["authorizer-principal-id"] = Value::from("u8");
+    let (mapped, _) = outcome_logged(&e, &serde_json::to_vec(&event).unwrap());
+    assert!(mapped.unwrap().contains("auth"));
+}
+
+#[test]
+fn mapping_template_refusals_fail_the_invocation_with_the_error_body() {
+    let e = endpoint();
+    let mut event = fixture_value("rest-mapping-jsonp-private");
+    event["params"]["querystring"]["callback"] = Value::from("alert(1)");
+    let (out, _) = outcome_logged(&e, &serde_json::to_vec(&event).unwrap());
+    assert_eq!(out, Err(r#"{"error":"invalid_callback","status":400}"#.to_owned()));
+    event["params"]["querystring"]["callback"] = Value::from("Pusher.auth_callbacks['1']");
+    event["context"]["resource-path"] = Value::from("/other");
+    let (out, _) = outcome_logged(&e, &serde_json::to_vec(&event).unwrap());
+    assert_eq!(out, Err(r#"{"error":"not_found","status":404}"#.to_owned()));
+    // After a sound callback a refusal is a JSONP denial: a successful invocation.
+    event["context"]["resource-path"] = Value::from("/pusher/auth");
+    event["params"]["querystring"]["channel_name"] = Value::from("public-room");
+    let (out, _) = outcome_logged(&e, &serde_json::to_vec(&event).unwrap());
+    let body: String = serde_json::from_str(&out.unwrap()).unwrap();
+    assert_eq!(body, script(r#"{"error":"public_channel","status":400}"#));
+    // Secrets in stage variables are ignored here too.
+    event["params"]["querystring"]["channel_name"] = fixture_value("rest-mapping-jsonp-private")["params"]["querystring"]["channel_name"].clone();
+    event["stage-variables"]["PUSHER_SECRET"] = Value::from("attacker-secret");
+    let (out, log) = outcome_logged(&e, &serde_json::to_vec(&event).unwrap());
+    assert!(out.unwrap().contains(&auth_of("private")));
+    assert!(!log.contains("attacker-secret"));
 }

@@ -84,8 +84,10 @@ fn run(endpoint: &Endpoint, event: &Value) -> (u16, String, Value) {
             .unwrap()
             .block_on(handle_bytes(endpoint, &bytes, "i"))
     })
+    .unwrap()
+    .into_result()
     .unwrap();
-    let answer: Value = serde_json::from_slice(&out).unwrap();
+    let answer: Value = serde_json::from_str(&out).unwrap();
     let log = captured.text();
     for secret in [SECRET, tokens()["hs_secret"].as_str().unwrap()] {
         assert!(!log.contains(secret), "secret in log: {log}");

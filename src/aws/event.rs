@@ -1,6 +1,19 @@
-//! API Gateway proxy events: REST API (payload 1.0), HTTP API (payload 2.0)
-//! and Lambda function URLs (2.0 shape), decoded lazily into one struct that
-//! borrows the event's bytes.
+//! API Gateway events: REST API proxy (payload 1.0), HTTP API (payload 2.0),
+//! Lambda function URLs (2.0 shape) and the REST API non-proxy integration's
+//! mapping-template event (`mapping-templates/request.vtl`), decoded lazily
+//! into one struct that borrows the event's bytes.
+//!
+//! The mapping-template event has the shape of the console's "Method Request
+//! passthrough" template:
+//!
+//! ```json
+//! {"body": "…",
+//!  "params": {"path": {…}, "querystring": {"callback": "…", …}, "header": {"Origin": "…", …}},
+//!  "stage-variables": {"PUSHER_KEY": "…", …},
+//!  "context": {"http-method": "GET", "resource-path": "/pusher/auth", "stage": "staging",
+//!              "request-id": "…", "source-ip": "…",
+//!              "authorizer-principal-id": "…", "authorizer-claims": {"sub": "…", …}}}
+//! ```
 
 use std::borrow::Cow;
 use std::fmt;
@@ -49,6 +62,14 @@ pub struct ProxyEvent<'a> {
     pub context_method: Option<Cow<'a, str>>,
     /// `requestContext.authorizer`, unparsed.
     pub authorizer: Option<&'a RawValue>,
+    /// Whether this is a mapping-template event (it has `params`, `context`
+    /// or `stage-variables`).
+    pub mapping: bool,
+    /// Mapping template: `context.resource-path`.
+    pub resource_path: Option<Cow<'a, str>>,
+    /// Mapping template: the authorizer built from `context.authorizer-claims`
+    /// or `context.authorizer-principal-id`, in the REST authorizer's shape.
+    pub mapped_authorizer: Option<Box<RawValue>>,
 }
 
 /// An event that is not an HTTP request from API Gateway or a function URL.
@@ -86,44 +107,42 @@ impl<'a> ProxyEvent<'a> {
                 b"rawPath" => event.raw_path = r.opt_string()?,
                 b"rawQueryString" => event.raw_query_string = r.opt_string()?,
                 b"multiValueQueryStringParameters" => event.multi_value_query = multi_value_params(r)?,
-                b"headers" => r.object(|name, r| {
-                    let slot = if name.eq_ignore_ascii_case(b"origin") {
-                        &mut event.origin
-                    } else if name.eq_ignore_ascii_case(b"authorization") {
-                        &mut event.authorization
-                    } else if name.eq_ignore_ascii_case(b"content-type") {
-                        &mut event.content_type
-                    } else {
-                        r.skip()?;
-                        return Ok(());
-                    };
-                    *slot = r.opt_string()?;
-                    Ok(())
-                })?,
+                b"headers" => read_headers(&mut event, r)?,
                 b"body" => event.body = r.opt_string()?,
                 b"isBase64Encoded" => event.is_base64_encoded = r.bool()?,
-                b"stageVariables" => r.object(|name, r| {
-                    let vars = &mut event.stage_variables;
-                    match &*name {
-                        b"PUSHER_APP_ID" => vars.pusher_app_id = owned(r.opt_string()?),
-                        b"PUSHER_KEY" => vars.pusher_key = owned(r.opt_string()?),
-                        b"PUSHER_CLUSTER" => vars.pusher_cluster = owned(r.opt_string()?),
-                        b"ALLOWED_ORIGINS" => vars.allowed_origins = owned(r.opt_string()?),
-                        // Secrets are never read from stage variables: note the attempt, drop the value.
-                        b"PUSHER_SECRET" => {
-                            r.skip()?;
-                            vars.pusher_secret = Some(serde::de::IgnoredAny);
+                b"stageVariables" => read_stage_variables(&mut event.stage_variables, r)?,
+                b"params" => {
+                    event.mapping = true;
+                    r.object(|name, r| {
+                        match &*name {
+                            b"querystring" => event.multi_value_query = single_value_params(r)?,
+                            b"header" => read_headers(&mut event, r)?,
+                            _ => r.skip()?,
                         }
-                        b"PUSHER_ENCRYPTION_MASTER_KEY_BASE64" => {
-                            r.skip()?;
-                            vars.master_key = Some(serde::de::IgnoredAny);
+                        Ok(())
+                    })?
+                }
+                b"stage-variables" => {
+                    event.mapping = true;
+                    read_stage_variables(&mut event.stage_variables, r)?
+                }
+                b"context" => {
+                    event.mapping = true;
+                    let (mut principal, mut claims) = (None, None);
+                    r.object(|name, r| {
+                        match &*name {
+                            b"http-method" => event.context_method = r.opt_string()?,
+                            b"resource-path" => event.resource_path = r.opt_string()?,
+                            b"stage" => event.stage_variables.stage_name = owned(r.opt_string()?),
+                            b"request-id" => event.request_id = r.opt_string()?,
+                            b"authorizer-principal-id" => principal = r.opt_string()?,
+                            b"authorizer-claims" => claims = Some(r.raw()?),
+                            _ => r.skip()?,
                         }
-                        _ => {
-                            r.skip()?;
-                        }
-                    }
-                    Ok(())
-                })?,
+                        Ok(())
+                    })?;
+                    event.mapped_authorizer = mapped_authorizer(principal.as_deref(), claims)?;
+                }
                 b"requestContext" => r.object(|name, r| {
                     match &*name {
                         b"requestId" => event.request_id = r.opt_string()?,
@@ -162,7 +181,9 @@ impl<'a> ProxyEvent<'a> {
 
     /// The payload format, which the answer must follow.
     pub fn format(&self) -> PayloadFormat {
-        if self.version.as_deref() == Some("2.0") {
+        if self.mapping {
+            PayloadFormat::Mapping
+        } else if self.version.as_deref() == Some("2.0") {
             PayloadFormat::V2
         } else {
             PayloadFormat::V1
@@ -181,6 +202,11 @@ impl<'a> ProxyEvent<'a> {
             PayloadFormat::V1 => {
                 (self.http_method.as_deref(), self.path.as_deref(), Query::Decoded(&self.multi_value_query))
             }
+            PayloadFormat::Mapping => (
+                self.context_method.as_deref(),
+                self.resource_path.as_deref(),
+                Query::Decoded(&self.multi_value_query),
+            ),
         };
         let (Some(method), Some(path)) = (method, path) else {
             return Err(UnsupportedEvent);
@@ -202,7 +228,7 @@ impl<'a> ProxyEvent<'a> {
                 content_type: self.content_type.as_deref(),
             },
             stage_variables: &self.stage_variables,
-            authorizer: self.authorizer,
+            authorizer: self.authorizer.or(self.mapped_authorizer.as_deref()),
         })
     }
 }
@@ -220,6 +246,80 @@ fn multi_value_params<'a>(r: &mut Reader<'a>) -> Result<MultiValueParams<'a>, Js
         Ok(())
     })?;
     Ok(pairs)
+}
+
+/// `Origin`, `Authorization` and `Content-Type` from a header object, matched
+/// case-insensitively (REST events keep the client's case; 2.0 events are lowercase).
+fn read_headers<'a>(event: &mut ProxyEvent<'a>, r: &mut Reader<'a>) -> Result<(), JsonError> {
+    r.object(|name, r| {
+        let slot = if name.eq_ignore_ascii_case(b"origin") {
+            &mut event.origin
+        } else if name.eq_ignore_ascii_case(b"authorization") {
+            &mut event.authorization
+        } else if name.eq_ignore_ascii_case(b"content-type") {
+            &mut event.content_type
+        } else {
+            return r.skip();
+        };
+        *slot = r.opt_string()?;
+        Ok(())
+    })
+}
+
+/// The stage variables the endpoint reads. Secrets are never read from stage
+/// variables: an attempt is noted and its value dropped.
+fn read_stage_variables(vars: &mut StageVariables, r: &mut Reader<'_>) -> Result<(), JsonError> {
+    r.object(|name, r| {
+        match &*name {
+            b"PUSHER_APP_ID" => vars.pusher_app_id = owned(r.opt_string()?),
+            b"PUSHER_KEY" => vars.pusher_key = owned(r.opt_string()?),
+            b"PUSHER_CLUSTER" => vars.pusher_cluster = owned(r.opt_string()?),
+            b"ALLOWED_ORIGINS" => vars.allowed_origins = owned(r.opt_string()?),
+            b"PUSHER_SECRET_ID" => vars.pusher_secret_id = owned(r.opt_string()?),
+            b"PUSHER_SECRET" => {
+                r.skip()?;
+                vars.pusher_secret = Some(serde::de::IgnoredAny);
+            }
+            b"PUSHER_ENCRYPTION_MASTER_KEY_BASE64" => {
+                r.skip()?;
+                vars.master_key = Some(serde::de::IgnoredAny);
+            }
+            _ => r.skip()?,
+        }
+        Ok(())
+    })
+}
+
+/// `{"name": "value", …}` (a mapping template's `params.querystring`: API
+/// Gateway keeps one value per name) as one-value lists.
+fn single_value_params<'a>(r: &mut Reader<'a>) -> Result<MultiValueParams<'a>, JsonError> {
+    let mut pairs = Vec::new();
+    r.object(|name, r| {
+        pairs.push((key_str(name)?, vec![r.opt_string()?.unwrap_or_default()]));
+        Ok(())
+    })?;
+    Ok(pairs)
+}
+
+/// The authorizer a mapping template passed, in the REST authorizer's shape:
+/// `{"claims":{…}}` when it passed claims (Cognito), else `{"principalId":"…"}`
+/// (Lambda authorizer), else none. Templates render absent values as `""`.
+fn mapped_authorizer(principal: Option<&str>, claims: Option<&str>) -> Result<Option<Box<RawValue>>, JsonError> {
+    let claims = claims.filter(|raw| {
+        let inner = raw.trim();
+        inner.starts_with('{') && !inner[1..inner.len() - 1].trim().is_empty()
+    });
+    let text = match (claims, principal) {
+        (Some(claims), _) => format!("{{\"claims\":{claims}}}"),
+        (None, Some(id)) if !id.is_empty() => {
+            let mut text = String::from("{\"principalId\":");
+            crate::json_text::push_string(&mut text, id);
+            text.push('}');
+            text
+        }
+        _ => return Ok(None),
+    };
+    RawValue::from_string(text).map(Some).map_err(|_| JsonError)
 }
 
 /// Wraps already-skipped JSON text as a `RawValue` without copying.
