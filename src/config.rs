@@ -3,18 +3,21 @@
 //! the same name.
 //!
 //! Secrets (`PUSHER_SECRET`, `PUSHER_ENCRYPTION_MASTER_KEY_BASE64`) come only
-//! from the environment; a stage variable that tries to set one is ignored and
-//! logged. Errors name the variable, never its value.
+//! from the environment or from Secrets Manager (`PUSHER_SECRET_ID`, which a
+//! stage variable may set per stage); a stage variable that tries to set a
+//! secret itself is ignored and logged. Errors name the variable, never its value.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
+use crate::aws::secrets_manager::SecretsManager;
 use crate::error::Refusal;
 use crate::jwks::{KeySource, RemoteJwks};
 use crate::jwt::{self, ClaimRules};
 use crate::policy::ChannelPolicy;
+use crate::secrets::{valid_secret_id, AppSecrets, Secrets};
 use crate::signer::{AppSecret, MasterKey};
 use crate::user::{AuthorizerValidator, DemoValidator, JwtValidator, UserInfoClaims, Validator};
 use jsonwebtoken::{Algorithm, DecodingKey};
@@ -57,10 +60,9 @@ pub struct Settings {
     pub key: String,
     /// `PUSHER_CLUSTER` (optional; not needed to sign).
     pub cluster: Option<String>,
-    /// `PUSHER_SECRET`.
-    pub secret: AppSecret,
-    /// `PUSHER_ENCRYPTION_MASTER_KEY_BASE64`; without it encrypted channels are refused.
-    pub master_key: Option<MasterKey>,
+    /// `PUSHER_SECRET` and `PUSHER_ENCRYPTION_MASTER_KEY_BASE64`, or the
+    /// Secrets Manager secret `PUSHER_SECRET_ID`.
+    pub secrets: Secrets,
     /// `ALLOWED_ORIGINS`: origins allowed to make AJAX requests.
     pub allowed_origins: String,
     /// `AUTH_MODE`.
@@ -94,17 +96,41 @@ impl Settings {
         if cluster.as_deref().is_some_and(|v| !valid_cluster(v)) {
             return Err(err("PUSHER_CLUSTER", "is not a valid cluster name (lowercase letters, digits, '-')"));
         }
-        let secret = get("PUSHER_SECRET").ok_or(err("PUSHER_SECRET", "is not set"))?;
-        if secret.trim() != secret {
-            return Err(err("PUSHER_SECRET", "has leading or trailing whitespace"));
-        }
-        let secret_text = secret.clone();
-        let master_key = match get("PUSHER_ENCRYPTION_MASTER_KEY_BASE64") {
-            None => None,
-            Some(encoded) => Some(
-                MasterKey::from_base64(&encoded)
-                    .ok_or(err("PUSHER_ENCRYPTION_MASTER_KEY_BASE64", "is not standard base64 of exactly 32 bytes"))?,
-            ),
+        let store = SecretsManager::from_lookup(&get).map_err(|(variable, problem)| err(variable, problem))?;
+        let env_secret = get("PUSHER_SECRET");
+        let master_key = get("PUSHER_ENCRYPTION_MASTER_KEY_BASE64");
+        let secrets = match (get("PUSHER_SECRET_ID"), env_secret.as_deref()) {
+            (Some(_), Some(_)) => return Err(err("PUSHER_SECRET_ID", "and PUSHER_SECRET are both set; choose one")),
+            (Some(_), None) if master_key.is_some() => {
+                return Err(err(
+                    "PUSHER_ENCRYPTION_MASTER_KEY_BASE64",
+                    "must be kept in the secret (encryptionMasterKeyBase64) when PUSHER_SECRET_ID is set",
+                ))
+            }
+            (Some(id), None) => {
+                if !valid_secret_id(&id) {
+                    return Err(err("PUSHER_SECRET_ID", "is not a secret name or ARN"));
+                }
+                let store = store.ok_or(err(
+                    "PUSHER_SECRET_ID",
+                    "needs AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (Lambda sets them)",
+                ))?;
+                Secrets::stored(id, store)
+            }
+            (None, None) => return Err(err("PUSHER_SECRET", "is not set (nor PUSHER_SECRET_ID)")),
+            (None, Some(secret)) => {
+                if secret.trim() != secret {
+                    return Err(err("PUSHER_SECRET", "has leading or trailing whitespace"));
+                }
+                let master_key = match master_key {
+                    None => None,
+                    Some(encoded) => Some(MasterKey::from_base64(&encoded).ok_or(err(
+                        "PUSHER_ENCRYPTION_MASTER_KEY_BASE64",
+                        "is not standard base64 of exactly 32 bytes",
+                    ))?),
+                };
+                Secrets::fixed(AppSecrets { secret: AppSecret::new(secret.as_bytes()), master_key }, store)
+            }
         };
         let allowed_origins = get("ALLOWED_ORIGINS").unwrap_or_default();
         if !valid_origin_list(&allowed_origins) {
@@ -123,7 +149,7 @@ impl Settings {
         let validator = match auth_mode {
             AuthMode::Demo => Validator::Demo(DemoValidator::default()),
             AuthMode::Authorizer => Validator::Authorizer(AuthorizerValidator),
-            AuthMode::Jwt => Validator::Jwt(Box::new(jwt_validator(&get, &secret_text)?)),
+            AuthMode::Jwt => Validator::Jwt(Box::new(jwt_validator(&get, env_secret.as_deref())?)),
         };
         let policy = ChannelPolicy::parse(&get("CHANNEL_RULES").unwrap_or_default())
             .map_err(|e| ConfigError { variable: "CHANNEL_RULES", problem: format!("has a {e}") })?;
@@ -139,8 +165,7 @@ impl Settings {
             app_id,
             key,
             cluster,
-            secret: AppSecret::new(secret.as_bytes()),
-            master_key,
+            secrets,
             allowed_origins,
             auth_mode,
             validator,
@@ -190,7 +215,13 @@ impl Settings {
         if stage.pusher_cluster.as_deref().is_some_and(|c| !valid_cluster(c)) {
             return Err(Refusal::Misconfigured("invalid stage variable PUSHER_CLUSTER"));
         }
-        Ok(AppView { key, app_id, allowed_origins })
+        let secret_id = match stage.pusher_secret_id.as_deref() {
+            Some(id) if !valid_secret_id(id) => {
+                return Err(Refusal::Misconfigured("invalid stage variable PUSHER_SECRET_ID"))
+            }
+            id => id,
+        };
+        Ok(AppView { key, app_id, allowed_origins, secret_id })
     }
 }
 
@@ -201,6 +232,8 @@ pub struct AppView<'a> {
     pub key: &'a str,
     /// The app id, if known.
     pub app_id: Option<&'a str>,
+    /// The stage's `PUSHER_SECRET_ID`, overriding the environment's secret.
+    pub secret_id: Option<&'a str>,
     allowed_origins: &'a str,
 }
 
@@ -248,7 +281,10 @@ fn is_production(name: &str) -> bool {
 }
 
 /// `AUTH_MODE=jwt`: the `JWT_*` variables.
-fn jwt_validator(get: &impl Fn(&str) -> Option<String>, pusher_secret: &str) -> Result<JwtValidator, ConfigError> {
+fn jwt_validator(
+    get: &impl Fn(&str) -> Option<String>,
+    pusher_secret: Option<&str>,
+) -> Result<JwtValidator, ConfigError> {
     let err = |variable, problem: &str| ConfigError { variable, problem: problem.to_owned() };
     let list = get("JWT_ALGORITHMS").ok_or(err("JWT_ALGORITHMS", "is not set (e.g. RS256 or ES256,RS256)"))?;
     let mut algorithms = Vec::new();
@@ -266,7 +302,9 @@ fn jwt_validator(get: &impl Fn(&str) -> Option<String>, pusher_secret: &str) -> 
     let wants_keys = algorithms.iter().any(|a| !jwt::is_hmac(*a));
     let secret = match get("JWT_SECRET") {
         Some(_) if !wants_hmac => return Err(err("JWT_SECRET", "is set but JWT_ALGORITHMS allows no HS algorithm")),
-        Some(s) if s == pusher_secret => return Err(err("JWT_SECRET", "must differ from PUSHER_SECRET")),
+        Some(s) if Some(s.as_str()) == pusher_secret => {
+            return Err(err("JWT_SECRET", "must differ from PUSHER_SECRET"))
+        }
         Some(s) if s.len() < 32 => return Err(err("JWT_SECRET", "is shorter than 32 bytes")),
         Some(s) => Some(DecodingKey::from_secret(s.as_bytes())),
         None if wants_hmac => return Err(err("JWT_SECRET", "is not set, and JWT_ALGORITHMS allows an HS algorithm")),
@@ -371,7 +409,7 @@ mod tests {
         let s = settings(&[]).unwrap();
         assert_eq!(s.key, "key1");
         assert_eq!(s.token_param, "token");
-        assert!(s.master_key.is_none());
+        assert!(s.secrets.fixed_secrets().unwrap().master_key.is_none());
     }
 
     #[test]

@@ -354,30 +354,36 @@ impl Endpoint {
         trace: &mut Trace,
     ) -> Result<AuthBody, Refusal> {
         let socket_id = SocketId::parse(params.socket_id.as_deref().ok_or(Refusal::MissingSocketId)?)?;
-        let secret = &self.settings.secret;
+        let secrets = &self.settings.secrets;
         match route {
             Route::ChannelAuth => {
                 let channel = ChannelName::parse(params.channel_name.as_deref().ok_or(Refusal::MissingChannelName)?)?;
                 trace.channel = Some(channel.as_str().to_owned());
-                let master_key = match channel.kind() {
-                    ChannelKind::Encrypted => {
-                        Some(self.settings.master_key.as_ref().ok_or(Refusal::EncryptionNotConfigured)?)
-                    }
-                    _ => None,
-                };
+                // Known before any user check when the secret is fixed.
+                if channel.kind() == ChannelKind::Encrypted
+                    && secrets.fixed_secrets().is_some_and(|s| s.master_key.is_none())
+                    && app.secret_id.is_none()
+                {
+                    return Err(Refusal::EncryptionNotConfigured);
+                }
                 let user = self.settings.validator.validate(credentials).await?;
                 if !self.settings.policy.allows(&user, channel) {
                     return Err(Refusal::Forbidden);
                 }
+                let keys = secrets.get(app.secret_id).await?;
+                let secret = &keys.secret;
                 Ok(match channel.kind() {
                     ChannelKind::Private => {
                         AuthBody { auth: secret.channel_auth(app.key, socket_id, channel), ..AuthBody::default() }
                     }
-                    ChannelKind::Encrypted => AuthBody {
-                        auth: secret.channel_auth(app.key, socket_id, channel),
-                        shared_secret: master_key.map(|key| key.shared_secret(channel)),
-                        ..AuthBody::default()
-                    },
+                    ChannelKind::Encrypted => {
+                        let master_key = keys.master_key.as_ref().ok_or(Refusal::EncryptionNotConfigured)?;
+                        AuthBody {
+                            auth: secret.channel_auth(app.key, socket_id, channel),
+                            shared_secret: Some(master_key.shared_secret(channel)),
+                            ..AuthBody::default()
+                        }
+                    }
                     ChannelKind::Presence => {
                         let channel_data = presence_channel_data(&user, &self.settings.user_info_claims)?;
                         AuthBody {
@@ -391,8 +397,9 @@ impl Endpoint {
             Route::UserAuth => {
                 let user = self.settings.validator.validate(credentials).await?;
                 let user_data = signin_user_data(&user, &self.settings.user_info_claims)?;
+                let keys = secrets.get(app.secret_id).await?;
                 Ok(AuthBody {
-                    auth: secret.user_auth(app.key, socket_id, &user_data),
+                    auth: keys.secret.user_auth(app.key, socket_id, &user_data),
                     user_data: Some(user_data),
                     ..AuthBody::default()
                 })

@@ -43,6 +43,8 @@ pub enum Refusal {
     Forbidden,
     /// The effective configuration (e.g. a stage variable) is invalid; the text (the log reason) names the variable.
     Misconfigured(&'static str),
+    /// A service the function depends on (Secrets Manager) did not answer; the text is the log reason.
+    Unavailable(&'static str),
 }
 
 impl Refusal {
@@ -65,6 +67,7 @@ impl Refusal {
             Self::Unauthenticated(_) => 401,
             Self::EncryptionNotConfigured | Self::OriginNotAllowed | Self::Forbidden | Self::UserInfoTooLarge => 403,
             Self::Misconfigured(_) => 500,
+            Self::Unavailable(_) => 503,
         }
     }
 
@@ -90,6 +93,7 @@ impl Refusal {
             Self::UserInfoTooLarge => "user_info_too_large",
             Self::Forbidden => "forbidden",
             Self::Misconfigured(_) => "server_error",
+            Self::Unavailable(_) => "service_unavailable",
         }
     }
 
@@ -97,7 +101,7 @@ impl Refusal {
     /// variable (never its value).
     pub fn log_reason(self) -> &'static str {
         match self {
-            Self::Misconfigured(reason) | Self::Unauthenticated(reason) => reason,
+            Self::Misconfigured(reason) | Self::Unauthenticated(reason) | Self::Unavailable(reason) => reason,
             Self::Forbidden => "channel_not_allowed",
             other => other.public_code(),
         }

@@ -19,5 +19,6 @@ pub mod names;
 pub mod params;
 pub mod policy;
 pub mod response;
+pub mod secrets;
 pub mod signer;
 pub mod user;

@@ -202,11 +202,9 @@ impl<'a> ProxyEvent<'a> {
             PayloadFormat::V1 => {
                 (self.http_method.as_deref(), self.path.as_deref(), Query::Decoded(&self.multi_value_query))
             }
-            PayloadFormat::Mapping => (
-                self.context_method.as_deref(),
-                self.resource_path.as_deref(),
-                Query::Decoded(&self.multi_value_query),
-            ),
+            PayloadFormat::Mapping => {
+                (self.context_method.as_deref(), self.resource_path.as_deref(), Query::Decoded(&self.multi_value_query))
+            }
         };
         let (Some(method), Some(path)) = (method, path) else {
             return Err(UnsupportedEvent);

@@ -7,3 +7,5 @@ pub mod event;
 pub mod handler;
 pub mod json;
 pub mod proxy_response;
+pub mod secrets_manager;
+pub mod sigv4;

@@ -1,0 +1,262 @@
+//! A minimal AWS Secrets Manager client: `GetSecretValue` over HTTPS, signed
+//! with [`sigv4`](crate::aws::sigv4), with bounded retries.
+//!
+//! Configured from the standard AWS variables Lambda sets: `AWS_REGION` (or
+//! `AWS_DEFAULT_REGION`), `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+//! `AWS_SESSION_TOKEN`, and optionally `AWS_ENDPOINT_URL_SECRETS_MANAGER` or
+//! `AWS_ENDPOINT_URL` (local emulators such as moto; `http://` only to a
+//! loopback host).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde::Deserialize;
+
+use crate::aws::sigv4::{self, Credentials, Scope, SignedRequest};
+use crate::json_text;
+
+/// Largest answer accepted (a secret is at most 64 KiB).
+const MAX_ANSWER_BYTES: usize = 256 * 1024;
+
+/// Why a secret could not be read. Carries no secret material.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FetchError {
+    /// `ResourceNotFoundException`: no such secret (or no current version).
+    NotFound,
+    /// `AccessDeniedException` or another client error: the role may not read it.
+    Denied,
+    /// The answer is not a secret string (a binary secret, or malformed).
+    NotAString,
+    /// Every attempt failed: connection, timeout, throttling or a 5xx.
+    Unavailable,
+}
+
+/// How often and how long to try.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts in all (at least 1).
+    pub attempts: u32,
+    /// Limit for each attempt.
+    pub attempt_timeout: Duration,
+    /// Wait before the second attempt; doubled for each further one.
+    pub backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// 3 attempts of at most 1.5 s, 100 ms then 200 ms apart: under 5 s in all.
+    fn default() -> Self {
+        Self { attempts: 3, attempt_timeout: Duration::from_millis(1500), backoff: Duration::from_millis(100) }
+    }
+}
+
+/// The client. Its `Debug` output shows the endpoint and region only.
+pub struct SecretsManager {
+    endpoint: http::Uri,
+    host: String,
+    region: String,
+    credentials: Credentials,
+    retry: RetryPolicy,
+}
+
+impl std::fmt::Debug for SecretsManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretsManager")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A configuration problem: the variable and what is wrong with it.
+pub type ConfigProblem = (&'static str, &'static str);
+
+impl SecretsManager {
+    /// A client from the AWS variables, or `None` when no region or no
+    /// credentials are set (then secrets cannot be read from AWS).
+    pub fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Self>, ConfigProblem> {
+        let Some(region) = get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")) else {
+            return Ok(None);
+        };
+        if region.is_empty() || !region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+            return Err(("AWS_REGION", "is not a region name"));
+        }
+        let (Some(access_key_id), Some(secret_access_key)) = (get("AWS_ACCESS_KEY_ID"), get("AWS_SECRET_ACCESS_KEY"))
+        else {
+            return Ok(None);
+        };
+        let credentials = Credentials { access_key_id, secret_access_key, session_token: get("AWS_SESSION_TOKEN") };
+        let (variable, url) = match (get("AWS_ENDPOINT_URL_SECRETS_MANAGER"), get("AWS_ENDPOINT_URL")) {
+            (Some(url), _) => ("AWS_ENDPOINT_URL_SECRETS_MANAGER", url),
+            (None, Some(url)) => ("AWS_ENDPOINT_URL", url),
+            (None, None) => ("AWS_REGION", format!("https://secretsmanager.{region}.amazonaws.com")),
+        };
+        let endpoint: http::Uri = url.parse().map_err(|_| (variable, "is not a URL"))?;
+        let host = endpoint.host().unwrap_or("");
+        match endpoint.scheme_str() {
+            Some("https") => {}
+            Some("http") if matches!(host, "127.0.0.1" | "localhost" | "[::1]" | "::1") => {}
+            _ => return Err((variable, "must be an https:// URL (http:// only to 127.0.0.1 or localhost)")),
+        }
+        let host = endpoint.authority().map(|a| a.as_str().to_owned()).ok_or((variable, "has no host"))?;
+        Ok(Some(Self { endpoint, host, region, credentials, retry: RetryPolicy::default() }))
+    }
+
+    /// The same client with another retry policy (tests shorten it).
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The `SecretString` of the secret `id` (a name or ARN), current version.
+    pub async fn secret_string(&self, id: &str) -> Result<String, FetchError> {
+        let mut body = String::with_capacity(id.len() + 16);
+        body.push_str("{\"SecretId\":");
+        json_text::push_string(&mut body, id);
+        body.push('}');
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_native_roots()
+            .map_err(|_| FetchError::Unavailable)?
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
+        let mut wait = self.retry.backoff;
+        let mut outcome = Err(Attempt::Retry("no attempt"));
+        for attempt in 0..self.retry.attempts.max(1) {
+            if attempt > 0 {
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+            outcome = match tokio::time::timeout(self.retry.attempt_timeout, self.attempt(&client, &body)).await {
+                Ok(result) => result,
+                Err(_) => Err(Attempt::Retry("timeout")),
+            };
+            match outcome {
+                Err(Attempt::Retry(why)) => {
+                    tracing::warn!(attempt = u64::from(attempt) + 1, problem = why, "Secrets Manager call failed")
+                }
+                _ => break,
+            }
+        }
+        match outcome {
+            Ok(secret) => Ok(secret),
+            Err(Attempt::Final(error)) => Err(error),
+            Err(Attempt::Retry(_)) => Err(FetchError::Unavailable),
+        }
+    }
+
+    async fn attempt<C>(&self, client: &Client<C, Full<Bytes>>, body: &str) -> Result<String, Attempt>
+    where
+        C: hyper_util::client::legacy::connect::Connect + Clone + Send + Sync + 'static,
+    {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let amz_date = sigv4::amz_date(now);
+        let mut headers: Vec<(&str, &str)> = vec![
+            ("content-type", "application/x-amz-json-1.1"),
+            ("host", &self.host),
+            ("x-amz-date", &amz_date),
+            ("x-amz-target", "secretsmanager.GetSecretValue"),
+        ];
+        if let Some(token) = &self.credentials.session_token {
+            headers.push(("x-amz-security-token", token));
+            headers.sort_by_key(|(name, _)| *name);
+        }
+        let path = match self.endpoint.path() {
+            "" => "/",
+            path => path,
+        };
+        let signed = SignedRequest { method: "POST", path, query: "", headers: &headers, body: body.as_bytes() };
+        let scope = Scope { amz_date: &amz_date, region: &self.region, service: "secretsmanager" };
+        let authorization = sigv4::authorization(&signed, &scope, &self.credentials);
+        let mut request = http::Request::post(self.endpoint.clone());
+        for (name, value) in headers.iter().filter(|(name, _)| *name != "host") {
+            request = request.header(*name, *value);
+        }
+        let request = request
+            .header(http::header::AUTHORIZATION, authorization)
+            .body(Full::new(Bytes::copy_from_slice(body.as_bytes())))
+            .map_err(|_| Attempt::Retry("request"))?;
+        let response = client.request(request).await.map_err(|_| Attempt::Retry("connect"))?;
+        let status = response.status().as_u16();
+        let header_type = response
+            .headers()
+            .get("x-amzn-errortype")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(':').next().unwrap_or(v).to_owned());
+        let bytes = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
+            .collect()
+            .await
+            .map_err(|_| Attempt::Retry("body"))?
+            .to_bytes();
+        if status == 200 {
+            let answer: Answer = serde_json::from_slice(&bytes).map_err(|_| Attempt::Final(FetchError::NotAString))?;
+            return answer.secret_string.ok_or(Attempt::Final(FetchError::NotAString));
+        }
+        let error_type = serde_json::from_slice::<ErrorAnswer>(&bytes).ok().and_then(|e| e.error_type).or(header_type);
+        let error_type = error_type.as_deref().unwrap_or("");
+        let error_type = error_type.rsplit('#').next().unwrap_or(error_type);
+        Err(match (status, error_type) {
+            (_, "ResourceNotFoundException") => Attempt::Final(FetchError::NotFound),
+            (429 | 500.., _)
+            | (_, "ThrottlingException" | "InternalServiceError" | "InternalServiceErrorException") => {
+                Attempt::Retry("throttled or server error")
+            }
+            _ => Attempt::Final(FetchError::Denied),
+        })
+    }
+}
+
+/// One attempt's failure: worth another try, or final.
+#[derive(Debug, Clone, Copy)]
+enum Attempt {
+    Retry(&'static str),
+    Final(FetchError),
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    #[serde(rename = "SecretString")]
+    secret_string: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ErrorAnswer {
+    #[serde(rename = "__type")]
+    error_type: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn client(vars: &[(&str, &str)]) -> Result<Option<SecretsManager>, ConfigProblem> {
+        let env: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        SecretsManager::from_lookup(&|name: &str| env.get(name).cloned())
+    }
+
+    const KEYS: [(&str, &str); 2] = [("AWS_ACCESS_KEY_ID", "AKID"), ("AWS_SECRET_ACCESS_KEY", "sk")];
+
+    #[test]
+    fn configuration() {
+        assert!(client(&KEYS).unwrap().is_none(), "no region");
+        assert!(client(&[("AWS_REGION", "eu-west-1")]).unwrap().is_none(), "no credentials");
+        let c = client(&[KEYS[0], KEYS[1], ("AWS_REGION", "eu-west-1")]).unwrap().unwrap();
+        assert_eq!(c.host, "secretsmanager.eu-west-1.amazonaws.com");
+        let local = [KEYS[0], KEYS[1], ("AWS_REGION", "eu-west-1"), ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")];
+        assert_eq!(client(&local).unwrap().unwrap().host, "127.0.0.1:5000");
+        let remote_http = [KEYS[0], KEYS[1], ("AWS_REGION", "eu-west-1"), ("AWS_ENDPOINT_URL", "http://moto.example")];
+        assert_eq!(client(&remote_http).unwrap_err().0, "AWS_ENDPOINT_URL");
+        assert_eq!(client(&[KEYS[0], KEYS[1], ("AWS_REGION", "EU WEST")]).unwrap_err().0, "AWS_REGION");
+    }
+
+    #[test]
+    fn debug_hides_credentials() {
+        let c =
+            client(&[KEYS[0], ("AWS_SECRET_ACCESS_KEY", "very-secret"), ("AWS_REGION", "eu-west-1")]).unwrap().unwrap();
+        assert!(!format!("{c:?}").contains("very-secret"));
+    }
+}
