@@ -153,27 +153,10 @@ impl SecretsManager {
         C: hyper_util::client::legacy::connect::Connect + Clone + Send + Sync + 'static,
     {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let amz_date = sigv4::amz_date(now);
-        let mut headers: Vec<(&str, &str)> = vec![
-            ("content-type", "application/x-amz-json-1.1"),
-            ("host", &self.host),
-            ("x-amz-date", &amz_date),
-            ("x-amz-target", "secretsmanager.GetSecretValue"),
-        ];
-        if let Some(token) = &self.credentials.session_token {
-            headers.push(("x-amz-security-token", token));
-            headers.sort_by_key(|(name, _)| *name);
-        }
-        let path = match self.endpoint.path() {
-            "" => "/",
-            path => path,
-        };
-        let signed = SignedRequest { method: "POST", path, query: "", headers: &headers, body: body.as_bytes() };
-        let scope = Scope { amz_date: &amz_date, region: &self.region, service: "secretsmanager" };
-        let authorization = sigv4::authorization(&signed, &scope, &self.credentials);
+        let (headers, authorization) = self.sign(&sigv4::amz_date(now), body);
         let mut request = http::Request::post(self.endpoint.clone());
         for (name, value) in headers.iter().filter(|(name, _)| *name != "host") {
-            request = request.header(*name, *value);
+            request = request.header(*name, value.as_str());
         }
         let request = request
             .header(http::header::AUTHORIZATION, authorization)
@@ -206,6 +189,32 @@ impl SecretsManager {
             }
             _ => Attempt::Final(FetchError::Denied),
         })
+    }
+}
+
+impl SecretsManager {
+    /// The headers of a `GetSecretValue` request (sorted, `host` included)
+    /// and its `Authorization` value.
+    fn sign(&self, amz_date: &str, body: &str) -> (Vec<(&'static str, String)>, String) {
+        let mut headers: Vec<(&'static str, String)> = vec![
+            ("content-type", "application/x-amz-json-1.1".into()),
+            ("host", self.host.clone()),
+            ("x-amz-date", amz_date.to_owned()),
+            ("x-amz-target", "secretsmanager.GetSecretValue".into()),
+        ];
+        if let Some(token) = &self.credentials.session_token {
+            headers.push(("x-amz-security-token", token.clone()));
+            headers.sort_by_key(|(name, _)| *name);
+        }
+        let path = match self.endpoint.path() {
+            "" => "/",
+            path => path,
+        };
+        let pairs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let signed = SignedRequest { method: "POST", path, query: "", headers: &pairs, body: body.as_bytes() };
+        let scope = Scope { amz_date, region: &self.region, service: "secretsmanager" };
+        let authorization = sigv4::authorization(&signed, &scope, &self.credentials);
+        (headers, authorization)
     }
 }
 
@@ -251,6 +260,25 @@ mod tests {
         let remote_http = [KEYS[0], KEYS[1], ("AWS_REGION", "eu-west-1"), ("AWS_ENDPOINT_URL", "http://moto.example")];
         assert_eq!(client(&remote_http).unwrap_err().0, "AWS_ENDPOINT_URL");
         assert_eq!(client(&[KEYS[0], KEYS[1], ("AWS_REGION", "EU WEST")]).unwrap_err().0, "AWS_REGION");
+    }
+
+    #[test]
+    fn signs_as_botocore_does() {
+        let case: serde_json::Value = serde_json::from_str(include_str!("../../tests/fixtures/sigv4.json")).unwrap();
+        let s = |name: &str| case[name].as_str().unwrap();
+        let c = client(&[
+            ("AWS_REGION", s("region")),
+            ("AWS_ACCESS_KEY_ID", s("access_key_id")),
+            ("AWS_SECRET_ACCESS_KEY", s("secret_access_key")),
+            ("AWS_SESSION_TOKEN", s("session_token")),
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(format!("https://{}/", c.host), s("url"));
+        let (headers, authorization) = c.sign(s("amz_date"), s("body"));
+        assert_eq!(authorization, s("authorization"));
+        assert!(headers.contains(&("x-amz-security-token", s("session_token").to_owned())));
+        assert!(headers.contains(&("x-amz-target", s("target").to_owned())));
     }
 
     #[test]

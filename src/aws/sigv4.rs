@@ -3,7 +3,7 @@
 //!
 //! Written here rather than taken from the AWS SDK, whose client stack would
 //! double the binary and slow the cold start for a single request. Checked
-//! against the AWS SigV4 test suite and against botocore (`tests/fixtures/sigv4.json`).
+//! against the AWS SigV4 test suite and against botocore (`tests/fixtures/sigv4.json`, checked in `secrets_manager`'s tests).
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};

@@ -1,0 +1,289 @@
+//! `PUSHER_SECRET_ID` against moto's server (an AWS emulator nobody here
+//! wrote), started by this test on 127.0.0.1 with IAM authentication on, so
+//! moto checks the function's SigV4 signature and its IAM policy.
+//!
+//! moto is installed by `scripts/setup-moto.sh` (run from here; instant once
+//! installed) and prepared by `tests/tools/moto_setup.py` with boto3.
+//! Expected answers are computed here with HMAC-SHA256, never by the crate.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use pusher_auth_lambda::aws::handler::handle_bytes;
+use pusher_auth_lambda::config::Settings;
+use pusher_auth_lambda::endpoint::Endpoint;
+use pusher_auth_lambda::logging::Captured;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// Kills the server when the test ends, however it ends.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn moto_bin() -> String {
+    let out = Command::new("bash").arg(format!("{ROOT}/scripts/setup-moto.sh")).output().unwrap();
+    assert!(out.status.success(), "scripts/setup-moto.sh failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// Starts moto with IAM authentication on and prepares it; returns the server
+/// and what moto_setup.py created.
+fn start_moto() -> (Server, String, Value) {
+    let bin = moto_bin();
+    let port = free_port();
+    let server = Server(
+        Command::new(format!("{bin}/moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("INITIAL_NO_AUTH_ACTION_COUNT", "3")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server starts"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "moto_server did not listen within 60 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let url = format!("http://127.0.0.1:{port}");
+    let out = Command::new(format!("{bin}/python"))
+        .arg(format!("{ROOT}/tests/tools/moto_setup.py"))
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "moto_setup.py: {}", String::from_utf8_lossy(&out.stderr));
+    (server, url, serde_json::from_slice(&out.stdout).unwrap())
+}
+
+fn endpoint(vars: &[(&str, &str)]) -> Endpoint {
+    let vars: Vec<(String, String)> = [
+        ("PUSHER_KEY", "moto-key"),
+        ("AUTH_MODE", "demo"),
+        ("CHANNEL_RULES", "private-* presence-* private-encrypted-*"),
+        ("AWS_REGION", "eu-west-1"),
+    ]
+    .iter()
+    .chain(vars)
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    Endpoint::new(
+        Settings::from_lookup(|name| vars.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone())).unwrap(),
+    )
+}
+
+/// A JSONP request (HTTP API 2.0 event) for `channel`, with stage variables.
+fn event(channel: &str, stage_variables: Value) -> Vec<u8> {
+    let query = format!("callback=Pusher.auth_callbacks%5B%271%27%5D&socket_id=123.456&channel_name={channel}");
+    serde_json::to_vec(&json!({
+        "version": "2.0",
+        "rawPath": "/pusher/auth",
+        "rawQueryString": query,
+        "headers": {},
+        "stageVariables": stage_variables,
+        "requestContext": {"requestId": "r1", "stage": "staging", "http": {"method": "GET"}},
+        "isBase64Encoded": false,
+    }))
+    .unwrap()
+}
+
+/// Runs one event; returns (the JSON the callback gets, the log).
+fn run(endpoint: &Endpoint, event: &[u8]) -> (Value, String) {
+    let captured = Captured::default();
+    let out = tracing::subscriber::with_default(captured.subscriber(tracing::Level::INFO), || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(handle_bytes(endpoint, event, "i"))
+    })
+    .unwrap()
+    .into_result()
+    .unwrap();
+    let answer: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(answer["statusCode"], 200, "{answer}");
+    let body = answer["body"].as_str().unwrap();
+    let prefix = "/**/typeof Pusher.auth_callbacks['1'] === 'function' && Pusher.auth_callbacks['1'](";
+    let json = body.strip_prefix(prefix).and_then(|b| b.strip_suffix(");")).unwrap();
+    (serde_json::from_str(json).unwrap(), captured.text())
+}
+
+fn auth(secret: &str, message: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(message.as_bytes());
+    format!("moto-key:{}", hex::encode(mac.finalize().into_bytes()))
+}
+
+fn denial(code: &str, status: u16) -> Value {
+    json!({"error": code, "status": status})
+}
+
+#[track_caller]
+fn assert_clean(log: &str, setup: &Value) {
+    for secret in [
+        setup["staging"]["secret"].as_str().unwrap(),
+        setup["production"]["secret"].as_str().unwrap(),
+        setup["production"]["master"].as_str().unwrap(),
+        setup["function"]["secret"].as_str().unwrap(),
+        setup["nobody"]["secret"].as_str().unwrap(),
+        "padded-secret",
+        "Signature=",
+    ] {
+        assert!(!log.contains(secret), "log holds a secret: {log}");
+    }
+}
+
+#[test]
+fn secrets_manager_against_moto() {
+    let (server, url, setup) = start_moto();
+    let key_id = setup["function"]["id"].as_str().unwrap();
+    let key_secret = setup["function"]["secret"].as_str().unwrap();
+    let aws =
+        [("AWS_ENDPOINT_URL", url.as_str()), ("AWS_ACCESS_KEY_ID", key_id), ("AWS_SECRET_ACCESS_KEY", key_secret)];
+    let with = |extra: &[(&'static str, &str)]| {
+        let mut vars: Vec<(&str, &str)> = aws.to_vec();
+        vars.extend_from_slice(extra);
+        endpoint(&vars)
+    };
+    let staging = with(&[("PUSHER_SECRET_ID", "pusher/staging")]);
+    let staging_secret = setup["staging"]["secret"].as_str().unwrap();
+
+    // Found: signed with the stored secret, read once, then served from the cache.
+    let (answer, log) = run(&staging, &event("private-room", json!({})));
+    assert_eq!(answer, json!({"auth": auth(staging_secret, "123.456:private-room")}));
+    assert!(log.contains("Pusher secret read from Secrets Manager") && log.contains("pusher/staging"), "{log}");
+    assert_clean(&log, &setup);
+    let (answer, log) = run(&staging, &event("private-room", json!({})));
+    assert_eq!(answer, json!({"auth": auth(staging_secret, "123.456:private-room")}));
+    assert!(!log.contains("Secrets Manager"), "second request fetched again: {log}");
+
+    // A stage variable picks another secret (by ARN); its JSON form carries the master key.
+    let production = json!({"PUSHER_SECRET_ID": setup["production"]["arn"]});
+    let production_secret = setup["production"]["secret"].as_str().unwrap();
+    let (answer, log) = run(&staging, &event("private-encrypted-room", production.clone()));
+    let master =
+        base64::engine::general_purpose::STANDARD.decode(setup["production"]["master"].as_str().unwrap()).unwrap();
+    let shared = Sha256::new().chain_update(b"private-encrypted-room").chain_update(&master).finalize();
+    assert_eq!(
+        answer,
+        json!({
+            "auth": auth(production_secret, "123.456:private-encrypted-room"),
+            "shared_secret": base64::engine::general_purpose::STANDARD.encode(shared),
+        })
+    );
+    assert_clean(&log, &setup);
+    // The plain-string secret has no master key: encrypted channels are refused on that stage.
+    let (answer, _) = run(&staging, &event("private-encrypted-room", json!({})));
+    assert_eq!(answer, denial("encryption_not_configured", 403));
+
+    // A missing secret: a clear error naming the id, never a value.
+    let (answer, log) = run(&staging, &event("private-room", json!({"PUSHER_SECRET_ID": "pusher/missing"})));
+    assert_eq!(answer, denial("server_error", 500));
+    assert!(log.contains("secret_not_found") && log.contains("pusher/missing"), "{log}");
+    assert_clean(&log, &setup);
+    // A stored value with stray whitespace is refused, and not echoed.
+    let (answer, log) = run(&staging, &event("private-room", json!({"PUSHER_SECRET_ID": "pusher/broken"})));
+    assert_eq!(answer, denial("server_error", 500));
+    assert!(log.contains("secret_invalid"), "{log}");
+    assert_clean(&log, &setup);
+
+    // moto checks IAM: a user without the permission, and a wrong signature, are denied.
+    let nobody = endpoint(&[
+        ("AWS_ENDPOINT_URL", url.as_str()),
+        ("AWS_ACCESS_KEY_ID", setup["nobody"]["id"].as_str().unwrap()),
+        ("AWS_SECRET_ACCESS_KEY", setup["nobody"]["secret"].as_str().unwrap()),
+        ("PUSHER_SECRET_ID", "pusher/staging"),
+    ]);
+    let (answer, log) = run(&nobody, &event("private-room", json!({})));
+    assert_eq!(answer, denial("server_error", 500));
+    assert!(log.contains("secret_access_denied"), "{log}");
+    let forged = endpoint(&[
+        ("AWS_ENDPOINT_URL", url.as_str()),
+        ("AWS_ACCESS_KEY_ID", key_id),
+        ("AWS_SECRET_ACCESS_KEY", "not-the-secret-access-key"),
+        ("PUSHER_SECRET_ID", "pusher/staging"),
+    ]);
+    let (answer, log) = run(&forged, &event("private-room", json!({})));
+    assert_eq!(answer, denial("server_error", 500));
+    assert!(log.contains("secret_access_denied"), "{log}");
+    assert_clean(&log, &setup);
+
+    // The service goes away: cached secrets keep working; an uncached one is
+    // tried a bounded number of times, then refused with 503.
+    drop(server);
+    let (answer, _) = run(&staging, &event("private-room", json!({})));
+    assert_eq!(answer, json!({"auth": auth(staging_secret, "123.456:private-room")}));
+    let started = Instant::now();
+    let (answer, log) = run(&staging, &event("private-room", json!({"PUSHER_SECRET_ID": "pusher/other"})));
+    assert_eq!(answer, denial("service_unavailable", 503));
+    assert_eq!(log.matches("Secrets Manager call failed").count(), 3, "{log}");
+    assert!(log.contains("secret_unavailable") && log.contains("pusher/other"), "{log}");
+    assert!(started.elapsed() < Duration::from_secs(5), "gave up after {:?}", started.elapsed());
+    assert_clean(&log, &setup);
+}
+
+/// Answers every request with `status` and counts the requests.
+fn fixed_status_server(status: u16) -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            seen.fetch_add(1, Ordering::SeqCst);
+            let _ = write!(stream, "HTTP/1.1 {status} Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    (port, count)
+}
+
+#[test]
+fn server_errors_are_retried_three_times_then_503() {
+    let (port, count) = fixed_status_server(500);
+    let url = format!("http://127.0.0.1:{port}");
+    let e = endpoint(&[
+        ("AWS_ENDPOINT_URL", &url),
+        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+        ("AWS_SECRET_ACCESS_KEY", "example-secret-access-key"),
+        ("PUSHER_SECRET_ID", "pusher/staging"),
+    ]);
+    let (answer, log) = run(&e, &event("private-room", json!({})));
+    assert_eq!(answer, denial("service_unavailable", 503));
+    assert_eq!(count.load(Ordering::SeqCst), 3);
+    assert!(!log.contains("example-secret-access-key"));
+    // Requests the endpoint refuses anyway never reach Secrets Manager.
+    let (answer, _) = run(&e, &event("public-room", json!({})));
+    assert_eq!(answer, denial("public_channel", 400));
+    assert_eq!(count.load(Ordering::SeqCst), 3);
+}
