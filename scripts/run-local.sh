@@ -16,10 +16,15 @@ FUNCTION=pusher-auth
 export AUTH_MODE="${AUTH_MODE:-demo}"
 export PUSHER_APP_ID="${PUSHER_APP_ID:-1}"
 export PUSHER_KEY="${PUSHER_KEY:-demo-app-key}"
-export PUSHER_SECRET="${PUSHER_SECRET:-demo-app-secret}"
+# The secret comes from PUSHER_SECRET, or from Secrets Manager when PUSHER_SECRET_ID is set.
+if [ -z "${PUSHER_SECRET_ID:-}" ]; then
+  export PUSHER_SECRET="${PUSHER_SECRET:-demo-app-secret}"
+fi
 export PUSHER_CLUSTER="${PUSHER_CLUSTER:-mt1}"
 # 32 bytes, base64: "demo-master-key-for-local-runs!!"
-export PUSHER_ENCRYPTION_MASTER_KEY_BASE64="${PUSHER_ENCRYPTION_MASTER_KEY_BASE64:-ZGVtby1tYXN0ZXIta2V5LWZvci1sb2NhbC1ydW5zISE=}"
+if [ -z "${PUSHER_SECRET_ID:-}" ]; then
+  export PUSHER_ENCRYPTION_MASTER_KEY_BASE64="${PUSHER_ENCRYPTION_MASTER_KEY_BASE64:-ZGVtby1tYXN0ZXIta2V5LWZvci1sb2NhbC1ydW5zISE=}"
+fi
 export ALLOWED_ORIGINS="${ALLOWED_ORIGINS:-http://localhost:8080,http://127.0.0.1:8080}"
 export USER_INFO_CLAIMS="${USER_INFO_CLAIMS:-name}"
 # Deny by default: the demo lets its user join any private, presence or encrypted channel.
