@@ -520,7 +520,8 @@ fn mapping_template_refusals_fail_the_invocation_with_the_error_body() {
     let body: String = serde_json::from_str(&out.unwrap()).unwrap();
     assert_eq!(body, script(r#"{"error":"public_channel","status":400}"#));
     // Secrets in stage variables are ignored here too.
-    event["params"]["querystring"]["channel_name"] = fixture_value("rest-mapping-jsonp-private")["params"]["querystring"]["channel_name"].clone();
+    event["params"]["querystring"]["channel_name"] =
+        fixture_value("rest-mapping-jsonp-private")["params"]["querystring"]["channel_name"].clone();
     event["stage-variables"]["PUSHER_SECRET"] = Value::from("attacker-secret");
     let (out, log) = outcome_logged(&e, &serde_json::to_vec(&event).unwrap());
     assert!(out.unwrap().contains(&auth_of("private")));
