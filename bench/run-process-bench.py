@@ -360,6 +360,9 @@ def check_response(fn: Function, which: str, body: bytes):
     if fn.expect == "proxy200":
         if not isinstance(v, dict) or v.get("statusCode") != 200:
             raise FunctionFailed(f"{which} response is not a statusCode 200 proxy response: {text}")
+        # A JSONP denial is also a 200: the benchmark must measure a signed answer.
+        if '"auth"' not in str(v.get("body", "")):
+            raise FunctionFailed(f"{which} response carries no signature (a refusal?): {text}")
     elif fn.expect == "echo":
         if v != json.loads(fn.event):
             raise FunctionFailed(f"{which} response does not echo the event: {text}")

@@ -32,4 +32,5 @@ exec python3 bench/run-process-bench.py \
     --env PUSHER_SECRET=5b31d8b6ca557775afc4 \
     --env PUSHER_APP_ID=1 \
     --env PUSHER_CLUSTER=mt1 \
+    --env "CHANNEL_RULES=private-* presence-* private-encrypted-*" \
     "$@"
