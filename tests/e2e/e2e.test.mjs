@@ -1,0 +1,445 @@
+// End-to-end: the real pusher-js (8.x and 7.x) in headless Chromium, the sockudo
+// Pusher-protocol server, the official npm `pusher` server library, and the
+// function itself served by `cargo lambda watch` (scripts/run-local.sh). The only
+// code of ours on the wire is the function; this file and page/page.js only drive
+// and observe. See README.md next to this file.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+
+import PusherServer from 'pusher';
+
+import {
+  CHANNEL_RULES,
+  WORK_DIR,
+  cleanupWorkDir,
+  launchBrowser,
+  makeConfig,
+  mintToken,
+  readLog,
+  startFunction,
+  startPageServer,
+  startSockudo,
+  waitUntil,
+} from './lib/harness.mjs';
+
+const REFUSAL_BOUND_MS = 2000; // the issue: a refusal reaches the page within 2 s
+const WAIT_MS = 15_000; // bound for things that should happen (connect, subscribe, deliver)
+
+const cfg = makeConfig();
+let sockudo;
+let fn;
+let pageA; // origin listed in ALLOWED_ORIGINS
+let pageB; // another origin, not listed
+let browserHandle;
+let api; // the official npm `pusher` server library, talking to sockudo's HTTP API
+const consoleLines = [];
+
+const uniq = () => randomBytes(4).toString('hex');
+
+before(
+  async () => {
+    pageA = await startPageServer();
+    pageB = await startPageServer();
+    try {
+      sockudo = await startSockudo(cfg);
+      fn = await startFunction(cfg, { allowedOrigins: [pageA.origin] });
+    } catch (err) {
+      process.stderr.write(`\n===== start-up failed: ${err.message} =====\n`);
+      for (const name of ['sockudo', 'function']) {
+        process.stderr.write(`----- ${name} log -----\n${readLog(name).slice(-20_000)}\n`);
+      }
+      process.exitCode = 1;
+      throw err;
+    }
+    console.log(`# function ready after ${fn.readyAfterMs} ms; work dir ${WORK_DIR}`);
+    console.log(`# CHANNEL_RULES="${CHANNEL_RULES}"; ALLOWED_ORIGINS=${pageA.origin}; other origin ${pageB.origin}`);
+    browserHandle = await launchBrowser();
+    api = new PusherServer({
+      appId: cfg.appId,
+      key: cfg.key,
+      secret: cfg.secret,
+      host: '127.0.0.1',
+      port: String(sockudo.port),
+      useTLS: false,
+      encryptionMasterKeyBase64: cfg.masterKeyBase64,
+    });
+  },
+  { timeout: 420_000 },
+);
+
+after(async () => {
+  // Everything started in `before`, stopped even when a scenario failed.
+  const stops = [];
+  if (browserHandle) stops.push(browserHandle.persistent.close().catch(() => {}));
+  if (fn) stops.push(fn.child.stop());
+  if (sockudo) stops.push(sockudo.child.stop());
+  if (pageA) stops.push(pageA.close());
+  if (pageB) stops.push(pageB.close());
+  await Promise.all(stops);
+  if (!process.exitCode) cleanupWorkDir();
+});
+
+// ---------------------------------------------------------------------------
+// helpers
+
+function baseOptions() {
+  return {
+    cluster: 'mt1',
+    wsHost: '127.0.0.1',
+    wsPort: sockudo.port,
+    forceTLS: false,
+    enabledTransports: ['ws'],
+    disableStats: true,
+  };
+}
+
+/** pusher-js 8 options: channelAuthorization / userAuthentication with the token in `params`. */
+function options8(transport, token) {
+  const params = token === undefined ? {} : { token };
+  return {
+    ...baseOptions(),
+    channelAuthorization: { endpoint: fn.authEndpoint, transport, params },
+    userAuthentication: { endpoint: fn.userAuthEndpoint, transport, params },
+  };
+}
+
+/** pusher-js 7 configured the older way. */
+function options7(token) {
+  return { ...baseOptions(), authTransport: 'jsonp', authEndpoint: fn.authEndpoint, auth: { params: { token } } };
+}
+
+/**
+ * A scenario: its own browser contexts, closed afterwards; on failure prints the
+ * browser console, the function's log and sockudo's log from this scenario.
+ */
+function scenario(name, body, timeout = 90_000) {
+  test(name, { timeout }, async (t) => {
+    const marks = { fn: fn.child.logSize(), sockudo: sockudo.child.logSize(), console: consoleLines.length };
+    const contexts = [];
+    const open = async (label, { origin = pageA.origin, version = 8 } = {}) => {
+      const context = await browserHandle.browser.newContext();
+      contexts.push(context);
+      const page = await context.newPage();
+      page.on('console', (m) => consoleLines.push(`[${label}] ${m.type()}: ${m.text()}`));
+      page.on('pageerror', (e) => consoleLines.push(`[${label}] pageerror: ${e.message}`));
+      await page.goto(`${origin}/v${version}.html`, { timeout: WAIT_MS });
+      const loaded = await page.evaluate(() => window.E2E && window.E2E.version);
+      assert.ok(loaded && loaded.startsWith(`${version}.`), `pusher-js ${version}.x loaded (got ${loaded})`);
+      return { page, context, label };
+    };
+    try {
+      await body({ open, note: (msg) => t.diagnostic(msg) });
+    } catch (err) {
+      const dump = [
+        `\n===== ${name}: FAILED =====`,
+        '----- browser console -----',
+        ...consoleLines.slice(marks.console),
+        '----- function log (scripts/run-local.sh, cargo lambda watch) -----',
+        fn.child.logSince(marks.fn).slice(-20_000),
+        '----- sockudo log -----',
+        sockudo.child.logSince(marks.sockudo).slice(-20_000),
+        `===== end of ${name} =====`,
+      ];
+      process.stderr.write(`${dump.join('\n')}\n`);
+      process.exitCode = 1;
+      throw err;
+    } finally {
+      await Promise.all(contexts.map((c) => c.close().catch(() => {})));
+    }
+  });
+}
+
+async function connect(page, id, options) {
+  const r = await page.evaluate(([i, key, o, t]) => window.E2E.connect(i, key, o, t), [id, cfg.key, options, WAIT_MS]);
+  assert.equal(r.outcome, 'connected', `${id} connects to sockudo: ${JSON.stringify(r)}`);
+  assert.match(r.detail.socketId, /^\d+\.\d+$/);
+  return r.detail.socketId;
+}
+
+function subscribe(page, id, channel, timeoutMs = WAIT_MS) {
+  return page.evaluate(([i, c, t]) => window.E2E.subscribe(i, c, t), [id, channel, timeoutMs]);
+}
+
+function pageLog(page) {
+  return page.evaluate(() => window.E2E.log);
+}
+
+async function waitForLog(page, what, predicate, timeoutMs = WAIT_MS) {
+  return waitUntil(what, timeoutMs, async () => (await pageLog(page)).find(predicate), 50);
+}
+
+async function channelInfo(channel) {
+  const res = await api.get({ path: `/channels/${channel}` });
+  assert.equal(res.status, 200);
+  return res.json();
+}
+
+async function presenceUsers(channel) {
+  const res = await api.get({ path: `/channels/${channel}/users` });
+  assert.equal(res.status, 200);
+  return (await res.json()).users.map((u) => u.id).sort();
+}
+
+function assertSubscribed(result, what) {
+  assert.equal(result.outcome, 'subscription_succeeded', `${what}: ${JSON.stringify(result)}`);
+  assert.equal(result.subscribed, true, what);
+}
+
+// ---------------------------------------------------------------------------
+// Scenarios 1–4: private, presence and encrypted channels over JSONP and over AJAX.
+
+for (const transport of ['jsonp', 'ajax']) {
+  scenario(`${transport}: private channel subscribes`, async ({ open }) => {
+    const { page } = await open('private');
+    const token = await mintToken(cfg, { sub: `user-${uniq()}`, name: 'Private Person' });
+    await connect(page, 'c', options8(transport, token));
+    const channel = `private-allowed-${uniq()}`;
+    assertSubscribed(await subscribe(page, 'c', channel), channel);
+    assert.equal((await channelInfo(channel)).occupied, true, 'sockudo has the subscriber');
+  });
+
+  scenario(`${transport}: presence channel shows the validated user and user_info from the token`, async ({ open }) => {
+    const { page } = await open('presence');
+    const sub = `alice-${uniq()}`;
+    const token = await mintToken(cfg, { sub, name: 'Alice Example' });
+    await connect(page, 'c', options8(transport, token));
+    const channel = `presence-room-${uniq()}`;
+    const r = await subscribe(page, 'c', channel);
+    assertSubscribed(r, channel);
+    assert.deepEqual(r.detail.members.me, { id: sub, info: { name: 'Alice Example' } });
+    assert.deepEqual(r.detail.members.members, { [sub]: { name: 'Alice Example' } });
+    assert.equal(r.detail.members.count, 1);
+    assert.deepEqual(await presenceUsers(channel), [sub], 'sockudo lists the user');
+  });
+
+  scenario(`${transport}: encrypted channel subscribes and decrypts an event sent by the npm pusher library`, async ({ open }) => {
+    const { page } = await open('encrypted');
+    const token = await mintToken(cfg, { sub: `user-${uniq()}`, name: 'Cipher' });
+    await connect(page, 'c', options8(transport, token));
+    const channel = `private-encrypted-room-${uniq()}`;
+    assertSubscribed(await subscribe(page, 'c', channel), channel);
+    const payload = { text: `secret ${uniq()}`, n: 42, nested: { ok: true, list: [1, 'two'] } };
+    const res = await api.trigger(channel, 'secret-event', payload);
+    assert.equal(res.status, 200);
+    const got = await waitForLog(
+      page,
+      'the encrypted event in the browser',
+      (e) => e.kind === 'channel' && e.detail.channel === channel && e.detail.event === 'secret-event',
+    );
+    assert.deepEqual(got.detail.data, payload, 'decrypted payload equals what was sent');
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Scenario 5: user authentication (pusher.signin()) over JSONP and AJAX; sockudo
+// knows the user id: it delivers sendToUser() to that user only and
+// terminateUserConnections() disconnects that user only.
+
+for (const transport of ['jsonp', 'ajax']) {
+  scenario(`${transport}: signin succeeds and sockudo knows the user id`, async ({ open }) => {
+    const { page } = await open('signin');
+    const alice = `alice-${uniq()}`;
+    const bob = `bob-${uniq()}`;
+    await connect(page, 'alice', options8(transport, await mintToken(cfg, { sub: alice, name: 'Alice' })));
+    await connect(page, 'bob', options8(transport, await mintToken(cfg, { sub: bob, name: 'Bob' })));
+    for (const [id, sub, name] of [['alice', alice, 'Alice'], ['bob', bob, 'Bob']]) {
+      const r = await page.evaluate(([i, t]) => window.E2E.signin(i, t), [id, WAIT_MS]);
+      assert.equal(r.outcome, 'signin_success', `${id} signs in: ${JSON.stringify(r)}`);
+      assert.deepEqual(JSON.parse(r.detail.user_data), { id: sub, user_info: { name } });
+      assert.deepEqual(r.userData, { id: sub, user_info: { name } }, 'pusher-js holds the user data');
+    }
+
+    // sendToUser: each message reaches its user's connection and not the other's.
+    assert.equal((await api.sendToUser(alice, 'direct', { to: alice })).status, 200);
+    assert.equal((await api.sendToUser(bob, 'direct', { to: bob })).status, 200);
+    const isDirect = (id) => (e) => e.client === id && e.kind === 'user' && e.detail.event === 'direct';
+    const toAlice = await waitForLog(page, 'alice to receive her message', isDirect('alice'));
+    const toBob = await waitForLog(page, 'bob to receive his message', isDirect('bob'));
+    assert.deepEqual(toAlice.detail.data, { to: alice });
+    assert.deepEqual(toBob.detail.data, { to: bob });
+    const direct = (await pageLog(page)).filter((e) => e.kind === 'user' && e.detail.event === 'direct');
+    assert.equal(direct.length, 2, `exactly one message each: ${JSON.stringify(direct)}`);
+
+    // terminateUserConnections: sockudo closes alice's connection (4009), bob stays connected.
+    assert.equal((await api.terminateUserConnections(alice)).status, 200);
+    const closed = await waitForLog(
+      page,
+      "alice's connection to be closed by sockudo",
+      (e) => e.client === 'alice' && e.kind === 'connection-error' && e.detail.data && e.detail.data.code === 4009,
+    );
+    assert.equal(closed.detail.type, 'PusherError');
+    await waitUntil('alice to be disconnected', WAIT_MS, async () =>
+      (await page.evaluate(() => window.E2E.state('alice'))).state === 'disconnected');
+    assert.equal((await page.evaluate(() => window.E2E.state('bob'))).state, 'connected', 'bob is still connected');
+    assert.equal((await api.sendToUser(bob, 'direct', { to: bob, again: true })).status, 200);
+    await waitForLog(page, 'bob to still receive messages', (e) => isDirect('bob')(e) && e.detail.data.again === true);
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Scenario 6: refusals reach the page within 2 s and nothing subscribes.
+
+const REFUSALS = [
+  { name: 'no token', token: async () => undefined, channel: (kind) => `${kind}-${uniq()}`, ajaxStatus: 401 },
+  {
+    name: 'expired token',
+    token: async () => mintToken(cfg, { sub: `late-${uniq()}`, name: 'Late', expiresInSeconds: -600 }),
+    channel: (kind) => `${kind}-${uniq()}`,
+    ajaxStatus: 401,
+  },
+  {
+    name: 'channel refused by CHANNEL_RULES',
+    token: async () => mintToken(cfg, { sub: `user-${uniq()}`, name: 'Valid' }),
+    channel: (kind) => `${kind.replace(/-(allowed|room)$/, '')}-forbidden-${uniq()}`,
+    ajaxStatus: 403,
+  },
+];
+// kind → channel prefix of an otherwise allowed channel
+const KINDS = { private: 'private-allowed', presence: 'presence-room', encrypted: 'private-encrypted-room' };
+
+for (const transport of ['jsonp', 'ajax']) {
+  scenario(`${transport}: refusals (no token, expired token, refused channel) reach the page within 2 s`, async ({ open, note }) => {
+    const { page } = await open('refusals');
+    for (const refusal of REFUSALS) {
+      const id = refusal.name.replace(/\W+/g, '-');
+      await connect(page, id, options8(transport, await refusal.token()));
+      for (const [kind, prefix] of Object.entries(KINDS)) {
+        const channel = refusal.channel(prefix);
+        const what = `${transport}, ${refusal.name}, ${kind} ${channel}`;
+        const r = await subscribe(page, id, channel);
+        note(`${what}: ${r.outcome} after ${r.elapsedMs} ms ${JSON.stringify(r.detail)}`);
+        assert.notEqual(r.outcome, 'timeout', `${what}: the page learns of the refusal (no hang)`);
+        assert.ok(r.elapsedMs < REFUSAL_BOUND_MS, `${what}: within ${REFUSAL_BOUND_MS} ms (took ${r.elapsedMs} ms)`);
+        assert.equal(r.subscribed, false, `${what}: not subscribed`);
+        if (transport === 'jsonp' && kind === 'private') {
+          // JSONP: the callback runs with an answer that has no `auth`; pusher-js subscribes
+          // without a signature and sockudo refuses it (pusher:error 4009).
+          assert.ok(['channel_pusher_error', 'connection_error'].includes(r.outcome), `${what}: ${JSON.stringify(r)}`);
+          const error = r.outcome === 'connection_error' ? r.detail.data : r.detail;
+          assert.equal(error.code, 4009, `${what}: ${JSON.stringify(r)}`);
+        } else {
+          // AJAX: the refused POST; JSONP presence (no channel_data) and encrypted (no
+          // shared_secret): pusher-js itself refuses.
+          assert.equal(r.outcome, 'subscription_error', `${what}: ${JSON.stringify(r)}`);
+        }
+        assert.equal((await channelInfo(channel)).occupied, false, `${what}: sockudo has no subscriber`);
+      }
+      assert.equal((await page.evaluate((i) => window.E2E.state(i), id)).state, 'connected', `${refusal.name}: still connected`);
+    }
+
+    // A {sub} rule: the user's own channel is signed, another user's is refused.
+    const sub = `carol-${uniq()}`;
+    await connect(page, 'own', options8(transport, await mintToken(cfg, { sub, name: 'Carol' })));
+    assertSubscribed(await subscribe(page, 'own', `private-user-${sub}`), 'own private-user channel');
+    const other = await subscribe(page, 'own', `private-user-${sub}x`);
+    assert.notEqual(other.outcome, 'subscription_succeeded', `another user's channel: ${JSON.stringify(other)}`);
+    assert.notEqual(other.outcome, 'timeout');
+    assert.ok(other.elapsedMs < REFUSAL_BOUND_MS, `another user's channel refused within ${REFUSAL_BOUND_MS} ms (${other.elapsedMs} ms)`);
+  });
+}
+
+// AJAX from a listed origin: pusher-js reports the refusal's HTTP status (what an app
+// needs to tell "log in again" from "not allowed") only if the refusal carries
+// Access-Control-Allow-Origin like every other answer to that origin (README, CORS).
+scenario('ajax: pusher-js sees the refusal status (401 without or with an expired token, 403 refused channel)', async ({ open }) => {
+  const { page } = await open('refusal-status');
+  for (const refusal of REFUSALS) {
+    const id = refusal.name.replace(/\W+/g, '-');
+    await connect(page, id, options8('ajax', await refusal.token()));
+    const channel = refusal.channel(KINDS.private);
+    const r = await subscribe(page, id, channel);
+    assert.equal(r.outcome, 'subscription_error', `${refusal.name}: ${JSON.stringify(r)}`);
+    assert.equal(r.detail.status, refusal.ajaxStatus, `${refusal.name}, ${channel}: pusher-js reports ${JSON.stringify(r.detail)}`);
+  }
+});
+
+// ---------------------------------------------------------------------------
+// Scenario 7: two browser contexts, two users, one presence channel.
+
+scenario('two users in two browser contexts see each other join and leave a presence channel', async ({ open }) => {
+  const a = await open('alice');
+  const b = await open('bob');
+  const alice = `alice-${uniq()}`;
+  const bob = `bob-${uniq()}`;
+  const channel = `presence-room-${uniq()}`;
+  await connect(a.page, 'alice', options8('jsonp', await mintToken(cfg, { sub: alice, name: 'Alice' })));
+  await connect(b.page, 'bob', options8('jsonp', await mintToken(cfg, { sub: bob, name: 'Bob' })));
+  const memberEvent = (event, id) => (e) =>
+    e.kind === 'channel' && e.detail.channel === channel && e.detail.event === event && e.detail.data && e.detail.data.id === id;
+
+  let r = await subscribe(a.page, 'alice', channel);
+  assertSubscribed(r, 'alice joins');
+  assert.deepEqual(r.detail.members.members, { [alice]: { name: 'Alice' } });
+
+  r = await subscribe(b.page, 'bob', channel);
+  assertSubscribed(r, 'bob joins');
+  assert.deepEqual(r.detail.members.members, { [alice]: { name: 'Alice' }, [bob]: { name: 'Bob' } }, 'bob sees alice');
+  const added = await waitForLog(a.page, 'alice to see bob added', memberEvent('pusher:member_added', bob));
+  assert.deepEqual(added.detail.data.info, { name: 'Bob' });
+
+  // alice leaves and comes back: bob sees her removed, then added.
+  await a.page.evaluate(([c]) => window.E2E.unsubscribe('alice', c), [channel]);
+  await waitForLog(b.page, 'bob to see alice removed', memberEvent('pusher:member_removed', alice));
+  r = await subscribe(a.page, 'alice', channel);
+  assertSubscribed(r, 'alice joins again');
+  assert.deepEqual(r.detail.members.members, { [alice]: { name: 'Alice' }, [bob]: { name: 'Bob' } }, 'alice sees bob');
+  const back = await waitForLog(b.page, 'bob to see alice added', memberEvent('pusher:member_added', alice));
+  assert.deepEqual(back.detail.data.info, { name: 'Alice' });
+  assert.deepEqual(await presenceUsers(channel), [alice, bob].sort());
+
+  // bob closes his browser context: alice sees him removed.
+  await b.context.close();
+  await waitForLog(a.page, 'alice to see bob removed', memberEvent('pusher:member_removed', bob));
+  const state = await a.page.evaluate(([c]) => window.E2E.channelState('alice', c), [channel]);
+  assert.deepEqual(state.members.members, { [alice]: { name: 'Alice' } });
+  assert.deepEqual(await presenceUsers(channel), [alice]);
+});
+
+// ---------------------------------------------------------------------------
+// Scenario 8: pusher-js 7.x configured the older way (authTransport: 'jsonp').
+
+scenario('pusher-js 7.x with authTransport jsonp: private and presence', async ({ open }) => {
+  const { page } = await open('pusher-js-7', { version: 7 });
+  const sub = `dave-${uniq()}`;
+  await connect(page, 'c', options7(await mintToken(cfg, { sub, name: 'Dave Seven' })));
+  const priv = `private-allowed-${uniq()}`;
+  assertSubscribed(await subscribe(page, 'c', priv), priv);
+  const presence = `presence-room-${uniq()}`;
+  const r = await subscribe(page, 'c', presence);
+  assertSubscribed(r, presence);
+  assert.deepEqual(r.detail.members.me, { id: sub, info: { name: 'Dave Seven' } });
+  assert.deepEqual(r.detail.members.members, { [sub]: { name: 'Dave Seven' } });
+  const requests = consoleLines.filter((l) => l.startsWith('[pusher-js-7]'));
+  assert.ok(requests.length > 0, 'pusher-js 7 logged to the console');
+});
+
+// ---------------------------------------------------------------------------
+// Scenario 9: pages on two origins; only one is in ALLOWED_ORIGINS.
+
+scenario('JSONP works from any origin; AJAX only from the origin in ALLOWED_ORIGINS', async ({ open }) => {
+  const token = await mintToken(cfg, { sub: `erin-${uniq()}`, name: 'Erin' });
+  const listed = await open('listed-origin', { origin: pageA.origin });
+  const other = await open('other-origin', { origin: pageB.origin });
+  for (const { page, label } of [listed, other]) {
+    await connect(page, 'jsonp', options8('jsonp', token));
+    assertSubscribed(await subscribe(page, 'jsonp', `private-allowed-${uniq()}`), `${label}: JSONP`);
+    await connect(page, 'jsonp-presence', options8('jsonp', token));
+    assertSubscribed(await subscribe(page, 'jsonp-presence', `presence-room-${uniq()}`), `${label}: JSONP presence`);
+  }
+  await connect(listed.page, 'ajax', options8('ajax', token));
+  assertSubscribed(await subscribe(listed.page, 'ajax', `private-allowed-${uniq()}`), 'listed origin: AJAX');
+
+  const fnLogBefore = fn.child.logSize();
+  await connect(other.page, 'ajax', options8('ajax', token));
+  const channel = `private-allowed-${uniq()}`;
+  const r = await subscribe(other.page, 'ajax', channel);
+  // The browser blocks the answer (no Access-Control-Allow-Origin): pusher-js sees status 0.
+  assert.equal(r.outcome, 'subscription_error', `other origin: AJAX refused: ${JSON.stringify(r)}`);
+  assert.equal(r.detail.status, 0, `other origin: AJAX refused: ${JSON.stringify(r)}`);
+  assert.equal(r.subscribed, false);
+  assert.equal((await channelInfo(channel)).occupied, false);
+  // …and the function did refuse it (its one log line for that request).
+  await waitUntil('the function to log the refused origin', 5000, async () =>
+    fn.child.logSince(fnLogBefore).includes('"reason":"origin_not_allowed"'));
+});
