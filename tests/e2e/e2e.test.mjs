@@ -95,8 +95,8 @@ function baseOptions() {
 }
 
 /** pusher-js 8 options: channelAuthorization / userAuthentication with the token in `params`. */
-function options8(transport, token) {
-  const params = token === undefined ? {} : { token };
+function options8(transport, token, extraParams = {}) {
+  const params = token === undefined ? { ...extraParams } : { token, ...extraParams };
   return {
     ...baseOptions(),
     channelAuthorization: { endpoint: fn.authEndpoint, transport, params },
@@ -181,6 +181,23 @@ async function presenceUsers(channel) {
   return (await res.json()).users.map((u) => u.id).sort();
 }
 
+/** The function's own log line for this request: which transport pusher-js used, and the decision. */
+async function functionLogged(since, { transport, channel, decision = 'allowed' }) {
+  return waitUntil(`the function to log ${decision} ${transport} ${channel}`, 5000, async () =>
+    fn.child
+      .logSince(since)
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => {
+        try {
+          return JSON.parse(line);
+        } catch {
+          return {};
+        }
+      })
+      .find((e) => e.transport === transport && e.channel === channel && e.decision === decision));
+}
+
 function assertSubscribed(result, what) {
   assert.equal(result.outcome, 'subscription_succeeded', `${what}: ${JSON.stringify(result)}`);
   assert.equal(result.subscribed, true, what);
@@ -194,19 +211,25 @@ for (const transport of ['jsonp', 'ajax']) {
     const { page } = await open('private');
     const token = await mintToken(cfg, { sub: `user-${uniq()}`, name: 'Private Person' });
     await connect(page, 'c', options8(transport, token));
+    const since = fn.child.logSize();
     const channel = `private-allowed-${uniq()}`;
     assertSubscribed(await subscribe(page, 'c', channel), channel);
     assert.equal((await channelInfo(channel)).occupied, true, 'sockudo has the subscriber');
+    await functionLogged(since, { transport, channel });
   });
 
   scenario(`${transport}: presence channel shows the validated user and user_info from the token`, async ({ open }) => {
     const { page } = await open('presence');
     const sub = `alice-${uniq()}`;
     const token = await mintToken(cfg, { sub, name: 'Alice Example' });
-    await connect(page, 'c', options8(transport, token));
+    // Identity comes from the token only: user_id / user_info sent by the client are ignored.
+    const spoof = { user_id: 'mallory', user_info: JSON.stringify({ name: 'Mallory' }) };
+    await connect(page, 'c', options8(transport, token, spoof));
+    const since = fn.child.logSize();
     const channel = `presence-room-${uniq()}`;
     const r = await subscribe(page, 'c', channel);
     assertSubscribed(r, channel);
+    await functionLogged(since, { transport, channel });
     assert.deepEqual(r.detail.members.me, { id: sub, info: { name: 'Alice Example' } });
     assert.deepEqual(r.detail.members.members, { [sub]: { name: 'Alice Example' } });
     assert.equal(r.detail.members.count, 1);
@@ -217,8 +240,10 @@ for (const transport of ['jsonp', 'ajax']) {
     const { page } = await open('encrypted');
     const token = await mintToken(cfg, { sub: `user-${uniq()}`, name: 'Cipher' });
     await connect(page, 'c', options8(transport, token));
+    const since = fn.child.logSize();
     const channel = `private-encrypted-room-${uniq()}`;
     assertSubscribed(await subscribe(page, 'c', channel), channel);
+    await functionLogged(since, { transport, channel });
     const payload = { text: `secret ${uniq()}`, n: 42, nested: { ok: true, list: [1, 'two'] } };
     const res = await api.trigger(channel, 'secret-event', payload);
     assert.equal(res.status, 200);
@@ -403,15 +428,16 @@ scenario('pusher-js 7.x with authTransport jsonp: private and presence', async (
   const { page } = await open('pusher-js-7', { version: 7 });
   const sub = `dave-${uniq()}`;
   await connect(page, 'c', options7(await mintToken(cfg, { sub, name: 'Dave Seven' })));
+  const since = fn.child.logSize();
   const priv = `private-allowed-${uniq()}`;
   assertSubscribed(await subscribe(page, 'c', priv), priv);
+  await functionLogged(since, { transport: 'jsonp', channel: priv });
   const presence = `presence-room-${uniq()}`;
   const r = await subscribe(page, 'c', presence);
   assertSubscribed(r, presence);
   assert.deepEqual(r.detail.members.me, { id: sub, info: { name: 'Dave Seven' } });
   assert.deepEqual(r.detail.members.members, { [sub]: { name: 'Dave Seven' } });
-  const requests = consoleLines.filter((l) => l.startsWith('[pusher-js-7]'));
-  assert.ok(requests.length > 0, 'pusher-js 7 logged to the console');
+  await functionLogged(since, { transport: 'jsonp', channel: presence });
 });
 
 // ---------------------------------------------------------------------------

@@ -173,6 +173,8 @@ export async function startSockudo(cfg) {
 host = "127.0.0.1"
 port = ${port}
 debug = false
+# stop at once when the test ends (the default waits 10 s for connections to drain)
+shutdown_grace_period = 0
 
 [adapter]
 driver = "local"
