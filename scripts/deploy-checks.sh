@@ -104,10 +104,9 @@ else
   export CARGO_TARGET_DIR="$CACHE/target-deploy"
 
   step "sam build (BuildMethod rust-cargolambda, arm64)"
-  # sam copies target/lambda/pusher-auth/bootstrap from the source dir: point cargo-lambda's
-  # output there while the compile happens in CARGO_TARGET_DIR.
-  CARGO_LAMBDA_BUILD="{lambda_dir=\"$ROOT/target/lambda\"}" \
-    sam build --template-file template.yaml --build-dir "$CACHE/sam-build" --cache-dir "$CACHE/sam-cache"
+  # aws-lambda-builders copies <cargo metadata target_directory>/lambda/pusher-auth/bootstrap,
+  # so CARGO_TARGET_DIR above is honoured; the build and cache dirs stay out of the repository.
+  sam build --template-file template.yaml --build-dir "$CACHE/sam-build" --cache-dir "$CACHE/sam-cache"
   "$VTL_BIN/python" - "$CACHE/sam-build" <<'EOF'
 import os, sys
 build = sys.argv[1]
