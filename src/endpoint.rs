@@ -184,7 +184,7 @@ impl Endpoint {
                     }
                     Method::Post => {
                         trace.transport = "ajax";
-                        self.ajax(route, req, trace).await
+                        return self.ajax(route, req, trace).await;
                     }
                     Method::Options => {
                         trace.transport = "preflight";
@@ -251,13 +251,39 @@ impl Endpoint {
         }
     }
 
-    async fn ajax(&self, route: Route, req: &Request<'_>, trace: &mut Trace) -> Result<Response, Refusal> {
-        let app = self.settings.resolve(req.stage_variables)?;
-        let allowed_origin = match req.headers.origin {
-            Some(origin) if app.origin_allowed(origin) => Some(origin),
-            Some(_) => return Err(Refusal::OriginNotAllowed),
-            None => None,
+    /// AJAX: once the origin is known to be allowed, every answer (refusals
+    /// too) carries the CORS headers, so the page can read the status.
+    async fn ajax(&self, route: Route, req: &Request<'_>, trace: &mut Trace) -> Response {
+        let (app, allowed_origin) = match self.settings.resolve(req.stage_variables) {
+            Err(refusal) => return refuse_plain(refusal, trace),
+            Ok(app) => match req.headers.origin {
+                Some(origin) if app.origin_allowed(origin) => (app, Some(origin)),
+                Some(_) => return refuse_plain(Refusal::OriginNotAllowed, trace),
+                None => (app, None),
+            },
         };
+        let response = match self.ajax_signed(route, app, req, trace).await {
+            Ok(body) => {
+                trace.status = 200;
+                trace.reason = "ok";
+                Response::json(&body)
+            }
+            Err(refusal) => refuse_plain(refusal, trace),
+        };
+        let response = response.with_header("Vary", "Origin");
+        match allowed_origin {
+            Some(origin) => response.with_header("Access-Control-Allow-Origin", origin.to_owned()),
+            None => response,
+        }
+    }
+
+    async fn ajax_signed(
+        &self,
+        route: Route,
+        app: AppView<'_>,
+        req: &Request<'_>,
+        trace: &mut Trace,
+    ) -> Result<AuthBody, Refusal> {
         let is_form = req.headers.content_type.is_some_and(|ct| {
             ct.split(';')
                 .next()
@@ -295,12 +321,7 @@ impl Endpoint {
             authorization: req.headers.authorization,
             authorizer: req.authorizer,
         };
-        let body = self.authorize(route, app, &params, credentials, trace).await?;
-        let response = Response::json(&body).with_header("Vary", "Origin");
-        Ok(match allowed_origin {
-            Some(origin) => response.with_header("Access-Control-Allow-Origin", origin.to_owned()),
-            None => response,
-        })
+        self.authorize(route, app, &params, credentials, trace).await
     }
 
     fn preflight(&self, req: &Request<'_>) -> Result<Response, Refusal> {

@@ -133,6 +133,11 @@ fn plain_error(code: &str, status: u16) -> String {
     proxy(status, JSON, &format!(r#"{{"error":"{code}","status":{status}}}"#))
 }
 
+/// An AJAX refusal to an allowed origin: with the CORS headers, so the page can read it.
+fn cors_error(code: &str, status: u16) -> String {
+    proxy(status, CORS_JSON, &format!(r#"{{"error":"{code}","status":{status}}}"#))
+}
+
 fn hmac_hex(message: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(app("secret").as_bytes()).unwrap();
     mac.update(message.as_bytes());
@@ -323,7 +328,7 @@ fn rejection_non_utf8_value() {
     );
     let mut event = fixture_value("apigw-v2-ajax-private");
     event["body"] = Value::from("c29ja2V0X2lkPf8="); // socket_id=\xFF
-    assert_answer(&event_name(&event), &run_value(&endpoint(), &event), &plain_error("invalid_encoding", 400));
+    assert_answer(&event_name(&event), &run_value(&endpoint(), &event), &cors_error("invalid_encoding", 400));
 }
 
 #[test]
@@ -357,14 +362,19 @@ fn rejection_oversized_request() {
     assert_answer(&event_name(&event), &run_value(&endpoint(), &event), &plain_error("payload_too_large", 413));
     let mut event = fixture_value("apigw-v1-ajax-private");
     event["body"] = Value::from(format!("socket_id=1.2&channel_name=private-a&pad={}", "a".repeat(16 * 1024)));
-    assert_answer(&event_name(&event), &run_value(&endpoint(), &event), &plain_error("payload_too_large", 413));
+    assert_answer(&event_name(&event), &run_value(&endpoint(), &event), &cors_error("payload_too_large", 413));
 }
 
 #[test]
 fn rejection_ajax_without_a_form_body() {
     let mut event = fixture_value("apigw-v1-ajax-private");
     event["headers"]["content-type"] = Value::from("application/json");
-    assert_answer(&event_name(&event), &run_value(&endpoint(), &event), &plain_error("unsupported_media_type", 415));
+    assert_answer(&event_name(&event), &run_value(&endpoint(), &event), &cors_error("unsupported_media_type", 415));
+    // Without an Origin (a server-side caller) there is no Access-Control-Allow-Origin.
+    event["headers"].as_object_mut().unwrap().remove("origin");
+    let vary_json = CORS_JSON.replace(r#","Access-Control-Allow-Origin":"https://app.example.com""#, "");
+    let expected = proxy(415, &vary_json, r#"{"error":"unsupported_media_type","status":415}"#);
+    assert_answer(&event_name(&event), &run_value(&endpoint(), &event), &expected);
 }
 
 #[test]
