@@ -10,8 +10,12 @@ echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy -D warnings"
 cargo clippy --all-targets --locked -- -D warnings
-echo "==> cargo test (unit, vectors, event fixtures)"
+echo "==> cargo test (unit, vectors, event fixtures, JWKS, Secrets Manager against moto)"
 cargo test --locked
 echo "==> local run smoke test (scripts/run-local.sh + its printed curl)"
 python3 tests/local_run.py
+echo "==> end to end: pusher-js in Chromium, sockudo, the function (scripts/e2e.sh)"
+bash scripts/e2e.sh
+echo "==> deployment: template, mapping templates, packages (scripts/deploy-checks.sh)"
+bash scripts/deploy-checks.sh
 echo "==> all checks passed"
