@@ -140,12 +140,7 @@ impl RemoteJwks {
     }
 
     async fn fetch(&self) -> Result<Vec<VerificationKey>, FetchError> {
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .map_err(|_| FetchError::Connect)?
-            .https_or_http()
-            .enable_http1()
-            .build();
+        let connector = crate::https::connector().ok_or(FetchError::Connect)?;
         let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
         let request = http::Request::get(self.url.clone())
             .header(http::header::ACCEPT, "application/json")

@@ -8,9 +8,11 @@
 
 pub mod authorizer;
 pub mod aws;
+pub mod clock;
 pub mod config;
 pub mod endpoint;
 pub mod error;
+pub mod https;
 pub mod json_text;
 pub mod jwks;
 pub mod jwt;

@@ -116,12 +116,7 @@ impl SecretsManager {
         body.push_str("{\"SecretId\":");
         json_text::push_string(&mut body, id);
         body.push('}');
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .map_err(|_| FetchError::Unavailable)?
-            .https_or_http()
-            .enable_http1()
-            .build();
+        let connector = crate::https::connector().ok_or(FetchError::Unavailable)?;
         let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
         let mut wait = self.retry.backoff;
         let mut outcome = Err(Attempt::Retry("no attempt"));
