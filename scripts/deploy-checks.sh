@@ -26,19 +26,8 @@ LLVM_DEB_VERSION="1:22.1.8-1~deb12u1"
 
 step() { echo "==> $*"; }
 
-venv() { # venv NAME REQUIREMENTS -> prints the venv's bin dir
-  local dir="$CACHE/venv-deploy-$1" req="$2" stamp
-  stamp="$(sha256sum "$req" | cut -c1-64)"
-  if [ ! -x "$dir/bin/python" ]; then
-    "$PYTHON" -m venv "$dir" >&2
-  fi
-  if [ "$(cat "$dir/.requirements" 2>/dev/null)" != "$stamp" ]; then
-    echo "deploy-checks: installing $req into $dir" >&2
-    "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$req" >&2
-    echo "$stamp" > "$dir/.requirements"
-  fi
-  echo "$dir/bin"
-}
+# pinned_venv NAME REQUIREMENTS -> venv-deploy-NAME's bin dir (shared with scripts/e2e.sh)
+source scripts/vtl-venv.sh
 
 rust_arm64_toolchain() { # -> prints a dir holding a `rustc` wrapper
   local base="$CACHE/rust-web-${RUST_DEB_VERSION//[~:+]/_}"
@@ -76,8 +65,8 @@ EOF
 }
 
 step "Python venvs (tests/deploy/requirements-*.txt)"
-SAM_BIN="$(venv sam tests/deploy/requirements-sam.txt)"
-VTL_BIN="$(venv vtl tests/deploy/requirements-vtl.txt)"
+SAM_BIN="$(pinned_venv sam tests/deploy/requirements-sam.txt)"
+VTL_BIN="$(pinned_venv vtl tests/deploy/requirements-vtl.txt)"
 PYTEST=(-m pytest -q -p no:cacheprovider --rootdir=tests/deploy)
 
 step "template.yaml: cfn-lint, SAM transform, samconfig.toml"

@@ -5,6 +5,8 @@
 #   - Debian packages: chromium (the browser), protobuf-compiler (only to build sockudo)
 #   - sockudo $SOCKUDO_VERSION into ~/.cargo/bin (cargo install; ~10 min once)
 #   - the pinned npm packages of tests/e2e (npm ci; never downloads a browser)
+#   - the Python venv of tests/deploy/requirements-vtl.txt (scripts/vtl-venv.sh), for the
+#     API Gateway stage that renders the mapping templates (tests/e2e/lib/apigw_stage.py)
 # cargo-lambda is installed by scripts/run-local.sh itself (through scripts/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +43,11 @@ if ! sockudo_ok; then
   sockudo_ok || { echo "e2e: $SOCKUDO is not sockudo $SOCKUDO_VERSION after install" >&2; exit 1; }
 fi
 
+# --- the Velocity venv (API Gateway stage emulator, tests/e2e/lib/apigw_stage.py) --
+# localstack-core + airspeed-ext from tests/deploy/requirements-vtl.txt, shared with
+# scripts/deploy-checks.sh (scripts/vtl-venv.sh: ~/.cache/pusher-auth-lambda/venv-deploy-vtl).
+VTL_BIN="$(bash scripts/vtl-venv.sh)"
+
 # --- npm packages (exact versions from package-lock.json) -----------------
 echo "==> npm ci (tests/e2e)" >&2
 (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error >&2)
@@ -49,7 +56,7 @@ echo "==> npm ci (tests/e2e)" >&2
 echo "==> end-to-end suite (pusher-js $(node -p "require('./tests/e2e/node_modules/pusher-js/package.json').version") and $(node -p "require('./tests/e2e/node_modules/pusher-js-7/package.json').version"), sockudo $SOCKUDO_VERSION, $("$CHROMIUM" --version 2>/dev/null | head -n1))"
 start=$(date +%s)
 status=0
-E2E_CHROMIUM="$CHROMIUM" E2E_SOCKUDO="$SOCKUDO" \
+E2E_CHROMIUM="$CHROMIUM" E2E_SOCKUDO="$SOCKUDO" E2E_VTL_PYTHON="$VTL_BIN/python" \
   node --test --test-reporter=spec --test-concurrency=1 tests/e2e/e2e.test.mjs || status=$?
 echo "==> end-to-end suite finished in $(( $(date +%s) - start )) s (exit $status)"
 exit "$status"

@@ -18,6 +18,7 @@ import {
   mintToken,
   readLog,
   startFunction,
+  startGateway,
   startPageServer,
   startSockudo,
   waitUntil,
@@ -32,6 +33,7 @@ const WAIT_MS = 60_000;
 const cfg = makeConfig();
 let sockudo;
 let fn;
+let gw; // the API Gateway REST API stage (mapping templates) in front of `fn`
 let pageA; // origin listed in ALLOWED_ORIGINS
 let pageB; // another origin, not listed
 let browserHandle;
@@ -47,9 +49,17 @@ before(
     try {
       sockudo = await startSockudo(cfg);
       fn = await startFunction(cfg, { allowedOrigins: [pageA.origin] });
+      gw = await startGateway(fn, {
+        stage: 'staging',
+        // As template.yaml sets them (PUSHER_SECRET_ID left out: the secret comes from the
+        // function's environment here, not from Secrets Manager).
+        stageVariables: { PUSHER_APP_ID: cfg.appId, PUSHER_KEY: cfg.key, PUSHER_CLUSTER: 'mt1', ALLOWED_ORIGINS: pageA.origin },
+        // Not the integration's 11 s: a request can wait for cargo lambda watch to rebuild.
+        integrationTimeoutMs: WAIT_MS,
+      });
     } catch (err) {
       process.stderr.write(`\n===== start-up failed: ${err.message} =====\n`);
-      for (const name of ['sockudo', 'function']) {
+      for (const name of ['sockudo', 'function', 'gateway']) {
         process.stderr.write(`----- ${name} log -----\n${readLog(name).slice(-20_000)}\n`);
       }
       process.exitCode = 1;
@@ -57,6 +67,7 @@ before(
     }
     console.log(`# function ready after ${fn.readyAfterMs} ms; work dir ${WORK_DIR}`);
     console.log(`# CHANNEL_RULES="${CHANNEL_RULES}"; ALLOWED_ORIGINS=${pageA.origin}; other origin ${pageB.origin}`);
+    console.log(`# API Gateway stage (mapping templates) at ${gw.base}`);
     browserHandle = await launchBrowser();
     api = new PusherServer({
       appId: cfg.appId,
@@ -75,6 +86,7 @@ after(async () => {
   // Everything started in `before`, stopped even when a scenario failed.
   const stops = [];
   if (browserHandle) stops.push(browserHandle.persistent.close().catch(() => {}));
+  if (gw) stops.push(gw.child.stop());
   if (fn) stops.push(fn.child.stop());
   if (sockudo) stops.push(sockudo.child.stop());
   if (pageA) stops.push(pageA.close());
@@ -118,7 +130,12 @@ function options7(token) {
  */
 function scenario(name, body, timeout = 240_000) {
   test(name, { timeout }, async (t) => {
-    const marks = { fn: fn.child.logSize(), sockudo: sockudo.child.logSize(), console: consoleLines.length };
+    const marks = {
+      fn: fn.child.logSize(),
+      sockudo: sockudo.child.logSize(),
+      gateway: gw.child.logSize(),
+      console: consoleLines.length,
+    };
     const contexts = [];
     const open = async (label, { origin = pageA.origin, version = 8 } = {}) => {
       const context = await browserHandle.browser.newContext();
@@ -142,6 +159,8 @@ function scenario(name, body, timeout = 240_000) {
         fn.child.logSince(marks.fn).slice(-20_000),
         '----- sockudo log -----',
         sockudo.child.logSince(marks.sockudo).slice(-20_000),
+        '----- API Gateway stage log (lib/apigw_stage.py) -----',
+        gw.child.logSince(marks.gateway).slice(-20_000),
         `===== end of ${name} (all logs kept in ${WORK_DIR}) =====`,
       ];
       process.stderr.write(`${dump.join('\n')}\n`);
@@ -472,4 +491,126 @@ scenario('JSONP works from any origin; AJAX only from the origin in ALLOWED_ORIG
   // …and the function did refuse it (its one log line for that request).
   await waitUntil('the function to log the refused origin', 5000, async () =>
     fn.child.logSince(fnLogBefore).includes('"reason":"origin_not_allowed"'));
+});
+
+// ---------------------------------------------------------------------------
+// Scenario 10: through the REST API stage's mapping templates (lib/apigw_stage.py): the
+// JSONP GET routes of template.yaml. pusher-js's callback is Pusher.auth_callbacks['N'];
+// request.vtl's $util.escapeJavaScript turns its ' into \' (not JSON: Lambda would refuse
+// the event and API Gateway answer 500) unless undone, and response.vtl must write the
+// function's JavaScript out as it is, with a JavaScript Content-Type, for the browser to run it.
+
+scenario('REST API stage (mapping templates): JSONP private, presence, signin and refusals through request.vtl', async ({ open, note }) => {
+  const { page } = await open('apigw-stage');
+  // Every answer of the stage as the browser got it.
+  const answers = [];
+  page.on('response', async (res) => {
+    if (!res.url().startsWith(`${gw.base}/`)) return;
+    const url = new URL(res.url());
+    const entry = { route: url.pathname, query: Object.fromEntries(url.searchParams), status: res.status(), headers: res.headers() };
+    answers.push(entry);
+    entry.body = await res.text().catch((e) => `(body unavailable: ${e.message})`);
+  });
+  const gwMark = gw.child.logSize();
+  const fnMark = fn.child.logSize();
+  const sub = `grace-${uniq()}`;
+  const token = await mintToken(cfg, { sub, name: "Grace O'Hara" });
+  const params = { token };
+  const options = {
+    ...baseOptions(),
+    channelAuthorization: { endpoint: gw.authEndpoint, transport: 'jsonp', params },
+    userAuthentication: { endpoint: gw.userAuthEndpoint, transport: 'jsonp', params },
+  };
+  await connect(page, 'c', options);
+
+  const priv = `private-allowed-${uniq()}`;
+  assertSubscribed(await subscribe(page, 'c', priv), `${priv} through the stage`);
+  assert.equal((await channelInfo(priv)).occupied, true, 'sockudo has the subscriber');
+
+  const presence = `presence-room-${uniq()}`;
+  const r = await subscribe(page, 'c', presence);
+  assertSubscribed(r, `${presence} through the stage`);
+  assert.deepEqual(r.detail.members.me, { id: sub, info: { name: "Grace O'Hara" } }, 'presence me from the token');
+  assert.deepEqual(await presenceUsers(presence), [sub], 'sockudo lists the user');
+
+  const signin = await page.evaluate(([i, t]) => window.E2E.signin(i, t), ['c', WAIT_MS]);
+  assert.equal(signin.outcome, 'signin_success', `signin through the stage: ${JSON.stringify(signin)}`);
+  assert.deepEqual(signin.userData, { id: sub, user_info: { name: "Grace O'Hara" } });
+
+  // Refused channels reach the page within 2 s, as on the proxy path: the function's JSONP
+  // denial is a success for API Gateway (200, the default integration response). On a
+  // connection that has not signed in: for a signed-in user, pusher-js 8 takes a presence
+  // answer without channel_data as valid and sends pusher:subscribe without auth (see README).
+  await connect(page, 'r', options);
+  await fn.probe(); // the 2 s bound is about the answer, not about a pending rebuild
+  const refusedPrivate = `private-forbidden-${uniq()}`;
+  const rp = await subscribe(page, 'r', refusedPrivate, HANG_MS);
+  note(`refused ${refusedPrivate}: ${rp.outcome} after ${rp.elapsedMs} ms ${JSON.stringify(rp.detail)}`);
+  assert.notEqual(rp.outcome, 'timeout', `${refusedPrivate}: the page learns of the refusal (no hang)`);
+  assert.ok(rp.elapsedMs < REFUSAL_BOUND_MS, `${refusedPrivate}: within ${REFUSAL_BOUND_MS} ms (took ${rp.elapsedMs} ms)`);
+  assert.equal(rp.subscribed, false);
+  // No `auth` in the answer: pusher-js subscribes without a signature and sockudo refuses it (4009).
+  assert.ok(['channel_pusher_error', 'connection_error'].includes(rp.outcome), `${refusedPrivate}: ${JSON.stringify(rp)}`);
+  assert.equal((rp.outcome === 'connection_error' ? rp.detail.data : rp.detail).code, 4009, JSON.stringify(rp));
+  const refusedPresence = `presence-forbidden-${uniq()}`;
+  const rq = await subscribe(page, 'r', refusedPresence, HANG_MS);
+  note(`refused ${refusedPresence}: ${rq.outcome} after ${rq.elapsedMs} ms ${JSON.stringify(rq.detail)}`);
+  // No `channel_data`: pusher-js itself refuses the presence channel.
+  assert.equal(rq.outcome, 'subscription_error', `${refusedPresence}: ${JSON.stringify(rq)}`);
+  assert.ok(rq.elapsedMs < REFUSAL_BOUND_MS, `${refusedPresence}: within ${REFUSAL_BOUND_MS} ms (took ${rq.elapsedMs} ms)`);
+  assert.equal(rq.subscribed, false);
+  for (const channel of [refusedPrivate, refusedPresence]) {
+    assert.equal((await channelInfo(channel)).occupied, false, `${channel}: sockudo has no subscriber`);
+  }
+  for (const id of ['c', 'r']) {
+    assert.equal((await page.evaluate((i) => window.E2E.state(i), id)).state, 'connected', `${id}: still connected`);
+  }
+
+  // What went over the wire: every request pusher-js made went to the stage, with its
+  // Pusher.auth_callbacks['N'] callback, and came back as JavaScript calling that callback.
+  await waitUntil('the stage answers to be read', 5000, async () => answers.length >= 5 && answers.every((a) => a.body !== undefined));
+  const expected = [
+    ['/staging/pusher/auth', priv],
+    ['/staging/pusher/auth', presence],
+    ['/staging/pusher/user-auth', undefined],
+    ['/staging/pusher/auth', refusedPrivate],
+    ['/staging/pusher/auth', refusedPresence],
+  ];
+  assert.deepEqual(answers.map((a) => [a.route, a.query.channel_name]), expected, JSON.stringify(answers, null, 1));
+  const access = gw.accessLog(gwMark);
+  for (const a of answers) {
+    const what = `${a.route} ${a.query.channel_name || ''}`;
+    const callback = a.query.callback;
+    assert.match(callback, /^Pusher\.auth_callbacks\['\d+'\]$/, `${what}: pusher-js's own callback`);
+    assert.equal(a.status, 200, `${what}: ${a.body}`);
+    assert.equal(a.headers['content-type'], 'application/javascript; charset=utf-8', what);
+    assert.equal(a.headers['x-content-type-options'], 'nosniff', what);
+    assert.equal(a.headers['cache-control'], 'no-store, private', what);
+    assert.ok(a.body.startsWith(`/**/typeof ${callback} === 'function' && ${callback}({`), `${what}: ${a.body}`);
+    // The stage rendered request.vtl, invoked the function and applied the default integration response…
+    const requestId = a.headers['x-amzn-requestid'];
+    const line = access.find((e) => e.requestId === requestId);
+    assert.ok(line, `${what}: the stage's access log has ${requestId}`);
+    assert.deepEqual(
+      [line.resourcePath, line.status, line.integrationStatus, line.selectionPattern],
+      [a.route.replace('/staging', ''), 200, 'ok', 'default'],
+      JSON.stringify(line),
+    );
+    // …and the function got the mapping-template event (its request id is the stage's).
+    const logged = await waitUntil(`the function to log request ${requestId}`, 5000, async () =>
+      fn.child
+        .logSince(fnMark)
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => {
+          try {
+            return JSON.parse(l);
+          } catch {
+            return {};
+          }
+        })
+        .find((e) => e.request_id === requestId));
+    assert.equal(logged.transport, 'jsonp', JSON.stringify(logged));
+    assert.equal(logged.channel ?? undefined, a.query.channel_name, JSON.stringify(logged));
+  }
 });

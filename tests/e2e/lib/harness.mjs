@@ -281,6 +281,64 @@ export async function startFunction(cfg, { allowedOrigins }) {
 }
 
 // ---------------------------------------------------------------------------
+// An API Gateway REST API stage in front of the same function process: lib/apigw_stage.py
+// (built on tests/deploy/apigw.py) serves the mapping-template routes of template.yaml
+// (GET /<stage>/pusher/auth, GET /<stage>/pusher/user-auth): request.vtl rendered with AWS's
+// $util.escapeJavaScript, the event sent to cargo lambda watch's Lambda Invoke API, the
+// integration response selected and rendered. Runs in the venv of
+// tests/deploy/requirements-vtl.txt (scripts/vtl-venv.sh; scripts/e2e.sh passes E2E_VTL_PYTHON).
+
+export const VTL_PYTHON =
+  process.env.E2E_VTL_PYTHON ||
+  join(
+    process.env.PUSHER_AUTH_CACHE || join(process.env.XDG_CACHE_HOME || join(process.env.HOME, '.cache'), 'pusher-auth-lambda'),
+    'venv-deploy-vtl',
+    'bin',
+    'python',
+  );
+
+export async function startGateway(fn, { stage = 'staging', stageVariables = {}, integrationTimeoutMs } = {}) {
+  const args = [
+    join(HERE, 'apigw_stage.py'),
+    '--template', join(REPO_ROOT, 'template.yaml'),
+    '--stage', stage,
+    '--stage-variables', JSON.stringify(stageVariables),
+    '--invoke-url', `http://127.0.0.1:${fn.port}/2015-03-31/functions/pusher-auth/invocations`,
+  ];
+  if (integrationTimeoutMs) args.push('--integration-timeout-ms', String(integrationTimeoutMs));
+  // No .pyc next to tests/deploy/apigw.py: cargo lambda watch rebuilds on changes in the tree.
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1' };
+  const child = new Child('gateway', VTL_PYTHON, args, { cwd: REPO_ROOT, env });
+  let base;
+  try {
+    base = await waitUntil('the API Gateway stage (lib/apigw_stage.py) to listen', 30_000, async () => {
+      if (child.exited) throw fatal(`apigw_stage.py exited ${JSON.stringify(child.exited)}`);
+      const first = child.log().split('\n')[0];
+      return first.startsWith('{') && first.endsWith('}') ? JSON.parse(first).listening : undefined;
+    });
+  } catch (err) {
+    await child.stop();
+    throw err;
+  }
+  const stageBase = `${base}/${stage}`;
+  return {
+    child,
+    base: stageBase,
+    authEndpoint: `${stageBase}/pusher/auth`,
+    userAuthEndpoint: `${stageBase}/pusher/user-auth`,
+    /** The stage's access-log lines (one JSON object per request) written after `offset`. */
+    accessLog(offset = 0) {
+      return child
+        .logSince(offset)
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line))
+        .filter((e) => e.requestId);
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------
 // Tokens (HS256, minted here with jose; the function checks them with JWT_SECRET).
 
 export async function mintToken(cfg, { sub, name, expiresInSeconds = 600 }) {
@@ -360,7 +418,7 @@ export async function launchBrowser() {
   return { browser, persistent, userDataDir };
 }
 
-/** The log of a child started by this run ('sockudo', 'function'), even if it failed to start. */
+/** The log of a child started by this run ('sockudo', 'function', 'gateway'), even if it failed to start. */
 export function readLog(name) {
   try {
     return readFileSync(join(WORK_DIR, `${name}.log`), 'utf8');
