@@ -3,11 +3,11 @@
 //! rejection rule. Expected signatures come from the official vectors or from
 //! an HMAC computed here, never from the crate's own signer.
 
+mod common;
+
 use hmac::{Hmac, Mac};
 use pusher_auth_lambda::aws::handler::handle_bytes;
-use pusher_auth_lambda::config::Settings;
 use pusher_auth_lambda::endpoint::Endpoint;
-use pusher_auth_lambda::logging::Captured;
 use serde_json::Value;
 use sha2::Sha256;
 
@@ -48,12 +48,7 @@ fn endpoint_with(extra: &[(&str, &str)]) -> Endpoint {
     .map(|(k, v)| (k.to_owned(), v))
     .chain(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())))
     .collect();
-    Endpoint::new(
-        Settings::from_lookup(|name| {
-            vars.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone()).filter(|v| !v.is_empty())
-        })
-        .unwrap(),
-    )
+    common::endpoint_from(&vars)
 }
 
 fn endpoint() -> Endpoint {
@@ -70,15 +65,8 @@ fn fixture_value(name: &str) -> Value {
 
 /// Runs the handler on raw bytes, capturing the log; returns (response, log).
 fn run_logged(endpoint: &Endpoint, event: &[u8]) -> (String, String) {
-    let captured = Captured::default();
-    let out = tracing::subscriber::with_default(captured.subscriber(tracing::Level::TRACE), || {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(handle_bytes(endpoint, event, "invocation-1"))
-            .expect("an HTTP event")
-    });
-    (out.into_result().expect("a proxy answer"), captured.text())
+    let (out, log) = common::handle_logged(endpoint, event, tracing::Level::TRACE);
+    (out.expect("a proxy answer"), log)
 }
 
 fn run(endpoint: &Endpoint, event: &[u8]) -> String {
@@ -458,11 +446,7 @@ fn log_line_records_the_real_outcome_of_a_jsonp_denial() {
 
 /// Runs an event and returns the invocation's outcome (payload or function error) and the log.
 fn outcome_logged(endpoint: &Endpoint, event: &[u8]) -> (Result<String, String>, String) {
-    let captured = Captured::default();
-    let out = tracing::subscriber::with_default(captured.subscriber(tracing::Level::TRACE), || {
-        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(handle_bytes(endpoint, event, "i"))
-    });
-    (out.expect("an HTTP event").into_result(), captured.text())
+    common::handle_logged(endpoint, event, tracing::Level::TRACE)
 }
 
 /// The log line without its timing, which differs between runs.

@@ -1,11 +1,10 @@
 //! Validators and the channel policy through the real handler, with tokens
 //! minted by PyJWT (tests/tools/mint_tokens.py → tests/fixtures/tokens.json).
 
+mod common;
+
 use hmac::{Hmac, Mac};
-use pusher_auth_lambda::aws::handler::handle_bytes;
-use pusher_auth_lambda::config::Settings;
 use pusher_auth_lambda::endpoint::Endpoint;
-use pusher_auth_lambda::logging::Captured;
 use serde_json::{json, Value};
 use sha2::Sha256;
 
@@ -39,9 +38,7 @@ fn endpoint(vars: &[(&str, String)]) -> Endpoint {
         ("ALLOWED_ORIGINS".into(), "https://app.example.com".into()),
     ];
     all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.clone())));
-    let lookup =
-        |name: &str| all.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone()).filter(|v| !v.is_empty());
-    Endpoint::new(Settings::from_lookup(lookup).unwrap())
+    common::endpoint_from(&all)
 }
 
 fn fixture(name: &str) -> Value {
@@ -75,20 +72,8 @@ fn jsonp_event(channel: &str, token: Option<&str>) -> Value {
 /// Runs an event; returns (status, body, the request's log line). Fails if the
 /// log holds a secret or any token from tokens.json.
 fn run(endpoint: &Endpoint, event: &Value) -> (u16, String, Value) {
-    let captured = Captured::default();
-    let bytes = serde_json::to_vec(event).unwrap();
-    let out = tracing::subscriber::with_default(captured.subscriber(tracing::Level::INFO), || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(handle_bytes(endpoint, &bytes, "i"))
-    })
-    .unwrap()
-    .into_result()
-    .unwrap();
-    let answer: Value = serde_json::from_str(&out).unwrap();
-    let log = captured.text();
+    let (out, log) = common::handle_logged(endpoint, &serde_json::to_vec(event).unwrap(), tracing::Level::INFO);
+    let answer: Value = serde_json::from_str(&out.unwrap()).unwrap();
     for secret in [SECRET, tokens()["hs_secret"].as_str().unwrap()] {
         assert!(!log.contains(secret), "secret in log: {log}");
     }

@@ -6,6 +6,8 @@
 //! installed) and prepared by `tests/tools/moto_setup.py` with boto3.
 //! Expected answers are computed here with HMAC-SHA256, never by the crate.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -15,10 +17,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
-use pusher_auth_lambda::aws::handler::handle_bytes;
-use pusher_auth_lambda::config::Settings;
 use pusher_auth_lambda::endpoint::Endpoint;
-use pusher_auth_lambda::logging::Captured;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -84,9 +83,7 @@ fn endpoint(vars: &[(&str, &str)]) -> Endpoint {
     .chain(vars)
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    Endpoint::new(
-        Settings::from_lookup(|name| vars.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone())).unwrap(),
-    )
+    common::endpoint_from(&vars)
 }
 
 /// A JSONP request (HTTP API 2.0 event) for `channel`, with stage variables.
@@ -106,23 +103,13 @@ fn event(channel: &str, stage_variables: Value) -> Vec<u8> {
 
 /// Runs one event; returns (the JSON the callback gets, the log).
 fn run(endpoint: &Endpoint, event: &[u8]) -> (Value, String) {
-    let captured = Captured::default();
-    let out = tracing::subscriber::with_default(captured.subscriber(tracing::Level::INFO), || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(handle_bytes(endpoint, event, "i"))
-    })
-    .unwrap()
-    .into_result()
-    .unwrap();
-    let answer: Value = serde_json::from_str(&out).unwrap();
+    let (out, log) = common::handle_logged(endpoint, event, tracing::Level::INFO);
+    let answer: Value = serde_json::from_str(&out.unwrap()).unwrap();
     assert_eq!(answer["statusCode"], 200, "{answer}");
     let body = answer["body"].as_str().unwrap();
     let prefix = "/**/typeof Pusher.auth_callbacks['1'] === 'function' && Pusher.auth_callbacks['1'](";
     let json = body.strip_prefix(prefix).and_then(|b| b.strip_suffix(");")).unwrap();
-    (serde_json::from_str(json).unwrap(), captured.text())
+    (serde_json::from_str(json).unwrap(), log)
 }
 
 fn auth(secret: &str, message: &str) -> String {
