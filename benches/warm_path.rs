@@ -29,8 +29,12 @@ fn run<F: Future>(future: F) -> F::Output {
 fn median_ns(endpoint: &Endpoint, event: &[u8]) -> (f64, f64, f64) {
     // Many short batches: a burst of noise on this shared VM spoils a few
     // batches, not the median.
-    const BATCH: usize = 100;
-    const BATCHES: usize = 3_001;
+    median_ns_of(endpoint, event, 100, 3_001)
+}
+
+fn median_ns_of(endpoint: &Endpoint, event: &[u8], batch: usize, batches: usize) -> (f64, f64, f64) {
+    #[allow(non_snake_case)]
+    let (BATCH, BATCHES) = (batch, batches);
     // Warm up and check the answer is a 200 before timing anything.
     let out = run(handle_bytes(endpoint, event, "bench")).expect("fixture decodes").into_result().unwrap();
     // A proxy response, or a mapping-template answer (the body as a JSON string); signed either way.
@@ -114,6 +118,32 @@ fn main() {
     ] {
         let event = std::fs::read(format!("{dir}{name}.json")).unwrap();
         let (median, p90, min) = median_ns(&endpoint, &event);
+        println!("{name:<44} {:>7} {:>11.2} {:>8.2} {:>8.2}", event.len(), median / 1000.0, p90 / 1000.0, min / 1000.0);
+    }
+
+    // AUTH_MODE=jwt: the same JSONP request carrying a real token (tests/fixtures/tokens.json,
+    // minted by PyJWT; keys inline as JWT_JWKS, so no fetch). Fewer, shorter batches: a
+    // signature verification costs far more than the rest of the path.
+    let tokens: serde_json::Value = serde_json::from_str(include_str!("../tests/fixtures/tokens.json")).unwrap();
+    let jwt_env = |name: &str| -> Option<String> {
+        Some(match name {
+            "AUTH_MODE" => "jwt".into(),
+            "JWT_ALGORITHMS" => "RS256,ES256,HS256".into(),
+            "JWT_JWKS" => tokens["jwks"].to_string(),
+            "JWT_SECRET" => tokens["hs_secret"].as_str()?.into(),
+            "JWT_ISSUER" => tokens["issuer"].as_str()?.into(),
+            "JWT_AUDIENCE" => tokens["audience"].as_str()?.into(),
+            other => return env(other),
+        })
+    };
+    let jwt_endpoint = Endpoint::new(Settings::from_lookup(jwt_env).unwrap());
+    let template = std::fs::read_to_string(format!("{dir}apigw-v2-jsonp-private.json")).unwrap();
+    for token in ["valid_hs256", "valid_rs256", "valid_es256"] {
+        let event =
+            template.replace("token=demo-token", &format!("token={}", tokens["tokens"][token].as_str().unwrap()));
+        assert_ne!(event, template);
+        let (median, p90, min) = median_ns_of(&jwt_endpoint, event.as_bytes(), 10, 301);
+        let name = format!("apigw-v2-jsonp-private, jwt {}", &token[6..]);
         println!("{name:<44} {:>7} {:>11.2} {:>8.2} {:>8.2}", event.len(), median / 1000.0, p90 / 1000.0, min / 1000.0);
     }
 }
