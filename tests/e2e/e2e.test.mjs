@@ -203,20 +203,24 @@ async function presenceUsers(channel) {
   return (await res.json()).users.map((u) => u.id).sort();
 }
 
+/** The JSON lines of a log text (other lines skipped, unparsable ones as {}). */
+function jsonLines(text) {
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => {
+      try {
+        return JSON.parse(line);
+      } catch {
+        return {};
+      }
+    });
+}
+
 /** The function's own log line for this request: which transport pusher-js used, and the decision. */
 async function functionLogged(since, { transport, channel, decision = 'allowed' }) {
   return waitUntil(`the function to log ${decision} ${transport} ${channel}`, 5000, async () =>
-    fn.child
-      .logSince(since)
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => {
-        try {
-          return JSON.parse(line);
-        } catch {
-          return {};
-        }
-      })
+    jsonLines(fn.child.logSince(since))
       .find((e) => e.transport === transport && e.channel === channel && e.decision === decision));
 }
 
@@ -598,17 +602,7 @@ scenario('REST API stage (mapping templates): JSONP private, presence, signin an
     );
     // …and the function got the mapping-template event (its request id is the stage's).
     const logged = await waitUntil(`the function to log request ${requestId}`, 5000, async () =>
-      fn.child
-        .logSince(fnMark)
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => {
-          try {
-            return JSON.parse(l);
-          } catch {
-            return {};
-          }
-        })
+      jsonLines(fn.child.logSince(fnMark))
         .find((e) => e.request_id === requestId));
     assert.equal(logged.transport, 'jsonp', JSON.stringify(logged));
     assert.equal(logged.channel ?? undefined, a.query.channel_name, JSON.stringify(logged));
