@@ -246,7 +246,15 @@ impl Endpoint {
             Err(refusal) => {
                 trace.status = refusal.status();
                 trace.reason = refusal.log_reason();
-                Response::jsonp_denial(callback, refusal)
+                // Which denial depends only on the route and the channel prefix
+                // pusher-js asked for; the body is fixed text either way (README,
+                // "Answers to refusals").
+                let presence = params.channel_name.as_deref().is_some_and(|name| name.starts_with("presence-"));
+                match route {
+                    Route::UserAuth => Response::jsonp_user_auth_denial(refusal),
+                    Route::ChannelAuth if presence => Response::jsonp_presence_denial(callback, refusal),
+                    Route::ChannelAuth => Response::jsonp_denial(callback, refusal),
+                }
             }
         }
     }

@@ -93,11 +93,40 @@ impl Response {
         Self::new(200, Some(JAVASCRIPT), jsonp_script(callback, &body.to_json()))
     }
 
-    /// JSONP denial: a script answered with 4xx never runs and pusher-js would
-    /// wait forever, so the answer is 200 and the callback gets an error object
-    /// without `auth`. The log records the status it stands for.
+    /// JSONP denial of a private or encrypted channel: a script answered with
+    /// 4xx never runs and pusher-js would wait forever, so the answer is 200
+    /// and the callback gets an error object without `auth`. The log records
+    /// the status it stands for.
     pub fn jsonp_denial(callback: JsonpCallback<'_>, refusal: Refusal) -> Self {
         Self::new(200, Some(JAVASCRIPT), jsonp_script(callback, &error_json(refusal)))
+    }
+
+    /// JSONP denial of a presence channel: the error object also carries the
+    /// fixed `"channel_data":"{}"` (no `auth`). pusher-js takes any JSONP answer
+    /// as a success; without `channel_data` a presence channel on a connection
+    /// that asked to sign in waits for the signin and then subscribes without
+    /// `channel_data`, which crashes the connection on some servers (sockudo
+    /// 5.2.0) or waits forever when the signin was refused. With it, pusher-js
+    /// sends `pusher:subscribe` without `auth`, which every Pusher-protocol
+    /// server refuses for that channel alone.
+    pub fn jsonp_presence_denial(callback: JsonpCallback<'_>, refusal: Refusal) -> Self {
+        let mut json = error_json(refusal);
+        json.pop();
+        json.push_str(PRESENCE_DENIAL_CHANNEL_DATA);
+        Self::new(200, Some(JAVASCRIPT), jsonp_script(callback, &json))
+    }
+
+    /// JSONP denial of user authentication (`pusher.signin()`): a script that
+    /// does not call the callback. pusher-js takes any JSONP answer as a
+    /// success and would send `pusher:signin` without a signature, which a
+    /// Pusher-protocol server may answer by closing the whole connection (and
+    /// close codes 4000–4099 stop pusher-js from reconnecting). Not calling it
+    /// leaves the connection as it was: not signed in, channels working.
+    pub fn jsonp_user_auth_denial(refusal: Refusal) -> Self {
+        let mut body = String::from("/**/void ");
+        body.push_str(&error_json(refusal));
+        body.push(';');
+        Self::new(200, Some(JAVASCRIPT), body)
     }
 
     /// An empty answer (CORS preflight).
@@ -116,6 +145,10 @@ impl Response {
         self.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| &**v)
     }
 }
+
+/// What a presence denial adds to the error object (fixed text; see
+/// [`Response::jsonp_presence_denial`]).
+const PRESENCE_DENIAL_CHANNEL_DATA: &str = ",\"channel_data\":\"{}\"}";
 
 /// `{"error":"<code>","status":<status>}` (codes are fixed snake_case words).
 fn error_json(refusal: Refusal) -> String {
@@ -209,11 +242,34 @@ mod tests {
             Response::json(&AuthBody::default()),
             Response::error(Refusal::Forbidden),
             Response::jsonp_denial(cb, Refusal::Forbidden),
+            Response::jsonp_presence_denial(cb, Refusal::Forbidden),
+            Response::jsonp_user_auth_denial(Refusal::Forbidden),
             Response::no_content(),
         ] {
             assert_eq!(r.header("X-Content-Type-Options"), Some("nosniff"));
             assert_eq!(r.header("Cache-Control"), Some("no-store, private"));
         }
+    }
+
+    #[test]
+    fn presence_denial_carries_fixed_channel_data_and_no_auth() {
+        let cb = JsonpCallback::parse("Pusher.auth_callbacks['3']").unwrap();
+        let r = Response::jsonp_presence_denial(cb, Refusal::Forbidden);
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("Content-Type"), Some(JAVASCRIPT));
+        assert_eq!(
+            r.body,
+            "/**/typeof Pusher.auth_callbacks['3'] === 'function' && Pusher.auth_callbacks['3']({\"error\":\"forbidden\",\"status\":403,\"channel_data\":\"{}\"});"
+        );
+    }
+
+    #[test]
+    fn user_auth_denial_never_calls_the_callback() {
+        let r = Response::jsonp_user_auth_denial(Refusal::Unauthenticated("token_missing"));
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("Content-Type"), Some(JAVASCRIPT));
+        assert_eq!(r.body, "/**/void {\"error\":\"unauthenticated\",\"status\":401};");
+        assert!(!r.body.contains("auth_callbacks"));
     }
 
     #[test]

@@ -375,6 +375,52 @@ fn rejection_encrypted_channel_without_master_key() {
     );
 }
 
+/// A refused presence channel: the denial also carries the fixed `"channel_data":"{}"`,
+/// so pusher-js sends a subscription the server refuses on its own, even on a
+/// connection that asked to sign in (README, "Answers to refusals").
+#[test]
+fn rejection_presence_channel_is_a_denial_with_fixed_channel_data() {
+    let private_only = endpoint_with(&[("CHANNEL_RULES", "private-*")]);
+    let expected = proxy(200, JS, &script(r#"{"error":"forbidden","status":403,"channel_data":"{}"}"#));
+    for name in ["apigw-v1-jsonp-presence", "apigw-v2-jsonp-presence"] {
+        assert_answer(name, &run(&private_only, &fixture(name)), &expected);
+    }
+    // Any refusal of a presence-… name, the name itself valid or not.
+    let mut event = fixture_value("apigw-v2-jsonp-presence");
+    let raw = event["rawQueryString"].as_str().unwrap().replace("channel_name=presence-", "channel_name=presence-%3C");
+    event["rawQueryString"] = Value::from(raw);
+    let expected = proxy(200, JS, &script(r#"{"error":"invalid_channel_name","status":400,"channel_data":"{}"}"#));
+    assert_answer(&event_name(&event), &run_value(&endpoint(), &event), &expected);
+    // Private channels keep the plain denial.
+    let mut event = fixture_value("apigw-v2-jsonp-private");
+    let raw = event["rawQueryString"].as_str().unwrap().replace("channel_name=private-", "channel_name=private-%3C");
+    event["rawQueryString"] = Value::from(raw);
+    assert_answer(&event_name(&event), &run_value(&endpoint(), &event), &jsonp_denial("invalid_channel_name", 400));
+}
+
+/// A refused signin over JSONP: a script that never calls pusher-js's callback, so
+/// pusher-js sends no `pusher:signin` at all (README, "Answers to refusals").
+#[test]
+fn rejection_user_auth_is_a_script_that_does_not_call_the_callback() {
+    let jwt = endpoint_with(&[
+        ("AUTH_MODE", "jwt"),
+        ("JWT_ALGORITHMS", "HS256"),
+        ("JWT_SECRET", "an-hmac-key-of-at-least-32-bytes-for-tests"),
+    ]);
+    let (out, log) = run_logged(&jwt, &fixture("apigw-v1-jsonp-user-auth"));
+    assert_eq!(out, proxy(200, JS, r#"/**/void {"error":"unauthenticated","status":401};"#));
+    let line: Value = serde_json::from_str(log.trim()).unwrap();
+    assert_eq!((line["route"].as_str(), line["status"].as_u64()), (Some("user-auth"), Some(401)), "{log}");
+    // The same through the mapping-template integration: a successful invocation.
+    let mut event = fixture_value("rest-mapping-jsonp-private");
+    event["context"]["resource-path"] = Value::from("/pusher/user-auth");
+    event["params"]["querystring"].as_object_mut().unwrap().remove("channel_name");
+    event["params"]["querystring"]["token"] = Value::from("not-a-token");
+    let (out, _) = outcome_logged(&jwt, &serde_json::to_vec(&event).unwrap());
+    let body: String = serde_json::from_str(&out.unwrap()).unwrap();
+    assert_eq!(body, r#"/**/void {"error":"unauthenticated","status":401};"#);
+}
+
 #[test]
 fn stage_variables_choose_the_key_but_never_the_secret() {
     let mut event = fixture_value("apigw-v1-jsonp-private");
