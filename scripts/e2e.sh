@@ -57,6 +57,6 @@ echo "==> end-to-end suite (pusher-js $(node -p "require('./tests/e2e/node_modul
 start=$(date +%s)
 status=0
 E2E_CHROMIUM="$CHROMIUM" E2E_SOCKUDO="$SOCKUDO" E2E_VTL_PYTHON="$VTL_BIN/python" \
-  node --test --test-reporter=spec --test-concurrency=1 tests/e2e/e2e.test.mjs || status=$?
+  node --test --test-reporter=spec --test-concurrency=1 tests/e2e/*.test.mjs || status=$?
 echo "==> end-to-end suite finished in $(( $(date +%s) - start )) s (exit $status)"
 exit "$status"

@@ -364,15 +364,15 @@ for (const transport of ['jsonp', 'ajax']) {
         assert.notEqual(r.outcome, 'timeout', `${what}: the page learns of the refusal (no hang)`);
         assert.ok(r.elapsedMs < REFUSAL_BOUND_MS, `${what}: within ${REFUSAL_BOUND_MS} ms (took ${r.elapsedMs} ms)`);
         assert.equal(r.subscribed, false, `${what}: not subscribed`);
-        if (transport === 'jsonp' && kind === 'private') {
-          // JSONP: the callback runs with an answer that has no `auth`; pusher-js subscribes
-          // without a signature and sockudo refuses it (pusher:error 4009).
+        if (transport === 'jsonp' && kind !== 'encrypted') {
+          // JSONP: the callback runs with an answer that has no `auth` (a presence denial
+          // also has a fixed `channel_data`, README "Answers to refusals"); pusher-js
+          // subscribes without a signature and sockudo refuses it (pusher:error 4009).
           assert.ok(['channel_pusher_error', 'connection_error'].includes(r.outcome), `${what}: ${JSON.stringify(r)}`);
           const error = r.outcome === 'connection_error' ? r.detail.data : r.detail;
           assert.equal(error.code, 4009, `${what}: ${JSON.stringify(r)}`);
         } else {
-          // AJAX: the refused POST; JSONP presence (no channel_data) and encrypted (no
-          // shared_secret): pusher-js itself refuses.
+          // AJAX: the refused POST; JSONP encrypted (no shared_secret): pusher-js itself refuses.
           assert.equal(r.outcome, 'subscription_error', `${what}: ${JSON.stringify(r)}`);
         }
         assert.equal((await channelInfo(channel)).occupied, false, `${what}: sockudo has no subscriber`);
@@ -542,9 +542,8 @@ scenario('REST API stage (mapping templates): JSONP private, presence, signin an
   assert.deepEqual(signin.userData, { id: sub, user_info: { name: "Grace O'Hara" } });
 
   // Refused channels reach the page within 2 s, as on the proxy path: the function's JSONP
-  // denial is a success for API Gateway (200, the default integration response). On a
-  // connection that has not signed in: for a signed-in user, pusher-js 8 takes a presence
-  // answer without channel_data as valid and sends pusher:subscribe without auth (see README).
+  // denial is a success for API Gateway (200, the default integration response). Signed-in
+  // connections: production.test.mjs.
   await connect(page, 'r', options);
   await fn.probe(); // the 2 s bound is about the answer, not about a pending rebuild
   const refusedPrivate = `private-forbidden-${uniq()}`;
@@ -559,8 +558,10 @@ scenario('REST API stage (mapping templates): JSONP private, presence, signin an
   const refusedPresence = `presence-forbidden-${uniq()}`;
   const rq = await subscribe(page, 'r', refusedPresence, HANG_MS);
   note(`refused ${refusedPresence}: ${rq.outcome} after ${rq.elapsedMs} ms ${JSON.stringify(rq.detail)}`);
-  // No `channel_data`: pusher-js itself refuses the presence channel.
-  assert.equal(rq.outcome, 'subscription_error', `${refusedPresence}: ${JSON.stringify(rq)}`);
+  // The presence denial's fixed `channel_data` and no `auth`: pusher-js subscribes without a
+  // signature and sockudo refuses it (4009), as for the private channel.
+  assert.ok(['channel_pusher_error', 'connection_error'].includes(rq.outcome), `${refusedPresence}: ${JSON.stringify(rq)}`);
+  assert.equal((rq.outcome === 'connection_error' ? rq.detail.data : rq.detail).code, 4009, JSON.stringify(rq));
   assert.ok(rq.elapsedMs < REFUSAL_BOUND_MS, `${refusedPresence}: within ${REFUSAL_BOUND_MS} ms (took ${rq.elapsedMs} ms)`);
   assert.equal(rq.subscribed, false);
   for (const channel of [refusedPrivate, refusedPresence]) {

@@ -229,7 +229,12 @@ enable_user_authentication = true
 const FUNCTION_ENV_PREFIXES = ['PUSHER_', 'JWT_', 'AUTH_', 'AWS_'];
 const FUNCTION_ENV_NAMES = ['CHANNEL_RULES', 'ALLOWED_ORIGINS', 'USER_INFO_CLAIMS', 'DEPLOYMENT_ENVIRONMENT', 'LOG_LEVEL', 'PORT'];
 
-export async function startFunction(cfg, { allowedOrigins }) {
+/**
+ * Starts the function. `env` is laid over the default (demo-suite) environment, a `null`
+ * value removing a variable; `probeToken` (async, returns a token) and `probeChannel`
+ * replace the HS256 readiness probe for other identity configurations.
+ */
+export async function startFunction(cfg, { allowedOrigins, env: extraEnv = {}, probeToken, probeChannel = 'private-allowed-probe' }) {
   const port = await freePort();
   const env = {};
   for (const [name, value] of Object.entries(process.env)) {
@@ -249,13 +254,14 @@ export async function startFunction(cfg, { allowedOrigins }) {
     ALLOWED_ORIGINS: allowedOrigins.join(','),
     CHANNEL_RULES,
     USER_INFO_CLAIMS: 'name',
-  });
+  }, extraEnv);
+  for (const [name, value] of Object.entries(extraEnv)) if (value === null) delete env[name];
   const child = new Child('function', 'bash', ['scripts/run-local.sh'], { cwd: REPO_ROOT, env });
   const base = `http://127.0.0.1:${port}/lambda-url/pusher-auth`;
   const fn = { child, port, base, authEndpoint: `${base}/pusher/auth`, userAuthEndpoint: `${base}/pusher/user-auth` };
   // The first request waits for cargo's build: poll a JSONP request until it answers 200 with a signature.
-  const token = await mintToken(cfg, { sub: 'readiness-probe', name: 'Probe' });
-  const probeUrl = `${fn.authEndpoint}?callback=${encodeURIComponent("Pusher.auth_callbacks['0']")}&socket_id=1.1&channel_name=private-allowed-probe&token=${token}`;
+  const token = probeToken ? await probeToken() : await mintToken(cfg, { sub: 'readiness-probe', name: 'Probe' });
+  const probeUrl = `${fn.authEndpoint}?callback=${encodeURIComponent("Pusher.auth_callbacks['0']")}&socket_id=1.1&channel_name=${encodeURIComponent(probeChannel)}&token=${token}`;
   // Also used before timed scenarios: cargo lambda watch rebuilds and restarts the function when
   // files in the tree change (other work in the same checkout), and the next request waits for it.
   fn.probe = async (timeoutMs = FUNCTION_READY_TIMEOUT_MS) => {

@@ -1,0 +1,558 @@
+// End-to-end in the deployed shape (issue 9): AUTH_MODE=jwt with RS256/ES256 keys from a
+// JWKS endpoint (a stand-in for a Cognito user pool on 127.0.0.1, lib/idp.mjs),
+// JWT_ISSUER/JWT_AUDIENCE set, Cognito-shaped ID and access tokens, claim-based
+// CHANNEL_RULES, USER_INFO_CLAIMS=name,email, pusher-js signed in over JSONP, the function
+// at AWS_LAMBDA_LOG_LEVEL=TRACE. The same real parts as e2e.test.mjs: pusher-js in
+// headless Chromium, sockudo, the npm `pusher` library, the function under
+// `cargo lambda watch`. See README.md next to this file.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+
+import PusherServer from 'pusher';
+
+import {
+  WORK_DIR,
+  cleanupWorkDir,
+  launchBrowser,
+  makeConfig,
+  readLog,
+  startFunction,
+  startPageServer,
+  startSockudo,
+  waitUntil,
+} from './lib/harness.mjs';
+import { ISSUER, accessClaims, hsWithPublicKey, idClaims, makeUser, sign, signRaw, startUserPool } from './lib/idp.mjs';
+
+const WAIT_MS = 60_000; // bound for what should happen (a request can wait for a rebuild)
+const HANG_MS = 5000; // a refusal with no outcome after this is a hang
+// The README's rules: the user's own channel, and the channels of the user's organisation.
+const CHANNEL_RULES = 'private-user-{sub} private-org-{org_id}-* presence-org-{org_id}-* private-encrypted-org-{org_id}-*';
+
+const cfg = makeConfig();
+let pool; // the user pool: keys, JWKS endpoint, app clients
+let sockudo;
+let fn;
+let pageServer;
+let browserHandle;
+let api;
+const consoleLines = [];
+// Everything the log must never hold: every token minted, every answer's auth,
+// shared_secret, channel_data and user_data (as the browser got them), the secrets.
+const secrets = { tokens: new Set(), answers: [] };
+
+const uniq = () => randomBytes(4).toString('hex');
+const alice = makeUser({ username: 'alice', name: 'Alice Liddell', email: 'alice@example.com', orgId: 'acme' });
+const bob = makeUser({ username: 'bob', name: 'Bob Ross', email: 'bob@example.com', orgId: 'acme' });
+const carol = makeUser({ username: 'carol', name: 'Carol Corp', email: 'carol@example.com', orgId: 'acme-corp' });
+const probeUser = makeUser({ username: 'probe', name: 'Probe', email: 'probe@example.com', orgId: 'probe' });
+
+/** A token, remembered for the log check. */
+async function token(key, claims, options) {
+  const t = await sign(key, claims, options);
+  secrets.tokens.add(t);
+  return t;
+}
+
+const idToken = (user, key = pool.keys.rs, overrides = {}) => token(key, idClaims(pool, user, overrides));
+
+before(
+  async () => {
+    pageServer = await startPageServer();
+    try {
+      pool = await startUserPool();
+      sockudo = await startSockudo(cfg);
+      fn = await startFunction(cfg, {
+        allowedOrigins: [pageServer.origin],
+        env: {
+          AUTH_MODE: 'jwt',
+          JWT_ALGORITHMS: 'RS256,ES256',
+          JWT_SECRET: null,
+          JWT_JWKS_URL: pool.jwksUrl,
+          JWT_ISSUER: ISSUER,
+          JWT_AUDIENCE: pool.clientId,
+          USER_INFO_CLAIMS: 'name,email',
+          CHANNEL_RULES,
+          AWS_LAMBDA_LOG_LEVEL: 'TRACE',
+        },
+        // ES256: the RSA key is rotated mid-run, the probe must keep working.
+        probeToken: async () => token(pool.keys.es, idClaims(pool, probeUser, { exp: Math.floor(Date.now() / 1000) + 3600 })),
+        probeChannel: `private-user-${probeUser.sub}`,
+      });
+    } catch (err) {
+      process.stderr.write(`\n===== start-up failed: ${err.message} =====\n`);
+      for (const name of ['sockudo', 'function']) process.stderr.write(`----- ${name} log -----\n${readLog(name).slice(-20_000)}\n`);
+      process.exitCode = 1;
+      throw err;
+    }
+    console.log(`# function ready after ${fn.readyAfterMs} ms; work dir ${WORK_DIR}`);
+    console.log(`# JWT_JWKS_URL=${pool.jwksUrl} JWT_ISSUER=${ISSUER} JWT_AUDIENCE=${pool.clientId}`);
+    console.log(`# CHANNEL_RULES="${CHANNEL_RULES}"`);
+    browserHandle = await launchBrowser();
+    api = new PusherServer({
+      appId: cfg.appId,
+      key: cfg.key,
+      secret: cfg.secret,
+      host: '127.0.0.1',
+      port: String(sockudo.port),
+      useTLS: false,
+      encryptionMasterKeyBase64: cfg.masterKeyBase64,
+    });
+  },
+  { timeout: 420_000 },
+);
+
+after(async () => {
+  const stops = [];
+  if (browserHandle) stops.push(browserHandle.persistent.close().catch(() => {}));
+  if (fn) stops.push(fn.child.stop());
+  if (sockudo) stops.push(sockudo.child.stop());
+  if (pool) stops.push(pool.close());
+  if (pageServer) stops.push(pageServer.close());
+  await Promise.all(stops);
+  if (!process.exitCode) cleanupWorkDir();
+});
+
+// ---------------------------------------------------------------------------
+// helpers
+
+function baseOptions() {
+  return { cluster: 'mt1', wsHost: '127.0.0.1', wsPort: sockudo.port, forceTLS: false, enabledTransports: ['ws'], disableStats: true };
+}
+
+/** pusher-js 8: channelAuthorization and userAuthentication. */
+function options8(transport) {
+  return {
+    ...baseOptions(),
+    channelAuthorization: { endpoint: fn.authEndpoint, transport },
+    userAuthentication: { endpoint: fn.userAuthEndpoint, transport },
+  };
+}
+
+/** pusher-js 7 configured the older way, plus userAuthentication for signin. */
+function options7() {
+  return {
+    ...baseOptions(),
+    authTransport: 'jsonp',
+    authEndpoint: fn.authEndpoint,
+    auth: {},
+    userAuthentication: { endpoint: fn.userAuthEndpoint, transport: 'jsonp' },
+  };
+}
+
+function scenario(name, body, timeout = 240_000) {
+  test(name, { timeout }, async (t) => {
+    const marks = { fn: fn.child.logSize(), sockudo: sockudo.child.logSize(), console: consoleLines.length };
+    const contexts = [];
+    const open = async (label, { version = 8 } = {}) => {
+      const context = await browserHandle.browser.newContext();
+      contexts.push(context);
+      // Every answer of the function as the browser got it.
+      const answers = [];
+      context.on('response', async (res) => {
+        if (!res.url().startsWith(`${fn.base}/`)) return;
+        const entry = { url: res.url(), route: new URL(res.url()).pathname.replace(/.*\/pusher\//, ''), status: res.status() };
+        answers.push(entry);
+        entry.body = await res.text().catch(() => '');
+        secrets.answers.push(entry.body);
+      });
+      const page = await context.newPage();
+      page.on('console', (m) => consoleLines.push(`[${label}] ${m.type()}: ${m.text()}`));
+      page.on('pageerror', (e) => consoleLines.push(`[${label}] pageerror: ${e.message}`));
+      await page.goto(`${pageServer.origin}/v${version}.html`, { timeout: WAIT_MS });
+      const loaded = await page.evaluate(() => window.E2E && window.E2E.version);
+      assert.ok(loaded && loaded.startsWith(`${version}.`), `pusher-js ${version}.x loaded (got ${loaded})`);
+      return { page, context, label, answers };
+    };
+    try {
+      await body({ open, note: (msg) => t.diagnostic(msg) });
+    } catch (err) {
+      process.stderr.write(
+        [
+          `\n===== ${name}: FAILED =====`,
+          '----- browser console -----',
+          ...consoleLines.slice(marks.console),
+          '----- function log -----',
+          fn.child.logSince(marks.fn).slice(-20_000),
+          '----- sockudo log -----',
+          sockudo.child.logSince(marks.sockudo).slice(-20_000),
+          `===== end of ${name} (all logs kept in ${WORK_DIR}) =====\n`,
+        ].join('\n'),
+      );
+      process.exitCode = 1;
+      throw err;
+    } finally {
+      await Promise.all(contexts.map((c) => c.close().catch(() => {})));
+    }
+  });
+}
+
+/**
+ * Connects client `id` with `token` in a params object the page keeps
+ * (window.E2E_PARAMS[id]): pusher-js reads it at every request, so `setToken`
+ * changes the token the next request carries.
+ */
+async function connect(page, id, options, tokenValue) {
+  const r = await page.evaluate(
+    ([i, key, o, tok, t]) => {
+      window.E2E_PARAMS = window.E2E_PARAMS || {};
+      const params = { token: tok };
+      window.E2E_PARAMS[i] = params;
+      for (const name of ['channelAuthorization', 'userAuthentication', 'auth']) if (o[name]) o[name].params = params;
+      return window.E2E.connect(i, key, o, t);
+    },
+    [id, cfg.key, options, tokenValue, WAIT_MS],
+  );
+  assert.equal(r.outcome, 'connected', `${id} connects to sockudo: ${JSON.stringify(r)}`);
+  return r.detail.socketId;
+}
+
+function setToken(page, id, tokenValue) {
+  return page.evaluate(([i, tok]) => {
+    window.E2E_PARAMS[i].token = tok;
+  }, [id, tokenValue]);
+}
+
+function subscribe(page, id, channel, timeoutMs = WAIT_MS) {
+  return page.evaluate(([i, c, t]) => window.E2E.subscribe(i, c, t), [id, channel, timeoutMs]);
+}
+
+function signin(page, id, timeoutMs = WAIT_MS) {
+  return page.evaluate(([i, t]) => window.E2E.signin(i, t), [id, timeoutMs]);
+}
+
+const state = async (page, id) => (await page.evaluate((i) => window.E2E.state(i), id)).state;
+const pageLog = (page) => page.evaluate(() => window.E2E.log);
+
+async function waitForLog(page, what, predicate, timeoutMs = WAIT_MS) {
+  return waitUntil(what, timeoutMs, async () => (await pageLog(page)).find(predicate), 50);
+}
+
+function assertSubscribed(result, what) {
+  assert.equal(result.outcome, 'subscription_succeeded', `${what}: ${JSON.stringify(result)}`);
+  assert.equal(result.subscribed, true, what);
+}
+
+async function channelInfo(channel) {
+  const res = await api.get({ path: `/channels/${channel}` });
+  assert.equal(res.status, 200);
+  return res.json();
+}
+
+/** Triggers an event on `channel` and waits for client `id` of `page` to receive it. */
+async function assertReceives(page, id, channel, what) {
+  const marker = uniq();
+  await api.trigger(channel, 'still-here', { marker });
+  await waitForLog(page, `${what}: ${id} receives an event on ${channel}`, (e) =>
+    e.client === id && e.kind === 'channel' && e.detail.channel === channel && e.detail.event === 'still-here' && e.detail.data && e.detail.data.marker === marker);
+}
+
+/** The function's answer to the request for `channel` (or the latest user-auth answer). */
+async function answerFor(answers, { channel, route = 'auth', after = 0 }) {
+  return waitUntil(`the function's answer for ${channel || route}`, 5000, async () =>
+    answers.slice(after).find((a) => a.route === route && a.body !== undefined && (!channel || new URL(a.url).searchParams.get('channel_name') === channel)));
+}
+
+/** A refused channel as the page sees it: sockudo's 4009 for a subscription without auth, or pusher-js's own error. */
+function assertRefusedOnPage(r, { kind, transport, status, what }) {
+  assert.notEqual(r.outcome, 'timeout', `${what}: the page learns of the refusal: ${JSON.stringify(r)}`);
+  assert.equal(r.subscribed, false, what);
+  if (transport === 'ajax') {
+    assert.equal(r.outcome, 'subscription_error', `${what}: ${JSON.stringify(r)}`);
+    assert.equal(r.detail.status, status, `${what}: pusher-js reports ${JSON.stringify(r.detail)}`);
+  } else if (kind === 'encrypted') {
+    // No shared_secret in the answer: pusher-js refuses the channel itself.
+    assert.equal(r.outcome, 'subscription_error', `${what}: ${JSON.stringify(r)}`);
+  } else {
+    // No auth in the answer: pusher-js subscribes without one and sockudo refuses it (4009).
+    assert.ok(['channel_pusher_error', 'connection_error'].includes(r.outcome), `${what}: ${JSON.stringify(r)}`);
+    assert.equal((r.outcome === 'connection_error' ? r.detail.data : r.detail).code, 4009, `${what}: ${JSON.stringify(r)}`);
+  }
+}
+
+const JSONP_PREFIX = /^\/\*\*\/typeof (Pusher\.auth_callbacks\['\d+'\]) === 'function' && \1\((.*)\);$/s;
+
+/** The JSON a JSONP answer passes to pusher-js. */
+function jsonpPayload(body) {
+  const m = JSONP_PREFIX.exec(body);
+  assert.ok(m, `a JSONP answer calling pusher-js's callback: ${body}`);
+  return JSON.parse(m[2]);
+}
+
+// ---------------------------------------------------------------------------
+// Scenario 1: the deployed shape working: signin, private, presence, encrypted.
+
+scenario('production: signed-in pusher-js 8 over JSONP: signin, sendToUser, private, presence with claims, encrypted', async ({ open }) => {
+  const a = await open('alice');
+  const b = await open('bob');
+  await connect(a.page, 'alice', options8('jsonp'), await idToken(alice, pool.keys.rs));
+  await connect(b.page, 'bob', options8('jsonp'), await idToken(bob, pool.keys.es));
+
+  // signin: user_data from the ID token's claims, honoured by sockudo.
+  for (const [page, id, user] of [[a.page, 'alice', alice], [b.page, 'bob', bob]]) {
+    const s = await signin(page, id);
+    assert.equal(s.outcome, 'signin_success', `${id} signs in: ${JSON.stringify(s)}`);
+    assert.deepEqual(s.userData, { id: user.sub, user_info: { name: user.name, email: user.email } });
+  }
+  const hello = uniq();
+  await api.sendToUser(alice.sub, 'direct', { hello });
+  const direct = await waitForLog(a.page, 'alice to get sendToUser', (e) => e.kind === 'user' && e.detail.event === 'direct');
+  assert.deepEqual(direct.detail.data, { hello });
+
+  // private: the user's own channel ({sub}, a UUID with '-').
+  const own = `private-user-${alice.sub}`;
+  assertSubscribed(await subscribe(a.page, 'alice', own), own);
+  await assertReceives(a.page, 'alice', own, 'own private channel');
+
+  // presence: each member sees the other's user_info (name, email from the ID token).
+  const room = `presence-org-acme-${uniq()}`;
+  let r = await subscribe(a.page, 'alice', room);
+  assertSubscribed(r, `alice joins ${room}`);
+  assert.deepEqual(r.detail.members.me, { id: alice.sub, info: { name: alice.name, email: alice.email } });
+  r = await subscribe(b.page, 'bob', room);
+  assertSubscribed(r, `bob joins ${room}`);
+  assert.deepEqual(r.detail.members.members, {
+    [alice.sub]: { name: alice.name, email: alice.email },
+    [bob.sub]: { name: bob.name, email: bob.email },
+  });
+  const added = await waitForLog(a.page, 'alice to see bob added', (e) =>
+    e.kind === 'channel' && e.detail.channel === room && e.detail.event === 'pusher:member_added' && e.detail.data.id === bob.sub);
+  assert.deepEqual(added.detail.data.info, { name: bob.name, email: bob.email });
+
+  // encrypted: the npm `pusher` library encrypts with the master key, the page decrypts.
+  const vault = `private-encrypted-org-acme-${uniq()}`;
+  assertSubscribed(await subscribe(a.page, 'alice', vault), vault);
+  const message = { text: `for acme only ${uniq()}` };
+  await api.trigger(vault, 'sealed', message);
+  const got = await waitForLog(a.page, 'alice to decrypt the event', (e) => e.kind === 'channel' && e.detail.channel === vault && e.detail.event === 'sealed');
+  assert.deepEqual(got.detail.data, message);
+  const answer = jsonpPayload((await answerFor(a.answers, { channel: vault })).body);
+  assert.match(answer.shared_secret, /^[A-Za-z0-9+/]{43}=$/, 'the answer carried the shared secret');
+});
+
+// ---------------------------------------------------------------------------
+// Scenario 2: Cognito access tokens (client_id, no aud) are accepted for this client.
+
+scenario('production: a Cognito access token for this app client (client_id, no aud) signs private and presence', async ({ open }) => {
+  const { page } = await open('access-token');
+  await connect(page, 'c', options8('jsonp'), await token(pool.keys.rs, accessClaims(pool, alice)));
+  const own = `private-user-${alice.sub}`;
+  assertSubscribed(await subscribe(page, 'c', own), `${own} with an access token`);
+  await assertReceives(page, 'c', own, 'access token');
+});
+
+// ---------------------------------------------------------------------------
+// Scenario 3: every hole of issue 9 as a refusal the page sees, on a connection that
+// keeps working (state connected, an already-subscribed channel still gets events).
+
+const now = () => Math.floor(Date.now() / 1000);
+const HOLES = [
+  { name: 'ID token without aud', make: () => token(pool.keys.rs, idClaims(pool, alice), { drop: ['aud'] }) },
+  { name: 'ID token with aud null', make: () => idToken(alice, pool.keys.rs, { aud: null }) },
+  { name: "ID token for another app client's aud", make: () => idToken(alice, pool.keys.rs, { aud: pool.otherClientId }) },
+  { name: 'access token of another app client (client_id)', make: () => token(pool.keys.es, accessClaims(pool, alice, { client_id: pool.otherClientId })) },
+  { name: 'token_use refresh', make: () => idToken(alice, pool.keys.rs, { token_use: 'refresh' }) },
+  { name: 'access token without client_id', make: () => token(pool.keys.rs, accessClaims(pool, alice), { drop: ['client_id'] }) },
+  { name: 'token without iss', make: () => token(pool.keys.rs, idClaims(pool, alice), { drop: ['iss'] }) },
+  { name: 'token with iss null', make: () => idToken(alice, pool.keys.rs, { iss: null }) },
+  { name: 'token from another user pool (iss)', make: () => idToken(alice, pool.keys.rs, { iss: `${ISSUER}x` }) },
+  {
+    name: 'crit header',
+    make: async () => {
+      const t = await signRaw(pool.keys.rs, { alg: 'RS256', kid: pool.keys.rs.kid, typ: 'JWT', crit: ['x-tenant'], 'x-tenant': 'acme' }, idClaims(pool, alice));
+      secrets.tokens.add(t);
+      return t;
+    },
+  },
+  {
+    name: 'HS256 signed with the RSA public key (alg confusion)',
+    make: async () => {
+      const t = await hsWithPublicKey(pool, idClaims(pool, alice));
+      secrets.tokens.add(t);
+      return t;
+    },
+  },
+  { name: 'expired ID token', make: () => idToken(alice, pool.keys.rs, { iat: now() - 7200, exp: now() - 3600 }) },
+];
+const KINDS = {
+  private: (org) => `private-org-${org}-${uniq()}`,
+  presence: (org) => `presence-org-${org}-${uniq()}`,
+  encrypted: (org) => `private-encrypted-org-${org}-${uniq()}`,
+};
+
+for (const transport of ['jsonp', 'ajax']) {
+  scenario(`production (${transport}): every token hole and the cross-tenant channel are refusals that leave the connection working`, async ({ open, note }) => {
+    const { page, answers } = await open(`holes-${transport}`);
+    const good = await idToken(alice, pool.keys.rs);
+    await connect(page, 'c', options8(transport), good);
+    if (transport === 'jsonp') {
+      const s = await signin(page, 'c');
+      assert.equal(s.outcome, 'signin_success', `signin: ${JSON.stringify(s)}`);
+    }
+    const anchor = `private-user-${alice.sub}`;
+    assertSubscribed(await subscribe(page, 'c', anchor), anchor);
+
+    const cases = [
+      ...HOLES.map((h) => ({ ...h, org: 'acme', status: 401, code: 'unauthenticated' })),
+      // A claim value holding the character after its placeholder: org "acme-corp" would
+      // otherwise share channel names with org "acme" (private-…-org-acme-corp-x).
+      { name: 'org acme-corp asks for its channels under the ambiguous rules', make: () => idToken(carol, pool.keys.rs), org: 'acme-corp', status: 403, code: 'forbidden' },
+    ];
+    for (const hole of cases) {
+      await setToken(page, 'c', await hole.make());
+      for (const [kind, channelOf] of Object.entries(KINDS)) {
+        const channel = channelOf(hole.org);
+        const what = `${hole.name}, ${kind} ${channel}`;
+        const since = answers.length;
+        const r = await subscribe(page, 'c', channel, HANG_MS);
+        note(`${what}: ${r.outcome} ${JSON.stringify(r.detail)}`);
+        assertRefusedOnPage(r, { kind, transport, status: hole.status, what });
+        const answer = await answerFor(answers, { channel, after: since });
+        if (transport === 'jsonp') {
+          const payload = jsonpPayload(answer.body);
+          assert.equal(answer.status, 200, what);
+          assert.equal(payload.error, hole.code, `${what}: ${answer.body}`);
+          assert.equal(payload.status, hole.status, `${what}: ${answer.body}`);
+          assert.equal(payload.auth, undefined, what);
+        } else {
+          assert.deepEqual([answer.status, JSON.parse(answer.body)], [hole.status, { error: hole.code, status: hole.status }], what);
+        }
+        assert.equal((await channelInfo(channel)).occupied, false, `${what}: sockudo has no subscriber`);
+        assert.equal(await state(page, 'c'), 'connected', `${what}: still connected`);
+      }
+      await assertReceives(page, 'c', anchor, hole.name);
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Scenario 4 (hole 8): JSONP refusals on connections that signed in, that did not, and
+// whose signin was refused, with pusher-js 8.6 and 7.6: the connection and its other
+// channels keep working. See README ("Answers to refusals") for the answers chosen.
+
+for (const version of [8, 7]) {
+  scenario(`production (pusher-js ${version}, JSONP): refused signin, private and presence leave the connection working, signed in or not`, async ({ open, note }) => {
+    const { page, answers } = await open(`hole8-v${version}`, { version });
+    const opts = version === 8 ? options8('jsonp') : options7();
+    const good = await idToken(alice, pool.keys.rs);
+    const bad = await idToken(alice, pool.keys.rs, { aud: pool.otherClientId });
+    for (const mode of ['signed in', 'not signed in', 'signin refused']) {
+      const id = mode.replace(/\W+/g, '-');
+      const socketId = await connect(page, id, opts, good);
+      const anchor = `private-user-${alice.sub}`;
+      assertSubscribed(await subscribe(page, id, anchor), `${mode}: ${anchor}`);
+      if (mode === 'signed in') {
+        const s = await signin(page, id);
+        assert.equal(s.outcome, 'signin_success', `${mode}: ${JSON.stringify(s)}`);
+      }
+      if (mode === 'signin refused') {
+        const sockudoMark = sockudo.child.logSize();
+        const since = answers.length;
+        await setToken(page, id, bad);
+        // The answer is a script that never calls pusher-js's callback: pusher-js sends no
+        // pusher:signin, so the server has nothing to refuse and the connection stays.
+        await page.evaluate((i) => {
+          window.Pusher.instances.find((p) => p.connection.socket_id === window.E2E.state(i).socketId).signin();
+        }, id);
+        const answer = await answerFor(answers, { route: 'user-auth', after: since });
+        assert.equal(answer.status, 200);
+        assert.equal(answer.body, '/**/void {"error":"unauthenticated","status":401};', 'the user-auth denial calls nothing');
+        await setToken(page, id, good);
+        // A presence channel after the refused signin: its answer has channel_data, so
+        // pusher-js does not wait for the signin that never completes.
+        const room = `presence-org-acme-${uniq()}`;
+        const r = await subscribe(page, id, room);
+        assertSubscribed(r, `${mode}: ${room}`);
+        assert.deepEqual(r.detail.members.me, { id: alice.sub, info: { name: alice.name, email: alice.email } });
+        assert.equal(await page.evaluate((i) => {
+          const p = window.Pusher.instances.find((x) => x.connection.socket_id === window.E2E.state(i).socketId);
+          return p.user.user_data;
+        }, id), null, `${mode}: pusher-js is not signed in`);
+        const signinLines = sockudo.child.logSince(sockudoMark).split('\n').filter((l) => l.includes(socketId) && /signin|signed in/i.test(l));
+        assert.deepEqual(signinLines, [], `${mode}: sockudo got no pusher:signin from ${socketId}`);
+      }
+      // Refused channels: a channel of another org, over JSONP.
+      for (const [kind, channelOf] of Object.entries(KINDS)) {
+        const channel = channelOf('globex');
+        const what = `pusher-js ${version}, ${mode}: ${kind} ${channel}`;
+        const r = await subscribe(page, id, channel, HANG_MS);
+        note(`${what}: ${r.outcome} ${JSON.stringify(r.detail)}`);
+        assertRefusedOnPage(r, { kind, transport: 'jsonp', what });
+        const payload = jsonpPayload((await answerFor(answers, { channel })).body);
+        assert.deepEqual(payload, kind === 'presence'
+          ? { error: 'forbidden', status: 403, channel_data: '{}' }
+          : { error: 'forbidden', status: 403 }, what);
+        assert.equal(await state(page, id), 'connected', `${what}: still connected`);
+        assert.equal((await channelInfo(channel)).occupied, false, `${what}: sockudo has no subscriber`);
+      }
+      await assertReceives(page, id, anchor, `pusher-js ${version}, ${mode}`);
+      assert.equal(await state(page, id), 'connected', `pusher-js ${version}, ${mode}: still connected at the end`);
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Scenario 5: the pool rotates its RSA key; a token signed with the new key (new kid)
+// is accepted once the function fetches the JWKS again (it refetches for an unknown kid,
+// at most once a minute).
+
+scenario('production: JWKS key rotation mid-run: a token with the new kid is accepted after the refetch', async ({ open, note }) => {
+  const { page } = await open('rotation');
+  const requestsBefore = pool.jwksRequests;
+  assert.ok(requestsBefore >= 1, 'the function fetched the JWKS');
+  const fresh = await pool.rotateRsa();
+  const rotated = await idToken(alice, fresh);
+  assert.notEqual(fresh.kid, pool.keys.rsOld.kid);
+  // Node-side JSONP until the function has refetched (bounded by its refetch interval).
+  const channel = `private-user-${alice.sub}`;
+  const started = Date.now();
+  await waitUntil('the function to accept a token signed with the rotated key', 120_000, async () => {
+    const url = `${fn.authEndpoint}?callback=${encodeURIComponent("Pusher.auth_callbacks['0']")}&socket_id=1.1&channel_name=${channel}&token=${rotated}`;
+    const body = await (await fetch(url)).text();
+    secrets.answers.push(body);
+    return body.includes('"auth":');
+  }, 2000);
+  note(`accepted after ${Date.now() - started} ms; JWKS requests ${requestsBefore} -> ${pool.jwksRequests}`);
+  assert.ok(pool.jwksRequests > requestsBefore, 'the function fetched the JWKS again');
+  await connect(page, 'c', options8('jsonp'), rotated);
+  assertSubscribed(await subscribe(page, 'c', channel), `${channel} with the new key`);
+  const s = await signin(page, 'c');
+  assert.equal(s.outcome, 'signin_success', JSON.stringify(s));
+});
+
+// ---------------------------------------------------------------------------
+// Scenario 6 (hole 3): the function ran at AWS_LAMBDA_LOG_LEVEL=TRACE all along; its log
+// (stdout and stderr, as cargo lambda watch passes them on) holds none of what it signed
+// or was sent.
+
+scenario('production: at AWS_LAMBDA_LOG_LEVEL=TRACE the log holds no signature, shared secret, token, secret or raw query', async () => {
+  const log = fn.child.log();
+  assert.ok(secrets.answers.length >= 20, `answers collected: ${secrets.answers.length}`);
+  assert.ok(log.includes('"route":"channel-auth"') && log.includes('"route":"user-auth"'), 'the function logged its requests');
+  const leaks = [];
+  const check = (what, value) => {
+    if (value && value.length >= 8 && log.includes(value)) leaks.push(what);
+  };
+  check('PUSHER_SECRET', cfg.secret);
+  check('encryption master key', cfg.masterKeyBase64);
+  for (const t of secrets.tokens) {
+    for (const part of t.split('.')) check(`a token part (${part.slice(0, 12)}…)`, part);
+  }
+  for (const body of secrets.answers) {
+    const m = JSONP_PREFIX.exec(body);
+    let payload;
+    try {
+      payload = m ? JSON.parse(m[2]) : JSON.parse(body);
+    } catch {
+      continue;
+    }
+    if (payload.auth) check(`an auth signature (${payload.auth.slice(0, 20)}…)`, payload.auth.split(':')[1]);
+    if (payload.shared_secret) check('a shared_secret', payload.shared_secret);
+    if (payload.channel_data) check('a channel_data', payload.channel_data.length > 8 ? payload.channel_data : undefined);
+    if (payload.user_data) check('a user_data', payload.user_data);
+  }
+  for (const raw of ['socket_id=', 'callback=', 'channel_name=', 'token=', 'auth_callbacks%5B']) {
+    if (log.includes(raw)) leaks.push(`raw query text ${raw}`);
+  }
+  assert.deepEqual([...new Set(leaks)], [], `the function's TRACE log leaks (log in ${WORK_DIR}/function.log)`);
+});
