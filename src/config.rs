@@ -336,7 +336,17 @@ fn jwt_validator(
             .filter(|l| *l <= jwt::MAX_LEEWAY_SECONDS)
             .ok_or(err("JWT_LEEWAY_SECONDS", "must be a whole number of seconds from 0 to 60"))?,
     };
-    let rules = ClaimRules { algorithms, issuer: get("JWT_ISSUER"), audience: get("JWT_AUDIENCE"), leeway };
+    // A JWKS (a Cognito pool, an IdP) signs tokens for many audiences and
+    // sometimes many issuers: without both checks any of them would pass.
+    let issuer = get("JWT_ISSUER");
+    let audience = get("JWT_AUDIENCE");
+    if wants_keys && issuer.is_none() {
+        return Err(err("JWT_ISSUER", "is not set, and is required when JWT_ALGORITHMS allows RS/PS/ES (JWKS keys)"));
+    }
+    if wants_keys && audience.is_none() {
+        return Err(err("JWT_AUDIENCE", "is not set, and is required when JWT_ALGORITHMS allows RS/PS/ES (JWKS keys)"));
+    }
+    let rules = ClaimRules { algorithms, issuer, audience, leeway };
     Ok(JwtValidator { rules, secret, keys })
 }
 
@@ -456,11 +466,22 @@ mod tests {
             jwt(&[("JWT_ALGORITHMS", "RS256"), ("JWT_JWKS_URL", "http://example.com/jwks")]),
             Err("JWT_JWKS_URL")
         );
-        assert_eq!(jwt(&[("JWT_ALGORITHMS", "RS256"), ("JWT_JWKS_URL", "https://example.com/jwks")]), Ok(()));
-        assert_eq!(jwt(&[("JWT_ALGORITHMS", "RS256"), ("JWT_JWKS_URL", "http://127.0.0.1:1/jwks")]), Ok(()));
+        let iss = ("JWT_ISSUER", "https://issuer.example");
+        let aud = ("JWT_AUDIENCE", "client-1");
         let url = ("JWT_JWKS_URL", "https://example.com/jwks");
-        assert_eq!(jwt(&[("JWT_ALGORITHMS", "RS256"), url, ("JWT_LEEWAY_SECONDS", "61")]), Err("JWT_LEEWAY_SECONDS"));
-        assert_eq!(jwt(&[("JWT_ALGORITHMS", "RS256"), url, ("CHANNEL_RULES", "user-*")]), Err("CHANNEL_RULES"));
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "RS256"), url, iss, aud]), Ok(()));
+        let local = ("JWT_JWKS_URL", "http://127.0.0.1:1/jwks");
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "RS256"), local, iss, aud]), Ok(()));
+        // JWKS keys need both the issuer and the audience.
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "RS256"), url]), Err("JWT_ISSUER"));
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "ES256"), url, aud]), Err("JWT_ISSUER"));
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "RS256"), url, iss]), Err("JWT_AUDIENCE"));
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "PS256,HS256"), url, iss, ("JWT_SECRET", secret)]), Err("JWT_AUDIENCE"));
+        // A dedicated HMAC secret keeps them optional.
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "HS256"), ("JWT_SECRET", secret), aud]), Ok(()));
+        let rs = [("JWT_ALGORITHMS", "RS256"), url, iss, aud];
+        assert_eq!(jwt(&[&rs[..], &[("JWT_LEEWAY_SECONDS", "61")]].concat()), Err("JWT_LEEWAY_SECONDS"));
+        assert_eq!(jwt(&[&rs[..], &[("CHANNEL_RULES", "user-*")]].concat()), Err("CHANNEL_RULES"));
     }
 
     #[test]
