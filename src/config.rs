@@ -440,6 +440,17 @@ mod tests {
             variable_of(&[("PUSHER_ENCRYPTION_MASTER_KEY_BASE64", short_key)]),
             "PUSHER_ENCRYPTION_MASTER_KEY_BASE64"
         );
+        // A Pusher secret pasted into PUSHER_SECRET_ID: refused, and never repeated.
+        let aws = [("AWS_REGION", "eu-west-1"), ("AWS_ACCESS_KEY_ID", "AKID"), ("AWS_SECRET_ACCESS_KEY", "sk")];
+        let pasted = [&aws[..], &[("PUSHER_SECRET", ""), ("PUSHER_SECRET_ID", "7ad3773142a6692b25b8")]].concat();
+        let e = settings(&pasted).unwrap_err();
+        assert_eq!(e.variable, "PUSHER_SECRET_ID");
+        assert!(!e.to_string().contains("7ad377"), "{e}");
+        let named = [&aws[..], &[("PUSHER_SECRET", ""), ("PUSHER_SECRET_ID", "pusher/staging")]].concat();
+        let s = settings(&named).unwrap();
+        let stage =
+            StageVariables { pusher_secret_id: Some("7ad3773142a6692b25b8".into()), ..StageVariables::default() };
+        assert_eq!(s.resolve(&stage).unwrap_err(), Refusal::Misconfigured("invalid stage variable PUSHER_SECRET_ID"));
         let e = settings(&[("PUSHER_SECRET", " s3cr3t-value\n")]).unwrap_err();
         let line = e.to_string();
         assert!(line.contains("PUSHER_SECRET") && !line.contains("s3cr3t") && !line.contains('\n'), "{line}");
