@@ -336,7 +336,17 @@ fn jwt_validator(
             .filter(|l| *l <= jwt::MAX_LEEWAY_SECONDS)
             .ok_or(err("JWT_LEEWAY_SECONDS", "must be a whole number of seconds from 0 to 60"))?,
     };
-    let rules = ClaimRules { algorithms, issuer: get("JWT_ISSUER"), audience: get("JWT_AUDIENCE"), leeway };
+    // A JWKS (a Cognito pool, an IdP) signs tokens for many audiences and
+    // sometimes many issuers: without both checks any of them would pass.
+    let issuer = get("JWT_ISSUER");
+    let audience = get("JWT_AUDIENCE");
+    if wants_keys && issuer.is_none() {
+        return Err(err("JWT_ISSUER", "is not set, and is required when JWT_ALGORITHMS allows RS/PS/ES (JWKS keys)"));
+    }
+    if wants_keys && audience.is_none() {
+        return Err(err("JWT_AUDIENCE", "is not set, and is required when JWT_ALGORITHMS allows RS/PS/ES (JWKS keys)"));
+    }
+    let rules = ClaimRules { algorithms, issuer, audience, leeway };
     Ok(JwtValidator { rules, secret, keys })
 }
 
@@ -430,6 +440,17 @@ mod tests {
             variable_of(&[("PUSHER_ENCRYPTION_MASTER_KEY_BASE64", short_key)]),
             "PUSHER_ENCRYPTION_MASTER_KEY_BASE64"
         );
+        // A Pusher secret pasted into PUSHER_SECRET_ID: refused, and never repeated.
+        let aws = [("AWS_REGION", "eu-west-1"), ("AWS_ACCESS_KEY_ID", "AKID"), ("AWS_SECRET_ACCESS_KEY", "sk")];
+        let pasted = [&aws[..], &[("PUSHER_SECRET", ""), ("PUSHER_SECRET_ID", "7ad3773142a6692b25b8")]].concat();
+        let e = settings(&pasted).unwrap_err();
+        assert_eq!(e.variable, "PUSHER_SECRET_ID");
+        assert!(!e.to_string().contains("7ad377"), "{e}");
+        let named = [&aws[..], &[("PUSHER_SECRET", ""), ("PUSHER_SECRET_ID", "pusher/staging")]].concat();
+        let s = settings(&named).unwrap();
+        let stage =
+            StageVariables { pusher_secret_id: Some("7ad3773142a6692b25b8".into()), ..StageVariables::default() };
+        assert_eq!(s.resolve(&stage).unwrap_err(), Refusal::Misconfigured("invalid stage variable PUSHER_SECRET_ID"));
         let e = settings(&[("PUSHER_SECRET", " s3cr3t-value\n")]).unwrap_err();
         let line = e.to_string();
         assert!(line.contains("PUSHER_SECRET") && !line.contains("s3cr3t") && !line.contains('\n'), "{line}");
@@ -456,11 +477,22 @@ mod tests {
             jwt(&[("JWT_ALGORITHMS", "RS256"), ("JWT_JWKS_URL", "http://example.com/jwks")]),
             Err("JWT_JWKS_URL")
         );
-        assert_eq!(jwt(&[("JWT_ALGORITHMS", "RS256"), ("JWT_JWKS_URL", "https://example.com/jwks")]), Ok(()));
-        assert_eq!(jwt(&[("JWT_ALGORITHMS", "RS256"), ("JWT_JWKS_URL", "http://127.0.0.1:1/jwks")]), Ok(()));
+        let iss = ("JWT_ISSUER", "https://issuer.example");
+        let aud = ("JWT_AUDIENCE", "client-1");
         let url = ("JWT_JWKS_URL", "https://example.com/jwks");
-        assert_eq!(jwt(&[("JWT_ALGORITHMS", "RS256"), url, ("JWT_LEEWAY_SECONDS", "61")]), Err("JWT_LEEWAY_SECONDS"));
-        assert_eq!(jwt(&[("JWT_ALGORITHMS", "RS256"), url, ("CHANNEL_RULES", "user-*")]), Err("CHANNEL_RULES"));
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "RS256"), url, iss, aud]), Ok(()));
+        let local = ("JWT_JWKS_URL", "http://127.0.0.1:1/jwks");
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "RS256"), local, iss, aud]), Ok(()));
+        // JWKS keys need both the issuer and the audience.
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "RS256"), url]), Err("JWT_ISSUER"));
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "ES256"), url, aud]), Err("JWT_ISSUER"));
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "RS256"), url, iss]), Err("JWT_AUDIENCE"));
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "PS256,HS256"), url, iss, ("JWT_SECRET", secret)]), Err("JWT_AUDIENCE"));
+        // A dedicated HMAC secret keeps them optional.
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "HS256"), ("JWT_SECRET", secret), aud]), Ok(()));
+        let rs = [("JWT_ALGORITHMS", "RS256"), url, iss, aud];
+        assert_eq!(jwt(&[&rs[..], &[("JWT_LEEWAY_SECONDS", "61")]].concat()), Err("JWT_LEEWAY_SECONDS"));
+        assert_eq!(jwt(&[&rs[..], &[("CHANNEL_RULES", "user-*")]].concat()), Err("CHANNEL_RULES"));
     }
 
     #[test]

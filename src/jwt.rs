@@ -10,7 +10,7 @@
 //! never chooses its own key.
 
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet, KeyAlgorithm, KeyOperations, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 
@@ -29,9 +29,12 @@ pub const MAX_LEEWAY_SECONDS: u64 = 60;
 pub struct ClaimRules {
     /// `JWT_ALGORITHMS`.
     pub algorithms: Vec<Algorithm>,
-    /// `JWT_ISSUER`, checked against `iss` when set.
+    /// `JWT_ISSUER`: when set, `iss` must be exactly this (absent or null is refused).
+    /// Required whenever JWKS keys are configured.
     pub issuer: Option<String>,
-    /// `JWT_AUDIENCE`, checked against `aud` when set.
+    /// `JWT_AUDIENCE`: when set, `aud` must name it, or (Cognito access tokens,
+    /// which carry no `aud`) `token_use` is `access` and `client_id` is it.
+    /// When unset (HMAC-only set-ups), a token that carries an `aud` is refused.
     pub audience: Option<String>,
     /// `JWT_LEEWAY_SECONDS` (default 30, at most 60).
     pub leeway: u64,
@@ -69,6 +72,11 @@ pub fn keys_from_jwks(text: &str) -> Result<Vec<VerificationKey>, &'static str> 
 
 fn verification_key(jwk: &Jwk) -> Option<VerificationKey> {
     if matches!(jwk.common.public_key_use, Some(ref u) if *u != PublicKeyUse::Signature) {
+        return None;
+    }
+    // RFC 7517 §4.3: a key whose `key_ops` are given but do not include
+    // `verify` is not meant for checking signatures.
+    if jwk.common.key_operations.as_ref().is_some_and(|ops| !ops.contains(&KeyOperations::Verify)) {
         return None;
     }
     let rsa = match jwk.algorithm {
@@ -126,6 +134,11 @@ pub fn check_head(token: &str, rules: &ClaimRules) -> Result<TokenHead, Refusal>
     if header.jku.is_some() || header.x5u.is_some() || header.jwk.is_some() || header.x5c.is_some() {
         return Err(Refusal::Unauthenticated("token_names_its_key"));
     }
+    // RFC 7515 §4.1.11: `crit` lists extensions the recipient must understand;
+    // we implement none, so any `crit` is refused.
+    if header.crit.is_some() {
+        return Err(Refusal::Unauthenticated("token_critical_header"));
+    }
     if !rules.algorithms.contains(&header.alg) {
         return Err(Refusal::Unauthenticated("token_algorithm_not_allowed"));
     }
@@ -156,14 +169,10 @@ pub fn verify(token: &str, head: &TokenHead, key: &DecodingKey, rules: &ClaimRul
     validation.validate_exp = true;
     validation.validate_nbf = true;
     validation.set_required_spec_claims(&["exp"]);
-    match &rules.issuer {
-        Some(issuer) => validation.set_issuer(&[issuer]),
-        None => validation.iss = None,
-    }
-    match &rules.audience {
-        Some(audience) => validation.set_audience(&[audience]),
-        None => validation.validate_aud = false,
-    }
+    // jsonwebtoken checks `iss` and `aud` only when the token carries them;
+    // [`check_issuer_and_audience`] requires them, so they are left to it.
+    validation.iss = None;
+    validation.validate_aud = false;
     let data = jsonwebtoken::decode::<Map<String, Value>>(token, key, &validation).map_err(|e| {
         Refusal::Unauthenticated(match e.kind() {
             ErrorKind::InvalidSignature => "token_bad_signature",
@@ -177,6 +186,7 @@ pub fn verify(token: &str, head: &TokenHead, key: &DecodingKey, rules: &ClaimRul
         })
     })?;
     let claims = data.claims;
+    check_issuer_and_audience(&claims, rules)?;
     let id = match claims.get("sub") {
         Some(Value::String(sub)) if !sub.is_empty() => sub.clone(),
         _ => return Err(Refusal::Unauthenticated("token_without_subject")),
@@ -187,6 +197,61 @@ pub fn verify(token: &str, head: &TokenHead, key: &DecodingKey, rules: &ClaimRul
     Ok(User { id, claims })
 }
 
+/// `iss`, `token_use` and `aud` against the configuration.
+///
+/// - A configured issuer is a required claim: `iss` absent, null or of
+///   another type is refused like a wrong issuer.
+/// - `token_use` (Cognito), when present, must be `id` or `access`.
+/// - A configured audience is required too: `aud` (a string, or an array of
+///   strings) must name it. A token without `aud` passes only as a Cognito
+///   access token for this client: `token_use` is `access` and `client_id`
+///   equals the audience (Cognito's documented check). A pool's keys sign
+///   tokens for every app client of the pool, so without this an access token
+///   minted for another client would pass.
+/// - With no audience configured (HMAC with a dedicated `JWT_SECRET`), a
+///   token that carries `aud` is refused (RFC 7519 §4.1.3: a recipient that
+///   does not identify itself with the audience must reject it).
+pub fn check_issuer_and_audience(claims: &Map<String, Value>, rules: &ClaimRules) -> Result<(), Refusal> {
+    if let Some(issuer) = &rules.issuer {
+        match claims.get("iss") {
+            Some(Value::String(iss)) if iss == issuer => {}
+            None | Some(Value::Null) => return Err(Refusal::Unauthenticated("token_without_issuer")),
+            Some(_) => return Err(Refusal::Unauthenticated("token_wrong_issuer")),
+        }
+    }
+    let token_use = match claims.get("token_use") {
+        None => None,
+        Some(Value::String(u)) if u == "id" || u == "access" => Some(u.as_str()),
+        Some(_) => return Err(Refusal::Unauthenticated("token_wrong_use")),
+    };
+    let aud = claims.get("aud").filter(|v| !v.is_null());
+    match (&rules.audience, aud) {
+        (Some(audience), Some(aud)) => {
+            let names_it = match aud {
+                Value::String(one) => one == audience,
+                Value::Array(list) => {
+                    list.iter().all(Value::is_string) && list.iter().any(|a| a.as_str() == Some(audience.as_str()))
+                }
+                _ => false,
+            };
+            if !names_it {
+                return Err(Refusal::Unauthenticated("token_wrong_audience"));
+            }
+        }
+        (Some(audience), None) => {
+            let client_id = claims.get("client_id").and_then(Value::as_str);
+            if token_use != Some("access") || client_id != Some(audience.as_str()) {
+                return Err(Refusal::Unauthenticated("token_without_audience"));
+            }
+        }
+        (None, _) if claims.contains_key("aud") => {
+            return Err(Refusal::Unauthenticated("token_unexpected_audience"));
+        }
+        (None, _) => {}
+    }
+    Ok(())
+}
+
 /// The token a request carries: the token parameter, else `Authorization: Bearer`.
 pub fn token_of<'a>(param: Option<&'a str>, authorization: Option<&'a str>) -> Option<&'a str> {
     param.filter(|t| !t.is_empty()).or_else(|| {
@@ -194,4 +259,25 @@ pub fn token_of<'a>(param: Option<&'a str>, authorization: Option<&'a str>) -> O
         let (scheme, token) = value.split_once(' ')?;
         scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RSA_JWK: &str = r#""kty":"RSA","kid":"k","n":"sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAYxknTcQkhslANGRUZmdTOQ5qTRsLAt6BTYuyvVRdhS8exSZEy_c4gs_7svlJJQ4H9_NxsiIoLwAEk7-Q3UXERGYw_75IDrGA84-lA_-Ct4eTlXHBIY2EaV7t7LjJaynVJCpkv4LKjTTAumiGUIuQhrNhZLuF_RJLqHpM2kgWFLU7-VTdL1VbC2tejvcI2BlMkEpk1BzBZI0KQB0GaDWFLN-aEAw3vRw","e":"AQAB""#;
+
+    fn keys(extra: &str) -> usize {
+        keys_from_jwks(&format!(r#"{{"keys":[{{{RSA_JWK}{extra}}}]}}"#)).unwrap().len()
+    }
+
+    #[test]
+    fn key_ops_without_verify_keep_a_key_out() {
+        assert_eq!(keys(""), 1);
+        assert_eq!(keys(r#","key_ops":["verify"]"#), 1);
+        assert_eq!(keys(r#","key_ops":["sign","verify"]"#), 1);
+        assert_eq!(keys(r#","key_ops":["encrypt"]"#), 0);
+        assert_eq!(keys(r#","key_ops":[]"#), 0);
+        assert_eq!(keys(r#","use":"enc""#), 0);
+    }
 }

@@ -7,6 +7,29 @@
 //! rule is for the same kind of channel: a rule's kind comes from its literal
 //! start (`private-`, `private-encrypted-` or `presence-`), so `private-*`
 //! never grants a `private-encrypted-` channel.
+//!
+//! **Placeholders are unambiguous.** A rule must never give one channel name
+//! to two users whose claim values differ: with `private-{org}-{sub}`, the
+//! users (org `a`, sub `b-c`) and (org `a-b`, sub `c`) would both get
+//! `private-a-b-c`; with `private-encrypted-org-{org_id}-*`, org `acme` would
+//! get org `acme-corp`'s channels. So each placeholder is delimited:
+//!
+//! - a placeholder with no `*` before it is read from the left, and its value
+//!   may not contain the character that follows it in the rule (the first
+//!   such character in the name ends the value; at the end of a rule there is
+//!   no restriction, so `private-user-{sub}` takes any sub, dashes included);
+//! - a placeholder with a `*` before it (and none after) is read from the
+//!   right, and its value may not contain the character that precedes it;
+//! - a placeholder next to `*` or to another placeholder, or with `*` on both
+//!   sides, fails the cold start: nothing could delimit it.
+//!
+//! A value that contains its delimiter makes the rule not match for that
+//! user (the request is refused, never signed for someone else's channel).
+//! Given a rule and a channel name, each placeholder's value is then fixed by
+//! the name alone, so two users whose values differ never share a channel
+//! through one rule. Rules are checked one at a time: two rules with
+//! different placeholders that can produce the same name are the policy
+//! writer's to avoid.
 
 use serde_json::Value;
 
@@ -32,7 +55,8 @@ impl std::fmt::Display for RuleError {
 enum Part {
     Literal(String),
     Star,
-    Claim(String),
+    /// A placeholder and the byte its value may not contain (its delimiter), if any.
+    Claim(String, Option<u8>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,20 +105,29 @@ fn parse_rule(text: &str) -> Result<Rule, RuleError> {
                 }
             }
             '{' => {
-                let name: String = chars.by_ref().take_while(|&c| c != '}').collect();
+                let mut name = String::new();
+                let mut closed = false;
+                for c in chars.by_ref() {
+                    if c == '}' {
+                        closed = true;
+                        break;
+                    }
+                    name.push(c);
+                }
+                if !closed {
+                    return Err(err("has a '{' without '}'"));
+                }
                 if name.is_empty()
                     || !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':' | b'.'))
                 {
-                    return Err(err("has an empty or invalid {claim} (or a '{' without '}')"));
-                }
-                if !text.contains(&format!("{{{name}}}")) {
-                    return Err(err("has a '{' without '}'"));
+                    return Err(err("has an empty or invalid {claim} name"));
                 }
                 if !literal.is_empty() {
                     parts.push(Part::Literal(std::mem::take(&mut literal)));
                 }
-                parts.push(Part::Claim(name));
+                parts.push(Part::Claim(name, None));
             }
+            '}' => return Err(err("has a '}' without '{'")),
             c if c.is_ascii() && is_channel_char(c as u8) => literal.push(c),
             _ => return Err(err("has a character that is not valid in channel names")),
         }
@@ -107,7 +140,44 @@ fn parse_rule(text: &str) -> Result<Rule, RuleError> {
         _ => "",
     };
     let kind = ChannelKind::of(head).ok_or_else(|| err("must start with private-, private-encrypted- or presence-"))?;
+    delimit_placeholders(&mut parts).map_err(err)?;
     Ok(Rule { kind, parts })
+}
+
+/// Gives each placeholder its delimiter (see the module docs), or says why
+/// the rule is ambiguous.
+fn delimit_placeholders(parts: &mut [Part]) -> Result<(), &'static str> {
+    let first_star = parts.iter().position(|p| *p == Part::Star);
+    let last_star = parts.iter().rposition(|p| *p == Part::Star);
+    for i in 0..parts.len() {
+        if !matches!(parts[i], Part::Claim(..)) {
+            continue;
+        }
+        let before = i.checked_sub(1).map(|j| &parts[j]);
+        let after = parts.get(i + 1);
+        if matches!(before, Some(Part::Star | Part::Claim(..))) || matches!(after, Some(Part::Star | Part::Claim(..))) {
+            return Err("has a {claim} next to '*' or another {claim}: nothing delimits its value");
+        }
+        let star_before = first_star.is_some_and(|s| s < i);
+        let star_after = last_star.is_some_and(|s| s > i);
+        let delimiter = match (star_before, star_after) {
+            (true, true) => return Err("has a {claim} with '*' on both sides: its value would be ambiguous"),
+            // Read from the left: the value ends at the next literal's first character.
+            (false, _) => match after {
+                Some(Part::Literal(next)) => next.bytes().next(),
+                _ => None,
+            },
+            // Read from the right: the value starts after the previous literal's last character.
+            (true, false) => match before {
+                Some(Part::Literal(previous)) => previous.bytes().last(),
+                _ => None,
+            },
+        };
+        if let Part::Claim(_, slot) = &mut parts[i] {
+            *slot = delimiter;
+        }
+    }
+    Ok(())
 }
 
 impl Rule {
@@ -118,7 +188,10 @@ impl Rule {
     fn matches(&self, user: &User, name: &[u8]) -> bool {
         // A missing claim, or one with characters that are not valid in
         // channel names, means the rule cannot match.
-        let claims_ok = self.parts.iter().all(|p| !matches!(p, Part::Claim(c) if claim_value(user, c).is_none()));
+        let claims_ok = self
+            .parts
+            .iter()
+            .all(|p| !matches!(p, Part::Claim(c, delimiter) if claim_value(user, c, *delimiter).is_none()));
         if !claims_ok {
             return false;
         }
@@ -151,7 +224,7 @@ impl Rule {
 fn piece<'a>(user: &'a User, part: &'a Part) -> &'a [u8] {
     match part {
         Part::Literal(text) => text.as_bytes(),
-        Part::Claim(claim) => claim_value(user, claim).unwrap_or_default(),
+        Part::Claim(claim, delimiter) => claim_value(user, claim, *delimiter).unwrap_or_default(),
         Part::Star => &[],
     }
 }
@@ -172,7 +245,9 @@ fn group_at(user: &User, group: &[Part], name: &[u8], mut start: usize) -> bool 
     true
 }
 
-fn claim_value<'u>(user: &'u User, claim: &str) -> Option<&'u [u8]> {
+/// The user's value for a placeholder: channel characters only, and never
+/// the placeholder's delimiter.
+fn claim_value<'u>(user: &'u User, claim: &str, delimiter: Option<u8>) -> Option<&'u [u8]> {
     let value = if claim == "sub" {
         user.id.as_str()
     } else {
@@ -181,7 +256,7 @@ fn claim_value<'u>(user: &'u User, claim: &str) -> Option<&'u [u8]> {
             _ => return None,
         }
     };
-    (!value.is_empty() && value.bytes().all(is_channel_char)).then_some(value.as_bytes())
+    (!value.is_empty() && value.bytes().all(|b| is_channel_char(b) && Some(b) != delimiter)).then_some(value.as_bytes())
 }
 
 #[cfg(test)]
@@ -241,7 +316,7 @@ mod tests {
         let weird = user("a;b", json!({}));
         assert!(allows("presence-{sub}", &weird, "presence-a;b"));
         let bad = user("a b", json!({}));
-        assert!(!allows("private-*{sub}", &bad, "private-xa"));
+        assert!(!allows("private-x.{sub}", &bad, "private-x.a"));
     }
 
     #[test]
@@ -264,14 +339,95 @@ mod tests {
     #[test]
     fn several_stars_and_claims() {
         let u = user("7", json!({"org": "o1"}));
-        assert!(allows("private-*-{org}-*-{sub}", &u, "private-x-o1-y-7"));
-        assert!(allows("private-*-{org}-*-{sub}", &u, "private--o1--7"));
-        assert!(!allows("private-*-{org}-*-{sub}", &u, "private-x-o2-y-7"));
+        assert!(allows("private-{org}-*-{sub}", &u, "private-o1-x-y-7"));
+        assert!(allows("private-{org}-*-{sub}", &u, "private-o1--7"));
+        assert!(!allows("private-{org}-*-{sub}", &u, "private-o2-y-7"));
+        assert!(!allows("private-{org}-*-{sub}", &u, "private-o1-y-77"));
         assert!(allows("private-**a", &u, "private-a"));
         assert!(allows("private-*a*a*", &u, "private-aa"));
         assert!(!allows("private-*ab*ab", &u, "private-ab"));
         // Pathological rules stay linear.
         let long = format!("private-{}", "a".repeat(150));
         assert!(!allows("private-*a*a*a*a*a*a*a*a*b", &u, &long));
+    }
+
+    #[test]
+    fn malformed_and_ambiguous_placeholders_fail_to_parse() {
+        for bad in [
+            "private-{a}-{a",  // unterminated, though `{a}` appears earlier
+            "private-{a",      // unterminated
+            "private-a}",      // a '}' without '{'
+            "private-{a}{b}",  // nothing literal between two placeholders
+            "private-{a}*",    // a star right after
+            "private-*{a}",    // a star right before
+            "private-*-{a}-*", // stars on both sides
+            "private-*-{org}-*-{sub}",
+            "private-{a}-*-{b}-*",
+        ] {
+            assert!(ChannelPolicy::parse(bad).is_err(), "{bad}");
+        }
+        for good in ["private-{a}-{b}", "private-{a}.*", "private-*.{a}", "private-{a}-*-{b}", "presence-{a}"] {
+            assert!(ChannelPolicy::parse(good).is_ok(), "{good}");
+        }
+    }
+
+    /// Every user among `users` that `rules` grants `channel` to.
+    fn granted<'u>(rules: &str, users: &'u [User], channel: &str) -> Vec<&'u str> {
+        users.iter().filter(|u| allows(rules, u, channel)).map(|u| u.id.as_str()).collect()
+    }
+
+    #[test]
+    fn a_channel_is_never_granted_to_two_users_whose_claims_differ() {
+        // The two crossings of issue 9, then near misses.
+        let orgs = [user("u1", json!({"org_id": "acme"})), user("u2", json!({"org_id": "acme-corp"}))];
+        let rule = "private-encrypted-org-{org_id}-*";
+        assert_eq!(granted(rule, &orgs, "private-encrypted-org-acme-corp-chat"), ["u1"]);
+        assert_eq!(granted(rule, &orgs, "private-encrypted-org-acme-chat"), ["u1"]);
+        assert!(granted(rule, &orgs, "private-encrypted-org-acme-corp-").len() <= 1);
+        let pairs = [user("b-c", json!({"org": "a"})), user("c", json!({"org": "a-b"}))];
+        assert_eq!(granted("private-{org}-{sub}", &pairs, "private-a-b-c"), ["b-c"]);
+        assert!(granted("private-{org}-{sub}", &pairs, "private-a-b").is_empty());
+        // Read from the right: the value may not hold the character before it.
+        let subs = [user("x-1", json!({})), user("1", json!({}))];
+        assert_eq!(granted("private-*-{sub}", &subs, "private-team-x-1"), ["1"]);
+        // Exhaustive: for each rule, every channel over a small alphabet is granted to
+        // users who all share every claim the rule names.
+        let values = ["a", "b", "a-b", "b-a", "a.b", "ab", "-", "a-"];
+        let mut users = Vec::new();
+        for x in values {
+            for y in values {
+                users.push(user(&format!("{x}|{y}"), json!({"x": x, "y": y})));
+            }
+        }
+        let rules = [
+            "private-{x}-{y}",
+            "private-{x}-*",
+            "private-*-{x}",
+            "private-{x}-*.{y}",
+            "private-{x}.{y}-*",
+            "private-{x}",
+        ];
+        let alphabet = ["a", "b", "-", "."];
+        let mut names = vec![String::new()];
+        for _ in 0..5 {
+            let longer: Vec<String> =
+                names.iter().flat_map(|n| alphabet.iter().map(move |c| format!("{n}{c}"))).collect();
+            names.extend(longer);
+        }
+        names.sort();
+        names.dedup();
+        for rule in rules {
+            let policy = ChannelPolicy::parse(rule).unwrap();
+            for name in &names {
+                let channel = format!("private-{name}");
+                let Ok(channel) = ChannelName::parse(&channel) else { continue };
+                let who: Vec<&User> = users.iter().filter(|u| policy.allows(u, channel)).collect();
+                for pair in who.windows(2) {
+                    for claim in ["x", "y"].into_iter().filter(|c| rule.contains(&format!("{{{c}}}"))) {
+                        assert_eq!(pair[0].claims[claim], pair[1].claims[claim], "{rule} {}", channel.as_str());
+                    }
+                }
+            }
+        }
     }
 }

@@ -132,12 +132,45 @@ impl Secrets {
     }
 }
 
-/// Whether a stage's `PUSHER_SECRET_ID` looks like a secret name or ARN.
+/// Whether `PUSHER_SECRET_ID` (environment or stage variable) can be a
+/// Secrets Manager secret name or ARN, by AWS's rules: a name is 1–512 of
+/// ASCII letters, digits and `/_+=.@-`; an ARN is
+/// `arn:<partition>:secretsmanager:<region>:<12-digit account>:secret:<name>`.
+///
+/// A Pusher app secret pasted here by mistake (20 lowercase hex digits, the
+/// shape Pusher issues) is refused too: it would otherwise be logged as the
+/// secret id and sent to AWS. Callers never log a value this refuses.
 pub fn valid_secret_id(id: &str) -> bool {
-    (1..=2048).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'+' | b'=' | b'.' | b'@' | b'-' | b':'))
+    let name_ok = |name: &str| {
+        (1..=512).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'+' | b'=' | b'.' | b'@' | b'-'))
+    };
+    let looks_like_pusher_secret =
+        id.len() == 20 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if looks_like_pusher_secret {
+        return false;
+    }
+    let Some(rest) = id.strip_prefix("arn:") else { return name_ok(id) };
+    match rest.splitn(6, ':').collect::<Vec<_>>().as_slice() {
+        [partition, "secretsmanager", region, account, "secret", name] => {
+            partition_ok(partition) && region_ok(region) && account_ok(account) && name_ok(name)
+        }
+        _ => false,
+    }
+}
+
+fn partition_ok(partition: &str) -> bool {
+    partition.starts_with("aws") && partition.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+}
+
+fn region_ok(region: &str) -> bool {
+    !region.is_empty() && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+fn account_ok(account: &str) -> bool {
+    account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())
 }
 
 #[cfg(test)]
@@ -166,6 +199,25 @@ mod tests {
         assert!(!valid_secret_id(""));
         assert!(!valid_secret_id("a b"));
         assert!(!valid_secret_id("a\"b"));
+        assert!(valid_secret_id("arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:p-AbCdEf"));
+        assert!(valid_secret_id("pusher-auth/7ad3773142a6692b25b8"));
+        // AWS's rules: at most 512 characters for a name, no ':' in it, a real ARN shape.
+        assert!(!valid_secret_id(&"a".repeat(513)));
+        assert!(valid_secret_id(&"a".repeat(512)));
+        for bad in [
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:",
+            "arn:aws:secretsmanager:eu-west-1:1234:secret:p",
+            "arn:aws:s3:eu-west-1:123456789012:secret:p",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:parameter:p",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:a:b",
+            "pusher:staging",
+            "{\"secret\":\"7ad3773142a6692b25b8\"}",
+            "c2VjcmV0IHNlY3JldA== ",
+            // A Pusher app secret pasted by mistake.
+            "7ad3773142a6692b25b8",
+        ] {
+            assert!(!valid_secret_id(bad), "{bad}");
+        }
     }
 
     #[tokio::test]

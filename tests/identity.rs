@@ -149,6 +149,25 @@ fn every_token_refusal() {
         ("too_large", "token_too_large"),
         ("hs256_wrong_secret", "token_bad_signature"),
         ("valid_rs256_rotated_key", "token_unknown_key"),
+        // Issuer and audience are required claims when configured.
+        ("no_issuer", "token_without_issuer"),
+        ("issuer_null", "token_without_issuer"),
+        ("issuer_as_list", "token_wrong_issuer"),
+        ("no_audience", "token_without_audience"),
+        ("audience_null", "token_without_audience"),
+        ("audience_list_without_ours", "token_wrong_audience"),
+        ("audience_list_not_strings", "token_wrong_audience"),
+        ("audience_number", "token_wrong_audience"),
+        // Cognito access tokens: no aud, so token_use and client_id must say this client.
+        ("access_token_other_client", "token_without_audience"),
+        ("access_token_without_client_id", "token_without_audience"),
+        ("id_token_without_audience", "token_without_audience"),
+        ("client_id_without_token_use", "token_without_audience"),
+        ("token_use_refresh", "token_wrong_use"),
+        ("token_use_not_a_string", "token_wrong_use"),
+        // No JWS extension is understood.
+        ("crit_header", "token_critical_header"),
+        ("crit_header_b64", "token_critical_header"),
     ];
     for (name, reason) in cases {
         let tok = token(name);
@@ -163,6 +182,35 @@ fn every_token_refusal() {
     }
     let (_, _, line) = run(&e, &jsonp_event("private-user-1", None));
     assert_eq!(line["reason"], "token_missing");
+}
+
+#[test]
+fn cognito_id_and_access_tokens_and_audience_lists() {
+    let e = endpoint(&[]);
+    for (name, sub) in
+        [("cognito_id_token", "user-7"), ("cognito_access_token", "user-8"), ("audience_list_with_ours", "user-6")]
+    {
+        let channel = format!("private-user-{sub}");
+        let (status, body, line) = run(&e, &jsonp_event(&channel, Some(&token(name))));
+        assert_eq!((status, line["reason"].as_str()), (200, Some("ok")), "{name}");
+        assert_eq!(body, script(&format!(r#"{{"auth":"{}"}}"#, signature(&format!("1.2:{channel}")))), "{name}");
+    }
+}
+
+#[test]
+fn hmac_only_without_audience_refuses_tokens_that_carry_one() {
+    // A dedicated JWT_SECRET: issuer and audience optional; an `aud` the function
+    // was not told to accept is refused (RFC 7519 §4.1.3).
+    let e = endpoint(&[
+        ("JWT_ALGORITHMS", "HS256".into()),
+        ("JWT_JWKS", String::new()),
+        ("JWT_ISSUER", String::new()),
+        ("JWT_AUDIENCE", String::new()),
+    ]);
+    let (_, _, line) = run(&e, &jsonp_event("private-user-user-9", Some(&token("hs256_with_audience"))));
+    assert_eq!((line["status"].as_u64(), line["reason"].as_str()), (Some(401), Some("token_unexpected_audience")));
+    let (status, _, line) = run(&e, &jsonp_event("private-user-user-9", Some(&token("hs256_without_audience"))));
+    assert_eq!((status, line["reason"].as_str()), (200, Some("ok")));
 }
 
 #[test]
@@ -195,6 +243,31 @@ fn policy_refusals_and_near_misses() {
             assert_eq!(line["reason"], "channel_not_allowed", "{channel}");
         }
     }
+}
+
+#[test]
+fn rules_never_cross_tenants() {
+    // `private-encrypted-org-{org}-*`: org `acme-corp` holds the rule's delimiter, so that
+    // user gets nothing from it, and `acme`'s channels are never also someone else's.
+    let e = endpoint(&[]);
+    let acme = token("valid_rs256");
+    let acme_corp = token("org_acme_corp");
+    for (tok, channel, reason) in [
+        (&acme_corp, "private-encrypted-org-acme-corp-chat", "channel_not_allowed"),
+        (&acme_corp, "private-encrypted-org-acme-chat", "channel_not_allowed"),
+        (&acme_corp, "private-encrypted-org-acme-corp", "channel_not_allowed"),
+        (&acme, "private-encrypted-org-acme-chat", "ok"),
+        (&acme, "private-encrypted-org-acm-chat", "channel_not_allowed"),
+    ] {
+        assert_eq!(run(&e, &jsonp_event(channel, Some(tok))).2["reason"], reason, "{channel}");
+    }
+    // `private-{org}-{sub}`: (org a, sub b-c) and (org a-b, sub c) would both match
+    // `private-a-b-c`; only the first does.
+    let e = endpoint(&[("CHANNEL_RULES", "private-{org}-{sub}".into())]);
+    let (first, second) = (token("org_a_sub_b_c"), token("org_a_b_sub_c"));
+    assert_eq!(run(&e, &jsonp_event("private-a-b-c", Some(&first))).2["reason"], "ok");
+    assert_eq!(run(&e, &jsonp_event("private-a-b-c", Some(&second))).2["reason"], "channel_not_allowed");
+    assert_eq!(run(&e, &jsonp_event("private-a-b-c", Some(&second))).2["status"], 403);
 }
 
 #[test]

@@ -100,7 +100,7 @@ impl SecretsManager {
             Some("http") if matches!(host, "127.0.0.1" | "localhost" | "[::1]" | "::1") => {}
             _ => return Err((variable, "must be an https:// URL (http:// only to 127.0.0.1 or localhost)")),
         }
-        let host = endpoint.authority().map(|a| a.as_str().to_owned()).ok_or((variable, "has no host"))?;
+        let host = host_header(&endpoint).ok_or((variable, "has no host"))?;
         Ok(Some(Self { endpoint, host, region, credentials, retry: RetryPolicy::default() }))
     }
 
@@ -149,14 +149,7 @@ impl SecretsManager {
     {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let (headers, authorization) = self.sign(&sigv4::amz_date(now), body);
-        let mut request = http::Request::post(self.endpoint.clone());
-        for (name, value) in headers.iter().filter(|(name, _)| *name != "host") {
-            request = request.header(*name, value.as_str());
-        }
-        let request = request
-            .header(http::header::AUTHORIZATION, authorization)
-            .body(Full::new(Bytes::copy_from_slice(body.as_bytes())))
-            .map_err(|_| Attempt::Retry("request"))?;
+        let request = self.request(headers, authorization, body).map_err(|_| Attempt::Retry("request"))?;
         let response = client.request(request).await.map_err(|_| Attempt::Retry("connect"))?;
         let status = response.status().as_u16();
         let header_type = response
@@ -187,7 +180,41 @@ impl SecretsManager {
     }
 }
 
+/// The `Host` a request to `endpoint` carries, and so the one SigV4 signs:
+/// the host, with the port only when it is not the scheme's default
+/// (`https://…:443` is sent and signed as plain `…`, as HTTP clients and
+/// AWS's own SDKs do).
+fn host_header(endpoint: &http::Uri) -> Option<String> {
+    let host = endpoint.host().filter(|h| !h.is_empty())?;
+    let default_port = match endpoint.scheme_str() {
+        Some("https") => 443,
+        _ => 80,
+    };
+    Some(match endpoint.port_u16() {
+        Some(port) if port != default_port => format!("{host}:{port}"),
+        _ => host.to_owned(),
+    })
+}
+
 impl SecretsManager {
+    /// The HTTP request: exactly the signed headers (`Host` among them, set
+    /// here rather than left to the HTTP client, so what is sent is what was
+    /// signed), the `Authorization` and the body.
+    fn request(
+        &self,
+        headers: Vec<(&'static str, String)>,
+        authorization: String,
+        body: &str,
+    ) -> Result<http::Request<Full<Bytes>>, http::Error> {
+        let mut request = http::Request::post(self.endpoint.clone());
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        request
+            .header(http::header::AUTHORIZATION, authorization)
+            .body(Full::new(Bytes::copy_from_slice(body.as_bytes())))
+    }
+
     /// The headers of a `GetSecretValue` request (sorted, `host` included)
     /// and its `Authorization` value.
     fn sign(&self, amz_date: &str, body: &str) -> (Vec<(&'static str, String)>, String) {
@@ -250,6 +277,26 @@ mod tests {
         assert!(client(&[("AWS_REGION", "eu-west-1")]).unwrap().is_none(), "no credentials");
         let c = client(&[KEYS[0], KEYS[1], ("AWS_REGION", "eu-west-1")]).unwrap().unwrap();
         assert_eq!(c.host, "secretsmanager.eu-west-1.amazonaws.com");
+        // Default ports are neither sent nor signed; other ports are both.
+        let region = ("AWS_REGION", "eu-west-1");
+        for (url, host) in [
+            ("https://secretsmanager.eu-west-1.amazonaws.com:443", "secretsmanager.eu-west-1.amazonaws.com"),
+            ("https://secretsmanager.eu-west-1.amazonaws.com:443/", "secretsmanager.eu-west-1.amazonaws.com"),
+            (
+                "https://vpce-1.secretsmanager.eu-west-1.vpce.amazonaws.com:8443",
+                "vpce-1.secretsmanager.eu-west-1.vpce.amazonaws.com:8443",
+            ),
+            ("http://127.0.0.1:80", "127.0.0.1"),
+            ("http://localhost:5000", "localhost:5000"),
+        ] {
+            let c = client(&[KEYS[0], KEYS[1], region, ("AWS_ENDPOINT_URL_SECRETS_MANAGER", url)]).unwrap().unwrap();
+            assert_eq!(c.host, host, "{url}");
+            let (headers, authorization) = c.sign("20261201T000000Z", "{}");
+            assert!(authorization.contains("SignedHeaders=content-type;host;"), "{authorization}");
+            let request = c.request(headers, authorization, "{}").unwrap();
+            let sent: Vec<_> = request.headers().get_all(http::header::HOST).iter().collect();
+            assert_eq!(sent, [host], "{url}: the Host sent is the one signed");
+        }
         let local = [KEYS[0], KEYS[1], ("AWS_REGION", "eu-west-1"), ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")];
         assert_eq!(client(&local).unwrap().unwrap().host, "127.0.0.1:5000");
         let remote_http = [KEYS[0], KEYS[1], ("AWS_REGION", "eu-west-1"), ("AWS_ENDPOINT_URL", "http://moto.example")];

@@ -45,8 +45,17 @@ jwks_rotated = {"keys": jwks["keys"] + [jwk(rsa2.public_key(), RSAAlgorithm, "rs
 base = {"sub": "user-1", "name": "Ada Lovelace", "org": "acme", "iss": ISSUER, "aud": AUDIENCE, "exp": FUTURE}
 
 
+def without(*names):
+    return {k: v for k, v in base.items() if k not in names}
+
+
 def rs(claims, kid="rsa-1", key=rsa1, alg="RS256", headers=None):
     return jwt.encode(claims, key, algorithm=alg, headers={"kid": kid, **(headers or {})})
+
+
+def rs_raw(claims):
+    """Claims PyJWT's encoder refuses (an `iss` that is not a string), signed as they are."""
+    return jwt.PyJWS().encode(json.dumps(claims).encode(), rsa1, algorithm="RS256", headers={"kid": "rsa-1", "typ": "JWT"})
 
 
 def hand_signed(header, claims, secret: bytes):
@@ -84,6 +93,36 @@ tokens = {
     "malformed": "not.a.token!",
     "too_large": rs({**base, "pad": "x" * 9000}),
     "hs256_wrong_secret": jwt.encode(base, "another-secret-0123456789abcdef-0123", algorithm="HS256"),
+    # Issuer and audience are required claims when configured (issue 9, hole 1).
+    "no_issuer": rs(without("iss")),
+    "issuer_null": rs_raw({**base, "iss": None}),
+    "issuer_as_list": rs_raw({**base, "iss": [ISSUER]}),
+    "no_audience": rs(without("aud")),
+    "audience_null": rs({**base, "aud": None}),
+    "audience_list_with_ours": rs({**base, "sub": "user-6", "aud": ["other-client", AUDIENCE]}),
+    "audience_list_without_ours": rs({**base, "aud": ["other-client"]}),
+    "audience_list_not_strings": rs({**base, "aud": [AUDIENCE, 7]}),
+    "audience_number": rs({**base, "aud": 7}),
+    # Cognito: ID tokens carry aud and token_use "id"; access tokens carry no aud,
+    # token_use "access" and client_id.
+    "cognito_id_token": rs({**base, "sub": "user-7", "token_use": "id", "cognito:username": "ada"}),
+    "cognito_access_token": rs({**without("aud"), "sub": "user-8", "token_use": "access", "client_id": AUDIENCE}),
+    "access_token_other_client": rs({**without("aud"), "token_use": "access", "client_id": "other-client"}),
+    "access_token_without_client_id": rs({**without("aud"), "token_use": "access"}),
+    "id_token_without_audience": rs({**without("aud"), "token_use": "id", "client_id": AUDIENCE}),
+    "token_use_refresh": rs({**base, "token_use": "refresh"}),
+    "token_use_not_a_string": rs({**base, "token_use": ["id"]}),
+    "client_id_without_token_use": rs({**without("aud"), "client_id": AUDIENCE}),
+    # RFC 7515 §4.1.11: no JWS extension is understood, so any `crit` is refused.
+    "crit_header": rs(base, headers={"crit": ["exp"]}),
+    "crit_header_b64": rs(base, headers={"crit": ["b64"], "b64": True}),
+    # Users whose claim values would cross tenants under ambiguous rules (hole 4).
+    "org_acme_corp": rs({**base, "sub": "user-10", "org": "acme-corp"}),
+    "org_a_sub_b_c": rs({**base, "sub": "b-c", "org": "a"}),
+    "org_a_b_sub_c": rs({**base, "sub": "c", "org": "a-b"}),
+    # HMAC with no JWT_AUDIENCE configured: a token with an aud is refused (RFC 7519 §4.1.3).
+    "hs256_with_audience": jwt.encode({**base, "sub": "user-9"}, HS_SECRET, algorithm="HS256"),
+    "hs256_without_audience": jwt.encode({**without("aud"), "sub": "user-9"}, HS_SECRET, algorithm="HS256"),
 }
 
 print(json.dumps({
