@@ -327,7 +327,8 @@ fn user_info_over_one_kilobyte_is_refused() {
     event["requestContext"]["authorizer"] = json!({"jwt": {"claims": {"sub": "u1", "name": "n".repeat(1100)}}});
     let (status, body, line) = run(&e, &event);
     assert_eq!(status, 200);
-    assert_eq!(body, script(r#"{"error":"user_info_too_large","status":403}"#));
+    // A presence denial carries the fixed channel_data (README, "Answers to refusals").
+    assert_eq!(body, script(r#"{"error":"user_info_too_large","status":403,"channel_data":"{}"}"#));
     assert_eq!(line["reason"], "user_info_too_large");
     event["requestContext"]["authorizer"]["jwt"]["claims"]["name"] = Value::from("n".repeat(900));
     assert_eq!(run(&e, &event).2["reason"], "ok");
