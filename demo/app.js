@@ -85,6 +85,7 @@
   // What the function refused, from its answer: {"error":"…","status":…} (JSONP) or the
   // status and body of an AJAX answer.
   var lastRefusal = {};
+  var cardsBySubject = {}; // channel name or 'signin' -> its card
   function noteAnswer(kind, what, body, status) {
     var refusal = null;
     try {
@@ -94,7 +95,12 @@
     if (!refusal && status && status !== 200) refusal = 'HTTP ' + status;
     var text = (typeof body === 'string' ? body : JSON.stringify(body));
     step(refusal ? 'refused' : 'ans', 'answer for ' + what + (status ? ' (HTTP ' + status + ')' : '') + ': ' + text);
-    if (refusal) lastRefusal[what] = refusal;
+    if (refusal) {
+      lastRefusal[what] = refusal;
+      // JSONP: pusher-js goes on without a signature and the server refuses it; the reason
+      // is the function's.
+      if (cardsBySubject[what]) setCard(cardsBySubject[what], 'bad', 'refused', 'by the function: ' + refusal);
+    }
   }
 
   function queryValue(query, name) {
@@ -178,7 +184,7 @@
     box.setAttribute('data-missing', 'pusher-app');
     var lines = [
       ['strong', 'Nothing to connect to yet. '],
-      ['span', 'The function is running, but "' + CONFIG.key + '" is the built-in demo key, not a Pusher app, and no local Pusher-protocol server is set. Restart the run command with one of:'],
+      ['span', 'The run command serves the function, but "' + CONFIG.key + '" is the built-in demo key, not a Pusher app, and no local Pusher-protocol server is set. Restart the run command with one of:'],
     ];
     lines.forEach(function (l) { box.appendChild(el(l[0], { text: l[1] })); });
     [
@@ -197,6 +203,7 @@
   }
 
   function watchChannel(pusher, name, c, kind) {
+    cardsBySubject[name] = c;
     var channel = pusher.subscribe(name);
     channel.bind('pusher:subscription_succeeded', function () {
       var detail = kind === 'presence' ? membersList(channel)
@@ -206,12 +213,12 @@
       step('good', 'subscribed to ' + name + (kind === 'presence' ? ' (' + channel.members.count + ' member' + (channel.members.count === 1 ? '' : 's') + ')' : ''));
     });
     channel.bind('pusher:subscription_error', function (err) {
-      var reason = lastRefusal[name] || describeError(err);
+      var reason = lastRefusal[name] ? 'by the function: ' + lastRefusal[name] : describeError(err);
       setCard(c, 'bad', 'refused', reason);
       step('refused', name + ' refused: ' + reason);
     });
     channel.bind('pusher:error', function (err) {
-      var reason = (lastRefusal[name] ? lastRefusal[name] + '; ' : '') + 'server: ' + describeError(err);
+      var reason = (lastRefusal[name] ? 'by the function: ' + lastRefusal[name] + '; ' : '') + 'server: ' + describeError(err);
       setCard(c, 'bad', 'refused', reason);
       step('refused', name + ' refused: ' + reason);
     });
@@ -264,6 +271,7 @@
       encrypted: card('encrypted', CONFIG.channels.encrypted),
       signin: card('signin', 'pusher.signin()'),
     };
+    cardsBySubject.signin = cards.signin;
 
     step('info', 'connecting to ' + where() + ' with key ' + CONFIG.key + '; the function signs over ' + transport.toUpperCase());
     var conn = $('connection');
@@ -285,7 +293,7 @@
       step('good', 'signed in as ' + user.id + name);
     });
     pusher.user.bind('pusher:signin_error', function (err) {
-      var reason = lastRefusal.signin || describeError(err);
+      var reason = lastRefusal.signin ? 'by the function: ' + lastRefusal.signin : describeError(err);
       setCard(cards.signin, 'bad', 'refused', reason);
       step('refused', 'signin refused: ' + reason);
     });
