@@ -2,7 +2,8 @@
 # End-to-end suite (tests/e2e): the real pusher-js in headless Debian Chromium,
 # the sockudo Pusher-protocol server and the function under `cargo lambda watch`.
 # Installs what is missing, then runs every tests/e2e/*.test.mjs (or the files given):
-#   - Debian packages: chromium (the browser), protobuf-compiler (only to build sockudo)
+#   - Debian packages: chromium (the browser), protobuf-compiler and libprotobuf-dev (only
+#     to build sockudo)
 #   - sockudo into ~/.cargo/bin (scripts/sockudo.sh: cargo install with a fast-compiling
 #     profile, once), built in the background while the next two install
 #   - the pinned npm packages of tests/e2e (npm ci; never downloads a browser)
@@ -41,7 +42,10 @@ if ! command -v node >/dev/null 2>&1 || ! node -e 'process.exit(Number(process.v
 fi
 APT=()
 [ -x "$CHROMIUM" ] || APT+=(chromium)
-if ! sockudo_ok && ! command -v protoc >/dev/null 2>&1; then APT+=(protobuf-compiler); fi
+# protoc and the well-known .proto files (libprotobuf-dev), only to build sockudo
+if ! sockudo_ok && ! { command -v protoc >/dev/null 2>&1 && [ -f /usr/include/google/protobuf/timestamp.proto ]; }; then
+  APT+=(protobuf-compiler libprotobuf-dev)
+fi
 if [ "${#APT[@]}" -gt 0 ]; then apt_install "${APT[@]}"; fi
 
 # sockudo's build is the long, CPU-bound part of a first run: it runs in the background

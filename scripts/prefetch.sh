@@ -3,7 +3,7 @@
 # its later steps that wait on the network rather than the CPU run while its first steps
 # compile Rust. Each step still installs whatever is missing itself, so a failure here only
 # loses the head start. On a machine where everything is cached this does nothing noticeable.
-#   - Debian's chromium (and protobuf-compiler when sockudo is not installed yet), through
+#   - Debian's chromium (and protobuf-compiler, libprotobuf-dev when sockudo is not installed), through
 #     apt-get, only when that needs no password
 #   - the e2e npm packages (npm ci in tests/e2e)
 #   - the deployment checks' venvs and arm64 toolchain (scripts/deploy-checks.sh --install-only;
@@ -16,8 +16,9 @@ jobs_failed=0
   # One apt-get at a time: the arm64 toolchain below may need apt-get for libLLVM's libraries.
   apt=()
   [ -x "${E2E_CHROMIUM:-/usr/bin/chromium}" ] || apt+=(chromium)
-  if [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/sockudo" ] && ! command -v protoc >/dev/null 2>&1; then
-    apt+=(protobuf-compiler)
+  if [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/sockudo" ] && \
+     ! { command -v protoc >/dev/null 2>&1 && [ -f /usr/include/google/protobuf/timestamp.proto ]; }; then
+    apt+=(protobuf-compiler libprotobuf-dev)
   fi
   if [ "${#apt[@]}" -gt 0 ]; then
     sudo=""

@@ -18,13 +18,20 @@ sockudo_ok() {
   [ -x "$SOCKUDO" ] && "$SOCKUDO" --version 2>/dev/null | grep -qw "$SOCKUDO_VERSION"
 }
 
+# sockudo's build runs protoc on .proto files that import protobuf's well-known types
+# (google/protobuf/timestamp.proto): protoc and libprotobuf-dev, which carries those files
+# (only recommended by protobuf-compiler, so --no-install-recommends leaves it out).
+protoc_ok() {
+  command -v protoc >/dev/null 2>&1 && [ -f /usr/include/google/protobuf/timestamp.proto ]
+}
+
 if ! sockudo_ok; then
-  if ! command -v protoc >/dev/null 2>&1; then # needed by sockudo's build only
+  if ! protoc_ok; then
     sudo=""
     if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-    echo "==> apt-get install protobuf-compiler" >&2
+    echo "==> apt-get install protobuf-compiler libprotobuf-dev" >&2
     $sudo apt-get update -q >&2
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends protobuf-compiler >&2
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends protobuf-compiler libprotobuf-dev >&2
   fi
   mkdir -p "$CACHE"
   echo "==> cargo install sockudo $SOCKUDO_VERSION (once; build directory $CACHE/sockudo-target)" >&2
