@@ -8,7 +8,8 @@
 # (aws-sam-cli and localstack-core cannot share one) and, for the arm64 build, Debian's
 # rustc-web with its aarch64 standard library, unpacked there (rustup's toolchain here has
 # no aarch64 target and `rustup target add` needs a download host this machine cannot reach).
-# Set DEPLOY_CHECKS_SKIP_BUILD=1 to skip step 4.
+# Set DEPLOY_CHECKS_SKIP_BUILD=1 to skip step 4. `--install-only`: install those and stop
+# (scripts/prefetch.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -63,6 +64,15 @@ EOF
   fi
   echo "$base/bin"
 }
+
+if [ "${1:-}" = --install-only ]; then
+  pinned_venv sam tests/deploy/requirements-sam.txt >/dev/null &
+  sam_job=$!
+  pinned_venv vtl tests/deploy/requirements-vtl.txt >/dev/null
+  rust_arm64_toolchain >/dev/null
+  wait "$sam_job"
+  exit 0
+fi
 
 step "Python venvs (tests/deploy/requirements-*.txt)"
 SAM_BIN="$(pinned_venv sam tests/deploy/requirements-sam.txt)"

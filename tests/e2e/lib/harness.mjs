@@ -227,9 +227,11 @@ enable_user_authentication = true
 // exactly as a user would (scripts/run-local.sh with environment variables).
 
 const FUNCTION_ENV_PREFIXES = ['PUSHER_', 'JWT_', 'AUTH_', 'AWS_'];
-const FUNCTION_ENV_NAMES = ['CHANNEL_RULES', 'ALLOWED_ORIGINS', 'USER_INFO_CLAIMS', 'DEPLOYMENT_ENVIRONMENT', 'LOG_LEVEL', 'PORT'];
+const FUNCTION_ENV_NAMES = ['CHANNEL_RULES', 'ALLOWED_ORIGINS', 'USER_INFO_CLAIMS', 'DEPLOYMENT_ENVIRONMENT', 'LOG_LEVEL', 'PORT', 'PAGE_PORT'];
 
-export async function startFunction(cfg, { allowedOrigins }) {
+// `env`: settings that replace the ones below (undefined removes one: run-local.sh's default
+// applies). `pagePort`: serve run-local.sh's live page there (off otherwise).
+export async function startFunction(cfg, { allowedOrigins, env: overrides = {}, pagePort } = {}) {
   const port = await freePort();
   const env = {};
   for (const [name, value] of Object.entries(process.env)) {
@@ -249,7 +251,12 @@ export async function startFunction(cfg, { allowedOrigins }) {
     ALLOWED_ORIGINS: allowedOrigins.join(','),
     CHANNEL_RULES,
     USER_INFO_CLAIMS: 'name',
+    PAGE_PORT: pagePort ? String(pagePort) : 'off',
   });
+  for (const [name, value] of Object.entries(overrides)) {
+    if (value === undefined) delete env[name];
+    else env[name] = value;
+  }
   const child = new Child('function', 'bash', ['scripts/run-local.sh'], { cwd: REPO_ROOT, env });
   const base = `http://127.0.0.1:${port}/lambda-url/pusher-auth`;
   const fn = { child, port, base, authEndpoint: `${base}/pusher/auth`, userAuthEndpoint: `${base}/pusher/user-auth` };
