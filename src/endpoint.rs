@@ -268,7 +268,10 @@ impl Endpoint {
                 trace.reason = "ok";
                 Response::json(&body)
             }
-            Err(refusal) => refuse_plain(refusal, trace),
+            Err(refusal) => match refusal.bearer_challenge() {
+                Some(challenge) => refuse_plain(refusal, trace).with_header("WWW-Authenticate", challenge),
+                None => refuse_plain(refusal, trace),
+            },
         };
         let response = response.with_header("Vary", "Origin");
         match allowed_origin {

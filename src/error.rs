@@ -89,6 +89,9 @@ impl Refusal {
             Self::PublicChannel => "public_channel",
             Self::EncryptionNotConfigured => "encryption_not_configured",
             Self::OriginNotAllowed => "origin_not_allowed",
+            // An expired token is the one failure a page can fix by itself
+            // (refresh the token and retry), so it has its own code.
+            Self::Unauthenticated("token_expired") => "token_expired",
             Self::Unauthenticated(_) => "unauthenticated",
             Self::UserInfoTooLarge => "user_info_too_large",
             Self::Forbidden => "forbidden",
@@ -104,6 +107,21 @@ impl Refusal {
             Self::Misconfigured(reason) | Self::Unauthenticated(reason) | Self::Unavailable(reason) => reason,
             Self::Forbidden => "channel_not_allowed",
             other => other.public_code(),
+        }
+    }
+}
+
+impl Refusal {
+    /// The `WWW-Authenticate` challenge of a 401 (RFC 6750 §3): no error
+    /// code when no token came, `invalid_token` when one was refused.
+    pub fn bearer_challenge(self) -> Option<&'static str> {
+        match self {
+            Self::Unauthenticated("token_missing") => Some("Bearer"),
+            Self::Unauthenticated("token_expired") => {
+                Some("Bearer error=\"invalid_token\", error_description=\"The token expired\"")
+            }
+            Self::Unauthenticated(_) => Some("Bearer error=\"invalid_token\""),
+            _ => None,
         }
     }
 }

@@ -172,9 +172,11 @@ fn every_token_refusal() {
     for (name, reason) in cases {
         let tok = token(name);
         let (status, body, line) = run(&e, &jsonp_event("private-user-1", Some(&tok)));
+        // Only an expired token tells the page more: it can refresh the token and retry.
+        let code = if reason == "token_expired" { "token_expired" } else { "unauthenticated" };
         assert_eq!(
             (status, body.as_str()),
-            (200, script(r#"{"error":"unauthenticated","status":401}"#).as_str()),
+            (200, script(&format!(r#"{{"error":"{code}","status":401}}"#)).as_str()),
             "{name}"
         );
         assert_eq!((line["status"].as_u64(), line["reason"].as_str()), (Some(401), Some(reason)), "{name}");
@@ -278,6 +280,26 @@ fn ajax_bearer_token_and_its_absence() {
     event["isBase64Encoded"] = Value::from(false);
     let (status, _, line) = run(&e, &event);
     assert_eq!((status, line["reason"].as_str()), (401, Some("token_missing")));
+    // RFC 6750 §3 challenges: none, invalid, expired.
+    let challenge = |event: &Value| {
+        let (out, _) = common::handle_logged(&e, &serde_json::to_vec(event).unwrap(), tracing::Level::INFO);
+        let answer: Value = serde_json::from_str(&out.unwrap()).unwrap();
+        (answer["headers"]["WWW-Authenticate"].as_str().map(String::from), answer["body"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(challenge(&event).0.as_deref(), Some("Bearer"));
+    event["headers"]["authorization"] = Value::from(format!("Bearer {}", token("bad_signature")));
+    assert_eq!(
+        challenge(&event),
+        (Some(r#"Bearer error="invalid_token""#.into()), r#"{"error":"unauthenticated","status":401}"#.into())
+    );
+    event["headers"]["authorization"] = Value::from(format!("Bearer {}", token("expired")));
+    assert_eq!(
+        challenge(&event),
+        (
+            Some(r#"Bearer error="invalid_token", error_description="The token expired""#.into()),
+            r#"{"error":"token_expired","status":401}"#.into()
+        )
+    );
     event["headers"]["authorization"] = Value::from(format!("Bearer {}", token("valid_rs256")));
     let (status, body, _) = run(&e, &event);
     assert_eq!(status, 200);
