@@ -420,7 +420,8 @@ impl Endpoint {
             }
             Route::UserAuth => {
                 let user = self.settings.validator.validate(credentials).await?;
-                let user_data = signin_user_data(&user, &self.settings.user_info_claims)?;
+                let user_data =
+                    signin_user_data(&user, &self.settings.user_info_claims, self.settings.watchlist_claim.as_deref())?;
                 let keys = secrets.get(app.secret_id).await?;
                 Ok(AuthBody {
                     auth: keys.secret.user_auth(app.key, socket_id, &user_data),

@@ -39,6 +39,8 @@ pub enum Refusal {
     Unauthenticated(&'static str),
     /// The user's `user_info` is larger than Pusher accepts (1 KB).
     UserInfoTooLarge,
+    /// The watchlist claim is not a list of at most 100 valid user ids.
+    InvalidWatchlist,
     /// The user may not join this channel.
     Forbidden,
     /// The effective configuration (e.g. a stage variable) is invalid; the text (the log reason) names the variable.
@@ -65,7 +67,11 @@ impl Refusal {
             | Self::InvalidChannelName
             | Self::PublicChannel => 400,
             Self::Unauthenticated(_) => 401,
-            Self::EncryptionNotConfigured | Self::OriginNotAllowed | Self::Forbidden | Self::UserInfoTooLarge => 403,
+            Self::EncryptionNotConfigured
+            | Self::OriginNotAllowed
+            | Self::Forbidden
+            | Self::UserInfoTooLarge
+            | Self::InvalidWatchlist => 403,
             Self::Misconfigured(_) => 500,
             Self::Unavailable(_) => 503,
         }
@@ -94,6 +100,7 @@ impl Refusal {
             Self::Unauthenticated("token_expired") => "token_expired",
             Self::Unauthenticated(_) => "unauthenticated",
             Self::UserInfoTooLarge => "user_info_too_large",
+            Self::InvalidWatchlist => "invalid_watchlist",
             Self::Forbidden => "forbidden",
             Self::Misconfigured(_) => "server_error",
             Self::Unavailable(_) => "service_unavailable",

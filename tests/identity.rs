@@ -272,6 +272,73 @@ fn rules_never_cross_tenants() {
     assert_eq!(run(&e, &jsonp_event("private-a-b-c", Some(&second))).2["status"], 403);
 }
 
+/// A JSONP user-authentication GET (HTTP API) with `token`.
+fn signin_event(token: &str) -> Value {
+    let mut event = jsonp_event("private-x", Some(token));
+    event["rawPath"] = Value::from("/pusher/user-auth");
+    event["requestContext"]["http"]["path"] = Value::from("/pusher/user-auth");
+    event["rawQueryString"] =
+        Value::from(format!("callback=Pusher.auth_callbacks%5B%271%27%5D&socket_id=1.2&token={}", enc(token)));
+    event
+}
+
+#[test]
+fn user_id_claim_feeds_presence_signin_and_sub_rules() {
+    let e = endpoint(&[
+        ("USER_ID_CLAIM", "cognito:username".into()),
+        ("USER_INFO_CLAIMS", "email".into()),
+        ("CHANNEL_RULES", "private-user-{sub} presence-group-{cognito:groups}-*".into()),
+    ]);
+    let t = token("cognito_username");
+    // `{sub}` is the user id, so now the username.
+    assert_eq!(run(&e, &jsonp_event("private-user-ada.lovelace", Some(&t))).2["reason"], "ok");
+    let raw_sub = "private-user-0d6e2f4a-7b1c-4e5f-9a8b-3c2d1e0f9a8b";
+    assert_eq!(run(&e, &jsonp_event(raw_sub, Some(&t))).2["reason"], "channel_not_allowed");
+    // A list claim in a rule.
+    assert_eq!(run(&e, &jsonp_event("presence-group-sales-x", Some(&t))).2["reason"], "channel_not_allowed");
+    let (status, body, _) = run(&e, &jsonp_event("presence-group-staff-x", Some(&t)));
+    let data = r#"{"user_id":"ada.lovelace","user_info":{"email":"ada@example.com"}}"#;
+    let expected = json!({"auth": signature(&format!("1.2:presence-group-staff-x:{data}")), "channel_data": data});
+    assert_eq!((status, body), (200, script(&expected.to_string())));
+    let (_, body, line) = run(&e, &signin_event(&t));
+    let user_data = r#"{"id":"ada.lovelace","user_info":{"email":"ada@example.com"}}"#;
+    let expected = json!({"auth": signature(&format!("1.2::user::{user_data}")), "user_data": user_data});
+    assert_eq!((body, line["reason"].as_str()), (script(&expected.to_string()), Some("ok")));
+    // Values outside the user-id rules are refused, never signed.
+    for (name, reason) in [
+        ("username_with_control_character", "token_subject_invalid"),
+        ("username_too_long", "token_subject_too_long"),
+        ("valid_rs256", "token_without_subject"),
+    ] {
+        let (_, body, line) = run(&e, &signin_event(&token(name)));
+        assert_eq!(line["reason"], reason, "{name}");
+        assert_eq!(body, script(r#"{"error":"unauthenticated","status":401}"#), "{name}");
+    }
+}
+
+#[test]
+fn watchlist_claim_goes_into_signin_user_data() {
+    let e = endpoint(&[("WATCHLIST_CLAIM", "friends".into()), ("USER_INFO_CLAIMS", "email".into())]);
+    let (_, body, _) = run(&e, &signin_event(&token("with_watchlist")));
+    let user_data = r#"{"id":"user-11","watchlist":["user-1","user-2"]}"#;
+    let expected = json!({"auth": signature(&format!("1.2::user::{user_data}")), "user_data": user_data});
+    assert_eq!(body, script(&expected.to_string()));
+    // No claim, no watchlist.
+    let (_, body, _) = run(&e, &signin_event(&token("valid_rs256")));
+    assert!(body.contains(r#"{\"id\":\"user-1\"}"#), "{body}");
+    for name in ["watchlist_too_long", "watchlist_not_strings", "watchlist_bad_id", "watchlist_not_a_list"] {
+        let (_, body, line) = run(&e, &signin_event(&token(name)));
+        assert_eq!(body, script(r#"{"error":"invalid_watchlist","status":403}"#), "{name}");
+        assert_eq!(
+            (line["status"].as_u64(), line["reason"].as_str()),
+            (Some(403), Some("invalid_watchlist")),
+            "{name}"
+        );
+    }
+    // Channel authorization does not look at the watchlist.
+    assert_eq!(run(&e, &jsonp_event("private-user-user-12", Some(&token("watchlist_too_long")))).2["reason"], "ok");
+}
+
 #[test]
 fn ajax_bearer_token_and_its_absence() {
     let e = endpoint(&[]);
