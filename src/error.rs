@@ -13,8 +13,10 @@ pub enum Refusal {
     PayloadTooLarge,
     /// A POST whose body is not `application/x-www-form-urlencoded`.
     UnsupportedMediaType,
-    /// A parameter appeared more than once.
+    /// A parameter appeared more than once (or `channel_name` beside a batch).
     DuplicateParameter,
+    /// A batch naming more channels than [`crate::params::MAX_BATCH`].
+    BatchTooLarge,
     /// Bad percent-encoding, bad base64 body, or a value that is not UTF-8.
     InvalidEncoding,
     /// A JSONP request without a `callback`.
@@ -55,7 +57,7 @@ impl Refusal {
         match self {
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
-            Self::PayloadTooLarge => 413,
+            Self::PayloadTooLarge | Self::BatchTooLarge => 413,
             Self::UnsupportedMediaType => 415,
             Self::DuplicateParameter
             | Self::InvalidEncoding
@@ -83,6 +85,7 @@ impl Refusal {
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::BatchTooLarge => "batch_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::DuplicateParameter => "duplicate_parameter",
             Self::InvalidEncoding => "invalid_encoding",
