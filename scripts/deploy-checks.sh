@@ -3,12 +3,13 @@
 #   1. template.yaml: cfn-lint, the SAM transform and what it generates (tests/deploy/test_template.py)
 #   2. the mapping templates rendered by a real Velocity engine (tests/deploy/test_mapping_templates.py)
 #   3. end to end through the real function under `cargo lambda watch` (tests/deploy/test_function_e2e.py)
-#   4. `sam build` (rust-cargolambda) and `cargo lambda build --release --arm64 --output-format zip`
+#   4. `sam build` (rust-cargolambda; once per FrontDoor) and `cargo lambda build --release --arm64 --output-format zip`
 # Installs what it needs under ~/.cache/pusher-auth-lambda (pinned): two Python venvs
 # (aws-sam-cli and localstack-core cannot share one) and, for the arm64 build, Debian's
 # rustc-web with its aarch64 standard library, unpacked there (rustup's toolchain here has
 # no aarch64 target and `rustup target add` needs a download host this machine cannot reach).
-# Set DEPLOY_CHECKS_SKIP_BUILD=1 to skip step 4.
+# Set DEPLOY_CHECKS_SKIP_BUILD=1 to skip step 4. `--install-only`: install those and stop
+# (scripts/prefetch.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -64,6 +65,15 @@ EOF
   echo "$base/bin"
 }
 
+if [ "${1:-}" = --install-only ]; then
+  pinned_venv sam tests/deploy/requirements-sam.txt >/dev/null &
+  sam_job=$!
+  pinned_venv vtl tests/deploy/requirements-vtl.txt >/dev/null
+  rust_arm64_toolchain >/dev/null
+  wait "$sam_job"
+  exit 0
+fi
+
 step "Python venvs (tests/deploy/requirements-*.txt)"
 SAM_BIN="$(pinned_venv sam tests/deploy/requirements-sam.txt)"
 VTL_BIN="$(pinned_venv vtl tests/deploy/requirements-vtl.txt)"
@@ -107,6 +117,16 @@ assert os.access(bootstrap, os.X_OK), "bootstrap is not executable"
 assert os.path.isfile(os.path.join(build, "template.yaml"))
 print("sam build: %s (%d bytes, aarch64)" % (bootstrap, os.path.getsize(bootstrap)))
 EOF
+
+  # The same template builds with every front door (and the guard rails and alarms on): the
+  # function is the only thing built, the parameters only choose what else the stack creates.
+  for door in http-api function-url rest-api; do
+    step "sam build with FrontDoor=$door"
+    sam build --template-file template.yaml --build-dir "$CACHE/sam-build-$door" --cache-dir "$CACHE/sam-cache" \
+      --parameter-overrides FrontDoor=$door ReservedConcurrency=10 EnableWaf=$([ $door = rest-api ] && echo true || echo false) \
+      AlarmTopicArn=arn:aws:sns:us-east-1:123456789012:pusher-auth-alarms >/dev/null
+    cmp "$CACHE/sam-build/PusherAuthFunction/bootstrap" "$CACHE/sam-build-$door/PusherAuthFunction/bootstrap"
+  done
 
   step "cargo lambda build --release --arm64 --output-format zip"
   cargo lambda build --release --arm64 --output-format zip

@@ -5,6 +5,11 @@
 # Every setting can be overridden from the environment, e.g.
 #   PUSHER_KEY=… PUSHER_SECRET=… PUSHER_CLUSTER=eu scripts/run-local.sh
 # PORT (default 9000) chooses the local port.
+#
+# It also serves a live page (demo/: plain HTML and JavaScript, pusher-js from npm) on
+# http://localhost:$PAGE_PORT (default 8080; PAGE_PORT=off to skip it). The page connects to
+# Pusher with PUSHER_KEY/PUSHER_CLUSTER, or to a local Pusher-protocol server given by
+# PUSHER_WS_HOST/PUSHER_WS_PORT (e.g. scripts/run-sockudo.sh), and asks this function to sign.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,15 +30,64 @@ export PUSHER_CLUSTER="${PUSHER_CLUSTER:-mt1}"
 if [ -z "${PUSHER_SECRET_ID:-}" ]; then
   export PUSHER_ENCRYPTION_MASTER_KEY_BASE64="${PUSHER_ENCRYPTION_MASTER_KEY_BASE64:-ZGVtby1tYXN0ZXIta2V5LWZvci1sb2NhbC1ydW5zISE=}"
 fi
-export ALLOWED_ORIGINS="${ALLOWED_ORIGINS:-http://localhost:8080,http://127.0.0.1:8080}"
+PAGE_PORT="${PAGE_PORT:-8080}"
+# The live page's origins (AJAX from anywhere else is refused).
+if [ "$PAGE_PORT" = off ]; then DEMO_PAGE_PORT=8080; else DEMO_PAGE_PORT="$PAGE_PORT"; fi
+export ALLOWED_ORIGINS="${ALLOWED_ORIGINS:-http://localhost:$DEMO_PAGE_PORT,http://127.0.0.1:$DEMO_PAGE_PORT}"
 export USER_INFO_CLAIMS="${USER_INFO_CLAIMS:-name}"
 # Deny by default: the demo lets its user join any private, presence or encrypted channel.
 export CHANNEL_RULES="${CHANNEL_RULES:-private-* presence-* private-encrypted-*}"
 
 BASE="http://127.0.0.1:$PORT/lambda-url/$FUNCTION"
+
+# --- the live page --------------------------------------------------------------
+PAGE_MSG=""
+if [ "$PAGE_PORT" = off ]; then
+  PAGE_MSG="(the live page is off: PAGE_PORT=off)"
+elif ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  PAGE_MSG="(the live page needs Node.js and npm, not found: only the function is served)"
+elif ! PAGE_LIB="$(bash scripts/page-npm.sh)"; then
+  PAGE_MSG="(the live page is not served: npm ci of demo/package.json failed)"
+else
+  if [ -n "${PUSHER_WS_PORT:-}" ] && ! [[ "$PUSHER_WS_PORT" =~ ^[0-9]{1,5}$ ]]; then
+    echo "run-local: PUSHER_WS_PORT is not a port number" >&2
+    exit 1
+  fi
+  # Only public settings go to the page (never PUSHER_SECRET or the encryption master key);
+  # the page's server gets this JSON and a bare environment.
+  PAGE_CONFIG="$(python3 - "$PUSHER_KEY" "$PUSHER_CLUSTER" "${PUSHER_WS_HOST:-}" "${PUSHER_WS_PORT:-}" \
+    "$BASE" "$AUTH_MODE" <<'PY'
+import json, sys
+key, cluster, ws_host, ws_port, base, auth_mode = sys.argv[1:]
+print(json.dumps({
+    "key": key,
+    "cluster": cluster,
+    "wsHost": ws_host or None,
+    "wsPort": int(ws_port or 6001) if ws_host else None,
+    "forceTLS": False if ws_host else True,
+    "authEndpoint": base + "/pusher/auth",
+    "userAuthEndpoint": base + "/pusher/user-auth",
+    "authMode": auth_mode,
+    "demoKey": key == "demo-app-key",
+    "channels": {"private": "private-demo", "presence": "presence-demo", "encrypted": "private-encrypted-demo"},
+}))
+PY
+)"
+  env -i PATH="$PATH" HOME="$HOME" PAGE_CONFIG="$PAGE_CONFIG" node demo/serve.mjs "$PAGE_PORT" "$PAGE_LIB" &
+  PAGE_MSG="Open the live page: http://localhost:$PAGE_PORT/"
+  if [ -n "${PUSHER_WS_HOST:-}" ]; then
+    PAGE_MSG="$PAGE_MSG  (pusher-js connects to ws://$PUSHER_WS_HOST:${PUSHER_WS_PORT:-6001})"
+  elif [ "$PUSHER_KEY" = demo-app-key ]; then
+    PAGE_MSG="$PAGE_MSG  (with the demo key it tells you what to set: a Pusher app's
+    PUSHER_APP_ID/PUSHER_KEY/PUSHER_SECRET/PUSHER_CLUSTER, or PUSHER_WS_HOST/PUSHER_WS_PORT of a
+    local Pusher-protocol server such as the one scripts/run-sockudo.sh starts)"
+  fi
+fi
 cat <<MSG
 ==> Serving the pusher-auth function at $BASE (AUTH_MODE=$AUTH_MODE, key $PUSHER_KEY)
     The first request waits for the build.
+
+$PAGE_MSG
 
 Try JSONP (what pusher-js loads in a <script> tag):
   curl -sS "$BASE/pusher/auth?callback=Pusher.auth_callbacks%5B%271%27%5D&socket_id=123.456&channel_name=private-demo"

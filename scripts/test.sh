@@ -3,6 +3,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+CACHE="${PUSHER_AUTH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pusher-auth-lambda}"
+mkdir -p "$CACHE"
+# The later steps' network-bound installs (chromium, npm, venvs, arm64 toolchain) run in the
+# background while the Rust builds below use the CPUs; waited for before the end-to-end suite,
+# stopped if this script ends earlier (an interrupted install is redone by the step needing it).
+setsid bash scripts/prefetch.sh > "$CACHE/prefetch.log" 2>&1 &
+PREFETCH=$!
+trap 'kill -- -"$PREFETCH" 2>/dev/null || true' EXIT
+
 BIN_DIR="$(bash scripts/setup.sh)"
 export PATH="$BIN_DIR:$PATH"
 
@@ -14,6 +23,9 @@ echo "==> cargo test (unit, vectors, event fixtures, JWKS, Secrets Manager again
 cargo test --locked
 echo "==> local run smoke test (scripts/run-local.sh + its printed curl)"
 python3 tests/local_run.py
+if ! wait "$PREFETCH"; then
+  echo "==> (the background installs failed, see $CACHE/prefetch.log; the next steps install what is missing)"
+fi
 echo "==> end to end: pusher-js in Chromium, sockudo, the function (scripts/e2e.sh)"
 bash scripts/e2e.sh
 echo "==> deployment: template, mapping templates, packages (scripts/deploy-checks.sh)"

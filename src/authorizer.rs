@@ -14,11 +14,13 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::error::Refusal;
-use crate::jwt::MAX_USER_ID_CHARS;
+use crate::jwt::check_user_id;
 use crate::user::User;
 
-/// The user API Gateway verified, or a refusal.
-pub fn user_from_authorizer(authorizer: Option<&RawValue>) -> Result<User, Refusal> {
+/// The user API Gateway verified, or a refusal. The id is the claim
+/// `user_id_claim` (`USER_ID_CLAIM`); with the default `sub`, a Lambda
+/// authorizer's `principalId` stands in when there is no `sub`.
+pub fn user_from_authorizer(authorizer: Option<&RawValue>, user_id_claim: &str) -> Result<User, Refusal> {
     let raw = authorizer.ok_or(Refusal::Unauthenticated("no_authorizer_context"))?;
     let Ok(Value::Object(mut context)) = serde_json::from_str::<Value>(raw.get()) else {
         return Err(Refusal::Unauthenticated("no_authorizer_context"));
@@ -30,16 +32,21 @@ pub fn user_from_authorizer(authorizer: Option<&RawValue>) -> Result<User, Refus
             None => take_object(&mut context, "lambda").unwrap_or(context),
         },
     };
-    let id = ["sub", "principalId"]
-        .iter()
-        .find_map(|name| match claims.get(*name) {
+    let fallback: &[&str] = if user_id_claim == "sub" { &["principalId"] } else { &[] };
+    let id = std::iter::once(user_id_claim)
+        .chain(fallback.iter().copied())
+        .find_map(|name| match claims.get(name) {
             Some(Value::String(id)) if !id.is_empty() => Some(id.clone()),
             _ => None,
         })
         .ok_or(Refusal::Unauthenticated("authorizer_without_subject"))?;
-    if id.chars().count() > MAX_USER_ID_CHARS {
-        return Err(Refusal::Unauthenticated("authorizer_subject_too_long"));
-    }
+    check_user_id(&id).map_err(|reason| {
+        Refusal::Unauthenticated(if reason == "too_long" {
+            "authorizer_subject_too_long"
+        } else {
+            "authorizer_subject_invalid"
+        })
+    })?;
     Ok(User { id, claims })
 }
 
@@ -60,7 +67,7 @@ mod tests {
 
     fn user(json: &str) -> Result<User, Refusal> {
         let raw: Box<RawValue> = serde_json::from_str(json).unwrap();
-        user_from_authorizer(Some(&raw))
+        user_from_authorizer(Some(&raw), "sub")
     }
 
     #[test]
@@ -73,7 +80,7 @@ mod tests {
 
     #[test]
     fn refusals() {
-        assert_eq!(user_from_authorizer(None), Err(Refusal::Unauthenticated("no_authorizer_context")));
+        assert_eq!(user_from_authorizer(None, "sub"), Err(Refusal::Unauthenticated("no_authorizer_context")));
         for bad in [r#"{}"#, r#"{"jwt":{"claims":{}}}"#, r#"{"claims":{"sub":""}}"#, r#"{"principalId":5}"#, "[]"] {
             assert!(user(bad).is_err(), "{bad}");
         }

@@ -71,6 +71,8 @@ pub struct Settings {
     pub validator: Validator,
     /// `USER_INFO_CLAIMS` (default `name`).
     pub user_info_claims: UserInfoClaims,
+    /// `WATCHLIST_CLAIM`: a list claim copied into signin `user_data.watchlist`.
+    pub watchlist_claim: Option<String>,
     /// `AUTH_TOKEN_PARAM` (default `token`).
     pub token_param: String,
     /// `CHANNEL_RULES`: which channels a user may join (none by default).
@@ -148,12 +150,13 @@ impl Settings {
         }
         let validator = match auth_mode {
             AuthMode::Demo => Validator::Demo(DemoValidator::default()),
-            AuthMode::Authorizer => Validator::Authorizer(AuthorizerValidator),
+            AuthMode::Authorizer => Validator::Authorizer(AuthorizerValidator { user_id_claim: user_id_claim(&get)? }),
             AuthMode::Jwt => Validator::Jwt(Box::new(jwt_validator(&get, env_secret.as_deref())?)),
         };
         let policy = ChannelPolicy::parse(&get("CHANNEL_RULES").unwrap_or_default())
             .map_err(|e| ConfigError { variable: "CHANNEL_RULES", problem: format!("has a {e}") })?;
         let user_info_claims = UserInfoClaims::parse(&get("USER_INFO_CLAIMS").unwrap_or_else(|| "name".into()));
+        let watchlist_claim = watchlist_claim(&get)?;
         let token_param = get("AUTH_TOKEN_PARAM").unwrap_or_else(|| "token".into());
         if !valid_token_param(&token_param) {
             return Err(err(
@@ -170,6 +173,7 @@ impl Settings {
             auth_mode,
             validator,
             user_info_claims,
+            watchlist_claim,
             token_param,
             policy,
         })
@@ -346,8 +350,36 @@ fn jwt_validator(
     if wants_keys && audience.is_none() {
         return Err(err("JWT_AUDIENCE", "is not set, and is required when JWT_ALGORITHMS allows RS/PS/ES (JWKS keys)"));
     }
-    let rules = ClaimRules { algorithms, issuer, audience, leeway };
+    let rules = ClaimRules { algorithms, issuer, audience, leeway, user_id_claim: user_id_claim(get)? };
     Ok(JwtValidator { rules, secret, keys })
+}
+
+/// `USER_ID_CLAIM` (default `sub`).
+fn user_id_claim(get: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    let claim = get("USER_ID_CLAIM").unwrap_or_else(|| "sub".into());
+    if !valid_claim_name(&claim) {
+        return Err(ConfigError {
+            variable: "USER_ID_CLAIM",
+            problem: "is not a claim name (letters, digits, _ - : .)".into(),
+        });
+    }
+    Ok(claim)
+}
+
+/// `WATCHLIST_CLAIM` (optional).
+fn watchlist_claim(get: &impl Fn(&str) -> Option<String>) -> Result<Option<String>, ConfigError> {
+    match get("WATCHLIST_CLAIM") {
+        Some(claim) if !valid_claim_name(&claim) => Err(ConfigError {
+            variable: "WATCHLIST_CLAIM",
+            problem: "is not a claim name (letters, digits, _ - : .)".into(),
+        }),
+        claim => Ok(claim),
+    }
+}
+
+fn valid_claim_name(name: &str) -> bool {
+    (1..=128).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':' | b'.'))
 }
 
 static SECRET_WARNED: AtomicBool = AtomicBool::new(false);

@@ -13,8 +13,10 @@ pub enum Refusal {
     PayloadTooLarge,
     /// A POST whose body is not `application/x-www-form-urlencoded`.
     UnsupportedMediaType,
-    /// A parameter appeared more than once.
+    /// A parameter appeared more than once (or `channel_name` beside a batch).
     DuplicateParameter,
+    /// A batch naming more channels than [`crate::params::MAX_BATCH`].
+    BatchTooLarge,
     /// Bad percent-encoding, bad base64 body, or a value that is not UTF-8.
     InvalidEncoding,
     /// A JSONP request without a `callback`.
@@ -39,6 +41,8 @@ pub enum Refusal {
     Unauthenticated(&'static str),
     /// The user's `user_info` is larger than Pusher accepts (1 KB).
     UserInfoTooLarge,
+    /// The watchlist claim is not a list of at most 100 valid user ids.
+    InvalidWatchlist,
     /// The user may not join this channel.
     Forbidden,
     /// The effective configuration (e.g. a stage variable) is invalid; the text (the log reason) names the variable.
@@ -53,7 +57,7 @@ impl Refusal {
         match self {
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
-            Self::PayloadTooLarge => 413,
+            Self::PayloadTooLarge | Self::BatchTooLarge => 413,
             Self::UnsupportedMediaType => 415,
             Self::DuplicateParameter
             | Self::InvalidEncoding
@@ -65,7 +69,11 @@ impl Refusal {
             | Self::InvalidChannelName
             | Self::PublicChannel => 400,
             Self::Unauthenticated(_) => 401,
-            Self::EncryptionNotConfigured | Self::OriginNotAllowed | Self::Forbidden | Self::UserInfoTooLarge => 403,
+            Self::EncryptionNotConfigured
+            | Self::OriginNotAllowed
+            | Self::Forbidden
+            | Self::UserInfoTooLarge
+            | Self::InvalidWatchlist => 403,
             Self::Misconfigured(_) => 500,
             Self::Unavailable(_) => 503,
         }
@@ -77,6 +85,7 @@ impl Refusal {
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::BatchTooLarge => "batch_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::DuplicateParameter => "duplicate_parameter",
             Self::InvalidEncoding => "invalid_encoding",
@@ -89,8 +98,12 @@ impl Refusal {
             Self::PublicChannel => "public_channel",
             Self::EncryptionNotConfigured => "encryption_not_configured",
             Self::OriginNotAllowed => "origin_not_allowed",
+            // An expired token is the one failure a page can fix by itself
+            // (refresh the token and retry), so it has its own code.
+            Self::Unauthenticated("token_expired") => "token_expired",
             Self::Unauthenticated(_) => "unauthenticated",
             Self::UserInfoTooLarge => "user_info_too_large",
+            Self::InvalidWatchlist => "invalid_watchlist",
             Self::Forbidden => "forbidden",
             Self::Misconfigured(_) => "server_error",
             Self::Unavailable(_) => "service_unavailable",
@@ -104,6 +117,21 @@ impl Refusal {
             Self::Misconfigured(reason) | Self::Unauthenticated(reason) | Self::Unavailable(reason) => reason,
             Self::Forbidden => "channel_not_allowed",
             other => other.public_code(),
+        }
+    }
+}
+
+impl Refusal {
+    /// The `WWW-Authenticate` challenge of a 401 (RFC 6750 §3): no error
+    /// code when no token came, `invalid_token` when one was refused.
+    pub fn bearer_challenge(self) -> Option<&'static str> {
+        match self {
+            Self::Unauthenticated("token_missing") => Some("Bearer"),
+            Self::Unauthenticated("token_expired") => {
+                Some("Bearer error=\"invalid_token\", error_description=\"The token expired\"")
+            }
+            Self::Unauthenticated(_) => Some("Bearer error=\"invalid_token\""),
+            _ => None,
         }
     }
 }

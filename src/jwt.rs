@@ -38,6 +38,8 @@ pub struct ClaimRules {
     pub audience: Option<String>,
     /// `JWT_LEEWAY_SECONDS` (default 30, at most 60).
     pub leeway: u64,
+    /// `USER_ID_CLAIM` (default `sub`): the claim that holds the user id.
+    pub user_id_claim: String,
 }
 
 /// A verification key from a JWKS, with what it may verify.
@@ -187,13 +189,13 @@ pub fn verify(token: &str, head: &TokenHead, key: &DecodingKey, rules: &ClaimRul
     })?;
     let claims = data.claims;
     check_issuer_and_audience(&claims, rules)?;
-    let id = match claims.get("sub") {
-        Some(Value::String(sub)) if !sub.is_empty() => sub.clone(),
+    let id = match claims.get(&rules.user_id_claim) {
+        Some(Value::String(id)) if !id.is_empty() => id.clone(),
         _ => return Err(Refusal::Unauthenticated("token_without_subject")),
     };
-    if id.chars().count() > MAX_USER_ID_CHARS {
-        return Err(Refusal::Unauthenticated("token_subject_too_long"));
-    }
+    check_user_id(&id).map_err(|reason| {
+        Refusal::Unauthenticated(if reason == "too_long" { "token_subject_too_long" } else { "token_subject_invalid" })
+    })?;
     Ok(User { id, claims })
 }
 
@@ -248,6 +250,24 @@ pub fn check_issuer_and_audience(claims: &Map<String, Value>, rules: &ClaimRules
             return Err(Refusal::Unauthenticated("token_unexpected_audience"));
         }
         (None, _) => {}
+    }
+    Ok(())
+}
+
+/// The rules for a user id (presence `user_id`, signin `id`, watchlist
+/// entries): not empty, at most [`MAX_USER_ID_CHARS`] characters, no control
+/// characters. Pusher identifies users by these strings in its HTTP API
+/// (`/users/<id>/…`) and events; a value outside these rules would be signed
+/// only for the server to reject it.
+pub fn check_user_id(id: &str) -> Result<(), &'static str> {
+    if id.is_empty() {
+        return Err("empty");
+    }
+    if id.chars().count() > MAX_USER_ID_CHARS {
+        return Err("too_long");
+    }
+    if id.chars().any(char::is_control) {
+        return Err("control_character");
     }
     Ok(())
 }

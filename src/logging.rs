@@ -64,9 +64,20 @@ thread_local! {
     static LINE: RefCell<String> = RefCell::new(String::with_capacity(512));
 }
 
+/// Whether a log record comes from this crate (the library or the bootstrap).
+fn is_ours(target: &str) -> bool {
+    target.starts_with("pusher_auth")
+}
+
 impl Subscriber for JsonLines {
+    /// Our own records follow the configured level. Records of dependencies
+    /// (`lambda_runtime`, hyper, rustls) pass only at WARN and ERROR,
+    /// whatever the level: at DEBUG and TRACE `lambda_runtime` writes each
+    /// invocation's body, which behind [`crate::aws::handler`]'s layer is the
+    /// finished answer (signatures, shared secrets, `channel_data`) and, for
+    /// the raw event, the token and the query string.
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        metadata.level() <= &self.max_level
+        metadata.level() <= &self.max_level && (metadata.level() <= &Level::WARN || is_ours(metadata.target()))
     }
 
     fn max_level_hint(&self) -> Option<LevelFilter> {
@@ -202,6 +213,21 @@ mod tests {
         s.clear();
         write_timestamp(&mut s, UNIX_EPOCH + Duration::from_secs(4_102_444_800));
         assert_eq!(s, "2100-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn dependencies_log_only_warnings_and_errors() {
+        let captured = Captured::default();
+        tracing::subscriber::with_default(captured.subscriber(Level::TRACE), || {
+            tracing::trace!(target: "lambda_runtime::layers::api_response", body = "secret", "raw JSON event");
+            tracing::debug!(target: "hyper_util::client", "connecting");
+            tracing::info!(target: "lambda_runtime", "info");
+            tracing::warn!(target: "lambda_runtime", "warned");
+            tracing::trace!("ours at trace");
+        });
+        let text = captured.text();
+        assert!(!text.contains("secret") && !text.contains("connecting") && !text.contains("\"info\""), "{text}");
+        assert!(text.contains("warned") && text.contains("ours at trace"), "{text}");
     }
 
     #[test]

@@ -12,6 +12,13 @@ use crate::error::Refusal;
 /// Most parameters one request may carry.
 pub const MAX_PARAMS: usize = 32;
 
+/// Most channels one batched request may name (`channel_name[0]` …
+/// `channel_name[24]`). A batch, its `socket_id`, token and JSONP `callback`
+/// then stay within [`MAX_PARAMS`]; 25 names of the longest channel name
+/// (164 characters) stay well within the 16 KiB input limit; and the work
+/// of one invocation stays bounded (one token check, at most 25 HMACs).
+pub const MAX_BATCH: usize = 25;
+
 /// The parameters the endpoint reads. Everything else is ignored, but still
 /// checked for duplicates and encoding.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -24,6 +31,18 @@ pub struct AuthParams<'a> {
     pub channel_name: Option<Cow<'a, str>>,
     /// The user's token, under the configured parameter name.
     pub token: Option<Cow<'a, str>>,
+    /// A batch: `channel_name[N]` values by index `N` (0–99), in the order sent.
+    pub batch: Vec<(u8, Cow<'a, str>)>,
+}
+
+/// The index of a batch parameter name `channel_name[N]` (`N` 0–99, no
+/// leading zero), or `None` when the name is something else.
+fn batch_index(name: &str) -> Option<u8> {
+    let digits = name.strip_prefix("channel_name[")?.strip_suffix(']')?;
+    let valid = matches!(digits.len(), 1 | 2)
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !(digits.len() == 2 && digits.starts_with('0'));
+    valid.then(|| digits.parse().ok()).flatten()
 }
 
 /// Collects decoded pairs into [`AuthParams`]. Parsing goes on past a bad
@@ -78,6 +97,17 @@ impl<'a, 'n> ParamCollector<'a, 'n> {
             "socket_id" => &mut self.params.socket_id,
             "channel_name" => &mut self.params.channel_name,
             k if k == self.token_param => &mut self.params.token,
+            k if batch_index(k).is_some() => {
+                let index = batch_index(k).unwrap_or_default();
+                return match value {
+                    Err(refusal) => self.fail(refusal),
+                    Ok(_) if self.params.batch.iter().any(|(i, _)| *i == index) => {
+                        self.fail(Refusal::DuplicateParameter)
+                    }
+                    Ok(_) if self.params.batch.len() >= MAX_BATCH => self.fail(Refusal::BatchTooLarge),
+                    Ok(value) => self.params.batch.push((index, value)),
+                };
+            }
             _ => {
                 if self.others.contains(&key) {
                     return self.fail(Refusal::DuplicateParameter);
@@ -217,6 +247,29 @@ mod tests {
         let many: Vec<String> = (0..=MAX_PARAMS).map(|i| format!("p{i}=1")).collect();
         assert_eq!(parse(&many.join("&")), Err(Refusal::PayloadTooLarge));
         assert!(parse(&many[..MAX_PARAMS].join("&")).is_ok());
+    }
+
+    #[test]
+    fn batches_as_pusher_js_auth_sends_them() {
+        // pusher-js-auth's body starts with '&' and sends brackets unencoded.
+        let p = parse("&socket_id=1.2&channel_name[0]=private-a&channel_name[1]=presence-b&token=t").unwrap();
+        assert_eq!(p.batch, [(0, Cow::Borrowed("private-a")), (1, Cow::Borrowed("presence-b"))]);
+        assert_eq!(p.channel_name, None);
+        // Encoded brackets are the same name.
+        let p = parse("channel_name%5B0%5D=private-a&channel_name%5B10%5D=private-b").unwrap();
+        assert_eq!(p.batch.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0, 10]);
+        assert_eq!(parse("channel_name[0]=a&channel_name[0]=b"), Err(Refusal::DuplicateParameter));
+        assert_eq!(parse("channel_name[0]=a&channel_name%5B0%5D=b"), Err(Refusal::DuplicateParameter));
+        // Other spellings are ordinary (ignored) parameters.
+        for other in
+            ["channel_name[]=a", "channel_name[00]=a", "channel_name[100]=a", "channel_name[x]=a", "channel_name[-1]=a"]
+        {
+            assert!(parse(other).unwrap().batch.is_empty(), "{other}");
+        }
+        let full: Vec<String> = (0..MAX_BATCH).map(|i| format!("channel_name[{i}]=private-{i}")).collect();
+        assert_eq!(parse(&full.join("&")).unwrap().batch.len(), MAX_BATCH);
+        let over: Vec<String> = (0..=MAX_BATCH).map(|i| format!("channel_name[{i}]=private-{i}")).collect();
+        assert_eq!(parse(&over.join("&")), Err(Refusal::BatchTooLarge));
     }
 
     #[test]

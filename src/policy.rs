@@ -180,39 +180,30 @@ fn delimit_placeholders(parts: &mut [Part]) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// Longest list claim a placeholder looks through: a longer list never
+/// matches. Bounds the work per placeholder to this many comparisons of at
+/// most a channel name's length (164 bytes).
+pub const MAX_LIST_CLAIM: usize = 256;
+
 impl Rule {
-    /// Whether the rule matches the whole name, without allocating: the text
-    /// between stars must appear in order, the first piece at the start and
-    /// the last at the end (leftmost matches are always safe for `*`), which
-    /// keeps matching linear.
+    /// Whether the rule matches the whole name. Each placeholder's value is
+    /// read off the name (delimiters make it unique, see the module docs) and
+    /// then looked up among the user's claims; literals between stars are
+    /// found leftmost, which is always safe for `*` and keeps matching linear.
     fn matches(&self, user: &User, name: &[u8]) -> bool {
-        // A missing claim, or one with characters that are not valid in
-        // channel names, means the rule cannot match.
-        let claims_ok = self
-            .parts
-            .iter()
-            .all(|p| !matches!(p, Part::Claim(c, delimiter) if claim_value(user, c, *delimiter).is_none()));
-        if !claims_ok {
-            return false;
-        }
-        let groups = self.parts.split(|p| *p == Part::Star);
-        let count = groups.clone().count();
-        let mut at = 0;
-        for (i, group) in groups.enumerate() {
-            let len = group_len(user, group);
-            if i == 0 {
-                if !group_at(user, group, name, 0) {
-                    return false;
-                }
-                at = len;
-                if count == 1 {
-                    return at == name.len();
-                }
-            } else if i == count - 1 {
-                return name.len() >= at + len && group_at(user, group, name, name.len() - len);
-            } else if len > 0 {
-                match (at..=name.len().saturating_sub(len)).find(|&start| group_at(user, group, name, start)) {
-                    Some(start) => at = start + len,
+        let Some(first_star) = self.parts.iter().position(|p| *p == Part::Star) else {
+            return match_prefix(user, &self.parts, name) == Some(name.len());
+        };
+        let last_star = self.parts.iter().rposition(|p| *p == Part::Star).unwrap_or(first_star);
+        let Some(start) = match_prefix(user, &self.parts[..first_star], name) else { return false };
+        let Some(end) = match_suffix(user, &self.parts[last_star + 1..], name, start) else { return false };
+        // Between the first and the last star: literals and stars only.
+        let mut at = start;
+        for part in self.parts.get(first_star + 1..last_star).unwrap_or_default() {
+            if let Part::Literal(text) = part {
+                let text = text.as_bytes();
+                match name[at..end].windows(text.len()).position(|w| w == text) {
+                    Some(found) => at += found + text.len(),
                     None => return false,
                 }
             }
@@ -221,42 +212,71 @@ impl Rule {
     }
 }
 
-fn piece<'a>(user: &'a User, part: &'a Part) -> &'a [u8] {
-    match part {
-        Part::Literal(text) => text.as_bytes(),
-        Part::Claim(claim, delimiter) => claim_value(user, claim, *delimiter).unwrap_or_default(),
-        Part::Star => &[],
-    }
-}
-
-fn group_len(user: &User, group: &[Part]) -> usize {
-    group.iter().map(|p| piece(user, p).len()).sum()
-}
-
-/// Whether the pieces of `group` appear one after another at `start`.
-fn group_at(user: &User, group: &[Part], name: &[u8], mut start: usize) -> bool {
-    for part in group {
-        let bytes = piece(user, part);
-        match name.get(start..start + bytes.len()) {
-            Some(window) if window == bytes => start += bytes.len(),
-            _ => return false,
+/// Reads `parts` (no star among them) from the start of `name`; the end of
+/// what they matched.
+fn match_prefix(user: &User, parts: &[Part], name: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    for part in parts {
+        match part {
+            Part::Literal(text) => {
+                name[at..].starts_with(text.as_bytes()).then_some(())?;
+                at += text.len();
+            }
+            Part::Claim(claim, delimiter) => {
+                let end = match delimiter {
+                    Some(d) => at + name[at..].iter().position(|b| b == d)?,
+                    None => name.len(),
+                };
+                user_has(user, claim, &name[at..end]).then_some(())?;
+                at = end;
+            }
+            Part::Star => return None,
         }
     }
-    true
+    Some(at)
 }
 
-/// The user's value for a placeholder: channel characters only, and never
-/// the placeholder's delimiter.
-fn claim_value<'u>(user: &'u User, claim: &str, delimiter: Option<u8>) -> Option<&'u [u8]> {
-    let value = if claim == "sub" {
-        user.id.as_str()
-    } else {
-        match user.claims.get(claim)? {
-            Value::String(s) => s.as_str(),
-            _ => return None,
+/// Reads `parts` (no star among them) from the end of `name`, never before
+/// `floor`; where what they matched begins.
+fn match_suffix(user: &User, parts: &[Part], name: &[u8], floor: usize) -> Option<usize> {
+    let mut at = name.len();
+    for part in parts.iter().rev() {
+        match part {
+            Part::Literal(text) => {
+                let begin = at.checked_sub(text.len()).filter(|b| *b >= floor)?;
+                (&name[begin..at] == text.as_bytes()).then_some(())?;
+                at = begin;
+            }
+            Part::Claim(claim, delimiter) => {
+                let d = (*delimiter)?;
+                let begin = floor + name[floor..at].iter().rposition(|b| *b == d)? + 1;
+                user_has(user, claim, &name[begin..at]).then_some(())?;
+                at = begin;
+            }
+            Part::Star => return None,
         }
-    };
-    (!value.is_empty() && value.bytes().all(|b| is_channel_char(b) && Some(b) != delimiter)).then_some(value.as_bytes())
+    }
+    Some(at)
+}
+
+/// Whether `value` (read off a channel name: channel characters only) is the
+/// user's value of `claim`: the user id for `sub`, a string claim equal to
+/// it, or a list claim (at most [`MAX_LIST_CLAIM`] elements) with a string
+/// element equal to it.
+fn user_has(user: &User, claim: &str, value: &[u8]) -> bool {
+    if value.is_empty() {
+        return false;
+    }
+    if claim == "sub" {
+        return user.id.as_bytes() == value;
+    }
+    match user.claims.get(claim) {
+        Some(Value::String(s)) => s.as_bytes() == value,
+        Some(Value::Array(list)) if list.len() <= MAX_LIST_CLAIM => {
+            list.iter().any(|v| v.as_str().is_some_and(|s| s.as_bytes() == value))
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -369,6 +389,39 @@ mod tests {
         for good in ["private-{a}-{b}", "private-{a}.*", "private-*.{a}", "private-{a}-*-{b}", "presence-{a}"] {
             assert!(ChannelPolicy::parse(good).is_ok(), "{good}");
         }
+    }
+
+    #[test]
+    fn list_claims_match_any_element() {
+        let rule = "presence-group-{cognito:groups}-* private-org-{org_ids}";
+        let member = user("1", json!({"cognito:groups": ["admins", "staff"], "org_ids": ["o1", "o2"]}));
+        assert!(allows(rule, &member, "presence-group-staff-chat"));
+        assert!(allows(rule, &member, "presence-group-admins-"));
+        assert!(allows(rule, &member, "private-org-o2"));
+        assert!(!allows(rule, &member, "presence-group-sales-chat"), "not a member");
+        assert!(!allows(rule, &member, "private-org-o3"));
+        assert!(!allows(rule, &member, "presence-group-staf-chat"));
+        let empty = user("2", json!({"cognito:groups": [], "org_ids": []}));
+        assert!(!allows(rule, &empty, "presence-group-staff-chat"));
+        let odd = user("3", json!({"cognito:groups": [5, null, ["staff"], {"staff": 1}, true], "org_ids": "o1"}));
+        assert!(!allows(rule, &odd, "presence-group-staff-chat"), "non-strings never match");
+        assert!(!allows(rule, &odd, "presence-group-5-chat"));
+        assert!(allows(rule, &odd, "private-org-o1"), "a plain string still matches");
+        // Elements holding the delimiter never match, as for string claims.
+        let dashed = user("4", json!({"cognito:groups": ["a-b", "a"]}));
+        assert!(allows(rule, &dashed, "presence-group-a-b-chat"), "via `a`, with `b-chat` from the star");
+        let only_dashed = user("5", json!({"cognito:groups": ["a-b"]}));
+        assert!(!allows(rule, &only_dashed, "presence-group-a-b-chat"));
+        // Bounded work: a list longer than MAX_LIST_CLAIM never matches.
+        let mut groups: Vec<String> = (0..MAX_LIST_CLAIM - 1).map(|i| format!("g{i}")).collect();
+        groups.push("staff".into());
+        let at_bound = user("6", json!({ "cognito:groups": groups.clone() }));
+        assert!(allows(rule, &at_bound, "presence-group-staff-x"));
+        groups.push("g-extra".into());
+        let over = user("7", json!({ "cognito:groups": groups }));
+        assert!(!allows(rule, &over, "presence-group-staff-x"));
+        let huge = user("8", json!({ "cognito:groups": vec!["staff"; 100_000] }));
+        assert!(!allows(rule, &huge, "presence-group-staff-x"));
     }
 
     /// Every user among `users` that `rules` grants `channel` to.

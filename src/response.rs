@@ -83,6 +83,16 @@ impl Response {
         Self::new(200, Some(JSON), body.to_json())
     }
 
+    /// A JSON answer already written (a batch).
+    pub fn json_text(json: String) -> Self {
+        Self::new(200, Some(JSON), json)
+    }
+
+    /// A script calling the callback with a JSON value already written (a batch).
+    pub fn jsonp_json(callback: JsonpCallback<'_>, json: &str) -> Self {
+        Self::new(200, Some(JAVASCRIPT), jsonp_script(callback, json))
+    }
+
     /// A JSON error: `{"error":"<code>","status":<status>}` with that status.
     pub fn error(refusal: Refusal) -> Self {
         Self::new(refusal.status(), Some(JSON), error_json(refusal))

@@ -101,15 +101,18 @@ impl UserValidator for JwtValidator {
 }
 
 /// `authorizer`: the identity API Gateway verified (see [`crate::authorizer`]).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct AuthorizerValidator;
+#[derive(Debug, Clone)]
+pub struct AuthorizerValidator {
+    /// `USER_ID_CLAIM` (default `sub`).
+    pub user_id_claim: String,
+}
 
 impl UserValidator for AuthorizerValidator {
     fn validate<'a>(
         &'a self,
         credentials: Credentials<'a>,
     ) -> impl Future<Output = Result<Arc<User>, Refusal>> + Send + 'a {
-        std::future::ready(user_from_authorizer(credentials.authorizer).map(Arc::new))
+        std::future::ready(user_from_authorizer(credentials.authorizer, &self.user_id_claim).map(Arc::new))
     }
 }
 
@@ -171,6 +174,27 @@ impl UserInfo<'_, '_> {
     }
 }
 
+/// Most user ids a watchlist may hold (Pusher's default limit).
+pub const MAX_WATCHLIST: usize = 100;
+
+/// The user's watchlist (`WATCHLIST_CLAIM`): absent or null means none; a
+/// list of at most [`MAX_WATCHLIST`] strings that are each a valid user id
+/// (see [`crate::jwt::check_user_id`]); anything else is refused rather than
+/// signed for the server to reject.
+fn watchlist<'u>(user: &'u User, claim: Option<&str>) -> Result<Option<&'u [Value]>, Refusal> {
+    let Some(claim) = claim else { return Ok(None) };
+    match user.claims.get(claim) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(list))
+            if list.len() <= MAX_WATCHLIST
+                && list.iter().all(|v| v.as_str().is_some_and(|id| crate::jwt::check_user_id(id).is_ok())) =>
+        {
+            Ok(Some(list))
+        }
+        Some(_) => Err(Refusal::InvalidWatchlist),
+    }
+}
+
 /// `{"<id_field>":<id>[,"user_info":{…}]}`; `user_info` is left out when no
 /// configured claim is present and refused above 1 KB.
 fn identity_json(id_field: &str, user: &User, info: &UserInfoClaims) -> Result<String, Refusal> {
@@ -197,7 +221,20 @@ pub fn presence_channel_data(user: &User, info: &UserInfoClaims) -> Result<Strin
     identity_json("user_id", user, info)
 }
 
-/// User authentication `user_data`: `{"id":…,"user_info":{…}}`.
-pub fn signin_user_data(user: &User, info: &UserInfoClaims) -> Result<String, Refusal> {
-    identity_json("id", user, info)
+/// User authentication `user_data`: `{"id":…,"user_info":{…},"watchlist":[…]}`
+/// (`watchlist` from `WATCHLIST_CLAIM`, when configured and present).
+pub fn signin_user_data(user: &User, info: &UserInfoClaims, watchlist_claim: Option<&str>) -> Result<String, Refusal> {
+    let mut out = identity_json("id", user, info)?;
+    if let Some(list) = watchlist(user, watchlist_claim)? {
+        out.pop(); // the closing brace
+        out.push_str(",\"watchlist\":[");
+        for (i, id) in list.iter().filter_map(Value::as_str).enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            json_text::push_string(&mut out, id);
+        }
+        out.push_str("]}");
+    }
+    Ok(out)
 }

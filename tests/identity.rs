@@ -172,9 +172,11 @@ fn every_token_refusal() {
     for (name, reason) in cases {
         let tok = token(name);
         let (status, body, line) = run(&e, &jsonp_event("private-user-1", Some(&tok)));
+        // Only an expired token tells the page more: it can refresh the token and retry.
+        let code = if reason == "token_expired" { "token_expired" } else { "unauthenticated" };
         assert_eq!(
             (status, body.as_str()),
-            (200, script(r#"{"error":"unauthenticated","status":401}"#).as_str()),
+            (200, script(&format!(r#"{{"error":"{code}","status":401}}"#)).as_str()),
             "{name}"
         );
         assert_eq!((line["status"].as_u64(), line["reason"].as_str()), (Some(401), Some(reason)), "{name}");
@@ -270,6 +272,167 @@ fn rules_never_cross_tenants() {
     assert_eq!(run(&e, &jsonp_event("private-a-b-c", Some(&second))).2["status"], 403);
 }
 
+/// A JSONP user-authentication GET (HTTP API) with `token`.
+fn signin_event(token: &str) -> Value {
+    let mut event = jsonp_event("private-x", Some(token));
+    event["rawPath"] = Value::from("/pusher/user-auth");
+    event["requestContext"]["http"]["path"] = Value::from("/pusher/user-auth");
+    event["rawQueryString"] =
+        Value::from(format!("callback=Pusher.auth_callbacks%5B%271%27%5D&socket_id=1.2&token={}", enc(token)));
+    event
+}
+
+#[test]
+fn user_id_claim_feeds_presence_signin_and_sub_rules() {
+    let e = endpoint(&[
+        ("USER_ID_CLAIM", "cognito:username".into()),
+        ("USER_INFO_CLAIMS", "email".into()),
+        ("CHANNEL_RULES", "private-user-{sub} presence-group-{cognito:groups}-*".into()),
+    ]);
+    let t = token("cognito_username");
+    // `{sub}` is the user id, so now the username.
+    assert_eq!(run(&e, &jsonp_event("private-user-ada.lovelace", Some(&t))).2["reason"], "ok");
+    let raw_sub = "private-user-0d6e2f4a-7b1c-4e5f-9a8b-3c2d1e0f9a8b";
+    assert_eq!(run(&e, &jsonp_event(raw_sub, Some(&t))).2["reason"], "channel_not_allowed");
+    // A list claim in a rule.
+    assert_eq!(run(&e, &jsonp_event("presence-group-sales-x", Some(&t))).2["reason"], "channel_not_allowed");
+    let (status, body, _) = run(&e, &jsonp_event("presence-group-staff-x", Some(&t)));
+    let data = r#"{"user_id":"ada.lovelace","user_info":{"email":"ada@example.com"}}"#;
+    let expected = json!({"auth": signature(&format!("1.2:presence-group-staff-x:{data}")), "channel_data": data});
+    assert_eq!((status, body), (200, script(&expected.to_string())));
+    let (_, body, line) = run(&e, &signin_event(&t));
+    let user_data = r#"{"id":"ada.lovelace","user_info":{"email":"ada@example.com"}}"#;
+    let expected = json!({"auth": signature(&format!("1.2::user::{user_data}")), "user_data": user_data});
+    assert_eq!((body, line["reason"].as_str()), (script(&expected.to_string()), Some("ok")));
+    // Values outside the user-id rules are refused, never signed.
+    for (name, reason) in [
+        ("username_with_control_character", "token_subject_invalid"),
+        ("username_too_long", "token_subject_too_long"),
+        ("valid_rs256", "token_without_subject"),
+    ] {
+        let (_, body, line) = run(&e, &signin_event(&token(name)));
+        assert_eq!(line["reason"], reason, "{name}");
+        assert_eq!(body, script(r#"{"error":"unauthenticated","status":401}"#), "{name}");
+    }
+}
+
+#[test]
+fn watchlist_claim_goes_into_signin_user_data() {
+    let e = endpoint(&[("WATCHLIST_CLAIM", "friends".into()), ("USER_INFO_CLAIMS", "email".into())]);
+    let (_, body, _) = run(&e, &signin_event(&token("with_watchlist")));
+    let user_data = r#"{"id":"user-11","watchlist":["user-1","user-2"]}"#;
+    let expected = json!({"auth": signature(&format!("1.2::user::{user_data}")), "user_data": user_data});
+    assert_eq!(body, script(&expected.to_string()));
+    // No claim, no watchlist.
+    let (_, body, _) = run(&e, &signin_event(&token("valid_rs256")));
+    assert!(body.contains(r#"{\"id\":\"user-1\"}"#), "{body}");
+    for name in ["watchlist_too_long", "watchlist_not_strings", "watchlist_bad_id", "watchlist_not_a_list"] {
+        let (_, body, line) = run(&e, &signin_event(&token(name)));
+        assert_eq!(body, script(r#"{"error":"invalid_watchlist","status":403}"#), "{name}");
+        assert_eq!(
+            (line["status"].as_u64(), line["reason"].as_str()),
+            (Some(403), Some("invalid_watchlist")),
+            "{name}"
+        );
+    }
+    // Channel authorization does not look at the watchlist.
+    assert_eq!(run(&e, &jsonp_event("private-user-user-12", Some(&token("watchlist_too_long")))).2["reason"], "ok");
+}
+
+/// A JSONP batch GET (HTTP API): `channel_name[i]` for each channel.
+fn batch_event(channels: &[&str], token: Option<&str>) -> Value {
+    let mut event = jsonp_event("private-x", token);
+    let mut query = String::from("callback=Pusher.auth_callbacks%5B%271%27%5D&socket_id=1.2");
+    for (i, channel) in channels.iter().enumerate() {
+        query.push_str(&format!("&channel_name%5B{i}%5D={}", enc(channel)));
+    }
+    if let Some(token) = token {
+        query.push_str(&format!("&token={}", enc(token)));
+    }
+    event["rawQueryString"] = Value::from(query);
+    event
+}
+
+#[test]
+fn batches_over_jsonp_sign_each_channel_on_its_own() {
+    let e = endpoint(&[]);
+    let t = token("valid_rs256");
+    let channels =
+        ["private-user-user-1", "presence-room-a", "private-forbidden", "private-not valid", "private-user-user-1"];
+    let (status, body, line) = run(&e, &batch_event(&channels, Some(&t)));
+    assert_eq!(status, 200);
+    let data = r#"{"user_id":"user-1","user_info":{"name":"Ada Lovelace","org":"acme"}}"#;
+    let expected = json!({
+        "private-user-user-1": {"status": 200, "data": {"auth": signature("1.2:private-user-user-1")}},
+        "presence-room-a": {"status": 200, "data": {
+            "auth": signature(&format!("1.2:presence-room-a:{data}")), "channel_data": data}},
+        "private-forbidden": {"status": 403},
+    });
+    let prefix = "/**/typeof Pusher.auth_callbacks['1'] === 'function' && Pusher.auth_callbacks['1'](";
+    let json = body.strip_prefix(prefix).and_then(|b| b.strip_suffix(");")).unwrap_or_else(|| panic!("{body}"));
+    assert_eq!(serde_json::from_str::<Value>(json).unwrap(), expected);
+    // Key order follows the batch, as pusher-js-auth sends it.
+    assert!(json.find("private-user-user-1").unwrap() < json.find("presence-room-a").unwrap());
+    assert_eq!(line["reason"], "ok");
+    assert_eq!(
+        line["batch"],
+        "private-user-user-1:ok presence-room-a:ok private-forbidden:channel_not_allowed -:invalid_channel_name private-user-user-1:repeated"
+    );
+    assert!(line["channel"].is_null());
+}
+
+#[test]
+fn batches_over_ajax_in_the_pusher_js_auth_format() {
+    let e = endpoint(&[]);
+    let mut event = fixture("apigw-v2-ajax-private");
+    // pusher-js-auth: a leading '&', brackets as they are, the token from `params`.
+    event["body"] = Value::from(format!(
+        "&socket_id=1.2&channel_name[0]=private-user-user-1&channel_name[1]=private-encrypted-org-acme-x&channel_name[2]=presence-x&token={}",
+        enc(&token("valid_es256"))
+    ));
+    event["isBase64Encoded"] = Value::from(false);
+    event["headers"].as_object_mut().unwrap().remove("origin");
+    let (status, body, line) = run(&e, &event);
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    // valid_es256 is user-2: their own channel is not user-1's.
+    assert_eq!(answer["private-user-user-1"], json!({"status": 403}));
+    assert_eq!(answer["presence-x"], json!({"status": 403}));
+    let encrypted = &answer["private-encrypted-org-acme-x"];
+    assert_eq!(encrypted["status"], 200);
+    assert_eq!(encrypted["data"]["auth"], signature("1.2:private-encrypted-org-acme-x"));
+    assert_eq!(encrypted["data"]["shared_secret"].as_str().unwrap().len(), 44);
+    assert_eq!(
+        line["batch"],
+        "private-user-user-1:channel_not_allowed private-encrypted-org-acme-x:ok presence-x:channel_not_allowed"
+    );
+}
+
+#[test]
+fn whole_batch_refusals() {
+    let e = endpoint(&[]);
+    let channels = ["private-user-user-1", "presence-room-a"];
+    let (_, body, line) = run(&e, &batch_event(&channels, None));
+    assert_eq!(
+        (body, line["reason"].as_str()),
+        (script(r#"{"error":"unauthenticated","status":401}"#), Some("token_missing"))
+    );
+    let many: Vec<String> = (0..26).map(|i| format!("private-user-user-1-{i}")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    let (_, body, line) = run(&e, &batch_event(&many, Some(&token("valid_rs256"))));
+    assert_eq!(
+        (body, line["reason"].as_str()),
+        (script(r#"{"error":"batch_too_large","status":413}"#), Some("batch_too_large"))
+    );
+    let (_, body, _) = run(&e, &batch_event(&many[..25], Some(&token("valid_rs256"))));
+    assert!(body.contains(r#""private-user-user-1-24":{"status":403}"#), "{body}");
+    // channel_name beside a batch is ambiguous.
+    let mut both = batch_event(&channels, Some(&token("valid_rs256")));
+    let q = both["rawQueryString"].as_str().unwrap().to_owned();
+    both["rawQueryString"] = Value::from(format!("{q}&channel_name=private-user-user-1"));
+    assert_eq!(run(&e, &both).2["reason"], "duplicate_parameter");
+}
+
 #[test]
 fn ajax_bearer_token_and_its_absence() {
     let e = endpoint(&[]);
@@ -278,6 +441,26 @@ fn ajax_bearer_token_and_its_absence() {
     event["isBase64Encoded"] = Value::from(false);
     let (status, _, line) = run(&e, &event);
     assert_eq!((status, line["reason"].as_str()), (401, Some("token_missing")));
+    // RFC 6750 §3 challenges: none, invalid, expired.
+    let challenge = |event: &Value| {
+        let (out, _) = common::handle_logged(&e, &serde_json::to_vec(event).unwrap(), tracing::Level::INFO);
+        let answer: Value = serde_json::from_str(&out.unwrap()).unwrap();
+        (answer["headers"]["WWW-Authenticate"].as_str().map(String::from), answer["body"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(challenge(&event).0.as_deref(), Some("Bearer"));
+    event["headers"]["authorization"] = Value::from(format!("Bearer {}", token("bad_signature")));
+    assert_eq!(
+        challenge(&event),
+        (Some(r#"Bearer error="invalid_token""#.into()), r#"{"error":"unauthenticated","status":401}"#.into())
+    );
+    event["headers"]["authorization"] = Value::from(format!("Bearer {}", token("expired")));
+    assert_eq!(
+        challenge(&event),
+        (
+            Some(r#"Bearer error="invalid_token", error_description="The token expired""#.into()),
+            r#"{"error":"token_expired","status":401}"#.into()
+        )
+    );
     event["headers"]["authorization"] = Value::from(format!("Bearer {}", token("valid_rs256")));
     let (status, body, _) = run(&e, &event);
     assert_eq!(status, 200);

@@ -78,6 +78,7 @@ fn rules() -> ClaimRules {
         issuer: t["issuer"].as_str().map(String::from),
         audience: t["audience"].as_str().map(String::from),
         leeway: 30,
+        user_id_claim: "sub".into(),
     }
 }
 

@@ -2,9 +2,13 @@
 """Smoke test of the README's run command: start scripts/run-local.sh on a free
 port, run the JSONP curl command it prints, and check the answer is a valid
 JSONP body whose signature verifies with the demo secret (checked here with
-Python's hmac, independently of the function)."""
+Python's hmac, independently of the function). Then the live page it serves on
+PAGE_PORT: the address it prints, the page, pusher-js, and a configuration that
+says what is missing with the demo defaults and holds no secret (nor does the
+page server's environment)."""
 import hashlib
 import hmac
+import json
 import os
 import re
 import shlex
@@ -14,9 +18,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEADLINE_S = 600  # the first request waits for cargo's build
+DEMO_SECRETS = (b"demo-app-secret", b"ZGVtby1tYXN0ZXIta2V5LWZvci1sb2NhbC1ydW5zISE=")
 
 
 def free_port():
@@ -27,9 +33,11 @@ def free_port():
 
 def main():
     port = free_port()
+    page_port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="run-local-", suffix=".log", delete=False)
-    env = dict(os.environ, PORT=str(port))
-    for name in ("PUSHER_KEY", "PUSHER_SECRET", "AUTH_MODE"):
+    env = dict(os.environ, PORT=str(port), PAGE_PORT=str(page_port))
+    for name in ("PUSHER_KEY", "PUSHER_SECRET", "AUTH_MODE", "PUSHER_WS_HOST", "PUSHER_WS_PORT", "ALLOWED_ORIGINS",
+                 "PUSHER_ENCRYPTION_MASTER_KEY_BASE64", "PUSHER_SECRET_ID", "PUSHER_CLUSTER"):
         env.pop(name, None)
     proc = subprocess.Popen(["bash", "scripts/run-local.sh"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
@@ -63,7 +71,8 @@ def main():
         assert m, body
         expected = hmac.new(b"demo-app-secret", b"123.456:private-demo", hashlib.sha256).hexdigest()
         assert m.group(1) == expected, "signature does not verify"
-        print("local run: 1 passed, 0 failed")
+        check_page(log.name, proc.pid, port, page_port)
+        print("local run: 2 passed, 0 failed")
     except AssertionError:
         with open(log.name) as f:
             sys.stderr.write(f.read()[-4000:])
@@ -75,6 +84,59 @@ def main():
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
         os.unlink(log.name)
+
+
+def get(url):
+    with urllib.request.urlopen(url, timeout=10) as res:
+        return res.status, res.headers.get("Content-Type"), res.read()
+
+
+def check_page(log_name, group, port, page_port):
+    with open(log_name) as f:
+        printed = f.read()
+    assert f"Open the live page: http://localhost:{page_port}/" in printed, "run-local.sh printed no page address"
+    base = f"http://127.0.0.1:{page_port}"
+    start = time.monotonic()
+    while True:
+        try:
+            status, ctype, body = get(base + "/config.json")
+            break
+        except OSError:
+            assert time.monotonic() - start < 30, "the page server never answered"
+            time.sleep(0.3)
+    assert (status, ctype) == (200, "application/json"), (status, ctype)
+    for secret in DEMO_SECRETS:
+        assert secret not in body, "the page configuration holds a secret"
+    config = json.loads(body)
+    assert not [k for k in config if "secret" in k.lower() or "master" in k.lower()], config
+    fn = f"http://127.0.0.1:{port}/lambda-url/pusher-auth"
+    assert config["key"] == "demo-app-key" and config["demoKey"] is True, config
+    assert config["wsHost"] is None and config["cluster"] == "mt1", config
+    assert config["authEndpoint"] == fn + "/pusher/auth", config
+    assert config["userAuthEndpoint"] == fn + "/pusher/user-auth", config
+    status, ctype, html = get(base + "/")
+    assert (status, ctype) == (200, "text/html; charset=utf-8"), (status, ctype)
+    assert b'<script src="/pusher.js"></script>' in html and b'<script src="/app.js"></script>' in html
+    status, _, lib = get(base + "/pusher.js")
+    assert status == 200 and b'VERSION: "8.6.0"' in lib, "the page does not serve the pinned pusher-js"
+    status, _, app = get(base + "/app.js")
+    assert status == 200 and b"Nothing to connect to yet" in app
+    # The page server never holds the secret: its environment, read from /proc.
+    servers = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.getpgid(int(pid)) != group:
+                continue
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if b"demo/serve.mjs" not in f.read():
+                    continue
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                servers.append(f.read())
+        except OSError:
+            continue
+    assert len(servers) == 1, f"{len(servers)} page servers found"
+    for secret in DEMO_SECRETS:
+        assert secret not in servers[0], "the page server's environment holds a secret"
 
 
 if __name__ == "__main__":

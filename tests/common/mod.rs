@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod runtime_api;
+
 use pusher_auth_lambda::aws::handler::handle_bytes;
 use pusher_auth_lambda::config::Settings;
 use pusher_auth_lambda::endpoint::Endpoint;

@@ -67,7 +67,7 @@ before(
         env: {
           AUTH_MODE: 'jwt',
           JWT_ALGORITHMS: 'RS256,ES256',
-          JWT_SECRET: null,
+          JWT_SECRET: undefined,
           JWT_JWKS_URL: pool.jwksUrl,
           JWT_ISSUER: ISSUER,
           JWT_AUDIENCE: pool.clientId,

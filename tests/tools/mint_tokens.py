@@ -120,6 +120,16 @@ tokens = {
     "org_acme_corp": rs({**base, "sub": "user-10", "org": "acme-corp"}),
     "org_a_sub_b_c": rs({**base, "sub": "b-c", "org": "a"}),
     "org_a_b_sub_c": rs({**base, "sub": "c", "org": "a-b"}),
+    # USER_ID_CLAIM, WATCHLIST_CLAIM and list claims (issue 12).
+    "cognito_username": rs({**base, "sub": "0d6e2f4a-7b1c-4e5f-9a8b-3c2d1e0f9a8b", "cognito:username": "ada.lovelace",
+                            "email": "ada@example.com", "cognito:groups": ["staff", "admins"]}),
+    "username_with_control_character": rs({**base, "cognito:username": "ada\nlovelace"}),
+    "username_too_long": rs({**base, "cognito:username": "a" * 129}),
+    "with_watchlist": rs({**base, "sub": "user-11", "friends": ["user-1", "user-2"]}),
+    "watchlist_too_long": rs({**base, "sub": "user-12", "friends": [f"user-{i}" for i in range(101)]}),
+    "watchlist_not_strings": rs({**base, "sub": "user-13", "friends": ["user-1", 2]}),
+    "watchlist_bad_id": rs({**base, "sub": "user-14", "friends": ["user-1", ""]}),
+    "watchlist_not_a_list": rs({**base, "sub": "user-15", "friends": "user-1"}),
     # HMAC with no JWT_AUDIENCE configured: a token with an aud is refused (RFC 7519 §4.1.3).
     "hs256_with_audience": jwt.encode({**base, "sub": "user-9"}, HS_SECRET, algorithm="HS256"),
     "hs256_without_audience": jwt.encode({**without("aud"), "sub": "user-9"}, HS_SECRET, algorithm="HS256"),

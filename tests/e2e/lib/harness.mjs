@@ -227,14 +227,13 @@ enable_user_authentication = true
 // exactly as a user would (scripts/run-local.sh with environment variables).
 
 const FUNCTION_ENV_PREFIXES = ['PUSHER_', 'JWT_', 'AUTH_', 'AWS_'];
-const FUNCTION_ENV_NAMES = ['CHANNEL_RULES', 'ALLOWED_ORIGINS', 'USER_INFO_CLAIMS', 'DEPLOYMENT_ENVIRONMENT', 'LOG_LEVEL', 'PORT'];
+const FUNCTION_ENV_NAMES = ['CHANNEL_RULES', 'ALLOWED_ORIGINS', 'USER_INFO_CLAIMS', 'DEPLOYMENT_ENVIRONMENT', 'LOG_LEVEL', 'PORT', 'PAGE_PORT'];
 
-/**
- * Starts the function. `env` is laid over the default (demo-suite) environment, a `null`
- * value removing a variable; `probeToken` (async, returns a token) and `probeChannel`
- * replace the HS256 readiness probe for other identity configurations.
- */
-export async function startFunction(cfg, { allowedOrigins, env: extraEnv = {}, probeToken, probeChannel = 'private-allowed-probe' }) {
+// `env`: settings that replace the ones below (undefined removes one: run-local.sh's default
+// applies). `pagePort`: serve run-local.sh's live page there (off otherwise). `probeToken`
+// (async, returns a token) and `probeChannel` replace the HS256 readiness probe for other
+// identity configurations.
+export async function startFunction(cfg, { allowedOrigins, env: overrides = {}, pagePort, probeToken, probeChannel = 'private-allowed-probe' } = {}) {
   const port = await freePort();
   const env = {};
   for (const [name, value] of Object.entries(process.env)) {
@@ -254,8 +253,12 @@ export async function startFunction(cfg, { allowedOrigins, env: extraEnv = {}, p
     ALLOWED_ORIGINS: allowedOrigins.join(','),
     CHANNEL_RULES,
     USER_INFO_CLAIMS: 'name',
-  }, extraEnv);
-  for (const [name, value] of Object.entries(extraEnv)) if (value === null) delete env[name];
+    PAGE_PORT: pagePort ? String(pagePort) : 'off',
+  });
+  for (const [name, value] of Object.entries(overrides)) {
+    if (value === undefined) delete env[name];
+    else env[name] = value;
+  }
   const child = new Child('function', 'bash', ['scripts/run-local.sh'], { cwd: REPO_ROOT, env });
   const base = `http://127.0.0.1:${port}/lambda-url/pusher-auth`;
   const fn = { child, port, base, authEndpoint: `${base}/pusher/auth`, userAuthEndpoint: `${base}/pusher/user-auth` };

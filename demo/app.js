@@ -1,0 +1,327 @@
+// The live page of scripts/run-local.sh: pusher-js (the real library, loaded before this
+// file) asks the local function to sign a private, a presence and an encrypted channel and
+// the user signin, over JSONP or AJAX; every step is shown as it happens. pusher-js does all
+// the requests itself; this file only watches them (the <script> tags JSONP inserts, the
+// XMLHttpRequests AJAX sends, the JSONP callbacks the answers call) and shows what it reports.
+(function () {
+  'use strict';
+
+  var started = performance.now();
+  var $ = function (id) { return document.getElementById(id); };
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      if (k === 'text') node.textContent = attrs[k];
+      else node.setAttribute(k, attrs[k]);
+    });
+    (children || []).forEach(function (c) { node.appendChild(c); });
+    return node;
+  }
+
+  // Signatures and shared secrets are shortened on the page (and never logged in full).
+  function shorten(text) {
+    return String(text)
+      .replace(/("auth"\s*:\s*"[^":]*:)([0-9a-f]{8})[0-9a-f]{56}/g, '$1$2…')
+      .replace(/("shared_secret"\s*:\s*")([A-Za-z0-9+/]{6})[A-Za-z0-9+/=]+/g, '$1$2…')
+      .replace(/\b(auth|signature)=([0-9a-f]{8})[0-9a-f]{56}/g, '$1=$2…');
+  }
+
+  // One line in the list of steps. kind: req (→ to the function), ans (← its answer),
+  // good (✓), refused (✗), info (·).
+  var ARROWS = { req: '→', ans: '←', good: '✓', refused: '✗', info: '·' };
+  function step(kind, text) {
+    var t = ((performance.now() - started) / 1000).toFixed(2) + ' s';
+    var li = el('li', { class: kind, 'data-kind': kind }, [
+      el('span', { class: 't', text: t }),
+      el('span', { class: 'arrow', text: ARROWS[kind] }),
+      el('span', { class: 'what mono', text: shorten(text) }),
+    ]);
+    $('steps').appendChild(li);
+  }
+
+  function card(id, title) {
+    var c = el('div', { class: 'card', id: 'card-' + id }, [
+      el('h2', { text: title }),
+      el('span', { class: 'pill wait status', text: 'waiting' }),
+      el('div', { class: 'detail' }),
+    ]);
+    $('cards').appendChild(c);
+    return c;
+  }
+
+  function setCard(c, state, status, detail) {
+    var pill = c.querySelector('.status');
+    pill.className = 'pill status ' + state;
+    pill.textContent = status;
+    c.setAttribute('data-state', state);
+    var d = c.querySelector('.detail');
+    if (typeof detail === 'string') d.textContent = detail;
+    else if (detail) {
+      d.textContent = '';
+      d.appendChild(detail);
+    }
+  }
+
+  function describeError(err) {
+    if (!err) return 'refused';
+    var parts = [];
+    if (err.status) parts.push('HTTP ' + err.status);
+    if (err.data && err.data.code) parts.push('code ' + err.data.code);
+    if (err.code) parts.push('code ' + err.code);
+    var msg = err.error || (err.data && err.data.message) || err.message;
+    if (msg) parts.push(msg);
+    return parts.join(', ') || JSON.stringify(err);
+  }
+
+  function authKindOf(url) {
+    if (url.indexOf(CONFIG.userAuthEndpoint) === 0) return 'signin';
+    if (url.indexOf(CONFIG.authEndpoint) === 0) return 'channel';
+    return null;
+  }
+
+  // --- watching pusher-js's requests -------------------------------------------------
+
+  // What the function refused, from its answer: {"error":"…","status":…} (JSONP) or the
+  // status and body of an AJAX answer.
+  var lastRefusal = {};
+  var cardsBySubject = {}; // channel name or 'signin' -> its card
+  function noteAnswer(kind, what, body, status) {
+    var refusal = null;
+    try {
+      var parsed = typeof body === 'string' ? JSON.parse(body) : body;
+      if (parsed && parsed.error) refusal = parsed.error + (parsed.status ? ' (' + parsed.status + ')' : '');
+    } catch (e) { /* not JSON */ }
+    if (!refusal && status && status !== 200) refusal = 'HTTP ' + status;
+    var text = (typeof body === 'string' ? body : JSON.stringify(body));
+    step(refusal ? 'refused' : 'ans', 'answer for ' + what + (status ? ' (HTTP ' + status + ')' : '') + ': ' + text);
+    if (refusal) {
+      lastRefusal[what] = refusal;
+      // JSONP: pusher-js goes on without a signature and the server refuses it; the reason
+      // is the function's.
+      if (cardsBySubject[what]) setCard(cardsBySubject[what], 'bad', 'refused', 'by the function: ' + refusal);
+    }
+  }
+
+  function queryValue(query, name) {
+    var m = new RegExp('(?:^|&)' + name + '=([^&]*)').exec(query);
+    return m ? decodeURIComponent(m[1].replace(/\+/g, ' ')) : '';
+  }
+
+  function subjectOf(kind, query) {
+    return kind === 'signin' ? 'signin' : queryValue(query, 'channel_name');
+  }
+
+  // JSONP: pusher-js inserts <script src="<endpoint>?callback=Pusher.auth_callbacks['N']&…">
+  // and the answer calls that callback: watch the insertions, wrap the callbacks on read.
+  var jsonpSubjects = {};
+  new MutationObserver(function (records) {
+    records.forEach(function (r) {
+      r.addedNodes.forEach(function (n) {
+        if (n.tagName !== 'SCRIPT' || !n.src) return;
+        var kind = authKindOf(n.src);
+        if (!kind) return;
+        var query = n.src.slice(n.src.indexOf('?') + 1);
+        var id = /auth_callbacks\['(\d+)'\]/.exec(decodeURIComponent(queryValue(query, 'callback')));
+        var subject = subjectOf(kind, query);
+        if (id) jsonpSubjects[id[1]] = subject;
+        step('req', 'GET ' + n.src);
+        n.addEventListener('error', function () {
+          step('refused', 'the ' + subject + ' request failed to load (is the function running?)');
+        });
+      });
+    });
+  }).observe(document.documentElement, { childList: true, subtree: true });
+
+  var callbacks = Pusher.auth_callbacks;
+  Pusher.auth_callbacks = new Proxy(callbacks, {
+    get: function (target, name) {
+      var f = target[name];
+      if (typeof f !== 'function') return f;
+      return function (data) {
+        noteAnswer('jsonp', jsonpSubjects[name] || 'request ' + String(name), data);
+        return f.apply(this, arguments);
+      };
+    },
+  });
+
+  // AJAX: pusher-js POSTs with XMLHttpRequest.
+  var open = XMLHttpRequest.prototype.open;
+  var send = XMLHttpRequest.prototype.send;
+  XMLHttpRequest.prototype.open = function (method, url) {
+    this._page = { method: method, url: String(url) };
+    return open.apply(this, arguments);
+  };
+  XMLHttpRequest.prototype.send = function (body) {
+    var info = this._page;
+    var kind = info && authKindOf(info.url);
+    if (kind) {
+      var xhr = this;
+      var subject = subjectOf(kind, String(body || ''));
+      step('req', info.method + ' ' + info.url + '  body: ' + body);
+      xhr.addEventListener('loadend', function () {
+        if (xhr.status === 0) step('refused', 'the ' + subject + ' request got no answer (function not running, or CORS refused this origin)');
+        else noteAnswer('ajax', subject, xhr.responseText, xhr.status);
+      });
+    }
+    return send.apply(this, arguments);
+  };
+
+  // --- the page -----------------------------------------------------------------------
+
+  var CONFIG;
+  var transport = /[?&]transport=ajax\b/.test(location.search) ? 'ajax' : 'jsonp';
+
+  function where() {
+    return CONFIG.wsHost
+      ? 'the Pusher-protocol server at ws://' + CONFIG.wsHost + ':' + CONFIG.wsPort
+      : 'Pusher (cluster ' + CONFIG.cluster + ')';
+  }
+
+  function showMissing() {
+    var box = $('missing');
+    box.hidden = false;
+    box.setAttribute('data-missing', 'pusher-app');
+    var lines = [
+      ['strong', 'Nothing to connect to yet. '],
+      ['span', 'The run command serves the function, but "' + CONFIG.key + '" is the built-in demo key, not a Pusher app, and no local Pusher-protocol server is set. Restart the run command with one of:'],
+    ];
+    lines.forEach(function (l) { box.appendChild(el(l[0], { text: l[1] })); });
+    [
+      'a Pusher Channels app (its App Keys page):  PUSHER_APP_ID=… PUSHER_KEY=… PUSHER_SECRET=… PUSHER_CLUSTER=… bash scripts/run-local.sh',
+      'or a local server (sockudo):  bash scripts/run-sockudo.sh   then   PUSHER_WS_HOST=127.0.0.1 PUSHER_WS_PORT=6001 bash scripts/run-local.sh',
+    ].forEach(function (t) { box.appendChild(el('p', {}, [el('code', { text: t })])); });
+  }
+
+  function membersList(channel) {
+    var ul = el('ul');
+    channel.members.each(function (m) {
+      var name = m.info && m.info.name ? ' (' + m.info.name + ')' : '';
+      ul.appendChild(el('li', { class: 'member', text: m.id + name + (m.id === channel.members.myID ? ' — you' : '') }));
+    });
+    return ul;
+  }
+
+  function watchChannel(pusher, name, c, kind) {
+    cardsBySubject[name] = c;
+    var channel = pusher.subscribe(name);
+    channel.bind('pusher:subscription_succeeded', function () {
+      var detail = kind === 'presence' ? membersList(channel)
+        : kind === 'encrypted' ? 'signed, and pusher-js holds the shared secret: events arrive decrypted'
+        : 'signed by the function, accepted by the server';
+      setCard(c, 'ok', 'subscribed', detail);
+      step('good', 'subscribed to ' + name + (kind === 'presence' ? ' (' + channel.members.count + ' member' + (channel.members.count === 1 ? '' : 's') + ')' : ''));
+    });
+    channel.bind('pusher:subscription_error', function (err) {
+      var reason = lastRefusal[name] ? 'by the function: ' + lastRefusal[name] : describeError(err);
+      setCard(c, 'bad', 'refused', reason);
+      step('refused', name + ' refused: ' + reason);
+    });
+    channel.bind('pusher:error', function (err) {
+      var reason = (lastRefusal[name] ? 'by the function: ' + lastRefusal[name] + '; ' : '') + 'server: ' + describeError(err);
+      setCard(c, 'bad', 'refused', reason);
+      step('refused', name + ' refused: ' + reason);
+    });
+    if (kind === 'presence') {
+      var update = function (verb) {
+        return function (m) {
+          setCard(c, 'ok', 'subscribed', membersList(channel));
+          step('info', name + ': ' + m.id + ' ' + verb);
+        };
+      };
+      channel.bind('pusher:member_added', update('joined'));
+      channel.bind('pusher:member_removed', update('left'));
+    }
+    channel.bind_global(function (event, data) {
+      if (event.indexOf('pusher:') === 0 || event.indexOf('pusher_internal:') === 0) return;
+      var text = typeof data === 'string' ? data : JSON.stringify(data);
+      step('good', 'event "' + event + '" on ' + name + ': ' + text);
+      var d = c.querySelector('.detail');
+      d.appendChild(el('div', { class: 'event mono', text: event + ': ' + text }));
+    });
+  }
+
+  function run() {
+    $('controls').hidden = false;
+    $('cards').hidden = false;
+    $('steps').hidden = false;
+    document.querySelectorAll('input[name=transport]').forEach(function (r) {
+      r.checked = r.value === transport;
+      r.addEventListener('change', function () { location.search = '?transport=' + r.value; });
+    });
+
+    var options = {
+      cluster: CONFIG.cluster,
+      channelAuthorization: { endpoint: CONFIG.authEndpoint, transport: transport },
+      userAuthentication: { endpoint: CONFIG.userAuthEndpoint, transport: transport },
+    };
+    if (CONFIG.wsHost) {
+      options.wsHost = CONFIG.wsHost;
+      options.wsPort = CONFIG.wsPort;
+      options.forceTLS = CONFIG.forceTLS;
+      options.enabledTransports = ['ws'];
+      options.disableStats = true;
+    }
+    var pusher = new Pusher(CONFIG.key, options);
+    window.pagePusher = pusher;
+
+    var cards = {
+      private: card('private', CONFIG.channels.private),
+      presence: card('presence', CONFIG.channels.presence),
+      encrypted: card('encrypted', CONFIG.channels.encrypted),
+      signin: card('signin', 'pusher.signin()'),
+    };
+    cardsBySubject.signin = cards.signin;
+
+    step('info', 'connecting to ' + where() + ' with key ' + CONFIG.key + '; the function signs over ' + transport.toUpperCase());
+    var conn = $('connection');
+    pusher.connection.bind('state_change', function (s) {
+      conn.textContent = s.current;
+      conn.className = 'pill ' + (s.current === 'connected' ? 'ok' : s.current === 'connecting' || s.current === 'initialized' ? 'wait' : 'bad');
+      if (s.current === 'connected') step('good', 'connected, socket id ' + pusher.connection.socket_id);
+      else if (s.current !== 'connecting') step(s.current === 'disconnected' ? 'info' : 'refused', 'connection ' + s.current);
+    });
+    pusher.connection.bind('error', function (err) {
+      step('refused', 'connection error: ' + describeError(err.error || err));
+    });
+
+    pusher.bind('pusher:signin_success', function (data) {
+      var user = {};
+      try { user = JSON.parse(data.user_data); } catch (e) { /* shown as is below */ }
+      var name = user.user_info && user.user_info.name ? ' (' + user.user_info.name + ')' : '';
+      setCard(cards.signin, 'ok', 'signed in', 'as ' + user.id + name);
+      step('good', 'signed in as ' + user.id + name);
+    });
+    pusher.user.bind('pusher:signin_error', function (err) {
+      var reason = lastRefusal.signin ? 'by the function: ' + lastRefusal.signin : describeError(err);
+      setCard(cards.signin, 'bad', 'refused', reason);
+      step('refused', 'signin refused: ' + reason);
+    });
+
+    watchChannel(pusher, CONFIG.channels.private, cards.private, 'private');
+    watchChannel(pusher, CONFIG.channels.presence, cards.presence, 'presence');
+    watchChannel(pusher, CONFIG.channels.encrypted, cards.encrypted, 'encrypted');
+    pusher.signin();
+
+    $('extra').addEventListener('submit', function (e) {
+      e.preventDefault();
+      var name = $('extra-channel').value.trim();
+      if (!name || pusher.channel(name)) return;
+      var kind = name.indexOf('presence-') === 0 ? 'presence' : name.indexOf('private-encrypted-') === 0 ? 'encrypted' : 'private';
+      watchChannel(pusher, name, card('extra-' + $('cards').children.length, name), kind);
+    });
+  }
+
+  fetch('/config.json', { cache: 'no-store' })
+    .then(function (r) { return r.json(); })
+    .then(function (config) {
+      CONFIG = config;
+      $('summary').textContent = 'pusher-js ' + CONFIG.pusherJs + ' → ' + where() + '; the function at ' +
+        CONFIG.authEndpoint.replace(/\/pusher\/auth$/, '') + ' (AUTH_MODE=' + CONFIG.authMode + ').';
+      if (CONFIG.demoKey && !CONFIG.wsHost) showMissing();
+      else run();
+    })
+    .catch(function (err) {
+      $('summary').textContent = 'Could not load /config.json: ' + err.message;
+    });
+})();

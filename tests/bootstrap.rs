@@ -1,0 +1,163 @@
+//! The real bootstrap (`pusher-auth`, the release binary's `main`) against a
+//! small stand-in for the Lambda Runtime API, at every log level Lambda's
+//! `AWS_LAMBDA_LOG_LEVEL` allows: every answer is right, and nothing the
+//! process writes (stdout and stderr, its own lines and `lambda_runtime`'s)
+//! holds a signature, shared secret, token, secret or raw query string.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::runtime_api::{runtime_api, Seen};
+
+use serde_json::Value;
+
+const KEY: &str = "3e294278b9dd9a0ab486";
+const SECRET: &str = "5b31d8b6ca557775afc4";
+const MASTER_KEY: &str = "bmsybDV1aHF1b2s0dm16dm91aWR2c3FrcWMxaGU0dnc=";
+const TOKENS: &str = include_str!("fixtures/tokens.json");
+
+fn tokens() -> Value {
+    serde_json::from_str(TOKENS).unwrap()
+}
+
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/tests/fixtures/events/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// The events: JSONP private, presence, encrypted and user authentication with a
+/// token, AJAX with a bearer token, a mapping-template request, one refusal.
+fn events(token: &str) -> Vec<Value> {
+    let query = |channel: &str| {
+        format!("callback=Pusher.auth_callbacks%5B%271%27%5D&socket_id=1.2&channel_name={channel}&token={token}")
+    };
+    let mut out = Vec::new();
+    for channel in ["private-user-user-1", "presence-room-1", "private-encrypted-org-acme-x", "private-forbidden"] {
+        let mut e = fixture("apigw-v2-jsonp-private");
+        e["rawQueryString"] = Value::from(query(channel));
+        out.push(e);
+    }
+    let mut signin = fixture("apigw-v2-jsonp-private");
+    signin["rawPath"] = Value::from("/pusher/user-auth");
+    signin["requestContext"]["http"]["path"] = Value::from("/pusher/user-auth");
+    signin["rawQueryString"] =
+        Value::from(format!("callback=Pusher.auth_callbacks%5B%272%27%5D&socket_id=1.2&token={token}"));
+    out.push(signin);
+    let mut ajax = fixture("apigw-v2-ajax-private");
+    ajax["body"] = Value::from("socket_id=1.2&channel_name=private-user-user-1");
+    ajax["isBase64Encoded"] = Value::from(false);
+    ajax["headers"]["authorization"] = Value::from(format!("Bearer {token}"));
+    ajax["headers"].as_object_mut().unwrap().remove("origin");
+    out.push(ajax);
+    let mut mapping = fixture("rest-mapping-jsonp-private");
+    mapping["params"]["querystring"]["channel_name"] = Value::from("private-user-user-1");
+    mapping["params"]["querystring"]["token"] = Value::from(token);
+    out.push(mapping);
+    out
+}
+
+fn run(level: &str, events: &[Value]) -> (Seen, String) {
+    let t = tokens();
+    let bytes = events.iter().map(|e| serde_json::to_vec(e).unwrap()).collect();
+    let (address, seen) = runtime_api(bytes);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pusher-auth"))
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", &address)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "pusher-auth")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_LEVEL", level)
+        .env("PUSHER_KEY", KEY)
+        .env("PUSHER_SECRET", SECRET)
+        .env("PUSHER_ENCRYPTION_MASTER_KEY_BASE64", MASTER_KEY)
+        .env("AUTH_MODE", "jwt")
+        .env("JWT_ALGORITHMS", "RS256")
+        .env("JWT_JWKS", t["jwks"].to_string())
+        .env("JWT_ISSUER", t["issuer"].as_str().unwrap())
+        .env("JWT_AUDIENCE", t["audience"].as_str().unwrap())
+        .env("USER_INFO_CLAIMS", "name,org")
+        .env("CHANNEL_RULES", "private-user-{sub} presence-room-* private-encrypted-org-{org}-*")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let answered = || {
+        let seen = seen.lock().unwrap();
+        seen.responses.len() + seen.errors.len()
+    };
+    while answered() < events.len() {
+        assert!(started.elapsed() < Duration::from_secs(30), "the bootstrap did not answer every event");
+        assert!(child.try_wait().unwrap().is_none(), "the bootstrap exited");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Let the last lines out, then stop it where it waits for the next event.
+    std::thread::sleep(Duration::from_millis(100));
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+    let log = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
+    (seen, log)
+}
+
+/// Strings whose appearance in a log would leak something.
+fn secrets_of(seen: &Seen, token: &str, events: &[Value]) -> Vec<String> {
+    let t = tokens();
+    let mut out = vec![SECRET.to_owned(), MASTER_KEY.to_owned(), t["hs_secret"].as_str().unwrap().to_owned()];
+    out.extend(token.split('.').map(String::from));
+    for e in events {
+        if let Some(q) = e["rawQueryString"].as_str() {
+            out.push(q.to_owned());
+            out.extend(
+                q.split('&').filter(|p| p.starts_with("callback=") || p.starts_with("token=")).map(String::from),
+            );
+        }
+    }
+    for (_, body) in &seen.responses {
+        let text = String::from_utf8_lossy(body);
+        // Every signature, shared secret and signed identity in the answers.
+        for marker in [format!("{KEY}:"), "\"shared_secret\\\":\\\"".into(), "\"shared_secret\":\"".into()] {
+            for (at, _) in text.match_indices(&marker) {
+                let rest = &text[at + marker.len()..];
+                let value: String =
+                    rest.chars().take_while(|c| c.is_ascii_alphanumeric() || "+/=".contains(*c)).collect();
+                if value.len() >= 16 {
+                    out.push(value);
+                }
+            }
+        }
+    }
+    out.push("user_data".into());
+    out.push("channel_data".into());
+    out.retain(|s| s.len() >= 8);
+    out
+}
+
+#[test]
+fn no_secret_at_any_log_level() {
+    let token = tokens()["tokens"]["valid_rs256"].as_str().unwrap().to_owned();
+    let events = events(&token);
+    for level in ["error", "warn", "info", "debug", "trace", "TRACE", "DEBUG"] {
+        let (seen, log) = run(level, &events);
+        assert_eq!(seen.init_errors, 0, "{level}: {log}");
+        // Every answer as expected: five signed proxy answers, one JSONP denial, the
+        // mapping-template success (a JSON string).
+        assert_eq!(seen.responses.len(), events.len(), "{level}: errors {:?}\n{log}", seen.errors.len());
+        let bodies: Vec<String> = seen.responses.iter().map(|(_, b)| String::from_utf8(b.clone()).unwrap()).collect();
+        let signed = bodies.iter().filter(|b| b.contains(&format!("{KEY}:"))).count();
+        assert_eq!(signed, events.len() - 1, "{level}: {bodies:#?}");
+        assert!(bodies.iter().any(|b| b.contains("shared_secret")), "{level}");
+        assert!(bodies[3].contains(r#"{\"error\":\"forbidden\",\"status\":403}"#), "{level}: {}", bodies[3]);
+        for secret in secrets_of(&seen, &token, &events) {
+            assert!(!log.contains(&secret), "{level}: {secret:?} in the log:\n{log}");
+        }
+        // One JSON line per request at info and below; lines are JSON objects.
+        let lines: Vec<Value> =
+            log.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("{level}: not JSON: {l}"))).collect();
+        let request_lines = lines.iter().filter(|l| !l["route"].is_null()).count();
+        let expected = if matches!(level, "error" | "warn") { 0 } else { events.len() };
+        assert_eq!(request_lines, expected, "{level}:\n{log}");
+    }
+}

@@ -1,0 +1,275 @@
+// The live page of the run command (demo/, served by scripts/run-local.sh) in headless
+// Chromium against sockudo: what a user sees. scripts/run-local.sh runs with its demo
+// settings (AUTH_MODE=demo, its CHANNEL_RULES) except the app's key and secret, which are
+// sockudo's app, and PUSHER_WS_HOST/PUSHER_WS_PORT pointing at sockudo, as the README tells a
+// user to run it. The checks read the page's text, not pusher-js's state; sockudo and the
+// official npm `pusher` library confirm what the page claims.
+//
+// E2E_SCREENSHOT=<path>: also write the screenshot of the JSONP run there (the README's
+// docs/page.png); it is always written to the work dir.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import PusherServer from 'pusher';
+
+import {
+  WORK_DIR,
+  cleanupWorkDir,
+  freePort,
+  launchBrowser,
+  makeConfig,
+  readLog,
+  startFunction,
+  startSockudo,
+  waitUntil,
+} from './lib/harness.mjs';
+
+const WAIT_MS = 60_000;
+const SHOT_VIEWPORT = { width: 1000, height: 700 };
+
+const cfg = makeConfig();
+let sockudo;
+let fn;
+let pageOrigin;
+let browserHandle;
+let api;
+const consoleLines = [];
+
+// run-local.sh's demo settings, except what this test must set (the ones set to undefined
+// are removed, so run-local.sh's defaults apply).
+const DEMO = {
+  AUTH_MODE: undefined,
+  JWT_ALGORITHMS: undefined,
+  JWT_SECRET: undefined,
+  CHANNEL_RULES: undefined,
+  USER_INFO_CLAIMS: undefined,
+};
+
+async function pageConfig(origin) {
+  return waitUntil(`the page's /config.json at ${origin}`, 30_000, async () => {
+    const res = await fetch(`${origin}/config.json`, { signal: AbortSignal.timeout(2000) });
+    return res.ok ? { text: await res.text(), type: res.headers.get('content-type') } : undefined;
+  });
+}
+
+function dumpLogs(what) {
+  process.stderr.write(`\n===== ${what} =====\n----- browser console -----\n${consoleLines.join('\n')}\n`);
+  for (const name of ['sockudo', 'function']) {
+    process.stderr.write(`----- ${name} log -----\n${readLog(name).slice(-20_000)}\n`);
+  }
+}
+
+before(
+  async () => {
+    try {
+      sockudo = await startSockudo(cfg);
+      const pagePort = await freePort();
+      pageOrigin = `http://127.0.0.1:${pagePort}`;
+      fn = await startFunction(cfg, {
+        allowedOrigins: [pageOrigin],
+        pagePort,
+        env: { ...DEMO, PUSHER_WS_HOST: '127.0.0.1', PUSHER_WS_PORT: String(sockudo.port) },
+      });
+      await pageConfig(pageOrigin);
+    } catch (err) {
+      dumpLogs(`start-up failed: ${err.message}`);
+      process.exitCode = 1;
+      throw err;
+    }
+    console.log(`# page at ${pageOrigin}, function ready after ${fn.readyAfterMs} ms; work dir ${WORK_DIR}`);
+    browserHandle = await launchBrowser();
+    api = new PusherServer({
+      appId: cfg.appId,
+      key: cfg.key,
+      secret: cfg.secret,
+      host: '127.0.0.1',
+      port: String(sockudo.port),
+      useTLS: false,
+      encryptionMasterKeyBase64: cfg.masterKeyBase64,
+    });
+  },
+  { timeout: 420_000 },
+);
+
+after(async () => {
+  const stops = [];
+  if (browserHandle) stops.push(browserHandle.persistent.close().catch(() => {}));
+  if (fn) stops.push(fn.child.stop());
+  if (sockudo) stops.push(sockudo.child.stop());
+  await Promise.all(stops);
+  if (!process.exitCode) cleanupWorkDir();
+});
+
+async function openPage(label, url) {
+  const context = await browserHandle.browser.newContext({ viewport: SHOT_VIEWPORT });
+  const page = await context.newPage();
+  page.on('console', (m) => consoleLines.push(`[${label}] ${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => consoleLines.push(`[${label}] pageerror: ${e.message}`));
+  await page.goto(url, { timeout: WAIT_MS });
+  return { page, context };
+}
+
+/** For assertion messages: a signature that reached the page is never printed. */
+const redact = (text) => text.replace(/[0-9a-f]{64}/g, '<64 hex digits>').replace(/("shared_secret":")[^"]+/g, '$1<redacted>');
+
+/** The page's list of steps as the user reads it: [{ kind, text }]. */
+function steps(page) {
+  return page.$$eval('#steps li', (lis) => lis.map((li) => ({ kind: li.dataset.kind, text: li.querySelector('.what').textContent })));
+}
+
+async function cardState(page, id) {
+  return page.$eval(`#card-${id}`, (c) => ({ state: c.dataset.state || 'waiting', text: c.innerText }));
+}
+
+async function waitForCard(page, id, state) {
+  return waitUntil(`the ${id} card to show ${state}`, WAIT_MS, async () => {
+    const c = await cardState(page, id);
+    if (c.state !== 'waiting' && c.state !== state) throw Object.assign(new Error(`${id}: ${c.text}`), { fatal: true });
+    return c.state === state ? c : undefined;
+  }, 100);
+}
+
+function wrap(name, body) {
+  test(name, { timeout: 240_000 }, async () => {
+    const mark = consoleLines.length;
+    try {
+      await body();
+    } catch (err) {
+      consoleLines.splice(0, mark);
+      dumpLogs(`${name}: FAILED`);
+      process.exitCode = 1;
+      throw err;
+    }
+  });
+}
+
+wrap('the page and its configuration are served; the configuration holds no secret', async () => {
+  const { text, type } = await pageConfig(pageOrigin);
+  assert.equal(type, 'application/json');
+  const config = JSON.parse(text);
+  assert.equal(config.key, cfg.key);
+  assert.equal(config.wsHost, '127.0.0.1');
+  assert.equal(config.wsPort, sockudo.port);
+  assert.equal(config.authEndpoint, fn.authEndpoint);
+  assert.equal(config.userAuthEndpoint, fn.userAuthEndpoint);
+  assert.equal(config.authMode, 'demo');
+  assert.equal(config.demoKey, false);
+  assert.ok(!text.includes(cfg.secret), 'no Pusher secret in the page configuration');
+  assert.ok(!text.includes(cfg.masterKeyBase64), 'no encryption master key in the page configuration');
+  assert.ok(!/secret|master/i.test(text), 'no secret-named setting in the page configuration');
+  const html = await fetch(`${pageOrigin}/`);
+  assert.equal(html.status, 200);
+  assert.match(await html.text(), /<script src="\/pusher\.js"><\/script>/);
+  const lib = await fetch(`${pageOrigin}/pusher.js`);
+  assert.equal(lib.status, 200);
+  assert.ok((await lib.text()).includes('VERSION: "8.6.0"'), 'the pinned pusher-js');
+});
+
+for (const transport of ['jsonp', 'ajax']) {
+  wrap(`${transport}: the page shows a signed private channel, the presence member, the encrypted channel, signin and a refusal`, async () => {
+    const { page, context } = await openPage(transport, `${pageOrigin}/?transport=${transport}`);
+    try {
+      assert.equal(await page.$eval('input[name=transport]:checked', (r) => r.value), transport, 'the chosen transport is selected');
+      assert.equal(await page.$eval('#missing', (m) => m.hidden), true, 'nothing reported missing');
+
+      const priv = await waitForCard(page, 'private', 'ok');
+      assert.match(priv.text, /subscribed/);
+      const presence = await waitForCard(page, 'presence', 'ok');
+      assert.match(presence.text, /demo-user \(Demo User\) — you/, 'the demo user is listed as a member');
+      const encrypted = await waitForCard(page, 'encrypted', 'ok');
+      assert.match(encrypted.text, /subscribed/);
+      const signin = await waitForCard(page, 'signin', 'ok');
+      assert.match(signin.text, /signed in\s+as demo-user \(Demo User\)/);
+      assert.equal(await page.$eval('#connection', (c) => c.textContent), 'connected');
+
+      // The steps: each request to the function and its answer, signatures shortened.
+      const list = await steps(page);
+      const req = (channel) =>
+        list.find((s) => s.kind === 'req' && s.text.includes(`channel_name=${channel}`));
+      for (const channel of ['private-demo', 'presence-demo', 'private-encrypted-demo']) {
+        const r = req(channel);
+        assert.ok(r, `the request for ${channel} is shown: ${redact(JSON.stringify(list))}`);
+        if (transport === 'jsonp') assert.ok(r.text.startsWith(`GET ${fn.authEndpoint}?callback=Pusher.auth_callbacks`), r.text);
+        else assert.ok(r.text.startsWith(`POST ${fn.authEndpoint}  body: socket_id=`), r.text);
+        const answer = list.find((s) => s.kind === 'ans' && s.text.startsWith(`answer for ${channel}`));
+        assert.ok(answer, `the answer for ${channel} is shown`);
+        // assert.ok, not assert.match: a failure must not print the (unshortened) signature.
+        assert.ok(new RegExp(`"auth":"${cfg.key}:[0-9a-f]{8}…"`).test(answer.text), `shortened signature: ${redact(answer.text)}`);
+        assert.ok(list.some((s) => s.kind === 'good' && s.text.startsWith(`subscribed to ${channel}`)), `${channel} subscribed`);
+      }
+      const presenceAnswer = list.find((s) => s.text.startsWith('answer for presence-demo'));
+      assert.ok(/"channel_data":"\{.*\\"demo-user\\"/.test(presenceAnswer.text), redact(presenceAnswer.text));
+      const encryptedAnswer = list.find((s) => s.text.startsWith('answer for private-encrypted-demo'));
+      assert.ok(/"shared_secret":"[A-Za-z0-9+/]{6}…"/.test(encryptedAnswer.text), `shortened shared secret: ${redact(encryptedAnswer.text)}`);
+      assert.ok(list.some((s) => s.kind === 'req' && s.text.includes('/pusher/user-auth')), 'the signin request is shown');
+      assert.ok(list.some((s) => s.kind === 'good' && s.text === 'signed in as demo-user (Demo User)'));
+      const pageText = await page.innerText('body');
+      assert.ok(!/[0-9a-f]{64}/.test(pageText), 'no full signature on the page');
+
+      // sockudo agrees with the page.
+      const channel = await api.get({ path: '/channels/private-demo' });
+      assert.equal((await channel.json()).occupied, true, 'sockudo has the private subscriber');
+      const users = await (await api.get({ path: '/channels/presence-demo/users' })).json();
+      assert.ok(users.users.some((u) => u.id === 'demo-user'), `sockudo lists demo-user: ${JSON.stringify(users)}`);
+
+      // An event sent encrypted by the npm pusher library shows decrypted on the encrypted card.
+      const text = `hello over ${transport}`;
+      assert.equal((await api.trigger('private-encrypted-demo', 'demo-event', { text })).status, 200);
+      await waitUntil('the decrypted event on the page', WAIT_MS, async () =>
+        (await cardState(page, 'encrypted')).text.includes(`demo-event: {"text":"${text}"}`));
+
+      // A refusal and its reason: a channel name the function refuses.
+      await page.fill('#extra-channel', 'private-not valid');
+      await page.click('#extra button');
+      const refused = await waitForCard(page, 'extra-4', 'bad');
+      assert.match(refused.text, /refused\s+by the function: invalid_channel_name \(400\)/, refused.text);
+      const after = await steps(page);
+      assert.ok(after.some((s) => s.kind === 'refused' && s.text.startsWith('answer for private-not valid') &&
+        s.text.includes('"error":"invalid_channel_name"')), redact(JSON.stringify(after.slice(-4))));
+
+      if (transport === 'jsonp') {
+        const shot = join(WORK_DIR, 'page.png');
+        await page.screenshot({ path: shot, fullPage: true });
+        if (process.env.E2E_SCREENSHOT) {
+          copyFileSync(shot, process.env.E2E_SCREENSHOT);
+          console.log(`# screenshot written to ${process.env.E2E_SCREENSHOT}`);
+        }
+      }
+    } finally {
+      await context.close().catch(() => {});
+    }
+  });
+}
+
+wrap('with the demo defaults and no local server, the page says what is missing', async () => {
+  // run-local.sh with all its defaults (demo key and secret, no PUSHER_WS_HOST), its page on
+  // another port.
+  const pagePort = await freePort();
+  const origin = `http://127.0.0.1:${pagePort}`;
+  const demo = await startFunction({ ...cfg, key: 'demo-app-key' }, {
+    allowedOrigins: [origin],
+    pagePort,
+    env: { ...DEMO, PUSHER_APP_ID: undefined, PUSHER_KEY: undefined, PUSHER_SECRET: undefined, PUSHER_ENCRYPTION_MASTER_KEY_BASE64: undefined },
+  });
+  try {
+    const config = JSON.parse((await pageConfig(origin)).text);
+    assert.equal(config.demoKey, true);
+    assert.equal(config.wsHost, null);
+    const { page, context } = await openPage('missing', `${origin}/`);
+    try {
+      await page.waitForSelector('#missing:not([hidden])', { timeout: WAIT_MS });
+      const text = await page.innerText('#missing');
+      assert.match(text, /Nothing to connect to yet/);
+      assert.match(text, /"demo-app-key" is the built-in demo key, not a Pusher app/);
+      assert.match(text, /PUSHER_KEY=… PUSHER_SECRET=… PUSHER_CLUSTER=…/);
+      assert.match(text, /PUSHER_WS_HOST=127\.0\.0\.1 PUSHER_WS_PORT=6001/);
+      assert.equal(await page.$eval('#cards', (c) => c.hidden), true, 'no connection attempted');
+    } finally {
+      await context.close().catch(() => {});
+    }
+  } finally {
+    await demo.child.stop();
+  }
+});
