@@ -100,6 +100,12 @@ fn script(json: &str) -> String {
     format!("/**/typeof Pusher.auth_callbacks['1'] === 'function' && Pusher.auth_callbacks['1']({json});")
 }
 
+/// A refused signin over JSONP: a script that does not call pusher-js's callback
+/// (README, "Answers to refusals").
+fn signin_denial(json: &str) -> String {
+    format!("/**/void {json};")
+}
+
 #[test]
 fn valid_rs256_es256_and_hs256_tokens() {
     let e = endpoint(&[]);
@@ -312,7 +318,7 @@ fn user_id_claim_feeds_presence_signin_and_sub_rules() {
     ] {
         let (_, body, line) = run(&e, &signin_event(&token(name)));
         assert_eq!(line["reason"], reason, "{name}");
-        assert_eq!(body, script(r#"{"error":"unauthenticated","status":401}"#), "{name}");
+        assert_eq!(body, signin_denial(r#"{"error":"unauthenticated","status":401}"#), "{name}");
     }
 }
 
@@ -328,7 +334,7 @@ fn watchlist_claim_goes_into_signin_user_data() {
     assert!(body.contains(r#"{\"id\":\"user-1\"}"#), "{body}");
     for name in ["watchlist_too_long", "watchlist_not_strings", "watchlist_bad_id", "watchlist_not_a_list"] {
         let (_, body, line) = run(&e, &signin_event(&token(name)));
-        assert_eq!(body, script(r#"{"error":"invalid_watchlist","status":403}"#), "{name}");
+        assert_eq!(body, signin_denial(r#"{"error":"invalid_watchlist","status":403}"#), "{name}");
         assert_eq!(
             (line["status"].as_u64(), line["reason"].as_str()),
             (Some(403), Some("invalid_watchlist")),
