@@ -393,7 +393,8 @@ scenario('watchlist: the watcher sees the watched user come online and go offlin
   const onlineAt = online.lastIndexOf('online');
   await page.evaluate(() => window.E2E.disconnect('bob'));
   const all = await waitUntil('Alice to hear that Bob went offline', WAIT_MS, seen('offline', onlineAt), 50);
-  note(`events about Bob at Alice, in order: ${all.join(', ')}`);
+  // pusher.user.watchlist listens for pusher_internal:watchlist_events, which sockudo 5.2.0 does not send.
+  note(`events about Bob at Alice, in order: ${all.join(', ')} (through pusher.user.watchlist: ${all.filter((k) => k.startsWith('watchlist:')).length})`);
   assert.ok(all.indexOf('offline', onlineAt) > onlineAt, 'online, then offline');
 });
 

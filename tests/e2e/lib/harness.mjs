@@ -163,6 +163,13 @@ export const CHANNEL_RULES = [
 // ---------------------------------------------------------------------------
 // sockudo
 
+// sockudo 5.2.0 sends watchlist `offline` events only from its synchronous disconnect cleanup
+// (handler/core.rs handle_disconnect_sync); the asynchronous one, its default, skips them.
+const WATCHLIST_CLEANUP = `[cleanup]
+async_enabled = false
+
+`;
+
 // `watchlistEvents`: turn on sockudo's watchlist events for the app (online/offline of the ids in
 // a signed-in user's `user_data.watchlist`; off by default in sockudo).
 export async function startSockudo(cfg, { watchlistEvents = false } = {}) {
@@ -193,7 +200,7 @@ enabled = false
 [metrics]
 enabled = false
 
-[app_manager]
+${watchlistEvents ? WATCHLIST_CLEANUP : ''}[app_manager]
 driver = "memory"
 
 [[app_manager.array.apps]]
