@@ -488,7 +488,7 @@ def report(fns, args):
     print("".ljust(namew) + "".join(c.rjust(w) for c in cols) + "   goal")
     for name, vals, goal in rows:
         print(name.ljust(namew) + "".join(v.rjust(w) for v in vals) + (f"   {goal}" if goal else ""))
-    fn, echo = (fns[0], fns[1]) if len(fns) == 2 else (None, None)
+    fn, echo = (fns[0], fns[-1]) if len(fns) >= 2 and fns[-1].expect == "echo" else (None, None)
     if fn and echo and fn.result.get("cpu_us") and echo.result.get("cpu_us"):
         ratio = fn.result["cpu_us"] / echo.result["cpu_us"]
         fn.result["cpu_ratio_vs_echo"] = ratio
@@ -506,6 +506,17 @@ def report(fns, args):
             rb = fn.result["cpu_us_batch"] / echo.result["cpu_us_batch"]
             fn.result["cpu_ratio_vs_echo_batch"] = rb
             print(f"  ratio of batch-rate medians: {rb:.3f}")
+    # --also-event: the same function on other events, against its first event, run for run.
+    for other in [f for f in fns[1:] if f.path == fns[0].path and f.expect != "echo"]:
+        first = fns[0]
+        if other.result.get("cpu_us") and first.result.get("cpu_us"):
+            ratio = other.result["cpu_us"] / first.result["cpu_us"]
+            pairs = [a["cpu_us_per_inv"] / b["cpu_us_per_inv"]
+                     for a, b in zip(other.result.get("warm_runs", []), first.result.get("warm_runs", []))]
+            other.result["cpu_ratio_vs_first"] = ratio
+            print(f"CPU ratio {other.label}/{first.label}: {ratio:.3f}"
+                  + (f"  (adjacent runs: {min(pairs):.3f}..{max(pairs):.3f}, median {statistics.median(pairs):.3f})"
+                     if pairs else ""))
     bg = getattr(args, "background_load_cores", None)
     if bg is not None:
         warn = "  << machine not idle: CPU numbers are inflated and noisy" if bg > 0.1 else ""
@@ -537,6 +548,9 @@ def main():
     ap.add_argument("--env", action="append", default=[], metavar="KEY[=VALUE]",
                     help="extra environment for --function (KEY alone passes the harness's value through); repeatable")
     ap.add_argument("--label", help="column name for --function (default: its file name)")
+    ap.add_argument("--also-event", action="append", default=[], metavar="[LABEL=]FILE",
+                    help="also run --function (same environment) on this event, in its own column, interleaved "
+                         "with the others; the report gives its CPU ratio to --event's; repeatable")
     ap.add_argument("--function-name", default="pusher-auth", help="AWS_LAMBDA_FUNCTION_NAME for --function")
     ap.add_argument("--expect", choices=["proxy200", "echo", "any"], default="proxy200",
                     help="what --function's responses must be (default proxy200: JSON with statusCode 200)")
@@ -582,6 +596,10 @@ def main():
     if args.function:
         fns.append(Function(args.label or Path(args.function).name, args.function, args.event, args.expect,
                             parse_env(args.env), args.function_name))
+        for item in args.also_event:
+            label, _, path = item.rpartition("=")
+            fns.append(Function(label or Path(path).stem, args.function, path, args.expect,
+                                parse_env(args.env), args.function_name))
     if args.echo:
         label = "echo" if not fns or fns[0].label != "echo" else "echo-baseline"
         fns.append(Function(label, args.echo, echo_event, "echo", {}, "echo"))

@@ -414,6 +414,71 @@ fn batches_over_ajax_in_the_pusher_js_auth_format() {
     );
 }
 
+/// The same batch as a REST API v1 proxy event (`queryStringParameters` and
+/// `multiValueQueryStringParameters`, decoded, as API Gateway sends them).
+fn batch_event_v1(channels: &[&str], token: &str) -> Value {
+    let mut event = fixture("apigw-v1-jsonp-private");
+    let mut single = serde_json::Map::new();
+    single.insert("callback".into(), Value::from("Pusher.auth_callbacks['1']"));
+    single.insert("socket_id".into(), Value::from("1.2"));
+    for (i, channel) in channels.iter().enumerate() {
+        single.insert(format!("channel_name[{i}]"), Value::from(*channel));
+    }
+    single.insert("token".into(), Value::from(token));
+    let multi: serde_json::Map<String, Value> =
+        single.iter().map(|(k, v)| (k.clone(), Value::Array(vec![v.clone()]))).collect();
+    event["queryStringParameters"] = Value::Object(single);
+    event["multiValueQueryStringParameters"] = Value::Object(multi);
+    event
+}
+
+/// The same batch as the event `mapping-templates/request.vtl` renders (`params.querystring`).
+fn batch_event_mapping(channels: &[&str], token: &str) -> Value {
+    let mut event = fixture("rest-mapping-jsonp-private");
+    let v1 = batch_event_v1(channels, token);
+    event["params"]["querystring"] = v1["queryStringParameters"].clone();
+    event
+}
+
+#[test]
+fn batches_answer_the_same_through_rest_v1_and_mapping_template_events() {
+    let e = endpoint(&[]);
+    let t = token("valid_rs256");
+    let channels = [
+        "private-user-user-1",
+        "presence-room-a",
+        "private-forbidden",
+        "private-not valid",
+        "private-encrypted-org-acme-x",
+        "private-user-user-1",
+    ];
+    let (status, v2_body, v2_line) = run(&e, &batch_event(&channels, Some(&t)));
+    assert_eq!(status, 200);
+    assert!(v2_body.contains(r#""private-forbidden":{"status":403}"#), "{v2_body}");
+    let (status, v1_body, v1_line) = run(&e, &batch_event_v1(&channels, &t));
+    assert_eq!(status, 200);
+    // Byte for byte: same order, same signatures, the same shared secret.
+    assert_eq!(v1_body, v2_body);
+    let (out, log) = common::handle_logged(
+        &e,
+        &serde_json::to_vec(&batch_event_mapping(&channels, &t)).unwrap(),
+        tracing::Level::INFO,
+    );
+    // The mapping answer is the body as a JSON string.
+    let mapped: String = serde_json::from_str(&out.unwrap()).unwrap();
+    assert_eq!(mapped, v2_body);
+    let mapped_line =
+        log.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).find(|l| !l["route"].is_null()).unwrap();
+    for line in [&v1_line, &mapped_line] {
+        assert_eq!(line["batch"], v2_line["batch"]);
+        assert_eq!(line["reason"], "ok");
+    }
+    assert_eq!(
+        v2_line["batch"],
+        "private-user-user-1:ok presence-room-a:ok private-forbidden:channel_not_allowed -:invalid_channel_name private-encrypted-org-acme-x:ok private-user-user-1:repeated"
+    );
+}
+
 #[test]
 fn whole_batch_refusals() {
     let e = endpoint(&[]);

@@ -163,7 +163,16 @@ export const CHANNEL_RULES = [
 // ---------------------------------------------------------------------------
 // sockudo
 
-export async function startSockudo(cfg) {
+// sockudo 5.2.0 sends watchlist `offline` events only from its synchronous disconnect cleanup
+// (handler/core.rs handle_disconnect_sync); the asynchronous one, its default, skips them.
+const WATCHLIST_CLEANUP = `[cleanup]
+async_enabled = false
+
+`;
+
+// `watchlistEvents`: turn on sockudo's watchlist events for the app (online/offline of the ids in
+// a signed-in user's `user_data.watchlist`; off by default in sockudo).
+export async function startSockudo(cfg, { watchlistEvents = false } = {}) {
   const port = await freePort();
   const dir = mkdtempSync(join(WORK_DIR, 'sockudo-'));
   const configPath = join(dir, 'sockudo.toml');
@@ -191,7 +200,7 @@ enabled = false
 [metrics]
 enabled = false
 
-[app_manager]
+${watchlistEvents ? WATCHLIST_CLEANUP : ''}[app_manager]
 driver = "memory"
 
 [[app_manager.array.apps]]
@@ -202,7 +211,7 @@ enabled = true
 enable_client_messages = false
 # pusher.signin(): accept pusher:signin (sockudo refuses it unless enabled)
 enable_user_authentication = true
-`,
+${watchlistEvents ? 'enable_watchlist_events = true\n' : ''}`,
   );
   // sockudo reads many settings from the environment (PORT, HOST, APP_MANAGER_DRIVER, …):
   // give it a bare one so only the file above configures it.
@@ -227,7 +236,10 @@ enable_user_authentication = true
 // exactly as a user would (scripts/run-local.sh with environment variables).
 
 const FUNCTION_ENV_PREFIXES = ['PUSHER_', 'JWT_', 'AUTH_', 'AWS_'];
-const FUNCTION_ENV_NAMES = ['CHANNEL_RULES', 'ALLOWED_ORIGINS', 'USER_INFO_CLAIMS', 'DEPLOYMENT_ENVIRONMENT', 'LOG_LEVEL', 'PORT', 'PAGE_PORT'];
+const FUNCTION_ENV_NAMES = [
+  'CHANNEL_RULES', 'ALLOWED_ORIGINS', 'USER_INFO_CLAIMS', 'USER_ID_CLAIM', 'WATCHLIST_CLAIM', 'DEPLOYMENT_ENVIRONMENT',
+  'LOG_LEVEL', 'PORT', 'PAGE_PORT',
+];
 
 // `env`: settings that replace the ones below (undefined removes one: run-local.sh's default
 // applies). `pagePort`: serve run-local.sh's live page there (off otherwise). `probeToken`
@@ -350,9 +362,10 @@ export async function startGateway(fn, { stage = 'staging', stageVariables = {},
 // ---------------------------------------------------------------------------
 // Tokens (HS256, minted here with jose; the function checks them with JWT_SECRET).
 
-export async function mintToken(cfg, { sub, name, expiresInSeconds = 600 }) {
+// `claims`: more claims (e.g. a watchlist list claim).
+export async function mintToken(cfg, { sub, name, expiresInSeconds = 600, claims: extra = {} }) {
   const now = Math.floor(Date.now() / 1000);
-  const claims = name === undefined ? {} : { name };
+  const claims = name === undefined ? { ...extra } : { name, ...extra };
   return new SignJWT(claims)
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(sub)
@@ -369,12 +382,13 @@ const libFile = (major) => join(E2E_DIR, 'node_modules', LIB_PACKAGES[major], 'd
 const libVersion = (major) =>
   JSON.parse(readFileSync(join(E2E_DIR, 'node_modules', LIB_PACKAGES[major], 'package.json'), 'utf8')).version;
 
-function pageHtml(major) {
+// `extras`: scripts loaded after pusher-js (a batch-authorization client reads `window.Pusher`).
+function pageHtml(major, extras = []) {
   return `<!doctype html>
 <html><head><meta charset="utf-8"><title>pusher-js ${major} e2e</title>
 <script>window.E2E_PUSHER_JS_VERSION = ${JSON.stringify(libVersion(major))};</script>
 <script src="/lib/pusher-${major}.js"></script>
-<script src="/page.js"></script>
+${extras.map((src) => `<script src="${src}"></script>\n`).join('')}<script src="/page.js"></script>
 </head><body><p>pusher-js ${major} end-to-end page</p></body></html>
 `;
 }
@@ -389,6 +403,17 @@ export async function startPageServer() {
     };
     if (path === '/v8.html') return send(200, 'text/html; charset=utf-8', pageHtml(8));
     if (path === '/v7.html') return send(200, 'text/html; charset=utf-8', pageHtml(7));
+    // Batched authorization: the repository's client helper (pusher-js 8's customHandler) and the
+    // npm pusher-js-auth plugin (it takes `window.Pusher` when it loads: one pusher-js per page).
+    if (path === '/v8-batch-helper.html') return send(200, 'text/html; charset=utf-8', pageHtml(8, ['/client/pusher-batch-auth.js']));
+    if (path === '/v8-pusher-js-auth.html') return send(200, 'text/html; charset=utf-8', pageHtml(8, ['/lib/pusher-js-auth.js']));
+    if (path === '/v7-pusher-js-auth.html') return send(200, 'text/html; charset=utf-8', pageHtml(7, ['/lib/pusher-js-auth.js']));
+    if (path === '/client/pusher-batch-auth.js') {
+      return send(200, 'application/javascript', readFileSync(join(REPO_ROOT, 'client/pusher-batch-auth.js')));
+    }
+    if (path === '/lib/pusher-js-auth.js') {
+      return send(200, 'application/javascript', readFileSync(join(E2E_DIR, 'node_modules/pusher-js-auth/lib/pusher-auth.js')));
+    }
     if (path === '/lib/pusher-8.js') return send(200, 'application/javascript', readFileSync(libFile(8)));
     if (path === '/lib/pusher-7.js') return send(200, 'application/javascript', readFileSync(libFile(7)));
     if (path === '/page.js') return send(200, 'application/javascript', readFileSync(join(E2E_DIR, 'page/page.js')));

@@ -173,5 +173,10 @@
     disconnect: function (id) {
       clients[id].disconnect();
     },
+
+    // The Pusher instance, for scenarios that bind more than the above (e.g. watchlist events).
+    client: function (id) {
+      return clients[id];
+    },
   };
 })();

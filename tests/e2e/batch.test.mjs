@@ -1,0 +1,469 @@
+// End-to-end: batched channel authorization, watchlists and the token_expired recipes, with the
+// real pusher-js (8.x and 7.x) in headless Chromium against sockudo and the function under
+// `cargo lambda watch`. Clients on the wire: the repository's client/pusher-batch-auth.js (served
+// from the checkout) and the npm pusher-js-auth plugin. See README.md next to this file.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import PusherServer from 'pusher';
+
+import {
+  CHANNEL_RULES,
+  REPO_ROOT,
+  WORK_DIR,
+  cleanupWorkDir,
+  launchBrowser,
+  makeConfig,
+  mintToken,
+  readLog,
+  startFunction,
+  startPageServer,
+  startSockudo,
+  waitUntil,
+} from './lib/harness.mjs';
+
+// Bound for things that should happen (connect, subscribe, deliver). Generous: a request can
+// wait for cargo lambda watch to rebuild when something in the checkout changed.
+const WAIT_MS = 60_000;
+const WATCHLIST_CLAIM = 'watchlist';
+
+const cfg = makeConfig();
+let sockudo;
+let fn;
+let pageServer; // its origin is in ALLOWED_ORIGINS
+let browserHandle;
+let api; // the official npm `pusher` server library, talking to sockudo's HTTP API
+const consoleLines = [];
+
+const uniq = () => randomBytes(4).toString('hex');
+
+before(
+  async () => {
+    pageServer = await startPageServer();
+    try {
+      // Watchlist events are off by default in sockudo.
+      sockudo = await startSockudo(cfg, { watchlistEvents: true });
+      fn = await startFunction(cfg, {
+        allowedOrigins: [pageServer.origin],
+        // A token expires when its exp passes (no leeway), and signin copies the watchlist claim.
+        env: { WATCHLIST_CLAIM, JWT_LEEWAY_SECONDS: '0' },
+      });
+    } catch (err) {
+      process.stderr.write(`\n===== start-up failed: ${err.message} =====\n`);
+      for (const name of ['sockudo', 'function']) {
+        process.stderr.write(`----- ${name} log -----\n${readLog(name).slice(-20_000)}\n`);
+      }
+      process.exitCode = 1;
+      throw err;
+    }
+    console.log(`# function ready after ${fn.readyAfterMs} ms; work dir ${WORK_DIR}`);
+    console.log(`# CHANNEL_RULES="${CHANNEL_RULES}"; WATCHLIST_CLAIM=${WATCHLIST_CLAIM}; JWT_LEEWAY_SECONDS=0`);
+    browserHandle = await launchBrowser();
+    api = new PusherServer({
+      appId: cfg.appId,
+      key: cfg.key,
+      secret: cfg.secret,
+      host: '127.0.0.1',
+      port: String(sockudo.port),
+      useTLS: false,
+    });
+  },
+  { timeout: 420_000 },
+);
+
+after(async () => {
+  const stops = [];
+  if (browserHandle) stops.push(browserHandle.persistent.close().catch(() => {}));
+  if (fn) stops.push(fn.child.stop());
+  if (sockudo) stops.push(sockudo.child.stop());
+  if (pageServer) stops.push(pageServer.close());
+  await Promise.all(stops);
+  if (!process.exitCode) cleanupWorkDir();
+});
+
+// ---------------------------------------------------------------------------
+// helpers
+
+/** Options every client needs to reach sockudo. */
+function socketOptions() {
+  return {
+    cluster: 'mt1',
+    wsHost: '127.0.0.1',
+    wsPort: sockudo.port,
+    forceTLS: false,
+    enabledTransports: ['ws'],
+    disableStats: true,
+  };
+}
+
+/**
+ * A scenario: its own browser contexts, closed afterwards; on failure prints the browser
+ * console, the function's log and sockudo's log from this scenario. `open(label, path)` loads
+ * one of the page server's pages and records every request the page makes to the function.
+ */
+function scenario(name, body, timeout = 240_000) {
+  test(name, { timeout }, async (t) => {
+    const marks = { fn: fn.child.logSize(), sockudo: sockudo.child.logSize(), console: consoleLines.length };
+    const contexts = [];
+    const open = async (label, path) => {
+      const context = await browserHandle.browser.newContext();
+      contexts.push(context);
+      const page = await context.newPage();
+      const requests = [];
+      page.on('request', (r) => {
+        if (r.url().startsWith(`${fn.base}/`)) requests.push({ method: r.method(), url: r.url() });
+      });
+      page.on('console', (m) => consoleLines.push(`[${label}] ${m.type()}: ${m.text()}`));
+      page.on('pageerror', (e) => consoleLines.push(`[${label}] pageerror: ${e.message}`));
+      await page.goto(`${pageServer.origin}${path}`, { timeout: WAIT_MS });
+      const major = path.slice(2, 3);
+      const loaded = await page.evaluate(() => window.E2E && window.E2E.version);
+      assert.ok(loaded && loaded.startsWith(`${major}.`), `pusher-js ${major}.x loaded (got ${loaded})`);
+      return { page, requests };
+    };
+    try {
+      await body({ open, note: (msg) => t.diagnostic(msg) });
+    } catch (err) {
+      const dump = [
+        `\n===== ${name}: FAILED =====`,
+        '----- browser console -----',
+        ...consoleLines.slice(marks.console),
+        '----- function log (scripts/run-local.sh, cargo lambda watch) -----',
+        fn.child.logSince(marks.fn).slice(-20_000),
+        '----- sockudo log -----',
+        sockudo.child.logSince(marks.sockudo).slice(-20_000),
+        `===== end of ${name} (all logs kept in ${WORK_DIR}) =====`,
+      ];
+      process.stderr.write(`${dump.join('\n')}\n`);
+      process.exitCode = 1;
+      throw err;
+    } finally {
+      await Promise.all(contexts.map((c) => c.close().catch(() => {})));
+    }
+  });
+}
+
+/** The JSON lines of a log text (other lines skipped, unparsable ones as {}). */
+function jsonLines(text) {
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => {
+      try {
+        return JSON.parse(line);
+      } catch {
+        return {};
+      }
+    });
+}
+
+/** The function's channel-authorization log lines written since `offset`. */
+function channelAuthLines(offset) {
+  return jsonLines(fn.child.logSince(offset)).filter((e) => e.route === 'channel-auth');
+}
+
+/** Waits until the function has logged `count` channel-authorization lines since `offset`. */
+function channelAuthLogged(offset, count) {
+  return waitUntil(`${count} channel-auth log line(s) from the function`, 5000, async () => {
+    const lines = channelAuthLines(offset);
+    return lines.length >= count ? lines : undefined;
+  });
+}
+
+/** The `batch` field of a log line as {channel: reason}. */
+function batchDecisions(line) {
+  assert.equal(typeof line.batch, 'string', `a batch line: ${JSON.stringify(line)}`);
+  return Object.fromEntries(
+    line.batch.split(' ').map((entry) => {
+      const at = entry.lastIndexOf(':');
+      return [entry.slice(0, at), entry.slice(at + 1)];
+    }),
+  );
+}
+
+/**
+ * Connects client `id` on the page; `setup` is a function source run in the page with
+ * (options, arg) that may add to the options (an authorizer, a customHandler) before
+ * `new Pusher`. Returns the socket id.
+ */
+async function connect(page, id, options, setup = null, arg = null) {
+  const r = await page.evaluate(
+    ([i, key, o, s, a, t]) => {
+      // eslint-disable-next-line no-new-func
+      if (s) new Function('options', 'arg', s)(o, a);
+      return window.E2E.connect(i, key, o, t);
+    },
+    [id, cfg.key, options, setup, arg, WAIT_MS],
+  );
+  assert.equal(r.outcome, 'connected', `${id} connects to sockudo: ${JSON.stringify(r)}`);
+  return r.detail.socketId;
+}
+
+/** Subscribes to every channel in one turn of the page's event loop; pusher-js's outcome for each. */
+async function subscribeAll(page, id, channels) {
+  const results = await page.evaluate(
+    ([i, cs, t]) => Promise.all(cs.map((c) => window.E2E.subscribe(i, c, t))),
+    [id, channels, WAIT_MS],
+  );
+  return Object.fromEntries(channels.map((c, n) => [c, results[n]]));
+}
+
+async function channelOccupied(channel) {
+  const res = await api.get({ path: `/channels/${channel}` });
+  assert.equal(res.status, 200);
+  return (await res.json()).occupied;
+}
+
+async function presenceUsers(channel) {
+  const res = await api.get({ path: `/channels/${channel}/users` });
+  assert.equal(res.status, 200);
+  return (await res.json()).users.map((u) => u.id).sort();
+}
+
+/** 5 private and 5 presence channels the policy allows. */
+function tenChannels() {
+  const u = uniq();
+  return [
+    ...[0, 1, 2, 3, 4].map((i) => `private-allowed-${u}-${i}`),
+    ...[0, 1, 2, 3, 4].map((i) => `presence-room-${u}-${i}`),
+  ];
+}
+
+/** Every channel subscribed, as pusher-js reports it and as sockudo's HTTP API confirms it. */
+async function assertAllSubscribed(results, sub) {
+  for (const [channel, r] of Object.entries(results)) {
+    assert.equal(r.outcome, 'subscription_succeeded', `${channel}: ${JSON.stringify(r)}`);
+    assert.equal(r.subscribed, true, channel);
+    if (channel.startsWith('presence-')) {
+      assert.deepEqual(await presenceUsers(channel), [sub], `sockudo lists ${sub} in ${channel}`);
+    } else {
+      assert.equal(await channelOccupied(channel), true, `sockudo has the subscriber of ${channel}`);
+    }
+  }
+}
+
+// In-page setup (function sources run with `options` and `arg`; see `connect`).
+
+// client/pusher-batch-auth.js as pusher-js 8's customHandler; each request it sends is recorded.
+const HELPER_SETUP = `
+  window.E2E_BATCH_REQUESTS = [];
+  const batch = PusherBatchAuth({
+    endpoint: arg.endpoint,
+    transport: arg.transport,
+    params: { token: arg.token },
+    onRequest: (channels) => window.E2E_BATCH_REQUESTS.push(channels),
+  });
+  options.channelAuthorization = { customHandler: batch.handler };
+`;
+
+// The npm pusher-js-auth plugin, configured the legacy way (pusher-js 8 ignores `authorizer`
+// when `channelAuthorization` is set). It must have found this page's pusher-js.
+const PLUGIN_SETUP = `
+  if (typeof window.PusherBatchAuthorizer !== 'function') throw new Error('pusher-js-auth did not load');
+  options.authEndpoint = arg.endpoint;
+  options.auth = { params: { token: arg.token } };
+  options.authorizer = window.PusherBatchAuthorizer;
+`;
+
+const CLIENTS = [
+  { name: 'client/pusher-batch-auth.js over JSONP (pusher-js 8)', path: '/v8-batch-helper.html', setup: HELPER_SETUP, transport: 'jsonp' },
+  { name: 'pusher-js-auth over AJAX with pusher-js 8', path: '/v8-pusher-js-auth.html', setup: PLUGIN_SETUP, transport: 'ajax' },
+  { name: 'pusher-js-auth over AJAX with pusher-js 7', path: '/v7-pusher-js-auth.html', setup: PLUGIN_SETUP, transport: 'ajax' },
+];
+
+// ---------------------------------------------------------------------------
+// 10 private and presence channels in one request; a forbidden channel in a batch.
+
+for (const client of CLIENTS) {
+  scenario(`${client.name}: 10 private and presence channels, one request, all subscribed`, async ({ open, note }) => {
+    const { page, requests } = await open('batch10', client.path);
+    const sub = `user-${uniq()}`;
+    const token = await mintToken(cfg, { sub, name: 'Batch Person' });
+    await connect(page, 'c', socketOptions(), client.setup, { endpoint: fn.authEndpoint, transport: client.transport, token });
+    const channels = tenChannels();
+    const since = fn.child.logSize();
+    await assertAllSubscribed(await subscribeAll(page, 'c', channels), sub);
+
+    // One request from the browser to the function, carrying all 10 channels.
+    assert.equal(requests.length, 1, `one request to the function: ${JSON.stringify(requests.map((r) => r.method))}`);
+    assert.equal(requests[0].method, client.transport === 'jsonp' ? 'GET' : 'POST');
+    if (client.transport === 'jsonp') {
+      const url = new URL(requests[0].url);
+      assert.match(url.searchParams.get('callback'), /^Pusher\.auth_callbacks\['\d+'\]$/);
+      assert.deepEqual(channels.map((_, i) => url.searchParams.get(`channel_name[${i}]`)), channels);
+      assert.deepEqual(await page.evaluate(() => window.E2E_BATCH_REQUESTS), [channels], 'the helper sent one batch');
+    }
+    // One log line for it: a batch naming all 10, each allowed.
+    await channelAuthLogged(since, 1);
+    await sleep(200); // a second request, had there been one, would have been logged by now too
+    const lines = channelAuthLines(since);
+    assert.equal(lines.length, 1, `one channel-auth line: ${JSON.stringify(lines)}`);
+    assert.equal(lines[0].transport, client.transport);
+    assert.equal(lines[0].decision, 'allowed');
+    assert.deepEqual(batchDecisions(lines[0]), Object.fromEntries(channels.map((c) => [c, 'ok'])));
+    note(`1 request for ${channels.length} channels; logged duration_us=${lines[0].duration_us}`);
+  });
+
+  scenario(`${client.name}: a forbidden channel in a batch is refused, the others subscribe`, async ({ open }) => {
+    const { page, requests } = await open('forbidden', client.path);
+    const sub = `user-${uniq()}`;
+    const token = await mintToken(cfg, { sub, name: 'Batch Person' });
+    await connect(page, 'c', socketOptions(), client.setup, { endpoint: fn.authEndpoint, transport: client.transport, token });
+    const u = uniq();
+    const allowed = [`private-allowed-${u}-a`, `presence-room-${u}-b`, `private-allowed-${u}-c`];
+    const forbidden = `private-forbidden-${u}`;
+    const since = fn.child.logSize();
+    const results = await subscribeAll(page, 'c', [allowed[0], forbidden, ...allowed.slice(1)]);
+    assert.equal(results[forbidden].outcome, 'subscription_error', `${forbidden}: ${JSON.stringify(results[forbidden])}`);
+    assert.equal(results[forbidden].subscribed, false);
+    assert.equal(results[forbidden].detail.type, 'AuthError');
+    delete results[forbidden];
+    await assertAllSubscribed(results, sub);
+    assert.equal(await channelOccupied(forbidden), false, 'sockudo has no subscriber on the forbidden channel');
+    assert.equal(requests.length, 1, 'one request to the function');
+    const [line] = await channelAuthLogged(since, 1);
+    assert.deepEqual(batchDecisions(line), {
+      [allowed[0]]: 'ok',
+      [forbidden]: 'channel_not_allowed',
+      [allowed[1]]: 'ok',
+      [allowed[2]]: 'ok',
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Watchlists: WATCHLIST_CLAIM copied into signin user_data; sockudo's online/offline events.
+
+scenario('watchlist: the watcher sees the watched user come online and go offline', async ({ open, note }) => {
+  const { page } = await open('watchlist', '/v8.html');
+  const alice = `alice-${uniq()}`;
+  const bob = `bob-${uniq()}`;
+  // sockudo 5.2.0 tracks a signed-in user for watchers only when that user's own user_data
+  // carries a watchlist (sockudo-adapter handle_signin_watchlist / handle_disconnect_watchlist_events),
+  // so Bob's token carries an empty one.
+  const aliceToken = await mintToken(cfg, { sub: alice, name: 'Alice', claims: { [WATCHLIST_CLAIM]: [bob] } });
+  const bobToken = await mintToken(cfg, { sub: bob, name: 'Bob', claims: { [WATCHLIST_CLAIM]: [] } });
+  const opts = (token) => ({
+    ...socketOptions(),
+    userAuthentication: { endpoint: fn.userAuthEndpoint, transport: 'jsonp', params: { token } },
+  });
+  // Both the pusher-js 8 API (pusher.user.watchlist) and the plain events are recorded.
+  const WATCH = `
+    const record = (kind) => (data) => window.E2E.log.push({ client: 'alice', kind, detail: JSON.parse(JSON.stringify(data)) });
+    window.E2E_WATCH = () => {
+      const p = window.E2E.client('alice');
+      p.user.watchlist.bind('online', record('watchlist:online'));
+      p.user.watchlist.bind('offline', record('watchlist:offline'));
+    };
+  `;
+  await connect(page, 'alice', opts(aliceToken), WATCH);
+  await page.evaluate(() => window.E2E_WATCH());
+  const signin = async (id, sub, list) => {
+    const r = await page.evaluate(([i, t]) => window.E2E.signin(i, t), [id, WAIT_MS]);
+    assert.equal(r.outcome, 'signin_success', `${id} signs in: ${JSON.stringify(r)}`);
+    assert.deepEqual(r.userData, { id: sub, user_info: { name: id === 'alice' ? 'Alice' : 'Bob' }, watchlist: list });
+  };
+  await signin('alice', alice, [bob]);
+
+  // The events for Bob that reached Alice's pusher-js, in order: from sockudo 5.2.0 they arrive
+  // as top-level `online`/`offline` events with {user_ids}.
+  const bobEvents = async () =>
+    (await page.evaluate(() => window.E2E.log))
+      .filter((e) => e.client === 'alice')
+      .flatMap((e) => {
+        if (e.kind === 'global' && ['online', 'offline'].includes(e.detail.event)) {
+          return (e.detail.data.user_ids || []).includes(bob) ? [`${e.detail.event}`] : [];
+        }
+        if (e.kind.startsWith('watchlist:')) return (e.detail.user_ids || []).includes(bob) ? [e.kind] : [];
+        return [];
+      });
+  const seen = (kind, after) => async () => {
+    const events = await bobEvents();
+    return events.lastIndexOf(kind) > after ? events : undefined;
+  };
+
+  const before = (await bobEvents()).length - 1;
+  await connect(page, 'bob', opts(bobToken));
+  await signin('bob', bob, []);
+  const online = await waitUntil('Alice to hear that Bob is online', WAIT_MS, seen('online', before), 50);
+  const onlineAt = online.lastIndexOf('online');
+  await page.evaluate(() => window.E2E.disconnect('bob'));
+  const all = await waitUntil('Alice to hear that Bob went offline', WAIT_MS, seen('offline', onlineAt), 50);
+  // pusher.user.watchlist listens for pusher_internal:watchlist_events, which sockudo 5.2.0 does not send.
+  note(`events about Bob at Alice, in order: ${all.join(', ')} (through pusher.user.watchlist: ${all.filter((k) => k.startsWith('watchlist:')).length})`);
+  assert.ok(all.indexOf('offline', onlineAt) > onlineAt, 'online, then offline');
+});
+
+// ---------------------------------------------------------------------------
+// token_expired: the README's two recipes, read from README.md and run verbatim.
+
+/** The ```js block that follows `<!-- e2e: <name> -->` in README.md. */
+function readmeBlock(name) {
+  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+  const m = readme.match(new RegExp(`<!-- e2e: ${name} -->\\n\`\`\`js\\n([\\s\\S]*?)\\n\`\`\`\\n`));
+  assert.ok(m, `README.md has the block ${name}`);
+  return m[1];
+}
+
+for (const [recipe, transport] of [['token-expired-jsonp', 'jsonp'], ['token-expired-ajax', 'ajax']]) {
+  scenario(`token_expired over ${transport.toUpperCase()}: the README's recipe refreshes the token and the channels subscribe`, async ({ open, note }) => {
+    const { page, requests } = await open(recipe, '/v8-batch-helper.html');
+    const sub = `user-${uniq()}`;
+    // The page's first token expires 2 s after it is minted; later ones are fresh.
+    const expiring = await mintToken(cfg, { sub, name: 'Refresher', expiresInSeconds: 2 });
+    const expiresAt = JSON.parse(Buffer.from(expiring.split('.')[1], 'base64url').toString()).exp;
+    const issued = [];
+    await page.exposeFunction('e2eFetchToken', async () => {
+      issued.push(issued.length === 0 ? 'expiring' : 'fresh');
+      return issued.length === 1 ? expiring : mintToken(cfg, { sub, name: 'Refresher' });
+    });
+    // Past exp by the wall clock (the function runs on this machine, JWT_LEEWAY_SECONDS=0).
+    await sleep(Math.max(0, (expiresAt + 1) * 1000 - Date.now()));
+
+    const since = fn.child.logSize();
+    const socketId = await page.evaluate(
+      async ([code, key, base, extra, id, t]) => {
+        // The README's block as written: `key`, `cluster`, `base`, `fetchToken` are the page's;
+        // `Pusher` adds only where sockudo is (wsHost, …) and registers the client with E2E.
+        let connected;
+        function Pusher(k, options) {
+          connected = window.E2E.connect(id, k, Object.assign({}, options, extra), t);
+          return window.E2E.client(id);
+        }
+        const fetchToken = () => window.e2eFetchToken();
+        const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor;
+        const run = new AsyncFunction('key', 'cluster', 'base', 'fetchToken', 'Pusher', 'PusherBatchAuth', `${code}\nreturn pusher;`);
+        await run(key, 'mt1', base, fetchToken, Pusher, window.PusherBatchAuth);
+        const r = await connected;
+        return r.outcome === 'connected' ? r.detail.socketId : JSON.stringify(r);
+      },
+      [readmeBlock(recipe), cfg.key, fn.base, socketOptions(), 'c', WAIT_MS],
+    );
+    assert.match(socketId, /^\d+\.\d+$/, 'connected');
+    const channels = [`private-allowed-${uniq()}`, `presence-room-${uniq()}`];
+    await assertAllSubscribed(await subscribeAll(page, 'c', channels), sub);
+    assert.deepEqual(issued, ['expiring', 'fresh'], 'the page fetched a token once, then refreshed it once');
+
+    // The function refused the expired token with its own reason, then signed with the fresh one.
+    const lines = channelAuthLines(since).filter((e) => e.transport === transport);
+    const expired = lines.filter((e) => e.reason === 'token_expired');
+    const ok = lines.filter((e) => e.decision === 'allowed');
+    if (transport === 'jsonp') {
+      // One batch refused as a whole, one batch signed: one refresh for both channels.
+      assert.equal(expired.length, 1, JSON.stringify(lines));
+      assert.equal(ok.length, 1, JSON.stringify(lines));
+      assert.deepEqual(batchDecisions(ok[0]), Object.fromEntries(channels.map((c) => [c, 'ok'])));
+      assert.deepEqual(requests.map((r) => r.method), ['GET', 'GET']);
+    } else {
+      // One request per channel and attempt: each channel refused once, then signed.
+      assert.deepEqual(expired.map((e) => e.channel).sort(), [...channels].sort(), JSON.stringify(lines));
+      assert.deepEqual(ok.map((e) => e.channel).sort(), [...channels].sort(), JSON.stringify(lines));
+      assert.equal(expired[0].status, 401);
+    }
+    note(`function lines: ${lines.map((e) => `${e.channel || 'batch'}:${e.reason}`).join(' ')}`);
+  });
+}
