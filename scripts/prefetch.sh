@@ -6,6 +6,7 @@
 #   - Debian's chromium (and protobuf-compiler, libprotobuf-dev when sockudo is not installed), through
 #     apt-get, only when that needs no password
 #   - the e2e npm packages (npm ci in tests/e2e)
+#   - sockudo's one-time build (scripts/sockudo.sh), at low priority, once protoc is there
 #   - the deployment checks' venvs and arm64 toolchain (scripts/deploy-checks.sh --install-only;
 #     it also makes the Velocity venv the e2e suite uses)
 set -euo pipefail
@@ -29,8 +30,18 @@ jobs_failed=0
       DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${apt[@]}"
     fi
   fi
+  # sockudo's one-time build (the longest part of a first run) starts now, at low priority, so
+  # it overlaps fmt, clippy, cargo test and the smoke test instead of following them.
+  if [ -x "$(command -v protoc || true)" ] && [ -f /usr/include/google/protobuf/timestamp.proto ]; then
+    echo "prefetch: sockudo (scripts/sockudo.sh, nice 10)"
+    nice -n 10 bash scripts/sockudo.sh > /dev/null &
+    sockudo_job=$!
+  fi
   echo "prefetch: deployment venvs and arm64 toolchain"
-  bash scripts/deploy-checks.sh --install-only
+  status=0
+  bash scripts/deploy-checks.sh --install-only || status=1
+  if [ -n "${sockudo_job:-}" ]; then wait "$sockudo_job" || status=1; fi
+  exit "$status"
 ) &
 deploy_job=$!
 echo "prefetch: npm ci (tests/e2e)"
