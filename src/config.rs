@@ -16,6 +16,7 @@ use crate::aws::secrets_manager::SecretsManager;
 use crate::error::Refusal;
 use crate::jwks::{KeySource, RemoteJwks};
 use crate::jwt::{self, ClaimRules};
+use crate::metrics::{self, Metrics};
 use crate::policy::ChannelPolicy;
 use crate::secrets::{valid_secret_id, AppSecrets, Secrets};
 use crate::signer::{AppSecret, MasterKey};
@@ -75,6 +76,9 @@ pub struct Settings {
     pub token_param: String,
     /// `CHANNEL_RULES`: which channels a user may join (none by default).
     pub policy: ChannelPolicy,
+    /// The EMF metrics in each request's log line, in `METRICS_NAMESPACE`;
+    /// `None` when `METRICS=off`.
+    pub metrics: Option<Metrics>,
 }
 
 impl Settings {
@@ -161,7 +165,20 @@ impl Settings {
                 "must be a plain parameter name other than callback, socket_id and channel_name",
             ));
         }
+        let namespace = get("METRICS_NAMESPACE").unwrap_or_else(|| metrics::DEFAULT_NAMESPACE.into());
+        if !metrics::valid_namespace(&namespace) {
+            return Err(err(
+                "METRICS_NAMESPACE",
+                "is not a CloudWatch namespace (1-255 of letters, digits and .-_/#:, not starting with AWS/)",
+            ));
+        }
+        let metrics = match get("METRICS").as_deref() {
+            None | Some("on") => Some(Metrics::new(&namespace)),
+            Some("off") => None,
+            Some(_) => return Err(err("METRICS", "must be on or off")),
+        };
         Ok(Self {
+            metrics,
             app_id,
             key,
             cluster,
@@ -435,6 +452,9 @@ mod tests {
         assert_eq!(variable_of(&[("ALLOWED_ORIGINS", "example.com")]), "ALLOWED_ORIGINS");
         assert_eq!(variable_of(&[("ALLOWED_ORIGINS", "https://a.example/path")]), "ALLOWED_ORIGINS");
         assert_eq!(variable_of(&[("AUTH_TOKEN_PARAM", "socket_id")]), "AUTH_TOKEN_PARAM");
+        assert_eq!(variable_of(&[("METRICS_NAMESPACE", "AWS/Lambda")]), "METRICS_NAMESPACE");
+        assert_eq!(variable_of(&[("METRICS_NAMESPACE", "Pusher Auth")]), "METRICS_NAMESPACE");
+        assert_eq!(variable_of(&[("METRICS", "no")]), "METRICS");
         let short_key = "c2hvcnQ=";
         assert_eq!(
             variable_of(&[("PUSHER_ENCRYPTION_MASTER_KEY_BASE64", short_key)]),
@@ -493,6 +513,17 @@ mod tests {
         let rs = [("JWT_ALGORITHMS", "RS256"), url, iss, aud];
         assert_eq!(jwt(&[&rs[..], &[("JWT_LEEWAY_SECONDS", "61")]].concat()), Err("JWT_LEEWAY_SECONDS"));
         assert_eq!(jwt(&[&rs[..], &[("CHANNEL_RULES", "user-*")]].concat()), Err("CHANNEL_RULES"));
+    }
+
+    #[test]
+    fn metrics_are_on_by_default_in_their_namespace() {
+        assert_eq!(settings(&[]).unwrap().metrics.unwrap().namespace(), "PusherAuth");
+        let s = settings(&[("METRICS_NAMESPACE", "PusherAuth/staging")]).unwrap();
+        assert_eq!(s.metrics.unwrap().namespace(), "PusherAuth/staging");
+        assert!(settings(&[("METRICS", "on")]).unwrap().metrics.is_some());
+        assert!(settings(&[("METRICS", "off")]).unwrap().metrics.is_none());
+        // The namespace is checked even with metrics off.
+        assert_eq!(variable_of(&[("METRICS", "off"), ("METRICS_NAMESPACE", "AWS/x")]), "METRICS_NAMESPACE");
     }
 
     #[test]
