@@ -8,6 +8,7 @@
 //! secret itself is ignored and logged. Errors name the variable, never its value.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use serde::de::IgnoredAny;
 use serde::Deserialize;
@@ -18,7 +19,7 @@ use crate::jwks::{KeySource, RemoteJwks};
 use crate::jwt::{self, ClaimRules};
 use crate::metrics::{self, Metrics};
 use crate::policy::ChannelPolicy;
-use crate::secrets::{valid_secret_id, AppSecrets, Secrets};
+use crate::secrets::{valid_secret_id, AppSecrets, Secrets, DEFAULT_TTL, MAX_TTL_SECONDS};
 use crate::signer::{AppSecret, MasterKey};
 use crate::user::{AuthorizerValidator, DemoValidator, JwtValidator, UserInfoClaims, Validator};
 use jsonwebtoken::{Algorithm, DecodingKey};
@@ -101,6 +102,19 @@ impl Settings {
             return Err(err("PUSHER_CLUSTER", "is not a valid cluster name (lowercase letters, digits, '-')"));
         }
         let store = SecretsManager::from_lookup(&get).map_err(|(variable, problem)| err(variable, problem))?;
+        let secret_ttl = match get("PUSHER_SECRET_TTL_SECONDS") {
+            None => Some(DEFAULT_TTL),
+            Some(v) => match v.parse::<u64>() {
+                Ok(0) => None,
+                Ok(seconds) if seconds <= MAX_TTL_SECONDS => Some(Duration::from_secs(seconds)),
+                _ => {
+                    return Err(err(
+                        "PUSHER_SECRET_TTL_SECONDS",
+                        "must be a whole number of seconds from 1 to 86400, or 0 for never",
+                    ))
+                }
+            },
+        };
         let env_secret = get("PUSHER_SECRET");
         let master_key = get("PUSHER_ENCRYPTION_MASTER_KEY_BASE64");
         let secrets = match (get("PUSHER_SECRET_ID"), env_secret.as_deref()) {
@@ -119,7 +133,7 @@ impl Settings {
                     "PUSHER_SECRET_ID",
                     "needs AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (Lambda sets them)",
                 ))?;
-                Secrets::stored(id, store)
+                Secrets::stored(id, store).with_ttl(secret_ttl)
             }
             (None, None) => return Err(err("PUSHER_SECRET", "is not set (nor PUSHER_SECRET_ID)")),
             (None, Some(secret)) => {
@@ -134,6 +148,7 @@ impl Settings {
                     ))?),
                 };
                 Secrets::fixed(AppSecrets { secret: AppSecret::new(secret.as_bytes()), master_key }, store)
+                    .with_ttl(secret_ttl)
             }
         };
         let allowed_origins = get("ALLOWED_ORIGINS").unwrap_or_default();
@@ -455,6 +470,14 @@ mod tests {
         assert_eq!(variable_of(&[("METRICS_NAMESPACE", "AWS/Lambda")]), "METRICS_NAMESPACE");
         assert_eq!(variable_of(&[("METRICS_NAMESPACE", "Pusher Auth")]), "METRICS_NAMESPACE");
         assert_eq!(variable_of(&[("METRICS", "no")]), "METRICS");
+        for bad in ["-1", "1.5", "86401", "5m", " 30"] {
+            assert_eq!(variable_of(&[("PUSHER_SECRET_TTL_SECONDS", bad)]), "PUSHER_SECRET_TTL_SECONDS", "{bad}");
+        }
+        let ttl = |v| settings(&[("PUSHER_SECRET_TTL_SECONDS", v)]).unwrap().secrets.ttl();
+        assert_eq!(settings(&[]).unwrap().secrets.ttl(), Some(Duration::from_secs(300)));
+        assert_eq!(ttl("0"), None);
+        assert_eq!(ttl("1"), Some(Duration::from_secs(1)));
+        assert_eq!(ttl("86400"), Some(Duration::from_secs(86_400)));
         let short_key = "c2hvcnQ=";
         assert_eq!(
             variable_of(&[("PUSHER_ENCRYPTION_MASTER_KEY_BASE64", short_key)]),
