@@ -121,6 +121,17 @@ fn main() {
         println!("{name:<44} {:>7} {:>11.2} {:>8.2} {:>8.2}", event.len(), median / 1000.0, p90 / 1000.0, min / 1000.0);
     }
 
+    // The EMF metrics block (on by default, as above) against METRICS=off, back to
+    // back and twice over, so the difference is not the VM's drift.
+    let off_env = |name: &str| if name == "METRICS" { Some("off".into()) } else { env(name) };
+    let metrics_off = Endpoint::new(Settings::from_lookup(off_env).unwrap());
+    let event = std::fs::read(format!("{dir}apigw-v2-jsonp-private.json")).unwrap();
+    for (label, endpoint) in [("on", &endpoint), ("off", &metrics_off), ("on", &endpoint), ("off", &metrics_off)] {
+        let (median, p90, min) = median_ns(endpoint, &event);
+        let name = format!("apigw-v2-jsonp-private, metrics {label}");
+        println!("{name:<44} {:>7} {:>11.2} {:>8.2} {:>8.2}", event.len(), median / 1000.0, p90 / 1000.0, min / 1000.0);
+    }
+
     // AUTH_MODE=jwt: the same JSONP request carrying a real token (tests/fixtures/tokens.json,
     // minted by PyJWT; keys inline as JWT_JWKS, so no fetch). Fewer, shorter batches: a
     // signature verification costs far more than the rest of the path.

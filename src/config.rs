@@ -8,6 +8,7 @@
 //! secret itself is ignored and logged. Errors name the variable, never its value.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use serde::de::IgnoredAny;
 use serde::Deserialize;
@@ -16,8 +17,9 @@ use crate::aws::secrets_manager::SecretsManager;
 use crate::error::Refusal;
 use crate::jwks::{KeySource, RemoteJwks};
 use crate::jwt::{self, ClaimRules};
+use crate::metrics::{self, Metrics};
 use crate::policy::ChannelPolicy;
-use crate::secrets::{valid_secret_id, AppSecrets, Secrets};
+use crate::secrets::{valid_secret_id, AppSecrets, Secrets, DEFAULT_TTL, MAX_TTL_SECONDS};
 use crate::signer::{AppSecret, MasterKey};
 use crate::user::{AuthorizerValidator, DemoValidator, JwtValidator, UserInfoClaims, Validator};
 use jsonwebtoken::{Algorithm, DecodingKey};
@@ -77,6 +79,9 @@ pub struct Settings {
     pub token_param: String,
     /// `CHANNEL_RULES`: which channels a user may join (none by default).
     pub policy: ChannelPolicy,
+    /// The EMF metrics in each request's log line, in `METRICS_NAMESPACE`;
+    /// `None` when `METRICS=off`.
+    pub metrics: Option<Metrics>,
 }
 
 impl Settings {
@@ -99,6 +104,19 @@ impl Settings {
             return Err(err("PUSHER_CLUSTER", "is not a valid cluster name (lowercase letters, digits, '-')"));
         }
         let store = SecretsManager::from_lookup(&get).map_err(|(variable, problem)| err(variable, problem))?;
+        let secret_ttl = match get("PUSHER_SECRET_TTL_SECONDS") {
+            None => Some(DEFAULT_TTL),
+            Some(v) => match v.parse::<u64>() {
+                Ok(0) => None,
+                Ok(seconds) if seconds <= MAX_TTL_SECONDS => Some(Duration::from_secs(seconds)),
+                _ => {
+                    return Err(err(
+                        "PUSHER_SECRET_TTL_SECONDS",
+                        "must be a whole number of seconds from 1 to 86400, or 0 for never",
+                    ))
+                }
+            },
+        };
         let env_secret = get("PUSHER_SECRET");
         let master_key = get("PUSHER_ENCRYPTION_MASTER_KEY_BASE64");
         let secrets = match (get("PUSHER_SECRET_ID"), env_secret.as_deref()) {
@@ -117,7 +135,7 @@ impl Settings {
                     "PUSHER_SECRET_ID",
                     "needs AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (Lambda sets them)",
                 ))?;
-                Secrets::stored(id, store)
+                Secrets::stored(id, store).with_ttl(secret_ttl)
             }
             (None, None) => return Err(err("PUSHER_SECRET", "is not set (nor PUSHER_SECRET_ID)")),
             (None, Some(secret)) => {
@@ -132,6 +150,7 @@ impl Settings {
                     ))?),
                 };
                 Secrets::fixed(AppSecrets { secret: AppSecret::new(secret.as_bytes()), master_key }, store)
+                    .with_ttl(secret_ttl)
             }
         };
         let allowed_origins = get("ALLOWED_ORIGINS").unwrap_or_default();
@@ -164,7 +183,20 @@ impl Settings {
                 "must be a plain parameter name other than callback, socket_id and channel_name",
             ));
         }
+        let namespace = get("METRICS_NAMESPACE").unwrap_or_else(|| metrics::DEFAULT_NAMESPACE.into());
+        if !metrics::valid_namespace(&namespace) {
+            return Err(err(
+                "METRICS_NAMESPACE",
+                "is not a CloudWatch namespace (1-255 of letters, digits and .-_/#:, not starting with AWS/)",
+            ));
+        }
+        let metrics = match get("METRICS").as_deref() {
+            None | Some("on") => Some(Metrics::new(&namespace)),
+            Some("off") => None,
+            Some(_) => return Err(err("METRICS", "must be on or off")),
+        };
         Ok(Self {
+            metrics,
             app_id,
             key,
             cluster,
@@ -467,6 +499,17 @@ mod tests {
         assert_eq!(variable_of(&[("ALLOWED_ORIGINS", "example.com")]), "ALLOWED_ORIGINS");
         assert_eq!(variable_of(&[("ALLOWED_ORIGINS", "https://a.example/path")]), "ALLOWED_ORIGINS");
         assert_eq!(variable_of(&[("AUTH_TOKEN_PARAM", "socket_id")]), "AUTH_TOKEN_PARAM");
+        assert_eq!(variable_of(&[("METRICS_NAMESPACE", "AWS/Lambda")]), "METRICS_NAMESPACE");
+        assert_eq!(variable_of(&[("METRICS_NAMESPACE", "Pusher Auth")]), "METRICS_NAMESPACE");
+        assert_eq!(variable_of(&[("METRICS", "no")]), "METRICS");
+        for bad in ["-1", "1.5", "86401", "5m", " 30"] {
+            assert_eq!(variable_of(&[("PUSHER_SECRET_TTL_SECONDS", bad)]), "PUSHER_SECRET_TTL_SECONDS", "{bad}");
+        }
+        let ttl = |v| settings(&[("PUSHER_SECRET_TTL_SECONDS", v)]).unwrap().secrets.ttl();
+        assert_eq!(settings(&[]).unwrap().secrets.ttl(), Some(Duration::from_secs(300)));
+        assert_eq!(ttl("0"), None);
+        assert_eq!(ttl("1"), Some(Duration::from_secs(1)));
+        assert_eq!(ttl("86400"), Some(Duration::from_secs(86_400)));
         let short_key = "c2hvcnQ=";
         assert_eq!(
             variable_of(&[("PUSHER_ENCRYPTION_MASTER_KEY_BASE64", short_key)]),
@@ -525,6 +568,17 @@ mod tests {
         let rs = [("JWT_ALGORITHMS", "RS256"), url, iss, aud];
         assert_eq!(jwt(&[&rs[..], &[("JWT_LEEWAY_SECONDS", "61")]].concat()), Err("JWT_LEEWAY_SECONDS"));
         assert_eq!(jwt(&[&rs[..], &[("CHANNEL_RULES", "user-*")]].concat()), Err("CHANNEL_RULES"));
+    }
+
+    #[test]
+    fn metrics_are_on_by_default_in_their_namespace() {
+        assert_eq!(settings(&[]).unwrap().metrics.unwrap().namespace(), "PusherAuth");
+        let s = settings(&[("METRICS_NAMESPACE", "PusherAuth/staging")]).unwrap();
+        assert_eq!(s.metrics.unwrap().namespace(), "PusherAuth/staging");
+        assert!(settings(&[("METRICS", "on")]).unwrap().metrics.is_some());
+        assert!(settings(&[("METRICS", "off")]).unwrap().metrics.is_none());
+        // The namespace is checked even with metrics off.
+        assert_eq!(variable_of(&[("METRICS", "off"), ("METRICS_NAMESPACE", "AWS/x")]), "METRICS_NAMESPACE");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use serde_json::value::RawValue;
 use crate::config::{AppView, Settings, StageVariables};
 use crate::error::Refusal;
 use crate::json_text;
+use crate::metrics;
 use crate::names::{ChannelKind, ChannelName, JsonpCallback, SocketId};
 use crate::params::{AuthParams, Collected, ParamCollector};
 use crate::response::{AuthBody, Response};
@@ -164,6 +165,11 @@ impl Endpoint {
         let mut trace = Trace { transport: "none", ..Trace::default() };
         let response = self.answer(req, &mut trace).await;
         let decision = if trace.status == 200 || trace.status == 204 { "allowed" } else { "refused" };
+        let duration_us = started.elapsed().as_micros() as u64;
+        // A dimension value only when it is a stage name (bounded, the operator's).
+        let stage = req.stage_variables.stage_name.as_deref().filter(|s| metrics::valid_stage_name(s));
+        let emf = self.settings.metrics.as_ref().map(|m| m.directive(stage.is_some()));
+        let (requests, duration) = if emf.is_some() { (Some(1u64), Some(duration_us)) } else { (None, None) };
         tracing::info!(
             request_id = req.request_id,
             route = trace.route.map_or("none", Route::as_str),
@@ -173,7 +179,11 @@ impl Endpoint {
             decision,
             reason = trace.reason,
             status = trace.status,
-            duration_us = started.elapsed().as_micros() as u64,
+            stage,
+            duration_us,
+            _aws = emf,
+            Requests = requests,
+            Duration = duration,
         );
         response
     }

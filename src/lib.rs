@@ -17,6 +17,7 @@ pub mod json_text;
 pub mod jwks;
 pub mod jwt;
 pub mod logging;
+pub mod metrics;
 pub mod names;
 pub mod params;
 pub mod policy;

@@ -64,6 +64,14 @@ thread_local! {
     static LINE: RefCell<String> = RefCell::new(String::with_capacity(512));
 }
 
+/// The field whose value [`JsonLines`] writes as the line's CloudWatch
+/// Embedded Metric Format block rather than as a string: for a record of this
+/// crate, `_aws = "<rest>"` becomes `"_aws":{"Timestamp":<the line's time in
+/// ms>,<rest>`, where `<rest>` is [`crate::metrics::Metrics::directive`] (the
+/// rest of the object, closing brace included). From any other target it is
+/// an ordinary string.
+pub const EMF_FIELD: &str = "_aws";
+
 /// Whether a log record comes from this crate (the library or the bootstrap).
 fn is_ours(target: &str) -> bool {
     target.starts_with("pusher_auth")
@@ -97,11 +105,14 @@ impl Subscriber for JsonLines {
             let Ok(mut line) = cell.try_borrow_mut() else { return };
             line.clear();
             line.push_str("{\"timestamp\":\"");
-            write_timestamp(&mut line, SystemTime::now());
+            let now = SystemTime::now();
+            write_timestamp(&mut line, now);
             line.push_str("\",\"level\":\"");
             line.push_str(event.metadata().level().as_str());
             line.push('"');
-            event.record(&mut JsonFields { line: &mut line, scratch: String::new() });
+            let emf_millis = is_ours(event.metadata().target())
+                .then(|| now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64));
+            event.record(&mut JsonFields { line: &mut line, scratch: String::new(), emf_millis });
             line.push_str("}\n");
             (self.sink)(line.as_bytes());
         });
@@ -115,6 +126,8 @@ impl Subscriber for JsonLines {
 struct JsonFields<'a> {
     line: &'a mut String,
     scratch: String,
+    /// The line's time in ms, for an [`EMF_FIELD`] of our own records.
+    emf_millis: Option<u64>,
 }
 
 impl JsonFields<'_> {
@@ -128,7 +141,15 @@ impl JsonFields<'_> {
 impl Visit for JsonFields<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         self.key(field);
-        json_text::push_string(self.line, value);
+        match self.emf_millis {
+            Some(millis) if field.name() == EMF_FIELD => {
+                self.line.push_str("{\"Timestamp\":");
+                self.line.push_str(itoa::Buffer::new().format(millis));
+                self.line.push(',');
+                self.line.push_str(value);
+            }
+            _ => json_text::push_string(self.line, value),
+        }
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
@@ -228,6 +249,26 @@ mod tests {
         let text = captured.text();
         assert!(!text.contains("secret") && !text.contains("connecting") && !text.contains("\"info\""), "{text}");
         assert!(text.contains("warned") && text.contains("ours at trace"), "{text}");
+    }
+
+    #[test]
+    fn emf_blocks_carry_the_line_time_and_only_for_our_records() {
+        let metrics = crate::metrics::Metrics::new("NS");
+        let captured = Captured::default();
+        tracing::subscriber::with_default(captured.subscriber(Level::INFO), || {
+            tracing::info!(_aws = metrics.directive(false), Requests = 1u64, "ours");
+            tracing::warn!(target: "lambda_runtime", _aws = "\"x\":1}", "theirs");
+        });
+        let text = captured.text();
+        let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        let millis = lines[0]["_aws"]["Timestamp"].as_u64().unwrap();
+        let stamp = lines[0]["timestamp"].as_str().unwrap();
+        let mut expected = String::new();
+        write_timestamp(&mut expected, UNIX_EPOCH + Duration::from_millis(millis));
+        assert_eq!(stamp, expected);
+        assert_eq!(lines[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"], "NS");
+        assert_eq!(lines[1]["_aws"], "\"x\":1}", "a dependency's field stays a string");
     }
 
     #[test]

@@ -1,4 +1,11 @@
 //! The Lambda bootstrap: configuration, logging and the runtime, nothing else.
+//!
+//! One invocation at a time (classic Lambda): a current-thread tokio runtime
+//! and `lambda_runtime`'s sequential loop, as cheap as it gets. On Lambda
+//! Managed Instances, where one execution environment takes several
+//! invocations at once (`AWS_LAMBDA_MAX_CONCURRENCY` above 1), a multi-thread
+//! runtime (one worker per CPU) and `lambda_runtime`'s concurrent mode: that
+//! many long-polling workers, each answering its own invocation.
 
 use std::process::ExitCode;
 
@@ -8,8 +15,28 @@ use pusher_auth_lambda::config::Settings;
 use pusher_auth_lambda::endpoint::Endpoint;
 use pusher_auth_lambda::logging;
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    let runtime = if max_concurrency() > 1 {
+        tokio::runtime::Builder::new_multi_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    };
+    match runtime {
+        Ok(runtime) => runtime.block_on(serve()),
+        Err(error) => {
+            eprintln!("cannot start the tokio runtime: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `AWS_LAMBDA_MAX_CONCURRENCY` read as `lambda_runtime` reads it (anything
+/// but a positive whole number counts as 1).
+fn max_concurrency() -> u32 {
+    std::env::var("AWS_LAMBDA_MAX_CONCURRENCY").ok().and_then(|v| v.parse::<u32>().ok()).unwrap_or(1)
+}
+
+async fn serve() -> ExitCode {
     logging::init();
     let settings = match Settings::from_env() {
         Ok(settings) => settings,
@@ -20,7 +47,8 @@ async fn main() -> ExitCode {
     };
     let endpoint: &'static Endpoint = Box::leak(Box::new(Endpoint::new(settings)));
     let runtime = Runtime::new(service_fn(pass_through)).layer(DecodeOnceLayer::new(endpoint));
-    match runtime.run().await {
+    // Sequential unless AWS_LAMBDA_MAX_CONCURRENCY is above 1.
+    match runtime.run_concurrent().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!("runtime error: {error}");

@@ -4,15 +4,19 @@
 //!
 //! A stored secret is read on first use by a request that needs a signature
 //! (never during the cold start, never for a refused request), then cached
-//! per id for the life of the execution environment: the warm path is a
-//! lookup in a short list. Failures are not cached, so a secret created or
-//! fixed later is picked up by the next request.
+//! per id and refreshed after `PUSHER_SECRET_TTL_SECONDS` (see
+//! [`SecretCache`]), so a rotated secret is in use within one TTL without a
+//! redeploy: the warm path is a lookup in a short list. Failures are not
+//! cached, so a secret created or fixed later is picked up by the next request.
 //!
 //! The secret's `SecretString` is either the app secret itself or JSON:
 //! `{"secret":"…","encryptionMasterKeyBase64":"…"}` (the second key enables
 //! `private-encrypted-` channels).
 
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
@@ -68,6 +72,24 @@ impl AppSecrets {
     }
 }
 
+/// `PUSHER_SECRET_TTL_SECONDS` when unset: five minutes, as AWS's own
+/// Secrets Manager extension refreshes.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
+/// The largest `PUSHER_SECRET_TTL_SECONDS` accepted: a day.
+pub const MAX_TTL_SECONDS: u64 = 86_400;
+
+/// Where stored secrets are read: Secrets Manager, or a stand-in in tests.
+pub trait SecretSource {
+    /// The `SecretString` of the secret `id`.
+    fn secret_string(&self, id: &str) -> impl Future<Output = Result<String, FetchError>> + Send;
+}
+
+impl SecretSource for SecretsManager {
+    fn secret_string(&self, id: &str) -> impl Future<Output = Result<String, FetchError>> + Send {
+        SecretsManager::secret_string(self, id)
+    }
+}
+
 /// The configured secret source, with its cache.
 #[derive(Debug)]
 pub struct Secrets {
@@ -78,18 +100,34 @@ pub struct Secrets {
     /// The client, when AWS credentials and a region are set.
     store: Option<SecretsManager>,
     /// Secrets read so far, by id.
-    cache: Mutex<Vec<(String, Arc<AppSecrets>)>>,
+    cache: SecretCache,
 }
 
 impl Secrets {
     /// A fixed secret from the environment.
     pub fn fixed(secrets: AppSecrets, store: Option<SecretsManager>) -> Self {
-        Self { fixed: Some(Arc::new(secrets)), default_id: None, store, cache: Mutex::default() }
+        Self { fixed: Some(Arc::new(secrets)), default_id: None, store, cache: SecretCache::new(Some(DEFAULT_TTL)) }
     }
 
     /// Secrets read from Secrets Manager, by default the secret `default_id`.
     pub fn stored(default_id: String, store: SecretsManager) -> Self {
-        Self { fixed: None, default_id: Some(default_id), store: Some(store), cache: Mutex::default() }
+        Self {
+            fixed: None,
+            default_id: Some(default_id),
+            store: Some(store),
+            cache: SecretCache::new(Some(DEFAULT_TTL)),
+        }
+    }
+
+    /// The same, refreshing stored secrets after `ttl` (`None`: never).
+    pub fn with_ttl(mut self, ttl: Option<Duration>) -> Self {
+        self.cache = SecretCache::new(ttl);
+        self
+    }
+
+    /// How long a stored secret is used before a refresh (`None`: for ever).
+    pub fn ttl(&self) -> Option<Duration> {
+        self.cache.ttl
     }
 
     /// The fixed secret, if there is one.
@@ -106,30 +144,164 @@ impl Secrets {
             (None, None, Some(fixed)) => return Ok(fixed.clone()),
             (None, None, None) => return Err(Refusal::Misconfigured("no PUSHER_SECRET or PUSHER_SECRET_ID")),
         };
-        if let Some((_, found)) = self.cache.lock().expect("secret cache").iter().find(|(known, _)| known == id) {
-            return Ok(found.clone());
-        }
         let store =
             self.store.as_ref().ok_or(Refusal::Misconfigured("PUSHER_SECRET_ID needs AWS_REGION and credentials"))?;
-        let text = store.secret_string(id).await.map_err(|error| {
-            let refusal = match error {
-                FetchError::NotFound => Refusal::Misconfigured("secret_not_found"),
-                FetchError::Denied => Refusal::Misconfigured("secret_access_denied"),
-                FetchError::NotAString => Refusal::Misconfigured("secret_not_a_string"),
-                FetchError::Unavailable => Refusal::Unavailable("secret_unavailable"),
-            };
-            tracing::error!(secret_id = id, reason = refusal.log_reason(), "cannot read the Pusher secret");
-            refusal
-        })?;
-        let parsed = AppSecrets::parse(&text).map_err(|problem| {
-            tracing::error!(secret_id = id, problem = ?problem, "the stored Pusher secret is not usable");
-            Refusal::Misconfigured("secret_invalid")
-        })?;
-        tracing::info!(secret_id = id, "Pusher secret read from Secrets Manager");
-        let parsed = Arc::new(parsed);
-        self.cache.lock().expect("secret cache").push((id.to_owned(), parsed.clone()));
-        Ok(parsed)
+        self.cache.get(id, store).await
     }
+}
+
+/// Stored secrets by id, each refreshed after a time to live.
+///
+/// - The first request for an id reads it; requests arriving meanwhile wait
+///   for that one read and share its outcome (value or failure). Failures are
+///   not kept: the next request reads again.
+/// - Once the value is older than the TTL, the next request refreshes it
+///   while other requests keep being served the cached value (never two reads
+///   at once for one id). If the refresh fails (Secrets Manager unreachable,
+///   failing, or the new value unusable), the cached value keeps serving, the
+///   log says so once per outage, and the next try is one TTL later.
+///
+/// Locks: the std mutexes are held only to copy a value in or out, never
+/// across an `await`; the per-id async mutex is held across the read.
+#[derive(Debug)]
+pub struct SecretCache {
+    ttl: Option<Duration>,
+    slots: Mutex<Vec<(String, Arc<Slot>)>>,
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    /// The value and when it is due for a refresh (`None`: never).
+    current: Mutex<Option<(Arc<AppSecrets>, Option<Instant>)>>,
+    /// Held while reading: one read at a time per id.
+    reading: tokio::sync::Mutex<()>,
+    /// Reads finished (so requests that waited for one share its outcome).
+    finished: AtomicU64,
+    /// The failure of the last read, while there is no value.
+    last_error: Mutex<Option<Refusal>>,
+    /// Set by a failed refresh until a successful one.
+    outage: AtomicBool,
+}
+
+impl Slot {
+    fn current(&self) -> Option<(Arc<AppSecrets>, Option<Instant>)> {
+        self.current.lock().expect("secret cache").clone()
+    }
+}
+
+impl SecretCache {
+    /// An empty cache whose values are refreshed after `ttl` (`None`: never).
+    pub fn new(ttl: Option<Duration>) -> Self {
+        Self { ttl, slots: Mutex::default() }
+    }
+
+    fn slot(&self, id: &str) -> Arc<Slot> {
+        let mut slots = self.slots.lock().expect("secret cache");
+        if let Some((_, slot)) = slots.iter().find(|(known, _)| known == id) {
+            return slot.clone();
+        }
+        let slot = Arc::new(Slot::default());
+        slots.push((id.to_owned(), slot.clone()));
+        slot
+    }
+
+    fn due(&self) -> Option<Instant> {
+        self.ttl.map(|ttl| Instant::now() + ttl)
+    }
+
+    /// The secrets `id` names, from the cache or read from `source`.
+    pub async fn get(&self, id: &str, source: &impl SecretSource) -> Result<Arc<AppSecrets>, Refusal> {
+        let slot = self.slot(id);
+        let seen = slot.finished.load(Ordering::Acquire);
+        let fresh = |due: Option<Instant>| due.is_none_or(|due| Instant::now() < due);
+        if let Some((value, due)) = slot.current() {
+            if fresh(due) {
+                return Ok(value);
+            }
+            // Due: this request refreshes, unless another one already is.
+            let Ok(_reading) = slot.reading.try_lock() else { return Ok(value) };
+            let (value, due) = slot.current().unwrap_or((value, due));
+            if fresh(due) {
+                return Ok(value);
+            }
+            let outcome = read(id, source).await;
+            slot.finished.fetch_add(1, Ordering::Release);
+            let next_due = self.due();
+            return Ok(match outcome {
+                Ok(fresh_value) => {
+                    *slot.current.lock().expect("secret cache") = Some((fresh_value.clone(), next_due));
+                    if slot.outage.swap(false, Ordering::Relaxed) {
+                        tracing::info!(secret_id = id, "Pusher secret refreshed: Secrets Manager answers again");
+                    } else {
+                        tracing::debug!(secret_id = id, "Pusher secret refreshed");
+                    }
+                    fresh_value
+                }
+                Err((refusal, _)) => {
+                    *slot.current.lock().expect("secret cache") = Some((value.clone(), next_due));
+                    if !slot.outage.swap(true, Ordering::Relaxed) {
+                        tracing::warn!(
+                            secret_id = id,
+                            reason = refusal.log_reason(),
+                            "cannot refresh the Pusher secret; the cached value keeps serving until a refresh succeeds"
+                        );
+                    }
+                    value
+                }
+            });
+        }
+        // Nothing cached yet: wait for the read in progress, or make it.
+        let _reading = slot.reading.lock().await;
+        if let Some((value, _)) = slot.current() {
+            return Ok(value);
+        }
+        if slot.finished.load(Ordering::Acquire) != seen {
+            // The read this request waited for failed: share its failure.
+            return Err(slot
+                .last_error
+                .lock()
+                .expect("secret cache")
+                .unwrap_or(Refusal::Unavailable("secret_unavailable")));
+        }
+        let outcome = read(id, source).await;
+        match outcome {
+            Ok(value) => {
+                tracing::info!(secret_id = id, "Pusher secret read from Secrets Manager");
+                *slot.current.lock().expect("secret cache") = Some((value.clone(), self.due()));
+                slot.finished.fetch_add(1, Ordering::Release);
+                Ok(value)
+            }
+            Err((refusal, problem)) => {
+                match problem {
+                    Some(problem) => {
+                        tracing::error!(secret_id = id, problem = ?problem, "the stored Pusher secret is not usable")
+                    }
+                    None => {
+                        tracing::error!(secret_id = id, reason = refusal.log_reason(), "cannot read the Pusher secret")
+                    }
+                }
+                *slot.last_error.lock().expect("secret cache") = Some(refusal);
+                slot.finished.fetch_add(1, Ordering::Release);
+                Err(refusal)
+            }
+        }
+    }
+}
+
+/// One read of the secret `id`, parsed; logs nothing itself.
+async fn read(id: &str, source: &impl SecretSource) -> Result<Arc<AppSecrets>, (Refusal, Option<SecretFormatError>)> {
+    let text = source.secret_string(id).await.map_err(|error| {
+        let refusal = match error {
+            FetchError::NotFound => Refusal::Misconfigured("secret_not_found"),
+            FetchError::Denied => Refusal::Misconfigured("secret_access_denied"),
+            FetchError::NotAString => Refusal::Misconfigured("secret_not_a_string"),
+            FetchError::Unavailable => Refusal::Unavailable("secret_unavailable"),
+        };
+        (refusal, None)
+    })?;
+    let parsed =
+        AppSecrets::parse(&text).map_err(|problem| (Refusal::Misconfigured("secret_invalid"), Some(problem)))?;
+    Ok(Arc::new(parsed))
 }
 
 /// Whether `PUSHER_SECRET_ID` (environment or stage variable) can be a
@@ -218,6 +390,180 @@ mod tests {
         ] {
             assert!(!valid_secret_id(bad), "{bad}");
         }
+    }
+
+    /// Secrets in memory; each read is counted and waits while the gate is closed.
+    struct Memory {
+        value: Mutex<Result<String, FetchError>>,
+        gate: tokio::sync::watch::Sender<bool>,
+        reads: AtomicU64,
+    }
+
+    impl Memory {
+        fn new(value: Result<&str, FetchError>) -> Arc<Self> {
+            Arc::new(Self {
+                value: Mutex::new(value.map(str::to_owned)),
+                gate: tokio::sync::watch::Sender::new(true),
+                reads: AtomicU64::new(0),
+            })
+        }
+
+        fn set(&self, value: Result<&str, FetchError>) {
+            *self.value.lock().unwrap() = value.map(str::to_owned);
+        }
+
+        fn reads(&self) -> u64 {
+            self.reads.load(Ordering::SeqCst)
+        }
+
+        /// Closes the gate: reads wait until [`Memory::open`].
+        fn close(&self) {
+            self.gate.send_replace(false);
+        }
+
+        fn open(&self) {
+            self.gate.send_replace(true);
+        }
+    }
+
+    impl SecretSource for Arc<Memory> {
+        async fn secret_string(&self, _id: &str) -> Result<String, FetchError> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            self.gate.subscribe().wait_for(|open| *open).await.unwrap();
+            self.value.lock().unwrap().clone()
+        }
+    }
+
+    fn hmac_of(secrets: &AppSecrets) -> String {
+        let socket = crate::names::SocketId::parse("1.2").unwrap();
+        secrets.secret.channel_auth("k", socket, crate::names::ChannelName::parse("private-a").unwrap())
+    }
+
+    fn expected(secret: &str) -> String {
+        hmac_of(&AppSecrets::parse(secret).unwrap())
+    }
+
+    #[tokio::test]
+    async fn hits_misses_and_failures_not_cached() {
+        let store = Memory::new(Err(FetchError::NotFound));
+        let cache = SecretCache::new(None);
+        assert_eq!(cache.get("a", &store).await.unwrap_err(), Refusal::Misconfigured("secret_not_found"));
+        assert_eq!(cache.get("a", &store).await.unwrap_err(), Refusal::Misconfigured("secret_not_found"));
+        assert_eq!(store.reads(), 2, "a failure is not kept");
+        store.set(Ok("first-secret"));
+        assert_eq!(hmac_of(&cache.get("a", &store).await.unwrap()), expected("first-secret"));
+        store.set(Ok("second-secret"));
+        assert_eq!(hmac_of(&cache.get("a", &store).await.unwrap()), expected("first-secret"), "a hit");
+        assert_eq!(store.reads(), 3);
+        // Another id is another entry.
+        assert_eq!(hmac_of(&cache.get("b", &store).await.unwrap()), expected("second-secret"));
+        assert_eq!(store.reads(), 4);
+        // An unusable value is refused, and not kept either.
+        store.set(Ok(" padded\n"));
+        assert_eq!(cache.get("c", &store).await.unwrap_err(), Refusal::Misconfigured("secret_invalid"));
+        store.set(Err(FetchError::Unavailable));
+        assert_eq!(cache.get("c", &store).await.unwrap_err(), Refusal::Unavailable("secret_unavailable"));
+        assert_eq!(store.reads(), 6);
+    }
+
+    /// Runs `n` concurrent gets of "a"; returns their tasks and a count of those finished.
+    fn spawn_gets(
+        cache: &Arc<SecretCache>,
+        store: &Arc<Memory>,
+        n: usize,
+    ) -> (tokio::task::JoinSet<Result<Arc<AppSecrets>, Refusal>>, Arc<AtomicU64>) {
+        let done = Arc::new(AtomicU64::new(0));
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..n {
+            let (cache, store, done) = (cache.clone(), store.clone(), done.clone());
+            tasks.spawn(async move {
+                let out = cache.get("a", &store).await;
+                done.fetch_add(1, Ordering::SeqCst);
+                out
+            });
+        }
+        (tasks, done)
+    }
+
+    /// Lets the spawned tasks run until they are all finished or all waiting.
+    async fn settle() {
+        for _ in 0..1000 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn one_read_at_a_time_per_id() {
+        // First use: 50 concurrent requests, one read, all served by it.
+        let store = Memory::new(Ok("first-secret"));
+        let cache = Arc::new(SecretCache::new(Some(Duration::ZERO)));
+        store.close();
+        let (tasks, done) = spawn_gets(&cache, &store, 50);
+        settle().await;
+        assert_eq!((store.reads(), done.load(Ordering::SeqCst)), (1, 0), "all wait for the one read");
+        store.open();
+        for out in tasks.join_all().await {
+            assert_eq!(hmac_of(&out.unwrap()), expected("first-secret"));
+        }
+        assert_eq!(store.reads(), 1);
+
+        // Due for a refresh (a TTL of zero): one request refreshes, the 49
+        // others are served the cached value without waiting for it.
+        store.set(Ok("second-secret"));
+        store.close();
+        let (tasks, done) = spawn_gets(&cache, &store, 50);
+        settle().await;
+        assert_eq!((store.reads(), done.load(Ordering::SeqCst)), (2, 49));
+        store.open();
+        let answers: Vec<String> = tasks.join_all().await.into_iter().map(|out| hmac_of(&out.unwrap())).collect();
+        assert_eq!(answers.iter().filter(|a| **a == expected("first-secret")).count(), 49);
+        assert_eq!(answers.iter().filter(|a| **a == expected("second-secret")).count(), 1);
+        assert_eq!(hmac_of(&cache.get("a", &store).await.unwrap()), expected("second-secret"));
+        assert_eq!(store.reads(), 3);
+
+        // A failing first read is shared by those waiting for it, then tried again.
+        let (tasks, _) = {
+            store.set(Err(FetchError::Unavailable));
+            let cache = Arc::new(SecretCache::new(None));
+            store.close();
+            let spawned = spawn_gets(&cache, &store, 20);
+            settle().await;
+            store.open();
+            spawned
+        };
+        for out in tasks.join_all().await {
+            assert_eq!(out.unwrap_err(), Refusal::Unavailable("secret_unavailable"));
+        }
+        assert_eq!(store.reads(), 4);
+    }
+
+    #[tokio::test]
+    async fn failed_refreshes_keep_the_cached_value_and_log_once() {
+        let store = Memory::new(Ok("first-secret"));
+        let cache = SecretCache::new(Some(Duration::ZERO));
+        let captured = crate::logging::Captured::default();
+        let _log = tracing::subscriber::set_default(captured.subscriber(tracing::Level::INFO));
+        assert_eq!(hmac_of(&cache.get("a", &store).await.unwrap()), expected("first-secret"));
+        for failure in [FetchError::Unavailable, FetchError::Denied, FetchError::Unavailable] {
+            store.set(Err(failure));
+            assert_eq!(hmac_of(&cache.get("a", &store).await.unwrap()), expected("first-secret"));
+        }
+        store.set(Ok(" unusable\n"));
+        assert_eq!(hmac_of(&cache.get("a", &store).await.unwrap()), expected("first-secret"));
+        assert_eq!(store.reads(), 5, "each due request tries");
+        let log = captured.text();
+        assert_eq!(log.matches("cannot refresh the Pusher secret").count(), 1, "{log}");
+        assert!(log.contains("secret_unavailable") && !log.contains("unusable"), "{log}");
+        store.set(Ok("second-secret"));
+        assert_eq!(hmac_of(&cache.get("a", &store).await.unwrap()), expected("second-secret"));
+        let log = captured.text();
+        assert_eq!(log.matches("Secrets Manager answers again").count(), 1, "{log}");
+        // A second outage is logged again, once.
+        store.set(Err(FetchError::Unavailable));
+        for _ in 0..3 {
+            assert_eq!(hmac_of(&cache.get("a", &store).await.unwrap()), expected("second-secret"));
+        }
+        assert_eq!(captured.text().matches("cannot refresh the Pusher secret").count(), 2);
     }
 
     #[tokio::test]

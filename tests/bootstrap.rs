@@ -6,10 +6,11 @@
 
 mod common;
 
+use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::runtime_api::{runtime_api, Seen};
+use common::runtime_api::{runtime_api_gated, Seen};
 
 use serde_json::Value;
 
@@ -59,11 +60,18 @@ fn events(token: &str) -> Vec<Value> {
 }
 
 fn run(level: &str, events: &[Value]) -> (Seen, String) {
+    run_with(level, events, &[], 1)
+}
+
+/// Runs the bootstrap with `extra` variables against a stub that holds the
+/// first invocations until `gate` `/next` requests wait at once.
+fn run_with(level: &str, events: &[Value], extra: &[(&str, &str)], gate: usize) -> (Seen, String) {
     let t = tokens();
     let bytes = events.iter().map(|e| serde_json::to_vec(e).unwrap()).collect();
-    let (address, seen) = runtime_api(bytes);
+    let (address, seen) = runtime_api_gated(bytes, gate);
     let mut child = Command::new(env!("CARGO_BIN_EXE_pusher-auth"))
         .env_clear()
+        .envs(extra.iter().copied())
         .env("AWS_LAMBDA_RUNTIME_API", &address)
         .env("AWS_LAMBDA_FUNCTION_NAME", "pusher-auth")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
@@ -83,21 +91,38 @@ fn run(level: &str, events: &[Value]) -> (Seen, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // Read both pipes as the process writes (a full pipe would stop it).
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = pipe.read_to_end(&mut text);
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    // A hang detector, generous: RS256 checks are slow in a debug build on a busy machine.
+    let patience = Duration::from_secs(30) + Duration::from_millis(500) * events.len() as u32;
     let started = Instant::now();
     let answered = || {
         let seen = seen.lock().unwrap();
         seen.responses.len() + seen.errors.len()
     };
     while answered() < events.len() {
-        assert!(started.elapsed() < Duration::from_secs(30), "the bootstrap did not answer every event");
+        if started.elapsed() > patience {
+            let _ = child.kill();
+            let _ = child.wait();
+            let (out, err) = (stdout.join().unwrap(), stderr.join().unwrap());
+            panic!("the bootstrap answered {} of {} events:\n{out}{err}", answered(), events.len());
+        }
         assert!(child.try_wait().unwrap().is_none(), "the bootstrap exited");
         std::thread::sleep(Duration::from_millis(5));
     }
     // Let the last lines out, then stop it where it waits for the next event.
     std::thread::sleep(Duration::from_millis(100));
     child.kill().unwrap();
-    let output = child.wait_with_output().unwrap();
-    let log = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    child.wait().unwrap();
+    let log = format!("{}{}", stdout.join().unwrap(), stderr.join().unwrap());
     let seen = std::mem::take(&mut *seen.lock().unwrap());
     (seen, log)
 }
@@ -156,8 +181,41 @@ fn no_secret_at_any_log_level() {
         // One JSON line per request at info and below; lines are JSON objects.
         let lines: Vec<Value> =
             log.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("{level}: not JSON: {l}"))).collect();
-        let request_lines = lines.iter().filter(|l| !l["route"].is_null()).count();
+        let request_lines: Vec<&Value> = lines.iter().filter(|l| !l["route"].is_null()).collect();
         let expected = if matches!(level, "error" | "warn") { 0 } else { events.len() };
-        assert_eq!(request_lines, expected, "{level}:\n{log}");
+        assert_eq!(request_lines.len(), expected, "{level}:\n{log}");
+        for line in request_lines {
+            common::assert_emf(line);
+        }
     }
+}
+
+/// Lambda Managed Instances: with `AWS_LAMBDA_MAX_CONCURRENCY=4` the bootstrap
+/// polls with four workers, so four invocations are outstanding at once (the
+/// stub hands none out before four `/next` requests wait together: a
+/// sequential bootstrap would never get one), and every one of 200 answers is
+/// the one the same event gets alone.
+#[test]
+fn managed_instances_take_several_invocations_at_once() {
+    let token = tokens()["tokens"]["valid_rs256"].as_str().unwrap().to_owned();
+    let kinds = events(&token);
+    let (alone, _) = run("info", &kinds);
+    let expected: Vec<Vec<u8>> = {
+        let mut by_id = alone.responses;
+        by_id.sort_by_key(|(id, _)| id[4..].parse::<usize>().unwrap());
+        by_id.into_iter().map(|(_, body)| body).collect()
+    };
+    assert_eq!(expected.len(), kinds.len());
+    let many: Vec<Value> = (0..200).map(|n| kinds[n % kinds.len()].clone()).collect();
+    let (seen, log) = run_with("info", &many, &[("AWS_LAMBDA_MAX_CONCURRENCY", "4")], 4);
+    assert_eq!((seen.init_errors, seen.errors.len()), (0, 0), "{log}");
+    assert_eq!(seen.responses.len(), many.len());
+    assert!(seen.max_in_flight >= 4, "at most {} invocations at once", seen.max_in_flight);
+    for (id, body) in &seen.responses {
+        let n: usize = id.strip_prefix("req-").unwrap().parse().unwrap();
+        assert_eq!(body, &expected[n % kinds.len()], "{id}");
+    }
+    // Still one whole JSON line per request.
+    let lines: Vec<Value> = log.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("{l}"))).collect();
+    assert_eq!(lines.iter().filter(|l| !l["route"].is_null()).count(), many.len());
 }

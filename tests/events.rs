@@ -500,7 +500,11 @@ fn log_without_duration(log: &str) -> Value {
     let mut line: Value = serde_json::from_str(log.trim()).unwrap();
     let object = line.as_object_mut().unwrap();
     object.remove("duration_us");
+    object.remove("Duration");
     object.remove("timestamp");
+    if let Some(aws) = object.get_mut("_aws") {
+        aws.as_object_mut().unwrap().remove("Timestamp");
+    }
     line
 }
 
@@ -566,4 +570,71 @@ fn mapping_template_refusals_fail_the_invocation_with_the_error_body() {
     let (out, log) = outcome_logged(&e, &serde_json::to_vec(&event).unwrap());
     assert!(out.unwrap().contains(&auth_of("private")));
     assert!(!log.contains("attacker-secret"));
+}
+
+/// Every fixture's log line is valid CloudWatch Embedded Metric Format, with
+/// the metrics and dimension sets the deployed alarms read, and nothing secret.
+#[test]
+fn every_log_line_is_valid_emf() {
+    let secret = app("secret");
+    let names: Vec<String> = std::fs::read_dir(format!("{}/tests/fixtures/events", env!("CARGO_MANIFEST_DIR")))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.len() >= 20);
+    let (mut refused, mut staged) = (0, 0);
+    for (endpoint, namespace) in
+        [(endpoint(), "PusherAuth"), (endpoint_with(&[("METRICS_NAMESPACE", "Pusher/x")]), "Pusher/x")]
+    {
+        for name in &names {
+            let (_, log) = run_logged(&endpoint, &fixture(name));
+            assert_eq!(log.lines().count(), 1, "{name}: {log}");
+            let line: Value = serde_json::from_str(log.trim()).unwrap();
+            let directive = common::assert_emf(&line);
+            assert_eq!(directive["Namespace"], namespace, "{name}");
+            assert_eq!(
+                directive["Metrics"],
+                serde_json::json!([{"Name": "Requests", "Unit": "Count"}, {"Name": "Duration", "Unit": "Microseconds"}])
+            );
+            assert_eq!(line["Requests"], 1, "{name}");
+            assert_eq!(line["Duration"], line["duration_us"], "{name}");
+            let sets = directive["Dimensions"].as_array().unwrap();
+            assert_eq!(sets[0], serde_json::json!(["decision"]), "{name}: the refusal alarm's dimension set");
+            assert_eq!(sets[1], serde_json::json!(["route", "transport", "decision", "reason"]), "{name}");
+            match line["stage"].as_str() {
+                Some(stage) => {
+                    assert!(["staging", "$default"].contains(&stage), "{name}: {stage}");
+                    assert_eq!(sets[2], serde_json::json!(["stage", "route", "transport", "decision", "reason"]));
+                    staged += 1;
+                }
+                None => assert_eq!(sets.len(), 2, "{name}"),
+            }
+            let decision = line["decision"].as_str().unwrap();
+            assert!(["allowed", "refused"].contains(&decision), "{name}");
+            assert_eq!(decision == "refused", line["status"].as_u64().unwrap() >= 400, "{name}");
+            refused += usize::from(decision == "refused");
+            assert!(!log.contains(&secret) && !log.contains("demo-token") && !log.contains("callback="), "{name}");
+        }
+    }
+    assert!(refused >= 2 * 6 && staged >= 2 * 20, "refused {refused}, staged {staged}");
+}
+
+#[test]
+fn metrics_off_and_odd_stage_names() {
+    let off = endpoint_with(&[("METRICS", "off")]);
+    let (_, log) = run_logged(&off, &fixture("apigw-v2-jsonp-public-channel"));
+    let line: Value = serde_json::from_str(log.trim()).unwrap();
+    for member in ["_aws", "Requests", "Duration"] {
+        assert!(line.get(member).is_none(), "{member}: {log}");
+    }
+    assert_eq!(line["decision"], "refused");
+    // A stage name that is not one is neither logged nor a dimension.
+    let mut event = fixture_value("apigw-v2-jsonp-private");
+    event["requestContext"]["stage"] = Value::from("not a <stage>");
+    let (_, log) = run_logged(&endpoint(), &serde_json::to_vec(&event).unwrap());
+    let line: Value = serde_json::from_str(log.trim()).unwrap();
+    assert!(line.get("stage").is_none(), "{log}");
+    assert_eq!(common::assert_emf(&line)["Dimensions"].as_array().unwrap().len(), 2);
 }

@@ -43,25 +43,28 @@ fn moto_bin() -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
-/// Starts moto with IAM authentication on and prepares it; returns the server
-/// and what moto_setup.py created.
-fn start_moto() -> (Server, String, Value) {
-    let bin = moto_bin();
-    let port = free_port();
-    let server = Server(
-        Command::new(format!("{bin}/moto_server"))
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .env("INITIAL_NO_AUTH_ACTION_COUNT", "3")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("moto_server starts"),
-    );
+/// Starts moto's server on `port`, with IAM authentication on or off, and waits until it listens.
+fn spawn_moto(bin: &str, port: u16, iam: bool) -> Server {
+    let mut command = Command::new(format!("{bin}/moto_server"));
+    command.args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null());
+    if iam {
+        command.env("INITIAL_NO_AUTH_ACTION_COUNT", "3");
+    }
+    let server = Server(command.spawn().expect("moto_server starts"));
     let deadline = Instant::now() + Duration::from_secs(60);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "moto_server did not listen within 60 s");
         std::thread::sleep(Duration::from_millis(100));
     }
+    server
+}
+
+/// Starts moto with IAM authentication on and prepares it; returns the server
+/// and what moto_setup.py created.
+fn start_moto() -> (Server, String, Value) {
+    let bin = moto_bin();
+    let port = free_port();
+    let server = spawn_moto(&bin, port, true);
     let url = format!("http://127.0.0.1:{port}");
     let out = Command::new(format!("{bin}/python"))
         .arg(format!("{ROOT}/tests/tools/moto_setup.py"))
@@ -70,6 +73,20 @@ fn start_moto() -> (Server, String, Value) {
         .unwrap();
     assert!(out.status.success(), "moto_setup.py: {}", String::from_utf8_lossy(&out.stderr));
     (server, url, serde_json::from_slice(&out.stdout).unwrap())
+}
+
+/// Sets the current value of the secret `name`, as a rotation does.
+fn put_secret(url: &str, key: &Value, name: &str, value: &str) {
+    let mut child = Command::new(format!("{}/python", moto_bin()))
+        .arg(format!("{ROOT}/tests/tools/moto_put_secret.py"))
+        .args([url, key["id"].as_str().unwrap(), key["secret"].as_str().unwrap(), name])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(value.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "moto_put_secret.py: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 fn endpoint(vars: &[(&str, &str)]) -> Endpoint {
@@ -273,4 +290,53 @@ fn server_errors_are_retried_three_times_then_503() {
     let (answer, _) = run(&e, &event("public-room", json!({})));
     assert_eq!(answer, denial("public_channel", 400));
     assert_eq!(count.load(Ordering::SeqCst), 3);
+}
+
+/// Rotation without a redeploy, with `PUSHER_SECRET_TTL_SECONDS=1`: the
+/// rotated value is used once the TTL has passed; with moto stopped the cached
+/// value keeps signing (logged once); with moto back the refresh succeeds.
+#[test]
+fn rotation_is_picked_up_after_the_ttl() {
+    let (server, url, setup) = start_moto();
+    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+    let staging = endpoint(&[
+        ("AWS_ENDPOINT_URL", url.as_str()),
+        ("AWS_ACCESS_KEY_ID", setup["function"]["id"].as_str().unwrap()),
+        ("AWS_SECRET_ACCESS_KEY", setup["function"]["secret"].as_str().unwrap()),
+        ("PUSHER_SECRET_ID", "pusher/staging"),
+        ("PUSHER_SECRET_TTL_SECONDS", "1"),
+    ]);
+    let ttl = Duration::from_millis(1100);
+    let private_room = || event("private-room", json!({}));
+    let (answer, _) = run(&staging, &private_room());
+    assert_eq!(answer, json!({"auth": auth(setup["staging"]["secret"].as_str().unwrap(), "123.456:private-room")}));
+
+    // Rotated: after the TTL the next request signs with the new value.
+    let rotated = "moto-staging-rotated-secret-1";
+    put_secret(&url, &setup["admin"], "pusher/staging", rotated);
+    std::thread::sleep(ttl);
+    let (answer, log) = run(&staging, &private_room());
+    assert_eq!(answer, json!({"auth": auth(rotated, "123.456:private-room")}));
+    assert!(!log.contains(rotated), "{log}");
+
+    // moto stops: the cached value keeps signing, and the log says so once.
+    drop(server);
+    let mut outage_log = String::new();
+    for _ in 0..3 {
+        std::thread::sleep(ttl);
+        let (answer, log) = run(&staging, &private_room());
+        assert_eq!(answer, json!({"auth": auth(rotated, "123.456:private-room")}));
+        outage_log.push_str(&log);
+    }
+    assert_eq!(outage_log.matches("cannot refresh the Pusher secret").count(), 1, "{outage_log}");
+    assert!(outage_log.contains("secret_unavailable") && !outage_log.contains(rotated), "{outage_log}");
+
+    // moto is back (a fresh server, IAM off, holding a newer value): the refresh succeeds.
+    let _server = spawn_moto(&moto_bin(), port, false);
+    let newer = "moto-staging-rotated-secret-2";
+    put_secret(&url, &setup["admin"], "pusher/staging", newer);
+    std::thread::sleep(ttl);
+    let (answer, log) = run(&staging, &private_room());
+    assert_eq!(answer, json!({"auth": auth(newer, "123.456:private-room")}));
+    assert!(log.contains("Secrets Manager answers again") && !log.contains(newer), "{log}");
 }

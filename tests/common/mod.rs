@@ -36,3 +36,84 @@ pub fn handle_logged(endpoint: &Endpoint, event: &[u8], level: tracing::Level) -
     });
     (outcome.expect("an HTTP event").into_result(), captured.text())
 }
+
+/// The units CloudWatch accepts in an EMF `MetricDefinition`.
+const EMF_UNITS: &[&str] = &[
+    "Seconds",
+    "Microseconds",
+    "Milliseconds",
+    "Bytes",
+    "Kilobytes",
+    "Megabytes",
+    "Gigabytes",
+    "Terabytes",
+    "Bits",
+    "Kilobits",
+    "Megabits",
+    "Gigabits",
+    "Terabits",
+    "Percent",
+    "Count",
+    "Bytes/Second",
+    "Kilobytes/Second",
+    "Megabytes/Second",
+    "Gigabytes/Second",
+    "Terabytes/Second",
+    "Bits/Second",
+    "Kilobits/Second",
+    "Megabits/Second",
+    "Gigabits/Second",
+    "Terabits/Second",
+    "Count/Second",
+    "None",
+];
+
+/// Checks a log line against the CloudWatch Embedded Metric Format
+/// specification (AWS's "Specification: Embedded metric format"): `_aws` with
+/// an integer `Timestamp` in ms, directives with a valid `Namespace`, dimension
+/// sets of at most 30 names each naming a top-level string member, at most 100
+/// metric definitions each naming a top-level number, units from the allowed
+/// list. Returns the directive (this function writes exactly one).
+#[track_caller]
+pub fn assert_emf(line: &serde_json::Value) -> &serde_json::Value {
+    let context = line.to_string();
+    let aws = line["_aws"].as_object().unwrap_or_else(|| panic!("no _aws object: {context}"));
+    let millis = aws["Timestamp"].as_u64().unwrap_or_else(|| panic!("Timestamp is not an integer: {context}"));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    assert!(millis <= now && now - millis < 3_600_000, "Timestamp is not the time in ms: {context}");
+    let directives = aws["CloudWatchMetrics"].as_array().unwrap_or_else(|| panic!("no CloudWatchMetrics: {context}"));
+    assert_eq!(directives.len(), 1, "{context}");
+    for directive in directives {
+        let namespace = directive["Namespace"].as_str().unwrap_or_else(|| panic!("no Namespace: {context}"));
+        assert!((1..=255).contains(&namespace.len()) && !namespace.starts_with("AWS/"), "{context}");
+        let sets = directive["Dimensions"].as_array().unwrap_or_else(|| panic!("no Dimensions: {context}"));
+        assert!(!sets.is_empty(), "{context}");
+        for set in sets {
+            let names = set.as_array().unwrap_or_else(|| panic!("a dimension set is not an array: {context}"));
+            assert!((1..=30).contains(&names.len()), "{context}");
+            for name in names {
+                let name = name.as_str().unwrap_or_else(|| panic!("a dimension name is not a string: {context}"));
+                let value =
+                    line[name].as_str().unwrap_or_else(|| panic!("dimension {name} is not a string member: {context}"));
+                assert!(
+                    (1..=1024).contains(&value.len()) && value.is_ascii() && !value.trim().is_empty(),
+                    "dimension {name}: {context}"
+                );
+            }
+        }
+        let metrics = directive["Metrics"].as_array().unwrap_or_else(|| panic!("no Metrics: {context}"));
+        assert!((1..=100).contains(&metrics.len()), "{context}");
+        for metric in metrics {
+            let name = metric["Name"].as_str().unwrap_or_else(|| panic!("a metric without a Name: {context}"));
+            assert!((1..=255).contains(&name.len()), "{context}");
+            assert!(line[name].is_number(), "metric {name} is not a number member: {context}");
+            if let Some(unit) = metric.get("Unit") {
+                assert!(EMF_UNITS.contains(&unit.as_str().unwrap_or("")), "unit of {name}: {context}");
+            }
+            for key in metric.as_object().unwrap().keys() {
+                assert!(["Name", "Unit", "StorageResolution"].contains(&key.as_str()), "{key}: {context}");
+            }
+        }
+    }
+    &directives[0]
+}

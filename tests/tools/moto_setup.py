@@ -48,6 +48,7 @@ production = sm.create_secret(
 broken = sm.create_secret(Name="pusher/broken", SecretString=" padded-secret\n")
 
 json.dump({
+    "admin": {"id": admin_key["AccessKeyId"], "secret": admin_key["SecretAccessKey"]},
     "function": {"id": function_key["AccessKeyId"], "secret": function_key["SecretAccessKey"]},
     "nobody": {"id": nobody_key["AccessKeyId"], "secret": nobody_key["SecretAccessKey"]},
     "staging": {"arn": staging["ARN"], "secret": staging_value},
