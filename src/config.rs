@@ -347,7 +347,7 @@ fn jwt_validator(
         return Err(err("JWT_AUDIENCE", "is not set, and is required when JWT_ALGORITHMS allows RS/PS/ES (JWKS keys)"));
     }
     let rules = ClaimRules { algorithms, issuer, audience, leeway };
-    Ok(JwtValidator { rules, secret, keys })
+    Ok(JwtValidator::new(rules, secret, keys))
 }
 
 static SECRET_WARNED: AtomicBool = AtomicBool::new(false);
