@@ -40,8 +40,10 @@
 //! token's lifetime (Cognito: one hour); 512 covers that with room to spare,
 //! while a user's claims (typically well under 1 KB) keep the worst case
 //! around half a megabyte, inside the function's memory budget. When full,
-//! expired entries are dropped first, then the oldest insertion (FIFO:
-//! a hit does not reorder anything, so it stays a lookup under a mutex).
+//! expired entries are dropped first (a sweep at most once per 128
+//! insertions), then the oldest insertion (FIFO: a hit does not reorder
+//! anything, so it stays a lookup under a mutex). An expired entry that is
+//! still held is never used: every hit checks `exp` first.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -71,6 +73,8 @@ struct Inner {
     order: VecDeque<Key>,
     /// The key-set generation the entries were verified under.
     generation: u64,
+    /// Insertions until the next sweep for expired entries may run.
+    until_sweep: usize,
 }
 
 /// The cache; shared by every request of an execution environment.
@@ -185,11 +189,16 @@ impl TokenCache {
             return;
         }
         if inner.map.len() >= self.capacity {
-            // Expired entries first (no leeway needed: they are of no use
-            // soon), then the oldest.
-            inner.map.retain(|_, e| e.exp >= now);
-            let Inner { map, order, .. } = &mut *inner;
-            order.retain(|k| map.contains_key(k));
+            // Expired entries first, then the oldest. The sweep walks every
+            // entry, so it runs at most once per quarter-capacity insertions
+            // (amortised, well under a microsecond per insertion).
+            if inner.until_sweep == 0 {
+                inner.map.retain(|_, e| e.exp >= now);
+                let Inner { map, order, .. } = &mut *inner;
+                order.retain(|k| map.contains_key(k));
+                inner.until_sweep = (self.capacity / 4).max(1);
+            }
+            inner.until_sweep -= 1;
             while inner.map.len() >= self.capacity {
                 let Some(oldest) = inner.order.pop_front() else { break };
                 inner.map.remove(&oldest);
