@@ -134,12 +134,14 @@ class RustStub:
     """Drives bench/runtime-stub as a child process; same interface as
     runtime_stub.RuntimeStub (state, first_next/done/failed events, close)."""
 
-    def __init__(self, event_path, limit=None, marks=(), on_mark=None, function_name="pusher-auth"):
+    def __init__(self, event_path, limit=None, marks=(), on_mark=None, function_name="pusher-auth", events_path=None):
         self.state = StubState()
         self.on_mark = on_mark
         self.first_next, self.done, self.failed = threading.Event(), threading.Event(), threading.Event()
         self.closing = False
         cmd = [STUB["bin"], "--event", str(event_path), "--function-name", function_name]
+        if events_path:
+            cmd[1:3] = ["--events", str(events_path)]
         if limit is not None:
             cmd += ["--limit", str(limit)]
         if marks:
@@ -213,14 +215,18 @@ class RustStub:
 
 def make_stub(fn, **kw):
     if STUB["kind"] == "rust":
-        return RustStub(fn.event_path, function_name=fn.function_name, **kw)
+        return RustStub(fn.event_path, function_name=fn.function_name, events_path=fn.events_path, **kw)
+    if fn.events_path:
+        sys.exit("--events needs the Rust stub")
     return RuntimeStub(fn.event, function_name=fn.function_name, **kw)
 
 
 # ------------------------------------------------------------- process mgmt
 class Function:
-    def __init__(self, label, path, event_path, expect, env, function_name):
+    def __init__(self, label, path, event_path, expect, env, function_name, events_path=None, argv=None):
         path = str(path)
+        self.events_path = str(Path(events_path).resolve()) if events_path else None
+        self.argv = argv
         self.event_path = str(Path(event_path).resolve())
         event = Path(event_path).read_bytes()
         json.loads(event)
@@ -271,7 +277,7 @@ class Proc:
             (os.POSIX_SPAWN_DUP2, self.out, 1),
             (os.POSIX_SPAWN_DUP2, self.err, 2),
         ]
-        argv = [fn.path]
+        argv = [fn.path] + list(fn.argv or [])
         if PIN["function"] is not None:  # inherited through posix_spawn
             os.sched_setaffinity(0, PIN["function"])
         self.t0_perf = time.perf_counter_ns()
@@ -473,6 +479,12 @@ def report(fns, args):
     row("cold start median (ms)", "cold_median_ms", ".2f", f"<= {COLD_START_BUDGET_MS:g} ms")
     row("cold start p90 (ms)", "cold_p90_ms", ".2f")
     row("CPU / warm invocation (us)", "cpu_us", ".1f", f"<= {CPU_RATIO_BUDGET:.2f} x echo")
+    echo_cpu = next((f.result.get("cpu_us") for f in fns if f.expect == "echo"), None)
+    if echo_cpu:
+        for f in fns:
+            if f.result.get("cpu_us"):
+                f.result["cpu_vs_echo"] = f.result["cpu_us"] / echo_cpu
+        row("  CPU / echo's CPU (same run)", "cpu_vs_echo", ".2f")
     row("  min..max over repeats (us)", "cpu_range", "s")
     row("  median of batch rates (us)", "cpu_us_batch", ".1f")
     row("  stat utime+stime cross-check (us)", "cpu_us_ticks", ".1f")
@@ -545,6 +557,11 @@ def main():
     ap.add_argument("--echo", metavar="PATH", help="baseline echo binary (e.g. target/release/examples/echo)")
     ap.add_argument("--event", required=True, help="event JSON handed to the function on every invocation")
     ap.add_argument("--echo-event", help="event for echo (default: same as --event)")
+    ap.add_argument("--events", metavar="JSONL",
+                    help="for --function: one event per line, invocation k gets line k (cycling; Rust stub only)")
+    ap.add_argument("--also", action="append", default=[], metavar="JSON",
+                    help='another function measured in the same run, as JSON: {"label": .., "path": .., '
+                         '"argv": [..], "event": .., "events": .., "env": {..}, "expect": ..}; repeatable')
     ap.add_argument("--env", action="append", default=[], metavar="KEY[=VALUE]",
                     help="extra environment for --function (KEY alone passes the harness's value through); repeatable")
     ap.add_argument("--label", help="column name for --function (default: its file name)")
@@ -595,11 +612,16 @@ def main():
     fns = []
     if args.function:
         fns.append(Function(args.label or Path(args.function).name, args.function, args.event, args.expect,
-                            parse_env(args.env), args.function_name))
+                            parse_env(args.env), args.function_name, events_path=args.events))
         for item in args.also_event:
             label, _, path = item.rpartition("=")
             fns.append(Function(label or Path(path).stem, args.function, path, args.expect,
                                 parse_env(args.env), args.function_name))
+    for spec in args.also:
+        a = json.loads(spec)
+        fns.append(Function(a["label"], a["path"], a.get("event", args.event), a.get("expect", args.expect),
+                            {k: str(v) for k, v in a.get("env", {}).items()}, a.get("function_name", a["label"]),
+                            events_path=a.get("events"), argv=a.get("argv")))
     if args.echo:
         label = "echo" if not fns or fns[0].label != "echo" else "echo-baseline"
         fns.append(Function(label, args.echo, echo_event, "echo", {}, "echo"))

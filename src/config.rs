@@ -383,7 +383,7 @@ fn jwt_validator(
         return Err(err("JWT_AUDIENCE", "is not set, and is required when JWT_ALGORITHMS allows RS/PS/ES (JWKS keys)"));
     }
     let rules = ClaimRules { algorithms, issuer, audience, leeway, user_id_claim: user_id_claim(get)? };
-    Ok(JwtValidator { rules, secret, keys })
+    Ok(JwtValidator::new(rules, secret, keys))
 }
 
 /// `USER_ID_CLAIM` (default `sub`).

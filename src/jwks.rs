@@ -7,7 +7,12 @@
 //! when a token names an unknown `kid`, at most once a minute, with a 2 s
 //! limit. When the endpoint is down, cached keys keep working and unknown keys
 //! fail closed with a log line.
+//!
+//! Every fetch that replaces the keys moves the key-set generation
+//! ([`KeySource::generation`]) on, which clears the verified-token cache
+//! ([`crate::token_cache`]).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -49,6 +54,15 @@ impl KeySource {
             Self::Remote(remote) => remote.key_for(head).await,
         }
     }
+
+    /// Which key set is in use: changes whenever a fetch replaces the keys
+    /// (always 0 for keys that never change). Read it before [`Self::key_for`].
+    pub fn generation(&self) -> u64 {
+        match self {
+            Self::None | Self::Inline(_) => 0,
+            Self::Remote(remote) => remote.generation(),
+        }
+    }
 }
 
 /// A JWKS fetched over HTTP(S) and cached.
@@ -56,6 +70,8 @@ pub struct RemoteJwks {
     url: http::Uri,
     refetch_interval: Duration,
     state: Mutex<CacheState>,
+    /// Moves on (under the `state` lock) each time the keys are replaced.
+    generation: AtomicU64,
 }
 
 impl std::fmt::Debug for RemoteJwks {
@@ -91,13 +107,23 @@ impl RemoteJwks {
             Some("http") if matches!(host, "127.0.0.1" | "localhost" | "[::1]" | "::1") => {}
             _ => return Err("must be an https:// URL (http:// only to 127.0.0.1 or localhost)"),
         }
-        Ok(Self { url: uri, refetch_interval: REFETCH_INTERVAL, state: Mutex::new(CacheState::default()) })
+        Ok(Self {
+            url: uri,
+            refetch_interval: REFETCH_INTERVAL,
+            state: Mutex::new(CacheState::default()),
+            generation: AtomicU64::new(0),
+        })
     }
 
     /// The same with another least time between fetches (tests use zero).
     pub fn with_refetch_interval(mut self, interval: Duration) -> Self {
         self.refetch_interval = interval;
         self
+    }
+
+    /// How many times the keys were replaced by a fetch.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// The key for a token: from the cache, else (at most once per interval)
@@ -125,7 +151,11 @@ impl RemoteJwks {
                     "JWKS fetched"
                 );
                 let fresh = Arc::new(fresh);
-                self.state.lock().expect("jwks cache").keys = fresh.clone();
+                {
+                    let mut state = self.state.lock().expect("jwks cache");
+                    state.keys = fresh.clone();
+                    self.generation.fetch_add(1, Ordering::AcqRel);
+                }
                 pick_key(&fresh, head).map(|k| k.key().clone()).ok_or(Refusal::Unauthenticated("token_unknown_key"))
             }
             Err(error) => {

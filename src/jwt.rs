@@ -9,6 +9,8 @@
 //! that name key material (`jku`, `x5u`, `jwk`, `x5c`) are refused: a token
 //! never chooses its own key.
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet, KeyAlgorithm, KeyOperations, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -67,7 +69,12 @@ impl std::fmt::Debug for VerificationKey {
 
 /// Reads the signing keys of a JWKS document: RSA and EC keys meant for
 /// signatures; symmetric (`oct`) and other keys are left out.
+///
+/// RSA keys ring cannot verify with (a modulus under 2048 or over 8192 bits,
+/// an unusual exponent) are dropped with a warning naming their `kid`: a
+/// token signed with one is then refused as `token_unknown_key`.
 pub fn keys_from_jwks(text: &str) -> Result<Vec<VerificationKey>, &'static str> {
+    crate::ring_provider::install();
     let set: JwkSet = serde_json::from_str(text).map_err(|_| "is not a JWKS document ({\"keys\":[…]})")?;
     Ok(set.keys.iter().filter_map(verification_key).collect())
 }
@@ -91,7 +98,23 @@ fn verification_key(jwk: &Jwk) -> Option<VerificationKey> {
         Some(KeyAlgorithm::UNKNOWN_ALGORITHM) => return None,
         Some(alg) => Some(alg.to_string().parse::<Algorithm>().ok()?),
     };
-    Some(VerificationKey { kid: jwk.common.key_id.clone(), alg, rsa, key: DecodingKey::from_jwk(jwk).ok()? })
+    let key = match &jwk.algorithm {
+        AlgorithmParameters::RSA(params) => {
+            let n = URL_SAFE_NO_PAD.decode(&params.n).ok()?;
+            let e = URL_SAFE_NO_PAD.decode(&params.e).ok()?;
+            if !crate::ring_provider::rsa_key_usable(&n, &e) {
+                tracing::warn!(
+                    kid = jwk.common.key_id.as_deref().unwrap_or(""),
+                    modulus_bits = (n.iter().skip_while(|b| **b == 0).count() * 8) as u64,
+                    "JWKS RSA key left out: only 2048- to 8192-bit moduli with an odd exponent of 3 to 2^33-1 are verified"
+                );
+                return None;
+            }
+            crate::ring_provider::rsa_key(&n, &e)
+        }
+        _ => DecodingKey::from_jwk(jwk).ok()?,
+    };
+    Some(VerificationKey { kid: jwk.common.key_id.clone(), alg, rsa, key })
 }
 
 /// Whether `alg` is an HMAC algorithm.
@@ -166,6 +189,8 @@ pub fn pick_key<'k>(keys: &'k [VerificationKey], head: &TokenHead) -> Option<&'k
 
 /// Verifies the signature and the claims with `key`, and makes the user.
 pub fn verify(token: &str, head: &TokenHead, key: &DecodingKey, rules: &ClaimRules) -> Result<User, Refusal> {
+    // Before any decode: jsonwebtoken fixes its provider on first use.
+    crate::ring_provider::install();
     let mut validation = Validation::new(head.alg);
     validation.leeway = rules.leeway;
     validation.validate_exp = true;

@@ -22,6 +22,8 @@ pub mod names;
 pub mod params;
 pub mod policy;
 pub mod response;
+pub mod ring_provider;
 pub mod secrets;
 pub mod signer;
+pub mod token_cache;
 pub mod user;

@@ -18,6 +18,7 @@ use crate::error::Refusal;
 use crate::json_text;
 use crate::jwks::KeySource;
 use crate::jwt::{self, ClaimRules};
+use crate::token_cache::{Lookup, TokenCache};
 
 /// A validated user: an id (the token's subject) and the claims that came with it.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,7 +76,8 @@ impl UserValidator for DemoValidator {
     }
 }
 
-/// `jwt`: a JSON Web Token checked against `JWT_*` (see [`crate::jwt`]).
+/// `jwt`: a JSON Web Token checked against `JWT_*` (see [`crate::jwt`]),
+/// with verified tokens remembered (see [`crate::token_cache`]).
 #[derive(Debug)]
 pub struct JwtValidator {
     /// Algorithms, issuer, audience, leeway.
@@ -84,19 +86,40 @@ pub struct JwtValidator {
     pub secret: Option<DecodingKey>,
     /// RSA/EC keys.
     pub keys: KeySource,
+    /// Tokens verified in this execution environment.
+    pub cache: TokenCache,
+}
+
+impl JwtValidator {
+    /// A validator with an empty token cache.
+    pub fn new(rules: ClaimRules, secret: Option<DecodingKey>, keys: KeySource) -> Self {
+        crate::ring_provider::install();
+        Self { rules, secret, keys, cache: TokenCache::default() }
+    }
 }
 
 impl UserValidator for JwtValidator {
     async fn validate<'a>(&'a self, credentials: Credentials<'a>) -> Result<Arc<User>, Refusal> {
         let token = jwt::token_of(credentials.token, credentials.authorization)
             .ok_or(Refusal::Unauthenticated("token_missing"))?;
+        if token.len() > jwt::MAX_TOKEN_BYTES {
+            return Err(Refusal::Unauthenticated("token_too_large"));
+        }
+        let generation = self.keys.generation();
+        match self.cache.lookup(token, generation, jsonwebtoken::get_current_timestamp(), &self.rules) {
+            Lookup::Hit(user) => return Ok(user),
+            Lookup::Refused(refusal) => return Err(refusal),
+            Lookup::Miss => {}
+        }
         let head = jwt::check_head(token, &self.rules)?;
         let key = if jwt::is_hmac(head.alg) {
             self.secret.clone().ok_or(Refusal::Unauthenticated("token_algorithm_not_allowed"))?
         } else {
             self.keys.key_for(&head).await?
         };
-        jwt::verify(token, &head, &key, &self.rules).map(Arc::new)
+        let user = Arc::new(jwt::verify(token, &head, &key, &self.rules)?);
+        self.cache.insert(token, generation, jsonwebtoken::get_current_timestamp(), user.clone());
+        Ok(user)
     }
 }
 

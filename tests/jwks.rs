@@ -150,3 +150,41 @@ fn slow_server_gives_up_within_two_seconds() {
     assert!(waited >= Duration::from_millis(1900) && waited < Duration::from_millis(2600), "{waited:?}");
     assert_eq!(check(&remote, "valid_rs256"), Ok("user-1".into()), "cached keys still work");
 }
+
+/// The `jwt` validator (with its verified-token cache) over the remote JWKS.
+fn validate(v: &pusher_auth_lambda::user::JwtValidator, name: &str) -> Result<String, String> {
+    use pusher_auth_lambda::user::{Credentials, UserValidator};
+    let token = tokens()["tokens"][name].as_str().unwrap().to_owned();
+    let credentials = Credentials { token: Some(&token), ..Default::default() };
+    runtime().block_on(v.validate(credentials)).map(|u| u.id.clone()).map_err(|r| r.log_reason().to_owned())
+}
+
+#[test]
+fn a_key_rotation_clears_the_verified_token_cache() {
+    use pusher_auth_lambda::jwks::KeySource;
+    use pusher_auth_lambda::user::JwtValidator;
+    let t = tokens();
+    let server = Server::start(&t["jwks"]);
+    let remote = RemoteJwks::new(&server.url).unwrap().with_refetch_interval(Duration::ZERO);
+    let v = JwtValidator::new(rules(), None, KeySource::Remote(remote));
+    assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()));
+    assert_eq!(validate(&v, "valid_es256"), Ok("user-2".into()));
+    assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()));
+    assert_eq!((server.hits(), v.cache.len()), (1, 2), "the second valid_rs256 is a cache hit");
+    // Rotation: rsa-1 is withdrawn, rsa-2 comes in. The first token naming rsa-2
+    // makes the function fetch the new set, and every cached token goes with the old set.
+    let mut rotated = t["jwks_rotated"].clone();
+    rotated["keys"].as_array_mut().unwrap().retain(|k| k["kid"] != "rsa-1");
+    *server.body.lock().unwrap() = rotated.to_string();
+    assert_eq!(validate(&v, "valid_rs256_rotated_key"), Ok("user-4".into()));
+    assert_eq!(server.hits(), 2);
+    // A token signed with the withdrawn key is no longer accepted, though it was cached.
+    assert_eq!(validate(&v, "valid_rs256"), Err("token_unknown_key".into()));
+    // ec-1 stayed in the set: verified again in full, then cached again. (With a
+    // zero refetch interval every unknown kid refetched, so the set changed again.)
+    let fetches = server.hits();
+    assert_eq!(validate(&v, "valid_es256"), Ok("user-2".into()));
+    assert_eq!(validate(&v, "valid_rs256_rotated_key"), Ok("user-4".into()));
+    assert_eq!(validate(&v, "valid_es256"), Ok("user-2".into()));
+    assert_eq!((server.hits(), v.cache.len()), (fetches, 2), "both cached, no fetch");
+}

@@ -3,7 +3,8 @@
 //! Serves, on 127.0.0.1 (port from `--port`, default 0 = free port):
 //!
 //! * `GET  /2018-06-01/runtime/invocation/next`: 200 with the event file as
-//!   body and the `Lambda-Runtime-Aws-Request-Id`, `-Deadline-Ms` (now + 30 s),
+//!   body (with `--events FILE`, one JSON event per line: invocation k gets
+//!   line k, cycling) and the `Lambda-Runtime-Aws-Request-Id`, `-Deadline-Ms` (now + 30 s),
 //!   `-Invoked-Function-Arn` and `-Trace-Id` headers. Invocation N+1 is held
 //!   until the response or error for invocation N has arrived, as Lambda does.
 //!   After `--limit` invocations the request is held until the stub exits.
@@ -53,7 +54,7 @@ const SO_TIMESTAMPNS: libc::c_int = 35; // = SCM_TIMESTAMPNS on x86_64 and aarch
 const MAX_REPORTED_BODY: usize = 64 * 1024;
 
 struct Config {
-    event: Vec<u8>,
+    events: Vec<Vec<u8>>,
     limit: Option<u64>,
     marks: Vec<u64>,
     arn: String,
@@ -288,7 +289,8 @@ fn next(sh: &Shared, req: &Request) -> Vec<u8> {
          Lambda-Runtime-Invoked-Function-Arn: {}\r\nLambda-Runtime-Trace-Id: {TRACE_ID}\r\n",
         sh.cfg.arn
     );
-    reply("200 OK", &sh.cfg.event, &extra)
+    let event = &sh.cfg.events[(k as usize) % sh.cfg.events.len()];
+    reply("200 OK", event, &extra)
 }
 
 fn result(sh: &Shared, rid: &str, kind: &str, body: Vec<u8>) -> Vec<u8> {
@@ -365,7 +367,7 @@ fn serve(sh: Arc<Shared>, sock: TcpStream) {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: lambda-runtime-stub --event FILE [--port N] [--limit N] [--marks k1,k2,..] [--function-name NAME]"
+        "usage: lambda-runtime-stub (--event FILE | --events JSONL) [--port N] [--limit N] [--marks k1,k2,..] [--function-name NAME]"
     );
     std::process::exit(2)
 }
@@ -378,10 +380,15 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let (mut event, mut port, mut limit, mut marks, mut name) =
         (None, 0u16, None, Vec::new(), "pusher-auth".to_string());
+    let mut lines = false;
     while let Some(a) = args.next() {
         let mut val = || args.next().unwrap_or_else(|| usage());
         match a.as_str() {
             "--event" => event = Some(val()),
+            "--events" => {
+                event = Some(val());
+                lines = true;
+            }
             "--port" => port = val().parse().unwrap_or_else(|_| usage()),
             "--limit" => limit = Some(val().parse().unwrap_or_else(|_| usage())),
             "--marks" => {
@@ -397,9 +404,18 @@ fn main() {
         eprintln!("{event_path}: {e}");
         std::process::exit(2)
     });
+    let events: Vec<Vec<u8>> = if lines {
+        event.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(<[u8]>::to_vec).collect()
+    } else {
+        vec![event]
+    };
+    if events.is_empty() {
+        eprintln!("{event_path}: no event");
+        std::process::exit(2)
+    }
     let arn = format!("arn:aws:lambda:us-east-1:123456789012:function:{name}");
     let sh = Arc::new(Shared {
-        cfg: Config { event, limit, marks, arn },
+        cfg: Config { events, limit, marks, arn },
         state: Mutex::new(State::default()),
         cv: Condvar::new(),
         out: Mutex::new(()),
