@@ -1,6 +1,7 @@
 //! Profiling aid (not a benchmark): runs one event through the warm path N
 //! times, for `valgrind --tool=callgrind` (see BENCHMARKS.md for the command).
-//! Usage: profile_one EVENT N; `NO_LOG=1` leaves the log subscriber out.
+//! Usage: profile_one EVENT N; `NO_LOG=1` leaves the log subscriber out,
+//! `METRICS=off` the metrics block.
 use pusher_auth_lambda::aws::handler::handle_bytes;
 use pusher_auth_lambda::config::Settings;
 use pusher_auth_lambda::endpoint::Endpoint;
@@ -20,6 +21,8 @@ fn main() {
             "PUSHER_SECRET" => "5b31d8b6ca557775afc4".into(),
             "AUTH_MODE" => "demo".into(),
             "CHANNEL_RULES" => "private-* presence-* private-encrypted-*".into(),
+            // METRICS=off in the environment: the warm path without the EMF block.
+            "METRICS" => std::env::var("METRICS").ok()?,
             _ => return None,
         })
     };
