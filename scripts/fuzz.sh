@@ -10,7 +10,7 @@
 # by fuzz/seeds/make_seeds.py on every run; a finding is written to
 # fuzz/artifacts/<target>/ and fails the script. Each run's final libFuzzer
 # figures (executions, exec/s, cov, ft, corpus) are printed at the end and kept in
-# fuzz/last-run-<mode>.txt (git-ignored).
+# fuzz/last-run-<mode>.txt (appended; git-ignored).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,7 +45,7 @@ echo "==> cargo +nightly fuzz build (fuzz/, its own workspace and Cargo.lock)"
 
 python3 fuzz/seeds/make_seeds.py fuzz/corpus
 STATS="fuzz/last-run-$MODE.txt"
-: > "$STATS"
+echo "# $(date -u +%Y-%m-%dT%H:%MZ) $MODE run, ${SECONDS_PER_TARGET}s per target, $(nproc) CPUs" >> "$STATS"
 for target in "${TARGETS[@]}"; do
   mkdir -p "fuzz/corpus/$target" "fuzz/artifacts/$target"
   case "$target" in
