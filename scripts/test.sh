@@ -19,8 +19,10 @@ echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy -D warnings"
 cargo clippy --all-targets --locked -- -D warnings
-echo "==> cargo test (unit, vectors, event fixtures, JWKS, Secrets Manager against moto)"
+echo "==> cargo test (unit, vectors, event fixtures, JWKS, Secrets Manager against moto, Runtime API faults, 5,000-invocation soak)"
 cargo test --locked
+echo "==> fuzzing, short run: every target ~20 s (scripts/fuzz.sh --short; the long run is in RELIABILITY.md)"
+bash scripts/fuzz.sh --short
 echo "==> local run smoke test (scripts/run-local.sh + its printed curl)"
 python3 tests/local_run.py
 if ! wait "$PREFETCH"; then

@@ -1,5 +1,6 @@
 //! A JWKS served by a small HTTP server on 127.0.0.1 started by the test:
-//! lazy fetch, key rotation, the server down, the server slow.
+//! lazy fetch, key rotation, the server down, the server slow, and hostile
+//! documents (over the size cap, deeply nested, keys that flip on every call).
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -22,6 +23,8 @@ struct Server {
     body: Arc<Mutex<String>>,
     delay: Arc<Mutex<Duration>>,
     up: Arc<Mutex<bool>>,
+    /// When set, every second hit is served this body instead (keys that flip on every call).
+    alternate: Arc<Mutex<Option<String>>>,
 }
 
 impl Server {
@@ -33,6 +36,7 @@ impl Server {
             body: Arc::new(Mutex::new(jwks.to_string())),
             delay: Arc::default(),
             up: Arc::new(Mutex::new(true)),
+            alternate: Arc::default(),
         };
         let s = server.clone();
         std::thread::spawn(move || {
@@ -48,12 +52,13 @@ impl Server {
                             Ok(n) => seen.extend_from_slice(&buf[..n]),
                         }
                     }
-                    s.hits.fetch_add(1, Ordering::SeqCst);
+                    let hit = s.hits.fetch_add(1, Ordering::SeqCst);
                     if !*s.up.lock().unwrap() {
                         return; // close without an answer
                     }
                     std::thread::sleep(*s.delay.lock().unwrap());
-                    let body = s.body.lock().unwrap().clone();
+                    let alternate = s.alternate.lock().unwrap().clone().filter(|_| hit % 2 == 1);
+                    let body = alternate.unwrap_or_else(|| s.body.lock().unwrap().clone());
                     let head = format!(
                         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                         body.len()
@@ -187,4 +192,66 @@ fn a_key_rotation_clears_the_verified_token_cache() {
     assert_eq!(validate(&v, "valid_rs256_rotated_key"), Ok("user-4".into()));
     assert_eq!(validate(&v, "valid_es256"), Ok("user-2".into()));
     assert_eq!((server.hits(), v.cache.len()), (fetches, 2), "both cached, no fetch");
+}
+
+#[test]
+fn oversized_document_is_refused_and_cached_keys_stay() {
+    let t = tokens();
+    let server = Server::start(&t["jwks"]);
+    let remote = RemoteJwks::new(&server.url).unwrap().with_refetch_interval(Duration::ZERO);
+    assert_eq!(check(&remote, "valid_rs256"), Ok("user-1".into()));
+    // The rotated keys, padded past the 256 KiB cap.
+    let mut huge = t["jwks_rotated"].clone();
+    huge["padding"] = Value::from("x".repeat(300 * 1024));
+    *server.body.lock().unwrap() = huge.to_string();
+    assert_eq!(check(&remote, "valid_rs256_rotated_key"), Err("jwks_unavailable".into()));
+    assert_eq!(check(&remote, "valid_rs256"), Ok("user-1".into()), "cached keys still work");
+    // Nothing cached yet: refused, never partly read.
+    let fresh = RemoteJwks::new(&server.url).unwrap();
+    assert_eq!(check(&fresh, "valid_rs256"), Err("jwks_unavailable".into()));
+}
+
+#[test]
+fn deeply_nested_document_is_refused_without_exhausting_the_stack() {
+    let server = Server::start(&tokens()["jwks"]);
+    let depth = 100_000; // 200 KB, inside the size cap
+    *server.body.lock().unwrap() = format!("{{\"keys\":[{}{}]}}", "[".repeat(depth), "]".repeat(depth));
+    let remote = RemoteJwks::new(&server.url).unwrap();
+    assert_eq!(check(&remote, "valid_rs256"), Err("jwks_unavailable".into()));
+    *server.body.lock().unwrap() = format!("{{\"keys\":[{}{}]}}", "{\"a\":".repeat(depth), "}".repeat(depth));
+    let remote = RemoteJwks::new(&server.url).unwrap();
+    assert_eq!(check(&remote, "valid_rs256"), Err("jwks_unavailable".into()));
+    assert_eq!(server.hits(), 2);
+}
+
+#[test]
+fn keys_that_flip_on_every_call_cost_one_fetch_per_unknown_key() {
+    let t = tokens();
+    // Two disjoint key sets: `rsa-1` only, and `rsa-2` only.
+    let only = |set: &Value, kid: &str| {
+        let keys: Vec<Value> = set["keys"].as_array().unwrap().iter().filter(|k| k["kid"] == kid).cloned().collect();
+        serde_json::json!({ "keys": keys })
+    };
+    let server = Server::start(&only(&t["jwks"], "rsa-1"));
+    *server.alternate.lock().unwrap() = Some(only(&t["jwks_rotated"], "rsa-2").to_string());
+    // Refetches allowed at once: each token whose key the last fetch lacked
+    // costs exactly one fetch, and the answer is right.
+    let remote = RemoteJwks::new(&server.url).unwrap().with_refetch_interval(Duration::ZERO);
+    assert_eq!(check(&remote, "valid_rs256"), Ok("user-1".into()));
+    assert_eq!(check(&remote, "valid_rs256_rotated_key"), Ok("user-4".into()));
+    assert_eq!(check(&remote, "valid_rs256"), Ok("user-1".into()));
+    assert_eq!(check(&remote, "valid_rs256"), Ok("user-1".into()), "known keys need no fetch");
+    assert_eq!(server.hits(), 3);
+    // With the default interval the flipping server is asked once a minute at
+    // most: the other key set is refused meanwhile.
+    let before = server.hits();
+    let remote = RemoteJwks::new(&server.url).unwrap();
+    let first = check(&remote, "valid_rs256");
+    let second = check(&remote, "valid_rs256_rotated_key");
+    assert!(first.is_ok() != second.is_ok(), "{first:?} {second:?}");
+    for _ in 0..10 {
+        let _ = check(&remote, "valid_rs256");
+        let _ = check(&remote, "valid_rs256_rotated_key");
+    }
+    assert_eq!(server.hits(), before + 1);
 }

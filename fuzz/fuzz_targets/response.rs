@@ -1,0 +1,83 @@
+//! JSON and JSONP encoding (src/response.rs, src/json_text.rs,
+//! src/aws/proxy_response.rs) of arbitrary answer fields.
+//! Oracles: `AuthBody::to_json` is byte-for-byte serde_json's; a JSONP body
+//! is exactly one call of the requested callback whose argument is JSON
+//! without `<`, `>`, `&`, U+2028, U+2029 and decodes to the same fields; the
+//! proxy and mapping-template encodings decode to the same body.
+#![no_main]
+
+use arbitrary::Arbitrary;
+use libfuzzer_sys::fuzz_target;
+use pusher_auth_lambda::aws::proxy_response::{Outcome, PayloadFormat, ProxyResponse};
+use pusher_auth_lambda::error::Refusal;
+use pusher_auth_lambda::names::JsonpCallback;
+use pusher_auth_lambda::response::{escape_for_script, AuthBody, Response};
+
+#[derive(Debug, Arbitrary)]
+struct Input {
+    auth: String,
+    channel_data: Option<String>,
+    shared_secret: Option<String>,
+    user_data: Option<String>,
+    callback: String,
+    callback_number: u32,
+    free_text: String,
+}
+
+const REFUSALS: [Refusal; 6] = [
+    Refusal::Forbidden,
+    Refusal::InvalidSocketId,
+    Refusal::Unauthenticated("token_expired"),
+    Refusal::Misconfigured("x"),
+    Refusal::Unavailable("y"),
+    Refusal::PayloadTooLarge,
+];
+
+fuzz_target!(|input: Input| {
+    let body = AuthBody {
+        auth: input.auth,
+        channel_data: input.channel_data,
+        shared_secret: input.shared_secret,
+        user_data: input.user_data,
+    };
+    let json = body.to_json();
+    assert_eq!(json, serde_json::to_string(&body).unwrap());
+
+    let numbered = format!("Pusher.auth_callbacks['{}']", input.callback_number % 1_000_000_000);
+    let callbacks = [JsonpCallback::parse(&input.callback).ok(), JsonpCallback::parse(&numbered).ok()];
+    for callback in callbacks.into_iter().flatten() {
+        let r = Response::jsonp(callback, &body);
+        assert_eq!(r.status, 200);
+        let arg = fuzz_support::check_jsonp(&r.body, Some(callback.as_str()));
+        assert_eq!(serde_json::from_value::<AuthBody>(arg).unwrap(), body);
+        for refusal in REFUSALS {
+            let r = Response::jsonp_denial(callback, refusal);
+            let arg = fuzz_support::check_jsonp(&r.body, Some(callback.as_str()));
+            assert_eq!(arg["status"].as_u64(), Some(u64::from(refusal.status())));
+            assert!(arg.get("auth").is_none());
+        }
+        // Through each payload format, the same script comes out.
+        for format in [PayloadFormat::V1, PayloadFormat::V2, PayloadFormat::Mapping] {
+            let outcome = ProxyResponse { response: r.clone(), format }.outcome();
+            let answer = fuzz_support::answer_of(&outcome);
+            assert_eq!(answer.body, r.body);
+            assert!(matches!(outcome, Outcome::Payload(_)));
+        }
+    }
+
+    let r = Response::json(&body);
+    assert_eq!(serde_json::from_str::<AuthBody>(&r.body).unwrap(), body);
+    for format in [PayloadFormat::V1, PayloadFormat::V2, PayloadFormat::Mapping] {
+        let answer = fuzz_support::answer_of(&ProxyResponse { response: r.clone(), format }.outcome());
+        assert_eq!(answer.body, r.body);
+    }
+
+    // Any JSON text stays the same value once escaped for a script.
+    let text = serde_json::to_string(&input.free_text).unwrap();
+    let mut escaped = String::new();
+    escape_for_script(&text, &mut escaped);
+    for c in ['<', '>', '&', '\u{2028}', '\u{2029}'] {
+        assert!(!escaped.contains(c));
+    }
+    assert_eq!(serde_json::from_str::<String>(&escaped).unwrap(), input.free_text);
+});

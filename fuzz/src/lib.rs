@@ -1,0 +1,278 @@
+//! Shared pieces of the fuzz targets: the endpoints under test and the
+//! oracles every answer must satisfy (see RELIABILITY.md).
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::sync::OnceLock;
+
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use pusher_auth_lambda::aws::event::ProxyEvent;
+use pusher_auth_lambda::aws::handler::handle_bytes;
+use pusher_auth_lambda::aws::proxy_response::Outcome;
+use pusher_auth_lambda::config::Settings;
+use pusher_auth_lambda::endpoint::{Body, Endpoint, Query};
+use pusher_auth_lambda::names::JsonpCallback;
+use pusher_auth_lambda::params::ParamCollector;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// The app key every answer is signed for.
+pub const KEY: &str = "3e294278b9dd9a0ab486";
+/// The app secret (a test value, as in the unit tests).
+pub const SECRET: &str = "5b31d8b6ca557775afc4";
+/// The encryption master key, base64 (32 bytes).
+pub const MASTER_KEY: &str = "bmsybDV1aHF1b2s0dm16dm91aWR2c3FrcWMxaGU0dnc=";
+/// The HS256 secret the jwt-mode endpoint trusts and the token target signs with.
+pub const JWT_SECRET: &str = "fuzz-test-hs256-secret-0123456789abcdef";
+/// The only origin allowed to make AJAX requests.
+pub const ORIGIN: &str = "https://app.example.com";
+
+fn endpoint(vars: &[(&str, &str)]) -> Endpoint {
+    let settings = Settings::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned()))
+        .expect("the fuzz configuration is valid");
+    Endpoint::new(settings)
+}
+
+const COMMON: [(&str, &str); 5] = [
+    ("PUSHER_KEY", KEY),
+    ("PUSHER_SECRET", SECRET),
+    ("PUSHER_ENCRYPTION_MASTER_KEY_BASE64", MASTER_KEY),
+    ("ALLOWED_ORIGINS", ORIGIN),
+    ("USER_INFO_CLAIMS", "name,org"),
+];
+
+/// `AUTH_MODE=demo`, every private, presence and encrypted channel allowed.
+pub fn demo_endpoint() -> &'static Endpoint {
+    static CELL: OnceLock<Endpoint> = OnceLock::new();
+    CELL.get_or_init(|| {
+        let mut vars = COMMON.to_vec();
+        vars.extend([("AUTH_MODE", "demo"), ("CHANNEL_RULES", "private-* presence-* private-encrypted-*")]);
+        endpoint(&vars)
+    })
+}
+
+/// `AUTH_MODE=jwt` with HS256 and [`JWT_SECRET`], rules with placeholders.
+pub fn jwt_endpoint() -> &'static Endpoint {
+    static CELL: OnceLock<Endpoint> = OnceLock::new();
+    CELL.get_or_init(|| {
+        let mut vars = COMMON.to_vec();
+        vars.extend([
+            ("AUTH_MODE", "jwt"),
+            ("JWT_ALGORITHMS", "HS256"),
+            ("JWT_SECRET", JWT_SECRET),
+            ("CHANNEL_RULES", "private-user-{sub} presence-org-{org}-* private-encrypted-* private-open-*"),
+        ]);
+        endpoint(&vars)
+    })
+}
+
+/// Runs a future that never waits on I/O (no remote JWKS, no Secrets Manager here).
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    thread_local! {
+        static RT: tokio::runtime::Runtime =
+            tokio::runtime::Builder::new_current_thread().build().expect("a runtime");
+    }
+    RT.with(|rt| rt.block_on(future))
+}
+
+/// One event through the real handler.
+pub fn handle(endpoint: &Endpoint, event: &[u8]) -> Option<Outcome> {
+    block_on(handle_bytes(endpoint, event, "fuzz-invocation")).ok()
+}
+
+/// What an invocation answered, reduced to what a client sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// HTTP status (for a mapping-template refusal, the status in the error body).
+    pub status: u16,
+    /// `Content-Type`, if any.
+    pub content_type: Option<String>,
+    /// The body.
+    pub body: String,
+}
+
+/// Checks an invocation's outcome is well formed and returns the answer in it.
+pub fn answer_of(outcome: &Outcome) -> Answer {
+    match outcome {
+        Outcome::Payload(json) => {
+            let value: Value = serde_json::from_str(json).expect("the payload is JSON");
+            match value {
+                // Mapping template success: the body as a JSON string (the script or JSON).
+                Value::String(body) => {
+                    let content_type =
+                        if body.starts_with("/**/") { "application/javascript" } else { "application/json" };
+                    Answer { status: 200, content_type: Some(content_type.into()), body }
+                }
+                Value::Object(map) => {
+                    let status = map["statusCode"].as_u64().expect("statusCode") as u16;
+                    let headers = map["headers"].as_object().expect("headers");
+                    for (name, v) in headers {
+                        let v = v.as_str().expect("header values are strings");
+                        assert!(!v.contains(['\r', '\n']), "header {name} has a line break: {v:?}");
+                    }
+                    assert_eq!(headers.get("X-Content-Type-Options").and_then(Value::as_str), Some("nosniff"));
+                    let content_type = headers.get("Content-Type").and_then(Value::as_str).map(String::from);
+                    let body = map["body"].as_str().expect("body").to_owned();
+                    assert_eq!(map["isBase64Encoded"], Value::Bool(false));
+                    Answer { status, content_type, body }
+                }
+                other => panic!("unexpected payload {other}"),
+            }
+        }
+        Outcome::FunctionError(message) => {
+            let value: Value = serde_json::from_str(message).expect("the error message is JSON");
+            let status = value["status"].as_u64().expect("status") as u16;
+            assert!(value["error"].is_string());
+            assert!(status >= 300, "a mapping-template failure for status {status}");
+            Answer { status, content_type: Some("application/json".into()), body: message.clone() }
+        }
+    }
+}
+
+const JSONP_HEAD: &str = "/**/typeof ";
+const JSONP_MID: &str = " === 'function' && ";
+
+/// The JSONP oracle: `body` is exactly one call of `callback` (when given, else
+/// of whichever sound callback it names) whose argument is JSON free of `<`,
+/// `>`, `&`, U+2028 and U+2029. Returns the argument.
+pub fn check_jsonp(body: &str, callback: Option<&str>) -> Value {
+    let rest = body.strip_prefix(JSONP_HEAD).unwrap_or_else(|| panic!("not a JSONP script: {body:?}"));
+    let (cb, rest) = rest.split_once(JSONP_MID).expect("typeof check");
+    assert!(JsonpCallback::parse(cb).is_ok(), "unsound callback {cb:?}");
+    if let Some(expected) = callback {
+        assert_eq!(cb, expected);
+    }
+    let arg = rest.strip_prefix(cb).and_then(|r| r.strip_prefix('(')).and_then(|r| r.strip_suffix(");"));
+    let arg = arg.unwrap_or_else(|| panic!("not one call of {cb}: {body:?}"));
+    for c in ['<', '>', '&', '\u{2028}', '\u{2029}'] {
+        assert!(!arg.contains(c), "{c:?} in a JSONP argument: {arg:?}");
+    }
+    let value: Value =
+        serde_json::from_str(arg).unwrap_or_else(|e| panic!("JSONP argument is not JSON ({e}): {arg:?}"));
+    assert!(value.is_object(), "{arg}");
+    value
+}
+
+/// Lowercase hex HMAC-SHA256 with the app secret.
+pub fn hmac_hex(message: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(message);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// The signature oracle: a signed answer's `auth` is the HMAC of exactly the
+/// bytes returned (`socket_id:channel[:channel_data]`, or
+/// `socket_id::user::user_data`), and a `shared_secret` is the channel's.
+pub fn check_signed(answer: &Value, key: &str, socket_id: &str, channel: Option<&str>) {
+    let Some(auth) = answer.get("auth") else {
+        assert!(answer.get("error").is_some_and(Value::is_string), "neither auth nor error: {answer}");
+        assert!(answer.get("channel_data").is_none() && answer.get("shared_secret").is_none());
+        return;
+    };
+    let auth = auth.as_str().expect("auth is a string");
+    let (auth_key, signature) = auth.split_once(':').expect("key:signature");
+    assert_eq!(auth_key, key);
+    let message = match (answer.get("user_data"), channel) {
+        (Some(user_data), _) => {
+            let user_data = user_data.as_str().expect("user_data is a string");
+            let parsed: Value = serde_json::from_str(user_data).expect("user_data is JSON");
+            assert!(parsed["id"].is_string());
+            format!("{socket_id}::user::{user_data}")
+        }
+        (None, Some(channel)) => match answer.get("channel_data") {
+            Some(data) => {
+                let data = data.as_str().expect("channel_data is a string");
+                let parsed: Value = serde_json::from_str(data).expect("channel_data is JSON");
+                assert!(parsed["user_id"].is_string());
+                assert!(channel.starts_with("presence-"));
+                format!("{socket_id}:{channel}:{data}")
+            }
+            None => format!("{socket_id}:{channel}"),
+        },
+        (None, None) => panic!("a channel signature without a channel: {answer}"),
+    };
+    assert_eq!(signature, hmac_hex(message.as_bytes()), "signature over {message:?}");
+    if let Some(shared) = answer.get("shared_secret") {
+        let channel = channel.expect("shared_secret for a channel");
+        assert!(channel.starts_with("private-encrypted-"));
+        let master = base64::engine::general_purpose::STANDARD.decode(MASTER_KEY).unwrap();
+        let digest = Sha256::new().chain_update(channel.as_bytes()).chain_update(&master).finalize();
+        assert_eq!(shared.as_str(), Some(base64::engine::general_purpose::STANDARD.encode(digest).as_str()));
+    }
+}
+
+/// The body (JSON or JSONP) of a 200 answer as JSON, checking JSONP on the way.
+pub fn answer_json(answer: &Answer, callback: Option<&str>) -> Option<Value> {
+    match answer.content_type.as_deref() {
+        Some(ct) if ct.starts_with("application/javascript") => Some(check_jsonp(&answer.body, callback)),
+        Some(ct) if ct.starts_with("application/json") => {
+            Some(serde_json::from_str(&answer.body).expect("a JSON answer is JSON"))
+        }
+        _ => {
+            assert!(answer.body.is_empty(), "a body without a content type");
+            None
+        }
+    }
+}
+
+/// The `socket_id` and `channel_name` a request carried, read independently
+/// of the endpoint's own path through the request (query for GET, form body
+/// for POST), when they can be read, and the app key in force (a stage
+/// variable may override it).
+pub fn request_params(event: &[u8]) -> Option<(String, Option<String>, String)> {
+    let event = ProxyEvent::from_slice(event).ok()?;
+    let request = event.request("x").ok()?;
+    let token_param = "token";
+    let mut collector = ParamCollector::new(token_param);
+    let decoded;
+    match request.method {
+        pusher_auth_lambda::endpoint::Method::Get => match request.query {
+            Query::Raw(raw) => collector.push_form(raw),
+            Query::Decoded(pairs) => {
+                for (k, vs) in pairs {
+                    let v = vs.first().map(|v| Cow::Borrowed(&**v)).unwrap_or_default();
+                    collector.push(Cow::Borrowed(&**k), Ok(v));
+                }
+            }
+        },
+        _ => match request.body {
+            Body::None => {}
+            Body::Text(text) => collector.push_form(text),
+            Body::Base64(b64) => {
+                decoded = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(b64).ok()?).ok()?;
+                collector.push_form(&decoded);
+            }
+        },
+    }
+    let params = collector.finish().params;
+    let key = event.stage_variables.pusher_key.clone().unwrap_or_else(|| KEY.to_owned());
+    Some((params.socket_id?.into_owned(), params.channel_name.map(Cow::into_owned), key))
+}
+
+/// Every oracle that applies to one raw event through `endpoint`.
+pub fn check_event(endpoint: &Endpoint, event: &[u8]) -> Option<Answer> {
+    let outcome = handle(endpoint, event)?;
+    let answer = answer_of(&outcome);
+    if let Some(json) = answer_json(&answer, None) {
+        if json.get("auth").is_some() {
+            assert_eq!(answer.status, 200);
+            let (socket_id, channel, key) = request_params(event).expect("a signed answer had a socket id");
+            check_signed(&json, &key, &socket_id, channel.as_deref());
+        }
+    }
+    Some(answer)
+}
+
+/// Percent-encodes every byte that is not unreserved (as pusher-js does).
+pub fn encode_component(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 3);
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing of the endpoint's parsers and encoders (cargo fuzz,
+# libFuzzer, on the nightly toolchain; the product itself builds on stable).
+#
+#   scripts/fuzz.sh [--short]        every target for FUZZ_SECONDS (default 20 s): the test command's run
+#   scripts/fuzz.sh --long           every target for FUZZ_LONG_SECONDS (default 600 s): the run in RELIABILITY.md
+#   scripts/fuzz.sh --short event    only the named targets
+#
+# Corpora live in fuzz/corpus/<target> (git-ignored), seeded from tests/fixtures
+# by fuzz/seeds/make_seeds.py on every run; a finding is written to
+# fuzz/artifacts/<target>/ and fails the script. Each run's final libFuzzer
+# figures (executions, exec/s, cov, ft, corpus) are printed at the end and kept in
+# fuzz/last-run-<mode>.txt (appended; git-ignored).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MODE=short
+if [[ "${1:-}" == --short || "${1:-}" == --long ]]; then
+  MODE="${1#--}"
+  shift
+fi
+TARGETS=("$@")
+if [[ ${#TARGETS[@]} -eq 0 ]]; then
+  TARGETS=(event json_reader params policy token response shapes)
+fi
+if [[ "$MODE" == long ]]; then
+  SECONDS_PER_TARGET="${FUZZ_LONG_SECONDS:-600}"
+else
+  SECONDS_PER_TARGET="${FUZZ_SECONDS:-20}"
+fi
+
+# cargo-fuzz, installed once into ~/.cargo/bin; the nightly toolchain.
+export PATH="$HOME/.cargo/bin:$PATH"
+if ! rustup toolchain list | grep -q '^nightly'; then
+  echo "==> installing the nightly toolchain (for cargo fuzz only)"
+  rustup toolchain install nightly --profile minimal
+fi
+if ! command -v cargo-fuzz > /dev/null; then
+  echo "==> installing cargo-fuzz"
+  cargo install cargo-fuzz --locked
+fi
+
+echo "==> cargo +nightly fuzz build (fuzz/, its own workspace and Cargo.lock)"
+(cd fuzz && cargo +nightly fuzz build --release 2>&1 | tail -n 3)
+
+python3 fuzz/seeds/make_seeds.py fuzz/corpus
+STATS="fuzz/last-run-$MODE.txt"
+echo "# $(date -u +%Y-%m-%dT%H:%MZ) $MODE run, ${SECONDS_PER_TARGET}s per target, $(nproc) CPUs" >> "$STATS"
+for target in "${TARGETS[@]}"; do
+  mkdir -p "fuzz/corpus/$target" "fuzz/artifacts/$target"
+  case "$target" in
+    event | json_reader) max_len=16384 ;;
+    *) max_len=4096 ;;
+  esac
+  echo "==> fuzz $target for ${SECONDS_PER_TARGET}s"
+  log="$(mktemp)"
+  if ! (cd fuzz && cargo +nightly fuzz run --release "$target" "corpus/$target" -- \
+    -max_total_time="$SECONDS_PER_TARGET" -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 \
+    -print_final_stats=1 -artifact_prefix="artifacts/$target/") > "$log" 2>&1; then
+    tail -n 60 "$log"
+    echo "fuzz target $target FAILED; the input is in fuzz/artifacts/$target/" >&2
+    exit 1
+  fi
+  done_line="$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1 || true)"
+  runs="$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}')"
+  rate="$(grep -E '^stat::average_exec_per_sec' "$log" | awk '{print $2}')"
+  rss="$(grep -E '^stat::peak_rss_mb' "$log" | awk '{print $2}')"
+  corpus="$(find "fuzz/corpus/$target" -type f | wc -l)"
+  line="$target: runs=$runs exec/s=$rate peak_rss_mb=$rss corpus_files=$corpus | $done_line"
+  echo "    $line"
+  echo "$line" >> "$STATS"
+  rm -f "$log"
+done
+echo "==> fuzzing: every target ran without a finding ($MODE, ${SECONDS_PER_TARGET}s each); figures in $STATS"
