@@ -19,6 +19,7 @@ import {
   loadPage,
   makeConfig,
   readLog,
+  startFunction,
   startStack,
   stopStack,
   waitUntil,
