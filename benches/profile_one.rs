@@ -5,7 +5,7 @@
 use pusher_auth_lambda::aws::handler::handle_bytes;
 use pusher_auth_lambda::config::Settings;
 use pusher_auth_lambda::endpoint::Endpoint;
-use pusher_auth_lambda::logging::JsonLines;
+use pusher_auth_lambda::support::logging::JsonLines;
 use std::future::Future;
 use std::hint::black_box;
 fn main() {

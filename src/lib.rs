@@ -4,26 +4,15 @@
 //!
 //! The core (names, params, signer, user, config, response, endpoint) knows
 //! nothing of AWS; [`aws`] decodes API Gateway events into
-//! [`endpoint::Request`] and encodes [`response::Response`] back.
+//! [`web::request::Request`] and encodes [`web::response::Response`] back.
 
-pub mod authorizer;
 pub mod aws;
-pub mod clock;
 pub mod config;
 pub mod endpoint;
 pub mod error;
-pub mod https;
-pub mod json_text;
-pub mod jwks;
-pub mod jwt;
-pub mod logging;
-pub mod metrics;
-pub mod names;
-pub mod params;
+pub mod identity;
 pub mod policy;
-pub mod response;
-pub mod ring_provider;
+pub mod pusher;
 pub mod secrets;
-pub mod signer;
-pub mod token_cache;
-pub mod user;
+pub mod support;
+pub mod web;

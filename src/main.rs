@@ -13,7 +13,7 @@ use lambda_runtime::{service_fn, Runtime};
 use pusher_auth_lambda::aws::handler::{pass_through, DecodeOnceLayer};
 use pusher_auth_lambda::config::Settings;
 use pusher_auth_lambda::endpoint::Endpoint;
-use pusher_auth_lambda::logging;
+use pusher_auth_lambda::support::logging;
 
 fn main() -> ExitCode {
     let runtime = if max_concurrency() > 1 {

@@ -33,8 +33,8 @@
 
 use serde_json::Value;
 
-use crate::names::{is_channel_char, ChannelKind, ChannelName};
-use crate::user::User;
+use crate::identity::user::User;
+use crate::pusher::names::{is_channel_char, ChannelKind, ChannelName};
 
 /// A rule that could not be parsed; fails the cold start.
 #[derive(Debug, Clone, PartialEq, Eq)]

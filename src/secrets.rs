@@ -22,7 +22,7 @@ use serde::Deserialize;
 
 use crate::aws::secrets_manager::{FetchError, SecretsManager};
 use crate::error::Refusal;
-use crate::signer::{AppSecret, MasterKey};
+use crate::pusher::signer::{AppSecret, MasterKey};
 
 /// What signing needs: the app secret and, for encrypted channels, the master key.
 #[derive(Debug, Clone)]
@@ -435,8 +435,8 @@ mod tests {
     }
 
     fn hmac_of(secrets: &AppSecrets) -> String {
-        let socket = crate::names::SocketId::parse("1.2").unwrap();
-        secrets.secret.channel_auth("k", socket, crate::names::ChannelName::parse("private-a").unwrap())
+        let socket = crate::pusher::names::SocketId::parse("1.2").unwrap();
+        secrets.secret.channel_auth("k", socket, crate::pusher::names::ChannelName::parse("private-a").unwrap())
     }
 
     fn expected(secret: &str) -> String {
@@ -541,7 +541,7 @@ mod tests {
     async fn failed_refreshes_keep_the_cached_value_and_log_once() {
         let store = Memory::new(Ok("first-secret"));
         let cache = SecretCache::new(Some(Duration::ZERO));
-        let captured = crate::logging::Captured::default();
+        let captured = crate::support::logging::Captured::default();
         let _log = tracing::subscriber::set_default(captured.subscriber(tracing::Level::INFO));
         assert_eq!(hmac_of(&cache.get("a", &store).await.unwrap()), expected("first-secret"));
         for failure in [FetchError::Unavailable, FetchError::Denied, FetchError::Unavailable] {

@@ -9,10 +9,10 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use jsonwebtoken::{Algorithm, DecodingKey};
-use pusher_auth_lambda::jwks::KeySource;
-use pusher_auth_lambda::jwt::{keys_from_jwks, ClaimRules};
-use pusher_auth_lambda::logging::JsonLines;
-use pusher_auth_lambda::user::{Credentials, JwtValidator, UserValidator};
+use pusher_auth_lambda::identity::jwks::KeySource;
+use pusher_auth_lambda::identity::jwt::{keys_from_jwks, ClaimRules};
+use pusher_auth_lambda::identity::validators::{Credentials, JwtValidator, UserValidator};
+use pusher_auth_lambda::support::logging::JsonLines;
 use serde_json::Value;
 
 const TOKENS: &str = include_str!("fixtures/tokens.json");

@@ -14,7 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use libfuzzer_sys::fuzz_target;
-use pusher_auth_lambda::user::{Credentials, UserValidator};
+use pusher_auth_lambda::identity::validators::{Credentials, UserValidator};
 use serde_json::{json, Map, Value};
 use sha2::Sha256;
 

@@ -6,6 +6,6 @@
 pub mod event;
 pub mod handler;
 pub mod json;
-pub mod proxy_response;
+pub mod reply;
 pub mod secrets_manager;
 pub mod sigv4;

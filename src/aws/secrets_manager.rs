@@ -16,7 +16,7 @@ use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
 
 use crate::aws::sigv4::{self, Credentials, Scope, SignedRequest};
-use crate::json_text;
+use crate::support::json_text;
 
 /// Largest answer accepted (a secret is at most 64 KiB).
 const MAX_ANSWER_BYTES: usize = 256 * 1024;
@@ -116,7 +116,7 @@ impl SecretsManager {
         body.push_str("{\"SecretId\":");
         json_text::push_string(&mut body, id);
         body.push('}');
-        let connector = crate::https::connector().ok_or(FetchError::Unavailable)?;
+        let connector = crate::support::https::connector().ok_or(FetchError::Unavailable)?;
         let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
         let mut wait = self.retry.backoff;
         let mut outcome = Err(Attempt::Retry("no attempt"));

@@ -98,7 +98,7 @@ pub fn authorization(request: &SignedRequest<'_>, scope: &Scope<'_>, credentials
 pub fn amz_date(unix_seconds: u64) -> String {
     let days = (unix_seconds / 86_400) as i64;
     let secs = unix_seconds % 86_400;
-    let (year, month, day) = crate::clock::civil_from_days(days);
+    let (year, month, day) = crate::support::clock::civil_from_days(days);
     format!("{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
 }
 

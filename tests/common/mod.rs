@@ -8,7 +8,7 @@ pub mod runtime_api;
 use pusher_auth_lambda::aws::handler::handle_bytes;
 use pusher_auth_lambda::config::Settings;
 use pusher_auth_lambda::endpoint::Endpoint;
-use pusher_auth_lambda::logging::Captured;
+use pusher_auth_lambda::support::logging::Captured;
 
 /// An endpoint configured by `vars`, as the environment would: a later entry
 /// wins over an earlier one of the same name, and an empty value is unset.

@@ -21,8 +21,8 @@
 //!
 //! Everything but the timestamp and the two values is fixed at cold start:
 //! [`Metrics`] holds the directive text, and the log subscriber
-//! ([`crate::logging`]) writes it with the line's own timestamp in
-//! milliseconds (see [`crate::logging::EMF_FIELD`]).
+//! ([`crate::support::logging`]) writes it with the line's own timestamp in
+//! milliseconds (see [`crate::support::logging::EMF_FIELD`]).
 
 /// `METRICS_NAMESPACE` when unset.
 pub const DEFAULT_NAMESPACE: &str = "PusherAuth";
@@ -46,7 +46,7 @@ impl Metrics {
         let directive = |dimensions: &str| {
             let mut out = String::with_capacity(256);
             out.push_str("\"CloudWatchMetrics\":[{\"Namespace\":");
-            crate::json_text::push_string(&mut out, namespace);
+            crate::support::json_text::push_string(&mut out, namespace);
             out.push_str(",\"Dimensions\":");
             out.push_str(dimensions);
             out.push_str(",\"Metrics\":[{\"Name\":\"");

@@ -15,13 +15,14 @@ use serde::Deserialize;
 
 use crate::aws::secrets_manager::SecretsManager;
 use crate::error::Refusal;
-use crate::jwks::{KeySource, RemoteJwks};
-use crate::jwt::{self, ClaimRules};
-use crate::metrics::{self, Metrics};
+use crate::identity::jwks::{KeySource, RemoteJwks};
+use crate::identity::jwt::{self, ClaimRules};
+use crate::identity::user_info::UserInfoClaims;
+use crate::identity::validators::{AuthorizerValidator, DemoValidator, JwtValidator, Validator};
 use crate::policy::ChannelPolicy;
+use crate::pusher::signer::{AppSecret, MasterKey};
 use crate::secrets::{valid_secret_id, AppSecrets, Secrets, DEFAULT_TTL, MAX_TTL_SECONDS};
-use crate::signer::{AppSecret, MasterKey};
-use crate::user::{AuthorizerValidator, DemoValidator, JwtValidator, UserInfoClaims, Validator};
+use crate::support::metrics::{self, Metrics};
 use jsonwebtoken::{Algorithm, DecodingKey};
 
 /// A configuration problem found at cold start. Its message is one line that

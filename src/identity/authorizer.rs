@@ -14,8 +14,8 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::error::Refusal;
-use crate::jwt::check_user_id;
-use crate::user::User;
+use crate::identity::user::check_user_id;
+use crate::identity::user::User;
 
 /// The user API Gateway verified, or a refusal. The id is the claim
 /// `user_id_claim` (`USER_ID_CLAIM`); with the default `sub`, a Lambda

@@ -5,128 +5,22 @@ use std::borrow::Cow;
 use std::time::Instant;
 
 use base64::Engine as _;
-use serde_json::value::RawValue;
 
-use crate::config::{AppView, Settings, StageVariables};
+use crate::config::{AppView, Settings};
 use crate::error::Refusal;
-use crate::json_text;
-use crate::metrics;
-use crate::names::{ChannelKind, ChannelName, JsonpCallback, SocketId};
-use crate::params::{AuthParams, Collected, ParamCollector};
-use crate::response::{AuthBody, Response};
+use crate::identity::user::User;
+use crate::identity::user_info::{presence_channel_data, signin_user_data};
+use crate::identity::validators::{Credentials, UserValidator};
+use crate::pusher::names::{ChannelKind, ChannelName, JsonpCallback, SocketId};
 use crate::secrets::AppSecrets;
-use crate::user::{presence_channel_data, signin_user_data, Credentials, User, UserValidator};
+use crate::support::json_text;
+use crate::support::metrics;
+use crate::web::params::{AuthParams, Collected, ParamCollector};
+use crate::web::request::{Body, Method, Query, Request, Route};
+use crate::web::response::{AuthBody, Response};
 
 /// Largest query string or body accepted, in bytes (tokens travel in the query).
 pub const MAX_INPUT_BYTES: usize = 16 * 1024;
-
-/// The HTTP method, as far as the endpoint cares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-    /// JSONP.
-    Get,
-    /// AJAX.
-    Post,
-    /// CORS preflight.
-    Options,
-    /// Anything else: 405.
-    Other,
-}
-
-impl Method {
-    /// Parses a method name (case-sensitive, as HTTP defines).
-    pub fn parse(name: &str) -> Self {
-        match name {
-            "GET" => Self::Get,
-            "POST" => Self::Post,
-            "OPTIONS" => Self::Options,
-            _ => Self::Other,
-        }
-    }
-}
-
-/// The query string in whichever form the integration delivered it.
-#[derive(Debug, Clone, Copy)]
-pub enum Query<'a> {
-    /// Still encoded, as in `rawQueryString` (HTTP API, function URLs).
-    Raw(&'a str),
-    /// Already decoded, one list of values per name, as in REST API
-    /// `multiValueQueryStringParameters`.
-    Decoded(&'a [(Cow<'a, str>, Vec<Cow<'a, str>>)]),
-}
-
-/// The request body.
-#[derive(Debug, Clone, Copy)]
-pub enum Body<'a> {
-    /// No body.
-    None,
-    /// Text as sent.
-    Text(&'a str),
-    /// Base64 of the bytes sent (`isBase64Encoded: true`).
-    Base64(&'a str),
-}
-
-/// The headers the endpoint reads.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Headers<'a> {
-    /// `Origin`.
-    pub origin: Option<&'a str>,
-    /// `Authorization`.
-    pub authorization: Option<&'a str>,
-    /// `Content-Type`.
-    pub content_type: Option<&'a str>,
-}
-
-/// A request, decoded from whatever event shape carried it.
-#[derive(Debug, Clone, Copy)]
-pub struct Request<'a> {
-    /// API Gateway's request id, for the log.
-    pub request_id: &'a str,
-    /// HTTP method.
-    pub method: Method,
-    /// Full path, possibly behind a stage or other prefix.
-    pub path: &'a str,
-    /// Query string.
-    pub query: Query<'a>,
-    /// Body.
-    pub body: Body<'a>,
-    /// Selected headers.
-    pub headers: Headers<'a>,
-    /// Stage variables (overrides).
-    pub stage_variables: &'a StageVariables,
-    /// `requestContext.authorizer`, unparsed.
-    pub authorizer: Option<&'a RawValue>,
-}
-
-/// The two routes, matched as path suffixes behind any prefix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Route {
-    /// `…/pusher/auth`: channel authorization.
-    ChannelAuth,
-    /// `…/pusher/user-auth`: user authentication (`pusher.signin()`).
-    UserAuth,
-}
-
-impl Route {
-    /// Finds the route a path ends in.
-    pub fn of(path: &str) -> Option<Self> {
-        let path = path.strip_suffix('/').unwrap_or(path);
-        if path.ends_with("/pusher/auth") {
-            Some(Self::ChannelAuth)
-        } else if path.ends_with("/pusher/user-auth") {
-            Some(Self::UserAuth)
-        } else {
-            None
-        }
-    }
-
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::ChannelAuth => "channel-auth",
-            Self::UserAuth => "user-auth",
-        }
-    }
-}
 
 /// What the log line records about a request.
 #[derive(Debug, Default)]

@@ -4,7 +4,7 @@
 //!
 //! Algorithms come from an explicit allow-list. HMAC tokens are checked only
 //! with `JWT_SECRET`; RSA and EC tokens only with keys from the configured JWKS
-//! (inline or fetched, see [`crate::jwks`]), matched by `kid` and by algorithm
+//! (inline or fetched, see [`crate::identity::jwks`]), matched by `kid` and by algorithm
 //! family, so an HMAC token can never be checked with a public key. Headers
 //! that name key material (`jku`, `x5u`, `jwk`, `x5c`) are refused: a token
 //! never chooses its own key.
@@ -17,12 +17,10 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 
 use crate::error::Refusal;
-use crate::user::User;
+use crate::identity::user::{check_user_id, User};
 
 /// Longest token accepted.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
-/// Longest user id (`sub`) accepted.
-pub const MAX_USER_ID_CHARS: usize = 128;
 /// Most clock leeway allowed for `exp`/`nbf`.
 pub const MAX_LEEWAY_SECONDS: u64 = 60;
 
@@ -74,7 +72,7 @@ impl std::fmt::Debug for VerificationKey {
 /// an unusual exponent) are dropped with a warning naming their `kid`: a
 /// token signed with one is then refused as `token_unknown_key`.
 pub fn keys_from_jwks(text: &str) -> Result<Vec<VerificationKey>, &'static str> {
-    crate::ring_provider::install();
+    crate::identity::ring_provider::install();
     let set: JwkSet = serde_json::from_str(text).map_err(|_| "is not a JWKS document ({\"keys\":[…]})")?;
     Ok(set.keys.iter().filter_map(verification_key).collect())
 }
@@ -102,7 +100,7 @@ fn verification_key(jwk: &Jwk) -> Option<VerificationKey> {
         AlgorithmParameters::RSA(params) => {
             let n = URL_SAFE_NO_PAD.decode(&params.n).ok()?;
             let e = URL_SAFE_NO_PAD.decode(&params.e).ok()?;
-            if !crate::ring_provider::rsa_key_usable(&n, &e) {
+            if !crate::identity::ring_provider::rsa_key_usable(&n, &e) {
                 tracing::warn!(
                     kid = jwk.common.key_id.as_deref().unwrap_or(""),
                     modulus_bits = (n.iter().skip_while(|b| **b == 0).count() * 8) as u64,
@@ -110,7 +108,7 @@ fn verification_key(jwk: &Jwk) -> Option<VerificationKey> {
                 );
                 return None;
             }
-            crate::ring_provider::rsa_key(&n, &e)
+            crate::identity::ring_provider::rsa_key(&n, &e)
         }
         _ => DecodingKey::from_jwk(jwk).ok()?,
     };
@@ -190,7 +188,7 @@ pub fn pick_key<'k>(keys: &'k [VerificationKey], head: &TokenHead) -> Option<&'k
 /// Verifies the signature and the claims with `key`, and makes the user.
 pub fn verify(token: &str, head: &TokenHead, key: &DecodingKey, rules: &ClaimRules) -> Result<User, Refusal> {
     // Before any decode: jsonwebtoken fixes its provider on first use.
-    crate::ring_provider::install();
+    crate::identity::ring_provider::install();
     let mut validation = Validation::new(head.alg);
     validation.leeway = rules.leeway;
     validation.validate_exp = true;
@@ -275,24 +273,6 @@ pub fn check_issuer_and_audience(claims: &Map<String, Value>, rules: &ClaimRules
             return Err(Refusal::Unauthenticated("token_unexpected_audience"));
         }
         (None, _) => {}
-    }
-    Ok(())
-}
-
-/// The rules for a user id (presence `user_id`, signin `id`, watchlist
-/// entries): not empty, at most [`MAX_USER_ID_CHARS`] characters, no control
-/// characters. Pusher identifies users by these strings in its HTTP API
-/// (`/users/<id>/…`) and events; a value outside these rules would be signed
-/// only for the server to reject it.
-pub fn check_user_id(id: &str) -> Result<(), &'static str> {
-    if id.is_empty() {
-        return Err("empty");
-    }
-    if id.chars().count() > MAX_USER_ID_CHARS {
-        return Err("too_long");
-    }
-    if id.chars().any(char::is_control) {
-        return Err("control_character");
     }
     Ok(())
 }

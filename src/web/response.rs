@@ -6,8 +6,8 @@ use std::borrow::Cow;
 use serde::Serialize;
 
 use crate::error::Refusal;
-use crate::json_text;
-use crate::names::JsonpCallback;
+use crate::pusher::names::JsonpCallback;
+use crate::support::json_text;
 
 /// A successful authorization: `auth` plus what the channel type needs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]

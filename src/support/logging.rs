@@ -19,7 +19,7 @@ use tracing::level_filters::LevelFilter;
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Metadata, Subscriber};
 
-use crate::json_text;
+use crate::support::json_text;
 
 /// Where finished lines go (each call gets one whole line, newline included).
 pub type Sink = Arc<dyn Fn(&[u8]) + Send + Sync>;
@@ -67,7 +67,7 @@ thread_local! {
 /// The field whose value [`JsonLines`] writes as the line's CloudWatch
 /// Embedded Metric Format block rather than as a string: for a record of this
 /// crate, `_aws = "<rest>"` becomes `"_aws":{"Timestamp":<the line's time in
-/// ms>,<rest>`, where `<rest>` is [`crate::metrics::Metrics::directive`] (the
+/// ms>,<rest>`, where `<rest>` is [`crate::support::metrics::Metrics::directive`] (the
 /// rest of the object, closing brace included). From any other target it is
 /// an ordinary string.
 pub const EMF_FIELD: &str = "_aws";
@@ -180,7 +180,7 @@ fn write_timestamp(out: &mut String, now: SystemTime) {
     let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs();
     let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (year, month, day) = crate::clock::civil_from_days(days as i64);
+    let (year, month, day) = crate::support::clock::civil_from_days(days as i64);
     json_text::push_padded(out, year.max(0) as u64, 4);
     out.push('-');
     json_text::push_padded(out, month.into(), 2);
@@ -253,7 +253,7 @@ mod tests {
 
     #[test]
     fn emf_blocks_carry_the_line_time_and_only_for_our_records() {
-        let metrics = crate::metrics::Metrics::new("NS");
+        let metrics = crate::support::metrics::Metrics::new("NS");
         let captured = Captured::default();
         tracing::subscriber::with_default(captured.subscriber(Level::INFO), || {
             tracing::info!(_aws = metrics.directive(false), Requests = 1u64, "ours");

@@ -9,8 +9,8 @@
 //!   (`{"error":…,"status":…}`) as `errorMessage`, which the integration
 //!   response's selection patterns map to that status.
 
-use crate::json_text;
-use crate::response::Response;
+use crate::support::json_text;
+use crate::web::response::Response;
 
 /// Which proxy payload format to answer in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,14 +47,14 @@ pub const REFUSAL_ERROR_TYPE: &str = "Refusal";
 
 /// A [`Response`] in the proxy integration's JSON form.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProxyResponse {
+pub struct ApiReply {
     /// The answer.
     pub response: Response,
     /// The format of the event it answers.
     pub format: PayloadFormat,
 }
 
-impl ProxyResponse {
+impl ApiReply {
     /// What the invocation returns for this response.
     pub fn outcome(&self) -> Outcome {
         match self.format {

@@ -9,7 +9,7 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-use crate::names::{ChannelName, SocketId};
+use crate::pusher::names::{ChannelName, SocketId};
 
 /// The app secret, held as a keyed HMAC state so each signature only hashes
 /// the message. Its `Debug` output never shows the key.

@@ -10,7 +10,7 @@
 //!
 //! Every fetch that replaces the keys moves the key-set generation
 //! ([`KeySource::generation`]) on, which clears the verified-token cache
-//! ([`crate::token_cache`]).
+//! ([`crate::identity::token_cache`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -23,7 +23,7 @@ use hyper_util::rt::TokioExecutor;
 use jsonwebtoken::DecodingKey;
 
 use crate::error::Refusal;
-use crate::jwt::{keys_from_jwks, pick_key, TokenHead, VerificationKey};
+use crate::identity::jwt::{keys_from_jwks, pick_key, TokenHead, VerificationKey};
 
 /// Longest wait for the JWKS endpoint.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(2);
@@ -170,7 +170,7 @@ impl RemoteJwks {
     }
 
     async fn fetch(&self) -> Result<Vec<VerificationKey>, FetchError> {
-        let connector = crate::https::connector().ok_or(FetchError::Connect)?;
+        let connector = crate::support::https::connector().ok_or(FetchError::Connect)?;
         let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
         let request = http::Request::get(self.url.clone())
             .header(http::header::ACCEPT, "application/json")

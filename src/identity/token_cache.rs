@@ -7,7 +7,7 @@
 //!
 //! - **The key is the whole token.** An entry is found by the SHA-256 of the
 //!   exact token bytes (header, claims and signature), so a hit means these
-//!   very bytes passed every check of [`crate::jwt`] before: the algorithm
+//!   very bytes passed every check of [`crate::identity::jwt`] before: the algorithm
 //!   allow-list and the refused key-naming headers (§3.1, §3.2), the signature
 //!   with a key picked by `kid` and family (§3.1, §3.12), and the claims. A
 //!   token differing in any byte, the signature included, is a miss and goes
@@ -22,7 +22,7 @@
 //!   its token expired, and it goes when the cache is full (expired entries
 //!   first).
 //! - **Issuer, audience and `token_use` are checked on every hit** with
-//!   [`crate::jwt::check_issuer_and_audience`] (§3.8, §3.9, §3.11: which
+//!   [`crate::identity::jwt::check_issuer_and_audience`] (§3.8, §3.9, §3.11: which
 //!   tokens are accepted is decided by the configuration every time, not by
 //!   what was accepted once).
 //! - **A key set change clears the cache.** When the JWKS is fetched again
@@ -52,8 +52,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::error::Refusal;
-use crate::jwt::{check_issuer_and_audience, ClaimRules};
-use crate::user::User;
+use crate::identity::jwt::{check_issuer_and_audience, ClaimRules};
+use crate::identity::user::User;
 
 /// Most entries kept (see the module doc).
 pub const CAPACITY: usize = 512;

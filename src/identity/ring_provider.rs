@@ -14,8 +14,8 @@
 //!
 //! jsonwebtoken picks its provider once per process: a `decode` before
 //! [`install`] would fix a panicking placeholder for good. [`install`] is
-//! therefore called on the token path itself ([`crate::jwt::verify`] and
-//! [`crate::jwt::keys_from_jwks`]), so no caller (tests and benches skip
+//! therefore called on the token path itself ([`crate::identity::jwt::verify`] and
+//! [`crate::identity::jwt::keys_from_jwks`]), so no caller (tests and benches skip
 //! `main`) can reach jsonwebtoken first.
 
 use std::sync::Once;
