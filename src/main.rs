@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use lambda_runtime::{service_fn, Runtime};
 use pusher_auth_lambda::aws::handler::{pass_through, DecodeOnceLayer};
+use pusher_auth_lambda::aws::secrets_manager::store_from_lookup;
 use pusher_auth_lambda::config::Settings;
 use pusher_auth_lambda::endpoint::Endpoint;
 use pusher_auth_lambda::support::logging;
@@ -38,7 +39,7 @@ fn max_concurrency() -> u32 {
 
 async fn serve() -> ExitCode {
     logging::init();
-    let settings = match Settings::from_env() {
+    let settings = match Settings::from_env(store_from_lookup) {
         Ok(settings) => settings,
         Err(error) => {
             tracing::error!(variable = error.variable, "{error}");

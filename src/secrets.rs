@@ -14,13 +14,13 @@
 //! `private-encrypted-` channels).
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use crate::aws::secrets_manager::{FetchError, SecretsManager};
 use crate::error::Refusal;
 use crate::pusher::signer::{AppSecret, MasterKey};
 
@@ -78,17 +78,32 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
 /// The largest `PUSHER_SECRET_TTL_SECONDS` accepted: a day.
 pub const MAX_TTL_SECONDS: u64 = 86_400;
 
-/// Where stored secrets are read: Secrets Manager, or a stand-in in tests.
-pub trait SecretSource {
-    /// The `SecretString` of the secret `id`.
-    fn secret_string(&self, id: &str) -> impl Future<Output = Result<String, FetchError>> + Send;
+/// Why a stored secret could not be read. Carries no secret material.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreError {
+    /// No such secret (or no current version).
+    NotFound,
+    /// The function may not read it.
+    Denied,
+    /// The answer is not a secret string (a binary secret, or malformed).
+    NotAString,
+    /// Every attempt failed: connection, timeout, throttling or a 5xx.
+    Unavailable,
 }
 
-impl SecretSource for SecretsManager {
-    fn secret_string(&self, id: &str) -> impl Future<Output = Result<String, FetchError>> + Send {
-        SecretsManager::secret_string(self, id)
-    }
+/// What [`SecretStore::secret_string`] returns.
+pub type StoreFuture<'a> = Pin<Box<dyn Future<Output = Result<String, StoreError>> + Send + 'a>>;
+
+/// Where stored secrets are read: Secrets Manager (`aws::secrets_manager`
+/// implements this), or a stand-in in tests. Called only on a cache miss.
+pub trait SecretStore: Send + Sync + std::fmt::Debug {
+    /// The `SecretString` of the secret `id`.
+    fn secret_string<'a>(&'a self, id: &'a str) -> StoreFuture<'a>;
 }
+
+/// A secret store built from the configuration variables (`None`: no store
+/// configured), or the variable that is wrong and what is wrong with it.
+pub type StoreFromConfig = Result<Option<Arc<dyn SecretStore>>, (&'static str, &'static str)>;
 
 /// The configured secret source, with its cache.
 #[derive(Debug)]
@@ -98,19 +113,19 @@ pub struct Secrets {
     /// `PUSHER_SECRET_ID` from the environment.
     default_id: Option<String>,
     /// The client, when AWS credentials and a region are set.
-    store: Option<SecretsManager>,
+    store: Option<Arc<dyn SecretStore>>,
     /// Secrets read so far, by id.
     cache: SecretCache,
 }
 
 impl Secrets {
     /// A fixed secret from the environment.
-    pub fn fixed(secrets: AppSecrets, store: Option<SecretsManager>) -> Self {
+    pub fn fixed(secrets: AppSecrets, store: Option<Arc<dyn SecretStore>>) -> Self {
         Self { fixed: Some(Arc::new(secrets)), default_id: None, store, cache: SecretCache::new(Some(DEFAULT_TTL)) }
     }
 
     /// Secrets read from Secrets Manager, by default the secret `default_id`.
-    pub fn stored(default_id: String, store: SecretsManager) -> Self {
+    pub fn stored(default_id: String, store: Arc<dyn SecretStore>) -> Self {
         Self {
             fixed: None,
             default_id: Some(default_id),
@@ -146,7 +161,7 @@ impl Secrets {
         };
         let store =
             self.store.as_ref().ok_or(Refusal::Misconfigured("PUSHER_SECRET_ID needs AWS_REGION and credentials"))?;
-        self.cache.get(id, store).await
+        self.cache.get(id, store.as_ref()).await
     }
 }
 
@@ -210,7 +225,7 @@ impl SecretCache {
     }
 
     /// The secrets `id` names, from the cache or read from `source`.
-    pub async fn get(&self, id: &str, source: &impl SecretSource) -> Result<Arc<AppSecrets>, Refusal> {
+    pub async fn get(&self, id: &str, source: &(impl SecretStore + ?Sized)) -> Result<Arc<AppSecrets>, Refusal> {
         let slot = self.slot(id);
         let seen = slot.finished.load(Ordering::Acquire);
         let fresh = |due: Option<Instant>| due.is_none_or(|due| Instant::now() < due);
@@ -289,13 +304,16 @@ impl SecretCache {
 }
 
 /// One read of the secret `id`, parsed; logs nothing itself.
-async fn read(id: &str, source: &impl SecretSource) -> Result<Arc<AppSecrets>, (Refusal, Option<SecretFormatError>)> {
+async fn read(
+    id: &str,
+    source: &(impl SecretStore + ?Sized),
+) -> Result<Arc<AppSecrets>, (Refusal, Option<SecretFormatError>)> {
     let text = source.secret_string(id).await.map_err(|error| {
         let refusal = match error {
-            FetchError::NotFound => Refusal::Misconfigured("secret_not_found"),
-            FetchError::Denied => Refusal::Misconfigured("secret_access_denied"),
-            FetchError::NotAString => Refusal::Misconfigured("secret_not_a_string"),
-            FetchError::Unavailable => Refusal::Unavailable("secret_unavailable"),
+            StoreError::NotFound => Refusal::Misconfigured("secret_not_found"),
+            StoreError::Denied => Refusal::Misconfigured("secret_access_denied"),
+            StoreError::NotAString => Refusal::Misconfigured("secret_not_a_string"),
+            StoreError::Unavailable => Refusal::Unavailable("secret_unavailable"),
         };
         (refusal, None)
     })?;
@@ -393,14 +411,15 @@ mod tests {
     }
 
     /// Secrets in memory; each read is counted and waits while the gate is closed.
+    #[derive(Debug)]
     struct Memory {
-        value: Mutex<Result<String, FetchError>>,
+        value: Mutex<Result<String, StoreError>>,
         gate: tokio::sync::watch::Sender<bool>,
         reads: AtomicU64,
     }
 
     impl Memory {
-        fn new(value: Result<&str, FetchError>) -> Arc<Self> {
+        fn new(value: Result<&str, StoreError>) -> Arc<Self> {
             Arc::new(Self {
                 value: Mutex::new(value.map(str::to_owned)),
                 gate: tokio::sync::watch::Sender::new(true),
@@ -408,7 +427,7 @@ mod tests {
             })
         }
 
-        fn set(&self, value: Result<&str, FetchError>) {
+        fn set(&self, value: Result<&str, StoreError>) {
             *self.value.lock().unwrap() = value.map(str::to_owned);
         }
 
@@ -426,11 +445,13 @@ mod tests {
         }
     }
 
-    impl SecretSource for Arc<Memory> {
-        async fn secret_string(&self, _id: &str) -> Result<String, FetchError> {
-            self.reads.fetch_add(1, Ordering::SeqCst);
-            self.gate.subscribe().wait_for(|open| *open).await.unwrap();
-            self.value.lock().unwrap().clone()
+    impl SecretStore for Arc<Memory> {
+        fn secret_string<'a>(&'a self, _id: &'a str) -> StoreFuture<'a> {
+            Box::pin(async move {
+                self.reads.fetch_add(1, Ordering::SeqCst);
+                self.gate.subscribe().wait_for(|open| *open).await.unwrap();
+                self.value.lock().unwrap().clone()
+            })
         }
     }
 
@@ -445,7 +466,7 @@ mod tests {
 
     #[tokio::test]
     async fn hits_misses_and_failures_not_cached() {
-        let store = Memory::new(Err(FetchError::NotFound));
+        let store = Memory::new(Err(StoreError::NotFound));
         let cache = SecretCache::new(None);
         assert_eq!(cache.get("a", &store).await.unwrap_err(), Refusal::Misconfigured("secret_not_found"));
         assert_eq!(cache.get("a", &store).await.unwrap_err(), Refusal::Misconfigured("secret_not_found"));
@@ -461,7 +482,7 @@ mod tests {
         // An unusable value is refused, and not kept either.
         store.set(Ok(" padded\n"));
         assert_eq!(cache.get("c", &store).await.unwrap_err(), Refusal::Misconfigured("secret_invalid"));
-        store.set(Err(FetchError::Unavailable));
+        store.set(Err(StoreError::Unavailable));
         assert_eq!(cache.get("c", &store).await.unwrap_err(), Refusal::Unavailable("secret_unavailable"));
         assert_eq!(store.reads(), 6);
     }
@@ -523,7 +544,7 @@ mod tests {
 
         // A failing first read is shared by those waiting for it, then tried again.
         let (tasks, _) = {
-            store.set(Err(FetchError::Unavailable));
+            store.set(Err(StoreError::Unavailable));
             let cache = Arc::new(SecretCache::new(None));
             store.close();
             let spawned = spawn_gets(&cache, &store, 20);
@@ -544,7 +565,7 @@ mod tests {
         let captured = crate::support::logging::Captured::default();
         let _log = tracing::subscriber::set_default(captured.subscriber(tracing::Level::INFO));
         assert_eq!(hmac_of(&cache.get("a", &store).await.unwrap()), expected("first-secret"));
-        for failure in [FetchError::Unavailable, FetchError::Denied, FetchError::Unavailable] {
+        for failure in [StoreError::Unavailable, StoreError::Denied, StoreError::Unavailable] {
             store.set(Err(failure));
             assert_eq!(hmac_of(&cache.get("a", &store).await.unwrap()), expected("first-secret"));
         }
@@ -559,7 +580,7 @@ mod tests {
         let log = captured.text();
         assert_eq!(log.matches("Secrets Manager answers again").count(), 1, "{log}");
         // A second outage is logged again, once.
-        store.set(Err(FetchError::Unavailable));
+        store.set(Err(StoreError::Unavailable));
         for _ in 0..3 {
             assert_eq!(hmac_of(&cache.get("a", &store).await.unwrap()), expected("second-secret"));
         }

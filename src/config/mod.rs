@@ -13,7 +13,6 @@ use std::time::Duration;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
-use crate::aws::secrets_manager::SecretsManager;
 use crate::error::Refusal;
 use crate::identity::jwks::{KeySource, RemoteJwks};
 use crate::identity::jwt::{self, ClaimRules};
@@ -21,7 +20,7 @@ use crate::identity::user_info::UserInfoClaims;
 use crate::identity::validators::{AuthorizerValidator, DemoValidator, JwtValidator, Validator};
 use crate::policy::ChannelPolicy;
 use crate::pusher::signer::{AppSecret, MasterKey};
-use crate::secrets::{valid_secret_id, AppSecrets, Secrets, DEFAULT_TTL, MAX_TTL_SECONDS};
+use crate::secrets::{valid_secret_id, AppSecrets, Secrets, StoreFromConfig, DEFAULT_TTL, MAX_TTL_SECONDS};
 use crate::support::metrics::{self, Metrics};
 use jsonwebtoken::{Algorithm, DecodingKey};
 
@@ -86,9 +85,20 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Reads and validates the configuration through `lookup` (the process
-    /// environment in production). Empty values count as unset.
+    /// Reads and validates the configuration through `lookup`, without a
+    /// secret store (`PUSHER_SECRET_ID` is then refused). Empty values count
+    /// as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Self::from_lookup_with_store(lookup, |_| Ok(None))
+    }
+
+    /// The same, with the secret store `store` builds from the variables
+    /// (`main` passes the Secrets Manager client's constructor and the
+    /// process environment).
+    pub fn from_lookup_with_store(
+        lookup: impl Fn(&str) -> Option<String>,
+        store: impl FnOnce(&dyn Fn(&str) -> Option<String>) -> StoreFromConfig,
+    ) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
         let err = |variable, problem: &str| ConfigError { variable, problem: problem.to_owned() };
 
@@ -104,7 +114,7 @@ impl Settings {
         if cluster.as_deref().is_some_and(|v| !valid_cluster(v)) {
             return Err(err("PUSHER_CLUSTER", "is not a valid cluster name (lowercase letters, digits, '-')"));
         }
-        let store = SecretsManager::from_lookup(&get).map_err(|(variable, problem)| err(variable, problem))?;
+        let store = store(&get).map_err(|(variable, problem)| err(variable, problem))?;
         let secret_ttl = match get("PUSHER_SECRET_TTL_SECONDS") {
             None => Some(DEFAULT_TTL),
             Some(v) => match v.parse::<u64>() {
@@ -212,9 +222,11 @@ impl Settings {
         })
     }
 
-    /// Reads the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+    /// Reads the process environment, with the secret store `store` builds.
+    pub fn from_env(
+        store: impl FnOnce(&dyn Fn(&str) -> Option<String>) -> StoreFromConfig,
+    ) -> Result<Self, ConfigError> {
+        Self::from_lookup_with_store(|name| std::env::var(name).ok(), store)
     }
 
     /// The configuration in force for one request: stage variables override
@@ -461,7 +473,9 @@ fn valid_origin_list(list: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secrets::{SecretStore, StoreError, StoreFuture};
     use std::collections::HashMap;
+    use std::sync::Arc;
 
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
         let mut env: HashMap<String, String> =
@@ -472,7 +486,21 @@ mod tests {
         for (k, v) in vars {
             env.insert(k.to_string(), v.to_string());
         }
-        Settings::from_lookup(|name| env.get(name).cloned())
+        // A stand-in store wherever AWS credentials are configured.
+        Settings::from_lookup_with_store(
+            |name| env.get(name).cloned(),
+            |get| Ok(get("AWS_ACCESS_KEY_ID").map(|_| Arc::new(NoStore) as Arc<dyn SecretStore>)),
+        )
+    }
+
+    /// A secret store that is never read.
+    #[derive(Debug)]
+    struct NoStore;
+
+    impl SecretStore for NoStore {
+        fn secret_string<'a>(&'a self, _id: &'a str) -> StoreFuture<'a> {
+            Box::pin(std::future::ready(Err(StoreError::Unavailable)))
+        }
     }
 
     fn variable_of(vars: &[(&str, &str)]) -> &'static str {

@@ -81,7 +81,7 @@ impl Subscriber for JsonLines {
     /// Our own records follow the configured level. Records of dependencies
     /// (`lambda_runtime`, hyper, rustls) pass only at WARN and ERROR,
     /// whatever the level: at DEBUG and TRACE `lambda_runtime` writes each
-    /// invocation's body, which behind [`crate::aws::handler`]'s layer is the
+    /// invocation's body, which behind the AWS adapter's layer (`aws::handler`) is the
     /// finished answer (signatures, shared secrets, `channel_data`) and, for
     /// the raw event, the token and the query string.
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {

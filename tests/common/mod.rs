@@ -6,6 +6,7 @@
 pub mod runtime_api;
 
 use pusher_auth_lambda::aws::handler::handle_bytes;
+use pusher_auth_lambda::aws::secrets_manager::store_from_lookup;
 use pusher_auth_lambda::config::Settings;
 use pusher_auth_lambda::endpoint::Endpoint;
 use pusher_auth_lambda::support::logging::Captured;
@@ -20,7 +21,7 @@ pub fn endpoint_from<K: AsRef<str>, V: AsRef<str>>(vars: &[(K, V)]) -> Endpoint 
             .map(|(_, v)| v.as_ref().to_owned())
             .filter(|v| !v.is_empty())
     };
-    Endpoint::new(Settings::from_lookup(lookup).unwrap())
+    Endpoint::new(Settings::from_lookup_with_store(lookup, store_from_lookup).unwrap())
 }
 
 /// Runs one event through the handler, capturing the log at `level`; returns
