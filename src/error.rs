@@ -15,7 +15,7 @@ pub enum Refusal {
     UnsupportedMediaType,
     /// A parameter appeared more than once (or `channel_name` beside a batch).
     DuplicateParameter,
-    /// A batch naming more channels than [`crate::web::params::MAX_BATCH`].
+    /// A batch naming more channels than the batch limit (`web::params::MAX_BATCH`).
     BatchTooLarge,
     /// Bad percent-encoding, bad base64 body, or a value that is not UTF-8.
     InvalidEncoding,
