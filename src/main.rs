@@ -10,11 +10,11 @@
 use std::process::ExitCode;
 
 use lambda_runtime::{service_fn, Runtime};
-use pusher_auth_lambda::aws::handler::{pass_through, DecodeOnceLayer};
-use pusher_auth_lambda::aws::secrets_manager::store_from_lookup;
-use pusher_auth_lambda::config::Settings;
-use pusher_auth_lambda::endpoint::Endpoint;
-use pusher_auth_lambda::support::logging;
+use pusher_auth_lambda::logging;
+use pusher_auth_lambda::store_from_lookup;
+use pusher_auth_lambda::Endpoint;
+use pusher_auth_lambda::Settings;
+use pusher_auth_lambda::{pass_through, DecodeOnceLayer};
 
 fn main() -> ExitCode {
     let runtime = if max_concurrency() > 1 {

@@ -26,7 +26,7 @@ use crate::pusher::signer::{AppSecret, MasterKey};
 
 /// What signing needs: the app secret and, for encrypted channels, the master key.
 #[derive(Debug, Clone)]
-pub struct AppSecrets {
+pub(crate) struct AppSecrets {
     /// The app secret.
     pub secret: AppSecret,
     /// The encryption master key, if configured.
@@ -35,7 +35,8 @@ pub struct AppSecrets {
 
 /// Why a `SecretString` was not usable (names no value).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SecretFormatError {
+#[allow(clippy::enum_variant_names)] // the names read as the problems they are
+pub(crate) enum SecretFormatError {
     /// Empty, or surrounded by whitespace.
     BadSecret,
     /// JSON without a string `secret`, or with other unknown content.
@@ -54,7 +55,7 @@ struct StoredJson {
 
 impl AppSecrets {
     /// Parses a stored `SecretString`: the plain secret, or the JSON form.
-    pub fn parse(text: &str) -> Result<Self, SecretFormatError> {
+    pub(crate) fn parse(text: &str) -> Result<Self, SecretFormatError> {
         let (secret, master_key) = if text.trim_start().starts_with('{') {
             let stored: StoredJson = serde_json::from_str(text).map_err(|_| SecretFormatError::BadJson)?;
             let key = match stored.master_key.as_deref().filter(|k| !k.is_empty()) {
@@ -74,9 +75,9 @@ impl AppSecrets {
 
 /// `PUSHER_SECRET_TTL_SECONDS` when unset: five minutes, as AWS's own
 /// Secrets Manager extension refreshes.
-pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
+pub(crate) const DEFAULT_TTL: Duration = Duration::from_secs(300);
 /// The largest `PUSHER_SECRET_TTL_SECONDS` accepted: a day.
-pub const MAX_TTL_SECONDS: u64 = 86_400;
+pub(crate) const MAX_TTL_SECONDS: u64 = 86_400;
 
 /// Why a stored secret could not be read. Carries no secret material.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +93,7 @@ pub enum StoreError {
 }
 
 /// What [`SecretStore::secret_string`] returns.
-pub type StoreFuture<'a> = Pin<Box<dyn Future<Output = Result<String, StoreError>> + Send + 'a>>;
+pub(crate) type StoreFuture<'a> = Pin<Box<dyn Future<Output = Result<String, StoreError>> + Send + 'a>>;
 
 /// Where stored secrets are read: Secrets Manager (`aws::secrets_manager`
 /// implements this), or a stand-in in tests. Called only on a cache miss.
@@ -103,11 +104,11 @@ pub trait SecretStore: Send + Sync + std::fmt::Debug {
 
 /// A secret store built from the configuration variables (`None`: no store
 /// configured), or the variable that is wrong and what is wrong with it.
-pub type StoreFromConfig = Result<Option<Arc<dyn SecretStore>>, (&'static str, &'static str)>;
+pub(crate) type StoreFromConfig = Result<Option<Arc<dyn SecretStore>>, (&'static str, &'static str)>;
 
 /// The configured secret source, with its cache.
 #[derive(Debug)]
-pub struct Secrets {
+pub(crate) struct Secrets {
     /// From `PUSHER_SECRET` (and `PUSHER_ENCRYPTION_MASTER_KEY_BASE64`).
     fixed: Option<Arc<AppSecrets>>,
     /// `PUSHER_SECRET_ID` from the environment.
@@ -120,12 +121,12 @@ pub struct Secrets {
 
 impl Secrets {
     /// A fixed secret from the environment.
-    pub fn fixed(secrets: AppSecrets, store: Option<Arc<dyn SecretStore>>) -> Self {
+    pub(crate) fn fixed(secrets: AppSecrets, store: Option<Arc<dyn SecretStore>>) -> Self {
         Self { fixed: Some(Arc::new(secrets)), default_id: None, store, cache: SecretCache::new(Some(DEFAULT_TTL)) }
     }
 
     /// Secrets read from Secrets Manager, by default the secret `default_id`.
-    pub fn stored(default_id: String, store: Arc<dyn SecretStore>) -> Self {
+    pub(crate) fn stored(default_id: String, store: Arc<dyn SecretStore>) -> Self {
         Self {
             fixed: None,
             default_id: Some(default_id),
@@ -135,24 +136,25 @@ impl Secrets {
     }
 
     /// The same, refreshing stored secrets after `ttl` (`None`: never).
-    pub fn with_ttl(mut self, ttl: Option<Duration>) -> Self {
+    pub(crate) fn with_ttl(mut self, ttl: Option<Duration>) -> Self {
         self.cache = SecretCache::new(ttl);
         self
     }
 
+    #[cfg(test)]
     /// How long a stored secret is used before a refresh (`None`: for ever).
-    pub fn ttl(&self) -> Option<Duration> {
+    pub(crate) fn ttl(&self) -> Option<Duration> {
         self.cache.ttl
     }
 
     /// The fixed secret, if there is one.
-    pub fn fixed_secrets(&self) -> Option<&AppSecrets> {
+    pub(crate) fn fixed_secrets(&self) -> Option<&AppSecrets> {
         self.fixed.as_deref()
     }
 
     /// The secrets for a request: the stage's `PUSHER_SECRET_ID` if it names
     /// one, else the environment's.
-    pub async fn get(&self, stage_id: Option<&str>) -> Result<Arc<AppSecrets>, Refusal> {
+    pub(crate) async fn get(&self, stage_id: Option<&str>) -> Result<Arc<AppSecrets>, Refusal> {
         let id = match (stage_id, &self.default_id, &self.fixed) {
             (Some(id), _, _) => id,
             (None, Some(id), _) => id.as_str(),
@@ -179,7 +181,7 @@ impl Secrets {
 /// Locks: the std mutexes are held only to copy a value in or out, never
 /// across an `await`; the per-id async mutex is held across the read.
 #[derive(Debug)]
-pub struct SecretCache {
+pub(crate) struct SecretCache {
     ttl: Option<Duration>,
     slots: Mutex<Vec<(String, Arc<Slot>)>>,
 }
@@ -206,7 +208,7 @@ impl Slot {
 
 impl SecretCache {
     /// An empty cache whose values are refreshed after `ttl` (`None`: never).
-    pub fn new(ttl: Option<Duration>) -> Self {
+    pub(crate) fn new(ttl: Option<Duration>) -> Self {
         Self { ttl, slots: Mutex::default() }
     }
 
@@ -225,7 +227,7 @@ impl SecretCache {
     }
 
     /// The secrets `id` names, from the cache or read from `source`.
-    pub async fn get(&self, id: &str, source: &(impl SecretStore + ?Sized)) -> Result<Arc<AppSecrets>, Refusal> {
+    pub(crate) async fn get(&self, id: &str, source: &(impl SecretStore + ?Sized)) -> Result<Arc<AppSecrets>, Refusal> {
         let slot = self.slot(id);
         let seen = slot.finished.load(Ordering::Acquire);
         let fresh = |due: Option<Instant>| due.is_none_or(|due| Instant::now() < due);
@@ -330,7 +332,7 @@ async fn read(
 /// A Pusher app secret pasted here by mistake (20 lowercase hex digits, the
 /// shape Pusher issues) is refused too: it would otherwise be logged as the
 /// secret id and sent to AWS. Callers never log a value this refuses.
-pub fn valid_secret_id(id: &str) -> bool {
+pub(crate) fn valid_secret_id(id: &str) -> bool {
     let name_ok = |name: &str| {
         (1..=512).contains(&name.len())
             && name

@@ -6,8 +6,8 @@
 mod common;
 
 use hmac::{Hmac, Mac};
-use pusher_auth_lambda::aws::handler::handle_bytes;
-use pusher_auth_lambda::endpoint::Endpoint;
+use pusher_auth_lambda::handle_bytes;
+use pusher_auth_lambda::Endpoint;
 use serde_json::Value;
 use sha2::Sha256;
 

@@ -4,7 +4,7 @@
 mod common;
 
 use hmac::{Hmac, Mac};
-use pusher_auth_lambda::endpoint::Endpoint;
+use pusher_auth_lambda::Endpoint;
 use serde_json::{json, Value};
 use sha2::Sha256;
 

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use pusher_auth_lambda::identity::jwks::RemoteJwks;
-use pusher_auth_lambda::identity::jwt::{check_head, ClaimRules};
+use pusher_auth_lambda::testing::jwt::{check_head, ClaimRules};
+use pusher_auth_lambda::testing::RemoteJwks;
 use serde_json::Value;
 
 fn tokens() -> Value {
@@ -96,7 +96,7 @@ fn check(remote: &RemoteJwks, name: &str) -> Result<String, String> {
     let token = tokens()["tokens"][name].as_str().unwrap().to_owned();
     let head = check_head(&token, &rules()).map_err(|r| r.log_reason().to_owned())?;
     let key = runtime().block_on(remote.key_for(&head)).map_err(|r| r.log_reason().to_owned())?;
-    pusher_auth_lambda::identity::jwt::verify(&token, &head, &key, &rules())
+    pusher_auth_lambda::testing::jwt::verify(&token, &head, &key, &rules())
         .map(|u| u.id)
         .map_err(|r| r.log_reason().to_owned())
 }
@@ -159,8 +159,8 @@ fn slow_server_gives_up_within_two_seconds() {
 }
 
 /// The `jwt` validator (with its verified-token cache) over the remote JWKS.
-fn validate(v: &pusher_auth_lambda::identity::validators::JwtValidator, name: &str) -> Result<String, String> {
-    use pusher_auth_lambda::identity::validators::{Credentials, UserValidator};
+fn validate(v: &pusher_auth_lambda::testing::JwtValidator, name: &str) -> Result<String, String> {
+    use pusher_auth_lambda::testing::{Credentials, UserValidator};
     let token = tokens()["tokens"][name].as_str().unwrap().to_owned();
     let credentials = Credentials { token: Some(&token), ..Default::default() };
     runtime().block_on(v.validate(credentials)).map(|u| u.id.clone()).map_err(|r| r.log_reason().to_owned())
@@ -168,8 +168,8 @@ fn validate(v: &pusher_auth_lambda::identity::validators::JwtValidator, name: &s
 
 #[test]
 fn a_key_rotation_clears_the_verified_token_cache() {
-    use pusher_auth_lambda::identity::jwks::KeySource;
-    use pusher_auth_lambda::identity::validators::JwtValidator;
+    use pusher_auth_lambda::testing::JwtValidator;
+    use pusher_auth_lambda::testing::KeySource;
     let t = tokens();
     let server = Server::start(&t["jwks"]);
     let remote = RemoteJwks::new(&server.url).unwrap().with_refetch_interval(Duration::ZERO);

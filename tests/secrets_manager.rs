@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
-use pusher_auth_lambda::endpoint::Endpoint;
+use pusher_auth_lambda::Endpoint;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 

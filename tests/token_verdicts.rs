@@ -9,10 +9,10 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use jsonwebtoken::{Algorithm, DecodingKey};
-use pusher_auth_lambda::identity::jwks::KeySource;
-use pusher_auth_lambda::identity::jwt::{keys_from_jwks, ClaimRules};
-use pusher_auth_lambda::identity::validators::{Credentials, JwtValidator, UserValidator};
-use pusher_auth_lambda::support::logging::JsonLines;
+use pusher_auth_lambda::logging::JsonLines;
+use pusher_auth_lambda::testing::jwt::{keys_from_jwks, ClaimRules};
+use pusher_auth_lambda::testing::KeySource;
+use pusher_auth_lambda::testing::{Credentials, JwtValidator, UserValidator};
 use serde_json::Value;
 
 const TOKENS: &str = include_str!("fixtures/tokens.json");
@@ -203,6 +203,6 @@ fn a_1024_bit_rsa_key_is_left_out_with_a_warning() {
         ("JWT_AUDIENCE", "app".to_owned()),
     ];
     let lookup = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
-    let error = pusher_auth_lambda::config::Settings::from_lookup(lookup).unwrap_err();
+    let error = pusher_auth_lambda::Settings::from_lookup(lookup).unwrap_err();
     assert_eq!(error.variable, "JWT_JWKS");
 }

@@ -1,10 +1,10 @@
 //! Every case of the official libraries' vectors (npm `pusher`, cross-checked
 //! with PyPI `pusher`), through the crate's signer and identity encoders.
 
-use pusher_auth_lambda::identity::user::User;
-use pusher_auth_lambda::identity::user_info::{presence_channel_data, UserInfoClaims};
-use pusher_auth_lambda::pusher::names::{ChannelName, SocketId};
-use pusher_auth_lambda::pusher::signer::{AppSecret, MasterKey};
+use pusher_auth_lambda::testing::User;
+use pusher_auth_lambda::testing::{presence_channel_data, UserInfoClaims};
+use pusher_auth_lambda::testing::{AppSecret, MasterKey};
+use pusher_auth_lambda::testing::{ChannelName, SocketId};
 use serde_json::Value;
 
 const VECTORS: &str = include_str!("fixtures/pusher-auth-vectors.json");

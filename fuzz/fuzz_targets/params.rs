@@ -7,8 +7,8 @@
 use std::borrow::Cow;
 
 use libfuzzer_sys::fuzz_target;
-use pusher_auth_lambda::error::Refusal;
-use pusher_auth_lambda::web::params::{decode_component, ParamCollector, MAX_PARAMS};
+use pusher_auth_lambda::testing::Refusal;
+use pusher_auth_lambda::testing::{decode_component, ParamCollector, MAX_PARAMS};
 
 /// Strict `application/x-www-form-urlencoded` decoding, written another way.
 fn reference(raw: &str) -> Option<String> {

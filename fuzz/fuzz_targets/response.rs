@@ -8,10 +8,10 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use pusher_auth_lambda::aws::reply::{ApiReply, Outcome, PayloadFormat};
-use pusher_auth_lambda::error::Refusal;
-use pusher_auth_lambda::pusher::names::JsonpCallback;
-use pusher_auth_lambda::web::response::{escape_for_script, AuthBody, Response};
+use pusher_auth_lambda::testing::JsonpCallback;
+use pusher_auth_lambda::testing::Refusal;
+use pusher_auth_lambda::testing::{escape_for_script, AuthBody, Response};
+use pusher_auth_lambda::testing::{ApiReply, Outcome, PayloadFormat};
 
 #[derive(Debug, Arbitrary)]
 struct Input {

@@ -7,14 +7,14 @@ use std::sync::OnceLock;
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
-use pusher_auth_lambda::aws::event::ApiEvent;
-use pusher_auth_lambda::aws::handler::handle_bytes;
-use pusher_auth_lambda::aws::reply::Outcome;
-use pusher_auth_lambda::config::Settings;
-use pusher_auth_lambda::endpoint::Endpoint;
-use pusher_auth_lambda::pusher::names::JsonpCallback;
-use pusher_auth_lambda::web::params::ParamCollector;
-use pusher_auth_lambda::web::request::{Body, Query};
+use pusher_auth_lambda::handle_bytes;
+use pusher_auth_lambda::testing::ApiEvent;
+use pusher_auth_lambda::testing::JsonpCallback;
+use pusher_auth_lambda::testing::Outcome;
+use pusher_auth_lambda::testing::ParamCollector;
+use pusher_auth_lambda::testing::{Body, Query};
+use pusher_auth_lambda::Endpoint;
+use pusher_auth_lambda::Settings;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -228,7 +228,7 @@ pub fn request_params(event: &[u8]) -> Option<(String, Option<String>, String)> 
     let mut collector = ParamCollector::new(token_param);
     let decoded;
     match request.method {
-        pusher_auth_lambda::web::request::Method::Get => match request.query {
+        pusher_auth_lambda::testing::Method::Get => match request.query {
             Query::Raw(raw) => collector.push_form(raw),
             Query::Decoded(pairs) => {
                 for (k, vs) in pairs {

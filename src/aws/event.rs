@@ -26,7 +26,7 @@ use crate::config::StageVariables;
 use crate::web::request::{Body, Headers, Method, Query, Request};
 
 /// Decoded query parameters: each name with all its values.
-pub type MultiValueParams<'a> = Vec<(Cow<'a, str>, Vec<Cow<'a, str>>)>;
+pub(crate) type MultiValueParams<'a> = Vec<(Cow<'a, str>, Vec<Cow<'a, str>>)>;
 
 /// The fields of a proxy event the endpoint needs, from any of the three shapes.
 #[derive(Debug, Default)]

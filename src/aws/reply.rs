@@ -43,7 +43,7 @@ impl Outcome {
 }
 
 /// The `errorType` of a mapping-template refusal.
-pub const REFUSAL_ERROR_TYPE: &str = "Refusal";
+pub(crate) const REFUSAL_ERROR_TYPE: &str = "Refusal";
 
 /// A [`Response`] in the proxy integration's JSON form.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -25,7 +25,7 @@ const MAX_ANSWER_BYTES: usize = 256 * 1024;
 
 /// How often and how long to try.
 #[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
+pub(crate) struct RetryPolicy {
     /// Attempts in all (at least 1).
     pub attempts: u32,
     /// Limit for each attempt.
@@ -42,7 +42,7 @@ impl Default for RetryPolicy {
 }
 
 /// The client. Its `Debug` output shows the endpoint and region only.
-pub struct SecretsManager {
+pub(crate) struct SecretsManager {
     endpoint: http::Uri,
     host: String,
     region: String,
@@ -60,7 +60,7 @@ impl std::fmt::Debug for SecretsManager {
 }
 
 /// A configuration problem: the variable and what is wrong with it.
-pub type ConfigProblem = (&'static str, &'static str);
+pub(crate) type ConfigProblem = (&'static str, &'static str);
 
 /// The store `main` hands to `Settings`: a client from the AWS variables
 /// read through `get`, or `None` without a region or credentials.
@@ -77,7 +77,7 @@ impl SecretStore for SecretsManager {
 impl SecretsManager {
     /// A client from the AWS variables, or `None` when no region or no
     /// credentials are set (then secrets cannot be read from AWS).
-    pub fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Self>, ConfigProblem> {
+    pub(crate) fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Self>, ConfigProblem> {
         let Some(region) = get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")) else {
             return Ok(None);
         };
@@ -105,14 +105,8 @@ impl SecretsManager {
         Ok(Some(Self { endpoint, host, region, credentials, retry: RetryPolicy::default() }))
     }
 
-    /// The same client with another retry policy (tests shorten it).
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
-    }
-
     /// The `SecretString` of the secret `id` (a name or ARN), current version.
-    pub async fn secret_string(&self, id: &str) -> Result<String, StoreError> {
+    pub(crate) async fn secret_string(&self, id: &str) -> Result<String, StoreError> {
         let mut body = String::with_capacity(id.len() + 16);
         body.push_str("{\"SecretId\":");
         json_text::push_string(&mut body, id);

@@ -11,7 +11,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde::de::IgnoredAny;
-use serde::Deserialize;
 
 use crate::error::Refusal;
 use crate::identity::jwks::{KeySource, RemoteJwks};
@@ -44,7 +43,7 @@ impl std::error::Error for ConfigError {}
 
 /// Which user validator `AUTH_MODE` selects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthMode {
+pub(crate) enum AuthMode {
     /// A fixed demo user, for local runs only.
     Demo,
     /// A JSON Web Token (the default).
@@ -57,31 +56,29 @@ pub enum AuthMode {
 #[derive(Debug)]
 pub struct Settings {
     /// `PUSHER_APP_ID` (optional; logged and shown in snippets).
-    pub app_id: Option<String>,
+    pub(crate) app_id: Option<String>,
     /// `PUSHER_KEY`, the public app key that prefixes every `auth`.
-    pub key: String,
-    /// `PUSHER_CLUSTER` (optional; not needed to sign).
-    pub cluster: Option<String>,
+    pub(crate) key: String,
     /// `PUSHER_SECRET` and `PUSHER_ENCRYPTION_MASTER_KEY_BASE64`, or the
     /// Secrets Manager secret `PUSHER_SECRET_ID`.
-    pub secrets: Secrets,
+    pub(crate) secrets: Secrets,
     /// `ALLOWED_ORIGINS`: origins allowed to make AJAX requests.
-    pub allowed_origins: String,
+    pub(crate) allowed_origins: String,
     /// `AUTH_MODE`.
-    pub auth_mode: AuthMode,
+    pub(crate) auth_mode: AuthMode,
     /// The validator `AUTH_MODE` selects.
-    pub validator: Validator,
+    pub(crate) validator: Validator,
     /// `USER_INFO_CLAIMS` (default `name`).
-    pub user_info_claims: UserInfoClaims,
+    pub(crate) user_info_claims: UserInfoClaims,
     /// `WATCHLIST_CLAIM`: a list claim copied into signin `user_data.watchlist`.
-    pub watchlist_claim: Option<String>,
+    pub(crate) watchlist_claim: Option<String>,
     /// `AUTH_TOKEN_PARAM` (default `token`).
-    pub token_param: String,
+    pub(crate) token_param: String,
     /// `CHANNEL_RULES`: which channels a user may join (none by default).
-    pub policy: ChannelPolicy,
+    pub(crate) policy: ChannelPolicy,
     /// The EMF metrics in each request's log line, in `METRICS_NAMESPACE`;
     /// `None` when `METRICS=off`.
-    pub metrics: Option<Metrics>,
+    pub(crate) metrics: Option<Metrics>,
 }
 
 impl Settings {
@@ -110,8 +107,7 @@ impl Settings {
         if app_id.as_deref().is_some_and(|v| !valid_app_id(v)) {
             return Err(err("PUSHER_APP_ID", "is not a valid app id (digits only)"));
         }
-        let cluster = get("PUSHER_CLUSTER");
-        if cluster.as_deref().is_some_and(|v| !valid_cluster(v)) {
+        if get("PUSHER_CLUSTER").is_some_and(|v| !valid_cluster(&v)) {
             return Err(err("PUSHER_CLUSTER", "is not a valid cluster name (lowercase letters, digits, '-')"));
         }
         let store = store(&get).map_err(|(variable, problem)| err(variable, problem))?;
@@ -210,7 +206,6 @@ impl Settings {
             metrics,
             app_id,
             key,
-            cluster,
             secrets,
             allowed_origins,
             auth_mode,
@@ -295,32 +290,24 @@ impl AppView<'_> {
 
 /// The stage variables the function reads. Secret names are recognised only
 /// to be ignored (their values are never kept).
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone)]
 pub struct StageVariables {
     /// `PUSHER_APP_ID`.
-    #[serde(rename = "PUSHER_APP_ID")]
     pub pusher_app_id: Option<String>,
     /// `PUSHER_KEY`.
-    #[serde(rename = "PUSHER_KEY")]
     pub pusher_key: Option<String>,
     /// `PUSHER_CLUSTER`.
-    #[serde(rename = "PUSHER_CLUSTER")]
     pub pusher_cluster: Option<String>,
     /// `ALLOWED_ORIGINS`.
-    #[serde(rename = "ALLOWED_ORIGINS")]
     pub allowed_origins: Option<String>,
     /// `PUSHER_SECRET_ID`: the Secrets Manager secret holding this stage's
     /// app secret (an id, not a secret).
-    #[serde(rename = "PUSHER_SECRET_ID")]
     pub pusher_secret_id: Option<String>,
     /// Present when a stage variable tries to set `PUSHER_SECRET`.
-    #[serde(rename = "PUSHER_SECRET")]
     pub pusher_secret: Option<IgnoredAny>,
     /// Present when a stage variable tries to set the master key.
-    #[serde(rename = "PUSHER_ENCRYPTION_MASTER_KEY_BASE64")]
     pub master_key: Option<IgnoredAny>,
     /// The API Gateway stage the request came through (`requestContext.stage`).
-    #[serde(skip)]
     pub stage_name: Option<String>,
 }
 

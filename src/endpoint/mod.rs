@@ -49,7 +49,7 @@ impl Endpoint {
     }
 
     /// The settings in use.
-    pub fn settings(&self) -> &Settings {
+    pub(crate) fn settings(&self) -> &Settings {
         &self.settings
     }
 

@@ -20,7 +20,7 @@ use crate::identity::user::User;
 /// The user API Gateway verified, or a refusal. The id is the claim
 /// `user_id_claim` (`USER_ID_CLAIM`); with the default `sub`, a Lambda
 /// authorizer's `principalId` stands in when there is no `sub`.
-pub fn user_from_authorizer(authorizer: Option<&RawValue>, user_id_claim: &str) -> Result<User, Refusal> {
+pub(crate) fn user_from_authorizer(authorizer: Option<&RawValue>, user_id_claim: &str) -> Result<User, Refusal> {
     let raw = authorizer.ok_or(Refusal::Unauthenticated("no_authorizer_context"))?;
     let Ok(Value::Object(mut context)) = serde_json::from_str::<Value>(raw.get()) else {
         return Err(Refusal::Unauthenticated("no_authorizer_context"));

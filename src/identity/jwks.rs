@@ -26,9 +26,9 @@ use crate::error::Refusal;
 use crate::identity::jwt::{keys_from_jwks, pick_key, TokenHead, VerificationKey};
 
 /// Longest wait for the JWKS endpoint.
-pub const FETCH_TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const FETCH_TIMEOUT: Duration = Duration::from_secs(2);
 /// Least time between two fetches.
-pub const REFETCH_INTERVAL: Duration = Duration::from_secs(60);
+pub(crate) const REFETCH_INTERVAL: Duration = Duration::from_secs(60);
 /// Largest JWKS document accepted.
 const MAX_JWKS_BYTES: usize = 256 * 1024;
 

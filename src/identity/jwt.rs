@@ -20,9 +20,9 @@ use crate::error::Refusal;
 use crate::identity::user::{check_user_id, User};
 
 /// Longest token accepted.
-pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+pub(crate) const MAX_TOKEN_BYTES: usize = 8 * 1024;
 /// Most clock leeway allowed for `exp`/`nbf`.
-pub const MAX_LEEWAY_SECONDS: u64 = 60;
+pub(crate) const MAX_LEEWAY_SECONDS: u64 = 60;
 
 /// The claim checks every token must pass.
 #[derive(Debug, Clone)]
@@ -236,7 +236,7 @@ pub fn verify(token: &str, head: &TokenHead, key: &DecodingKey, rules: &ClaimRul
 /// - With no audience configured (HMAC with a dedicated `JWT_SECRET`), a
 ///   token that carries `aud` is refused (RFC 7519 §4.1.3: a recipient that
 ///   does not identify itself with the audience must reject it).
-pub fn check_issuer_and_audience(claims: &Map<String, Value>, rules: &ClaimRules) -> Result<(), Refusal> {
+pub(crate) fn check_issuer_and_audience(claims: &Map<String, Value>, rules: &ClaimRules) -> Result<(), Refusal> {
     if let Some(issuer) = &rules.issuer {
         match claims.get("iss") {
             Some(Value::String(iss)) if iss == issuer => {}
@@ -278,7 +278,7 @@ pub fn check_issuer_and_audience(claims: &Map<String, Value>, rules: &ClaimRules
 }
 
 /// The token a request carries: the token parameter, else `Authorization: Bearer`.
-pub fn token_of<'a>(param: Option<&'a str>, authorization: Option<&'a str>) -> Option<&'a str> {
+pub(crate) fn token_of<'a>(param: Option<&'a str>, authorization: Option<&'a str>) -> Option<&'a str> {
     param.filter(|t| !t.is_empty()).or_else(|| {
         let value = authorization?;
         let (scheme, token) = value.split_once(' ')?;

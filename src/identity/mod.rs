@@ -2,11 +2,11 @@
 //! (demo, JWT with its JWKS and verified-token cache, API Gateway authorizer)
 //! and the identity written into answers ([`user_info`]).
 
-pub mod authorizer;
-pub mod jwks;
-pub mod jwt;
-pub mod ring_provider;
-pub mod token_cache;
-pub mod user;
-pub mod user_info;
-pub mod validators;
+pub(crate) mod authorizer;
+pub(crate) mod jwks;
+pub(crate) mod jwt;
+pub(crate) mod ring_provider;
+pub(crate) mod token_cache;
+pub(crate) mod user;
+pub(crate) mod user_info;
+pub(crate) mod validators;

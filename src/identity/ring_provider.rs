@@ -32,12 +32,12 @@ use ring::signature::{
 };
 
 /// Smallest RSA modulus ring verifies, in bits.
-pub const RSA_MIN_BITS: usize = 2048;
+pub(crate) const RSA_MIN_BITS: usize = 2048;
 /// Largest RSA modulus ring verifies, in bits.
-pub const RSA_MAX_BITS: usize = 8192;
+pub(crate) const RSA_MAX_BITS: usize = 8192;
 
 /// The provider.
-pub static PROVIDER: CryptoProvider = CryptoProvider {
+pub(crate) static PROVIDER: CryptoProvider = CryptoProvider {
     signer_factory: signer,
     verifier_factory: verifier,
     key_utils: KeyUtils {
@@ -51,7 +51,7 @@ pub static PROVIDER: CryptoProvider = CryptoProvider {
 
 /// Makes [`PROVIDER`] jsonwebtoken's process-wide provider, once. Cheap after
 /// the first call (one atomic load).
-pub fn install() {
+pub(crate) fn install() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         if PROVIDER.install_default().is_err() {
@@ -65,7 +65,7 @@ pub fn install() {
 /// Whether ring accepts `(n, e)` as an RSA verification key: a modulus of
 /// 2048 to 8192 bits and an odd exponent from 3 to 2^33 − 1, both big-endian
 /// (leading zero bytes are allowed here and stripped by [`rsa_key`]).
-pub fn rsa_key_usable(n: &[u8], e: &[u8]) -> bool {
+pub(crate) fn rsa_key_usable(n: &[u8], e: &[u8]) -> bool {
     let (n, e) = (strip_zeros(n), strip_zeros(e));
     let bits = |b: &[u8]| b.first().map_or(0, |top| (b.len() - 1) * 8 + (8 - top.leading_zeros() as usize));
     let (n_bits, e_bits) = (bits(n), bits(e));
@@ -78,7 +78,7 @@ pub fn rsa_key_usable(n: &[u8], e: &[u8]) -> bool {
 }
 
 /// The same key with leading zero bytes stripped from `n` and `e` (ring wants none).
-pub fn rsa_key(n: &[u8], e: &[u8]) -> DecodingKey {
+pub(crate) fn rsa_key(n: &[u8], e: &[u8]) -> DecodingKey {
     DecodingKey::from_rsa_raw_components(strip_zeros(n), strip_zeros(e))
 }
 

@@ -56,7 +56,7 @@ use crate::identity::jwt::{check_issuer_and_audience, ClaimRules};
 use crate::identity::user::User;
 
 /// Most entries kept (see the module doc).
-pub const CAPACITY: usize = 512;
+pub(crate) const CAPACITY: usize = 512;
 
 type Key = [u8; 32];
 
@@ -107,7 +107,7 @@ pub enum Lookup {
 }
 
 /// The digest a token is cached under.
-pub fn token_key(token: &str) -> Key {
+pub(crate) fn token_key(token: &str) -> Key {
     Sha256::digest(token.as_bytes()).into()
 }
 

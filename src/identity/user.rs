@@ -12,14 +12,14 @@ pub struct User {
 }
 
 /// Longest user id (`sub`) accepted.
-pub const MAX_USER_ID_CHARS: usize = 128;
+pub(crate) const MAX_USER_ID_CHARS: usize = 128;
 
 /// The rules for a user id (presence `user_id`, signin `id`, watchlist
 /// entries): not empty, at most [`MAX_USER_ID_CHARS`] characters, no control
 /// characters. Pusher identifies users by these strings in its HTTP API
 /// (`/users/<id>/…`) and events; a value outside these rules would be signed
 /// only for the server to reject it.
-pub fn check_user_id(id: &str) -> Result<(), &'static str> {
+pub(crate) fn check_user_id(id: &str) -> Result<(), &'static str> {
     if id.is_empty() {
         return Err("empty");
     }

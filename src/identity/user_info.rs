@@ -37,7 +37,7 @@ impl Serialize for UserInfo<'_, '_> {
 }
 
 /// Largest `user_info` Pusher accepts, in bytes of JSON.
-pub const MAX_USER_INFO_BYTES: usize = 1024;
+pub(crate) const MAX_USER_INFO_BYTES: usize = 1024;
 
 impl UserInfo<'_, '_> {
     fn is_empty(&self) -> bool {
@@ -46,7 +46,7 @@ impl UserInfo<'_, '_> {
 }
 
 /// Most user ids a watchlist may hold (Pusher's default limit).
-pub const MAX_WATCHLIST: usize = 100;
+pub(crate) const MAX_WATCHLIST: usize = 100;
 
 /// The user's watchlist (`WATCHLIST_CLAIM`): absent or null means none; a
 /// list of at most [`MAX_WATCHLIST`] strings that are each a valid user id
@@ -94,7 +94,11 @@ pub fn presence_channel_data(user: &User, info: &UserInfoClaims) -> Result<Strin
 
 /// User authentication `user_data`: `{"id":…,"user_info":{…},"watchlist":[…]}`
 /// (`watchlist` from `WATCHLIST_CLAIM`, when configured and present).
-pub fn signin_user_data(user: &User, info: &UserInfoClaims, watchlist_claim: Option<&str>) -> Result<String, Refusal> {
+pub(crate) fn signin_user_data(
+    user: &User,
+    info: &UserInfoClaims,
+    watchlist_claim: Option<&str>,
+) -> Result<String, Refusal> {
     let mut out = identity_json("id", user, info)?;
     if let Some(list) = watchlist(user, watchlist_claim)? {
         out.pop(); // the closing brace

@@ -40,12 +40,12 @@ pub trait UserValidator: Send + Sync {
 
 /// Local runs only: every request is the same fixed demo user.
 #[derive(Debug, Clone)]
-pub struct DemoValidator {
+pub(crate) struct DemoValidator {
     user: Arc<User>,
 }
 
 /// The demo user's id.
-pub const DEMO_USER_ID: &str = "demo-user";
+pub(crate) const DEMO_USER_ID: &str = "demo-user";
 
 impl Default for DemoValidator {
     fn default() -> Self {
@@ -114,7 +114,7 @@ impl UserValidator for JwtValidator {
 
 /// `authorizer`: the identity API Gateway verified (see [`crate::identity::authorizer`]).
 #[derive(Debug, Clone)]
-pub struct AuthorizerValidator {
+pub(crate) struct AuthorizerValidator {
     /// `USER_ID_CLAIM` (default `sub`).
     pub user_id_claim: String,
 }
@@ -130,7 +130,7 @@ impl UserValidator for AuthorizerValidator {
 
 /// The validators the function can be configured with (`AUTH_MODE`).
 #[derive(Debug)]
-pub enum Validator {
+pub(crate) enum Validator {
     /// `demo`: a fixed user, for local runs.
     Demo(DemoValidator),
     /// `jwt` (the default).

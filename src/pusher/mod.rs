@@ -1,5 +1,5 @@
 //! The Pusher Channels protocol: names (socket ids, channels, JSONP
 //! callbacks) and the signer.
 
-pub mod names;
-pub mod signer;
+pub(crate) mod names;
+pub(crate) mod signer;

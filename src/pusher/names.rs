@@ -8,7 +8,7 @@ use crate::error::Refusal;
 /// Longest socket id accepted: two runs of at most 20 ASCII digits and a dot.
 const MAX_SOCKET_ID_LEN: usize = 41;
 /// Longest channel name Pusher accepts.
-pub const MAX_CHANNEL_NAME_LEN: usize = 164;
+pub(crate) const MAX_CHANNEL_NAME_LEN: usize = 164;
 
 /// A Pusher socket id: `^[0-9]+\.[0-9]+$`, ASCII digits only, bounded length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,15 +54,6 @@ impl ChannelKind {
             Some(Self::Presence)
         } else {
             None
-        }
-    }
-
-    /// Short name used in logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Private => "private",
-            Self::Presence => "presence",
-            Self::Encrypted => "encrypted",
         }
     }
 }

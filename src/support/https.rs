@@ -7,6 +7,6 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 
 /// The connector, or `None` when the system has no usable root certificates.
-pub fn connector() -> Option<HttpsConnector<HttpConnector>> {
+pub(crate) fn connector() -> Option<HttpsConnector<HttpConnector>> {
     Some(hyper_rustls::HttpsConnectorBuilder::new().with_native_roots().ok()?.https_or_http().enable_http1().build())
 }

@@ -10,20 +10,25 @@ mod swar {
     /// lowest set bit is exact; bits above it may be spurious (borrows),
     /// which is all a "first match" search needs.
     #[inline]
-    pub fn below(x: u64, n: u8) -> u64 {
+    pub(super) fn below(x: u64, n: u8) -> u64 {
         x.wrapping_sub(ONES * u64::from(n)) & !x & HIGHS
     }
 
     /// High bit set in each byte of `x` equal to `b` (lowest bit exact).
     #[inline]
-    pub fn equal(x: u64, b: u8) -> u64 {
+    pub(super) fn equal(x: u64, b: u8) -> u64 {
         below(x ^ (ONES * u64::from(b)), 1)
     }
 
     /// Index of the first byte at or after `from` for which `mask` marks a
     /// match, checking the tail byte by byte with `one`.
     #[inline]
-    pub fn find(bytes: &[u8], from: usize, mask: impl Fn(u64) -> u64, one: impl Fn(u8) -> bool) -> Option<usize> {
+    pub(super) fn find(
+        bytes: &[u8],
+        from: usize,
+        mask: impl Fn(u64) -> u64,
+        one: impl Fn(u8) -> bool,
+    ) -> Option<usize> {
         let mut i = from;
         while let Some(chunk) = bytes.get(i..i + 8) {
             let m = mask(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
@@ -37,12 +42,12 @@ mod swar {
 }
 
 /// The first `"` or `\` at or after `from`.
-pub fn find_quote_or_backslash(bytes: &[u8], from: usize) -> Option<usize> {
+pub(crate) fn find_quote_or_backslash(bytes: &[u8], from: usize) -> Option<usize> {
     swar::find(bytes, from, |x| swar::equal(x, b'"') | swar::equal(x, b'\\'), |b| b == b'"' || b == b'\\')
 }
 
 /// The first `"`, `{`, `}`, `[` or `]` at or after `from`.
-pub fn find_quote_or_bracket(bytes: &[u8], from: usize) -> Option<usize> {
+pub(crate) fn find_quote_or_bracket(bytes: &[u8], from: usize) -> Option<usize> {
     // `[` `]` are 0x5B 0x5D, `{` `}` are 0x7B 0x7D: with bit 0x20 set, one test each.
     swar::find(
         bytes,
@@ -56,7 +61,7 @@ pub fn find_quote_or_bracket(bytes: &[u8], from: usize) -> Option<usize> {
 }
 
 /// The first `<`, `>`, `&` or 0xE2 (the lead byte of U+2028 and U+2029).
-pub fn find_script_unsafe(bytes: &[u8], from: usize) -> Option<usize> {
+pub(crate) fn find_script_unsafe(bytes: &[u8], from: usize) -> Option<usize> {
     swar::find(
         bytes,
         from,
@@ -78,7 +83,7 @@ fn find_escapable(bytes: &[u8], from: usize) -> Option<usize> {
 /// Appends `value` as a JSON string literal: `"`, `\` and control characters
 /// are escaped, everything else (including non-ASCII) is copied as it is,
 /// exactly as `serde_json` and `JSON.stringify` do.
-pub fn push_string(out: &mut String, value: &str) {
+pub(crate) fn push_string(out: &mut String, value: &str) {
     out.push('"');
     let bytes = value.as_bytes();
     let mut start = 0;
@@ -108,7 +113,7 @@ pub fn push_string(out: &mut String, value: &str) {
 }
 
 /// Appends `value` zero-padded to `width` digits.
-pub fn push_padded(out: &mut String, value: u64, width: usize) {
+pub(crate) fn push_padded(out: &mut String, value: u64, width: usize) {
     let mut buffer = itoa::Buffer::new();
     let digits = buffer.format(value);
     for _ in digits.len()..width {

@@ -25,16 +25,16 @@
 //! milliseconds (see [`crate::support::logging::EMF_FIELD`]).
 
 /// `METRICS_NAMESPACE` when unset.
-pub const DEFAULT_NAMESPACE: &str = "PusherAuth";
+pub(crate) const DEFAULT_NAMESPACE: &str = "PusherAuth";
 
 /// The metric counting requests (one per log line); the refusal alarm reads it.
-pub const REQUESTS: &str = "Requests";
+pub(crate) const REQUESTS: &str = "Requests";
 /// The metric timing the handler, in microseconds.
-pub const DURATION: &str = "Duration";
+pub(crate) const DURATION: &str = "Duration";
 
 /// The EMF directive for one namespace, with and without the stage dimension.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     namespace: String,
     plain: Box<str>,
     staged: Box<str>,
@@ -42,7 +42,7 @@ pub struct Metrics {
 
 impl Metrics {
     /// The directive for `namespace` (checked by [`valid_namespace`]).
-    pub fn new(namespace: &str) -> Self {
+    pub(crate) fn new(namespace: &str) -> Self {
         let directive = |dimensions: &str| {
             let mut out = String::with_capacity(256);
             out.push_str("\"CloudWatchMetrics\":[{\"Namespace\":");
@@ -65,14 +65,15 @@ impl Metrics {
         }
     }
 
+    #[cfg(test)]
     /// The namespace.
-    pub fn namespace(&self) -> &str {
+    pub(crate) fn namespace(&self) -> &str {
         &self.namespace
     }
 
     /// The `_aws` object after its `Timestamp` member (closing brace
     /// included), with the stage dimension set when the line has a `stage`.
-    pub fn directive(&self, with_stage: bool) -> &str {
+    pub(crate) fn directive(&self, with_stage: bool) -> &str {
         if with_stage {
             &self.staged
         } else {
@@ -84,7 +85,7 @@ impl Metrics {
 /// CloudWatch's namespace rules, narrowed: 1–255 characters, ASCII letters,
 /// digits and `.-_/#:`, not starting with `:` nor with `AWS/` (reserved for
 /// AWS's own services).
-pub fn valid_namespace(namespace: &str) -> bool {
+pub(crate) fn valid_namespace(namespace: &str) -> bool {
     (1..=255).contains(&namespace.len())
         && namespace.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'/' | b'#' | b':'))
         && !namespace.starts_with(':')
@@ -94,7 +95,7 @@ pub fn valid_namespace(namespace: &str) -> bool {
 /// Whether an API Gateway stage name (`requestContext.stage`) may become a
 /// dimension value: letters, digits, `-` and `_`, at most 128 (API Gateway's
 /// own rule), or HTTP API's and function URLs' `$default`.
-pub fn valid_stage_name(stage: &str) -> bool {
+pub(crate) fn valid_stage_name(stage: &str) -> bool {
     stage == "$default"
         || ((1..=128).contains(&stage.len())
             && stage.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))

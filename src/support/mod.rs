@@ -1,8 +1,8 @@
 //! Byte-level helpers every layer may use: JSON text, civil time, the HTTPS
 //! connector, the log subscriber and the metrics directive it writes.
 
-pub mod clock;
-pub mod https;
-pub mod json_text;
+pub(crate) mod clock;
+pub(crate) mod https;
+pub(crate) mod json_text;
 pub mod logging;
-pub mod metrics;
+pub(crate) mod metrics;

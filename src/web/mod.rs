@@ -1,6 +1,6 @@
 //! Transport-neutral HTTP: the decoded request, its parameters, and the
 //! response (JSON, JSONP, headers).
 
-pub mod params;
-pub mod request;
-pub mod response;
+pub(crate) mod params;
+pub(crate) mod request;
+pub(crate) mod response;

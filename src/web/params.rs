@@ -17,7 +17,7 @@ pub const MAX_PARAMS: usize = 32;
 /// then stay within [`MAX_PARAMS`]; 25 names of the longest channel name
 /// (164 characters) stay well within the 16 KiB input limit; and the work
 /// of one invocation stays bounded (one token check, at most 25 HMACs).
-pub const MAX_BATCH: usize = 25;
+pub(crate) const MAX_BATCH: usize = 25;
 
 /// The parameters the endpoint reads. Everything else is ignored, but still
 /// checked for duplicates and encoding.

@@ -87,7 +87,7 @@ pub struct Request<'a> {
 
 /// The two routes, matched as path suffixes behind any prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Route {
+pub(crate) enum Route {
     /// `…/pusher/auth`: channel authorization.
     ChannelAuth,
     /// `…/pusher/user-auth`: user authentication (`pusher.signin()`).
@@ -96,7 +96,7 @@ pub enum Route {
 
 impl Route {
     /// Finds the route a path ends in.
-    pub fn of(path: &str) -> Option<Self> {
+    pub(crate) fn of(path: &str) -> Option<Self> {
         let path = path.strip_suffix('/').unwrap_or(path);
         if path.ends_with("/pusher/auth") {
             Some(Self::ChannelAuth)

@@ -52,9 +52,9 @@ impl AuthBody {
 }
 
 /// `Content-Type` of JSON answers.
-pub const JSON: &str = "application/json; charset=utf-8";
+pub(crate) const JSON: &str = "application/json; charset=utf-8";
 /// `Content-Type` of JSONP answers.
-pub const JAVASCRIPT: &str = "application/javascript; charset=utf-8";
+pub(crate) const JAVASCRIPT: &str = "application/javascript; charset=utf-8";
 
 /// An HTTP answer, independent of how it travels back through API Gateway.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,17 +3,17 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
-pub mod runtime_api;
+pub(crate) mod runtime_api;
 
-use pusher_auth_lambda::aws::handler::handle_bytes;
-use pusher_auth_lambda::aws::secrets_manager::store_from_lookup;
-use pusher_auth_lambda::config::Settings;
-use pusher_auth_lambda::endpoint::Endpoint;
-use pusher_auth_lambda::support::logging::Captured;
+use pusher_auth_lambda::handle_bytes;
+use pusher_auth_lambda::logging::Captured;
+use pusher_auth_lambda::store_from_lookup;
+use pusher_auth_lambda::Endpoint;
+use pusher_auth_lambda::Settings;
 
 /// An endpoint configured by `vars`, as the environment would: a later entry
 /// wins over an earlier one of the same name, and an empty value is unset.
-pub fn endpoint_from<K: AsRef<str>, V: AsRef<str>>(vars: &[(K, V)]) -> Endpoint {
+pub(crate) fn endpoint_from<K: AsRef<str>, V: AsRef<str>>(vars: &[(K, V)]) -> Endpoint {
     let lookup = |name: &str| {
         vars.iter()
             .rev()
@@ -26,7 +26,11 @@ pub fn endpoint_from<K: AsRef<str>, V: AsRef<str>>(vars: &[(K, V)]) -> Endpoint 
 
 /// Runs one event through the handler, capturing the log at `level`; returns
 /// the invocation's payload (or function-error message) and the log text.
-pub fn handle_logged(endpoint: &Endpoint, event: &[u8], level: tracing::Level) -> (Result<String, String>, String) {
+pub(crate) fn handle_logged(
+    endpoint: &Endpoint,
+    event: &[u8],
+    level: tracing::Level,
+) -> (Result<String, String>, String) {
     let captured = Captured::default();
     let outcome = tracing::subscriber::with_default(captured.subscriber(level), || {
         tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(handle_bytes(
@@ -76,7 +80,7 @@ const EMF_UNITS: &[&str] = &[
 /// metric definitions each naming a top-level number, units from the allowed
 /// list. Returns the directive (this function writes exactly one).
 #[track_caller]
-pub fn assert_emf(line: &serde_json::Value) -> &serde_json::Value {
+pub(crate) fn assert_emf(line: &serde_json::Value) -> &serde_json::Value {
     let context = line.to_string();
     let aws = line["_aws"].as_object().unwrap_or_else(|| panic!("no _aws object: {context}"));
     let millis = aws["Timestamp"].as_u64().unwrap_or_else(|| panic!("Timestamp is not an integer: {context}"));

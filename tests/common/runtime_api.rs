@@ -14,7 +14,7 @@ use std::time::Duration;
 
 /// What the stub saw: the answers posted, in order.
 #[derive(Default)]
-pub struct Seen {
+pub(crate) struct Seen {
     /// `(request id, body)` of each response.
     pub responses: Vec<(String, Vec<u8>)>,
     /// `(request id, body)` of each invocation error.
@@ -54,14 +54,14 @@ impl Gate {
 }
 
 /// Serves `events` one `GET …/next` at a time; after the last, holds `/next` open.
-pub fn runtime_api(events: Vec<Vec<u8>>) -> (String, Arc<Mutex<Seen>>) {
+pub(crate) fn runtime_api(events: Vec<Vec<u8>>) -> (String, Arc<Mutex<Seen>>) {
     runtime_api_gated(events, 1)
 }
 
 /// As [`runtime_api`], but no event is handed out before `gate` `/next`
 /// requests wait at the same time, and none is sent before `gate` are taken:
 /// the first `gate` invocations are all outstanding at once.
-pub fn runtime_api_gated(events: Vec<Vec<u8>>, gate: usize) -> (String, Arc<Mutex<Seen>>) {
+pub(crate) fn runtime_api_gated(events: Vec<Vec<u8>>, gate: usize) -> (String, Arc<Mutex<Seen>>) {
     let gate = Arc::new([Gate::new(gate), Gate::new(gate)]);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap().to_string();
@@ -152,7 +152,7 @@ fn serve(stream: TcpStream, seen: &Mutex<Seen>, queue: &Mutex<VecDeque<(usize, V
 
 /// Faults and load for [`runtime_api_with`] (the plain [`runtime_api`] has none).
 #[derive(Clone, Default)]
-pub struct Options {
+pub(crate) struct Options {
     /// The events, served in turn.
     pub events: Vec<Vec<u8>>,
     /// Serve this many invocations in all, cycling through `events` (0: each once).
@@ -171,7 +171,7 @@ pub struct Options {
 
 /// Extra records of [`runtime_api_with`].
 #[derive(Default)]
-pub struct Counters {
+pub(crate) struct Counters {
     /// Invocations delivered.
     pub delivered: usize,
     /// Answers received (responses and errors), whatever the stub replied.
@@ -182,7 +182,7 @@ pub struct Counters {
 
 /// Like [`runtime_api`], with faults and a cycling event source (responses are
 /// recorded in `Seen` only for the first 1,000 invocations, to keep long runs small).
-pub fn runtime_api_with(options: Options) -> (String, Arc<Mutex<Seen>>, Arc<Mutex<Counters>>) {
+pub(crate) fn runtime_api_with(options: Options) -> (String, Arc<Mutex<Seen>>, Arc<Mutex<Counters>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap().to_string();
     let seen = Arc::new(Mutex::new(Seen::default()));
