@@ -13,7 +13,7 @@ use pusher_auth_lambda::testing::RemoteJwks;
 use serde_json::Value;
 
 fn tokens() -> Value {
-    serde_json::from_str(include_str!("fixtures/tokens.json")).unwrap()
+    serde_json::from_str(include_str!("../fixtures/tokens.json")).unwrap()
 }
 
 #[derive(Clone)]

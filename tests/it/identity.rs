@@ -1,14 +1,12 @@
 //! Validators and the channel policy through the real handler, with tokens
 //! minted by PyJWT (tests/tools/mint_tokens.py → tests/fixtures/tokens.json).
 
-mod common;
-
 use hmac::{Hmac, Mac};
 use pusher_auth_lambda::Endpoint;
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-const TOKENS: &str = include_str!("fixtures/tokens.json");
+const TOKENS: &str = include_str!("../fixtures/tokens.json");
 const KEY: &str = "3e294278b9dd9a0ab486";
 const SECRET: &str = "5b31d8b6ca557775afc4";
 const RULES: &str = "private-user-{sub} presence-room-* private-encrypted-org-{org}-*";
@@ -38,7 +36,7 @@ fn endpoint(vars: &[(&str, String)]) -> Endpoint {
         ("ALLOWED_ORIGINS".into(), "https://app.example.com".into()),
     ];
     all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.clone())));
-    common::endpoint_from(&all)
+    crate::helpers::endpoint_from(&all)
 }
 
 fn fixture(name: &str) -> Value {
@@ -72,7 +70,7 @@ fn jsonp_event(channel: &str, token: Option<&str>) -> Value {
 /// Runs an event; returns (status, body, the request's log line). Fails if the
 /// log holds a secret or any token from tokens.json.
 fn run(endpoint: &Endpoint, event: &Value) -> (u16, String, Value) {
-    let (out, log) = common::handle_logged(endpoint, &serde_json::to_vec(event).unwrap(), tracing::Level::INFO);
+    let (out, log) = crate::helpers::handle_logged(endpoint, &serde_json::to_vec(event).unwrap(), tracing::Level::INFO);
     let answer: Value = serde_json::from_str(&out.unwrap()).unwrap();
     for secret in [SECRET, tokens()["hs_secret"].as_str().unwrap()] {
         assert!(!log.contains(secret), "secret in log: {log}");
@@ -459,7 +457,7 @@ fn batches_answer_the_same_through_rest_v1_and_mapping_template_events() {
     assert_eq!(status, 200);
     // Byte for byte: same order, same signatures, the same shared secret.
     assert_eq!(v1_body, v2_body);
-    let (out, log) = common::handle_logged(
+    let (out, log) = crate::helpers::handle_logged(
         &e,
         &serde_json::to_vec(&batch_event_mapping(&channels, &t)).unwrap(),
         tracing::Level::INFO,
@@ -514,7 +512,7 @@ fn ajax_bearer_token_and_its_absence() {
     assert_eq!((status, line["reason"].as_str()), (401, Some("token_missing")));
     // RFC 6750 §3 challenges: none, invalid, expired.
     let challenge = |event: &Value| {
-        let (out, _) = common::handle_logged(&e, &serde_json::to_vec(event).unwrap(), tracing::Level::INFO);
+        let (out, _) = crate::helpers::handle_logged(&e, &serde_json::to_vec(event).unwrap(), tracing::Level::INFO);
         let answer: Value = serde_json::from_str(&out.unwrap()).unwrap();
         (answer["headers"]["WWW-Authenticate"].as_str().map(String::from), answer["body"].as_str().unwrap().to_owned())
     };

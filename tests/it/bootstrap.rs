@@ -4,20 +4,18 @@
 //! process writes (stdout and stderr, its own lines and `lambda_runtime`'s)
 //! holds a signature, shared secret, token, secret or raw query string.
 
-mod common;
-
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::runtime_api::{runtime_api_gated, Seen};
+use crate::helpers::runtime_api::{runtime_api_gated, Seen};
 
 use serde_json::Value;
 
 const KEY: &str = "3e294278b9dd9a0ab486";
 const SECRET: &str = "5b31d8b6ca557775afc4";
 const MASTER_KEY: &str = "bmsybDV1aHF1b2s0dm16dm91aWR2c3FrcWMxaGU0dnc=";
-const TOKENS: &str = include_str!("fixtures/tokens.json");
+const TOKENS: &str = include_str!("../fixtures/tokens.json");
 
 fn tokens() -> Value {
     serde_json::from_str(TOKENS).unwrap()
@@ -185,7 +183,7 @@ fn no_secret_at_any_log_level() {
         let expected = if matches!(level, "error" | "warn") { 0 } else { events.len() };
         assert_eq!(request_lines.len(), expected, "{level}:\n{log}");
         for line in request_lines {
-            common::assert_emf(line);
+            crate::helpers::assert_emf(line);
         }
     }
 }

@@ -1,8 +1,6 @@
 //! Helpers shared by the integration tests: an endpoint from a list of
 //! variables, and one event through the real handler with its log captured.
 
-#![allow(dead_code)] // each test file uses its own subset
-
 pub(crate) mod runtime_api;
 
 use pusher_auth_lambda::handle_bytes;

@@ -1,17 +1,15 @@
 //! Faults from the Lambda Runtime API, against the real bootstrap
 //! (`pusher-auth`) and the Runtime API stand-in with fault options
-//! (`tests/common/runtime_api.rs`, [`runtime_api_with`]). What each fault
+//! (`tests/it/helpers/runtime_api.rs`, [`runtime_api_with`]). What each fault
 //! does is stated in RELIABILITY.md ("Faults"); each test proves it: the
 //! function never hangs, and either goes on to the next invocation or exits
 //! (non-zero, one log line) so that Lambda restarts the environment.
-
-mod common;
 
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::runtime_api::{runtime_api_with, Counters, Options, Seen};
+use crate::helpers::runtime_api::{runtime_api_with, Counters, Options, Seen};
 use serde_json::Value;
 
 const KEY: &str = "3e294278b9dd9a0ab486";

@@ -15,8 +15,8 @@ use pusher_auth_lambda::testing::KeySource;
 use pusher_auth_lambda::testing::{Credentials, JwtValidator, UserValidator};
 use serde_json::Value;
 
-const TOKENS: &str = include_str!("fixtures/tokens.json");
-const WEAK: &str = include_str!("fixtures/weak-rsa.json");
+const TOKENS: &str = include_str!("../fixtures/tokens.json");
+const WEAK: &str = include_str!("../fixtures/weak-rsa.json");
 
 /// The verdict of each fixture token with the full configuration (RS256, ES256
 /// and HS256; JWKS, secret, issuer and audience set): the user id, or the

@@ -3,15 +3,13 @@
 //! rejection rule. Expected signatures come from the official vectors or from
 //! an HMAC computed here, never from the crate's own signer.
 
-mod common;
-
 use hmac::{Hmac, Mac};
 use pusher_auth_lambda::handle_bytes;
 use pusher_auth_lambda::Endpoint;
 use serde_json::Value;
 use sha2::Sha256;
 
-const VECTORS: &str = include_str!("fixtures/pusher-auth-vectors.json");
+const VECTORS: &str = include_str!("../fixtures/pusher-auth-vectors.json");
 const JS: &str = r#"{"Content-Type":"application/javascript; charset=utf-8","X-Content-Type-Options":"nosniff","Cache-Control":"no-store, private"}"#;
 const JSON: &str = r#"{"Content-Type":"application/json; charset=utf-8","X-Content-Type-Options":"nosniff","Cache-Control":"no-store, private"}"#;
 const CORS_JSON: &str = r#"{"Content-Type":"application/json; charset=utf-8","X-Content-Type-Options":"nosniff","Cache-Control":"no-store, private","Vary":"Origin","Access-Control-Allow-Origin":"https://app.example.com"}"#;
@@ -48,7 +46,7 @@ fn endpoint_with(extra: &[(&str, &str)]) -> Endpoint {
     .map(|(k, v)| (k.to_owned(), v))
     .chain(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())))
     .collect();
-    common::endpoint_from(&vars)
+    crate::helpers::endpoint_from(&vars)
 }
 
 fn endpoint() -> Endpoint {
@@ -65,7 +63,7 @@ fn fixture_value(name: &str) -> Value {
 
 /// Runs the handler on raw bytes, capturing the log; returns (response, log).
 fn run_logged(endpoint: &Endpoint, event: &[u8]) -> (String, String) {
-    let (out, log) = common::handle_logged(endpoint, event, tracing::Level::TRACE);
+    let (out, log) = crate::helpers::handle_logged(endpoint, event, tracing::Level::TRACE);
     (out.expect("a proxy answer"), log)
 }
 
@@ -492,7 +490,7 @@ fn log_line_records_the_real_outcome_of_a_jsonp_denial() {
 
 /// Runs an event and returns the invocation's outcome (payload or function error) and the log.
 fn outcome_logged(endpoint: &Endpoint, event: &[u8]) -> (Result<String, String>, String) {
-    common::handle_logged(endpoint, event, tracing::Level::TRACE)
+    crate::helpers::handle_logged(endpoint, event, tracing::Level::TRACE)
 }
 
 /// The log line without its timing, which differs between runs.
@@ -592,7 +590,7 @@ fn every_log_line_is_valid_emf() {
             let (_, log) = run_logged(&endpoint, &fixture(name));
             assert_eq!(log.lines().count(), 1, "{name}: {log}");
             let line: Value = serde_json::from_str(log.trim()).unwrap();
-            let directive = common::assert_emf(&line);
+            let directive = crate::helpers::assert_emf(&line);
             assert_eq!(directive["Namespace"], namespace, "{name}");
             assert_eq!(
                 directive["Metrics"],
@@ -636,5 +634,5 @@ fn metrics_off_and_odd_stage_names() {
     let (_, log) = run_logged(&endpoint(), &serde_json::to_vec(&event).unwrap());
     let line: Value = serde_json::from_str(log.trim()).unwrap();
     assert!(line.get("stage").is_none(), "{log}");
-    assert_eq!(common::assert_emf(&line)["Dimensions"].as_array().unwrap().len(), 2);
+    assert_eq!(crate::helpers::assert_emf(&line)["Dimensions"].as_array().unwrap().len(), 2);
 }

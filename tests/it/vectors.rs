@@ -7,7 +7,7 @@ use pusher_auth_lambda::testing::{AppSecret, MasterKey};
 use pusher_auth_lambda::testing::{ChannelName, SocketId};
 use serde_json::Value;
 
-const VECTORS: &str = include_str!("fixtures/pusher-auth-vectors.json");
+const VECTORS: &str = include_str!("../fixtures/pusher-auth-vectors.json");
 
 fn vectors() -> Value {
     serde_json::from_str(VECTORS).unwrap()

@@ -1,5 +1,5 @@
 //! Soak and resources, against the real bootstrap (`pusher-auth`) and the
-//! Runtime API stand-in (`tests/common/runtime_api.rs`):
+//! Runtime API stand-in (`tests/it/helpers/runtime_api.rs`):
 //!
 //! - `soak`: `SOAK_INVOCATIONS` (default 5,000; `scripts/soak.sh` runs
 //!   100,000) invocations of a mix of allowed, refused, malformed and jwt
@@ -12,8 +12,6 @@
 //!   query, 8 KiB token, 16 KiB form body, a 6 MB event, 1 KB `user_info`)
 //!   under `prlimit --as` of 128 MiB: every one is answered and signed.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -21,9 +19,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::helpers::runtime_api::{runtime_api_with, Counters, Options, Seen};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
-use common::runtime_api::{runtime_api_with, Counters, Options, Seen};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -34,7 +32,7 @@ const MASTER_KEY: &str = "bmsybDV1aHF1b2s0dm16dm91aWR2c3FrcWMxaGU0dnc=";
 const CALLBACK: &str = "callback=Pusher.auth_callbacks%5B%271%27%5D";
 
 fn tokens() -> Value {
-    serde_json::from_str(include_str!("fixtures/tokens.json")).unwrap()
+    serde_json::from_str(include_str!("../fixtures/tokens.json")).unwrap()
 }
 
 fn token(name: &str) -> String {

@@ -6,8 +6,6 @@
 //! installed) and prepared by `tests/tools/moto_setup.py` with boto3.
 //! Expected answers are computed here with HMAC-SHA256, never by the crate.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -100,7 +98,7 @@ fn endpoint(vars: &[(&str, &str)]) -> Endpoint {
     .chain(vars)
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    common::endpoint_from(&vars)
+    crate::helpers::endpoint_from(&vars)
 }
 
 /// A JSONP request (HTTP API 2.0 event) for `channel`, with stage variables.
@@ -120,7 +118,7 @@ fn event(channel: &str, stage_variables: Value) -> Vec<u8> {
 
 /// Runs one event; returns (the JSON the callback gets, the log).
 fn run(endpoint: &Endpoint, event: &[u8]) -> (Value, String) {
-    let (out, log) = common::handle_logged(endpoint, event, tracing::Level::INFO);
+    let (out, log) = crate::helpers::handle_logged(endpoint, event, tracing::Level::INFO);
     let answer: Value = serde_json::from_str(&out.unwrap()).unwrap();
     assert_eq!(answer["statusCode"], 200, "{answer}");
     let body = answer["body"].as_str().unwrap();

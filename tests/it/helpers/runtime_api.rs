@@ -53,14 +53,10 @@ impl Gate {
     }
 }
 
-/// Serves `events` one `GET …/next` at a time; after the last, holds `/next` open.
-pub(crate) fn runtime_api(events: Vec<Vec<u8>>) -> (String, Arc<Mutex<Seen>>) {
-    runtime_api_gated(events, 1)
-}
-
-/// As [`runtime_api`], but no event is handed out before `gate` `/next`
-/// requests wait at the same time, and none is sent before `gate` are taken:
-/// the first `gate` invocations are all outstanding at once.
+/// Serves `events` one `GET …/next` at a time; after the last, holds `/next`
+/// open. No event is handed out before `gate` `/next` requests wait at the
+/// same time, and none is sent before `gate` are taken: the first `gate`
+/// invocations are all outstanding at once (1: one at a time).
 pub(crate) fn runtime_api_gated(events: Vec<Vec<u8>>, gate: usize) -> (String, Arc<Mutex<Seen>>) {
     let gate = Arc::new([Gate::new(gate), Gate::new(gate)]);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
