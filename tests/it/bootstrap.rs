@@ -10,21 +10,8 @@ use std::time::{Duration, Instant};
 
 use crate::helpers::runtime_api::{runtime_api_gated, Seen};
 
+use crate::helpers::{fixture, tokens, KEY, MASTER_KEY, SECRET};
 use serde_json::Value;
-
-const KEY: &str = "3e294278b9dd9a0ab486";
-const SECRET: &str = "5b31d8b6ca557775afc4";
-const MASTER_KEY: &str = "bmsybDV1aHF1b2s0dm16dm91aWR2c3FrcWMxaGU0dnc=";
-const TOKENS: &str = include_str!("../fixtures/tokens.json");
-
-fn tokens() -> Value {
-    serde_json::from_str(TOKENS).unwrap()
-}
-
-fn fixture(name: &str) -> Value {
-    let path = format!("{}/tests/fixtures/events/{name}.json", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
-}
 
 /// The events: JSONP private, presence, encrypted and user authentication with a
 /// token, AJAX with a bearer token, a mapping-template request, one refusal.

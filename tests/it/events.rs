@@ -3,22 +3,16 @@
 //! rejection rule. Expected signatures come from the official vectors or from
 //! an HMAC computed here, never from the crate's own signer.
 
-use hmac::{Hmac, Mac};
+use crate::helpers::{fixture, fixture_bytes, hmac_hex, vectors};
 use pusher_auth_lambda::handle_bytes;
 use pusher_auth_lambda::Endpoint;
 use serde_json::Value;
-use sha2::Sha256;
 
-const VECTORS: &str = include_str!("../fixtures/pusher-auth-vectors.json");
 const JS: &str = r#"{"Content-Type":"application/javascript; charset=utf-8","X-Content-Type-Options":"nosniff","Cache-Control":"no-store, private"}"#;
 const JSON: &str = r#"{"Content-Type":"application/json; charset=utf-8","X-Content-Type-Options":"nosniff","Cache-Control":"no-store, private"}"#;
 const CORS_JSON: &str = r#"{"Content-Type":"application/json; charset=utf-8","X-Content-Type-Options":"nosniff","Cache-Control":"no-store, private","Vary":"Origin","Access-Control-Allow-Origin":"https://app.example.com"}"#;
 const DEMO_USER: &str = r#"{"user_id":"demo-user","user_info":{"name":"Demo User"}}"#;
 const DEMO_SIGNIN: &str = r#"{"id":"demo-user","user_info":{"name":"Demo User"}}"#;
-
-fn vectors() -> Value {
-    serde_json::from_str(VECTORS).unwrap()
-}
 
 /// The first vector case of a kind.
 fn case(kind: &str) -> Value {
@@ -51,14 +45,6 @@ fn endpoint_with(extra: &[(&str, &str)]) -> Endpoint {
 
 fn endpoint() -> Endpoint {
     endpoint_with(&[])
-}
-
-fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/tests/fixtures/events/{name}.json", env!("CARGO_MANIFEST_DIR"))).unwrap()
-}
-
-fn fixture_value(name: &str) -> Value {
-    serde_json::from_slice(&fixture(name)).unwrap()
 }
 
 /// Runs the handler on raw bytes, capturing the log; returns (response, log).
@@ -124,12 +110,6 @@ fn cors_error(code: &str, status: u16) -> String {
     proxy(status, CORS_JSON, &format!(r#"{{"error":"{code}","status":{status}}}"#))
 }
 
-fn hmac_hex(message: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(app("secret").as_bytes()).unwrap();
-    mac.update(message.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
-}
-
 /// The JSONP body escapes `<`, `>`, `&`, U+2028 and U+2029 inside strings.
 fn script_escape(json: &str) -> String {
     json.replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026")
@@ -146,7 +126,7 @@ fn jsonp_private_in_every_event_shape() {
         "function-url-jsonp-private",
         "cargo-lambda-watch-jsonp-private",
     ] {
-        assert_answer(name, &run(&endpoint(), &fixture(name)), &expected);
+        assert_answer(name, &run(&endpoint(), &fixture_bytes(name)), &expected);
     }
 }
 
@@ -159,7 +139,7 @@ fn jsonp_encrypted_in_v1_and_v2() {
         c["expect"]["shared_secret"].as_str().unwrap()
     );
     for name in ["apigw-v1-jsonp-encrypted", "apigw-v2-jsonp-encrypted"] {
-        assert_answer(name, &run(&endpoint(), &fixture(name)), &jsonp_ok(&json));
+        assert_answer(name, &run(&endpoint(), &fixture_bytes(name)), &jsonp_ok(&json));
     }
 }
 
@@ -167,13 +147,13 @@ fn jsonp_encrypted_in_v1_and_v2() {
 fn jsonp_presence_signs_the_validated_user_not_client_params() {
     let c = case("presence");
     let message = format!("{}:{}:{}", c["socket_id"].as_str().unwrap(), c["channel_name"].as_str().unwrap(), DEMO_USER);
-    let auth = format!("{}:{}", app("key"), hmac_hex(&message));
+    let auth = format!("{}:{}", app("key"), hmac_hex(&app("secret"), &message));
     let json = serde_json::to_string(&serde_json::json!({"auth": auth, "channel_data": DEMO_USER})).unwrap();
     for name in ["apigw-v1-jsonp-presence", "apigw-v2-jsonp-presence"] {
-        assert_answer(name, &run(&endpoint(), &fixture(name)), &jsonp_ok(&script_escape(&json)));
+        assert_answer(name, &run(&endpoint(), &fixture_bytes(name)), &jsonp_ok(&script_escape(&json)));
     }
     // A client-sent user_id / user_info changes nothing.
-    let mut event = fixture_value("apigw-v2-jsonp-presence");
+    let mut event = fixture("apigw-v2-jsonp-presence");
     let raw = event["rawQueryString"].as_str().unwrap().to_owned();
     event["rawQueryString"] = Value::from(format!("{raw}&user_id=admin&user_info=%7B%22name%22%3A%22x%22%7D"));
     assert_answer(&event_name(&event), &run_value(&endpoint(), &event), &jsonp_ok(&script_escape(&json)));
@@ -182,11 +162,11 @@ fn jsonp_presence_signs_the_validated_user_not_client_params() {
 #[test]
 fn jsonp_user_authentication() {
     let socket = case("signin")["socket_id"].as_str().unwrap().to_owned();
-    let auth = format!("{}:{}", app("key"), hmac_hex(&format!("{socket}::user::{DEMO_SIGNIN}")));
+    let auth = format!("{}:{}", app("key"), hmac_hex(&app("secret"), &format!("{socket}::user::{DEMO_SIGNIN}")));
     let json = serde_json::to_string(&serde_json::json!({"auth": auth, "user_data": DEMO_SIGNIN})).unwrap();
     assert_answer(
         "apigw-v1-jsonp-user-auth",
-        &run(&endpoint(), &fixture("apigw-v1-jsonp-user-auth")),
+        &run(&endpoint(), &fixture_bytes("apigw-v1-jsonp-user-auth")),
         &jsonp_ok(&json),
     );
 }
@@ -195,18 +175,18 @@ fn jsonp_user_authentication() {
 fn ajax_private_from_an_allowed_origin() {
     let expected = proxy(200, CORS_JSON, &format!(r#"{{"auth":"{}"}}"#, auth_of("private")));
     for name in ["apigw-v1-ajax-private", "apigw-v2-ajax-private", "function-url-ajax-private"] {
-        assert_answer(name, &run(&endpoint(), &fixture(name)), &expected);
+        assert_answer(name, &run(&endpoint(), &fixture_bytes(name)), &expected);
     }
 }
 
 #[test]
 fn ajax_user_authentication() {
     let socket = case("signin")["socket_id"].as_str().unwrap().to_owned();
-    let auth = format!("{}:{}", app("key"), hmac_hex(&format!("{socket}::user::{DEMO_SIGNIN}")));
+    let auth = format!("{}:{}", app("key"), hmac_hex(&app("secret"), &format!("{socket}::user::{DEMO_SIGNIN}")));
     let json = serde_json::to_string(&serde_json::json!({"auth": auth, "user_data": DEMO_SIGNIN})).unwrap();
     assert_answer(
         "apigw-v2-ajax-user-auth",
-        &run(&endpoint(), &fixture("apigw-v2-ajax-user-auth")),
+        &run(&endpoint(), &fixture_bytes("apigw-v2-ajax-user-auth")),
         &proxy(200, CORS_JSON, &json),
     );
 }
@@ -216,7 +196,7 @@ fn preflight_from_an_allowed_origin() {
     let headers = r#"{"X-Content-Type-Options":"nosniff","Cache-Control":"no-store, private","Vary":"Origin","Access-Control-Allow-Origin":"https://app.example.com","Access-Control-Allow-Methods":"POST, OPTIONS","Access-Control-Allow-Headers":"Authorization, Content-Type","Access-Control-Max-Age":"600"}"#;
     assert_answer(
         "apigw-v1-options-preflight",
-        &run(&endpoint(), &fixture("apigw-v1-options-preflight")),
+        &run(&endpoint(), &fixture_bytes("apigw-v1-options-preflight")),
         &proxy(204, headers, ""),
     );
 }
@@ -226,23 +206,23 @@ fn cors_is_closed_by_default_and_to_other_origins() {
     let closed = endpoint_with(&[("ALLOWED_ORIGINS", "")]);
     assert_answer(
         "apigw-v1-options-preflight",
-        &run(&closed, &fixture("apigw-v1-options-preflight")),
+        &run(&closed, &fixture_bytes("apigw-v1-options-preflight")),
         &plain_error("origin_not_allowed", 403),
     );
     assert_answer(
         "apigw-v2-ajax-private",
-        &run(&closed, &fixture("apigw-v2-ajax-private")),
+        &run(&closed, &fixture_bytes("apigw-v2-ajax-private")),
         &plain_error("origin_not_allowed", 403),
     );
-    let mut event = fixture_value("apigw-v2-ajax-private");
+    let mut event = fixture("apigw-v2-ajax-private");
     event["headers"]["origin"] = Value::from("https://evil.example");
     assert_answer(&event_name(&event), &run_value(&endpoint(), &event), &plain_error("origin_not_allowed", 403));
     // A stage variable can open CORS for its stage.
-    let mut event = fixture_value("apigw-v1-ajax-private");
+    let mut event = fixture("apigw-v1-ajax-private");
     event["stageVariables"]["ALLOWED_ORIGINS"] = Value::from("https://app.example.com");
     assert!(run_value(&closed, &event).starts_with(r#"{"statusCode":200"#));
     // Without an Origin header (server-side callers) AJAX works.
-    let mut event = fixture_value("apigw-v2-ajax-private");
+    let mut event = fixture("apigw-v2-ajax-private");
     event["headers"].as_object_mut().unwrap().remove("origin");
     let expected =
         proxy(200, &JSON.replace('}', r#","Vary":"Origin"}"#), &format!(r#"{{"auth":"{}"}}"#, auth_of("private")));
@@ -253,7 +233,7 @@ fn cors_is_closed_by_default_and_to_other_origins() {
 fn rejection_unknown_path_and_method() {
     assert_answer(
         "apigw-v2-not-found",
-        &run(&endpoint(), &fixture("apigw-v2-not-found")),
+        &run(&endpoint(), &fixture_bytes("apigw-v2-not-found")),
         &plain_error("not_found", 404),
     );
     let expected = proxy(
@@ -261,9 +241,9 @@ fn rejection_unknown_path_and_method() {
         &JSON.replace('}', r#","Allow":"GET, POST, OPTIONS"}"#),
         r#"{"error":"method_not_allowed","status":405}"#,
     );
-    assert_answer("apigw-v2-delete", &run(&endpoint(), &fixture("apigw-v2-delete")), &expected);
+    assert_answer("apigw-v2-delete", &run(&endpoint(), &fixture_bytes("apigw-v2-delete")), &expected);
     // A look-alike path is not a route.
-    let mut event = fixture_value("apigw-v2-jsonp-private");
+    let mut event = fixture("apigw-v2-jsonp-private");
     event["rawPath"] = Value::from("/xpusher/auth");
     assert_answer(&event_name(&event), &run_value(&endpoint(), &event), &plain_error("not_found", 404));
 }
@@ -272,10 +252,10 @@ fn rejection_unknown_path_and_method() {
 fn rejection_bad_or_missing_callback_is_plain_json() {
     assert_answer(
         "apigw-v2-jsonp-bad-callback",
-        &run(&endpoint(), &fixture("apigw-v2-jsonp-bad-callback")),
+        &run(&endpoint(), &fixture_bytes("apigw-v2-jsonp-bad-callback")),
         &plain_error("invalid_callback", 400),
     );
-    let mut event = fixture_value("apigw-v2-jsonp-private");
+    let mut event = fixture("apigw-v2-jsonp-private");
     let raw = event["rawQueryString"].as_str().unwrap().to_owned();
     event["rawQueryString"] = Value::from(raw.split_once('&').unwrap().1);
     assert_answer(&event_name(&event), &run_value(&endpoint(), &event), &plain_error("missing_callback", 400));
@@ -287,7 +267,7 @@ fn rejection_bad_or_missing_callback_is_plain_json() {
 fn rejection_bad_socket_id_is_a_jsonp_denial() {
     assert_answer(
         "apigw-v2-jsonp-bad-socket-id",
-        &run(&endpoint(), &fixture("apigw-v2-jsonp-bad-socket-id")),
+        &run(&endpoint(), &fixture_bytes("apigw-v2-jsonp-bad-socket-id")),
         &jsonp_denial("invalid_socket_id", 400),
     );
 }
@@ -297,10 +277,10 @@ fn rejection_duplicate_parameter() {
     let expected = jsonp_denial("duplicate_parameter", 400);
     assert_answer(
         "apigw-v2-jsonp-duplicate-socket-id",
-        &run(&endpoint(), &fixture("apigw-v2-jsonp-duplicate-socket-id")),
+        &run(&endpoint(), &fixture_bytes("apigw-v2-jsonp-duplicate-socket-id")),
         &expected,
     );
-    let mut event = fixture_value("apigw-v1-jsonp-private");
+    let mut event = fixture("apigw-v1-jsonp-private");
     event["multiValueQueryStringParameters"]["socket_id"] = serde_json::json!(["1.1", "1.2"]);
     assert_answer(&event_name(&event), &run_value(&endpoint(), &event), &expected);
 }
@@ -309,10 +289,10 @@ fn rejection_duplicate_parameter() {
 fn rejection_non_utf8_value() {
     assert_answer(
         "apigw-v2-jsonp-non-utf8",
-        &run(&endpoint(), &fixture("apigw-v2-jsonp-non-utf8")),
+        &run(&endpoint(), &fixture_bytes("apigw-v2-jsonp-non-utf8")),
         &jsonp_denial("invalid_encoding", 400),
     );
-    let mut event = fixture_value("apigw-v2-ajax-private");
+    let mut event = fixture("apigw-v2-ajax-private");
     event["body"] = Value::from("c29ja2V0X2lkPf8="); // socket_id=\xFF
     assert_answer(&event_name(&event), &run_value(&endpoint(), &event), &cors_error("invalid_encoding", 400));
 }
@@ -321,10 +301,10 @@ fn rejection_non_utf8_value() {
 fn rejection_public_and_invalid_channels() {
     assert_answer(
         "apigw-v2-jsonp-public-channel",
-        &run(&endpoint(), &fixture("apigw-v2-jsonp-public-channel")),
+        &run(&endpoint(), &fixture_bytes("apigw-v2-jsonp-public-channel")),
         &jsonp_denial("public_channel", 400),
     );
-    let mut event = fixture_value("apigw-v2-jsonp-private");
+    let mut event = fixture("apigw-v2-jsonp-private");
     let raw =
         event["rawQueryString"].as_str().unwrap().replace("channel_name=private-", "channel_name=private-%3Cscript%3E");
     event["rawQueryString"] = Value::from(raw);
@@ -333,7 +313,7 @@ fn rejection_public_and_invalid_channels() {
 
 #[test]
 fn rejection_missing_socket_id_and_channel() {
-    let mut event = fixture_value("apigw-v2-jsonp-private");
+    let mut event = fixture("apigw-v2-jsonp-private");
     event["rawQueryString"] = Value::from("callback=Pusher.auth_callbacks%5B%271%27%5D&channel_name=private-a");
     assert_answer(&event_name(&event), &run_value(&endpoint(), &event), &jsonp_denial("missing_socket_id", 400));
     event["rawQueryString"] = Value::from("callback=Pusher.auth_callbacks%5B%271%27%5D&socket_id=1.2");
@@ -342,18 +322,18 @@ fn rejection_missing_socket_id_and_channel() {
 
 #[test]
 fn rejection_oversized_request() {
-    let mut event = fixture_value("apigw-v2-jsonp-private");
+    let mut event = fixture("apigw-v2-jsonp-private");
     let raw = event["rawQueryString"].as_str().unwrap().to_owned();
     event["rawQueryString"] = Value::from(format!("{raw}&pad={}", "a".repeat(16 * 1024)));
     assert_answer(&event_name(&event), &run_value(&endpoint(), &event), &plain_error("payload_too_large", 413));
-    let mut event = fixture_value("apigw-v1-ajax-private");
+    let mut event = fixture("apigw-v1-ajax-private");
     event["body"] = Value::from(format!("socket_id=1.2&channel_name=private-a&pad={}", "a".repeat(16 * 1024)));
     assert_answer(&event_name(&event), &run_value(&endpoint(), &event), &cors_error("payload_too_large", 413));
 }
 
 #[test]
 fn rejection_ajax_without_a_form_body() {
-    let mut event = fixture_value("apigw-v1-ajax-private");
+    let mut event = fixture("apigw-v1-ajax-private");
     event["headers"]["content-type"] = Value::from("application/json");
     assert_answer(&event_name(&event), &run_value(&endpoint(), &event), &cors_error("unsupported_media_type", 415));
     // Without an Origin (a server-side caller) there is no Access-Control-Allow-Origin.
@@ -368,7 +348,7 @@ fn rejection_encrypted_channel_without_master_key() {
     let no_key = endpoint_with(&[("PUSHER_ENCRYPTION_MASTER_KEY_BASE64", "")]);
     assert_answer(
         "apigw-v2-jsonp-encrypted",
-        &run(&no_key, &fixture("apigw-v2-jsonp-encrypted")),
+        &run(&no_key, &fixture_bytes("apigw-v2-jsonp-encrypted")),
         &jsonp_denial("encryption_not_configured", 403),
     );
 }
@@ -381,16 +361,16 @@ fn rejection_presence_channel_is_a_denial_with_fixed_channel_data() {
     let private_only = endpoint_with(&[("CHANNEL_RULES", "private-*")]);
     let expected = proxy(200, JS, &script(r#"{"error":"forbidden","status":403,"channel_data":"{}"}"#));
     for name in ["apigw-v1-jsonp-presence", "apigw-v2-jsonp-presence"] {
-        assert_answer(name, &run(&private_only, &fixture(name)), &expected);
+        assert_answer(name, &run(&private_only, &fixture_bytes(name)), &expected);
     }
     // Any refusal of a presence-… name, the name itself valid or not.
-    let mut event = fixture_value("apigw-v2-jsonp-presence");
+    let mut event = fixture("apigw-v2-jsonp-presence");
     let raw = event["rawQueryString"].as_str().unwrap().replace("channel_name=presence-", "channel_name=presence-%3C");
     event["rawQueryString"] = Value::from(raw);
     let expected = proxy(200, JS, &script(r#"{"error":"invalid_channel_name","status":400,"channel_data":"{}"}"#));
     assert_answer(&event_name(&event), &run_value(&endpoint(), &event), &expected);
     // Private channels keep the plain denial.
-    let mut event = fixture_value("apigw-v2-jsonp-private");
+    let mut event = fixture("apigw-v2-jsonp-private");
     let raw = event["rawQueryString"].as_str().unwrap().replace("channel_name=private-", "channel_name=private-%3C");
     event["rawQueryString"] = Value::from(raw);
     assert_answer(&event_name(&event), &run_value(&endpoint(), &event), &jsonp_denial("invalid_channel_name", 400));
@@ -405,12 +385,12 @@ fn rejection_user_auth_is_a_script_that_does_not_call_the_callback() {
         ("JWT_ALGORITHMS", "HS256"),
         ("JWT_SECRET", "an-hmac-key-of-at-least-32-bytes-for-tests"),
     ]);
-    let (out, log) = run_logged(&jwt, &fixture("apigw-v1-jsonp-user-auth"));
+    let (out, log) = run_logged(&jwt, &fixture_bytes("apigw-v1-jsonp-user-auth"));
     assert_eq!(out, proxy(200, JS, r#"/**/void {"error":"unauthenticated","status":401};"#));
     let line: Value = serde_json::from_str(log.trim()).unwrap();
     assert_eq!((line["route"].as_str(), line["status"].as_u64()), (Some("user-auth"), Some(401)), "{log}");
     // The same through the mapping-template integration: a successful invocation.
-    let mut event = fixture_value("rest-mapping-jsonp-private");
+    let mut event = fixture("rest-mapping-jsonp-private");
     event["context"]["resource-path"] = Value::from("/pusher/user-auth");
     event["params"]["querystring"].as_object_mut().unwrap().remove("channel_name");
     event["params"]["querystring"]["token"] = Value::from("not-a-token");
@@ -421,7 +401,7 @@ fn rejection_user_auth_is_a_script_that_does_not_call_the_callback() {
 
 #[test]
 fn stage_variables_choose_the_key_but_never_the_secret() {
-    let mut event = fixture_value("apigw-v1-jsonp-private");
+    let mut event = fixture("apigw-v1-jsonp-private");
     event["stageVariables"]["PUSHER_KEY"] = Value::from("otherkey");
     event["stageVariables"]["PUSHER_SECRET"] = Value::from("attacker-secret");
     let (out, log) = run_logged(&endpoint(), &serde_json::to_vec(&event).unwrap());
@@ -452,7 +432,7 @@ fn one_log_line_per_request_without_secrets_tokens_or_signatures() {
         .collect();
     assert!(all.len() >= 20);
     for name in all {
-        let (out, log) = run_logged(&endpoint(), &fixture(&name));
+        let (out, log) = run_logged(&endpoint(), &fixture_bytes(&name));
         let lines: Vec<Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
         assert_eq!(lines.len(), 1, "{name}: {log}");
         let line = &lines[0];
@@ -475,7 +455,7 @@ fn one_log_line_per_request_without_secrets_tokens_or_signatures() {
 
 #[test]
 fn log_line_records_the_real_outcome_of_a_jsonp_denial() {
-    let (out, log) = run_logged(&endpoint(), &fixture("apigw-v2-jsonp-public-channel"));
+    let (out, log) = run_logged(&endpoint(), &fixture_bytes("apigw-v2-jsonp-public-channel"));
     assert!(out.starts_with(r#"{"statusCode":200"#));
     let line: Value = serde_json::from_str(log.trim()).unwrap();
     assert_eq!(line["status"], 400);
@@ -509,8 +489,8 @@ fn log_without_duration(log: &str) -> Value {
 #[test]
 fn mapping_template_event_answers_byte_for_byte_as_the_proxy_event() {
     let e = endpoint();
-    let (proxy, proxy_log) = outcome_logged(&e, &fixture("apigw-v1-jsonp-private"));
-    let (mapped, mapped_log) = outcome_logged(&e, &fixture("rest-mapping-jsonp-private"));
+    let (proxy, proxy_log) = outcome_logged(&e, &fixture_bytes("apigw-v1-jsonp-private"));
+    let (mapped, mapped_log) = outcome_logged(&e, &fixture_bytes("rest-mapping-jsonp-private"));
     let proxy: Value = serde_json::from_str(&proxy.unwrap()).unwrap();
     // The mapping answer is the body as a JSON string, for `$input.path('$')` to write out.
     let mapped = mapped.unwrap();
@@ -524,15 +504,15 @@ fn mapping_template_event_answers_byte_for_byte_as_the_proxy_event() {
 #[test]
 fn mapping_template_event_with_cognito_claims() {
     let e = endpoint_with(&[("AUTH_MODE", "authorizer"), ("CHANNEL_RULES", "private-*")]);
-    let (proxy, _) = outcome_logged(&e, &fixture("apigw-v1-jsonp-cognito-authorizer"));
-    let (mapped, log) = outcome_logged(&e, &fixture("rest-mapping-jsonp-cognito-authorizer"));
+    let (proxy, _) = outcome_logged(&e, &fixture_bytes("apigw-v1-jsonp-cognito-authorizer"));
+    let (mapped, log) = outcome_logged(&e, &fixture_bytes("rest-mapping-jsonp-cognito-authorizer"));
     let proxy: Value = serde_json::from_str(&proxy.unwrap()).unwrap();
     let body: String = serde_json::from_str(&mapped.unwrap()).unwrap();
     assert_eq!(body, proxy["body"].as_str().unwrap());
     assert!(body.contains(r#"({"auth":"3e294278b9dd9a0ab486:"#), "{body}");
     assert_eq!(log_without_duration(&log)["reason"], "ok");
     // No claims and no principal: refused like a proxy event without an authorizer.
-    let mut event = fixture_value("rest-mapping-jsonp-cognito-authorizer");
+    let mut event = fixture("rest-mapping-jsonp-cognito-authorizer");
     event["context"]["authorizer-claims"] = serde_json::json!({});
     let (mapped, log) = outcome_logged(&e, &serde_json::to_vec(&event).unwrap());
     let body: String = serde_json::from_str(&mapped.unwrap()).unwrap();
@@ -547,7 +527,7 @@ fn mapping_template_event_with_cognito_claims() {
 #[test]
 fn mapping_template_refusals_fail_the_invocation_with_the_error_body() {
     let e = endpoint();
-    let mut event = fixture_value("rest-mapping-jsonp-private");
+    let mut event = fixture("rest-mapping-jsonp-private");
     event["params"]["querystring"]["callback"] = Value::from("alert(1)");
     let (out, _) = outcome_logged(&e, &serde_json::to_vec(&event).unwrap());
     assert_eq!(out, Err(r#"{"error":"invalid_callback","status":400}"#.to_owned()));
@@ -563,7 +543,7 @@ fn mapping_template_refusals_fail_the_invocation_with_the_error_body() {
     assert_eq!(body, script(r#"{"error":"public_channel","status":400}"#));
     // Secrets in stage variables are ignored here too.
     event["params"]["querystring"]["channel_name"] =
-        fixture_value("rest-mapping-jsonp-private")["params"]["querystring"]["channel_name"].clone();
+        fixture("rest-mapping-jsonp-private")["params"]["querystring"]["channel_name"].clone();
     event["stage-variables"]["PUSHER_SECRET"] = Value::from("attacker-secret");
     let (out, log) = outcome_logged(&e, &serde_json::to_vec(&event).unwrap());
     assert!(out.unwrap().contains(&auth_of("private")));
@@ -587,7 +567,7 @@ fn every_log_line_is_valid_emf() {
         [(endpoint(), "PusherAuth"), (endpoint_with(&[("METRICS_NAMESPACE", "Pusher/x")]), "Pusher/x")]
     {
         for name in &names {
-            let (_, log) = run_logged(&endpoint, &fixture(name));
+            let (_, log) = run_logged(&endpoint, &fixture_bytes(name));
             assert_eq!(log.lines().count(), 1, "{name}: {log}");
             let line: Value = serde_json::from_str(log.trim()).unwrap();
             let directive = crate::helpers::assert_emf(&line);
@@ -622,14 +602,14 @@ fn every_log_line_is_valid_emf() {
 #[test]
 fn metrics_off_and_odd_stage_names() {
     let off = endpoint_with(&[("METRICS", "off")]);
-    let (_, log) = run_logged(&off, &fixture("apigw-v2-jsonp-public-channel"));
+    let (_, log) = run_logged(&off, &fixture_bytes("apigw-v2-jsonp-public-channel"));
     let line: Value = serde_json::from_str(log.trim()).unwrap();
     for member in ["_aws", "Requests", "Duration"] {
         assert!(line.get(member).is_none(), "{member}: {log}");
     }
     assert_eq!(line["decision"], "refused");
     // A stage name that is not one is neither logged nor a dimension.
-    let mut event = fixture_value("apigw-v2-jsonp-private");
+    let mut event = fixture("apigw-v2-jsonp-private");
     event["requestContext"]["stage"] = Value::from("not a <stage>");
     let (_, log) = run_logged(&endpoint(), &serde_json::to_vec(&event).unwrap());
     let line: Value = serde_json::from_str(log.trim()).unwrap();

@@ -10,17 +10,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::helpers::runtime_api::{runtime_api_with, Counters, Options, Seen};
+use crate::helpers::{fixture, KEY, SECRET};
 use serde_json::Value;
 
-const KEY: &str = "3e294278b9dd9a0ab486";
-const SECRET: &str = "5b31d8b6ca557775afc4";
 /// Generous bound on any wait, so a hang fails the test instead of blocking it.
 const PATIENCE: Duration = Duration::from_secs(60);
-
-fn fixture(name: &str) -> Value {
-    let path = format!("{}/tests/fixtures/events/{name}.json", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
-}
 
 /// A JSONP request the demo configuration signs.
 fn allowed_event() -> Vec<u8> {

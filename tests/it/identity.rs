@@ -1,23 +1,11 @@
 //! Validators and the channel policy through the real handler, with tokens
 //! minted by PyJWT (tests/tools/mint_tokens.py → tests/fixtures/tokens.json).
 
-use hmac::{Hmac, Mac};
+use crate::helpers::{fixture, hmac_hex, token, tokens, KEY, SECRET};
 use pusher_auth_lambda::Endpoint;
 use serde_json::{json, Value};
-use sha2::Sha256;
 
-const TOKENS: &str = include_str!("../fixtures/tokens.json");
-const KEY: &str = "3e294278b9dd9a0ab486";
-const SECRET: &str = "5b31d8b6ca557775afc4";
 const RULES: &str = "private-user-{sub} presence-room-* private-encrypted-org-{org}-*";
-
-fn tokens() -> Value {
-    serde_json::from_str(TOKENS).unwrap()
-}
-
-fn token(name: &str) -> String {
-    tokens()["tokens"][name].as_str().unwrap_or_else(|| panic!("no token {name}")).to_owned()
-}
 
 fn endpoint(vars: &[(&str, String)]) -> Endpoint {
     let t = tokens();
@@ -37,11 +25,6 @@ fn endpoint(vars: &[(&str, String)]) -> Endpoint {
     ];
     all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.clone())));
     crate::helpers::endpoint_from(&all)
-}
-
-fn fixture(name: &str) -> Value {
-    let path = format!("{}/tests/fixtures/events/{name}.json", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
 fn enc(s: &str) -> String {
@@ -89,9 +72,7 @@ fn run(endpoint: &Endpoint, event: &Value) -> (u16, String, Value) {
 }
 
 fn signature(message: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
-    mac.update(message.as_bytes());
-    format!("{KEY}:{}", hex::encode(mac.finalize().into_bytes()))
+    format!("{KEY}:{}", hmac_hex(SECRET, message))
 }
 
 fn script(json: &str) -> String {

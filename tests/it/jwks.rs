@@ -8,13 +8,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::helpers::tokens;
 use pusher_auth_lambda::testing::jwt::{check_head, ClaimRules};
 use pusher_auth_lambda::testing::RemoteJwks;
 use serde_json::Value;
-
-fn tokens() -> Value {
-    serde_json::from_str(include_str!("../fixtures/tokens.json")).unwrap()
-}
 
 #[derive(Clone)]
 struct Server {

@@ -20,29 +20,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::helpers::runtime_api::{runtime_api_with, Counters, Options, Seen};
+use crate::helpers::{fixture, token, tokens, KEY, MASTER_KEY, SECRET};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-const KEY: &str = "3e294278b9dd9a0ab486";
-const SECRET: &str = "5b31d8b6ca557775afc4";
-const MASTER_KEY: &str = "bmsybDV1aHF1b2s0dm16dm91aWR2c3FrcWMxaGU0dnc=";
 const CALLBACK: &str = "callback=Pusher.auth_callbacks%5B%271%27%5D";
-
-fn tokens() -> Value {
-    serde_json::from_str(include_str!("../fixtures/tokens.json")).unwrap()
-}
-
-fn token(name: &str) -> String {
-    tokens()["tokens"][name].as_str().unwrap().to_owned()
-}
-
-fn fixture(name: &str) -> Value {
-    let path = format!("{}/tests/fixtures/events/{name}.json", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
-}
 
 /// The bootstrap under test: `SOAK_BINARY` (scripts/soak.sh points it at the
 /// release build) or the test build's.

@@ -8,6 +8,7 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
+use crate::helpers::{token, tokens};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use pusher_auth_lambda::logging::JsonLines;
 use pusher_auth_lambda::testing::jwt::{keys_from_jwks, ClaimRules};
@@ -15,7 +16,6 @@ use pusher_auth_lambda::testing::KeySource;
 use pusher_auth_lambda::testing::{Credentials, JwtValidator, UserValidator};
 use serde_json::Value;
 
-const TOKENS: &str = include_str!("../fixtures/tokens.json");
 const WEAK: &str = include_str!("../fixtures/weak-rsa.json");
 
 /// The verdict of each fixture token with the full configuration (RS256, ES256
@@ -81,16 +81,8 @@ const VERDICTS: &[(&str, Result<&str, &str>)] = &[
     ("hs256_without_audience", Err("token_without_audience")),
 ];
 
-fn fixtures() -> Value {
-    serde_json::from_str(TOKENS).unwrap()
-}
-
-fn token(name: &str) -> String {
-    fixtures()["tokens"][name].as_str().unwrap_or_else(|| panic!("no token {name}")).to_owned()
-}
-
 fn rules(algorithms: Vec<Algorithm>, with_issuer_and_audience: bool) -> ClaimRules {
-    let t = fixtures();
+    let t = tokens();
     ClaimRules {
         algorithms,
         issuer: with_issuer_and_audience.then(|| t["issuer"].as_str().unwrap().to_owned()),
@@ -101,7 +93,7 @@ fn rules(algorithms: Vec<Algorithm>, with_issuer_and_audience: bool) -> ClaimRul
 }
 
 fn validator(keys: KeySource) -> JwtValidator {
-    let secret = DecodingKey::from_secret(fixtures()["hs_secret"].as_str().unwrap().as_bytes());
+    let secret = DecodingKey::from_secret(tokens()["hs_secret"].as_str().unwrap().as_bytes());
     JwtValidator::new(rules(vec![Algorithm::RS256, Algorithm::ES256, Algorithm::HS256], true), Some(secret), keys)
 }
 
@@ -117,12 +109,12 @@ fn check(v: &JwtValidator, token: &str) -> Result<String, String> {
 
 #[test]
 fn every_fixture_token_keeps_its_verdict_verified_and_cached() {
-    let fixture_names: BTreeSet<String> = fixtures()["tokens"].as_object().unwrap().keys().cloned().collect();
+    let fixture_names: BTreeSet<String> = tokens()["tokens"].as_object().unwrap().keys().cloned().collect();
     let listed: BTreeSet<String> = VERDICTS.iter().map(|(n, _)| n.to_string()).collect();
     assert_eq!(listed.len(), VERDICTS.len(), "a token is listed twice");
     assert_eq!(fixture_names, listed, "every fixture token has exactly one verdict here");
 
-    let v = validator(inline(&fixtures()["jwks"]));
+    let v = validator(inline(&tokens()["jwks"]));
     let expected = |want: &Result<&str, &str>| want.map(String::from).map_err(String::from);
     for (name, want) in VERDICTS {
         assert_eq!(check(&v, &token(name)), expected(want), "{name}, first time (full verification)");
@@ -137,7 +129,7 @@ fn every_fixture_token_keeps_its_verdict_verified_and_cached() {
 
 #[test]
 fn hmac_only_verdicts() {
-    let secret = DecodingKey::from_secret(fixtures()["hs_secret"].as_str().unwrap().as_bytes());
+    let secret = DecodingKey::from_secret(tokens()["hs_secret"].as_str().unwrap().as_bytes());
     let v = JwtValidator::new(rules(vec![Algorithm::HS256], false), Some(secret), KeySource::None);
     for _ in 0..2 {
         assert_eq!(check(&v, &token("hs256_with_audience")), Err("token_unexpected_audience".into()));
@@ -149,7 +141,7 @@ fn hmac_only_verdicts() {
 
 #[test]
 fn a_refused_token_is_never_cached() {
-    let v = validator(inline(&fixtures()["jwks"]));
+    let v = validator(inline(&tokens()["jwks"]));
     for name in ["bad_signature", "expired", "wrong_audience", "hs256_wrong_secret", "valid_rs256_rotated_key"] {
         for _ in 0..3 {
             assert!(check(&v, &token(name)).is_err(), "{name}");
@@ -184,7 +176,7 @@ fn a_1024_bit_rsa_key_is_left_out_with_a_warning() {
     assert!(log.contains("JWKS RSA key left out") && log.contains("rsa-1024"), "{log}");
     assert!(log.contains("\"level\":\"WARN\""), "{log}");
     // Beside good keys: the good ones stay, tokens signed with the weak one are refused.
-    let mut jwks = fixtures()["jwks"].clone();
+    let mut jwks = tokens()["jwks"].clone();
     jwks["keys"].as_array_mut().unwrap().push(weak_key);
     let (keys, _) = logged(|| keys_from_jwks(&jwks.to_string()).unwrap());
     assert_eq!(keys.len(), 2);

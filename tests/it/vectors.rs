@@ -1,17 +1,12 @@
 //! Every case of the official libraries' vectors (npm `pusher`, cross-checked
 //! with PyPI `pusher`), through the crate's signer and identity encoders.
 
+use crate::helpers::vectors;
 use pusher_auth_lambda::testing::User;
 use pusher_auth_lambda::testing::{presence_channel_data, UserInfoClaims};
 use pusher_auth_lambda::testing::{AppSecret, MasterKey};
 use pusher_auth_lambda::testing::{ChannelName, SocketId};
 use serde_json::Value;
-
-const VECTORS: &str = include_str!("../fixtures/pusher-auth-vectors.json");
-
-fn vectors() -> Value {
-    serde_json::from_str(VECTORS).unwrap()
-}
 
 fn s<'a>(v: &'a Value, key: &str) -> &'a str {
     v[key].as_str().unwrap_or_else(|| panic!("{key} missing"))

@@ -1,5 +1,6 @@
-//! Helpers shared by the integration tests: an endpoint from a list of
-//! variables, and one event through the real handler with its log captured.
+//! Helpers shared by the integration tests: the fixtures and the demo app,
+//! an endpoint from a list of variables, one event through the real handler
+//! with its log captured, and the HMAC a signature must equal.
 
 pub(crate) mod runtime_api;
 
@@ -8,6 +9,49 @@ use pusher_auth_lambda::logging::Captured;
 use pusher_auth_lambda::store_from_lookup;
 use pusher_auth_lambda::Endpoint;
 use pusher_auth_lambda::Settings;
+
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+use sha2::Sha256;
+
+/// The app key of the demo app the fixtures are signed for.
+pub(crate) const KEY: &str = "3e294278b9dd9a0ab486";
+/// Its secret.
+pub(crate) const SECRET: &str = "5b31d8b6ca557775afc4";
+/// Its encryption master key (base64 of 32 bytes).
+pub(crate) const MASTER_KEY: &str = "bmsybDV1aHF1b2s0dm16dm91aWR2c3FrcWMxaGU0dnc=";
+
+/// `tests/fixtures/events/<name>.json`, as bytes.
+pub(crate) fn fixture_bytes(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/tests/fixtures/events/{name}.json", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+/// `tests/fixtures/events/<name>.json`, parsed.
+pub(crate) fn fixture(name: &str) -> Value {
+    serde_json::from_slice(&fixture_bytes(name)).unwrap()
+}
+
+/// `tests/fixtures/tokens.json` (minted by `tests/tools/mint_tokens.py`).
+pub(crate) fn tokens() -> Value {
+    serde_json::from_str(include_str!("../../fixtures/tokens.json")).unwrap()
+}
+
+/// The fixture token `name`.
+pub(crate) fn token(name: &str) -> String {
+    tokens()["tokens"][name].as_str().unwrap_or_else(|| panic!("no token {name}")).to_owned()
+}
+
+/// `tests/fixtures/pusher-auth-vectors.json`.
+pub(crate) fn vectors() -> Value {
+    serde_json::from_str(include_str!("../../fixtures/pusher-auth-vectors.json")).unwrap()
+}
+
+/// Hex HMAC-SHA256 of `message` under `secret`: what a signature must hold.
+pub(crate) fn hmac_hex(secret: &str, message: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(message.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
 
 /// An endpoint configured by `vars`, as the environment would: a later entry
 /// wins over an earlier one of the same name, and an empty value is unset.
