@@ -16,7 +16,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
 
-use crate::aws::sigv4::{self, Credentials, Scope, SignedRequest};
+use crate::aws::sigv4::{self, AwsCredentials, Scope, SignedRequest};
 use crate::secrets::{SecretStore, StoreError, StoreFromConfig, StoreFuture};
 use crate::support::json_text;
 
@@ -46,7 +46,7 @@ pub(crate) struct SecretsManager {
     endpoint: http::Uri,
     host: String,
     region: String,
-    credentials: Credentials,
+    credentials: AwsCredentials,
     retry: RetryPolicy,
 }
 
@@ -88,7 +88,7 @@ impl SecretsManager {
         else {
             return Ok(None);
         };
-        let credentials = Credentials { access_key_id, secret_access_key, session_token: get("AWS_SESSION_TOKEN") };
+        let credentials = AwsCredentials { access_key_id, secret_access_key, session_token: get("AWS_SESSION_TOKEN") };
         let (variable, url) = match (get("AWS_ENDPOINT_URL_SECRETS_MANAGER"), get("AWS_ENDPOINT_URL")) {
             (Some(url), _) => ("AWS_ENDPOINT_URL_SECRETS_MANAGER", url),
             (None, Some(url)) => ("AWS_ENDPOINT_URL", url),

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 /// Static credentials (on Lambda: the execution role's, from the environment).
 #[derive(Clone)]
-pub(crate) struct Credentials {
+pub(crate) struct AwsCredentials {
     /// `AWS_ACCESS_KEY_ID`.
     pub access_key_id: String,
     /// `AWS_SECRET_ACCESS_KEY`.
@@ -19,7 +19,7 @@ pub(crate) struct Credentials {
     pub session_token: Option<String>,
 }
 
-impl std::fmt::Debug for Credentials {
+impl std::fmt::Debug for AwsCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Credentials").field("access_key_id", &self.access_key_id).finish_non_exhaustive()
     }
@@ -58,7 +58,7 @@ fn hmac(key: &[u8], message: &[u8]) -> [u8; 32] {
 }
 
 /// The `Authorization` header value for `request`.
-pub(crate) fn authorization(request: &SignedRequest<'_>, scope: &Scope<'_>, credentials: &Credentials) -> String {
+pub(crate) fn authorization(request: &SignedRequest<'_>, scope: &Scope<'_>, credentials: &AwsCredentials) -> String {
     let date = &scope.amz_date[..8];
     let mut canonical = format!("{}\n{}\n{}\n", request.method, request.path, request.query);
     let mut signed_headers = String::new();
@@ -106,8 +106,8 @@ pub(crate) fn amz_date(unix_seconds: u64) -> String {
 mod tests {
     use super::*;
 
-    fn example_credentials() -> Credentials {
-        Credentials {
+    fn example_credentials() -> AwsCredentials {
+        AwsCredentials {
             access_key_id: "AKIDEXAMPLE".into(),
             secret_access_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into(),
             session_token: None,
