@@ -41,7 +41,7 @@ pub mod testing {
     pub use crate::aws::json::{key_str, Reader};
     pub use crate::aws::reply::{ApiReply, Outcome, PayloadFormat};
     pub use crate::endpoint::MAX_INPUT_BYTES;
-    pub use crate::error::Refusal;
+    pub use crate::error::{AuthFailure, Misconfig, Outage, Refusal};
     pub use crate::identity::jwks::{KeySource, RemoteJwks};
     pub use crate::identity::token_cache::{Lookup, TokenCache};
     pub use crate::identity::user::User;

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use crate::error::Refusal;
+use crate::error::{Misconfig, Outage, Refusal};
 use crate::pusher::signer::{AppSecret, MasterKey};
 
 /// What signing needs: the app secret and, for encrypted channels, the master key.
@@ -159,10 +159,9 @@ impl Secrets {
             (Some(id), _, _) => id,
             (None, Some(id), _) => id.as_str(),
             (None, None, Some(fixed)) => return Ok(fixed.clone()),
-            (None, None, None) => return Err(Refusal::Misconfigured("no PUSHER_SECRET or PUSHER_SECRET_ID")),
+            (None, None, None) => return Err(Refusal::Misconfigured(Misconfig::NoSecret)),
         };
-        let store =
-            self.store.as_ref().ok_or(Refusal::Misconfigured("PUSHER_SECRET_ID needs AWS_REGION and credentials"))?;
+        let store = self.store.as_ref().ok_or(Refusal::Misconfigured(Misconfig::SecretIdWithoutAws))?;
         self.cache.get(id, store.as_ref()).await
     }
 }
@@ -278,7 +277,7 @@ impl SecretCache {
                 .last_error
                 .lock()
                 .expect("secret cache")
-                .unwrap_or(Refusal::Unavailable("secret_unavailable")));
+                .unwrap_or(Refusal::Unavailable(Outage::SecretStore)));
         }
         let outcome = read(id, source).await;
         match outcome {
@@ -312,15 +311,15 @@ async fn read(
 ) -> Result<Arc<AppSecrets>, (Refusal, Option<SecretFormatError>)> {
     let text = source.secret_string(id).await.map_err(|error| {
         let refusal = match error {
-            StoreError::NotFound => Refusal::Misconfigured("secret_not_found"),
-            StoreError::Denied => Refusal::Misconfigured("secret_access_denied"),
-            StoreError::NotAString => Refusal::Misconfigured("secret_not_a_string"),
-            StoreError::Unavailable => Refusal::Unavailable("secret_unavailable"),
+            StoreError::NotFound => Refusal::Misconfigured(Misconfig::SecretNotFound),
+            StoreError::Denied => Refusal::Misconfigured(Misconfig::SecretAccessDenied),
+            StoreError::NotAString => Refusal::Misconfigured(Misconfig::SecretNotAString),
+            StoreError::Unavailable => Refusal::Unavailable(Outage::SecretStore),
         };
         (refusal, None)
     })?;
-    let parsed =
-        AppSecrets::parse(&text).map_err(|problem| (Refusal::Misconfigured("secret_invalid"), Some(problem)))?;
+    let parsed = AppSecrets::parse(&text)
+        .map_err(|problem| (Refusal::Misconfigured(Misconfig::SecretInvalid), Some(problem)))?;
     Ok(Arc::new(parsed))
 }
 
@@ -470,8 +469,8 @@ mod tests {
     async fn hits_misses_and_failures_not_cached() {
         let store = Memory::new(Err(StoreError::NotFound));
         let cache = SecretCache::new(None);
-        assert_eq!(cache.get("a", &store).await.unwrap_err(), Refusal::Misconfigured("secret_not_found"));
-        assert_eq!(cache.get("a", &store).await.unwrap_err(), Refusal::Misconfigured("secret_not_found"));
+        assert_eq!(cache.get("a", &store).await.unwrap_err(), Refusal::Misconfigured(Misconfig::SecretNotFound));
+        assert_eq!(cache.get("a", &store).await.unwrap_err(), Refusal::Misconfigured(Misconfig::SecretNotFound));
         assert_eq!(store.reads(), 2, "a failure is not kept");
         store.set(Ok("first-secret"));
         assert_eq!(hmac_of(&cache.get("a", &store).await.unwrap()), expected("first-secret"));
@@ -483,9 +482,9 @@ mod tests {
         assert_eq!(store.reads(), 4);
         // An unusable value is refused, and not kept either.
         store.set(Ok(" padded\n"));
-        assert_eq!(cache.get("c", &store).await.unwrap_err(), Refusal::Misconfigured("secret_invalid"));
+        assert_eq!(cache.get("c", &store).await.unwrap_err(), Refusal::Misconfigured(Misconfig::SecretInvalid));
         store.set(Err(StoreError::Unavailable));
-        assert_eq!(cache.get("c", &store).await.unwrap_err(), Refusal::Unavailable("secret_unavailable"));
+        assert_eq!(cache.get("c", &store).await.unwrap_err(), Refusal::Unavailable(Outage::SecretStore));
         assert_eq!(store.reads(), 6);
     }
 
@@ -555,7 +554,7 @@ mod tests {
             spawned
         };
         for out in tasks.join_all().await {
-            assert_eq!(out.unwrap_err(), Refusal::Unavailable("secret_unavailable"));
+            assert_eq!(out.unwrap_err(), Refusal::Unavailable(Outage::SecretStore));
         }
         assert_eq!(store.reads(), 4);
     }
@@ -595,7 +594,7 @@ mod tests {
         assert!(secrets.get(None).await.is_ok());
         assert_eq!(
             secrets.get(Some("pusher/staging")).await.unwrap_err(),
-            Refusal::Misconfigured("PUSHER_SECRET_ID needs AWS_REGION and credentials")
+            Refusal::Misconfigured(Misconfig::SecretIdWithoutAws)
         );
     }
 }

@@ -9,9 +9,9 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use pusher_auth_lambda::testing::JsonpCallback;
-use pusher_auth_lambda::testing::Refusal;
 use pusher_auth_lambda::testing::{escape_for_script, AuthBody, Response};
 use pusher_auth_lambda::testing::{ApiReply, Outcome, PayloadFormat};
+use pusher_auth_lambda::testing::{AuthFailure, Misconfig, Outage, Refusal};
 
 #[derive(Debug, Arbitrary)]
 struct Input {
@@ -27,9 +27,9 @@ struct Input {
 const REFUSALS: [Refusal; 6] = [
     Refusal::Forbidden,
     Refusal::InvalidSocketId,
-    Refusal::Unauthenticated("token_expired"),
-    Refusal::Misconfigured("x"),
-    Refusal::Unavailable("y"),
+    Refusal::Unauthenticated(AuthFailure::TokenExpired),
+    Refusal::Misconfigured(Misconfig::NoSecret),
+    Refusal::Unavailable(Outage::SecretStore),
     Refusal::PayloadTooLarge,
 ];
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde::de::IgnoredAny;
 
-use crate::error::Refusal;
+use crate::error::{Misconfig, Refusal};
 use crate::identity::jwks::{KeySource, RemoteJwks};
 use crate::identity::jwt::{self, ClaimRules};
 use crate::identity::user_info::UserInfoClaims;
@@ -229,7 +229,7 @@ impl Settings {
     /// configuration error naming the stage variable.
     pub fn resolve<'a>(&'a self, stage: &'a StageVariables) -> Result<AppView<'a>, Refusal> {
         if self.auth_mode == AuthMode::Demo && stage.stage_name.as_deref().is_some_and(is_production) {
-            return Err(Refusal::Misconfigured("AUTH_MODE=demo on a production stage"));
+            return Err(Refusal::Misconfigured(Misconfig::DemoOnProductionStage));
         }
         if stage.pusher_secret.is_some() {
             warn_once(&SECRET_WARNED, "PUSHER_SECRET");
@@ -238,31 +238,27 @@ impl Settings {
             warn_once(&MASTER_KEY_WARNED, "PUSHER_ENCRYPTION_MASTER_KEY_BASE64");
         }
         let key = match stage.pusher_key.as_deref() {
-            Some(key) if !valid_key(key) => return Err(Refusal::Misconfigured("invalid stage variable PUSHER_KEY")),
+            Some(key) if !valid_key(key) => return Err(Refusal::Misconfigured(Misconfig::StageKey)),
             Some(key) => key,
             None => &self.key,
         };
         let app_id = match stage.pusher_app_id.as_deref() {
-            Some(id) if !valid_app_id(id) => {
-                return Err(Refusal::Misconfigured("invalid stage variable PUSHER_APP_ID"))
-            }
+            Some(id) if !valid_app_id(id) => return Err(Refusal::Misconfigured(Misconfig::StageAppId)),
             Some(id) => Some(id),
             None => self.app_id.as_deref(),
         };
         let allowed_origins = match stage.allowed_origins.as_deref() {
             Some(list) if !valid_origin_list(list) => {
-                return Err(Refusal::Misconfigured("invalid stage variable ALLOWED_ORIGINS"))
+                return Err(Refusal::Misconfigured(Misconfig::StageAllowedOrigins))
             }
             Some(list) => list,
             None => &self.allowed_origins,
         };
         if stage.pusher_cluster.as_deref().is_some_and(|c| !valid_cluster(c)) {
-            return Err(Refusal::Misconfigured("invalid stage variable PUSHER_CLUSTER"));
+            return Err(Refusal::Misconfigured(Misconfig::StageCluster));
         }
         let secret_id = match stage.pusher_secret_id.as_deref() {
-            Some(id) if !valid_secret_id(id) => {
-                return Err(Refusal::Misconfigured("invalid stage variable PUSHER_SECRET_ID"))
-            }
+            Some(id) if !valid_secret_id(id) => return Err(Refusal::Misconfigured(Misconfig::StageSecretId)),
             id => id,
         };
         Ok(AppView { key, app_id, allowed_origins, secret_id })
@@ -541,7 +537,7 @@ mod tests {
         let s = settings(&named).unwrap();
         let stage =
             StageVariables { pusher_secret_id: Some("7ad3773142a6692b25b8".into()), ..StageVariables::default() };
-        assert_eq!(s.resolve(&stage).unwrap_err(), Refusal::Misconfigured("invalid stage variable PUSHER_SECRET_ID"));
+        assert_eq!(s.resolve(&stage).unwrap_err(), Refusal::Misconfigured(Misconfig::StageSecretId));
         let e = settings(&[("PUSHER_SECRET", " s3cr3t-value\n")]).unwrap_err();
         let line = e.to_string();
         assert!(line.contains("PUSHER_SECRET") && !line.contains("s3cr3t") && !line.contains('\n'), "{line}");
@@ -602,7 +598,7 @@ mod tests {
         assert_eq!(variable_of(&[("DEPLOYMENT_ENVIRONMENT", "production")]), "AUTH_MODE");
         let s = settings(&[("DEPLOYMENT_ENVIRONMENT", "staging")]).unwrap();
         let prod = StageVariables { stage_name: Some("prod".into()), ..StageVariables::default() };
-        assert_eq!(s.resolve(&prod).unwrap_err(), Refusal::Misconfigured("AUTH_MODE=demo on a production stage"));
+        assert_eq!(s.resolve(&prod).unwrap_err(), Refusal::Misconfigured(Misconfig::DemoOnProductionStage));
         let staging = StageVariables { stage_name: Some("staging".into()), ..StageVariables::default() };
         assert!(s.resolve(&staging).is_ok());
     }
@@ -627,7 +623,7 @@ mod tests {
         assert!(view.origin_allowed("https://a.example"));
         assert!(!view.origin_allowed("https://a.example.evil"));
         let bad = StageVariables { pusher_key: Some("no spaces".into()), ..StageVariables::default() };
-        assert_eq!(s.resolve(&bad).unwrap_err(), Refusal::Misconfigured("invalid stage variable PUSHER_KEY"));
+        assert_eq!(s.resolve(&bad).unwrap_err(), Refusal::Misconfigured(Misconfig::StageKey));
     }
 
     #[test]

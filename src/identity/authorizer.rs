@@ -13,7 +13,7 @@
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::error::Refusal;
+use crate::error::{AuthFailure, Refusal};
 use crate::identity::user::check_user_id;
 use crate::identity::user::User;
 
@@ -21,9 +21,9 @@ use crate::identity::user::User;
 /// `user_id_claim` (`USER_ID_CLAIM`); with the default `sub`, a Lambda
 /// authorizer's `principalId` stands in when there is no `sub`.
 pub(crate) fn user_from_authorizer(authorizer: Option<&RawValue>, user_id_claim: &str) -> Result<User, Refusal> {
-    let raw = authorizer.ok_or(Refusal::Unauthenticated("no_authorizer_context"))?;
+    let raw = authorizer.ok_or(Refusal::Unauthenticated(AuthFailure::NoAuthorizerContext))?;
     let Ok(Value::Object(mut context)) = serde_json::from_str::<Value>(raw.get()) else {
-        return Err(Refusal::Unauthenticated("no_authorizer_context"));
+        return Err(Refusal::Unauthenticated(AuthFailure::NoAuthorizerContext));
     };
     let claims = match take_object(&mut context, "jwt").and_then(|mut jwt| take_object(&mut jwt, "claims")) {
         Some(claims) => claims,
@@ -39,12 +39,12 @@ pub(crate) fn user_from_authorizer(authorizer: Option<&RawValue>, user_id_claim:
             Some(Value::String(id)) if !id.is_empty() => Some(id.clone()),
             _ => None,
         })
-        .ok_or(Refusal::Unauthenticated("authorizer_without_subject"))?;
+        .ok_or(Refusal::Unauthenticated(AuthFailure::AuthorizerWithoutSubject))?;
     check_user_id(&id).map_err(|reason| {
         Refusal::Unauthenticated(if reason == "too_long" {
-            "authorizer_subject_too_long"
+            AuthFailure::AuthorizerSubjectTooLong
         } else {
-            "authorizer_subject_invalid"
+            AuthFailure::AuthorizerSubjectInvalid
         })
     })?;
     Ok(User { id, claims })
@@ -80,11 +80,11 @@ mod tests {
 
     #[test]
     fn refusals() {
-        assert_eq!(user_from_authorizer(None, "sub"), Err(Refusal::Unauthenticated("no_authorizer_context")));
+        assert_eq!(user_from_authorizer(None, "sub"), Err(Refusal::Unauthenticated(AuthFailure::NoAuthorizerContext)));
         for bad in [r#"{}"#, r#"{"jwt":{"claims":{}}}"#, r#"{"claims":{"sub":""}}"#, r#"{"principalId":5}"#, "[]"] {
             assert!(user(bad).is_err(), "{bad}");
         }
         let long = format!(r#"{{"claims":{{"sub":"{}"}}}}"#, "x".repeat(129));
-        assert_eq!(user(&long), Err(Refusal::Unauthenticated("authorizer_subject_too_long")));
+        assert_eq!(user(&long), Err(Refusal::Unauthenticated(AuthFailure::AuthorizerSubjectTooLong)));
     }
 }

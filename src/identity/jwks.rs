@@ -22,7 +22,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use jsonwebtoken::DecodingKey;
 
-use crate::error::Refusal;
+use crate::error::{AuthFailure, Refusal};
 use crate::identity::jwt::{keys_from_jwks, pick_key, TokenHead, VerificationKey};
 
 /// Longest wait for the JWKS endpoint.
@@ -47,10 +47,10 @@ impl KeySource {
     /// The key for a token, fetching the JWKS if it is remote and the key unknown.
     pub async fn key_for(&self, head: &TokenHead) -> Result<DecodingKey, Refusal> {
         match self {
-            Self::None => Err(Refusal::Unauthenticated("token_algorithm_not_allowed")),
-            Self::Inline(keys) => {
-                pick_key(keys, head).map(|k| k.key().clone()).ok_or(Refusal::Unauthenticated("token_unknown_key"))
-            }
+            Self::None => Err(Refusal::Unauthenticated(AuthFailure::TokenAlgorithmNotAllowed)),
+            Self::Inline(keys) => pick_key(keys, head)
+                .map(|k| k.key().clone())
+                .ok_or(Refusal::Unauthenticated(AuthFailure::TokenUnknownKey)),
             Self::Remote(remote) => remote.key_for(head).await,
         }
     }
@@ -138,8 +138,11 @@ impl RemoteJwks {
             return Ok(key.key().clone());
         }
         if !may_fetch {
-            tracing::warn!(reason = "token_unknown_key", "unknown JWKS key; next fetch allowed within a minute");
-            return Err(Refusal::Unauthenticated("token_unknown_key"));
+            tracing::warn!(
+                reason = AuthFailure::TokenUnknownKey.as_str(),
+                "unknown JWKS key; next fetch allowed within a minute"
+            );
+            return Err(Refusal::Unauthenticated(AuthFailure::TokenUnknownKey));
         }
         self.state.lock().expect("jwks cache").last_fetch = Some(Instant::now());
         let started = Instant::now();
@@ -156,7 +159,9 @@ impl RemoteJwks {
                     state.keys = fresh.clone();
                     self.generation.fetch_add(1, Ordering::AcqRel);
                 }
-                pick_key(&fresh, head).map(|k| k.key().clone()).ok_or(Refusal::Unauthenticated("token_unknown_key"))
+                pick_key(&fresh, head)
+                    .map(|k| k.key().clone())
+                    .ok_or(Refusal::Unauthenticated(AuthFailure::TokenUnknownKey))
             }
             Err(error) => {
                 tracing::warn!(
@@ -164,7 +169,7 @@ impl RemoteJwks {
                     duration_ms = started.elapsed().as_millis() as u64,
                     "JWKS fetch failed; cached keys stay in use, unknown keys are refused"
                 );
-                Err(Refusal::Unauthenticated("jwks_unavailable"))
+                Err(Refusal::Unauthenticated(AuthFailure::JwksUnavailable))
             }
         }
     }

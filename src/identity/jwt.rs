@@ -16,7 +16,7 @@ use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet, KeyAlgorithm, KeyOpera
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 
-use crate::error::Refusal;
+use crate::error::{AuthFailure, Refusal};
 use crate::identity::user::{check_user_id, User};
 
 /// Longest token accepted.
@@ -143,27 +143,28 @@ pub struct TokenHead {
 /// Shape and header checks, before any key is looked up.
 pub fn check_head(token: &str, rules: &ClaimRules) -> Result<TokenHead, Refusal> {
     if token.len() > MAX_TOKEN_BYTES {
-        return Err(Refusal::Unauthenticated("token_too_large"));
+        return Err(Refusal::Unauthenticated(AuthFailure::TokenTooLarge));
     }
     // Three parts; an empty signature is left for the header check (`alg: none`).
     let well_formed = token.split('.').count() == 3
         && token.split('.').take(2).all(|part| !part.is_empty())
         && token.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
     if !well_formed {
-        return Err(Refusal::Unauthenticated("token_malformed"));
+        return Err(Refusal::Unauthenticated(AuthFailure::TokenMalformed));
     }
     // Unknown algorithms, `none` among them, fail here.
-    let header = jsonwebtoken::decode_header(token).map_err(|_| Refusal::Unauthenticated("token_bad_header"))?;
+    let header =
+        jsonwebtoken::decode_header(token).map_err(|_| Refusal::Unauthenticated(AuthFailure::TokenBadHeader))?;
     if header.jku.is_some() || header.x5u.is_some() || header.jwk.is_some() || header.x5c.is_some() {
-        return Err(Refusal::Unauthenticated("token_names_its_key"));
+        return Err(Refusal::Unauthenticated(AuthFailure::TokenNamesItsKey));
     }
     // RFC 7515 §4.1.11: `crit` lists extensions the recipient must understand;
     // we implement none, so any `crit` is refused.
     if header.crit.is_some() {
-        return Err(Refusal::Unauthenticated("token_critical_header"));
+        return Err(Refusal::Unauthenticated(AuthFailure::TokenCriticalHeader));
     }
     if !rules.algorithms.contains(&header.alg) {
-        return Err(Refusal::Unauthenticated("token_algorithm_not_allowed"));
+        return Err(Refusal::Unauthenticated(AuthFailure::TokenAlgorithmNotAllowed));
     }
     Ok(TokenHead { alg: header.alg, kid: header.kid })
 }
@@ -200,24 +201,28 @@ pub fn verify(token: &str, head: &TokenHead, key: &DecodingKey, rules: &ClaimRul
     validation.validate_aud = false;
     let data = jsonwebtoken::decode::<Map<String, Value>>(token, key, &validation).map_err(|e| {
         Refusal::Unauthenticated(match e.kind() {
-            ErrorKind::InvalidSignature => "token_bad_signature",
-            ErrorKind::ExpiredSignature => "token_expired",
-            ErrorKind::ImmatureSignature => "token_not_yet_valid",
-            ErrorKind::MissingRequiredClaim(_) | ErrorKind::InvalidClaimFormat(_) => "token_bad_claims",
-            ErrorKind::InvalidIssuer => "token_wrong_issuer",
-            ErrorKind::InvalidAudience => "token_wrong_audience",
-            ErrorKind::InvalidAlgorithm | ErrorKind::InvalidKeyFormat => "token_key_mismatch",
-            _ => "token_invalid",
+            ErrorKind::InvalidSignature => AuthFailure::TokenBadSignature,
+            ErrorKind::ExpiredSignature => AuthFailure::TokenExpired,
+            ErrorKind::ImmatureSignature => AuthFailure::TokenNotYetValid,
+            ErrorKind::MissingRequiredClaim(_) | ErrorKind::InvalidClaimFormat(_) => AuthFailure::TokenBadClaims,
+            ErrorKind::InvalidIssuer => AuthFailure::TokenWrongIssuer,
+            ErrorKind::InvalidAudience => AuthFailure::TokenWrongAudience,
+            ErrorKind::InvalidAlgorithm | ErrorKind::InvalidKeyFormat => AuthFailure::TokenKeyMismatch,
+            _ => AuthFailure::TokenInvalid,
         })
     })?;
     let claims = data.claims;
     check_issuer_and_audience(&claims, rules)?;
     let id = match claims.get(&rules.user_id_claim) {
         Some(Value::String(id)) if !id.is_empty() => id.clone(),
-        _ => return Err(Refusal::Unauthenticated("token_without_subject")),
+        _ => return Err(Refusal::Unauthenticated(AuthFailure::TokenWithoutSubject)),
     };
     check_user_id(&id).map_err(|reason| {
-        Refusal::Unauthenticated(if reason == "too_long" { "token_subject_too_long" } else { "token_subject_invalid" })
+        Refusal::Unauthenticated(if reason == "too_long" {
+            AuthFailure::TokenSubjectTooLong
+        } else {
+            AuthFailure::TokenSubjectInvalid
+        })
     })?;
     Ok(User { id, claims })
 }
@@ -240,14 +245,14 @@ pub(crate) fn check_issuer_and_audience(claims: &Map<String, Value>, rules: &Cla
     if let Some(issuer) = &rules.issuer {
         match claims.get("iss") {
             Some(Value::String(iss)) if iss == issuer => {}
-            None | Some(Value::Null) => return Err(Refusal::Unauthenticated("token_without_issuer")),
-            Some(_) => return Err(Refusal::Unauthenticated("token_wrong_issuer")),
+            None | Some(Value::Null) => return Err(Refusal::Unauthenticated(AuthFailure::TokenWithoutIssuer)),
+            Some(_) => return Err(Refusal::Unauthenticated(AuthFailure::TokenWrongIssuer)),
         }
     }
     let token_use = match claims.get("token_use") {
         None => None,
         Some(Value::String(u)) if u == "id" || u == "access" => Some(u.as_str()),
-        Some(_) => return Err(Refusal::Unauthenticated("token_wrong_use")),
+        Some(_) => return Err(Refusal::Unauthenticated(AuthFailure::TokenWrongUse)),
     };
     let aud = claims.get("aud").filter(|v| !v.is_null());
     match (&rules.audience, aud) {
@@ -260,17 +265,17 @@ pub(crate) fn check_issuer_and_audience(claims: &Map<String, Value>, rules: &Cla
                 _ => false,
             };
             if !names_it {
-                return Err(Refusal::Unauthenticated("token_wrong_audience"));
+                return Err(Refusal::Unauthenticated(AuthFailure::TokenWrongAudience));
             }
         }
         (Some(audience), None) => {
             let client_id = claims.get("client_id").and_then(Value::as_str);
             if token_use != Some("access") || client_id != Some(audience.as_str()) {
-                return Err(Refusal::Unauthenticated("token_without_audience"));
+                return Err(Refusal::Unauthenticated(AuthFailure::TokenWithoutAudience));
             }
         }
         (None, _) if claims.contains_key("aud") => {
-            return Err(Refusal::Unauthenticated("token_unexpected_audience"));
+            return Err(Refusal::Unauthenticated(AuthFailure::TokenUnexpectedAudience));
         }
         (None, _) => {}
     }

@@ -51,7 +51,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::error::Refusal;
+use crate::error::{AuthFailure, Refusal};
 use crate::identity::jwt::{check_issuer_and_audience, ClaimRules};
 use crate::identity::user::User;
 
@@ -160,7 +160,7 @@ impl TokenCache {
         let Some(entry) = inner.map.get(&key) else { return Lookup::Miss };
         if entry.exp < now.saturating_sub(rules.leeway) {
             inner.remove(&key);
-            return Lookup::Refused(Refusal::Unauthenticated("token_expired"));
+            return Lookup::Refused(Refusal::Unauthenticated(AuthFailure::TokenExpired));
         }
         if entry.nbf.is_some_and(|nbf| nbf > now.saturating_add(rules.leeway)) {
             // Only a clock that went backwards gets here; verify in full.

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use jsonwebtoken::DecodingKey;
 
-use crate::error::Refusal;
+use crate::error::{AuthFailure, Refusal};
 use crate::identity::authorizer::user_from_authorizer;
 use crate::identity::jwks::KeySource;
 use crate::identity::jwt::{self, ClaimRules};
@@ -90,9 +90,9 @@ impl JwtValidator {
 impl UserValidator for JwtValidator {
     async fn validate<'a>(&'a self, credentials: Credentials<'a>) -> Result<Arc<User>, Refusal> {
         let token = jwt::token_of(credentials.token, credentials.authorization)
-            .ok_or(Refusal::Unauthenticated("token_missing"))?;
+            .ok_or(Refusal::Unauthenticated(AuthFailure::TokenMissing))?;
         if token.len() > jwt::MAX_TOKEN_BYTES {
-            return Err(Refusal::Unauthenticated("token_too_large"));
+            return Err(Refusal::Unauthenticated(AuthFailure::TokenTooLarge));
         }
         let generation = self.keys.generation();
         match self.cache.lookup(token, generation, jsonwebtoken::get_current_timestamp(), &self.rules) {
@@ -102,7 +102,7 @@ impl UserValidator for JwtValidator {
         }
         let head = jwt::check_head(token, &self.rules)?;
         let key = if jwt::is_hmac(head.alg) {
-            self.secret.clone().ok_or(Refusal::Unauthenticated("token_algorithm_not_allowed"))?
+            self.secret.clone().ok_or(Refusal::Unauthenticated(AuthFailure::TokenAlgorithmNotAllowed))?
         } else {
             self.keys.key_for(&head).await?
         };

@@ -210,6 +210,7 @@ pub fn escape_for_script(json: &str, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::AuthFailure;
 
     #[test]
     fn jsonp_escapes_script_breakers_but_keeps_the_value() {
@@ -275,7 +276,7 @@ mod tests {
 
     #[test]
     fn user_auth_denial_never_calls_the_callback() {
-        let r = Response::jsonp_user_auth_denial(Refusal::Unauthenticated("token_missing"));
+        let r = Response::jsonp_user_auth_denial(Refusal::Unauthenticated(AuthFailure::TokenMissing));
         assert_eq!(r.status, 200);
         assert_eq!(r.header("Content-Type"), Some(JAVASCRIPT));
         assert_eq!(r.body, "/**/void {\"error\":\"unauthenticated\",\"status\":401};");
