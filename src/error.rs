@@ -293,4 +293,89 @@ mod tests {
         }
         assert_eq!(seen.len(), AuthFailure::ALL.len() + Misconfig::ALL.len() + Outage::ALL.len());
     }
+
+    /// Every refusal: the variants without a reason, then each reason of the
+    /// three tables.
+    fn every_refusal() -> Vec<Refusal> {
+        use Refusal::*;
+        let plain = [
+            NotFound,
+            MethodNotAllowed,
+            PayloadTooLarge,
+            UnsupportedMediaType,
+            DuplicateParameter,
+            BatchTooLarge,
+            InvalidEncoding,
+            MissingCallback,
+            InvalidCallback,
+            MissingSocketId,
+            InvalidSocketId,
+            MissingChannelName,
+            InvalidChannelName,
+            PublicChannel,
+            EncryptionNotConfigured,
+            OriginNotAllowed,
+            UserInfoTooLarge,
+            InvalidWatchlist,
+            Forbidden,
+        ];
+        // No wildcard: a new variant fails to compile here until it is listed.
+        for refusal in plain {
+            match refusal {
+                NotFound
+                | MethodNotAllowed
+                | PayloadTooLarge
+                | UnsupportedMediaType
+                | DuplicateParameter
+                | BatchTooLarge
+                | InvalidEncoding
+                | MissingCallback
+                | InvalidCallback
+                | MissingSocketId
+                | InvalidSocketId
+                | MissingChannelName
+                | InvalidChannelName
+                | PublicChannel
+                | EncryptionNotConfigured
+                | OriginNotAllowed
+                | UserInfoTooLarge
+                | InvalidWatchlist
+                | Forbidden => {}
+                Unauthenticated(_) | Misconfigured(_) | Unavailable(_) => unreachable!(),
+            }
+        }
+        plain
+            .into_iter()
+            .chain(AuthFailure::ALL.iter().map(|r| Unauthenticated(*r)))
+            .chain(Misconfig::ALL.iter().map(|r| Misconfigured(*r)))
+            .chain(Outage::ALL.iter().map(|r| Unavailable(*r)))
+            .collect()
+    }
+
+    #[test]
+    fn the_readme_lists_every_reason_as_the_table_maps_it() {
+        let readme = include_str!("../README.md");
+        let start = readme.find("<!-- reasons -->").expect("the README's reasons table");
+        let end = readme.find("<!-- /reasons -->").expect("the end of the README's reasons table");
+        let mut listed = std::collections::BTreeSet::new();
+        for row in readme[start..end].lines().skip(3) {
+            let cells: Vec<&str> = row.trim_matches('|').split(" | ").map(str::trim).collect();
+            assert_eq!(cells.len(), 3, "{row}");
+            for reason in cells[2].split(", ") {
+                listed.insert((cells[0].to_owned(), cells[1].to_owned(), reason.trim_matches('`').to_owned()));
+            }
+        }
+        let mapped: std::collections::BTreeSet<_> = every_refusal()
+            .into_iter()
+            .map(|r| {
+                let shown = if r.public_code() == r.log_reason() {
+                    "(the reason)".to_owned()
+                } else {
+                    format!("`{}`", r.public_code())
+                };
+                (r.status().to_string(), shown, r.log_reason().to_owned())
+            })
+            .collect();
+        assert_eq!(listed, mapped);
+    }
 }
