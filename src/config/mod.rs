@@ -6,22 +6,24 @@
 //! from the environment or from Secrets Manager (`PUSHER_SECRET_ID`, which a
 //! stage variable may set per stage); a stage variable that tries to set a
 //! secret itself is ignored and logged. Errors name the variable, never its value.
+//!
+//! Here: the variables and their checks; `jwt_settings`: the `AUTH_MODE=jwt`
+//! and `authorizer` variables; `stage`: the per-request overrides.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use serde::de::IgnoredAny;
-
-use crate::error::{Misconfig, Refusal};
-use crate::identity::jwks::{KeySource, RemoteJwks};
-use crate::identity::jwt::{self, ClaimRules};
 use crate::identity::user_info::UserInfoClaims;
-use crate::identity::validators::{AuthorizerValidator, DemoValidator, JwtValidator, Validator};
+use crate::identity::validators::{AuthorizerValidator, DemoValidator, Validator};
 use crate::policy::ChannelPolicy;
 use crate::pusher::signer::{AppSecret, MasterKey};
 use crate::secrets::{valid_secret_id, AppSecrets, Secrets, StoreFromConfig, DEFAULT_TTL, MAX_TTL_SECONDS};
 use crate::support::metrics::{self, Metrics};
-use jsonwebtoken::{Algorithm, DecodingKey};
+
+mod jwt_settings;
+mod stage;
+
+use jwt_settings::{jwt_validator, user_id_claim, watchlist_claim};
+pub(crate) use stage::{AppView, StageVariables};
 
 /// A configuration problem found at cold start. Its message is one line that
 /// names the variable and never shows the value.
@@ -223,200 +225,11 @@ impl Settings {
     ) -> Result<Self, ConfigError> {
         Self::from_lookup_with_store(|name| std::env::var(name).ok(), store)
     }
-
-    /// The configuration in force for one request: stage variables override
-    /// the non-secret settings. An invalid override refuses the request with a
-    /// configuration error naming the stage variable.
-    pub fn resolve<'a>(&'a self, stage: &'a StageVariables) -> Result<AppView<'a>, Refusal> {
-        if self.auth_mode == AuthMode::Demo && stage.stage_name.as_deref().is_some_and(is_production) {
-            return Err(Refusal::Misconfigured(Misconfig::DemoOnProductionStage));
-        }
-        if stage.pusher_secret.is_some() {
-            warn_once(&SECRET_WARNED, "PUSHER_SECRET");
-        }
-        if stage.master_key.is_some() {
-            warn_once(&MASTER_KEY_WARNED, "PUSHER_ENCRYPTION_MASTER_KEY_BASE64");
-        }
-        let key = match stage.pusher_key.as_deref() {
-            Some(key) if !valid_key(key) => return Err(Refusal::Misconfigured(Misconfig::StageKey)),
-            Some(key) => key,
-            None => &self.key,
-        };
-        let app_id = match stage.pusher_app_id.as_deref() {
-            Some(id) if !valid_app_id(id) => return Err(Refusal::Misconfigured(Misconfig::StageAppId)),
-            Some(id) => Some(id),
-            None => self.app_id.as_deref(),
-        };
-        let allowed_origins = match stage.allowed_origins.as_deref() {
-            Some(list) if !valid_origin_list(list) => {
-                return Err(Refusal::Misconfigured(Misconfig::StageAllowedOrigins))
-            }
-            Some(list) => list,
-            None => &self.allowed_origins,
-        };
-        if stage.pusher_cluster.as_deref().is_some_and(|c| !valid_cluster(c)) {
-            return Err(Refusal::Misconfigured(Misconfig::StageCluster));
-        }
-        let secret_id = match stage.pusher_secret_id.as_deref() {
-            Some(id) if !valid_secret_id(id) => return Err(Refusal::Misconfigured(Misconfig::StageSecretId)),
-            id => id,
-        };
-        Ok(AppView { key, app_id, allowed_origins, secret_id })
-    }
-}
-
-/// The settings in force for one request, after stage-variable overrides.
-#[derive(Debug, Clone, Copy)]
-pub struct AppView<'a> {
-    /// The app key that prefixes `auth`.
-    pub key: &'a str,
-    /// The app id, if known.
-    pub app_id: Option<&'a str>,
-    /// The stage's `PUSHER_SECRET_ID`, overriding the environment's secret.
-    pub secret_id: Option<&'a str>,
-    allowed_origins: &'a str,
-}
-
-impl AppView<'_> {
-    /// Whether `origin` is listed in `ALLOWED_ORIGINS` (ASCII case-insensitive).
-    pub fn origin_allowed(&self, origin: &str) -> bool {
-        origins(self.allowed_origins).any(|allowed| allowed.eq_ignore_ascii_case(origin))
-    }
-}
-
-/// The stage variables the function reads. Secret names are recognised only
-/// to be ignored (their values are never kept).
-#[derive(Debug, Default, Clone)]
-pub struct StageVariables {
-    /// `PUSHER_APP_ID`.
-    pub pusher_app_id: Option<String>,
-    /// `PUSHER_KEY`.
-    pub pusher_key: Option<String>,
-    /// `PUSHER_CLUSTER`.
-    pub pusher_cluster: Option<String>,
-    /// `ALLOWED_ORIGINS`.
-    pub allowed_origins: Option<String>,
-    /// `PUSHER_SECRET_ID`: the Secrets Manager secret holding this stage's
-    /// app secret (an id, not a secret).
-    pub pusher_secret_id: Option<String>,
-    /// Present when a stage variable tries to set `PUSHER_SECRET`.
-    pub pusher_secret: Option<IgnoredAny>,
-    /// Present when a stage variable tries to set the master key.
-    pub master_key: Option<IgnoredAny>,
-    /// The API Gateway stage the request came through (`requestContext.stage`).
-    pub stage_name: Option<String>,
 }
 
 /// Stage or environment names that mean production.
 fn is_production(name: &str) -> bool {
     name.eq_ignore_ascii_case("production") || name.eq_ignore_ascii_case("prod")
-}
-
-/// `AUTH_MODE=jwt`: the `JWT_*` variables.
-fn jwt_validator(
-    get: &impl Fn(&str) -> Option<String>,
-    pusher_secret: Option<&str>,
-) -> Result<JwtValidator, ConfigError> {
-    let err = |variable, problem: &str| ConfigError { variable, problem: problem.to_owned() };
-    let list = get("JWT_ALGORITHMS").ok_or(err("JWT_ALGORITHMS", "is not set (e.g. RS256 or ES256,RS256)"))?;
-    let mut algorithms = Vec::new();
-    for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let alg = name.parse::<Algorithm>().ok().filter(|a| !matches!(a, Algorithm::EdDSA)).ok_or(err(
-            "JWT_ALGORITHMS",
-            "names an unsupported algorithm (HS256/384/512, RS256/384/512, PS256/384/512, ES256, ES384)",
-        ))?;
-        algorithms.push(alg);
-    }
-    if algorithms.is_empty() {
-        return Err(err("JWT_ALGORITHMS", "is empty"));
-    }
-    let wants_hmac = algorithms.iter().any(|a| jwt::is_hmac(*a));
-    let wants_keys = algorithms.iter().any(|a| !jwt::is_hmac(*a));
-    let secret = match get("JWT_SECRET") {
-        Some(_) if !wants_hmac => return Err(err("JWT_SECRET", "is set but JWT_ALGORITHMS allows no HS algorithm")),
-        Some(s) if Some(s.as_str()) == pusher_secret => {
-            return Err(err("JWT_SECRET", "must differ from PUSHER_SECRET"))
-        }
-        Some(s) if s.len() < 32 => return Err(err("JWT_SECRET", "is shorter than 32 bytes")),
-        Some(s) => Some(DecodingKey::from_secret(s.as_bytes())),
-        None if wants_hmac => return Err(err("JWT_SECRET", "is not set, and JWT_ALGORITHMS allows an HS algorithm")),
-        None => None,
-    };
-    let keys = match (get("JWT_JWKS"), get("JWT_JWKS_URL")) {
-        (Some(_), Some(_)) => return Err(err("JWT_JWKS_URL", "and JWT_JWKS are both set; choose one")),
-        (Some(_), None) | (None, Some(_)) if !wants_keys => {
-            return Err(err("JWT_JWKS", "is set but JWT_ALGORITHMS allows no RS/PS/ES algorithm"))
-        }
-        (Some(text), None) => {
-            let keys = jwt::keys_from_jwks(&text).map_err(|problem| err("JWT_JWKS", problem))?;
-            if keys.is_empty() {
-                return Err(err("JWT_JWKS", "has no RSA or EC signing key"));
-            }
-            KeySource::Inline(keys)
-        }
-        (None, Some(url)) => KeySource::Remote(RemoteJwks::new(&url).map_err(|problem| err("JWT_JWKS_URL", problem))?),
-        (None, None) if wants_keys => {
-            return Err(err("JWT_JWKS_URL", "is not set (nor JWT_JWKS), and JWT_ALGORITHMS allows RS/PS/ES"))
-        }
-        (None, None) => KeySource::None,
-    };
-    let leeway = match get("JWT_LEEWAY_SECONDS") {
-        None => 30,
-        Some(v) => v
-            .parse::<u64>()
-            .ok()
-            .filter(|l| *l <= jwt::MAX_LEEWAY_SECONDS)
-            .ok_or(err("JWT_LEEWAY_SECONDS", "must be a whole number of seconds from 0 to 60"))?,
-    };
-    // A JWKS (a Cognito pool, an IdP) signs tokens for many audiences and
-    // sometimes many issuers: without both checks any of them would pass.
-    let issuer = get("JWT_ISSUER");
-    let audience = get("JWT_AUDIENCE");
-    if wants_keys && issuer.is_none() {
-        return Err(err("JWT_ISSUER", "is not set, and is required when JWT_ALGORITHMS allows RS/PS/ES (JWKS keys)"));
-    }
-    if wants_keys && audience.is_none() {
-        return Err(err("JWT_AUDIENCE", "is not set, and is required when JWT_ALGORITHMS allows RS/PS/ES (JWKS keys)"));
-    }
-    let rules = ClaimRules { algorithms, issuer, audience, leeway, user_id_claim: user_id_claim(get)? };
-    Ok(JwtValidator::new(rules, secret, keys))
-}
-
-/// `USER_ID_CLAIM` (default `sub`).
-fn user_id_claim(get: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
-    let claim = get("USER_ID_CLAIM").unwrap_or_else(|| "sub".into());
-    if !valid_claim_name(&claim) {
-        return Err(ConfigError {
-            variable: "USER_ID_CLAIM",
-            problem: "is not a claim name (letters, digits, _ - : .)".into(),
-        });
-    }
-    Ok(claim)
-}
-
-/// `WATCHLIST_CLAIM` (optional).
-fn watchlist_claim(get: &impl Fn(&str) -> Option<String>) -> Result<Option<String>, ConfigError> {
-    match get("WATCHLIST_CLAIM") {
-        Some(claim) if !valid_claim_name(&claim) => Err(ConfigError {
-            variable: "WATCHLIST_CLAIM",
-            problem: "is not a claim name (letters, digits, _ - : .)".into(),
-        }),
-        claim => Ok(claim),
-    }
-}
-
-fn valid_claim_name(name: &str) -> bool {
-    (1..=128).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':' | b'.'))
-}
-
-static SECRET_WARNED: AtomicBool = AtomicBool::new(false);
-static MASTER_KEY_WARNED: AtomicBool = AtomicBool::new(false);
-
-fn warn_once(flag: &AtomicBool, variable: &'static str) {
-    if !flag.swap(true, Ordering::Relaxed) {
-        tracing::warn!(variable, "stage variable ignored: secrets are read only from the environment");
-    }
 }
 
 fn valid_key(key: &str) -> bool {
@@ -456,7 +269,9 @@ fn valid_origin_list(list: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::{Misconfig, Refusal};
     use crate::secrets::{SecretStore, StoreError, StoreFuture};
+    use serde::de::IgnoredAny;
     use std::collections::HashMap;
     use std::sync::Arc;
 
