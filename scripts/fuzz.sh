@@ -40,8 +40,13 @@ if ! command -v cargo-fuzz > /dev/null; then
   cargo install cargo-fuzz --locked
 fi
 
-echo "==> cargo +nightly fuzz build (fuzz/, its own workspace and Cargo.lock)"
-(cd fuzz && cargo +nightly fuzz build --release 2>&1 | tail -n 3)
+# The instrumented build takes minutes; it lives in the cache outside the repository so a
+# fresh clone (CI) reuses it.
+CACHE="${PUSHER_AUTH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pusher-auth-lambda}"
+FUZZ_TARGET_DIR="${FUZZ_TARGET_DIR:-$CACHE/fuzz-target}"
+mkdir -p "$FUZZ_TARGET_DIR"
+echo "==> cargo +nightly fuzz build (fuzz/, its own workspace and Cargo.lock; build in $FUZZ_TARGET_DIR)"
+(cd fuzz && cargo +nightly fuzz build --release --target-dir "$FUZZ_TARGET_DIR" 2>&1 | tail -n 3)
 
 python3 fuzz/seeds/make_seeds.py fuzz/corpus
 STATS="fuzz/last-run-$MODE.txt"
@@ -54,7 +59,7 @@ for target in "${TARGETS[@]}"; do
   esac
   echo "==> fuzz $target for ${SECONDS_PER_TARGET}s"
   log="$(mktemp)"
-  if ! (cd fuzz && cargo +nightly fuzz run --release "$target" "corpus/$target" -- \
+  if ! (cd fuzz && cargo +nightly fuzz run --release --target-dir "$FUZZ_TARGET_DIR" "$target" "corpus/$target" -- \
     -max_total_time="$SECONDS_PER_TARGET" -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="artifacts/$target/") > "$log" 2>&1; then
     tail -n 60 "$log"

@@ -14,43 +14,17 @@ if ! [[ "$SOCKUDO_PORT" =~ ^[0-9]{1,5}$ ]]; then
   echo "run-sockudo: SOCKUDO_PORT is not a port number" >&2
   exit 1
 fi
+if ! command -v node >/dev/null 2>&1; then
+  echo "run-sockudo: Node.js is required (it writes sockudo's configuration)" >&2
+  exit 1
+fi
 SOCKUDO="$(bash scripts/sockudo.sh)"
 
 DIR="$(mktemp -d "${TMPDIR:-/tmp}/pusher-auth-sockudo-XXXXXX")"
 trap 'rm -rf "$DIR"' EXIT
-cat > "$DIR/sockudo.toml" <<TOML
-# written by scripts/run-sockudo.sh: the demo app of scripts/run-local.sh
-host = "127.0.0.1"
-port = $SOCKUDO_PORT
-debug = false
-shutdown_grace_period = 0
-
-[adapter]
-driver = "local"
-
-[cache]
-driver = "memory"
-
-[queue]
-driver = "memory"
-
-[rate_limiter]
-enabled = false
-
-[metrics]
-enabled = false
-
-[app_manager]
-driver = "memory"
-
-[[app_manager.array.apps]]
-id = "1"
-key = "demo-app-key"
-secret = "demo-app-secret"
-enabled = true
-enable_client_messages = false
-enable_user_authentication = true
-TOML
+# The same configuration file as the end-to-end suite's (one writer: tests/e2e/lib/sockudo-config.mjs).
+node tests/e2e/lib/sockudo-config.mjs "$DIR/sockudo.toml" "$SOCKUDO_PORT" 1 demo-app-key demo-app-secret \
+  "written by scripts/run-sockudo.sh: the demo app of scripts/run-local.sh"
 echo "==> sockudo on ws://127.0.0.1:$SOCKUDO_PORT (app id 1, key demo-app-key). Now run:"
 echo "    PUSHER_WS_HOST=127.0.0.1 PUSHER_WS_PORT=$SOCKUDO_PORT bash scripts/run-local.sh"
 # A bare environment: sockudo also reads PORT, HOST, APP_MANAGER_DRIVER, … from it.

@@ -138,6 +138,14 @@ const JSONP_MID: &str = " === 'function' && ";
 /// of whichever sound callback it names) whose argument is JSON free of `<`,
 /// `>`, `&`, U+2028 and U+2029. Returns the argument.
 pub fn check_jsonp(body: &str, callback: Option<&str>) -> Value {
+    // The refusal of user authentication calls no callback at all (so pusher-js
+    // sends no unsigned `pusher:signin`): `/**/void {"error":…,"status":…};`.
+    if let Some(arg) = body.strip_prefix("/**/void ").and_then(|r| r.strip_suffix(';')) {
+        let value: Value = serde_json::from_str(arg).unwrap_or_else(|e| panic!("not JSON ({e}): {arg:?}"));
+        assert!(value["error"].is_string() && value["status"].is_u64(), "{arg}");
+        assert_eq!(value.as_object().map(|o| o.len()), Some(2), "a fixed error object: {arg}");
+        return value;
+    }
     let rest = body.strip_prefix(JSONP_HEAD).unwrap_or_else(|| panic!("not a JSONP script: {body:?}"));
     let (cb, rest) = rest.split_once(JSONP_MID).expect("typeof check");
     assert!(JsonpCallback::parse(cb).is_ok(), "unsound callback {cb:?}");
@@ -167,8 +175,23 @@ pub fn hmac_hex(message: &[u8]) -> String {
 /// `socket_id::user::user_data`), and a `shared_secret` is the channel's.
 pub fn check_signed(answer: &Value, key: &str, socket_id: &str, channel: Option<&str>) {
     let Some(auth) = answer.get("auth") else {
+        if answer.get("error").is_none() {
+            // A batch: each channel's entry is signed for exactly that channel.
+            let entries = answer.as_object().unwrap_or_else(|| panic!("neither auth nor error: {answer}"));
+            for (name, entry) in entries {
+                assert!(name.starts_with("private-") || name.starts_with("presence-"), "{name}");
+                match entry["status"].as_u64() {
+                    Some(200) => check_signed(&entry["data"], key, socket_id, Some(name)),
+                    Some(status) => assert!(status >= 400 && entry.get("data").is_none(), "{entry}"),
+                    None => panic!("a batch entry without a status: {entry}"),
+                }
+            }
+            return;
+        }
         assert!(answer.get("error").is_some_and(Value::is_string), "neither auth nor error: {answer}");
-        assert!(answer.get("channel_data").is_none() && answer.get("shared_secret").is_none());
+        // A presence denial carries the fixed `"channel_data":"{}"` (see Response::jsonp_presence_denial).
+        assert!(answer.get("channel_data").is_none_or(|d| d == "{}"), "{answer}");
+        assert!(answer.get("shared_secret").is_none());
         return;
     };
     let auth = auth.as_str().expect("auth is a string");

@@ -177,13 +177,16 @@ impl Endpoint {
                 if size > MAX_INPUT_BYTES {
                     return Err(Refusal::PayloadTooLarge);
                 }
+                // One pair per value, as a raw query string would give them, so a
+                // parameter given twice is decided the same way from every event shape
+                // (the first value is the one kept, the second refuses the request).
                 for (key, values) in pairs {
-                    let value = match values.as_slice() {
-                        [value] => Ok(Cow::Borrowed(&**value)),
-                        [] => Ok(Cow::Borrowed("")),
-                        _ => Err(Refusal::DuplicateParameter),
-                    };
-                    collector.push(Cow::Borrowed(&**key), value);
+                    if values.is_empty() {
+                        collector.push(Cow::Borrowed(&**key), Ok(Cow::Borrowed("")));
+                    }
+                    for value in values {
+                        collector.push(Cow::Borrowed(&**key), Ok(Cow::Borrowed(&**value)));
+                    }
                 }
             }
         }

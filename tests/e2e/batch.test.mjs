@@ -2,163 +2,91 @@
 // real pusher-js (8.x and 7.x) in headless Chromium against sockudo and the function under
 // `cargo lambda watch`. Clients on the wire: the repository's client/pusher-batch-auth.js (served
 // from the checkout) and the npm pusher-js-auth plugin. See README.md next to this file.
-import { after, before, test } from 'node:test';
+import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import PusherServer from 'pusher';
-
 import {
   CHANNEL_RULES,
   REPO_ROOT,
+  WAIT_MS,
   WORK_DIR,
-  cleanupWorkDir,
-  launchBrowser,
+  browserScenario,
+  channelInfo,
+  jsonLines,
+  loadPage,
   makeConfig,
   mintToken,
-  readLog,
-  startFunction,
-  startPageServer,
-  startSockudo,
+  presenceUsers,
+  socketOptions as stackSocketOptions,
+  startStack,
+  stopStack,
+  uniq,
   waitUntil,
 } from './lib/harness.mjs';
 
-// Bound for things that should happen (connect, subscribe, deliver). Generous: a request can
-// wait for cargo lambda watch to rebuild when something in the checkout changed.
-const WAIT_MS = 60_000;
 const WATCHLIST_CLAIM = 'watchlist';
 
 const cfg = makeConfig();
+let stack; // startStack's handles
 let sockudo;
 let fn;
 let pageServer; // its origin is in ALLOWED_ORIGINS
-let browserHandle;
 let api; // the official npm `pusher` server library, talking to sockudo's HTTP API
 const consoleLines = [];
 
-const uniq = () => randomBytes(4).toString('hex');
-
 before(
   async () => {
-    pageServer = await startPageServer();
-    try {
+    stack = await startStack(cfg, {
+      pageServers: 1,
       // Watchlist events are off by default in sockudo.
-      sockudo = await startSockudo(cfg, { watchlistEvents: true });
-      fn = await startFunction(cfg, {
-        allowedOrigins: [pageServer.origin],
+      sockudo: { watchlistEvents: true },
+      fn: ({ pages }) => ({
+        allowedOrigins: [pages[0].origin],
         // A token expires when its exp passes (no leeway), and signin copies the watchlist claim.
         env: { WATCHLIST_CLAIM, JWT_LEEWAY_SECONDS: '0' },
-      });
-    } catch (err) {
-      process.stderr.write(`\n===== start-up failed: ${err.message} =====\n`);
-      for (const name of ['sockudo', 'function']) {
-        process.stderr.write(`----- ${name} log -----\n${readLog(name).slice(-20_000)}\n`);
-      }
-      process.exitCode = 1;
-      throw err;
-    }
+      }),
+      api: { encryption: false },
+    });
+    ({ sockudo, fn, api } = stack);
+    [pageServer] = stack.pages;
     console.log(`# function ready after ${fn.readyAfterMs} ms; work dir ${WORK_DIR}`);
     console.log(`# CHANNEL_RULES="${CHANNEL_RULES}"; WATCHLIST_CLAIM=${WATCHLIST_CLAIM}; JWT_LEEWAY_SECONDS=0`);
-    browserHandle = await launchBrowser();
-    api = new PusherServer({
-      appId: cfg.appId,
-      key: cfg.key,
-      secret: cfg.secret,
-      host: '127.0.0.1',
-      port: String(sockudo.port),
-      useTLS: false,
-    });
   },
   { timeout: 420_000 },
 );
 
-after(async () => {
-  const stops = [];
-  if (browserHandle) stops.push(browserHandle.persistent.close().catch(() => {}));
-  if (fn) stops.push(fn.child.stop());
-  if (sockudo) stops.push(sockudo.child.stop());
-  if (pageServer) stops.push(pageServer.close());
-  await Promise.all(stops);
-  if (!process.exitCode) cleanupWorkDir();
-});
+after(() => stopStack(stack));
 
 // ---------------------------------------------------------------------------
 // helpers
 
 /** Options every client needs to reach sockudo. */
-function socketOptions() {
-  return {
-    cluster: 'mt1',
-    wsHost: '127.0.0.1',
-    wsPort: sockudo.port,
-    forceTLS: false,
-    enabledTransports: ['ws'],
-    disableStats: true,
-  };
-}
+const socketOptions = () => stackSocketOptions(sockudo);
 
 /**
  * A scenario: its own browser contexts, closed afterwards; on failure prints the browser
  * console, the function's log and sockudo's log from this scenario. `open(label, path)` loads
  * one of the page server's pages and records every request the page makes to the function.
  */
-function scenario(name, body, timeout = 240_000) {
-  test(name, { timeout }, async (t) => {
-    const marks = { fn: fn.child.logSize(), sockudo: sockudo.child.logSize(), console: consoleLines.length };
-    const contexts = [];
+function scenario(name, body, timeout) {
+  browserScenario(name, { stack: () => stack, consoleLines, timeout }, ({ newContext, note }) => {
     const open = async (label, path) => {
-      const context = await browserHandle.browser.newContext();
-      contexts.push(context);
-      const page = await context.newPage();
+      const context = await newContext();
       const requests = [];
-      page.on('request', (r) => {
-        if (r.url().startsWith(`${fn.base}/`)) requests.push({ method: r.method(), url: r.url() });
+      const page = await loadPage(context, consoleLines, label, `${pageServer.origin}${path}`, {
+        version: path.slice(2, 3),
+        beforeGoto: (p) =>
+          p.on('request', (r) => {
+            if (r.url().startsWith(`${fn.base}/`)) requests.push({ method: r.method(), url: r.url() });
+          }),
       });
-      page.on('console', (m) => consoleLines.push(`[${label}] ${m.type()}: ${m.text()}`));
-      page.on('pageerror', (e) => consoleLines.push(`[${label}] pageerror: ${e.message}`));
-      await page.goto(`${pageServer.origin}${path}`, { timeout: WAIT_MS });
-      const major = path.slice(2, 3);
-      const loaded = await page.evaluate(() => window.E2E && window.E2E.version);
-      assert.ok(loaded && loaded.startsWith(`${major}.`), `pusher-js ${major}.x loaded (got ${loaded})`);
       return { page, requests };
     };
-    try {
-      await body({ open, note: (msg) => t.diagnostic(msg) });
-    } catch (err) {
-      const dump = [
-        `\n===== ${name}: FAILED =====`,
-        '----- browser console -----',
-        ...consoleLines.slice(marks.console),
-        '----- function log (scripts/run-local.sh, cargo lambda watch) -----',
-        fn.child.logSince(marks.fn).slice(-20_000),
-        '----- sockudo log -----',
-        sockudo.child.logSince(marks.sockudo).slice(-20_000),
-        `===== end of ${name} (all logs kept in ${WORK_DIR}) =====`,
-      ];
-      process.stderr.write(`${dump.join('\n')}\n`);
-      process.exitCode = 1;
-      throw err;
-    } finally {
-      await Promise.all(contexts.map((c) => c.close().catch(() => {})));
-    }
+    return body({ open, note });
   });
-}
-
-/** The JSON lines of a log text (other lines skipped, unparsable ones as {}). */
-function jsonLines(text) {
-  return text
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => {
-      try {
-        return JSON.parse(line);
-      } catch {
-        return {};
-      }
-    });
 }
 
 /** The function's channel-authorization log lines written since `offset`. */
@@ -213,15 +141,7 @@ async function subscribeAll(page, id, channels) {
 }
 
 async function channelOccupied(channel) {
-  const res = await api.get({ path: `/channels/${channel}` });
-  assert.equal(res.status, 200);
-  return (await res.json()).occupied;
-}
-
-async function presenceUsers(channel) {
-  const res = await api.get({ path: `/channels/${channel}/users` });
-  assert.equal(res.status, 200);
-  return (await res.json()).users.map((u) => u.id).sort();
+  return (await channelInfo(api, channel)).occupied;
 }
 
 /** 5 private and 5 presence channels the policy allows. */
@@ -239,7 +159,7 @@ async function assertAllSubscribed(results, sub) {
     assert.equal(r.outcome, 'subscription_succeeded', `${channel}: ${JSON.stringify(r)}`);
     assert.equal(r.subscribed, true, channel);
     if (channel.startsWith('presence-')) {
-      assert.deepEqual(await presenceUsers(channel), [sub], `sockudo lists ${sub} in ${channel}`);
+      assert.deepEqual(await presenceUsers(api, channel), [sub], `sockudo lists ${sub} in ${channel}`);
     } else {
       assert.equal(await channelOccupied(channel), true, `sockudo has the subscriber of ${channel}`);
     }

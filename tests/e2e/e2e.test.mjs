@@ -3,111 +3,74 @@
 // function itself served by `cargo lambda watch` (scripts/run-local.sh). The only
 // code of ours on the wire is the function; this file and page/page.js only drive
 // and observe. See README.md next to this file.
-import { after, before, test } from 'node:test';
+import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-
-import PusherServer from 'pusher';
 
 import {
   CHANNEL_RULES,
+  WAIT_MS,
   WORK_DIR,
-  cleanupWorkDir,
-  launchBrowser,
+  assertSubscribed,
+  browserScenario,
+  channelInfo,
+  jsonLines,
+  loadPage,
   makeConfig,
   mintToken,
-  readLog,
-  startFunction,
-  startGateway,
-  startPageServer,
-  startSockudo,
+  pageLog,
+  presenceUsers,
+  socketOptions,
+  startStack,
+  stopStack,
+  subscribe,
+  uniq,
+  waitForLog,
   waitUntil,
 } from './lib/harness.mjs';
 
 const REFUSAL_BOUND_MS = 2000; // the issue: a refusal reaches the page within 2 s
 const HANG_MS = 5000; // a refused subscription with no outcome after this is a hang
-// Bound for things that should happen (connect, subscribe, deliver). Generous: a request can
-// wait for cargo lambda watch to rebuild when something in the checkout changed.
-const WAIT_MS = 60_000;
 
 const cfg = makeConfig();
+let stack; // startStack's handles
 let sockudo;
 let fn;
 let gw; // the API Gateway REST API stage (mapping templates) in front of `fn`
 let pageA; // origin listed in ALLOWED_ORIGINS
 let pageB; // another origin, not listed
-let browserHandle;
 let api; // the official npm `pusher` server library, talking to sockudo's HTTP API
 const consoleLines = [];
 
-const uniq = () => randomBytes(4).toString('hex');
-
 before(
   async () => {
-    pageA = await startPageServer();
-    pageB = await startPageServer();
-    try {
-      sockudo = await startSockudo(cfg);
-      fn = await startFunction(cfg, { allowedOrigins: [pageA.origin] });
-      gw = await startGateway(fn, {
+    stack = await startStack(cfg, {
+      pageServers: 2,
+      fn: ({ pages }) => ({ allowedOrigins: [pages[0].origin] }),
+      gateway: ({ pages }) => ({
         stage: 'staging',
         // As template.yaml sets them (PUSHER_SECRET_ID left out: the secret comes from the
         // function's environment here, not from Secrets Manager).
-        stageVariables: { PUSHER_APP_ID: cfg.appId, PUSHER_KEY: cfg.key, PUSHER_CLUSTER: 'mt1', ALLOWED_ORIGINS: pageA.origin },
+        stageVariables: { PUSHER_APP_ID: cfg.appId, PUSHER_KEY: cfg.key, PUSHER_CLUSTER: 'mt1', ALLOWED_ORIGINS: pages[0].origin },
         // Not the integration's 11 s: a request can wait for cargo lambda watch to rebuild.
         integrationTimeoutMs: WAIT_MS,
-      });
-    } catch (err) {
-      process.stderr.write(`\n===== start-up failed: ${err.message} =====\n`);
-      for (const name of ['sockudo', 'function', 'gateway']) {
-        process.stderr.write(`----- ${name} log -----\n${readLog(name).slice(-20_000)}\n`);
-      }
-      process.exitCode = 1;
-      throw err;
-    }
+      }),
+    });
+    ({ sockudo, fn, gw, api } = stack);
+    [pageA, pageB] = stack.pages;
     console.log(`# function ready after ${fn.readyAfterMs} ms; work dir ${WORK_DIR}`);
     console.log(`# CHANNEL_RULES="${CHANNEL_RULES}"; ALLOWED_ORIGINS=${pageA.origin}; other origin ${pageB.origin}`);
     console.log(`# API Gateway stage (mapping templates) at ${gw.base}`);
-    browserHandle = await launchBrowser();
-    api = new PusherServer({
-      appId: cfg.appId,
-      key: cfg.key,
-      secret: cfg.secret,
-      host: '127.0.0.1',
-      port: String(sockudo.port),
-      useTLS: false,
-      encryptionMasterKeyBase64: cfg.masterKeyBase64,
-    });
   },
   { timeout: 420_000 },
 );
 
-after(async () => {
-  // Everything started in `before`, stopped even when a scenario failed.
-  const stops = [];
-  if (browserHandle) stops.push(browserHandle.persistent.close().catch(() => {}));
-  if (gw) stops.push(gw.child.stop());
-  if (fn) stops.push(fn.child.stop());
-  if (sockudo) stops.push(sockudo.child.stop());
-  if (pageA) stops.push(pageA.close());
-  if (pageB) stops.push(pageB.close());
-  await Promise.all(stops);
-  if (!process.exitCode) cleanupWorkDir();
-});
+// Everything started in `before`, stopped even when a scenario failed.
+after(() => stopStack(stack));
 
 // ---------------------------------------------------------------------------
 // helpers
 
-function baseOptions() {
-  return {
-    cluster: 'mt1',
-    wsHost: '127.0.0.1',
-    wsPort: sockudo.port,
-    forceTLS: false,
-    enabledTransports: ['ws'],
-    disableStats: true,
-  };
-}
+const baseOptions = () => socketOptions(sockudo);
 
 /** pusher-js 8 options: channelAuthorization / userAuthentication with the token in `params`. */
 function options8(transport, token, extraParams = {}) {
@@ -128,47 +91,14 @@ function options7(token) {
  * A scenario: its own browser contexts, closed afterwards; on failure prints the
  * browser console, the function's log and sockudo's log from this scenario.
  */
-function scenario(name, body, timeout = 240_000) {
-  test(name, { timeout }, async (t) => {
-    const marks = {
-      fn: fn.child.logSize(),
-      sockudo: sockudo.child.logSize(),
-      gateway: gw.child.logSize(),
-      console: consoleLines.length,
-    };
-    const contexts = [];
+function scenario(name, body, timeout) {
+  browserScenario(name, { stack: () => stack, consoleLines, timeout }, ({ newContext, note }) => {
     const open = async (label, { origin = pageA.origin, version = 8 } = {}) => {
-      const context = await browserHandle.browser.newContext();
-      contexts.push(context);
-      const page = await context.newPage();
-      page.on('console', (m) => consoleLines.push(`[${label}] ${m.type()}: ${m.text()}`));
-      page.on('pageerror', (e) => consoleLines.push(`[${label}] pageerror: ${e.message}`));
-      await page.goto(`${origin}/v${version}.html`, { timeout: WAIT_MS });
-      const loaded = await page.evaluate(() => window.E2E && window.E2E.version);
-      assert.ok(loaded && loaded.startsWith(`${version}.`), `pusher-js ${version}.x loaded (got ${loaded})`);
+      const context = await newContext();
+      const page = await loadPage(context, consoleLines, label, `${origin}/v${version}.html`, { version });
       return { page, context, label };
     };
-    try {
-      await body({ open, note: (msg) => t.diagnostic(msg) });
-    } catch (err) {
-      const dump = [
-        `\n===== ${name}: FAILED =====`,
-        '----- browser console -----',
-        ...consoleLines.slice(marks.console),
-        '----- function log (scripts/run-local.sh, cargo lambda watch) -----',
-        fn.child.logSince(marks.fn).slice(-20_000),
-        '----- sockudo log -----',
-        sockudo.child.logSince(marks.sockudo).slice(-20_000),
-        '----- API Gateway stage log (lib/apigw_stage.py) -----',
-        gw.child.logSince(marks.gateway).slice(-20_000),
-        `===== end of ${name} (all logs kept in ${WORK_DIR}) =====`,
-      ];
-      process.stderr.write(`${dump.join('\n')}\n`);
-      process.exitCode = 1;
-      throw err;
-    } finally {
-      await Promise.all(contexts.map((c) => c.close().catch(() => {})));
-    }
+    return body({ open, note });
   });
 }
 
@@ -179,54 +109,11 @@ async function connect(page, id, options) {
   return r.detail.socketId;
 }
 
-function subscribe(page, id, channel, timeoutMs = WAIT_MS) {
-  return page.evaluate(([i, c, t]) => window.E2E.subscribe(i, c, t), [id, channel, timeoutMs]);
-}
-
-function pageLog(page) {
-  return page.evaluate(() => window.E2E.log);
-}
-
-async function waitForLog(page, what, predicate, timeoutMs = WAIT_MS) {
-  return waitUntil(what, timeoutMs, async () => (await pageLog(page)).find(predicate), 50);
-}
-
-async function channelInfo(channel) {
-  const res = await api.get({ path: `/channels/${channel}` });
-  assert.equal(res.status, 200);
-  return res.json();
-}
-
-async function presenceUsers(channel) {
-  const res = await api.get({ path: `/channels/${channel}/users` });
-  assert.equal(res.status, 200);
-  return (await res.json()).users.map((u) => u.id).sort();
-}
-
-/** The JSON lines of a log text (other lines skipped, unparsable ones as {}). */
-function jsonLines(text) {
-  return text
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => {
-      try {
-        return JSON.parse(line);
-      } catch {
-        return {};
-      }
-    });
-}
-
 /** The function's own log line for this request: which transport pusher-js used, and the decision. */
 async function functionLogged(since, { transport, channel, decision = 'allowed' }) {
   return waitUntil(`the function to log ${decision} ${transport} ${channel}`, 5000, async () =>
     jsonLines(fn.child.logSince(since))
       .find((e) => e.transport === transport && e.channel === channel && e.decision === decision));
-}
-
-function assertSubscribed(result, what) {
-  assert.equal(result.outcome, 'subscription_succeeded', `${what}: ${JSON.stringify(result)}`);
-  assert.equal(result.subscribed, true, what);
 }
 
 // ---------------------------------------------------------------------------
@@ -240,7 +127,7 @@ for (const transport of ['jsonp', 'ajax']) {
     const since = fn.child.logSize();
     const channel = `private-allowed-${uniq()}`;
     assertSubscribed(await subscribe(page, 'c', channel), channel);
-    assert.equal((await channelInfo(channel)).occupied, true, 'sockudo has the subscriber');
+    assert.equal((await channelInfo(api, channel)).occupied, true, 'sockudo has the subscriber');
     await functionLogged(since, { transport, channel });
   });
 
@@ -259,7 +146,7 @@ for (const transport of ['jsonp', 'ajax']) {
     assert.deepEqual(r.detail.members.me, { id: sub, info: { name: 'Alice Example' } });
     assert.deepEqual(r.detail.members.members, { [sub]: { name: 'Alice Example' } });
     assert.equal(r.detail.members.count, 1);
-    assert.deepEqual(await presenceUsers(channel), [sub], 'sockudo lists the user');
+    assert.deepEqual(await presenceUsers(api, channel), [sub], 'sockudo lists the user');
   });
 
   scenario(`${transport}: encrypted channel subscribes and decrypts an event sent by the npm pusher library`, async ({ open }) => {
@@ -375,7 +262,7 @@ for (const transport of ['jsonp', 'ajax']) {
           // AJAX: the refused POST; JSONP encrypted (no shared_secret): pusher-js itself refuses.
           assert.equal(r.outcome, 'subscription_error', `${what}: ${JSON.stringify(r)}`);
         }
-        assert.equal((await channelInfo(channel)).occupied, false, `${what}: sockudo has no subscriber`);
+        assert.equal((await channelInfo(api, channel)).occupied, false, `${what}: sockudo has no subscriber`);
       }
       assert.equal((await page.evaluate((i) => window.E2E.state(i), id)).state, 'connected', `${refusal.name}: still connected`);
     }
@@ -438,14 +325,14 @@ scenario('two users in two browser contexts see each other join and leave a pres
   assert.deepEqual(r.detail.members.members, { [alice]: { name: 'Alice' }, [bob]: { name: 'Bob' } }, 'alice sees bob');
   const back = await waitForLog(b.page, 'bob to see alice added', memberEvent('pusher:member_added', alice));
   assert.deepEqual(back.detail.data.info, { name: 'Alice' });
-  assert.deepEqual(await presenceUsers(channel), [alice, bob].sort());
+  assert.deepEqual(await presenceUsers(api, channel), [alice, bob].sort());
 
   // bob closes his browser context: alice sees him removed.
   await b.context.close();
   await waitForLog(a.page, 'alice to see bob removed', memberEvent('pusher:member_removed', bob));
   const state = await a.page.evaluate(([c]) => window.E2E.channelState('alice', c), [channel]);
   assert.deepEqual(state.members.members, { [alice]: { name: 'Alice' } });
-  assert.deepEqual(await presenceUsers(channel), [alice]);
+  assert.deepEqual(await presenceUsers(api, channel), [alice]);
 });
 
 // ---------------------------------------------------------------------------
@@ -491,7 +378,7 @@ scenario('JSONP works from any origin; AJAX only from the origin in ALLOWED_ORIG
   assert.equal(r.outcome, 'subscription_error', `other origin: AJAX refused: ${JSON.stringify(r)}`);
   assert.equal(r.detail.status, 0, `other origin: AJAX refused: ${JSON.stringify(r)}`);
   assert.equal(r.subscribed, false);
-  assert.equal((await channelInfo(channel)).occupied, false);
+  assert.equal((await channelInfo(api, channel)).occupied, false);
   // …and the function did refuse it (its one log line for that request).
   await waitUntil('the function to log the refused origin', 5000, async () =>
     fn.child.logSince(fnLogBefore).includes('"reason":"origin_not_allowed"'));
@@ -529,13 +416,13 @@ scenario('REST API stage (mapping templates): JSONP private, presence, signin an
 
   const priv = `private-allowed-${uniq()}`;
   assertSubscribed(await subscribe(page, 'c', priv), `${priv} through the stage`);
-  assert.equal((await channelInfo(priv)).occupied, true, 'sockudo has the subscriber');
+  assert.equal((await channelInfo(api, priv)).occupied, true, 'sockudo has the subscriber');
 
   const presence = `presence-room-${uniq()}`;
   const r = await subscribe(page, 'c', presence);
   assertSubscribed(r, `${presence} through the stage`);
   assert.deepEqual(r.detail.members.me, { id: sub, info: { name: "Grace O'Hara" } }, 'presence me from the token');
-  assert.deepEqual(await presenceUsers(presence), [sub], 'sockudo lists the user');
+  assert.deepEqual(await presenceUsers(api, presence), [sub], 'sockudo lists the user');
 
   const signin = await page.evaluate(([i, t]) => window.E2E.signin(i, t), ['c', WAIT_MS]);
   assert.equal(signin.outcome, 'signin_success', `signin through the stage: ${JSON.stringify(signin)}`);
@@ -565,7 +452,7 @@ scenario('REST API stage (mapping templates): JSONP private, presence, signin an
   assert.ok(rq.elapsedMs < REFUSAL_BOUND_MS, `${refusedPresence}: within ${REFUSAL_BOUND_MS} ms (took ${rq.elapsedMs} ms)`);
   assert.equal(rq.subscribed, false);
   for (const channel of [refusedPrivate, refusedPresence]) {
-    assert.equal((await channelInfo(channel)).occupied, false, `${channel}: sockudo has no subscriber`);
+    assert.equal((await channelInfo(api, channel)).occupied, false, `${channel}: sockudo has no subscriber`);
   }
   for (const id of ['c', 'r']) {
     assert.equal((await page.evaluate((i) => window.E2E.state(i), id)).state, 'connected', `${id}: still connected`);

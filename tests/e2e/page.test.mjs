@@ -12,24 +12,23 @@ import assert from 'node:assert/strict';
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import PusherServer from 'pusher';
-
 import {
+  WAIT_MS,
   WORK_DIR,
-  cleanupWorkDir,
   freePort,
-  launchBrowser,
+  loadPage,
   makeConfig,
   readLog,
   startFunction,
-  startSockudo,
+  startStack,
+  stopStack,
   waitUntil,
 } from './lib/harness.mjs';
 
-const WAIT_MS = 60_000;
 const SHOT_VIEWPORT = { width: 1000, height: 700 };
 
 const cfg = makeConfig();
+let stack; // startStack's handles
 let sockudo;
 let fn;
 let pageOrigin;
@@ -63,51 +62,30 @@ function dumpLogs(what) {
 
 before(
   async () => {
-    try {
-      sockudo = await startSockudo(cfg);
-      const pagePort = await freePort();
-      pageOrigin = `http://127.0.0.1:${pagePort}`;
-      fn = await startFunction(cfg, {
-        allowedOrigins: [pageOrigin],
-        pagePort,
-        env: { ...DEMO, PUSHER_WS_HOST: '127.0.0.1', PUSHER_WS_PORT: String(sockudo.port) },
-      });
-      await pageConfig(pageOrigin);
-    } catch (err) {
-      dumpLogs(`start-up failed: ${err.message}`);
-      process.exitCode = 1;
-      throw err;
-    }
-    console.log(`# page at ${pageOrigin}, function ready after ${fn.readyAfterMs} ms; work dir ${WORK_DIR}`);
-    browserHandle = await launchBrowser();
-    api = new PusherServer({
-      appId: cfg.appId,
-      key: cfg.key,
-      secret: cfg.secret,
-      host: '127.0.0.1',
-      port: String(sockudo.port),
-      useTLS: false,
-      encryptionMasterKeyBase64: cfg.masterKeyBase64,
+    stack = await startStack(cfg, {
+      fn: async (started) => {
+        const pagePort = await freePort();
+        pageOrigin = `http://127.0.0.1:${pagePort}`;
+        return {
+          allowedOrigins: [pageOrigin],
+          pagePort,
+          env: { ...DEMO, PUSHER_WS_HOST: '127.0.0.1', PUSHER_WS_PORT: String(started.sockudo.port) },
+        };
+      },
+      ready: () => pageConfig(pageOrigin),
+      onFailure: (err) => dumpLogs(`start-up failed: ${err.message}`),
     });
+    ({ sockudo, fn, browserHandle, api } = stack);
+    console.log(`# page at ${pageOrigin}, function ready after ${fn.readyAfterMs} ms; work dir ${WORK_DIR}`);
   },
   { timeout: 420_000 },
 );
 
-after(async () => {
-  const stops = [];
-  if (browserHandle) stops.push(browserHandle.persistent.close().catch(() => {}));
-  if (fn) stops.push(fn.child.stop());
-  if (sockudo) stops.push(sockudo.child.stop());
-  await Promise.all(stops);
-  if (!process.exitCode) cleanupWorkDir();
-});
+after(() => stopStack(stack));
 
 async function openPage(label, url) {
   const context = await browserHandle.browser.newContext({ viewport: SHOT_VIEWPORT });
-  const page = await context.newPage();
-  page.on('console', (m) => consoleLines.push(`[${label}] ${m.type()}: ${m.text()}`));
-  page.on('pageerror', (e) => consoleLines.push(`[${label}] pageerror: ${e.message}`));
-  await page.goto(url, { timeout: WAIT_MS });
+  const page = await loadPage(context, consoleLines, label, url);
   return { page, context };
 }
 

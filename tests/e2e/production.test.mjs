@@ -5,43 +5,43 @@
 // at AWS_LAMBDA_LOG_LEVEL=TRACE. The same real parts as e2e.test.mjs: pusher-js in
 // headless Chromium, sockudo, the npm `pusher` library, the function under
 // `cargo lambda watch`. See README.md next to this file.
-import { after, before, test } from 'node:test';
+import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-
-import PusherServer from 'pusher';
 
 import {
+  WAIT_MS,
   WORK_DIR,
-  cleanupWorkDir,
-  launchBrowser,
+  assertSubscribed,
+  browserScenario,
+  channelInfo,
+  loadPage,
   makeConfig,
-  readLog,
-  startFunction,
-  startPageServer,
-  startSockudo,
+  socketOptions,
+  startStack,
+  stopStack,
+  subscribe,
+  uniq,
+  waitForLog,
   waitUntil,
 } from './lib/harness.mjs';
 import { ISSUER, accessClaims, hsWithPublicKey, idClaims, makeUser, sign, signRaw, startUserPool } from './lib/idp.mjs';
 
-const WAIT_MS = 60_000; // bound for what should happen (a request can wait for a rebuild)
 const HANG_MS = 5000; // a refusal with no outcome after this is a hang
 // The README's rules: the user's own channel, and the channels of the user's organisation.
 const CHANNEL_RULES = 'private-user-{sub} private-org-{org_id}-* presence-org-{org_id}-* private-encrypted-org-{org_id}-*';
 
 const cfg = makeConfig();
+let stack; // startStack's handles
 let pool; // the user pool: keys, JWKS endpoint, app clients
 let sockudo;
 let fn;
 let pageServer;
-let browserHandle;
 let api;
 const consoleLines = [];
 // Everything the log must never hold: every token minted, every answer's auth,
 // shared_secret, channel_data and user_data (as the browser got them), the secrets.
 const secrets = { tokens: new Set(), answers: [] };
 
-const uniq = () => randomBytes(4).toString('hex');
 const alice = makeUser({ username: 'alice', name: 'Alice Liddell', email: 'alice@example.com', orgId: 'acme' });
 const bob = makeUser({ username: 'bob', name: 'Bob Ross', email: 'bob@example.com', orgId: 'acme' });
 const carol = makeUser({ username: 'carol', name: 'Carol Corp', email: 'carol@example.com', orgId: 'acme-corp' });
@@ -58,12 +58,14 @@ const idToken = (user, key = pool.keys.rs, overrides = {}) => token(key, idClaim
 
 before(
   async () => {
-    pageServer = await startPageServer();
-    try {
-      pool = await startUserPool();
-      sockudo = await startSockudo(cfg);
-      fn = await startFunction(cfg, {
-        allowedOrigins: [pageServer.origin],
+    stack = await startStack(cfg, {
+      pageServers: 1,
+      prepare: async ({ closers }) => {
+        pool = await startUserPool();
+        closers.push(() => pool.close());
+      },
+      fn: ({ pages }) => ({
+        allowedOrigins: [pages[0].origin],
         env: {
           AUTH_MODE: 'jwt',
           JWT_ALGORITHMS: 'RS256,ES256',
@@ -78,47 +80,23 @@ before(
         // ES256: the RSA key is rotated mid-run, the probe must keep working.
         probeToken: async () => token(pool.keys.es, idClaims(pool, probeUser, { exp: Math.floor(Date.now() / 1000) + 3600 })),
         probeChannel: `private-user-${probeUser.sub}`,
-      });
-    } catch (err) {
-      process.stderr.write(`\n===== start-up failed: ${err.message} =====\n`);
-      for (const name of ['sockudo', 'function']) process.stderr.write(`----- ${name} log -----\n${readLog(name).slice(-20_000)}\n`);
-      process.exitCode = 1;
-      throw err;
-    }
+      }),
+    });
+    ({ sockudo, fn, api } = stack);
+    [pageServer] = stack.pages;
     console.log(`# function ready after ${fn.readyAfterMs} ms; work dir ${WORK_DIR}`);
     console.log(`# JWT_JWKS_URL=${pool.jwksUrl} JWT_ISSUER=${ISSUER} JWT_AUDIENCE=${pool.clientId}`);
     console.log(`# CHANNEL_RULES="${CHANNEL_RULES}"`);
-    browserHandle = await launchBrowser();
-    api = new PusherServer({
-      appId: cfg.appId,
-      key: cfg.key,
-      secret: cfg.secret,
-      host: '127.0.0.1',
-      port: String(sockudo.port),
-      useTLS: false,
-      encryptionMasterKeyBase64: cfg.masterKeyBase64,
-    });
   },
   { timeout: 420_000 },
 );
 
-after(async () => {
-  const stops = [];
-  if (browserHandle) stops.push(browserHandle.persistent.close().catch(() => {}));
-  if (fn) stops.push(fn.child.stop());
-  if (sockudo) stops.push(sockudo.child.stop());
-  if (pool) stops.push(pool.close());
-  if (pageServer) stops.push(pageServer.close());
-  await Promise.all(stops);
-  if (!process.exitCode) cleanupWorkDir();
-});
+after(() => stopStack(stack));
 
 // ---------------------------------------------------------------------------
 // helpers
 
-function baseOptions() {
-  return { cluster: 'mt1', wsHost: '127.0.0.1', wsPort: sockudo.port, forceTLS: false, enabledTransports: ['ws'], disableStats: true };
-}
+const baseOptions = () => socketOptions(sockudo);
 
 /** pusher-js 8: channelAuthorization and userAuthentication. */
 function options8(transport) {
@@ -140,13 +118,10 @@ function options7() {
   };
 }
 
-function scenario(name, body, timeout = 240_000) {
-  test(name, { timeout }, async (t) => {
-    const marks = { fn: fn.child.logSize(), sockudo: sockudo.child.logSize(), console: consoleLines.length };
-    const contexts = [];
+function scenario(name, body, timeout) {
+  browserScenario(name, { stack: () => stack, consoleLines, timeout }, ({ newContext, note }) => {
     const open = async (label, { version = 8 } = {}) => {
-      const context = await browserHandle.browser.newContext();
-      contexts.push(context);
+      const context = await newContext();
       // Every answer of the function as the browser got it.
       const answers = [];
       context.on('response', async (res) => {
@@ -160,34 +135,10 @@ function scenario(name, body, timeout = 240_000) {
         entry.body = await res.text().catch(() => '');
         secrets.answers.push(entry.body);
       });
-      const page = await context.newPage();
-      page.on('console', (m) => consoleLines.push(`[${label}] ${m.type()}: ${m.text()}`));
-      page.on('pageerror', (e) => consoleLines.push(`[${label}] pageerror: ${e.message}`));
-      await page.goto(`${pageServer.origin}/v${version}.html`, { timeout: WAIT_MS });
-      const loaded = await page.evaluate(() => window.E2E && window.E2E.version);
-      assert.ok(loaded && loaded.startsWith(`${version}.`), `pusher-js ${version}.x loaded (got ${loaded})`);
+      const page = await loadPage(context, consoleLines, label, `${pageServer.origin}/v${version}.html`, { version });
       return { page, context, label, answers };
     };
-    try {
-      await body({ open, note: (msg) => t.diagnostic(msg) });
-    } catch (err) {
-      process.stderr.write(
-        [
-          `\n===== ${name}: FAILED =====`,
-          '----- browser console -----',
-          ...consoleLines.slice(marks.console),
-          '----- function log -----',
-          fn.child.logSince(marks.fn).slice(-20_000),
-          '----- sockudo log -----',
-          sockudo.child.logSince(marks.sockudo).slice(-20_000),
-          `===== end of ${name} (all logs kept in ${WORK_DIR}) =====\n`,
-        ].join('\n'),
-      );
-      process.exitCode = 1;
-      throw err;
-    } finally {
-      await Promise.all(contexts.map((c) => c.close().catch(() => {})));
-    }
+    return body({ open, note });
   });
 }
 
@@ -217,31 +168,11 @@ function setToken(page, id, tokenValue) {
   }, [id, tokenValue]);
 }
 
-function subscribe(page, id, channel, timeoutMs = WAIT_MS) {
-  return page.evaluate(([i, c, t]) => window.E2E.subscribe(i, c, t), [id, channel, timeoutMs]);
-}
-
 function signin(page, id, timeoutMs = WAIT_MS) {
   return page.evaluate(([i, t]) => window.E2E.signin(i, t), [id, timeoutMs]);
 }
 
 const state = async (page, id) => (await page.evaluate((i) => window.E2E.state(i), id)).state;
-const pageLog = (page) => page.evaluate(() => window.E2E.log);
-
-async function waitForLog(page, what, predicate, timeoutMs = WAIT_MS) {
-  return waitUntil(what, timeoutMs, async () => (await pageLog(page)).find(predicate), 50);
-}
-
-function assertSubscribed(result, what) {
-  assert.equal(result.outcome, 'subscription_succeeded', `${what}: ${JSON.stringify(result)}`);
-  assert.equal(result.subscribed, true, what);
-}
-
-async function channelInfo(channel) {
-  const res = await api.get({ path: `/channels/${channel}` });
-  assert.equal(res.status, 200);
-  return res.json();
-}
 
 /** Triggers an event on `channel` and waits for client `id` of `page` to receive it. */
 async function assertReceives(page, id, channel, what) {
@@ -422,7 +353,7 @@ for (const transport of ['jsonp', 'ajax']) {
         } else {
           assert.deepEqual([answer.status, JSON.parse(answer.body)], [hole.status, { error: hole.code, status: hole.status }], what);
         }
-        assert.equal((await channelInfo(channel)).occupied, false, `${what}: sockudo has no subscriber`);
+        assert.equal((await channelInfo(api, channel)).occupied, false, `${what}: sockudo has no subscriber`);
         assert.equal(await state(page, 'c'), 'connected', `${what}: still connected`);
       }
       await assertReceives(page, 'c', anchor, hole.name);
@@ -488,7 +419,7 @@ for (const version of [8, 7]) {
           ? { error: 'forbidden', status: 403, channel_data: '{}' }
           : { error: 'forbidden', status: 403 }, what);
         assert.equal(await state(page, id), 'connected', `${what}: still connected`);
-        assert.equal((await channelInfo(channel)).occupied, false, `${what}: sockudo has no subscriber`);
+        assert.equal((await channelInfo(api, channel)).occupied, false, `${what}: sockudo has no subscriber`);
       }
       await assertReceives(page, id, anchor, `pusher-js ${version}, ${mode}`);
       assert.equal(await state(page, id), 'connected', `pusher-js ${version}, ${mode}: still connected at the end`);

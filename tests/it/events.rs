@@ -285,6 +285,29 @@ fn rejection_duplicate_parameter() {
     assert_answer(&event_name(&event), &run_value(&endpoint(), &event), &expected);
 }
 
+/// Found by the `shapes` fuzz target: a `channel_name` given twice, the first a
+/// presence channel, was answered with the presence denial through an HTTP API
+/// event and with the plain denial through a REST event. Every shape now keeps
+/// the first value and refuses the second, so they agree.
+#[test]
+fn a_parameter_given_twice_is_decided_alike_from_every_shape() {
+    let mut v2 = fixture("apigw-v2-jsonp-private");
+    v2["rawQueryString"] = Value::from(
+        "callback=Pusher.auth_callbacks%5B%271%27%5D&socket_id=1.2&channel_name=presence-a&channel_name=private-b",
+    );
+    let mut v1 = fixture("apigw-v1-jsonp-private");
+    v1["multiValueQueryStringParameters"] = serde_json::json!({
+        "callback": ["Pusher.auth_callbacks['1']"], "socket_id": ["1.2"], "channel_name": ["presence-a", "private-b"]
+    });
+    v1["queryStringParameters"] = serde_json::json!({
+        "callback": "Pusher.auth_callbacks['1']", "socket_id": "1.2", "channel_name": "private-b"
+    });
+    let (a, b) = (run_value(&endpoint(), &v2), run_value(&endpoint(), &v1));
+    let body = |answer: &str| serde_json::from_str::<Value>(answer).unwrap()["body"].clone();
+    assert_eq!(body(&a), body(&b));
+    assert!(body(&a).as_str().unwrap().contains(r#""error":"duplicate_parameter""#), "{a}");
+}
+
 #[test]
 fn rejection_non_utf8_value() {
     assert_answer(

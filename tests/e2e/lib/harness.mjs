@@ -2,18 +2,23 @@
 // own process groups, sockudo, the function under `cargo lambda watch`, the
 // static page servers, headless Chromium and token minting. Everything binds
 // to 127.0.0.1 on ports chosen at run time and every wait is bounded.
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { SignJWT } from 'jose';
 import { chromium } from 'playwright-core';
+import PusherServer from 'pusher';
+
+import { writeSockudoConfig } from './sockudo-config.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const E2E_DIR = resolve(HERE, '..');
@@ -21,6 +26,9 @@ export const REPO_ROOT = resolve(E2E_DIR, '../..');
 
 export const CHROMIUM = process.env.E2E_CHROMIUM || '/usr/bin/chromium';
 export const SOCKUDO = process.env.E2E_SOCKUDO || join(process.env.CARGO_HOME || join(process.env.HOME, '.cargo'), 'bin', 'sockudo');
+// Bound for things that should happen (connect, subscribe, deliver). Generous: a request can
+// wait for cargo lambda watch to rebuild when something in the checkout changed.
+export const WAIT_MS = 60_000;
 const FUNCTION_READY_TIMEOUT_MS = Number(process.env.E2E_FUNCTION_READY_TIMEOUT_S || 300) * 1000;
 
 /** A scratch directory outside the repository (cargo lambda watch rebuilds on changes in the tree). */
@@ -37,6 +45,9 @@ export async function freePort() {
     });
   });
 }
+
+/** A short random suffix: names (channels, users) no other scenario uses. */
+export const uniq = () => randomBytes(4).toString('hex');
 
 /** An error that stops `waitUntil` at once (e.g. the process it waits for has exited). */
 export function fatal(message) {
@@ -163,56 +174,12 @@ export const CHANNEL_RULES = [
 // ---------------------------------------------------------------------------
 // sockudo
 
-// sockudo 5.2.0 sends watchlist `offline` events only from its synchronous disconnect cleanup
-// (handler/core.rs handle_disconnect_sync); the asynchronous one, its default, skips them.
-const WATCHLIST_CLEANUP = `[cleanup]
-async_enabled = false
-
-`;
-
-// `watchlistEvents`: turn on sockudo's watchlist events for the app (online/offline of the ids in
-// a signed-in user's `user_data.watchlist`; off by default in sockudo).
+// `watchlistEvents`: turn on sockudo's watchlist events for the app (lib/sockudo-config.mjs).
 export async function startSockudo(cfg, { watchlistEvents = false } = {}) {
   const port = await freePort();
   const dir = mkdtempSync(join(WORK_DIR, 'sockudo-'));
   const configPath = join(dir, 'sockudo.toml');
-  writeFileSync(
-    configPath,
-    `# written by tests/e2e for one run
-host = "127.0.0.1"
-port = ${port}
-debug = false
-# stop at once when the test ends (the default waits 10 s for connections to drain)
-shutdown_grace_period = 0
-
-[adapter]
-driver = "local"
-
-[cache]
-driver = "memory"
-
-[queue]
-driver = "memory"
-
-[rate_limiter]
-enabled = false
-
-[metrics]
-enabled = false
-
-${watchlistEvents ? WATCHLIST_CLEANUP : ''}[app_manager]
-driver = "memory"
-
-[[app_manager.array.apps]]
-id = "${cfg.appId}"
-key = "${cfg.key}"
-secret = "${cfg.secret}"
-enabled = true
-enable_client_messages = false
-# pusher.signin(): accept pusher:signin (sockudo refuses it unless enabled)
-enable_user_authentication = true
-${watchlistEvents ? 'enable_watchlist_events = true\n' : ''}`,
-  );
+  writeSockudoConfig(configPath, { port, app: { id: cfg.appId, key: cfg.key, secret: cfg.secret }, watchlistEvents });
   // sockudo reads many settings from the environment (PORT, HOST, APP_MANAGER_DRIVER, …):
   // give it a bare one so only the file above configures it.
   const env = { PATH: process.env.PATH, HOME: process.env.HOME, RUST_LOG: 'info', LOG_COLORS_ENABLED: 'false' };
@@ -464,4 +431,182 @@ export function readLog(name) {
 export function cleanupWorkDir() {
   if (process.env.E2E_KEEP_LOGS) return;
   rmSync(WORK_DIR, { recursive: true, force: true });
+}
+
+// ---------------------------------------------------------------------------
+// The stack of a browser suite: page servers, sockudo, the function (and optionally the API
+// Gateway stage), headless Chromium and the npm `pusher` server library against sockudo.
+
+/** The official npm `pusher` server library, talking to sockudo's HTTP API. */
+export function serverApi(cfg, sockudo, { encryption = true } = {}) {
+  return new PusherServer({
+    appId: cfg.appId,
+    key: cfg.key,
+    secret: cfg.secret,
+    host: '127.0.0.1',
+    port: String(sockudo.port),
+    useTLS: false,
+    ...(encryption ? { encryptionMasterKeyBase64: cfg.masterKeyBase64 } : {}),
+  });
+}
+
+/** The start-up failure report: the logs of the children (those that started, empty otherwise). */
+function reportStartFailure(err, names) {
+  process.stderr.write(`\n===== start-up failed: ${err.message} =====\n`);
+  for (const name of names) process.stderr.write(`----- ${name} log -----\n${readLog(name).slice(-20_000)}\n`);
+}
+
+/**
+ * Starts, in order: `pageServers` static page servers, `prepare(stack)` (more peers, e.g. a
+ * user pool; `stack.closers` takes their stop functions), sockudo (`sockudo`: its options),
+ * the function (`fn(stack)`: its options, may be async), the API Gateway stage when
+ * `gateway(stack)` gives its options, `ready(stack)`; a failure there prints the logs
+ * (`onFailure(err)` instead, if given) and fails the run. Then the browser and the server
+ * library (`api`: serverApi's options). Returns the handles { pages, sockudo, fn, gw,
+ * browserHandle, api, closers }; what started is stopped again if a step fails.
+ */
+export async function startStack(cfg, { pageServers = 0, prepare, sockudo: sockudoOptions, fn: fnOptions, gateway, ready, api: apiOptions, onFailure } = {}) {
+  const stack = { pages: [], closers: [] };
+  try {
+    for (let i = 0; i < pageServers; i += 1) stack.pages.push(await startPageServer());
+    try {
+      if (prepare) await prepare(stack);
+      stack.sockudo = await startSockudo(cfg, sockudoOptions);
+      stack.fn = await startFunction(cfg, await fnOptions(stack));
+      if (gateway) stack.gw = await startGateway(stack.fn, gateway(stack));
+      if (ready) await ready(stack);
+    } catch (err) {
+      if (onFailure) onFailure(err);
+      else reportStartFailure(err, gateway ? ['sockudo', 'function', 'gateway'] : ['sockudo', 'function']);
+      process.exitCode = 1;
+      throw err;
+    }
+    stack.browserHandle = await launchBrowser();
+    stack.api = serverApi(cfg, stack.sockudo, apiOptions);
+    return stack;
+  } catch (err) {
+    await stopStack(stack, { cleanup: false });
+    throw err;
+  }
+}
+
+/** Stops everything `startStack` started (for `after`: even when a scenario failed); keeps the logs of a failed run. */
+export async function stopStack(stack, { cleanup = true } = {}) {
+  const stops = [];
+  if (stack) {
+    if (stack.browserHandle) stops.push(stack.browserHandle.persistent.close().catch(() => {}));
+    for (const started of [stack.gw, stack.fn, stack.sockudo]) if (started) stops.push(started.child.stop());
+    for (const close of stack.closers) stops.push(close());
+    for (const page of stack.pages) stops.push(page.close());
+  }
+  await Promise.all(stops);
+  if (cleanup && !process.exitCode) cleanupWorkDir();
+}
+
+// ---------------------------------------------------------------------------
+// Scenarios in the browser, and helpers that read the page's helper (page/page.js).
+
+const SCENARIO_LOGS = [
+  ['fn', 'function log (scripts/run-local.sh, cargo lambda watch)'],
+  ['sockudo', 'sockudo log'],
+  ['gw', 'API Gateway stage log (lib/apigw_stage.py)'],
+];
+
+/**
+ * A scenario: `body({ newContext, note })` gets browser contexts that are closed afterwards;
+ * on failure it prints the browser console (`consoleLines`) and the logs of the stack's
+ * children from this scenario. `stack`: a function that returns startStack's handles.
+ */
+export function browserScenario(name, { stack: getStack, consoleLines, timeout = 240_000 }, body) {
+  test(name, { timeout }, async (t) => {
+    const stack = getStack();
+    const children = SCENARIO_LOGS.filter(([key]) => stack[key]).map(([key, label]) => ({ child: stack[key].child, label }));
+    const marks = { console: consoleLines.length, logs: children.map(({ child }) => child.logSize()) };
+    const contexts = [];
+    const newContext = async (options) => {
+      const context = await stack.browserHandle.browser.newContext(options);
+      contexts.push(context);
+      return context;
+    };
+    try {
+      await body({ newContext, note: (msg) => t.diagnostic(msg) });
+    } catch (err) {
+      const dump = [`\n===== ${name}: FAILED =====`, '----- browser console -----', ...consoleLines.slice(marks.console)];
+      children.forEach(({ child, label }, i) => dump.push(`----- ${label} -----`, child.logSince(marks.logs[i]).slice(-20_000)));
+      dump.push(`===== end of ${name} (all logs kept in ${WORK_DIR}) =====`);
+      process.stderr.write(`${dump.join('\n')}\n`);
+      process.exitCode = 1;
+      throw err;
+    } finally {
+      await Promise.all(contexts.map((c) => c.close().catch(() => {})));
+    }
+  });
+}
+
+/**
+ * A new page in `context` at `url`, its console kept in `consoleLines` under `label`.
+ * `version`: check that pusher-js of that major version loaded. `beforeGoto(page)`: e.g. to
+ * record its requests.
+ */
+export async function loadPage(context, consoleLines, label, url, { version, beforeGoto } = {}) {
+  const page = await context.newPage();
+  if (beforeGoto) beforeGoto(page);
+  page.on('console', (m) => consoleLines.push(`[${label}] ${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => consoleLines.push(`[${label}] pageerror: ${e.message}`));
+  await page.goto(url, { timeout: WAIT_MS });
+  if (version !== undefined) {
+    const loaded = await page.evaluate(() => window.E2E && window.E2E.version);
+    assert.ok(loaded && loaded.startsWith(`${version}.`), `pusher-js ${version}.x loaded (got ${loaded})`);
+  }
+  return page;
+}
+
+/** Options every pusher-js client needs to reach sockudo. */
+export function socketOptions(sockudo) {
+  return { cluster: 'mt1', wsHost: '127.0.0.1', wsPort: sockudo.port, forceTLS: false, enabledTransports: ['ws'], disableStats: true };
+}
+
+export function subscribe(page, id, channel, timeoutMs = WAIT_MS) {
+  return page.evaluate(([i, c, t]) => window.E2E.subscribe(i, c, t), [id, channel, timeoutMs]);
+}
+
+export function pageLog(page) {
+  return page.evaluate(() => window.E2E.log);
+}
+
+export async function waitForLog(page, what, predicate, timeoutMs = WAIT_MS) {
+  return waitUntil(what, timeoutMs, async () => (await pageLog(page)).find(predicate), 50);
+}
+
+export function assertSubscribed(result, what) {
+  assert.equal(result.outcome, 'subscription_succeeded', `${what}: ${JSON.stringify(result)}`);
+  assert.equal(result.subscribed, true, what);
+}
+
+/** sockudo's HTTP API (through the server library `api`): a channel's info. */
+export async function channelInfo(api, channel) {
+  const res = await api.get({ path: `/channels/${channel}` });
+  assert.equal(res.status, 200);
+  return res.json();
+}
+
+/** sockudo's HTTP API: the sorted user ids of a presence channel. */
+export async function presenceUsers(api, channel) {
+  const res = await api.get({ path: `/channels/${channel}/users` });
+  assert.equal(res.status, 200);
+  return (await res.json()).users.map((u) => u.id).sort();
+}
+
+/** The JSON lines of a log text (other lines skipped, unparsable ones as {}). */
+export function jsonLines(text) {
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => {
+      try {
+        return JSON.parse(line);
+      } catch {
+        return {};
+      }
+    });
 }
