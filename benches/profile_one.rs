@@ -2,10 +2,10 @@
 //! times, for `valgrind --tool=callgrind` (see BENCHMARKS.md for the command).
 //! Usage: profile_one EVENT N; `NO_LOG=1` leaves the log subscriber out,
 //! `METRICS=off` the metrics block.
-use pusher_auth_lambda::aws::handler::handle_bytes;
-use pusher_auth_lambda::config::Settings;
-use pusher_auth_lambda::endpoint::Endpoint;
+use pusher_auth_lambda::handle_bytes;
 use pusher_auth_lambda::logging::JsonLines;
+use pusher_auth_lambda::Endpoint;
+use pusher_auth_lambda::Settings;
 use std::future::Future;
 use std::hint::black_box;
 fn main() {

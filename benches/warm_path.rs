@@ -12,12 +12,12 @@ use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use jsonwebtoken::Algorithm;
-use pusher_auth_lambda::aws::handler::handle_bytes;
-use pusher_auth_lambda::config::Settings;
-use pusher_auth_lambda::endpoint::Endpoint;
-use pusher_auth_lambda::jwt::{self, ClaimRules};
+use pusher_auth_lambda::handle_bytes;
 use pusher_auth_lambda::logging::JsonLines;
-use pusher_auth_lambda::token_cache::{Lookup, TokenCache};
+use pusher_auth_lambda::testing::jwt::{self, ClaimRules};
+use pusher_auth_lambda::testing::{Lookup, TokenCache};
+use pusher_auth_lambda::Endpoint;
+use pusher_auth_lambda::Settings;
 
 /// The endpoint never waits in demo mode; poll its future to completion.
 fn run<F: Future>(future: F) -> F::Output {
@@ -87,9 +87,9 @@ fn main() {
     // Calibration: the guide's reference for this machine is ~0.3 µs for one
     // HMAC-SHA256 of a signature string; this machine's speed drifts, so the
     // same run prints it next to the figures.
-    let secret = pusher_auth_lambda::signer::AppSecret::new(b"5b31d8b6ca557775afc4");
-    let socket = pusher_auth_lambda::names::SocketId::parse("932210922.248691558").unwrap();
-    let channel = pusher_auth_lambda::names::ChannelName::parse("private-BRUpnQat10DzJru6tPe8VEm5tpF1zaDh").unwrap();
+    let secret = pusher_auth_lambda::testing::AppSecret::new(b"5b31d8b6ca557775afc4");
+    let socket = pusher_auth_lambda::testing::SocketId::parse("932210922.248691558").unwrap();
+    let channel = pusher_auth_lambda::testing::ChannelName::parse("private-BRUpnQat10DzJru6tPe8VEm5tpF1zaDh").unwrap();
     let mut hmac_ns: Vec<f64> = (0..301)
         .map(|_| {
             let start = Instant::now();

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs moto's server (pinned in tests/tools/requirements-moto.txt) into a
 # venv under ~/.cache/pusher-auth-lambda and prints the venv's bin directory.
-# tests/secrets_manager.rs runs it; reruns are instant.
+# tests/it/secrets_manager.rs runs it; reruns are instant.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${XDG_CACHE_HOME:-$HOME/.cache}/pusher-auth-lambda/venv-moto"

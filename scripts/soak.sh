@@ -16,4 +16,4 @@ echo "==> cargo build --release (the bootstrap under test)"
 cargo build --release --locked --bin pusher-auth
 export SOAK_BINARY="${CARGO_TARGET_DIR:-target}/release/pusher-auth"
 echo "==> soak: $SOAK_INVOCATIONS invocations against $SOAK_BINARY"
-cargo test --locked --test soak -- --nocapture --test-threads=1
+cargo test --locked --test it soak:: -- --nocapture --test-threads=1

@@ -1,6 +1,131 @@
 //! The one error type: every way a request can be refused, with its HTTP status,
 //! the fixed public message and the reason written to the log, all in one place.
 
+/// An enum of log reasons, each mapped once to its text, with the list of all.
+macro_rules! reasons {
+    ($(#[$outer:meta])* $name:ident { $($(#[$doc:meta])* $variant:ident => $text:literal,)* }) => {
+        $(#[$outer])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $name {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl $name {
+            /// Every reason, in the table's order.
+            #[cfg(test)]
+            pub(crate) const ALL: &[Self] = &[$(Self::$variant,)*];
+
+            /// The reason as written to the log.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)*
+                }
+            }
+        }
+    };
+}
+
+reasons! {
+    /// Why no user could be established (`unauthenticated`, 401).
+    AuthFailure {
+        /// The authorizer's user id breaks the user-id rules.
+        AuthorizerSubjectInvalid => "authorizer_subject_invalid",
+        /// The authorizer's user id is too long.
+        AuthorizerSubjectTooLong => "authorizer_subject_too_long",
+        /// The authorizer context has no user id.
+        AuthorizerWithoutSubject => "authorizer_without_subject",
+        /// The JWKS could not be fetched.
+        JwksUnavailable => "jwks_unavailable",
+        /// No (usable) `requestContext.authorizer`.
+        NoAuthorizerContext => "no_authorizer_context",
+        /// The token's algorithm is not in `JWT_ALGORITHMS`.
+        TokenAlgorithmNotAllowed => "token_algorithm_not_allowed",
+        /// A required claim is missing or malformed.
+        TokenBadClaims => "token_bad_claims",
+        /// The token header is not valid.
+        TokenBadHeader => "token_bad_header",
+        /// The signature does not verify.
+        TokenBadSignature => "token_bad_signature",
+        /// The header lists `crit` extensions.
+        TokenCriticalHeader => "token_critical_header",
+        /// `exp` has passed.
+        TokenExpired => "token_expired",
+        /// Any other token failure.
+        TokenInvalid => "token_invalid",
+        /// The key does not fit the algorithm.
+        TokenKeyMismatch => "token_key_mismatch",
+        /// Not a compact JWS.
+        TokenMalformed => "token_malformed",
+        /// No token came.
+        TokenMissing => "token_missing",
+        /// The header names a key by URL or embeds one (`jku`, `x5u`, `jwk`, `x5c`).
+        TokenNamesItsKey => "token_names_its_key",
+        /// `nbf` is in the future.
+        TokenNotYetValid => "token_not_yet_valid",
+        /// The user id breaks the user-id rules.
+        TokenSubjectInvalid => "token_subject_invalid",
+        /// The user id is too long.
+        TokenSubjectTooLong => "token_subject_too_long",
+        /// The token is longer than accepted.
+        TokenTooLarge => "token_too_large",
+        /// An audience while none is configured.
+        TokenUnexpectedAudience => "token_unexpected_audience",
+        /// No key with the token's `kid`.
+        TokenUnknownKey => "token_unknown_key",
+        /// No `aud` while one is configured.
+        TokenWithoutAudience => "token_without_audience",
+        /// No `iss` while one is configured.
+        TokenWithoutIssuer => "token_without_issuer",
+        /// No user id claim.
+        TokenWithoutSubject => "token_without_subject",
+        /// `aud` is not the configured audience.
+        TokenWrongAudience => "token_wrong_audience",
+        /// `iss` is not the configured issuer.
+        TokenWrongIssuer => "token_wrong_issuer",
+        /// A Cognito token of the wrong `token_use`.
+        TokenWrongUse => "token_wrong_use",
+    }
+}
+
+reasons! {
+    /// What in the effective configuration is wrong (`server_error`, 500); a
+    /// variable is named, never its value.
+    Misconfig {
+        /// The stored secret does not exist.
+        SecretNotFound => "secret_not_found",
+        /// The function may not read the stored secret.
+        SecretAccessDenied => "secret_access_denied",
+        /// The stored secret is not a secret string.
+        SecretNotAString => "secret_not_a_string",
+        /// The stored secret's value is not usable.
+        SecretInvalid => "secret_invalid",
+        /// Neither `PUSHER_SECRET` nor `PUSHER_SECRET_ID`.
+        NoSecret => "no PUSHER_SECRET or PUSHER_SECRET_ID",
+        /// A stage's `PUSHER_SECRET_ID` without a secret store.
+        SecretIdWithoutAws => "PUSHER_SECRET_ID needs AWS_REGION and credentials",
+        /// `AUTH_MODE=demo` reached through a production stage.
+        DemoOnProductionStage => "AUTH_MODE=demo on a production stage",
+        /// An invalid `PUSHER_APP_ID` stage variable.
+        StageAppId => "invalid stage variable PUSHER_APP_ID",
+        /// An invalid `PUSHER_KEY` stage variable.
+        StageKey => "invalid stage variable PUSHER_KEY",
+        /// An invalid `PUSHER_CLUSTER` stage variable.
+        StageCluster => "invalid stage variable PUSHER_CLUSTER",
+        /// An invalid `ALLOWED_ORIGINS` stage variable.
+        StageAllowedOrigins => "invalid stage variable ALLOWED_ORIGINS",
+        /// An invalid `PUSHER_SECRET_ID` stage variable.
+        StageSecretId => "invalid stage variable PUSHER_SECRET_ID",
+    }
+}
+
+reasons! {
+    /// Which service the function depends on did not answer (`service_unavailable`, 503).
+    Outage {
+        /// Secrets Manager.
+        SecretStore => "secret_unavailable",
+    }
+}
+
 /// Why a request was refused. Variants carry no client input, so nothing a
 /// client sent can be echoed back through an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,7 +140,7 @@ pub enum Refusal {
     UnsupportedMediaType,
     /// A parameter appeared more than once (or `channel_name` beside a batch).
     DuplicateParameter,
-    /// A batch naming more channels than [`crate::params::MAX_BATCH`].
+    /// A batch naming more channels than the batch limit (`web::params::MAX_BATCH`).
     BatchTooLarge,
     /// Bad percent-encoding, bad base64 body, or a value that is not UTF-8.
     InvalidEncoding,
@@ -37,18 +162,18 @@ pub enum Refusal {
     EncryptionNotConfigured,
     /// A cross-origin AJAX request or preflight from an origin not in `ALLOWED_ORIGINS`.
     OriginNotAllowed,
-    /// No valid user could be established; the text is the log reason.
-    Unauthenticated(&'static str),
+    /// No valid user could be established.
+    Unauthenticated(AuthFailure),
     /// The user's `user_info` is larger than Pusher accepts (1 KB).
     UserInfoTooLarge,
     /// The watchlist claim is not a list of at most 100 valid user ids.
     InvalidWatchlist,
     /// The user may not join this channel.
     Forbidden,
-    /// The effective configuration (e.g. a stage variable) is invalid; the text (the log reason) names the variable.
-    Misconfigured(&'static str),
-    /// A service the function depends on (Secrets Manager) did not answer; the text is the log reason.
-    Unavailable(&'static str),
+    /// The effective configuration (e.g. a stage variable) is invalid.
+    Misconfigured(Misconfig),
+    /// A service the function depends on (Secrets Manager) did not answer.
+    Unavailable(Outage),
 }
 
 impl Refusal {
@@ -100,7 +225,7 @@ impl Refusal {
             Self::OriginNotAllowed => "origin_not_allowed",
             // An expired token is the one failure a page can fix by itself
             // (refresh the token and retry), so it has its own code.
-            Self::Unauthenticated("token_expired") => "token_expired",
+            Self::Unauthenticated(AuthFailure::TokenExpired) => "token_expired",
             Self::Unauthenticated(_) => "unauthenticated",
             Self::UserInfoTooLarge => "user_info_too_large",
             Self::InvalidWatchlist => "invalid_watchlist",
@@ -114,7 +239,9 @@ impl Refusal {
     /// variable (never its value).
     pub fn log_reason(self) -> &'static str {
         match self {
-            Self::Misconfigured(reason) | Self::Unauthenticated(reason) | Self::Unavailable(reason) => reason,
+            Self::Unauthenticated(reason) => reason.as_str(),
+            Self::Misconfigured(reason) => reason.as_str(),
+            Self::Unavailable(reason) => reason.as_str(),
             Self::Forbidden => "channel_not_allowed",
             other => other.public_code(),
         }
@@ -126,8 +253,8 @@ impl Refusal {
     /// code when no token came, `invalid_token` when one was refused.
     pub fn bearer_challenge(self) -> Option<&'static str> {
         match self {
-            Self::Unauthenticated("token_missing") => Some("Bearer"),
-            Self::Unauthenticated("token_expired") => {
+            Self::Unauthenticated(AuthFailure::TokenMissing) => Some("Bearer"),
+            Self::Unauthenticated(AuthFailure::TokenExpired) => {
                 Some("Bearer error=\"invalid_token\", error_description=\"The token expired\"")
             }
             Self::Unauthenticated(_) => Some("Bearer error=\"invalid_token\""),
@@ -143,3 +270,112 @@ impl std::fmt::Display for Refusal {
 }
 
 impl std::error::Error for Refusal {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_is_mapped_once_and_snake_case() {
+        let refusals = AuthFailure::ALL
+            .iter()
+            .map(|r| Refusal::Unauthenticated(*r))
+            .chain(Misconfig::ALL.iter().map(|r| Refusal::Misconfigured(*r)))
+            .chain(Outage::ALL.iter().map(|r| Refusal::Unavailable(*r)));
+        let mut seen = std::collections::BTreeSet::new();
+        for refusal in refusals {
+            let reason = refusal.log_reason();
+            assert!(seen.insert(reason), "{reason} twice");
+            // Configuration reasons may name a variable; the others are codes.
+            if !matches!(refusal, Refusal::Misconfigured(_)) {
+                assert!(reason.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{reason}");
+            }
+        }
+        assert_eq!(seen.len(), AuthFailure::ALL.len() + Misconfig::ALL.len() + Outage::ALL.len());
+    }
+
+    /// Every refusal: the variants without a reason, then each reason of the
+    /// three tables.
+    fn every_refusal() -> Vec<Refusal> {
+        use Refusal::*;
+        let plain = [
+            NotFound,
+            MethodNotAllowed,
+            PayloadTooLarge,
+            UnsupportedMediaType,
+            DuplicateParameter,
+            BatchTooLarge,
+            InvalidEncoding,
+            MissingCallback,
+            InvalidCallback,
+            MissingSocketId,
+            InvalidSocketId,
+            MissingChannelName,
+            InvalidChannelName,
+            PublicChannel,
+            EncryptionNotConfigured,
+            OriginNotAllowed,
+            UserInfoTooLarge,
+            InvalidWatchlist,
+            Forbidden,
+        ];
+        // No wildcard: a new variant fails to compile here until it is listed.
+        for refusal in plain {
+            match refusal {
+                NotFound
+                | MethodNotAllowed
+                | PayloadTooLarge
+                | UnsupportedMediaType
+                | DuplicateParameter
+                | BatchTooLarge
+                | InvalidEncoding
+                | MissingCallback
+                | InvalidCallback
+                | MissingSocketId
+                | InvalidSocketId
+                | MissingChannelName
+                | InvalidChannelName
+                | PublicChannel
+                | EncryptionNotConfigured
+                | OriginNotAllowed
+                | UserInfoTooLarge
+                | InvalidWatchlist
+                | Forbidden => {}
+                Unauthenticated(_) | Misconfigured(_) | Unavailable(_) => unreachable!(),
+            }
+        }
+        plain
+            .into_iter()
+            .chain(AuthFailure::ALL.iter().map(|r| Unauthenticated(*r)))
+            .chain(Misconfig::ALL.iter().map(|r| Misconfigured(*r)))
+            .chain(Outage::ALL.iter().map(|r| Unavailable(*r)))
+            .collect()
+    }
+
+    #[test]
+    fn the_readme_lists_every_reason_as_the_table_maps_it() {
+        let readme = include_str!("../README.md");
+        let start = readme.find("<!-- reasons -->").expect("the README's reasons table");
+        let end = readme.find("<!-- /reasons -->").expect("the end of the README's reasons table");
+        let mut listed = std::collections::BTreeSet::new();
+        for row in readme[start..end].lines().skip(3) {
+            let cells: Vec<&str> = row.trim_matches('|').split(" | ").map(str::trim).collect();
+            assert_eq!(cells.len(), 3, "{row}");
+            for reason in cells[2].split(", ") {
+                listed.insert((cells[0].to_owned(), cells[1].to_owned(), reason.trim_matches('`').to_owned()));
+            }
+        }
+        let mapped: std::collections::BTreeSet<_> = every_refusal()
+            .into_iter()
+            .map(|r| {
+                let shown = if r.public_code() == r.log_reason() {
+                    "(the reason)".to_owned()
+                } else {
+                    format!("`{}`", r.public_code())
+                };
+                (r.status().to_string(), shown, r.log_reason().to_owned())
+            })
+            .collect();
+        assert_eq!(listed, mapped);
+    }
+}

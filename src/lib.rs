@@ -2,28 +2,65 @@
 //! private, presence and encrypted channels and for user authentication,
 //! answering pusher-js over JSONP and AJAX from an AWS Lambda function.
 //!
-//! The core (names, params, signer, user, config, response, endpoint) knows
-//! nothing of AWS; [`aws`] decodes API Gateway events into
-//! [`endpoint::Request`] and encodes [`response::Response`] back.
+//! The source is layered, and imports run one way (`tests/it/layers.rs`
+//! checks it):
+//!
+//! `aws → endpoint → web → config → {secrets, policy} → {identity, pusher} → {error, support}`
+//!
+//! The core knows nothing of AWS: `aws` decodes API Gateway events into the
+//! transport-neutral request of `web`, hands it to the [`Endpoint`], and
+//! encodes the answer back; the Secrets Manager client is a `SecretStore`
+//! that `main` hands to [`Settings`].
+//!
+//! The public surface is what the bootstrap (`src/main.rs`) wires together.
+//! [`testing`] re-exports internals for the integration tests, benches and
+//! fuzz targets only; it is not an API.
 
-pub mod authorizer;
-pub mod aws;
-pub mod clock;
-pub mod config;
-pub mod endpoint;
-pub mod error;
-pub mod https;
-pub mod json_text;
-pub mod jwks;
-pub mod jwt;
-pub mod logging;
-pub mod metrics;
-pub mod names;
-pub mod params;
-pub mod policy;
-pub mod response;
-pub mod ring_provider;
-pub mod secrets;
-pub mod signer;
-pub mod token_cache;
-pub mod user;
+pub(crate) mod aws;
+pub(crate) mod config;
+pub(crate) mod endpoint;
+pub(crate) mod error;
+pub(crate) mod identity;
+pub(crate) mod policy;
+pub(crate) mod pusher;
+pub(crate) mod secrets;
+pub(crate) mod support;
+pub(crate) mod web;
+
+pub use aws::handler::{handle_bytes, pass_through, DecodeOnceLayer};
+pub use aws::secrets_manager::store_from_lookup;
+pub use config::{ConfigError, Settings};
+pub use endpoint::Endpoint;
+pub use support::logging;
+
+/// Internals the integration tests, benches and fuzz targets drive directly.
+/// Not an API: no stability promise.
+#[doc(hidden)]
+pub mod testing {
+    pub use crate::aws::event::ApiEvent;
+    pub use crate::aws::json::{key_str, Reader};
+    pub use crate::aws::reply::{ApiReply, Outcome, PayloadFormat};
+    pub use crate::endpoint::MAX_INPUT_BYTES;
+    pub use crate::error::{AuthFailure, Misconfig, Outage, Refusal};
+    pub use crate::identity::jwks::{KeySource, RemoteJwks};
+    pub use crate::identity::token_cache::{Lookup, TokenCache};
+    pub use crate::identity::user::User;
+    pub use crate::identity::user_info::{presence_channel_data, UserInfoClaims};
+    pub use crate::identity::validators::{Credentials, JwtValidator, UserValidator};
+    pub use crate::policy::ChannelPolicy;
+    pub use crate::pusher::names::{is_channel_char, ChannelKind, ChannelName, JsonpCallback, SocketId};
+    pub use crate::pusher::signer::{AppSecret, MasterKey};
+    pub use crate::web::params::{decode_component, ParamCollector, MAX_PARAMS};
+    pub use crate::web::request::{Body, Method, Query};
+    pub use crate::web::response::{escape_for_script, AuthBody, Response};
+
+    /// The validator `endpoint`'s settings select.
+    pub fn validator(endpoint: &crate::Endpoint) -> &impl UserValidator {
+        &endpoint.settings().validator
+    }
+
+    /// Token verification, step by step.
+    pub mod jwt {
+        pub use crate::identity::jwt::{check_head, is_hmac, keys_from_jwks, pick_key, verify, ClaimRules};
+    }
+}

@@ -10,10 +10,11 @@
 use std::process::ExitCode;
 
 use lambda_runtime::{service_fn, Runtime};
-use pusher_auth_lambda::aws::handler::{pass_through, DecodeOnceLayer};
-use pusher_auth_lambda::config::Settings;
-use pusher_auth_lambda::endpoint::Endpoint;
 use pusher_auth_lambda::logging;
+use pusher_auth_lambda::store_from_lookup;
+use pusher_auth_lambda::Endpoint;
+use pusher_auth_lambda::Settings;
+use pusher_auth_lambda::{pass_through, DecodeOnceLayer};
 
 fn main() -> ExitCode {
     let runtime = if max_concurrency() > 1 {
@@ -38,7 +39,7 @@ fn max_concurrency() -> u32 {
 
 async fn serve() -> ExitCode {
     logging::init();
-    let settings = match Settings::from_env() {
+    let settings = match Settings::from_env(store_from_lookup) {
         Ok(settings) => settings,
         Err(error) => {
             tracing::error!(variable = error.variable, "{error}");

@@ -33,8 +33,8 @@
 
 use serde_json::Value;
 
-use crate::names::{is_channel_char, ChannelKind, ChannelName};
-use crate::user::User;
+use crate::identity::user::User;
+use crate::pusher::names::{is_channel_char, ChannelKind, ChannelName};
 
 /// A rule that could not be parsed; fails the cold start.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,7 +183,7 @@ fn delimit_placeholders(parts: &mut [Part]) -> Result<(), &'static str> {
 /// Longest list claim a placeholder looks through: a longer list never
 /// matches. Bounds the work per placeholder to this many comparisons of at
 /// most a channel name's length (164 bytes).
-pub const MAX_LIST_CLAIM: usize = 256;
+pub(crate) const MAX_LIST_CLAIM: usize = 256;
 
 impl Rule {
     /// Whether the rule matches the whole name. Each placeholder's value is

@@ -14,19 +14,19 @@
 //! `private-encrypted-` channels).
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use crate::aws::secrets_manager::{FetchError, SecretsManager};
-use crate::error::Refusal;
-use crate::signer::{AppSecret, MasterKey};
+use crate::error::{Misconfig, Outage, Refusal};
+use crate::pusher::signer::{AppSecret, MasterKey};
 
 /// What signing needs: the app secret and, for encrypted channels, the master key.
 #[derive(Debug, Clone)]
-pub struct AppSecrets {
+pub(crate) struct AppSecrets {
     /// The app secret.
     pub secret: AppSecret,
     /// The encryption master key, if configured.
@@ -35,7 +35,8 @@ pub struct AppSecrets {
 
 /// Why a `SecretString` was not usable (names no value).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SecretFormatError {
+#[allow(clippy::enum_variant_names)] // the names read as the problems they are
+pub(crate) enum SecretFormatError {
     /// Empty, or surrounded by whitespace.
     BadSecret,
     /// JSON without a string `secret`, or with other unknown content.
@@ -54,7 +55,7 @@ struct StoredJson {
 
 impl AppSecrets {
     /// Parses a stored `SecretString`: the plain secret, or the JSON form.
-    pub fn parse(text: &str) -> Result<Self, SecretFormatError> {
+    pub(crate) fn parse(text: &str) -> Result<Self, SecretFormatError> {
         let (secret, master_key) = if text.trim_start().starts_with('{') {
             let stored: StoredJson = serde_json::from_str(text).map_err(|_| SecretFormatError::BadJson)?;
             let key = match stored.master_key.as_deref().filter(|k| !k.is_empty()) {
@@ -74,43 +75,58 @@ impl AppSecrets {
 
 /// `PUSHER_SECRET_TTL_SECONDS` when unset: five minutes, as AWS's own
 /// Secrets Manager extension refreshes.
-pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
+pub(crate) const DEFAULT_TTL: Duration = Duration::from_secs(300);
 /// The largest `PUSHER_SECRET_TTL_SECONDS` accepted: a day.
-pub const MAX_TTL_SECONDS: u64 = 86_400;
+pub(crate) const MAX_TTL_SECONDS: u64 = 86_400;
 
-/// Where stored secrets are read: Secrets Manager, or a stand-in in tests.
-pub trait SecretSource {
+/// Why a stored secret could not be read. Carries no secret material.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreError {
+    /// No such secret (or no current version).
+    NotFound,
+    /// The function may not read it.
+    Denied,
+    /// The answer is not a secret string (a binary secret, or malformed).
+    NotAString,
+    /// Every attempt failed: connection, timeout, throttling or a 5xx.
+    Unavailable,
+}
+
+/// What [`SecretStore::secret_string`] returns.
+pub(crate) type StoreFuture<'a> = Pin<Box<dyn Future<Output = Result<String, StoreError>> + Send + 'a>>;
+
+/// Where stored secrets are read: Secrets Manager (`aws::secrets_manager`
+/// implements this), or a stand-in in tests. Called only on a cache miss.
+pub trait SecretStore: Send + Sync + std::fmt::Debug {
     /// The `SecretString` of the secret `id`.
-    fn secret_string(&self, id: &str) -> impl Future<Output = Result<String, FetchError>> + Send;
+    fn secret_string<'a>(&'a self, id: &'a str) -> StoreFuture<'a>;
 }
 
-impl SecretSource for SecretsManager {
-    fn secret_string(&self, id: &str) -> impl Future<Output = Result<String, FetchError>> + Send {
-        SecretsManager::secret_string(self, id)
-    }
-}
+/// A secret store built from the configuration variables (`None`: no store
+/// configured), or the variable that is wrong and what is wrong with it.
+pub(crate) type StoreFromConfig = Result<Option<Arc<dyn SecretStore>>, (&'static str, &'static str)>;
 
 /// The configured secret source, with its cache.
 #[derive(Debug)]
-pub struct Secrets {
+pub(crate) struct Secrets {
     /// From `PUSHER_SECRET` (and `PUSHER_ENCRYPTION_MASTER_KEY_BASE64`).
     fixed: Option<Arc<AppSecrets>>,
     /// `PUSHER_SECRET_ID` from the environment.
     default_id: Option<String>,
     /// The client, when AWS credentials and a region are set.
-    store: Option<SecretsManager>,
+    store: Option<Arc<dyn SecretStore>>,
     /// Secrets read so far, by id.
     cache: SecretCache,
 }
 
 impl Secrets {
     /// A fixed secret from the environment.
-    pub fn fixed(secrets: AppSecrets, store: Option<SecretsManager>) -> Self {
+    pub(crate) fn fixed(secrets: AppSecrets, store: Option<Arc<dyn SecretStore>>) -> Self {
         Self { fixed: Some(Arc::new(secrets)), default_id: None, store, cache: SecretCache::new(Some(DEFAULT_TTL)) }
     }
 
     /// Secrets read from Secrets Manager, by default the secret `default_id`.
-    pub fn stored(default_id: String, store: SecretsManager) -> Self {
+    pub(crate) fn stored(default_id: String, store: Arc<dyn SecretStore>) -> Self {
         Self {
             fixed: None,
             default_id: Some(default_id),
@@ -120,33 +136,33 @@ impl Secrets {
     }
 
     /// The same, refreshing stored secrets after `ttl` (`None`: never).
-    pub fn with_ttl(mut self, ttl: Option<Duration>) -> Self {
+    pub(crate) fn with_ttl(mut self, ttl: Option<Duration>) -> Self {
         self.cache = SecretCache::new(ttl);
         self
     }
 
+    #[cfg(test)]
     /// How long a stored secret is used before a refresh (`None`: for ever).
-    pub fn ttl(&self) -> Option<Duration> {
+    pub(crate) fn ttl(&self) -> Option<Duration> {
         self.cache.ttl
     }
 
     /// The fixed secret, if there is one.
-    pub fn fixed_secrets(&self) -> Option<&AppSecrets> {
+    pub(crate) fn fixed_secrets(&self) -> Option<&AppSecrets> {
         self.fixed.as_deref()
     }
 
     /// The secrets for a request: the stage's `PUSHER_SECRET_ID` if it names
     /// one, else the environment's.
-    pub async fn get(&self, stage_id: Option<&str>) -> Result<Arc<AppSecrets>, Refusal> {
+    pub(crate) async fn get(&self, stage_id: Option<&str>) -> Result<Arc<AppSecrets>, Refusal> {
         let id = match (stage_id, &self.default_id, &self.fixed) {
             (Some(id), _, _) => id,
             (None, Some(id), _) => id.as_str(),
             (None, None, Some(fixed)) => return Ok(fixed.clone()),
-            (None, None, None) => return Err(Refusal::Misconfigured("no PUSHER_SECRET or PUSHER_SECRET_ID")),
+            (None, None, None) => return Err(Refusal::Misconfigured(Misconfig::NoSecret)),
         };
-        let store =
-            self.store.as_ref().ok_or(Refusal::Misconfigured("PUSHER_SECRET_ID needs AWS_REGION and credentials"))?;
-        self.cache.get(id, store).await
+        let store = self.store.as_ref().ok_or(Refusal::Misconfigured(Misconfig::SecretIdWithoutAws))?;
+        self.cache.get(id, store.as_ref()).await
     }
 }
 
@@ -164,7 +180,7 @@ impl Secrets {
 /// Locks: the std mutexes are held only to copy a value in or out, never
 /// across an `await`; the per-id async mutex is held across the read.
 #[derive(Debug)]
-pub struct SecretCache {
+pub(crate) struct SecretCache {
     ttl: Option<Duration>,
     slots: Mutex<Vec<(String, Arc<Slot>)>>,
 }
@@ -191,7 +207,7 @@ impl Slot {
 
 impl SecretCache {
     /// An empty cache whose values are refreshed after `ttl` (`None`: never).
-    pub fn new(ttl: Option<Duration>) -> Self {
+    pub(crate) fn new(ttl: Option<Duration>) -> Self {
         Self { ttl, slots: Mutex::default() }
     }
 
@@ -210,7 +226,7 @@ impl SecretCache {
     }
 
     /// The secrets `id` names, from the cache or read from `source`.
-    pub async fn get(&self, id: &str, source: &impl SecretSource) -> Result<Arc<AppSecrets>, Refusal> {
+    pub(crate) async fn get(&self, id: &str, source: &(impl SecretStore + ?Sized)) -> Result<Arc<AppSecrets>, Refusal> {
         let slot = self.slot(id);
         let seen = slot.finished.load(Ordering::Acquire);
         let fresh = |due: Option<Instant>| due.is_none_or(|due| Instant::now() < due);
@@ -261,7 +277,7 @@ impl SecretCache {
                 .last_error
                 .lock()
                 .expect("secret cache")
-                .unwrap_or(Refusal::Unavailable("secret_unavailable")));
+                .unwrap_or(Refusal::Unavailable(Outage::SecretStore)));
         }
         let outcome = read(id, source).await;
         match outcome {
@@ -289,18 +305,21 @@ impl SecretCache {
 }
 
 /// One read of the secret `id`, parsed; logs nothing itself.
-async fn read(id: &str, source: &impl SecretSource) -> Result<Arc<AppSecrets>, (Refusal, Option<SecretFormatError>)> {
+async fn read(
+    id: &str,
+    source: &(impl SecretStore + ?Sized),
+) -> Result<Arc<AppSecrets>, (Refusal, Option<SecretFormatError>)> {
     let text = source.secret_string(id).await.map_err(|error| {
         let refusal = match error {
-            FetchError::NotFound => Refusal::Misconfigured("secret_not_found"),
-            FetchError::Denied => Refusal::Misconfigured("secret_access_denied"),
-            FetchError::NotAString => Refusal::Misconfigured("secret_not_a_string"),
-            FetchError::Unavailable => Refusal::Unavailable("secret_unavailable"),
+            StoreError::NotFound => Refusal::Misconfigured(Misconfig::SecretNotFound),
+            StoreError::Denied => Refusal::Misconfigured(Misconfig::SecretAccessDenied),
+            StoreError::NotAString => Refusal::Misconfigured(Misconfig::SecretNotAString),
+            StoreError::Unavailable => Refusal::Unavailable(Outage::SecretStore),
         };
         (refusal, None)
     })?;
-    let parsed =
-        AppSecrets::parse(&text).map_err(|problem| (Refusal::Misconfigured("secret_invalid"), Some(problem)))?;
+    let parsed = AppSecrets::parse(&text)
+        .map_err(|problem| (Refusal::Misconfigured(Misconfig::SecretInvalid), Some(problem)))?;
     Ok(Arc::new(parsed))
 }
 
@@ -312,7 +331,7 @@ async fn read(id: &str, source: &impl SecretSource) -> Result<Arc<AppSecrets>, (
 /// A Pusher app secret pasted here by mistake (20 lowercase hex digits, the
 /// shape Pusher issues) is refused too: it would otherwise be logged as the
 /// secret id and sent to AWS. Callers never log a value this refuses.
-pub fn valid_secret_id(id: &str) -> bool {
+pub(crate) fn valid_secret_id(id: &str) -> bool {
     let name_ok = |name: &str| {
         (1..=512).contains(&name.len())
             && name
@@ -393,14 +412,15 @@ mod tests {
     }
 
     /// Secrets in memory; each read is counted and waits while the gate is closed.
+    #[derive(Debug)]
     struct Memory {
-        value: Mutex<Result<String, FetchError>>,
+        value: Mutex<Result<String, StoreError>>,
         gate: tokio::sync::watch::Sender<bool>,
         reads: AtomicU64,
     }
 
     impl Memory {
-        fn new(value: Result<&str, FetchError>) -> Arc<Self> {
+        fn new(value: Result<&str, StoreError>) -> Arc<Self> {
             Arc::new(Self {
                 value: Mutex::new(value.map(str::to_owned)),
                 gate: tokio::sync::watch::Sender::new(true),
@@ -408,7 +428,7 @@ mod tests {
             })
         }
 
-        fn set(&self, value: Result<&str, FetchError>) {
+        fn set(&self, value: Result<&str, StoreError>) {
             *self.value.lock().unwrap() = value.map(str::to_owned);
         }
 
@@ -426,17 +446,19 @@ mod tests {
         }
     }
 
-    impl SecretSource for Arc<Memory> {
-        async fn secret_string(&self, _id: &str) -> Result<String, FetchError> {
-            self.reads.fetch_add(1, Ordering::SeqCst);
-            self.gate.subscribe().wait_for(|open| *open).await.unwrap();
-            self.value.lock().unwrap().clone()
+    impl SecretStore for Arc<Memory> {
+        fn secret_string<'a>(&'a self, _id: &'a str) -> StoreFuture<'a> {
+            Box::pin(async move {
+                self.reads.fetch_add(1, Ordering::SeqCst);
+                self.gate.subscribe().wait_for(|open| *open).await.unwrap();
+                self.value.lock().unwrap().clone()
+            })
         }
     }
 
     fn hmac_of(secrets: &AppSecrets) -> String {
-        let socket = crate::names::SocketId::parse("1.2").unwrap();
-        secrets.secret.channel_auth("k", socket, crate::names::ChannelName::parse("private-a").unwrap())
+        let socket = crate::pusher::names::SocketId::parse("1.2").unwrap();
+        secrets.secret.channel_auth("k", socket, crate::pusher::names::ChannelName::parse("private-a").unwrap())
     }
 
     fn expected(secret: &str) -> String {
@@ -445,10 +467,10 @@ mod tests {
 
     #[tokio::test]
     async fn hits_misses_and_failures_not_cached() {
-        let store = Memory::new(Err(FetchError::NotFound));
+        let store = Memory::new(Err(StoreError::NotFound));
         let cache = SecretCache::new(None);
-        assert_eq!(cache.get("a", &store).await.unwrap_err(), Refusal::Misconfigured("secret_not_found"));
-        assert_eq!(cache.get("a", &store).await.unwrap_err(), Refusal::Misconfigured("secret_not_found"));
+        assert_eq!(cache.get("a", &store).await.unwrap_err(), Refusal::Misconfigured(Misconfig::SecretNotFound));
+        assert_eq!(cache.get("a", &store).await.unwrap_err(), Refusal::Misconfigured(Misconfig::SecretNotFound));
         assert_eq!(store.reads(), 2, "a failure is not kept");
         store.set(Ok("first-secret"));
         assert_eq!(hmac_of(&cache.get("a", &store).await.unwrap()), expected("first-secret"));
@@ -460,9 +482,9 @@ mod tests {
         assert_eq!(store.reads(), 4);
         // An unusable value is refused, and not kept either.
         store.set(Ok(" padded\n"));
-        assert_eq!(cache.get("c", &store).await.unwrap_err(), Refusal::Misconfigured("secret_invalid"));
-        store.set(Err(FetchError::Unavailable));
-        assert_eq!(cache.get("c", &store).await.unwrap_err(), Refusal::Unavailable("secret_unavailable"));
+        assert_eq!(cache.get("c", &store).await.unwrap_err(), Refusal::Misconfigured(Misconfig::SecretInvalid));
+        store.set(Err(StoreError::Unavailable));
+        assert_eq!(cache.get("c", &store).await.unwrap_err(), Refusal::Unavailable(Outage::SecretStore));
         assert_eq!(store.reads(), 6);
     }
 
@@ -523,7 +545,7 @@ mod tests {
 
         // A failing first read is shared by those waiting for it, then tried again.
         let (tasks, _) = {
-            store.set(Err(FetchError::Unavailable));
+            store.set(Err(StoreError::Unavailable));
             let cache = Arc::new(SecretCache::new(None));
             store.close();
             let spawned = spawn_gets(&cache, &store, 20);
@@ -532,7 +554,7 @@ mod tests {
             spawned
         };
         for out in tasks.join_all().await {
-            assert_eq!(out.unwrap_err(), Refusal::Unavailable("secret_unavailable"));
+            assert_eq!(out.unwrap_err(), Refusal::Unavailable(Outage::SecretStore));
         }
         assert_eq!(store.reads(), 4);
     }
@@ -541,10 +563,10 @@ mod tests {
     async fn failed_refreshes_keep_the_cached_value_and_log_once() {
         let store = Memory::new(Ok("first-secret"));
         let cache = SecretCache::new(Some(Duration::ZERO));
-        let captured = crate::logging::Captured::default();
+        let captured = crate::support::logging::Captured::default();
         let _log = tracing::subscriber::set_default(captured.subscriber(tracing::Level::INFO));
         assert_eq!(hmac_of(&cache.get("a", &store).await.unwrap()), expected("first-secret"));
-        for failure in [FetchError::Unavailable, FetchError::Denied, FetchError::Unavailable] {
+        for failure in [StoreError::Unavailable, StoreError::Denied, StoreError::Unavailable] {
             store.set(Err(failure));
             assert_eq!(hmac_of(&cache.get("a", &store).await.unwrap()), expected("first-secret"));
         }
@@ -559,7 +581,7 @@ mod tests {
         let log = captured.text();
         assert_eq!(log.matches("Secrets Manager answers again").count(), 1, "{log}");
         // A second outage is logged again, once.
-        store.set(Err(FetchError::Unavailable));
+        store.set(Err(StoreError::Unavailable));
         for _ in 0..3 {
             assert_eq!(hmac_of(&cache.get("a", &store).await.unwrap()), expected("second-secret"));
         }
@@ -572,7 +594,7 @@ mod tests {
         assert!(secrets.get(None).await.is_ok());
         assert_eq!(
             secrets.get(Some("pusher/staging")).await.unwrap_err(),
-            Refusal::Misconfigured("PUSHER_SECRET_ID needs AWS_REGION and credentials")
+            Refusal::Misconfigured(Misconfig::SecretIdWithoutAws)
         );
     }
 }

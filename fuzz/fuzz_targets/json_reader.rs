@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use libfuzzer_sys::fuzz_target;
-use pusher_auth_lambda::aws::json::{key_str, Reader};
+use pusher_auth_lambda::testing::{key_str, Reader};
 use serde_json::Value;
 
 /// `(key, raw value text, the value read as a string if it is one)`.

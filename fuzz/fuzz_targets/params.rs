@@ -1,4 +1,4 @@
-//! Query and form decoding (src/params.rs): `decode_component` agrees with a
+//! Query and form decoding (src/web/params.rs): `decode_component` agrees with a
 //! separately written strict decoder; a collected request re-encoded the way
 //! pusher-js encodes decodes to the same parameters; a sound result is only
 //! reported when every pair decoded. Never a panic.
@@ -7,8 +7,8 @@
 use std::borrow::Cow;
 
 use libfuzzer_sys::fuzz_target;
-use pusher_auth_lambda::error::Refusal;
-use pusher_auth_lambda::params::{decode_component, ParamCollector, MAX_PARAMS};
+use pusher_auth_lambda::testing::Refusal;
+use pusher_auth_lambda::testing::{decode_component, ParamCollector, MAX_PARAMS};
 
 /// Strict `application/x-www-form-urlencoded` decoding, written another way.
 fn reference(raw: &str) -> Option<String> {

@@ -10,9 +10,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pusher_auth_lambda::names::{is_channel_char, ChannelKind, ChannelName};
-use pusher_auth_lambda::policy::ChannelPolicy;
-use pusher_auth_lambda::user::User;
+use pusher_auth_lambda::testing::ChannelPolicy;
+use pusher_auth_lambda::testing::User;
+use pusher_auth_lambda::testing::{is_channel_char, ChannelKind, ChannelName};
 use serde_json::{Map, Value};
 
 enum Piece<'a> {

@@ -1,5 +1,5 @@
-//! JSON and JSONP encoding (src/response.rs, src/json_text.rs,
-//! src/aws/proxy_response.rs) of arbitrary answer fields.
+//! JSON and JSONP encoding (src/web/response.rs, src/support/json_text.rs,
+//! src/aws/reply.rs) of arbitrary answer fields.
 //! Oracles: `AuthBody::to_json` is byte-for-byte serde_json's; a JSONP body
 //! is exactly one call of the requested callback whose argument is JSON
 //! without `<`, `>`, `&`, U+2028, U+2029 and decodes to the same fields; the
@@ -8,10 +8,10 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use pusher_auth_lambda::aws::proxy_response::{Outcome, PayloadFormat, ProxyResponse};
-use pusher_auth_lambda::error::Refusal;
-use pusher_auth_lambda::names::JsonpCallback;
-use pusher_auth_lambda::response::{escape_for_script, AuthBody, Response};
+use pusher_auth_lambda::testing::JsonpCallback;
+use pusher_auth_lambda::testing::{escape_for_script, AuthBody, Response};
+use pusher_auth_lambda::testing::{ApiReply, Outcome, PayloadFormat};
+use pusher_auth_lambda::testing::{AuthFailure, Misconfig, Outage, Refusal};
 
 #[derive(Debug, Arbitrary)]
 struct Input {
@@ -27,9 +27,9 @@ struct Input {
 const REFUSALS: [Refusal; 6] = [
     Refusal::Forbidden,
     Refusal::InvalidSocketId,
-    Refusal::Unauthenticated("token_expired"),
-    Refusal::Misconfigured("x"),
-    Refusal::Unavailable("y"),
+    Refusal::Unauthenticated(AuthFailure::TokenExpired),
+    Refusal::Misconfigured(Misconfig::NoSecret),
+    Refusal::Unavailable(Outage::SecretStore),
     Refusal::PayloadTooLarge,
 ];
 
@@ -58,7 +58,7 @@ fuzz_target!(|input: Input| {
         }
         // Through each payload format, the same script comes out.
         for format in [PayloadFormat::V1, PayloadFormat::V2, PayloadFormat::Mapping] {
-            let outcome = ProxyResponse { response: r.clone(), format }.outcome();
+            let outcome = ApiReply { response: r.clone(), format }.outcome();
             let answer = fuzz_support::answer_of(&outcome);
             assert_eq!(answer.body, r.body);
             assert!(matches!(outcome, Outcome::Payload(_)));
@@ -68,7 +68,7 @@ fuzz_target!(|input: Input| {
     let r = Response::json(&body);
     assert_eq!(serde_json::from_str::<AuthBody>(&r.body).unwrap(), body);
     for format in [PayloadFormat::V1, PayloadFormat::V2, PayloadFormat::Mapping] {
-        let answer = fuzz_support::answer_of(&ProxyResponse { response: r.clone(), format }.outcome());
+        let answer = fuzz_support::answer_of(&ApiReply { response: r.clone(), format }.outcome());
         assert_eq!(answer.body, r.body);
     }
 

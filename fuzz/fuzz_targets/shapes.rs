@@ -13,8 +13,8 @@
 use arbitrary::Arbitrary;
 use base64::Engine as _;
 use libfuzzer_sys::fuzz_target;
-use pusher_auth_lambda::endpoint::MAX_INPUT_BYTES;
-use pusher_auth_lambda::params::MAX_PARAMS;
+use pusher_auth_lambda::testing::MAX_INPUT_BYTES;
+use pusher_auth_lambda::testing::MAX_PARAMS;
 
 #[derive(Debug, Arbitrary)]
 enum Key {

@@ -14,7 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use libfuzzer_sys::fuzz_target;
-use pusher_auth_lambda::user::{Credentials, UserValidator};
+use pusher_auth_lambda::testing::{self, Credentials, UserValidator};
 use serde_json::{json, Map, Value};
 use sha2::Sha256;
 
@@ -38,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
     let token = sign(header, claims);
     let endpoint = fuzz_support::jwt_endpoint();
     let credentials = Credentials { token: Some(&token), ..Credentials::default() };
-    let validated = fuzz_support::block_on(endpoint.settings().validator.validate(credentials));
+    let validated = fuzz_support::block_on(testing::validator(endpoint).validate(credentials));
     if let Ok(user) = &validated {
         let header: Map<String, Value> = serde_json::from_slice(header).expect("an accepted header is a JSON object");
         assert_eq!(header.get("alg").and_then(Value::as_str), Some("HS256"));

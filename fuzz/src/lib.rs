@@ -7,13 +7,14 @@ use std::sync::OnceLock;
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
-use pusher_auth_lambda::aws::event::ProxyEvent;
-use pusher_auth_lambda::aws::handler::handle_bytes;
-use pusher_auth_lambda::aws::proxy_response::Outcome;
-use pusher_auth_lambda::config::Settings;
-use pusher_auth_lambda::endpoint::{Body, Endpoint, Query};
-use pusher_auth_lambda::names::JsonpCallback;
-use pusher_auth_lambda::params::ParamCollector;
+use pusher_auth_lambda::handle_bytes;
+use pusher_auth_lambda::testing::ApiEvent;
+use pusher_auth_lambda::testing::JsonpCallback;
+use pusher_auth_lambda::testing::Outcome;
+use pusher_auth_lambda::testing::ParamCollector;
+use pusher_auth_lambda::testing::{Body, Query};
+use pusher_auth_lambda::Endpoint;
+use pusher_auth_lambda::Settings;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -244,13 +245,13 @@ pub fn answer_json(answer: &Answer, callback: Option<&str>) -> Option<Value> {
 /// for POST), when they can be read, and the app key in force (a stage
 /// variable may override it).
 pub fn request_params(event: &[u8]) -> Option<(String, Option<String>, String)> {
-    let event = ProxyEvent::from_slice(event).ok()?;
+    let event = ApiEvent::from_slice(event).ok()?;
     let request = event.request("x").ok()?;
     let token_param = "token";
     let mut collector = ParamCollector::new(token_param);
     let decoded;
     match request.method {
-        pusher_auth_lambda::endpoint::Method::Get => match request.query {
+        pusher_auth_lambda::testing::Method::Get => match request.query {
             Query::Raw(raw) => collector.push_form(raw),
             Query::Decoded(pairs) => {
                 for (k, vs) in pairs {

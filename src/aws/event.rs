@@ -21,16 +21,16 @@ use std::fmt;
 use serde_json::value::RawValue;
 
 use crate::aws::json::{key_str, JsonError, Reader};
-use crate::aws::proxy_response::PayloadFormat;
+use crate::aws::reply::PayloadFormat;
 use crate::config::StageVariables;
-use crate::endpoint::{Body, Headers, Method, Query, Request};
+use crate::web::request::{Body, Headers, Method, Query, Request};
 
 /// Decoded query parameters: each name with all its values.
-pub type MultiValueParams<'a> = Vec<(Cow<'a, str>, Vec<Cow<'a, str>>)>;
+pub(crate) type MultiValueParams<'a> = Vec<(Cow<'a, str>, Vec<Cow<'a, str>>)>;
 
 /// The fields of a proxy event the endpoint needs, from any of the three shapes.
 #[derive(Debug, Default)]
-pub struct ProxyEvent<'a> {
+pub struct ApiEvent<'a> {
     /// `"2.0"` for HTTP API and function URLs, absent or `"1.0"` for REST.
     pub version: Option<Cow<'a, str>>,
     /// REST: the method.
@@ -94,10 +94,10 @@ fn owned(value: Option<Cow<'_, str>>) -> Option<String> {
     value.map(Cow::into_owned)
 }
 
-impl<'a> ProxyEvent<'a> {
+impl<'a> ApiEvent<'a> {
     /// Decodes the fields the endpoint reads from the event's bytes.
     pub fn from_slice(bytes: &'a [u8]) -> Result<Self, UnsupportedEvent> {
-        let mut event = ProxyEvent::default();
+        let mut event = ApiEvent::default();
         let mut r = Reader::new(bytes);
         r.object(|key, r| {
             match &*key {
@@ -248,7 +248,7 @@ fn multi_value_params<'a>(r: &mut Reader<'a>) -> Result<MultiValueParams<'a>, Js
 
 /// `Origin`, `Authorization` and `Content-Type` from a header object, matched
 /// case-insensitively (REST events keep the client's case; 2.0 events are lowercase).
-fn read_headers<'a>(event: &mut ProxyEvent<'a>, r: &mut Reader<'a>) -> Result<(), JsonError> {
+fn read_headers<'a>(event: &mut ApiEvent<'a>, r: &mut Reader<'a>) -> Result<(), JsonError> {
     r.object(|name, r| {
         let slot = if name.eq_ignore_ascii_case(b"origin") {
             &mut event.origin
@@ -311,7 +311,7 @@ fn mapped_authorizer(principal: Option<&str>, claims: Option<&str>) -> Result<Op
         (Some(claims), _) => format!("{{\"claims\":{claims}}}"),
         (None, Some(id)) if !id.is_empty() => {
             let mut text = String::from("{\"principalId\":");
-            crate::json_text::push_string(&mut text, id);
+            crate::support::json_text::push_string(&mut text, id);
             text.push('}');
             text
         }

@@ -4,7 +4,7 @@
 //! payload type before the handler runs, which for an API Gateway event costs
 //! more than everything the endpoint does. So the endpoint runs in a tower
 //! layer ([`DecodeOnceLayer`]) that sees the invocation's raw bytes, decodes
-//! only what it needs ([`ProxyEvent::from_slice`]) and puts the finished
+//! only what it needs ([`ApiEvent::from_slice`]) and puts the finished
 //! response in their place; the runtime's typed handler ([`pass_through`])
 //! then hands those bytes back unchanged as a [`RawValue`]. The runtime still
 //! owns everything else: the Runtime API client, retries, error reporting,
@@ -17,16 +17,16 @@ use lambda_runtime::{BoxFuture, Diagnostic, Error, LambdaEvent, LambdaInvocation
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
-use crate::aws::event::{ProxyEvent, UnsupportedEvent};
-use crate::aws::proxy_response::{Outcome, ProxyResponse, REFUSAL_ERROR_TYPE};
+use crate::aws::event::{ApiEvent, UnsupportedEvent};
+use crate::aws::reply::{ApiReply, Outcome, REFUSAL_ERROR_TYPE};
 use crate::endpoint::Endpoint;
-use crate::json_text;
+use crate::support::json_text;
 
 /// Raw event bytes in, the invocation's outcome out: the whole warm path of one request.
 pub async fn handle_bytes(endpoint: &Endpoint, event: &[u8], invocation_id: &str) -> Result<Outcome, UnsupportedEvent> {
-    let event = ProxyEvent::from_slice(event)?;
+    let event = ApiEvent::from_slice(event)?;
     let request = event.request(invocation_id)?;
-    let response = ProxyResponse { response: endpoint.handle(&request).await, format: event.format() };
+    let response = ApiReply { response: endpoint.handle(&request).await, format: event.format() };
     Ok(response.outcome())
 }
 

@@ -12,7 +12,7 @@
 
 use std::borrow::Cow;
 
-use crate::json_text::{find_quote_or_backslash, find_quote_or_bracket};
+use crate::support::json_text::{find_quote_or_backslash, find_quote_or_bracket};
 
 /// The event is not JSON this reader can walk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

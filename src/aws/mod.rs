@@ -3,9 +3,9 @@
 //! Only the fields the endpoint reads are decoded; the rest of each event is
 //! skipped without being built, which keeps the warm path short.
 
-pub mod event;
-pub mod handler;
-pub mod json;
-pub mod proxy_response;
-pub mod secrets_manager;
-pub mod sigv4;
+pub(crate) mod event;
+pub(crate) mod handler;
+pub(crate) mod json;
+pub(crate) mod reply;
+pub(crate) mod secrets_manager;
+pub(crate) mod sigv4;

@@ -7,6 +7,7 @@
 //! `AWS_ENDPOINT_URL` (local emulators such as moto; `http://` only to a
 //! loopback host).
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -15,28 +16,16 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
 
-use crate::aws::sigv4::{self, Credentials, Scope, SignedRequest};
-use crate::json_text;
+use crate::aws::sigv4::{self, AwsCredentials, Scope, SignedRequest};
+use crate::secrets::{SecretStore, StoreError, StoreFromConfig, StoreFuture};
+use crate::support::json_text;
 
 /// Largest answer accepted (a secret is at most 64 KiB).
 const MAX_ANSWER_BYTES: usize = 256 * 1024;
 
-/// Why a secret could not be read. Carries no secret material.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FetchError {
-    /// `ResourceNotFoundException`: no such secret (or no current version).
-    NotFound,
-    /// `AccessDeniedException` or another client error: the role may not read it.
-    Denied,
-    /// The answer is not a secret string (a binary secret, or malformed).
-    NotAString,
-    /// Every attempt failed: connection, timeout, throttling or a 5xx.
-    Unavailable,
-}
-
 /// How often and how long to try.
 #[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
+pub(crate) struct RetryPolicy {
     /// Attempts in all (at least 1).
     pub attempts: u32,
     /// Limit for each attempt.
@@ -53,11 +42,11 @@ impl Default for RetryPolicy {
 }
 
 /// The client. Its `Debug` output shows the endpoint and region only.
-pub struct SecretsManager {
+pub(crate) struct SecretsManager {
     endpoint: http::Uri,
     host: String,
     region: String,
-    credentials: Credentials,
+    credentials: AwsCredentials,
     retry: RetryPolicy,
 }
 
@@ -71,12 +60,24 @@ impl std::fmt::Debug for SecretsManager {
 }
 
 /// A configuration problem: the variable and what is wrong with it.
-pub type ConfigProblem = (&'static str, &'static str);
+pub(crate) type ConfigProblem = (&'static str, &'static str);
+
+/// The store `main` hands to `Settings`: a client from the AWS variables
+/// read through `get`, or `None` without a region or credentials.
+pub fn store_from_lookup(get: &dyn Fn(&str) -> Option<String>) -> StoreFromConfig {
+    Ok(SecretsManager::from_lookup(&get)?.map(|client| Arc::new(client) as Arc<dyn SecretStore>))
+}
+
+impl SecretStore for SecretsManager {
+    fn secret_string<'a>(&'a self, id: &'a str) -> StoreFuture<'a> {
+        Box::pin(SecretsManager::secret_string(self, id))
+    }
+}
 
 impl SecretsManager {
     /// A client from the AWS variables, or `None` when no region or no
     /// credentials are set (then secrets cannot be read from AWS).
-    pub fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Self>, ConfigProblem> {
+    pub(crate) fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Self>, ConfigProblem> {
         let Some(region) = get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")) else {
             return Ok(None);
         };
@@ -87,7 +88,7 @@ impl SecretsManager {
         else {
             return Ok(None);
         };
-        let credentials = Credentials { access_key_id, secret_access_key, session_token: get("AWS_SESSION_TOKEN") };
+        let credentials = AwsCredentials { access_key_id, secret_access_key, session_token: get("AWS_SESSION_TOKEN") };
         let (variable, url) = match (get("AWS_ENDPOINT_URL_SECRETS_MANAGER"), get("AWS_ENDPOINT_URL")) {
             (Some(url), _) => ("AWS_ENDPOINT_URL_SECRETS_MANAGER", url),
             (None, Some(url)) => ("AWS_ENDPOINT_URL", url),
@@ -104,19 +105,13 @@ impl SecretsManager {
         Ok(Some(Self { endpoint, host, region, credentials, retry: RetryPolicy::default() }))
     }
 
-    /// The same client with another retry policy (tests shorten it).
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
-    }
-
     /// The `SecretString` of the secret `id` (a name or ARN), current version.
-    pub async fn secret_string(&self, id: &str) -> Result<String, FetchError> {
+    pub(crate) async fn secret_string(&self, id: &str) -> Result<String, StoreError> {
         let mut body = String::with_capacity(id.len() + 16);
         body.push_str("{\"SecretId\":");
         json_text::push_string(&mut body, id);
         body.push('}');
-        let connector = crate::https::connector().ok_or(FetchError::Unavailable)?;
+        let connector = crate::support::https::connector().ok_or(StoreError::Unavailable)?;
         let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
         let mut wait = self.retry.backoff;
         let mut outcome = Err(Attempt::Retry("no attempt"));
@@ -139,7 +134,7 @@ impl SecretsManager {
         match outcome {
             Ok(secret) => Ok(secret),
             Err(Attempt::Final(error)) => Err(error),
-            Err(Attempt::Retry(_)) => Err(FetchError::Unavailable),
+            Err(Attempt::Retry(_)) => Err(StoreError::Unavailable),
         }
     }
 
@@ -163,19 +158,19 @@ impl SecretsManager {
             .map_err(|_| Attempt::Retry("body"))?
             .to_bytes();
         if status == 200 {
-            let answer: Answer = serde_json::from_slice(&bytes).map_err(|_| Attempt::Final(FetchError::NotAString))?;
-            return answer.secret_string.ok_or(Attempt::Final(FetchError::NotAString));
+            let answer: Answer = serde_json::from_slice(&bytes).map_err(|_| Attempt::Final(StoreError::NotAString))?;
+            return answer.secret_string.ok_or(Attempt::Final(StoreError::NotAString));
         }
         let error_type = serde_json::from_slice::<ErrorAnswer>(&bytes).ok().and_then(|e| e.error_type).or(header_type);
         let error_type = error_type.as_deref().unwrap_or("");
         let error_type = error_type.rsplit('#').next().unwrap_or(error_type);
         Err(match (status, error_type) {
-            (_, "ResourceNotFoundException") => Attempt::Final(FetchError::NotFound),
+            (_, "ResourceNotFoundException") => Attempt::Final(StoreError::NotFound),
             (429 | 500.., _)
             | (_, "ThrottlingException" | "InternalServiceError" | "InternalServiceErrorException") => {
                 Attempt::Retry("throttled or server error")
             }
-            _ => Attempt::Final(FetchError::Denied),
+            _ => Attempt::Final(StoreError::Denied),
         })
     }
 }
@@ -244,7 +239,7 @@ impl SecretsManager {
 #[derive(Debug, Clone, Copy)]
 enum Attempt {
     Retry(&'static str),
-    Final(FetchError),
+    Final(StoreError),
 }
 
 #[derive(Deserialize)]

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 /// Static credentials (on Lambda: the execution role's, from the environment).
 #[derive(Clone)]
-pub struct Credentials {
+pub(crate) struct AwsCredentials {
     /// `AWS_ACCESS_KEY_ID`.
     pub access_key_id: String,
     /// `AWS_SECRET_ACCESS_KEY`.
@@ -19,7 +19,7 @@ pub struct Credentials {
     pub session_token: Option<String>,
 }
 
-impl std::fmt::Debug for Credentials {
+impl std::fmt::Debug for AwsCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Credentials").field("access_key_id", &self.access_key_id).finish_non_exhaustive()
     }
@@ -27,7 +27,7 @@ impl std::fmt::Debug for Credentials {
 
 /// One request to sign.
 #[derive(Debug, Clone, Copy)]
-pub struct SignedRequest<'a> {
+pub(crate) struct SignedRequest<'a> {
     /// `GET`, `POST`, …
     pub method: &'a str,
     /// The URI path, already URI-encoded (`/` for AWS JSON APIs).
@@ -42,7 +42,7 @@ pub struct SignedRequest<'a> {
 
 /// Where and when the signature applies.
 #[derive(Debug, Clone, Copy)]
-pub struct Scope<'a> {
+pub(crate) struct Scope<'a> {
     /// `YYYYMMDDTHHMMSSZ`, the value of `X-Amz-Date`.
     pub amz_date: &'a str,
     /// The region, e.g. `eu-west-1`.
@@ -58,7 +58,7 @@ fn hmac(key: &[u8], message: &[u8]) -> [u8; 32] {
 }
 
 /// The `Authorization` header value for `request`.
-pub fn authorization(request: &SignedRequest<'_>, scope: &Scope<'_>, credentials: &Credentials) -> String {
+pub(crate) fn authorization(request: &SignedRequest<'_>, scope: &Scope<'_>, credentials: &AwsCredentials) -> String {
     let date = &scope.amz_date[..8];
     let mut canonical = format!("{}\n{}\n{}\n", request.method, request.path, request.query);
     let mut signed_headers = String::new();
@@ -95,10 +95,10 @@ pub fn authorization(request: &SignedRequest<'_>, scope: &Scope<'_>, credentials
 }
 
 /// `YYYYMMDDTHHMMSSZ` for a Unix time in seconds (UTC).
-pub fn amz_date(unix_seconds: u64) -> String {
+pub(crate) fn amz_date(unix_seconds: u64) -> String {
     let days = (unix_seconds / 86_400) as i64;
     let secs = unix_seconds % 86_400;
-    let (year, month, day) = crate::clock::civil_from_days(days);
+    let (year, month, day) = crate::support::clock::civil_from_days(days);
     format!("{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
 }
 
@@ -106,8 +106,8 @@ pub fn amz_date(unix_seconds: u64) -> String {
 mod tests {
     use super::*;
 
-    fn example_credentials() -> Credentials {
-        Credentials {
+    fn example_credentials() -> AwsCredentials {
+        AwsCredentials {
             access_key_id: "AKIDEXAMPLE".into(),
             secret_access_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into(),
             session_token: None,

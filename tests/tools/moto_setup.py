@@ -1,4 +1,4 @@
-"""Prepares a fresh moto server for tests/secrets_manager.rs, with boto3.
+"""Prepares a fresh moto server for tests/it/secrets_manager.rs, with boto3.
 
 moto runs with INITIAL_NO_AUTH_ACTION_COUNT=3: its first three requests are
 unauthenticated and create an admin user; from then on moto checks every

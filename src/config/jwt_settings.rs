@@ -1,0 +1,108 @@
+//! `AUTH_MODE=jwt` and `AUTH_MODE=authorizer`: the `JWT_*`, `USER_ID_CLAIM`
+//! and `WATCHLIST_CLAIM` variables.
+
+use jsonwebtoken::{Algorithm, DecodingKey};
+
+use crate::identity::jwks::{KeySource, RemoteJwks};
+use crate::identity::jwt::{self, ClaimRules};
+use crate::identity::validators::JwtValidator;
+
+use super::ConfigError;
+
+/// `AUTH_MODE=jwt`: the `JWT_*` variables.
+pub(super) fn jwt_validator(
+    get: &impl Fn(&str) -> Option<String>,
+    pusher_secret: Option<&str>,
+) -> Result<JwtValidator, ConfigError> {
+    let err = |variable, problem: &str| ConfigError { variable, problem: problem.to_owned() };
+    let list = get("JWT_ALGORITHMS").ok_or(err("JWT_ALGORITHMS", "is not set (e.g. RS256 or ES256,RS256)"))?;
+    let mut algorithms = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let alg = name.parse::<Algorithm>().ok().filter(|a| !matches!(a, Algorithm::EdDSA)).ok_or(err(
+            "JWT_ALGORITHMS",
+            "names an unsupported algorithm (HS256/384/512, RS256/384/512, PS256/384/512, ES256, ES384)",
+        ))?;
+        algorithms.push(alg);
+    }
+    if algorithms.is_empty() {
+        return Err(err("JWT_ALGORITHMS", "is empty"));
+    }
+    let wants_hmac = algorithms.iter().any(|a| jwt::is_hmac(*a));
+    let wants_keys = algorithms.iter().any(|a| !jwt::is_hmac(*a));
+    let secret = match get("JWT_SECRET") {
+        Some(_) if !wants_hmac => return Err(err("JWT_SECRET", "is set but JWT_ALGORITHMS allows no HS algorithm")),
+        Some(s) if Some(s.as_str()) == pusher_secret => {
+            return Err(err("JWT_SECRET", "must differ from PUSHER_SECRET"))
+        }
+        Some(s) if s.len() < 32 => return Err(err("JWT_SECRET", "is shorter than 32 bytes")),
+        Some(s) => Some(DecodingKey::from_secret(s.as_bytes())),
+        None if wants_hmac => return Err(err("JWT_SECRET", "is not set, and JWT_ALGORITHMS allows an HS algorithm")),
+        None => None,
+    };
+    let keys = match (get("JWT_JWKS"), get("JWT_JWKS_URL")) {
+        (Some(_), Some(_)) => return Err(err("JWT_JWKS_URL", "and JWT_JWKS are both set; choose one")),
+        (Some(_), None) | (None, Some(_)) if !wants_keys => {
+            return Err(err("JWT_JWKS", "is set but JWT_ALGORITHMS allows no RS/PS/ES algorithm"))
+        }
+        (Some(text), None) => {
+            let keys = jwt::keys_from_jwks(&text).map_err(|problem| err("JWT_JWKS", problem))?;
+            if keys.is_empty() {
+                return Err(err("JWT_JWKS", "has no RSA or EC signing key"));
+            }
+            KeySource::Inline(keys)
+        }
+        (None, Some(url)) => KeySource::Remote(RemoteJwks::new(&url).map_err(|problem| err("JWT_JWKS_URL", problem))?),
+        (None, None) if wants_keys => {
+            return Err(err("JWT_JWKS_URL", "is not set (nor JWT_JWKS), and JWT_ALGORITHMS allows RS/PS/ES"))
+        }
+        (None, None) => KeySource::None,
+    };
+    let leeway = match get("JWT_LEEWAY_SECONDS") {
+        None => 30,
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|l| *l <= jwt::MAX_LEEWAY_SECONDS)
+            .ok_or(err("JWT_LEEWAY_SECONDS", "must be a whole number of seconds from 0 to 60"))?,
+    };
+    // A JWKS (a Cognito pool, an IdP) signs tokens for many audiences and
+    // sometimes many issuers: without both checks any of them would pass.
+    let issuer = get("JWT_ISSUER");
+    let audience = get("JWT_AUDIENCE");
+    if wants_keys && issuer.is_none() {
+        return Err(err("JWT_ISSUER", "is not set, and is required when JWT_ALGORITHMS allows RS/PS/ES (JWKS keys)"));
+    }
+    if wants_keys && audience.is_none() {
+        return Err(err("JWT_AUDIENCE", "is not set, and is required when JWT_ALGORITHMS allows RS/PS/ES (JWKS keys)"));
+    }
+    let rules = ClaimRules { algorithms, issuer, audience, leeway, user_id_claim: user_id_claim(get)? };
+    Ok(JwtValidator::new(rules, secret, keys))
+}
+
+/// `USER_ID_CLAIM` (default `sub`).
+pub(super) fn user_id_claim(get: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    let claim = get("USER_ID_CLAIM").unwrap_or_else(|| "sub".into());
+    if !valid_claim_name(&claim) {
+        return Err(ConfigError {
+            variable: "USER_ID_CLAIM",
+            problem: "is not a claim name (letters, digits, _ - : .)".into(),
+        });
+    }
+    Ok(claim)
+}
+
+/// `WATCHLIST_CLAIM` (optional).
+pub(super) fn watchlist_claim(get: &impl Fn(&str) -> Option<String>) -> Result<Option<String>, ConfigError> {
+    match get("WATCHLIST_CLAIM") {
+        Some(claim) if !valid_claim_name(&claim) => Err(ConfigError {
+            variable: "WATCHLIST_CLAIM",
+            problem: "is not a claim name (letters, digits, _ - : .)".into(),
+        }),
+        claim => Ok(claim),
+    }
+}
+
+fn valid_claim_name(name: &str) -> bool {
+    (1..=128).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':' | b'.'))
+}

@@ -1,0 +1,450 @@
+//! Configuration: environment variables read once at cold start, and the
+//! non-secret ones overridable per request by API Gateway stage variables of
+//! the same name.
+//!
+//! Secrets (`PUSHER_SECRET`, `PUSHER_ENCRYPTION_MASTER_KEY_BASE64`) come only
+//! from the environment or from Secrets Manager (`PUSHER_SECRET_ID`, which a
+//! stage variable may set per stage); a stage variable that tries to set a
+//! secret itself is ignored and logged. Errors name the variable, never its value.
+//!
+//! Here: the variables and their checks; `jwt_settings`: the `AUTH_MODE=jwt`
+//! and `authorizer` variables; `stage`: the per-request overrides.
+
+use std::time::Duration;
+
+use crate::identity::user_info::UserInfoClaims;
+use crate::identity::validators::{AuthorizerValidator, DemoValidator, Validator};
+use crate::policy::ChannelPolicy;
+use crate::pusher::signer::{AppSecret, MasterKey};
+use crate::secrets::{valid_secret_id, AppSecrets, Secrets, StoreFromConfig, DEFAULT_TTL, MAX_TTL_SECONDS};
+use crate::support::metrics::{self, Metrics};
+
+mod jwt_settings;
+mod stage;
+
+use jwt_settings::{jwt_validator, user_id_claim, watchlist_claim};
+pub(crate) use stage::{AppView, StageVariables};
+
+/// A configuration problem found at cold start. Its message is one line that
+/// names the variable and never shows the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The variable at fault.
+    pub variable: &'static str,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "configuration error: {} {}", self.variable, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Which user validator `AUTH_MODE` selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AuthMode {
+    /// A fixed demo user, for local runs only.
+    Demo,
+    /// A JSON Web Token (the default).
+    Jwt,
+    /// The identity an API Gateway authorizer verified.
+    Authorizer,
+}
+
+/// Everything the endpoint needs, validated at cold start.
+#[derive(Debug)]
+pub struct Settings {
+    /// `PUSHER_APP_ID` (optional; logged and shown in snippets).
+    pub(crate) app_id: Option<String>,
+    /// `PUSHER_KEY`, the public app key that prefixes every `auth`.
+    pub(crate) key: String,
+    /// `PUSHER_SECRET` and `PUSHER_ENCRYPTION_MASTER_KEY_BASE64`, or the
+    /// Secrets Manager secret `PUSHER_SECRET_ID`.
+    pub(crate) secrets: Secrets,
+    /// `ALLOWED_ORIGINS`: origins allowed to make AJAX requests.
+    pub(crate) allowed_origins: String,
+    /// `AUTH_MODE`.
+    pub(crate) auth_mode: AuthMode,
+    /// The validator `AUTH_MODE` selects.
+    pub(crate) validator: Validator,
+    /// `USER_INFO_CLAIMS` (default `name`).
+    pub(crate) user_info_claims: UserInfoClaims,
+    /// `WATCHLIST_CLAIM`: a list claim copied into signin `user_data.watchlist`.
+    pub(crate) watchlist_claim: Option<String>,
+    /// `AUTH_TOKEN_PARAM` (default `token`).
+    pub(crate) token_param: String,
+    /// `CHANNEL_RULES`: which channels a user may join (none by default).
+    pub(crate) policy: ChannelPolicy,
+    /// The EMF metrics in each request's log line, in `METRICS_NAMESPACE`;
+    /// `None` when `METRICS=off`.
+    pub(crate) metrics: Option<Metrics>,
+}
+
+impl Settings {
+    /// Reads and validates the configuration through `lookup`, without a
+    /// secret store (`PUSHER_SECRET_ID` is then refused). Empty values count
+    /// as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Self::from_lookup_with_store(lookup, |_| Ok(None))
+    }
+
+    /// The same, with the secret store `store` builds from the variables
+    /// (`main` passes the Secrets Manager client's constructor and the
+    /// process environment).
+    pub fn from_lookup_with_store(
+        lookup: impl Fn(&str) -> Option<String>,
+        store: impl FnOnce(&dyn Fn(&str) -> Option<String>) -> StoreFromConfig,
+    ) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
+        let err = |variable, problem: &str| ConfigError { variable, problem: problem.to_owned() };
+
+        let key = get("PUSHER_KEY").ok_or(err("PUSHER_KEY", "is not set"))?;
+        if !valid_key(&key) {
+            return Err(err("PUSHER_KEY", "is not a valid app key (letters, digits, '-', '_'; at most 64)"));
+        }
+        let app_id = get("PUSHER_APP_ID");
+        if app_id.as_deref().is_some_and(|v| !valid_app_id(v)) {
+            return Err(err("PUSHER_APP_ID", "is not a valid app id (digits only)"));
+        }
+        if get("PUSHER_CLUSTER").is_some_and(|v| !valid_cluster(&v)) {
+            return Err(err("PUSHER_CLUSTER", "is not a valid cluster name (lowercase letters, digits, '-')"));
+        }
+        let store = store(&get).map_err(|(variable, problem)| err(variable, problem))?;
+        let secret_ttl = match get("PUSHER_SECRET_TTL_SECONDS") {
+            None => Some(DEFAULT_TTL),
+            Some(v) => match v.parse::<u64>() {
+                Ok(0) => None,
+                Ok(seconds) if seconds <= MAX_TTL_SECONDS => Some(Duration::from_secs(seconds)),
+                _ => {
+                    return Err(err(
+                        "PUSHER_SECRET_TTL_SECONDS",
+                        "must be a whole number of seconds from 1 to 86400, or 0 for never",
+                    ))
+                }
+            },
+        };
+        let env_secret = get("PUSHER_SECRET");
+        let master_key = get("PUSHER_ENCRYPTION_MASTER_KEY_BASE64");
+        let secrets = match (get("PUSHER_SECRET_ID"), env_secret.as_deref()) {
+            (Some(_), Some(_)) => return Err(err("PUSHER_SECRET_ID", "and PUSHER_SECRET are both set; choose one")),
+            (Some(_), None) if master_key.is_some() => {
+                return Err(err(
+                    "PUSHER_ENCRYPTION_MASTER_KEY_BASE64",
+                    "must be kept in the secret (encryptionMasterKeyBase64) when PUSHER_SECRET_ID is set",
+                ))
+            }
+            (Some(id), None) => {
+                if !valid_secret_id(&id) {
+                    return Err(err("PUSHER_SECRET_ID", "is not a secret name or ARN"));
+                }
+                let store = store.ok_or(err(
+                    "PUSHER_SECRET_ID",
+                    "needs AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (Lambda sets them)",
+                ))?;
+                Secrets::stored(id, store).with_ttl(secret_ttl)
+            }
+            (None, None) => return Err(err("PUSHER_SECRET", "is not set (nor PUSHER_SECRET_ID)")),
+            (None, Some(secret)) => {
+                if secret.trim() != secret {
+                    return Err(err("PUSHER_SECRET", "has leading or trailing whitespace"));
+                }
+                let master_key = match master_key {
+                    None => None,
+                    Some(encoded) => Some(MasterKey::from_base64(&encoded).ok_or(err(
+                        "PUSHER_ENCRYPTION_MASTER_KEY_BASE64",
+                        "is not standard base64 of exactly 32 bytes",
+                    ))?),
+                };
+                Secrets::fixed(AppSecrets { secret: AppSecret::new(secret.as_bytes()), master_key }, store)
+                    .with_ttl(secret_ttl)
+            }
+        };
+        let allowed_origins = get("ALLOWED_ORIGINS").unwrap_or_default();
+        if !valid_origin_list(&allowed_origins) {
+            return Err(err("ALLOWED_ORIGINS", "must list origins like https://app.example.com, separated by commas"));
+        }
+        let auth_mode = match get("AUTH_MODE").as_deref() {
+            None | Some("jwt") => AuthMode::Jwt,
+            Some("authorizer") => AuthMode::Authorizer,
+            Some("demo") => AuthMode::Demo,
+            Some(_) => return Err(err("AUTH_MODE", "is not a supported mode (jwt, authorizer, demo)")),
+        };
+        let production = get("DEPLOYMENT_ENVIRONMENT").is_some_and(|v| is_production(&v));
+        if auth_mode == AuthMode::Demo && production {
+            return Err(err("AUTH_MODE", "is demo, which is refused when DEPLOYMENT_ENVIRONMENT says production"));
+        }
+        let validator = match auth_mode {
+            AuthMode::Demo => Validator::Demo(DemoValidator::default()),
+            AuthMode::Authorizer => Validator::Authorizer(AuthorizerValidator { user_id_claim: user_id_claim(&get)? }),
+            AuthMode::Jwt => Validator::Jwt(Box::new(jwt_validator(&get, env_secret.as_deref())?)),
+        };
+        let policy = ChannelPolicy::parse(&get("CHANNEL_RULES").unwrap_or_default())
+            .map_err(|e| ConfigError { variable: "CHANNEL_RULES", problem: format!("has a {e}") })?;
+        let user_info_claims = UserInfoClaims::parse(&get("USER_INFO_CLAIMS").unwrap_or_else(|| "name".into()));
+        let watchlist_claim = watchlist_claim(&get)?;
+        let token_param = get("AUTH_TOKEN_PARAM").unwrap_or_else(|| "token".into());
+        if !valid_token_param(&token_param) {
+            return Err(err(
+                "AUTH_TOKEN_PARAM",
+                "must be a plain parameter name other than callback, socket_id and channel_name",
+            ));
+        }
+        let namespace = get("METRICS_NAMESPACE").unwrap_or_else(|| metrics::DEFAULT_NAMESPACE.into());
+        if !metrics::valid_namespace(&namespace) {
+            return Err(err(
+                "METRICS_NAMESPACE",
+                "is not a CloudWatch namespace (1-255 of letters, digits and .-_/#:, not starting with AWS/)",
+            ));
+        }
+        let metrics = match get("METRICS").as_deref() {
+            None | Some("on") => Some(Metrics::new(&namespace)),
+            Some("off") => None,
+            Some(_) => return Err(err("METRICS", "must be on or off")),
+        };
+        Ok(Self {
+            metrics,
+            app_id,
+            key,
+            secrets,
+            allowed_origins,
+            auth_mode,
+            validator,
+            user_info_claims,
+            watchlist_claim,
+            token_param,
+            policy,
+        })
+    }
+
+    /// Reads the process environment, with the secret store `store` builds.
+    pub fn from_env(
+        store: impl FnOnce(&dyn Fn(&str) -> Option<String>) -> StoreFromConfig,
+    ) -> Result<Self, ConfigError> {
+        Self::from_lookup_with_store(|name| std::env::var(name).ok(), store)
+    }
+}
+
+/// Stage or environment names that mean production.
+fn is_production(name: &str) -> bool {
+    name.eq_ignore_ascii_case("production") || name.eq_ignore_ascii_case("prod")
+}
+
+fn valid_key(key: &str) -> bool {
+    (1..=64).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn valid_app_id(id: &str) -> bool {
+    (1..=20).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn valid_cluster(cluster: &str) -> bool {
+    (1..=32).contains(&cluster.len())
+        && cluster.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+fn valid_token_param(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        && !matches!(name, "callback" | "socket_id" | "channel_name")
+}
+
+fn origins(list: &str) -> impl Iterator<Item = &str> {
+    list.split(|c: char| c == ',' || c.is_ascii_whitespace()).filter(|s| !s.is_empty())
+}
+
+/// Each entry must be `http://host[:port]` or `https://host[:port]`, no path.
+fn valid_origin_list(list: &str) -> bool {
+    origins(list).all(|origin| {
+        let rest = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
+        rest.is_some_and(|hostport| {
+            !hostport.is_empty()
+                && hostport.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b':' | b'[' | b']'))
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{Misconfig, Refusal};
+    use crate::secrets::{SecretStore, StoreError, StoreFuture};
+    use serde::de::IgnoredAny;
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let mut env: HashMap<String, String> =
+            [("PUSHER_KEY", "key1"), ("PUSHER_SECRET", "s3cr3t-value"), ("AUTH_MODE", "demo")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+        for (k, v) in vars {
+            env.insert(k.to_string(), v.to_string());
+        }
+        // A stand-in store wherever AWS credentials are configured.
+        Settings::from_lookup_with_store(
+            |name| env.get(name).cloned(),
+            |get| Ok(get("AWS_ACCESS_KEY_ID").map(|_| Arc::new(NoStore) as Arc<dyn SecretStore>)),
+        )
+    }
+
+    /// A secret store that is never read.
+    #[derive(Debug)]
+    struct NoStore;
+
+    impl SecretStore for NoStore {
+        fn secret_string<'a>(&'a self, _id: &'a str) -> StoreFuture<'a> {
+            Box::pin(std::future::ready(Err(StoreError::Unavailable)))
+        }
+    }
+
+    fn variable_of(vars: &[(&str, &str)]) -> &'static str {
+        settings(vars).unwrap_err().variable
+    }
+
+    #[test]
+    fn minimal_configuration() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.key, "key1");
+        assert_eq!(s.token_param, "token");
+        assert!(s.secrets.fixed_secrets().unwrap().master_key.is_none());
+    }
+
+    #[test]
+    fn errors_name_the_variable_and_never_the_value() {
+        assert_eq!(variable_of(&[("PUSHER_SECRET", "")]), "PUSHER_SECRET");
+        assert_eq!(variable_of(&[("PUSHER_KEY", "")]), "PUSHER_KEY");
+        assert_eq!(variable_of(&[("PUSHER_KEY", "bad key!")]), "PUSHER_KEY");
+        // jwt is the default mode, and needs its algorithms.
+        assert_eq!(variable_of(&[("AUTH_MODE", "")]), "JWT_ALGORITHMS");
+        assert_eq!(variable_of(&[("AUTH_MODE", "none")]), "AUTH_MODE");
+        assert_eq!(variable_of(&[("PUSHER_APP_ID", "12a")]), "PUSHER_APP_ID");
+        assert_eq!(variable_of(&[("PUSHER_CLUSTER", "EU 1")]), "PUSHER_CLUSTER");
+        assert_eq!(variable_of(&[("ALLOWED_ORIGINS", "example.com")]), "ALLOWED_ORIGINS");
+        assert_eq!(variable_of(&[("ALLOWED_ORIGINS", "https://a.example/path")]), "ALLOWED_ORIGINS");
+        assert_eq!(variable_of(&[("AUTH_TOKEN_PARAM", "socket_id")]), "AUTH_TOKEN_PARAM");
+        assert_eq!(variable_of(&[("METRICS_NAMESPACE", "AWS/Lambda")]), "METRICS_NAMESPACE");
+        assert_eq!(variable_of(&[("METRICS_NAMESPACE", "Pusher Auth")]), "METRICS_NAMESPACE");
+        assert_eq!(variable_of(&[("METRICS", "no")]), "METRICS");
+        for bad in ["-1", "1.5", "86401", "5m", " 30"] {
+            assert_eq!(variable_of(&[("PUSHER_SECRET_TTL_SECONDS", bad)]), "PUSHER_SECRET_TTL_SECONDS", "{bad}");
+        }
+        let ttl = |v| settings(&[("PUSHER_SECRET_TTL_SECONDS", v)]).unwrap().secrets.ttl();
+        assert_eq!(settings(&[]).unwrap().secrets.ttl(), Some(Duration::from_secs(300)));
+        assert_eq!(ttl("0"), None);
+        assert_eq!(ttl("1"), Some(Duration::from_secs(1)));
+        assert_eq!(ttl("86400"), Some(Duration::from_secs(86_400)));
+        let short_key = "c2hvcnQ=";
+        assert_eq!(
+            variable_of(&[("PUSHER_ENCRYPTION_MASTER_KEY_BASE64", short_key)]),
+            "PUSHER_ENCRYPTION_MASTER_KEY_BASE64"
+        );
+        // A Pusher secret pasted into PUSHER_SECRET_ID: refused, and never repeated.
+        let aws = [("AWS_REGION", "eu-west-1"), ("AWS_ACCESS_KEY_ID", "AKID"), ("AWS_SECRET_ACCESS_KEY", "sk")];
+        let pasted = [&aws[..], &[("PUSHER_SECRET", ""), ("PUSHER_SECRET_ID", "7ad3773142a6692b25b8")]].concat();
+        let e = settings(&pasted).unwrap_err();
+        assert_eq!(e.variable, "PUSHER_SECRET_ID");
+        assert!(!e.to_string().contains("7ad377"), "{e}");
+        let named = [&aws[..], &[("PUSHER_SECRET", ""), ("PUSHER_SECRET_ID", "pusher/staging")]].concat();
+        let s = settings(&named).unwrap();
+        let stage =
+            StageVariables { pusher_secret_id: Some("7ad3773142a6692b25b8".into()), ..StageVariables::default() };
+        assert_eq!(s.resolve(&stage).unwrap_err(), Refusal::Misconfigured(Misconfig::StageSecretId));
+        let e = settings(&[("PUSHER_SECRET", " s3cr3t-value\n")]).unwrap_err();
+        let line = e.to_string();
+        assert!(line.contains("PUSHER_SECRET") && !line.contains("s3cr3t") && !line.contains('\n'), "{line}");
+    }
+
+    #[test]
+    fn jwt_configuration_errors() {
+        let jwt = |extra: &[(&'static str, &'static str)]| {
+            let mut vars = vec![("AUTH_MODE", "jwt")];
+            vars.extend_from_slice(extra);
+            settings(&vars).map(|_| ()).map_err(|e| e.variable)
+        };
+        let secret = "0123456789abcdef0123456789abcdef";
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "none")]), Err("JWT_ALGORITHMS"));
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "EdDSA")]), Err("JWT_ALGORITHMS"));
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "HS256")]), Err("JWT_SECRET"));
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "HS256"), ("JWT_SECRET", "s3cr3t-value")]), Err("JWT_SECRET"));
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "HS256"), ("JWT_SECRET", "short")]), Err("JWT_SECRET"));
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "HS256"), ("JWT_SECRET", secret)]), Ok(()));
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "RS256"), ("JWT_SECRET", secret)]), Err("JWT_SECRET"));
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "RS256")]), Err("JWT_JWKS_URL"));
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "RS256"), ("JWT_JWKS", "{\"keys\":[]}")]), Err("JWT_JWKS"));
+        assert_eq!(
+            jwt(&[("JWT_ALGORITHMS", "RS256"), ("JWT_JWKS_URL", "http://example.com/jwks")]),
+            Err("JWT_JWKS_URL")
+        );
+        let iss = ("JWT_ISSUER", "https://issuer.example");
+        let aud = ("JWT_AUDIENCE", "client-1");
+        let url = ("JWT_JWKS_URL", "https://example.com/jwks");
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "RS256"), url, iss, aud]), Ok(()));
+        let local = ("JWT_JWKS_URL", "http://127.0.0.1:1/jwks");
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "RS256"), local, iss, aud]), Ok(()));
+        // JWKS keys need both the issuer and the audience.
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "RS256"), url]), Err("JWT_ISSUER"));
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "ES256"), url, aud]), Err("JWT_ISSUER"));
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "RS256"), url, iss]), Err("JWT_AUDIENCE"));
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "PS256,HS256"), url, iss, ("JWT_SECRET", secret)]), Err("JWT_AUDIENCE"));
+        // A dedicated HMAC secret keeps them optional.
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "HS256"), ("JWT_SECRET", secret), aud]), Ok(()));
+        let rs = [("JWT_ALGORITHMS", "RS256"), url, iss, aud];
+        assert_eq!(jwt(&[&rs[..], &[("JWT_LEEWAY_SECONDS", "61")]].concat()), Err("JWT_LEEWAY_SECONDS"));
+        assert_eq!(jwt(&[&rs[..], &[("CHANNEL_RULES", "user-*")]].concat()), Err("CHANNEL_RULES"));
+    }
+
+    #[test]
+    fn metrics_are_on_by_default_in_their_namespace() {
+        assert_eq!(settings(&[]).unwrap().metrics.unwrap().namespace(), "PusherAuth");
+        let s = settings(&[("METRICS_NAMESPACE", "PusherAuth/staging")]).unwrap();
+        assert_eq!(s.metrics.unwrap().namespace(), "PusherAuth/staging");
+        assert!(settings(&[("METRICS", "on")]).unwrap().metrics.is_some());
+        assert!(settings(&[("METRICS", "off")]).unwrap().metrics.is_none());
+        // The namespace is checked even with metrics off.
+        assert_eq!(variable_of(&[("METRICS", "off"), ("METRICS_NAMESPACE", "AWS/x")]), "METRICS_NAMESPACE");
+    }
+
+    #[test]
+    fn demo_is_refused_in_production() {
+        assert_eq!(variable_of(&[("DEPLOYMENT_ENVIRONMENT", "production")]), "AUTH_MODE");
+        let s = settings(&[("DEPLOYMENT_ENVIRONMENT", "staging")]).unwrap();
+        let prod = StageVariables { stage_name: Some("prod".into()), ..StageVariables::default() };
+        assert_eq!(s.resolve(&prod).unwrap_err(), Refusal::Misconfigured(Misconfig::DemoOnProductionStage));
+        let staging = StageVariables { stage_name: Some("staging".into()), ..StageVariables::default() };
+        assert!(s.resolve(&staging).is_ok());
+    }
+
+    #[test]
+    fn stage_variables_override_non_secrets() {
+        let s = settings(&[("ALLOWED_ORIGINS", "https://a.example")]).unwrap();
+        let stage = StageVariables {
+            pusher_key: Some("stagekey".into()),
+            allowed_origins: Some("https://b.example, http://localhost:8080".into()),
+            pusher_secret: Some(IgnoredAny),
+            ..StageVariables::default()
+        };
+        let view = s.resolve(&stage).unwrap();
+        assert_eq!(view.key, "stagekey");
+        assert!(view.origin_allowed("https://b.example"));
+        assert!(view.origin_allowed("http://localhost:8080"));
+        assert!(!view.origin_allowed("https://a.example"));
+        let plain = StageVariables::default();
+        let view = s.resolve(&plain).unwrap();
+        assert_eq!(view.key, "key1");
+        assert!(view.origin_allowed("https://a.example"));
+        assert!(!view.origin_allowed("https://a.example.evil"));
+        let bad = StageVariables { pusher_key: Some("no spaces".into()), ..StageVariables::default() };
+        assert_eq!(s.resolve(&bad).unwrap_err(), Refusal::Misconfigured(Misconfig::StageKey));
+    }
+
+    #[test]
+    fn no_origin_is_allowed_by_default() {
+        let s = settings(&[]).unwrap();
+        assert!(!s.resolve(&StageVariables::default()).unwrap().origin_allowed("https://a.example"));
+        assert!(!s.resolve(&StageVariables::default()).unwrap().origin_allowed(""));
+    }
+}

@@ -1,0 +1,183 @@
+//! The use case: who is asking, which channels they may join, and the
+//! signatures (one channel or a batch).
+
+use std::borrow::Cow;
+
+use crate::config::AppView;
+use crate::error::Refusal;
+use crate::identity::user::User;
+use crate::identity::user_info::{presence_channel_data, signin_user_data};
+use crate::identity::validators::{Credentials, UserValidator};
+use crate::pusher::names::{ChannelKind, ChannelName, SocketId};
+use crate::secrets::AppSecrets;
+use crate::support::json_text;
+use crate::web::params::AuthParams;
+use crate::web::request::Route;
+use crate::web::response::AuthBody;
+
+use super::{Endpoint, Trace};
+
+/// What an authorization produced: one answer, or a batch's JSON object.
+pub(super) enum Answer {
+    One(AuthBody),
+    Batch(String),
+}
+
+impl Endpoint {
+    /// Validation, user and signing, shared by JSONP and AJAX.
+    pub(super) async fn authorize(
+        &self,
+        route: Route,
+        app: AppView<'_>,
+        params: &AuthParams<'_>,
+        credentials: Credentials<'_>,
+        trace: &mut Trace,
+    ) -> Result<Answer, Refusal> {
+        let socket_id = SocketId::parse(params.socket_id.as_deref().ok_or(Refusal::MissingSocketId)?)?;
+        let secrets = &self.settings.secrets;
+        match route {
+            Route::ChannelAuth if !params.batch.is_empty() => {
+                if params.channel_name.is_some() {
+                    return Err(Refusal::DuplicateParameter);
+                }
+                self.authorize_batch(app, socket_id, &params.batch, credentials, trace).await.map(Answer::Batch)
+            }
+            Route::ChannelAuth => {
+                let channel = ChannelName::parse(params.channel_name.as_deref().ok_or(Refusal::MissingChannelName)?)?;
+                trace.channel = Some(channel.as_str().to_owned());
+                // Known before any user check when the secret is fixed.
+                if channel.kind() == ChannelKind::Encrypted
+                    && secrets.fixed_secrets().is_some_and(|s| s.master_key.is_none())
+                    && app.secret_id.is_none()
+                {
+                    return Err(Refusal::EncryptionNotConfigured);
+                }
+                let user = self.settings.validator.validate(credentials).await?;
+                if !self.settings.policy.allows(&user, channel) {
+                    return Err(Refusal::Forbidden);
+                }
+                let keys = secrets.get(app.secret_id).await?;
+                self.sign_channel(app, socket_id, channel, &user, &keys).map(Answer::One)
+            }
+            Route::UserAuth => {
+                let user = self.settings.validator.validate(credentials).await?;
+                let user_data =
+                    signin_user_data(&user, &self.settings.user_info_claims, self.settings.watchlist_claim.as_deref())?;
+                let keys = secrets.get(app.secret_id).await?;
+                Ok(Answer::One(AuthBody {
+                    auth: keys.secret.user_auth(app.key, socket_id, &user_data),
+                    user_data: Some(user_data),
+                    ..AuthBody::default()
+                }))
+            }
+        }
+    }
+
+    /// Signs one channel the policy allowed.
+    fn sign_channel(
+        &self,
+        app: AppView<'_>,
+        socket_id: SocketId<'_>,
+        channel: ChannelName<'_>,
+        user: &User,
+        keys: &AppSecrets,
+    ) -> Result<AuthBody, Refusal> {
+        let secret = &keys.secret;
+        Ok(match channel.kind() {
+            ChannelKind::Private => {
+                AuthBody { auth: secret.channel_auth(app.key, socket_id, channel), ..AuthBody::default() }
+            }
+            ChannelKind::Encrypted => {
+                let master_key = keys.master_key.as_ref().ok_or(Refusal::EncryptionNotConfigured)?;
+                AuthBody {
+                    auth: secret.channel_auth(app.key, socket_id, channel),
+                    shared_secret: Some(master_key.shared_secret(channel)),
+                    ..AuthBody::default()
+                }
+            }
+            ChannelKind::Presence => {
+                let channel_data = presence_channel_data(user, &self.settings.user_info_claims)?;
+                AuthBody {
+                    auth: secret.presence_auth(app.key, socket_id, channel, &channel_data),
+                    channel_data: Some(channel_data),
+                    ..AuthBody::default()
+                }
+            }
+        })
+    }
+
+    /// A batch (the pusher-js-auth format): one user check for the batch,
+    /// then each channel validated, policy-checked and signed on its own, so
+    /// one refused channel refuses only itself. The answer is one JSON object
+    /// keyed by channel name: `{"status":200,"data":{…}}` or
+    /// `{"status":<refusal status>}`. A name that is not a valid channel name
+    /// is left out of the answer (it is never echoed) and logged as `-`.
+    /// Only a failure of the whole batch (socket id, user, secret) refuses it.
+    async fn authorize_batch(
+        &self,
+        app: AppView<'_>,
+        socket_id: SocketId<'_>,
+        batch: &[(u8, Cow<'_, str>)],
+        credentials: Credentials<'_>,
+        trace: &mut Trace,
+    ) -> Result<String, Refusal> {
+        let user = self.settings.validator.validate(credentials).await?;
+        let mut order: Vec<&(u8, Cow<'_, str>)> = batch.iter().collect();
+        order.sort_by_key(|(index, _)| *index);
+        let mut keys = None;
+        let mut json = String::with_capacity(64 + 160 * batch.len());
+        let mut log = String::with_capacity(48 * batch.len());
+        json.push('{');
+        let mut answered: Vec<&str> = Vec::with_capacity(batch.len());
+        for (_, name) in order {
+            if !log.is_empty() {
+                log.push(' ');
+            }
+            let channel = match ChannelName::parse(name) {
+                Ok(channel) => channel,
+                Err(refusal) => {
+                    log.push_str("-:");
+                    log.push_str(refusal.log_reason());
+                    continue;
+                }
+            };
+            log.push_str(channel.as_str());
+            log.push(':');
+            if answered.contains(&channel.as_str()) {
+                log.push_str("repeated");
+                continue;
+            }
+            answered.push(channel.as_str());
+            let signed = if self.settings.policy.allows(&user, channel) {
+                if keys.is_none() {
+                    keys = Some(self.settings.secrets.get(app.secret_id).await?);
+                }
+                let keys = keys.as_deref().unwrap_or_else(|| unreachable!("fetched above"));
+                self.sign_channel(app, socket_id, channel, &user, keys)
+            } else {
+                Err(Refusal::Forbidden)
+            };
+            if json.len() > 1 {
+                json.push(',');
+            }
+            json_text::push_string(&mut json, channel.as_str());
+            match signed {
+                Ok(body) => {
+                    log.push_str("ok");
+                    json.push_str(":{\"status\":200,\"data\":");
+                    json.push_str(&body.to_json());
+                    json.push('}');
+                }
+                Err(refusal) => {
+                    log.push_str(refusal.log_reason());
+                    json.push_str(":{\"status\":");
+                    json.push_str(itoa::Buffer::new().format(refusal.status()));
+                    json.push('}');
+                }
+            }
+        }
+        json.push('}');
+        trace.batch = Some(log);
+        Ok(json)
+    }
+}

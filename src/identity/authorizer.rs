@@ -1,0 +1,90 @@
+//! `AUTH_MODE=authorizer`: trust the identity API Gateway has already
+//! verified, from `requestContext.authorizer`:
+//!
+//! | integration | where the identity is | user id |
+//! | --- | --- | --- |
+//! | HTTP API JWT authorizer | `authorizer.jwt.claims` | `sub` |
+//! | REST API Cognito authorizer | `authorizer.claims` | `sub` |
+//! | HTTP API Lambda authorizer | `authorizer.lambda` (its context) | `sub`, else `principalId` |
+//! | REST API Lambda authorizer | `authorizer` (its context plus `principalId`) | `sub`, else `principalId` |
+//!
+//! No authorizer context, or one without a user id, is refused.
+
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+use crate::error::{AuthFailure, Refusal};
+use crate::identity::user::check_user_id;
+use crate::identity::user::User;
+
+/// The user API Gateway verified, or a refusal. The id is the claim
+/// `user_id_claim` (`USER_ID_CLAIM`); with the default `sub`, a Lambda
+/// authorizer's `principalId` stands in when there is no `sub`.
+pub(crate) fn user_from_authorizer(authorizer: Option<&RawValue>, user_id_claim: &str) -> Result<User, Refusal> {
+    let raw = authorizer.ok_or(Refusal::Unauthenticated(AuthFailure::NoAuthorizerContext))?;
+    let Ok(Value::Object(mut context)) = serde_json::from_str::<Value>(raw.get()) else {
+        return Err(Refusal::Unauthenticated(AuthFailure::NoAuthorizerContext));
+    };
+    let claims = match take_object(&mut context, "jwt").and_then(|mut jwt| take_object(&mut jwt, "claims")) {
+        Some(claims) => claims,
+        None => match take_object(&mut context, "claims") {
+            Some(claims) => claims,
+            None => take_object(&mut context, "lambda").unwrap_or(context),
+        },
+    };
+    let fallback: &[&str] = if user_id_claim == "sub" { &["principalId"] } else { &[] };
+    let id = std::iter::once(user_id_claim)
+        .chain(fallback.iter().copied())
+        .find_map(|name| match claims.get(name) {
+            Some(Value::String(id)) if !id.is_empty() => Some(id.clone()),
+            _ => None,
+        })
+        .ok_or(Refusal::Unauthenticated(AuthFailure::AuthorizerWithoutSubject))?;
+    check_user_id(&id).map_err(|reason| {
+        Refusal::Unauthenticated(if reason == "too_long" {
+            AuthFailure::AuthorizerSubjectTooLong
+        } else {
+            AuthFailure::AuthorizerSubjectInvalid
+        })
+    })?;
+    Ok(User { id, claims })
+}
+
+fn take_object(map: &mut Map<String, Value>, key: &str) -> Option<Map<String, Value>> {
+    match map.remove(key) {
+        Some(Value::Object(object)) => Some(object),
+        Some(other) => {
+            map.insert(key.to_owned(), other);
+            None
+        }
+        None => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(json: &str) -> Result<User, Refusal> {
+        let raw: Box<RawValue> = serde_json::from_str(json).unwrap();
+        user_from_authorizer(Some(&raw), "sub")
+    }
+
+    #[test]
+    fn every_authorizer_shape() {
+        assert_eq!(user(r#"{"jwt":{"claims":{"sub":"u1","name":"A"},"scopes":null}}"#).unwrap().id, "u1");
+        assert_eq!(user(r#"{"claims":{"sub":"u2","email":"a@b"}}"#).unwrap().claims["email"], "a@b");
+        assert_eq!(user(r#"{"lambda":{"principalId":"u3"}}"#).unwrap().id, "u3");
+        assert_eq!(user(r#"{"principalId":"u4","integrationLatency":0,"org":"o"}"#).unwrap().claims["org"], "o");
+    }
+
+    #[test]
+    fn refusals() {
+        assert_eq!(user_from_authorizer(None, "sub"), Err(Refusal::Unauthenticated(AuthFailure::NoAuthorizerContext)));
+        for bad in [r#"{}"#, r#"{"jwt":{"claims":{}}}"#, r#"{"claims":{"sub":""}}"#, r#"{"principalId":5}"#, "[]"] {
+            assert!(user(bad).is_err(), "{bad}");
+        }
+        let long = format!(r#"{{"claims":{{"sub":"{}"}}}}"#, "x".repeat(129));
+        assert_eq!(user(&long), Err(Refusal::Unauthenticated(AuthFailure::AuthorizerSubjectTooLong)));
+    }
+}

@@ -1,0 +1,313 @@
+//! `AUTH_MODE=jwt`: the user is the subject of a JSON Web Token sent in the
+//! token parameter (JSONP cannot send headers) or, for AJAX, in
+//! `Authorization: Bearer`.
+//!
+//! Algorithms come from an explicit allow-list. HMAC tokens are checked only
+//! with `JWT_SECRET`; RSA and EC tokens only with keys from the configured JWKS
+//! (inline or fetched, see [`crate::identity::jwks`]), matched by `kid` and by algorithm
+//! family, so an HMAC token can never be checked with a public key. Headers
+//! that name key material (`jku`, `x5u`, `jwk`, `x5c`) are refused: a token
+//! never chooses its own key.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet, KeyAlgorithm, KeyOperations, PublicKeyUse};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::{Map, Value};
+
+use crate::error::{AuthFailure, Refusal};
+use crate::identity::user::{check_user_id, User};
+
+/// Longest token accepted.
+pub(crate) const MAX_TOKEN_BYTES: usize = 8 * 1024;
+/// Most clock leeway allowed for `exp`/`nbf`.
+pub(crate) const MAX_LEEWAY_SECONDS: u64 = 60;
+
+/// The claim checks every token must pass.
+#[derive(Debug, Clone)]
+pub struct ClaimRules {
+    /// `JWT_ALGORITHMS`.
+    pub algorithms: Vec<Algorithm>,
+    /// `JWT_ISSUER`: when set, `iss` must be exactly this (absent or null is refused).
+    /// Required whenever JWKS keys are configured.
+    pub issuer: Option<String>,
+    /// `JWT_AUDIENCE`: when set, `aud` must name it, or (Cognito access tokens,
+    /// which carry no `aud`) `token_use` is `access` and `client_id` is it.
+    /// When unset (HMAC-only set-ups), a token that carries an `aud` is refused.
+    pub audience: Option<String>,
+    /// `JWT_LEEWAY_SECONDS` (default 30, at most 60).
+    pub leeway: u64,
+    /// `USER_ID_CLAIM` (default `sub`): the claim that holds the user id.
+    pub user_id_claim: String,
+}
+
+/// A verification key from a JWKS, with what it may verify.
+#[derive(Clone)]
+pub struct VerificationKey {
+    kid: Option<String>,
+    /// The key's own `alg`, when the JWKS names one.
+    alg: Option<Algorithm>,
+    rsa: bool,
+    key: DecodingKey,
+}
+
+impl VerificationKey {
+    /// The key.
+    pub fn key(&self) -> &DecodingKey {
+        &self.key
+    }
+}
+
+impl std::fmt::Debug for VerificationKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerificationKey").field("kid", &self.kid).field("alg", &self.alg).finish_non_exhaustive()
+    }
+}
+
+/// Reads the signing keys of a JWKS document: RSA and EC keys meant for
+/// signatures; symmetric (`oct`) and other keys are left out.
+///
+/// RSA keys ring cannot verify with (a modulus under 2048 or over 8192 bits,
+/// an unusual exponent) are dropped with a warning naming their `kid`: a
+/// token signed with one is then refused as `token_unknown_key`.
+pub fn keys_from_jwks(text: &str) -> Result<Vec<VerificationKey>, &'static str> {
+    crate::identity::ring_provider::install();
+    let set: JwkSet = serde_json::from_str(text).map_err(|_| "is not a JWKS document ({\"keys\":[…]})")?;
+    Ok(set.keys.iter().filter_map(verification_key).collect())
+}
+
+fn verification_key(jwk: &Jwk) -> Option<VerificationKey> {
+    if matches!(jwk.common.public_key_use, Some(ref u) if *u != PublicKeyUse::Signature) {
+        return None;
+    }
+    // RFC 7517 §4.3: a key whose `key_ops` are given but do not include
+    // `verify` is not meant for checking signatures.
+    if jwk.common.key_operations.as_ref().is_some_and(|ops| !ops.contains(&KeyOperations::Verify)) {
+        return None;
+    }
+    let rsa = match jwk.algorithm {
+        AlgorithmParameters::RSA(_) => true,
+        AlgorithmParameters::EllipticCurve(_) => false,
+        _ => return None,
+    };
+    let alg = match jwk.common.key_algorithm {
+        None => None,
+        Some(KeyAlgorithm::UNKNOWN_ALGORITHM) => return None,
+        Some(alg) => Some(alg.to_string().parse::<Algorithm>().ok()?),
+    };
+    let key = match &jwk.algorithm {
+        AlgorithmParameters::RSA(params) => {
+            let n = URL_SAFE_NO_PAD.decode(&params.n).ok()?;
+            let e = URL_SAFE_NO_PAD.decode(&params.e).ok()?;
+            if !crate::identity::ring_provider::rsa_key_usable(&n, &e) {
+                tracing::warn!(
+                    kid = jwk.common.key_id.as_deref().unwrap_or(""),
+                    modulus_bits = (n.iter().skip_while(|b| **b == 0).count() * 8) as u64,
+                    "JWKS RSA key left out: only 2048- to 8192-bit moduli with an odd exponent of 3 to 2^33-1 are verified"
+                );
+                return None;
+            }
+            crate::identity::ring_provider::rsa_key(&n, &e)
+        }
+        _ => DecodingKey::from_jwk(jwk).ok()?,
+    };
+    Some(VerificationKey { kid: jwk.common.key_id.clone(), alg, rsa, key })
+}
+
+/// Whether `alg` is an HMAC algorithm.
+pub fn is_hmac(alg: Algorithm) -> bool {
+    matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
+}
+
+fn is_rsa(alg: Algorithm) -> bool {
+    matches!(
+        alg,
+        Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512 | Algorithm::PS256 | Algorithm::PS384 | Algorithm::PS512
+    )
+}
+
+fn is_ec(alg: Algorithm) -> bool {
+    matches!(alg, Algorithm::ES256 | Algorithm::ES384)
+}
+
+/// What a token's header says, once it passed the header checks.
+#[derive(Debug)]
+pub struct TokenHead {
+    /// The algorithm, on the allow-list.
+    pub alg: Algorithm,
+    /// The key id, if any.
+    pub kid: Option<String>,
+}
+
+/// Shape and header checks, before any key is looked up.
+pub fn check_head(token: &str, rules: &ClaimRules) -> Result<TokenHead, Refusal> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(Refusal::Unauthenticated(AuthFailure::TokenTooLarge));
+    }
+    // Three parts; an empty signature is left for the header check (`alg: none`).
+    let well_formed = token.split('.').count() == 3
+        && token.split('.').take(2).all(|part| !part.is_empty())
+        && token.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if !well_formed {
+        return Err(Refusal::Unauthenticated(AuthFailure::TokenMalformed));
+    }
+    // Unknown algorithms, `none` among them, fail here.
+    let header =
+        jsonwebtoken::decode_header(token).map_err(|_| Refusal::Unauthenticated(AuthFailure::TokenBadHeader))?;
+    if header.jku.is_some() || header.x5u.is_some() || header.jwk.is_some() || header.x5c.is_some() {
+        return Err(Refusal::Unauthenticated(AuthFailure::TokenNamesItsKey));
+    }
+    // RFC 7515 §4.1.11: `crit` lists extensions the recipient must understand;
+    // we implement none, so any `crit` is refused.
+    if header.crit.is_some() {
+        return Err(Refusal::Unauthenticated(AuthFailure::TokenCriticalHeader));
+    }
+    if !rules.algorithms.contains(&header.alg) {
+        return Err(Refusal::Unauthenticated(AuthFailure::TokenAlgorithmNotAllowed));
+    }
+    Ok(TokenHead { alg: header.alg, kid: header.kid })
+}
+
+/// Picks the JWKS key for a token: same `kid` (or the only key when the
+/// token has none), a family that fits the algorithm, and the key's own `alg`
+/// when it names one. `None` when no key fits.
+pub fn pick_key<'k>(keys: &'k [VerificationKey], head: &TokenHead) -> Option<&'k VerificationKey> {
+    let fits = |k: &&VerificationKey| {
+        (if k.rsa { is_rsa(head.alg) } else { is_ec(head.alg) }) && k.alg.is_none_or(|alg| alg == head.alg)
+    };
+    match &head.kid {
+        Some(kid) => keys.iter().filter(|k| k.kid.as_deref() == Some(kid)).find(fits),
+        None => {
+            let mut candidates = keys.iter().filter(fits);
+            let only = candidates.next()?;
+            candidates.next().is_none().then_some(only)
+        }
+    }
+}
+
+/// Verifies the signature and the claims with `key`, and makes the user.
+pub fn verify(token: &str, head: &TokenHead, key: &DecodingKey, rules: &ClaimRules) -> Result<User, Refusal> {
+    // Before any decode: jsonwebtoken fixes its provider on first use.
+    crate::identity::ring_provider::install();
+    let mut validation = Validation::new(head.alg);
+    validation.leeway = rules.leeway;
+    validation.validate_exp = true;
+    validation.validate_nbf = true;
+    validation.set_required_spec_claims(&["exp"]);
+    // jsonwebtoken checks `iss` and `aud` only when the token carries them;
+    // [`check_issuer_and_audience`] requires them, so they are left to it.
+    validation.iss = None;
+    validation.validate_aud = false;
+    let data = jsonwebtoken::decode::<Map<String, Value>>(token, key, &validation).map_err(|e| {
+        Refusal::Unauthenticated(match e.kind() {
+            ErrorKind::InvalidSignature => AuthFailure::TokenBadSignature,
+            ErrorKind::ExpiredSignature => AuthFailure::TokenExpired,
+            ErrorKind::ImmatureSignature => AuthFailure::TokenNotYetValid,
+            ErrorKind::MissingRequiredClaim(_) | ErrorKind::InvalidClaimFormat(_) => AuthFailure::TokenBadClaims,
+            ErrorKind::InvalidIssuer => AuthFailure::TokenWrongIssuer,
+            ErrorKind::InvalidAudience => AuthFailure::TokenWrongAudience,
+            ErrorKind::InvalidAlgorithm | ErrorKind::InvalidKeyFormat => AuthFailure::TokenKeyMismatch,
+            _ => AuthFailure::TokenInvalid,
+        })
+    })?;
+    let claims = data.claims;
+    check_issuer_and_audience(&claims, rules)?;
+    let id = match claims.get(&rules.user_id_claim) {
+        Some(Value::String(id)) if !id.is_empty() => id.clone(),
+        _ => return Err(Refusal::Unauthenticated(AuthFailure::TokenWithoutSubject)),
+    };
+    check_user_id(&id).map_err(|reason| {
+        Refusal::Unauthenticated(if reason == "too_long" {
+            AuthFailure::TokenSubjectTooLong
+        } else {
+            AuthFailure::TokenSubjectInvalid
+        })
+    })?;
+    Ok(User { id, claims })
+}
+
+/// `iss`, `token_use` and `aud` against the configuration.
+///
+/// - A configured issuer is a required claim: `iss` absent, null or of
+///   another type is refused like a wrong issuer.
+/// - `token_use` (Cognito), when present, must be `id` or `access`.
+/// - A configured audience is required too: `aud` (a string, or an array of
+///   strings) must name it. A token without `aud` passes only as a Cognito
+///   access token for this client: `token_use` is `access` and `client_id`
+///   equals the audience (Cognito's documented check). A pool's keys sign
+///   tokens for every app client of the pool, so without this an access token
+///   minted for another client would pass.
+/// - With no audience configured (HMAC with a dedicated `JWT_SECRET`), a
+///   token that carries `aud` is refused (RFC 7519 §4.1.3: a recipient that
+///   does not identify itself with the audience must reject it).
+pub(crate) fn check_issuer_and_audience(claims: &Map<String, Value>, rules: &ClaimRules) -> Result<(), Refusal> {
+    if let Some(issuer) = &rules.issuer {
+        match claims.get("iss") {
+            Some(Value::String(iss)) if iss == issuer => {}
+            None | Some(Value::Null) => return Err(Refusal::Unauthenticated(AuthFailure::TokenWithoutIssuer)),
+            Some(_) => return Err(Refusal::Unauthenticated(AuthFailure::TokenWrongIssuer)),
+        }
+    }
+    let token_use = match claims.get("token_use") {
+        None => None,
+        Some(Value::String(u)) if u == "id" || u == "access" => Some(u.as_str()),
+        Some(_) => return Err(Refusal::Unauthenticated(AuthFailure::TokenWrongUse)),
+    };
+    let aud = claims.get("aud").filter(|v| !v.is_null());
+    match (&rules.audience, aud) {
+        (Some(audience), Some(aud)) => {
+            let names_it = match aud {
+                Value::String(one) => one == audience,
+                Value::Array(list) => {
+                    list.iter().all(Value::is_string) && list.iter().any(|a| a.as_str() == Some(audience.as_str()))
+                }
+                _ => false,
+            };
+            if !names_it {
+                return Err(Refusal::Unauthenticated(AuthFailure::TokenWrongAudience));
+            }
+        }
+        (Some(audience), None) => {
+            let client_id = claims.get("client_id").and_then(Value::as_str);
+            if token_use != Some("access") || client_id != Some(audience.as_str()) {
+                return Err(Refusal::Unauthenticated(AuthFailure::TokenWithoutAudience));
+            }
+        }
+        (None, _) if claims.contains_key("aud") => {
+            return Err(Refusal::Unauthenticated(AuthFailure::TokenUnexpectedAudience));
+        }
+        (None, _) => {}
+    }
+    Ok(())
+}
+
+/// The token a request carries: the token parameter, else `Authorization: Bearer`.
+pub(crate) fn token_of<'a>(param: Option<&'a str>, authorization: Option<&'a str>) -> Option<&'a str> {
+    param.filter(|t| !t.is_empty()).or_else(|| {
+        let value = authorization?;
+        let (scheme, token) = value.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RSA_JWK: &str = r#""kty":"RSA","kid":"k","n":"sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAYxknTcQkhslANGRUZmdTOQ5qTRsLAt6BTYuyvVRdhS8exSZEy_c4gs_7svlJJQ4H9_NxsiIoLwAEk7-Q3UXERGYw_75IDrGA84-lA_-Ct4eTlXHBIY2EaV7t7LjJaynVJCpkv4LKjTTAumiGUIuQhrNhZLuF_RJLqHpM2kgWFLU7-VTdL1VbC2tejvcI2BlMkEpk1BzBZI0KQB0GaDWFLN-aEAw3vRw","e":"AQAB""#;
+
+    fn keys(extra: &str) -> usize {
+        keys_from_jwks(&format!(r#"{{"keys":[{{{RSA_JWK}{extra}}}]}}"#)).unwrap().len()
+    }
+
+    #[test]
+    fn key_ops_without_verify_keep_a_key_out() {
+        assert_eq!(keys(""), 1);
+        assert_eq!(keys(r#","key_ops":["verify"]"#), 1);
+        assert_eq!(keys(r#","key_ops":["sign","verify"]"#), 1);
+        assert_eq!(keys(r#","key_ops":["encrypt"]"#), 0);
+        assert_eq!(keys(r#","key_ops":[]"#), 0);
+        assert_eq!(keys(r#","use":"enc""#), 0);
+    }
+}

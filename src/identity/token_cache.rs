@@ -1,0 +1,387 @@
+//! Verified-token cache: a token whose signature and claims were fully
+//! verified is remembered, per execution environment, so the same token on
+//! the next request (a page subscribing to several channels, a reconnect)
+//! skips the signature check and the JSON parsing.
+//!
+//! # Why this is sound (RFC 8725, JSON Web Token Best Current Practices)
+//!
+//! - **The key is the whole token.** An entry is found by the SHA-256 of the
+//!   exact token bytes (header, claims and signature), so a hit means these
+//!   very bytes passed every check of [`crate::identity::jwt`] before: the algorithm
+//!   allow-list and the refused key-naming headers (§3.1, §3.2), the signature
+//!   with a key picked by `kid` and family (§3.1, §3.12), and the claims. A
+//!   token differing in any byte, the signature included, is a miss and goes
+//!   through the full verification. SHA-256 makes a forged token with the hash
+//!   of a cached one infeasible (second preimage).
+//! - **Only successes are cached.** An entry is made after a fully successful
+//!   verification and nowhere else; a refused token is verified again, and
+//!   refused again, each time.
+//! - **Time-bound claims are checked on every hit** against the clock, with
+//!   the same leeway as a full verification: `exp` (an expired entry is dropped
+//!   and refused as `token_expired`) and `nbf`. An entry is never used after
+//!   its token expired, and it goes when the cache is full (expired entries
+//!   first).
+//! - **Issuer, audience and `token_use` are checked on every hit** with
+//!   [`crate::identity::jwt::check_issuer_and_audience`] (§3.8, §3.9, §3.11: which
+//!   tokens are accepted is decided by the configuration every time, not by
+//!   what was accepted once).
+//! - **A key set change clears the cache.** When the JWKS is fetched again
+//!   (rotation, a revoked key), every entry goes: a token verified with a key
+//!   that has since been withdrawn must not outlive the key.
+//! - **Nothing secret is kept** beyond what the verified token already said:
+//!   the digest and the verified [`User`] (id and claims), in memory only,
+//!   never logged.
+//!
+//! # Bound
+//!
+//! At most [`CAPACITY`] (512) entries. An execution environment serves one
+//! request at a time (a few at once under Lambda Managed Instances), and the
+//! tokens worth remembering are those of the users active on it within a
+//! token's lifetime (Cognito: one hour); 512 covers that with room to spare,
+//! while a user's claims (typically well under 1 KB) keep the worst case
+//! around half a megabyte, inside the function's memory budget. When full,
+//! expired entries are dropped first (a sweep at most once per 128
+//! insertions), then the oldest insertion (FIFO: a hit does not reorder
+//! anything, so it stays a lookup under a mutex). An expired entry that is
+//! still held is never used: every hit checks `exp` first.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::error::{AuthFailure, Refusal};
+use crate::identity::jwt::{check_issuer_and_audience, ClaimRules};
+use crate::identity::user::User;
+
+/// Most entries kept (see the module doc).
+pub(crate) const CAPACITY: usize = 512;
+
+type Key = [u8; 32];
+
+struct Entry {
+    user: Arc<User>,
+    exp: u64,
+    nbf: Option<u64>,
+}
+
+#[derive(Default)]
+struct Inner {
+    map: HashMap<Key, Entry>,
+    /// Insertion order, for eviction; holds exactly the keys of `map`.
+    order: VecDeque<Key>,
+    /// The key-set generation the entries were verified under.
+    generation: u64,
+    /// Insertions until the next sweep for expired entries may run.
+    until_sweep: usize,
+}
+
+/// The cache; shared by every request of an execution environment.
+pub struct TokenCache {
+    capacity: usize,
+    inner: Mutex<Inner>,
+}
+
+impl Default for TokenCache {
+    fn default() -> Self {
+        Self::with_capacity(CAPACITY)
+    }
+}
+
+impl std::fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenCache").field("capacity", &self.capacity).field("len", &self.len()).finish()
+    }
+}
+
+/// What a lookup found.
+#[derive(Debug)]
+pub enum Lookup {
+    /// Not cached (or dropped just now): verify the token in full.
+    Miss,
+    /// Cached, and still valid now.
+    Hit(Arc<User>),
+    /// Cached, but refused now (expired, or the configuration refuses it).
+    Refused(Refusal),
+}
+
+/// The digest a token is cached under.
+pub(crate) fn token_key(token: &str) -> Key {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// A NumericDate claim as jsonwebtoken reads it: a non-negative integer, or a
+/// number with the fraction dropped. `Err` when present in another form.
+fn numeric_date(claims: &serde_json::Map<String, Value>, name: &str) -> Result<Option<u64>, ()> {
+    match claims.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => {
+            n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)).map(Some).ok_or(())
+        }
+        Some(_) => Err(()),
+    }
+}
+
+impl TokenCache {
+    /// A cache of at most `capacity` entries (at least one).
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self { capacity: capacity.max(1), inner: Mutex::new(Inner::default()) }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves nothing half-done that
+        // matters (worst case an entry is missing): keep going.
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Entries held now.
+    pub fn len(&self) -> usize {
+        self.lock().map.len()
+    }
+
+    /// Whether the cache holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Looks `token` up at `now` (Unix seconds). `generation` is the current
+    /// key-set generation: when it differs from the one the entries were
+    /// verified under, every entry is dropped first.
+    pub fn lookup(&self, token: &str, generation: u64, now: u64, rules: &ClaimRules) -> Lookup {
+        let key = token_key(token);
+        let mut inner = self.lock();
+        if inner.generation != generation {
+            inner.map.clear();
+            inner.order.clear();
+            inner.generation = generation;
+            return Lookup::Miss;
+        }
+        let Some(entry) = inner.map.get(&key) else { return Lookup::Miss };
+        if entry.exp < now.saturating_sub(rules.leeway) {
+            inner.remove(&key);
+            return Lookup::Refused(Refusal::Unauthenticated(AuthFailure::TokenExpired));
+        }
+        if entry.nbf.is_some_and(|nbf| nbf > now.saturating_add(rules.leeway)) {
+            // Only a clock that went backwards gets here; verify in full.
+            inner.remove(&key);
+            return Lookup::Miss;
+        }
+        let user = entry.user.clone();
+        drop(inner);
+        match check_issuer_and_audience(&user.claims, rules) {
+            Ok(()) => Lookup::Hit(user),
+            Err(refusal) => Lookup::Refused(refusal),
+        }
+    }
+
+    /// Remembers a fully verified token, verified with keys of `generation`
+    /// (read before the key was picked). Not cached: a token whose `exp` is
+    /// not a plain NumericDate, or one verified under a key set that has
+    /// changed since.
+    pub fn insert(&self, token: &str, generation: u64, now: u64, user: Arc<User>) {
+        let (Ok(Some(exp)), Ok(nbf)) = (numeric_date(&user.claims, "exp"), numeric_date(&user.claims, "nbf")) else {
+            return;
+        };
+        let key = token_key(token);
+        let mut inner = self.lock();
+        if inner.generation != generation || inner.map.contains_key(&key) {
+            return;
+        }
+        if inner.map.len() >= self.capacity {
+            // Expired entries first, then the oldest. The sweep walks every
+            // entry, so it runs at most once per quarter-capacity insertions
+            // (amortised, well under a microsecond per insertion).
+            if inner.until_sweep == 0 {
+                inner.map.retain(|_, e| e.exp >= now);
+                let Inner { map, order, .. } = &mut *inner;
+                order.retain(|k| map.contains_key(k));
+                inner.until_sweep = (self.capacity / 4).max(1);
+            }
+            inner.until_sweep -= 1;
+            while inner.map.len() >= self.capacity {
+                let Some(oldest) = inner.order.pop_front() else { break };
+                inner.map.remove(&oldest);
+            }
+        }
+        inner.map.insert(key, Entry { user, exp, nbf });
+        inner.order.push_back(key);
+    }
+
+    /// Drops every entry.
+    pub fn clear(&self) {
+        let mut inner = self.lock();
+        inner.map.clear();
+        inner.order.clear();
+    }
+}
+
+impl Inner {
+    fn remove(&mut self, key: &Key) {
+        if self.map.remove(key).is_some() {
+            if let Some(at) = self.order.iter().position(|k| k == key) {
+                self.order.remove(at);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Map};
+
+    const NOW: u64 = 1_800_000_000;
+
+    fn rules() -> ClaimRules {
+        ClaimRules {
+            algorithms: vec![jsonwebtoken::Algorithm::RS256],
+            issuer: Some("https://issuer.example".into()),
+            audience: Some("app".into()),
+            leeway: 30,
+            user_id_claim: "sub".into(),
+        }
+    }
+
+    fn user(sub: &str, extra: Value) -> Arc<User> {
+        let mut claims: Map<String, Value> = serde_json::from_value(
+            json!({"sub": sub, "iss": "https://issuer.example", "aud": "app", "exp": NOW + 3600}),
+        )
+        .unwrap();
+        claims.extend(extra.as_object().unwrap().clone());
+        Arc::new(User { id: sub.into(), claims })
+    }
+
+    fn hit_id(cache: &TokenCache, token: &str, now: u64) -> Option<String> {
+        match cache.lookup(token, 0, now, &rules()) {
+            Lookup::Hit(user) => Some(user.id.clone()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_hit_returns_the_same_user_and_a_changed_byte_misses() {
+        let cache = TokenCache::default();
+        let u = user("u1", json!({}));
+        cache.insert("aaa.bbb.ccc", 0, NOW, u.clone());
+        match cache.lookup("aaa.bbb.ccc", 0, NOW, &rules()) {
+            Lookup::Hit(hit) => assert!(Arc::ptr_eq(&hit, &u)),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(cache.lookup("aaa.bbb.ccd", 0, NOW, &rules()), Lookup::Miss));
+        assert!(matches!(cache.lookup("aaa.bbb.cc", 0, NOW, &rules()), Lookup::Miss));
+    }
+
+    #[test]
+    fn expiry_is_checked_on_every_hit_with_the_leeway() {
+        let cache = TokenCache::default();
+        cache.insert("t", 0, NOW, user("u1", json!({"exp": NOW + 10})));
+        assert_eq!(hit_id(&cache, "t", NOW + 10), Some("u1".into()));
+        assert_eq!(hit_id(&cache, "t", NOW + 40), Some("u1".into()), "within the 30 s leeway");
+        match cache.lookup("t", 0, NOW + 41, &rules()) {
+            Lookup::Refused(r) => assert_eq!(r.log_reason(), "token_expired"),
+            other => panic!("{other:?}"),
+        }
+        assert!(cache.is_empty(), "an expired entry is dropped");
+        assert!(matches!(cache.lookup("t", 0, NOW, &rules()), Lookup::Miss));
+    }
+
+    #[test]
+    fn not_before_in_the_future_is_a_miss() {
+        let cache = TokenCache::default();
+        cache.insert("t", 0, NOW, user("u1", json!({"nbf": NOW + 100})));
+        assert!(matches!(cache.lookup("t", 0, NOW, &rules()), Lookup::Miss), "clock went backwards");
+        assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn issuer_and_audience_are_checked_on_a_hit() {
+        let cache = TokenCache::default();
+        cache.insert("t", 0, NOW, user("u1", json!({})));
+        let mut other = rules();
+        other.audience = Some("another-app".into());
+        match cache.lookup("t", 0, NOW, &other) {
+            Lookup::Refused(r) => assert_eq!(r.log_reason(), "token_wrong_audience"),
+            o => panic!("{o:?}"),
+        }
+        let mut other = rules();
+        other.issuer = Some("https://elsewhere.example".into());
+        assert!(matches!(cache.lookup("t", 0, NOW, &other), Lookup::Refused(_)));
+        assert_eq!(hit_id(&cache, "t", NOW), Some("u1".into()));
+    }
+
+    #[test]
+    fn a_new_key_set_generation_clears_everything() {
+        let cache = TokenCache::default();
+        cache.insert("t", 0, NOW, user("u1", json!({})));
+        assert_eq!(cache.len(), 1);
+        assert!(matches!(cache.lookup("t", 1, NOW, &rules()), Lookup::Miss));
+        assert!(cache.is_empty());
+        // A token verified under the old generation is not cached any more.
+        cache.insert("t", 0, NOW, user("u1", json!({})));
+        assert!(cache.is_empty());
+        cache.insert("t", 1, NOW, user("u1", json!({})));
+        assert!(matches!(cache.lookup("t", 1, NOW, &rules()), Lookup::Hit(_)));
+    }
+
+    #[test]
+    fn without_a_numeric_exp_nothing_is_cached() {
+        let cache = TokenCache::default();
+        cache.insert("t", 0, NOW, user("u1", json!({"exp": "soon"})));
+        cache.insert("t2", 0, NOW, user("u1", json!({"exp": null})));
+        cache.insert("t3", 0, NOW, user("u1", json!({"nbf": "x"})));
+        assert!(cache.is_empty());
+        cache.insert("t4", 0, NOW, user("u1", json!({"exp": (NOW + 5) as f64 + 0.5})));
+        assert_eq!(cache.len(), 1);
+    }
+
+    #[test]
+    fn eviction_drops_expired_entries_then_the_oldest() {
+        let cache = TokenCache::with_capacity(3);
+        cache.insert("a", 0, NOW, user("a", json!({})));
+        cache.insert("b", 0, NOW, user("b", json!({"exp": NOW + 5})));
+        cache.insert("c", 0, NOW, user("c", json!({})));
+        // Full: at NOW + 10, "b" has expired and goes first.
+        cache.insert("d", 0, NOW + 10, user("d", json!({})));
+        assert_eq!(cache.len(), 3);
+        assert_eq!(hit_id(&cache, "a", NOW), Some("a".into()));
+        assert_eq!(hit_id(&cache, "b", NOW), None);
+        // Full again, nothing expired: the oldest insertion ("a") goes, hits notwithstanding.
+        cache.insert("e", 0, NOW, user("e", json!({})));
+        assert_eq!(cache.len(), 3);
+        assert_eq!(hit_id(&cache, "a", NOW), None);
+        for t in ["c", "d", "e"] {
+            assert_eq!(hit_id(&cache, t, NOW), Some(t.into()));
+        }
+        // Many more: never above the bound.
+        for i in 0..100 {
+            cache.insert(&format!("x{i}"), 0, NOW, user("x", json!({})));
+        }
+        assert_eq!(cache.len(), 3);
+        assert_eq!(hit_id(&cache, "x99", NOW), Some("x".into()));
+    }
+
+    #[test]
+    fn shared_by_many_threads() {
+        let cache = TokenCache::with_capacity(64);
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let cache = &cache;
+                s.spawn(move || {
+                    for i in 0..2_000 {
+                        let token = format!("token-{}", (i * 7 + t) % 100);
+                        match cache.lookup(&token, 0, NOW, &rules()) {
+                            Lookup::Hit(user) => assert_eq!(user.id, token),
+                            Lookup::Miss => cache.insert(&token, 0, NOW, user(&token, json!({}))),
+                            Lookup::Refused(r) => panic!("{r:?}"),
+                        }
+                        assert!(cache.len() <= 64);
+                    }
+                });
+            }
+        });
+        assert_eq!(cache.len(), 64);
+        let inner = cache.lock();
+        assert_eq!(inner.order.len(), inner.map.len());
+    }
+}

@@ -1,0 +1,150 @@
+//! The validator seam: a [`UserValidator`] turns what a request carries (a
+//! token parameter, the `Authorization` header, the identity API Gateway
+//! already verified) into a [`User`] or a refusal. Answers never take identity
+//! from client parameters.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+use jsonwebtoken::DecodingKey;
+
+use crate::error::{AuthFailure, Refusal};
+use crate::identity::authorizer::user_from_authorizer;
+use crate::identity::jwks::KeySource;
+use crate::identity::jwt::{self, ClaimRules};
+use crate::identity::token_cache::{Lookup, TokenCache};
+use crate::identity::user::User;
+
+/// What a request offers to prove who is asking. All fields borrow the request.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Credentials<'a> {
+    /// The token query (JSONP) or form (AJAX) parameter.
+    pub token: Option<&'a str>,
+    /// The `Authorization` header (AJAX only; JSONP cannot send headers).
+    pub authorization: Option<&'a str>,
+    /// `requestContext.authorizer` as API Gateway sent it, unparsed.
+    pub authorizer: Option<&'a RawValue>,
+}
+
+/// Turns credentials into a user, or refuses.
+pub trait UserValidator: Send + Sync {
+    /// Validates the credentials of one request.
+    fn validate<'a>(
+        &'a self,
+        credentials: Credentials<'a>,
+    ) -> impl Future<Output = Result<Arc<User>, Refusal>> + Send + 'a;
+}
+
+/// Local runs only: every request is the same fixed demo user.
+#[derive(Debug, Clone)]
+pub(crate) struct DemoValidator {
+    user: Arc<User>,
+}
+
+/// The demo user's id.
+pub(crate) const DEMO_USER_ID: &str = "demo-user";
+
+impl Default for DemoValidator {
+    fn default() -> Self {
+        let mut claims = Map::new();
+        claims.insert("sub".into(), Value::from(DEMO_USER_ID));
+        claims.insert("name".into(), Value::from("Demo User"));
+        Self { user: Arc::new(User { id: DEMO_USER_ID.into(), claims }) }
+    }
+}
+
+impl UserValidator for DemoValidator {
+    fn validate<'a>(
+        &'a self,
+        _credentials: Credentials<'a>,
+    ) -> impl Future<Output = Result<Arc<User>, Refusal>> + Send + 'a {
+        std::future::ready(Ok(self.user.clone()))
+    }
+}
+
+/// `jwt`: a JSON Web Token checked against `JWT_*` (see [`crate::identity::jwt`]),
+/// with verified tokens remembered (see [`crate::identity::token_cache`]).
+#[derive(Debug)]
+pub struct JwtValidator {
+    /// Algorithms, issuer, audience, leeway.
+    pub rules: ClaimRules,
+    /// `JWT_SECRET`, for HMAC algorithms.
+    pub secret: Option<DecodingKey>,
+    /// RSA/EC keys.
+    pub keys: KeySource,
+    /// Tokens verified in this execution environment.
+    pub cache: TokenCache,
+}
+
+impl JwtValidator {
+    /// A validator with an empty token cache.
+    pub fn new(rules: ClaimRules, secret: Option<DecodingKey>, keys: KeySource) -> Self {
+        crate::identity::ring_provider::install();
+        Self { rules, secret, keys, cache: TokenCache::default() }
+    }
+}
+
+impl UserValidator for JwtValidator {
+    async fn validate<'a>(&'a self, credentials: Credentials<'a>) -> Result<Arc<User>, Refusal> {
+        let token = jwt::token_of(credentials.token, credentials.authorization)
+            .ok_or(Refusal::Unauthenticated(AuthFailure::TokenMissing))?;
+        if token.len() > jwt::MAX_TOKEN_BYTES {
+            return Err(Refusal::Unauthenticated(AuthFailure::TokenTooLarge));
+        }
+        let generation = self.keys.generation();
+        match self.cache.lookup(token, generation, jsonwebtoken::get_current_timestamp(), &self.rules) {
+            Lookup::Hit(user) => return Ok(user),
+            Lookup::Refused(refusal) => return Err(refusal),
+            Lookup::Miss => {}
+        }
+        let head = jwt::check_head(token, &self.rules)?;
+        let key = if jwt::is_hmac(head.alg) {
+            self.secret.clone().ok_or(Refusal::Unauthenticated(AuthFailure::TokenAlgorithmNotAllowed))?
+        } else {
+            self.keys.key_for(&head).await?
+        };
+        let user = Arc::new(jwt::verify(token, &head, &key, &self.rules)?);
+        self.cache.insert(token, generation, jsonwebtoken::get_current_timestamp(), user.clone());
+        Ok(user)
+    }
+}
+
+/// `authorizer`: the identity API Gateway verified (see [`crate::identity::authorizer`]).
+#[derive(Debug, Clone)]
+pub(crate) struct AuthorizerValidator {
+    /// `USER_ID_CLAIM` (default `sub`).
+    pub user_id_claim: String,
+}
+
+impl UserValidator for AuthorizerValidator {
+    fn validate<'a>(
+        &'a self,
+        credentials: Credentials<'a>,
+    ) -> impl Future<Output = Result<Arc<User>, Refusal>> + Send + 'a {
+        std::future::ready(user_from_authorizer(credentials.authorizer, &self.user_id_claim).map(Arc::new))
+    }
+}
+
+/// The validators the function can be configured with (`AUTH_MODE`).
+#[derive(Debug)]
+pub(crate) enum Validator {
+    /// `demo`: a fixed user, for local runs.
+    Demo(DemoValidator),
+    /// `jwt` (the default).
+    Jwt(Box<JwtValidator>),
+    /// `authorizer`.
+    Authorizer(AuthorizerValidator),
+}
+
+impl UserValidator for Validator {
+    async fn validate<'a>(&'a self, credentials: Credentials<'a>) -> Result<Arc<User>, Refusal> {
+        match self {
+            Self::Demo(demo) => demo.validate(credentials).await,
+            Self::Jwt(jwt) => jwt.validate(credentials).await,
+            Self::Authorizer(authorizer) => authorizer.validate(credentials).await,
+        }
+    }
+}

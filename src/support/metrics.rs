@@ -1,0 +1,143 @@
+//! CloudWatch metrics without an API call: the one log line per request
+//! carries an Embedded Metric Format block (`_aws`), from which CloudWatch
+//! Logs makes the metrics.
+//!
+//! The line gets, beside its usual fields (`route`, `transport`, `decision`,
+//! `reason`, and `stage` when the request came through an API Gateway stage):
+//!
+//! ```json
+//! "_aws":{"Timestamp":1763726744836,"CloudWatchMetrics":[{"Namespace":"PusherAuth",
+//!   "Dimensions":[["decision"],["route","transport","decision","reason"]],
+//!   "Metrics":[{"Name":"Requests","Unit":"Count"},{"Name":"Duration","Unit":"Microseconds"}]}]},
+//! "Requests":1,"Duration":12
+//! ```
+//!
+//! and, with a stage, a third dimension set
+//! `["stage","route","transport","decision","reason"]`. Every dimension value
+//! comes from a fixed vocabulary (routes, transports, decisions and reasons
+//! are codes in the source; a stage name is written only when it is a valid
+//! API Gateway stage name, and stages are the operator's), so the number of
+//! metrics stays bounded whatever clients send.
+//!
+//! Everything but the timestamp and the two values is fixed at cold start:
+//! [`Metrics`] holds the directive text, and the log subscriber
+//! ([`crate::support::logging`]) writes it with the line's own timestamp in
+//! milliseconds (see [`crate::support::logging::EMF_FIELD`]).
+
+/// `METRICS_NAMESPACE` when unset.
+pub(crate) const DEFAULT_NAMESPACE: &str = "PusherAuth";
+
+/// The metric counting requests (one per log line); the refusal alarm reads it.
+pub(crate) const REQUESTS: &str = "Requests";
+/// The metric timing the handler, in microseconds.
+pub(crate) const DURATION: &str = "Duration";
+
+/// The EMF directive for one namespace, with and without the stage dimension.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Metrics {
+    namespace: String,
+    plain: Box<str>,
+    staged: Box<str>,
+}
+
+impl Metrics {
+    /// The directive for `namespace` (checked by [`valid_namespace`]).
+    pub(crate) fn new(namespace: &str) -> Self {
+        let directive = |dimensions: &str| {
+            let mut out = String::with_capacity(256);
+            out.push_str("\"CloudWatchMetrics\":[{\"Namespace\":");
+            crate::support::json_text::push_string(&mut out, namespace);
+            out.push_str(",\"Dimensions\":");
+            out.push_str(dimensions);
+            out.push_str(",\"Metrics\":[{\"Name\":\"");
+            out.push_str(REQUESTS);
+            out.push_str("\",\"Unit\":\"Count\"},{\"Name\":\"");
+            out.push_str(DURATION);
+            out.push_str("\",\"Unit\":\"Microseconds\"}]}]}");
+            out.into_boxed_str()
+        };
+        Self {
+            namespace: namespace.to_owned(),
+            plain: directive(r#"[["decision"],["route","transport","decision","reason"]]"#),
+            staged: directive(
+                r#"[["decision"],["route","transport","decision","reason"],["stage","route","transport","decision","reason"]]"#,
+            ),
+        }
+    }
+
+    #[cfg(test)]
+    /// The namespace.
+    pub(crate) fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// The `_aws` object after its `Timestamp` member (closing brace
+    /// included), with the stage dimension set when the line has a `stage`.
+    pub(crate) fn directive(&self, with_stage: bool) -> &str {
+        if with_stage {
+            &self.staged
+        } else {
+            &self.plain
+        }
+    }
+}
+
+/// CloudWatch's namespace rules, narrowed: 1–255 characters, ASCII letters,
+/// digits and `.-_/#:`, not starting with `:` nor with `AWS/` (reserved for
+/// AWS's own services).
+pub(crate) fn valid_namespace(namespace: &str) -> bool {
+    (1..=255).contains(&namespace.len())
+        && namespace.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'/' | b'#' | b':'))
+        && !namespace.starts_with(':')
+        && !namespace.starts_with("AWS/")
+}
+
+/// Whether an API Gateway stage name (`requestContext.stage`) may become a
+/// dimension value: letters, digits, `-` and `_`, at most 128 (API Gateway's
+/// own rule), or HTTP API's and function URLs' `$default`.
+pub(crate) fn valid_stage_name(stage: &str) -> bool {
+    stage == "$default"
+        || ((1..=128).contains(&stage.len())
+            && stage.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespaces() {
+        for good in ["PusherAuth", "PusherAuth/staging", "a", "My.App-1_x/#:y", &"n".repeat(255)] {
+            assert!(valid_namespace(good), "{good}");
+        }
+        for bad in ["", "AWS/Lambda", ":x", "a b", "a\"b", "é", "a\nb", &"n".repeat(256)] {
+            assert!(!valid_namespace(bad), "{bad}");
+        }
+        // Only "AWS/" is reserved.
+        assert!(valid_namespace("AWSome") && valid_namespace("aws/x"));
+    }
+
+    #[test]
+    fn stage_names() {
+        for good in ["staging", "prod", "$default", "v1_2-x", &"s".repeat(128)] {
+            assert!(valid_stage_name(good), "{good}");
+        }
+        for bad in ["", "$other", "a b", "a/b", "<script>", &"s".repeat(129)] {
+            assert!(!valid_stage_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn directives_are_the_rest_of_a_json_object() {
+        let m = Metrics::new("PusherAuth/staging");
+        for staged in [false, true] {
+            let object = format!("{{\"Timestamp\":1,{}", m.directive(staged));
+            let value: serde_json::Value = serde_json::from_str(&object).unwrap();
+            let directive = &value["CloudWatchMetrics"][0];
+            assert_eq!(directive["Namespace"], "PusherAuth/staging");
+            assert_eq!(directive["Dimensions"][0], serde_json::json!(["decision"]));
+            assert_eq!(directive["Dimensions"].as_array().unwrap().len(), if staged { 3 } else { 2 });
+            assert_eq!(directive["Metrics"][0], serde_json::json!({"Name": "Requests", "Unit": "Count"}));
+        }
+    }
+}

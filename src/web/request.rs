@@ -1,0 +1,116 @@
+//! The transport-neutral request: what every event shape is decoded into
+//! before the endpoint sees it.
+
+use std::borrow::Cow;
+
+use serde_json::value::RawValue;
+
+use crate::config::StageVariables;
+
+/// The HTTP method, as far as the endpoint cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// JSONP.
+    Get,
+    /// AJAX.
+    Post,
+    /// CORS preflight.
+    Options,
+    /// Anything else: 405.
+    Other,
+}
+
+impl Method {
+    /// Parses a method name (case-sensitive, as HTTP defines).
+    pub fn parse(name: &str) -> Self {
+        match name {
+            "GET" => Self::Get,
+            "POST" => Self::Post,
+            "OPTIONS" => Self::Options,
+            _ => Self::Other,
+        }
+    }
+}
+
+/// The query string in whichever form the integration delivered it.
+#[derive(Debug, Clone, Copy)]
+pub enum Query<'a> {
+    /// Still encoded, as in `rawQueryString` (HTTP API, function URLs).
+    Raw(&'a str),
+    /// Already decoded, one list of values per name, as in REST API
+    /// `multiValueQueryStringParameters`.
+    Decoded(&'a [(Cow<'a, str>, Vec<Cow<'a, str>>)]),
+}
+
+/// The request body.
+#[derive(Debug, Clone, Copy)]
+pub enum Body<'a> {
+    /// No body.
+    None,
+    /// Text as sent.
+    Text(&'a str),
+    /// Base64 of the bytes sent (`isBase64Encoded: true`).
+    Base64(&'a str),
+}
+
+/// The headers the endpoint reads.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Headers<'a> {
+    /// `Origin`.
+    pub origin: Option<&'a str>,
+    /// `Authorization`.
+    pub authorization: Option<&'a str>,
+    /// `Content-Type`.
+    pub content_type: Option<&'a str>,
+}
+
+/// A request, decoded from whatever event shape carried it.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// API Gateway's request id, for the log.
+    pub request_id: &'a str,
+    /// HTTP method.
+    pub method: Method,
+    /// Full path, possibly behind a stage or other prefix.
+    pub path: &'a str,
+    /// Query string.
+    pub query: Query<'a>,
+    /// Body.
+    pub body: Body<'a>,
+    /// Selected headers.
+    pub headers: Headers<'a>,
+    /// Stage variables (overrides).
+    pub stage_variables: &'a StageVariables,
+    /// `requestContext.authorizer`, unparsed.
+    pub authorizer: Option<&'a RawValue>,
+}
+
+/// The two routes, matched as path suffixes behind any prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// `…/pusher/auth`: channel authorization.
+    ChannelAuth,
+    /// `…/pusher/user-auth`: user authentication (`pusher.signin()`).
+    UserAuth,
+}
+
+impl Route {
+    /// Finds the route a path ends in.
+    pub(crate) fn of(path: &str) -> Option<Self> {
+        let path = path.strip_suffix('/').unwrap_or(path);
+        if path.ends_with("/pusher/auth") {
+            Some(Self::ChannelAuth)
+        } else if path.ends_with("/pusher/user-auth") {
+            Some(Self::UserAuth)
+        } else {
+            None
+        }
+    }
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::ChannelAuth => "channel-auth",
+            Self::UserAuth => "user-auth",
+        }
+    }
+}

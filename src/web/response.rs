@@ -1,0 +1,296 @@
+//! Response encoding: JSON for AJAX, hardened JSONP for `<script>` requests,
+//! and the headers every answer carries.
+
+use std::borrow::Cow;
+
+use serde::Serialize;
+
+use crate::error::Refusal;
+use crate::pusher::names::JsonpCallback;
+use crate::support::json_text;
+
+/// A successful authorization: `auth` plus what the channel type needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct AuthBody {
+    /// `<key>:<hex signature>`.
+    pub auth: String,
+    /// Presence channels: the exact JSON string that was signed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel_data: Option<String>,
+    /// Encrypted channels: base64 per-channel key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_secret: Option<String>,
+    /// User authentication: the exact JSON string that was signed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_data: Option<String>,
+}
+
+impl AuthBody {
+    /// `{"auth":…[,"channel_data":…][,"shared_secret":…][,"user_data":…]}`,
+    /// as `serde_json` would write it.
+    pub fn to_json(&self) -> String {
+        let optional = [
+            ("channel_data", &self.channel_data),
+            ("shared_secret", &self.shared_secret),
+            ("user_data", &self.user_data),
+        ];
+        let len = self.auth.len() + optional.iter().map(|(_, v)| v.as_ref().map_or(0, |v| v.len() + 20)).sum::<usize>();
+        let mut out = String::with_capacity(len + 16);
+        out.push_str("{\"auth\":");
+        json_text::push_string(&mut out, &self.auth);
+        for (name, value) in optional {
+            if let Some(value) = value {
+                out.push_str(",\"");
+                out.push_str(name);
+                out.push_str("\":");
+                json_text::push_string(&mut out, value);
+            }
+        }
+        out.push('}');
+        out
+    }
+}
+
+/// `Content-Type` of JSON answers.
+pub(crate) const JSON: &str = "application/json; charset=utf-8";
+/// `Content-Type` of JSONP answers.
+pub(crate) const JAVASCRIPT: &str = "application/javascript; charset=utf-8";
+
+/// An HTTP answer, independent of how it travels back through API Gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers in the order they are sent.
+    pub headers: Vec<(&'static str, Cow<'static, str>)>,
+    /// Body text (empty for preflights).
+    pub body: String,
+}
+
+impl Response {
+    fn new(status: u16, content_type: Option<&'static str>, body: String) -> Self {
+        let mut headers = Vec::with_capacity(6);
+        if let Some(content_type) = content_type {
+            headers.push(("Content-Type", Cow::Borrowed(content_type)));
+        }
+        headers.push(("X-Content-Type-Options", Cow::Borrowed("nosniff")));
+        headers.push(("Cache-Control", Cow::Borrowed("no-store, private")));
+        Self { status, headers, body }
+    }
+
+    /// A JSON answer to an AJAX request.
+    pub fn json(body: &AuthBody) -> Self {
+        Self::new(200, Some(JSON), body.to_json())
+    }
+
+    /// A JSON answer already written (a batch).
+    pub fn json_text(json: String) -> Self {
+        Self::new(200, Some(JSON), json)
+    }
+
+    /// A script calling the callback with a JSON value already written (a batch).
+    pub fn jsonp_json(callback: JsonpCallback<'_>, json: &str) -> Self {
+        Self::new(200, Some(JAVASCRIPT), jsonp_script(callback, json))
+    }
+
+    /// A JSON error: `{"error":"<code>","status":<status>}` with that status.
+    pub fn error(refusal: Refusal) -> Self {
+        Self::new(refusal.status(), Some(JSON), error_json(refusal))
+    }
+
+    /// A script calling the callback with the authorization.
+    pub fn jsonp(callback: JsonpCallback<'_>, body: &AuthBody) -> Self {
+        Self::new(200, Some(JAVASCRIPT), jsonp_script(callback, &body.to_json()))
+    }
+
+    /// JSONP denial of a private or encrypted channel: a script answered with
+    /// 4xx never runs and pusher-js would wait forever, so the answer is 200
+    /// and the callback gets an error object without `auth`. The log records
+    /// the status it stands for.
+    pub fn jsonp_denial(callback: JsonpCallback<'_>, refusal: Refusal) -> Self {
+        Self::new(200, Some(JAVASCRIPT), jsonp_script(callback, &error_json(refusal)))
+    }
+
+    /// JSONP denial of a presence channel: the error object also carries the
+    /// fixed `"channel_data":"{}"` (no `auth`). pusher-js takes any JSONP answer
+    /// as a success; without `channel_data` a presence channel on a connection
+    /// that asked to sign in waits for the signin and then subscribes without
+    /// `channel_data`, which crashes the connection on some servers (sockudo
+    /// 5.2.0) or waits forever when the signin was refused. With it, pusher-js
+    /// sends `pusher:subscribe` without `auth`, which every Pusher-protocol
+    /// server refuses for that channel alone.
+    pub fn jsonp_presence_denial(callback: JsonpCallback<'_>, refusal: Refusal) -> Self {
+        let mut json = error_json(refusal);
+        json.pop();
+        json.push_str(PRESENCE_DENIAL_CHANNEL_DATA);
+        Self::new(200, Some(JAVASCRIPT), jsonp_script(callback, &json))
+    }
+
+    /// JSONP denial of user authentication (`pusher.signin()`): a script that
+    /// does not call the callback. pusher-js takes any JSONP answer as a
+    /// success and would send `pusher:signin` without a signature, which a
+    /// Pusher-protocol server may answer by closing the whole connection (and
+    /// close codes 4000–4099 stop pusher-js from reconnecting). Not calling it
+    /// leaves the connection as it was: not signed in, channels working.
+    pub fn jsonp_user_auth_denial(refusal: Refusal) -> Self {
+        let mut body = String::from("/**/void ");
+        body.push_str(&error_json(refusal));
+        body.push(';');
+        Self::new(200, Some(JAVASCRIPT), body)
+    }
+
+    /// An empty answer (CORS preflight).
+    pub fn no_content() -> Self {
+        Self::new(204, None, String::new())
+    }
+
+    /// Adds a header.
+    pub fn with_header(mut self, name: &'static str, value: impl Into<Cow<'static, str>>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// The value of a header, by exact name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| &**v)
+    }
+}
+
+/// What a presence denial adds to the error object (fixed text; see
+/// [`Response::jsonp_presence_denial`]).
+const PRESENCE_DENIAL_CHANNEL_DATA: &str = ",\"channel_data\":\"{}\"}";
+
+/// `{"error":"<code>","status":<status>}` (codes are fixed snake_case words).
+fn error_json(refusal: Refusal) -> String {
+    format!("{{\"error\":\"{}\",\"status\":{}}}", refusal.public_code(), refusal.status())
+}
+
+/// `/**/typeof CB === 'function' && CB(<json>);` with the JSON made safe to
+/// embed in a script: U+2028, U+2029, `<`, `>` and `&` become `\uXXXX`
+/// escapes (they can only occur inside JSON strings, so the value is unchanged).
+fn jsonp_script(callback: JsonpCallback<'_>, json: &str) -> String {
+    let cb = callback.as_str();
+    let mut out = String::with_capacity(json.len() + 2 * cb.len() + 40);
+    out.push_str("/**/typeof ");
+    out.push_str(cb);
+    out.push_str(" === 'function' && ");
+    out.push_str(cb);
+    out.push('(');
+    escape_for_script(json, &mut out);
+    out.push_str(");");
+    out
+}
+
+/// Appends `json` with the characters that are unsafe in a script escaped.
+pub fn escape_for_script(json: &str, out: &mut String) {
+    let bytes = json.as_bytes();
+    let mut start = 0;
+    let mut from = 0;
+    while let Some(i) = json_text::find_script_unsafe(bytes, from) {
+        let (escape, len) = match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'<', ..) => ("\\u003c", 1),
+            (b'>', ..) => ("\\u003e", 1),
+            (b'&', ..) => ("\\u0026", 1),
+            // U+2028 and U+2029 are E2 80 A8 and E2 80 A9 in UTF-8.
+            (_, Some(0x80), Some(0xA8)) => ("\\u2028", 3),
+            (_, Some(0x80), Some(0xA9)) => ("\\u2029", 3),
+            _ => {
+                from = i + 1; // another character starting with 0xE2
+                continue;
+            }
+        };
+        out.push_str(&json[start..i]);
+        out.push_str(escape);
+        start = i + len;
+        from = start;
+    }
+    out.push_str(&json[start..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::AuthFailure;
+
+    #[test]
+    fn jsonp_escapes_script_breakers_but_keeps_the_value() {
+        let body = AuthBody {
+            auth: "k:0".into(),
+            channel_data: Some("{\"n\":\"</script><b>&\u{2028}\u{2029}é🎉'\"}".into()),
+            ..AuthBody::default()
+        };
+        let cb = JsonpCallback::parse("Pusher.auth_callbacks['7']").unwrap();
+        let r = Response::jsonp(cb, &body);
+        let prefix = "/**/typeof Pusher.auth_callbacks['7'] === 'function' && Pusher.auth_callbacks['7'](";
+        assert!(r.body.starts_with(prefix) && r.body.ends_with(");"), "{}", r.body);
+        let json = &r.body[prefix.len()..r.body.len() - 2];
+        for c in ['<', '>', '&', '\u{2028}', '\u{2029}'] {
+            assert!(!json.contains(c), "{c:?} left in {json}");
+        }
+        assert!(json.contains("\\u003c/script\\u003e"));
+        let back: AuthBody = serde_json::from_str(json).unwrap();
+        assert_eq!(back, body);
+        assert_eq!(r.header("Content-Type"), Some(JAVASCRIPT));
+    }
+
+    #[test]
+    fn auth_body_json_matches_serde() {
+        let full = AuthBody {
+            auth: "k:1".into(),
+            channel_data: Some("{\"a\":\"\u{2028}\"}".into()),
+            shared_secret: Some("x/+=".into()),
+            user_data: Some("{}".into()),
+        };
+        for body in [full, AuthBody { auth: "k:2".into(), ..AuthBody::default() }] {
+            assert_eq!(body.to_json(), serde_json::to_string(&body).unwrap());
+        }
+    }
+
+    #[test]
+    fn every_answer_has_nosniff_and_no_store() {
+        let cb = JsonpCallback::parse("Pusher.auth_callbacks['1']").unwrap();
+        for r in [
+            Response::json(&AuthBody::default()),
+            Response::error(Refusal::Forbidden),
+            Response::jsonp_denial(cb, Refusal::Forbidden),
+            Response::jsonp_presence_denial(cb, Refusal::Forbidden),
+            Response::jsonp_user_auth_denial(Refusal::Forbidden),
+            Response::no_content(),
+        ] {
+            assert_eq!(r.header("X-Content-Type-Options"), Some("nosniff"));
+            assert_eq!(r.header("Cache-Control"), Some("no-store, private"));
+        }
+    }
+
+    #[test]
+    fn presence_denial_carries_fixed_channel_data_and_no_auth() {
+        let cb = JsonpCallback::parse("Pusher.auth_callbacks['3']").unwrap();
+        let r = Response::jsonp_presence_denial(cb, Refusal::Forbidden);
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("Content-Type"), Some(JAVASCRIPT));
+        assert_eq!(
+            r.body,
+            "/**/typeof Pusher.auth_callbacks['3'] === 'function' && Pusher.auth_callbacks['3']({\"error\":\"forbidden\",\"status\":403,\"channel_data\":\"{}\"});"
+        );
+    }
+
+    #[test]
+    fn user_auth_denial_never_calls_the_callback() {
+        let r = Response::jsonp_user_auth_denial(Refusal::Unauthenticated(AuthFailure::TokenMissing));
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("Content-Type"), Some(JAVASCRIPT));
+        assert_eq!(r.body, "/**/void {\"error\":\"unauthenticated\",\"status\":401};");
+        assert!(!r.body.contains("auth_callbacks"));
+    }
+
+    #[test]
+    fn denial_has_no_auth_and_names_the_status() {
+        let cb = JsonpCallback::parse("Pusher.auth_callbacks['2']").unwrap();
+        let r = Response::jsonp_denial(cb, Refusal::Forbidden);
+        assert_eq!(r.status, 200);
+        assert_eq!(
+            r.body,
+            "/**/typeof Pusher.auth_callbacks['2'] === 'function' && Pusher.auth_callbacks['2']({\"error\":\"forbidden\",\"status\":403});"
+        );
+    }
+}

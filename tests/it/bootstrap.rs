@@ -1,0 +1,206 @@
+//! The real bootstrap (`pusher-auth`, the release binary's `main`) against a
+//! small stand-in for the Lambda Runtime API, at every log level Lambda's
+//! `AWS_LAMBDA_LOG_LEVEL` allows: every answer is right, and nothing the
+//! process writes (stdout and stderr, its own lines and `lambda_runtime`'s)
+//! holds a signature, shared secret, token, secret or raw query string.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::helpers::runtime_api::{runtime_api_gated, Seen};
+
+use crate::helpers::{fixture, tokens, KEY, MASTER_KEY, SECRET};
+use serde_json::Value;
+
+/// The events: JSONP private, presence, encrypted and user authentication with a
+/// token, AJAX with a bearer token, a mapping-template request, one refusal.
+fn events(token: &str) -> Vec<Value> {
+    let query = |channel: &str| {
+        format!("callback=Pusher.auth_callbacks%5B%271%27%5D&socket_id=1.2&channel_name={channel}&token={token}")
+    };
+    let mut out = Vec::new();
+    for channel in ["private-user-user-1", "presence-room-1", "private-encrypted-org-acme-x", "private-forbidden"] {
+        let mut e = fixture("apigw-v2-jsonp-private");
+        e["rawQueryString"] = Value::from(query(channel));
+        out.push(e);
+    }
+    let mut signin = fixture("apigw-v2-jsonp-private");
+    signin["rawPath"] = Value::from("/pusher/user-auth");
+    signin["requestContext"]["http"]["path"] = Value::from("/pusher/user-auth");
+    signin["rawQueryString"] =
+        Value::from(format!("callback=Pusher.auth_callbacks%5B%272%27%5D&socket_id=1.2&token={token}"));
+    out.push(signin);
+    let mut ajax = fixture("apigw-v2-ajax-private");
+    ajax["body"] = Value::from("socket_id=1.2&channel_name=private-user-user-1");
+    ajax["isBase64Encoded"] = Value::from(false);
+    ajax["headers"]["authorization"] = Value::from(format!("Bearer {token}"));
+    ajax["headers"].as_object_mut().unwrap().remove("origin");
+    out.push(ajax);
+    let mut mapping = fixture("rest-mapping-jsonp-private");
+    mapping["params"]["querystring"]["channel_name"] = Value::from("private-user-user-1");
+    mapping["params"]["querystring"]["token"] = Value::from(token);
+    out.push(mapping);
+    out
+}
+
+fn run(level: &str, events: &[Value]) -> (Seen, String) {
+    run_with(level, events, &[], 1)
+}
+
+/// Runs the bootstrap with `extra` variables against a stub that holds the
+/// first invocations until `gate` `/next` requests wait at once.
+fn run_with(level: &str, events: &[Value], extra: &[(&str, &str)], gate: usize) -> (Seen, String) {
+    let t = tokens();
+    let bytes = events.iter().map(|e| serde_json::to_vec(e).unwrap()).collect();
+    let (address, seen) = runtime_api_gated(bytes, gate);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pusher-auth"))
+        .env_clear()
+        .envs(extra.iter().copied())
+        .env("AWS_LAMBDA_RUNTIME_API", &address)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "pusher-auth")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_LEVEL", level)
+        .env("PUSHER_KEY", KEY)
+        .env("PUSHER_SECRET", SECRET)
+        .env("PUSHER_ENCRYPTION_MASTER_KEY_BASE64", MASTER_KEY)
+        .env("AUTH_MODE", "jwt")
+        .env("JWT_ALGORITHMS", "RS256")
+        .env("JWT_JWKS", t["jwks"].to_string())
+        .env("JWT_ISSUER", t["issuer"].as_str().unwrap())
+        .env("JWT_AUDIENCE", t["audience"].as_str().unwrap())
+        .env("USER_INFO_CLAIMS", "name,org")
+        .env("CHANNEL_RULES", "private-user-{sub} presence-room-* private-encrypted-org-{org}-*")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read both pipes as the process writes (a full pipe would stop it).
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = pipe.read_to_end(&mut text);
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    // A hang detector, generous: RS256 checks are slow in a debug build on a busy machine.
+    let patience = Duration::from_secs(30) + Duration::from_millis(500) * events.len() as u32;
+    let started = Instant::now();
+    let answered = || {
+        let seen = seen.lock().unwrap();
+        seen.responses.len() + seen.errors.len()
+    };
+    while answered() < events.len() {
+        if started.elapsed() > patience {
+            let _ = child.kill();
+            let _ = child.wait();
+            let (out, err) = (stdout.join().unwrap(), stderr.join().unwrap());
+            panic!("the bootstrap answered {} of {} events:\n{out}{err}", answered(), events.len());
+        }
+        assert!(child.try_wait().unwrap().is_none(), "the bootstrap exited");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Let the last lines out, then stop it where it waits for the next event.
+    std::thread::sleep(Duration::from_millis(100));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let log = format!("{}{}", stdout.join().unwrap(), stderr.join().unwrap());
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
+    (seen, log)
+}
+
+/// Strings whose appearance in a log would leak something.
+fn secrets_of(seen: &Seen, token: &str, events: &[Value]) -> Vec<String> {
+    let t = tokens();
+    let mut out = vec![SECRET.to_owned(), MASTER_KEY.to_owned(), t["hs_secret"].as_str().unwrap().to_owned()];
+    out.extend(token.split('.').map(String::from));
+    for e in events {
+        if let Some(q) = e["rawQueryString"].as_str() {
+            out.push(q.to_owned());
+            out.extend(
+                q.split('&').filter(|p| p.starts_with("callback=") || p.starts_with("token=")).map(String::from),
+            );
+        }
+    }
+    for (_, body) in &seen.responses {
+        let text = String::from_utf8_lossy(body);
+        // Every signature, shared secret and signed identity in the answers.
+        for marker in [format!("{KEY}:"), "\"shared_secret\\\":\\\"".into(), "\"shared_secret\":\"".into()] {
+            for (at, _) in text.match_indices(&marker) {
+                let rest = &text[at + marker.len()..];
+                let value: String =
+                    rest.chars().take_while(|c| c.is_ascii_alphanumeric() || "+/=".contains(*c)).collect();
+                if value.len() >= 16 {
+                    out.push(value);
+                }
+            }
+        }
+    }
+    out.push("user_data".into());
+    out.push("channel_data".into());
+    out.retain(|s| s.len() >= 8);
+    out
+}
+
+#[test]
+fn no_secret_at_any_log_level() {
+    let token = tokens()["tokens"]["valid_rs256"].as_str().unwrap().to_owned();
+    let events = events(&token);
+    for level in ["error", "warn", "info", "debug", "trace", "TRACE", "DEBUG"] {
+        let (seen, log) = run(level, &events);
+        assert_eq!(seen.init_errors, 0, "{level}: {log}");
+        // Every answer as expected: five signed proxy answers, one JSONP denial, the
+        // mapping-template success (a JSON string).
+        assert_eq!(seen.responses.len(), events.len(), "{level}: errors {:?}\n{log}", seen.errors.len());
+        let bodies: Vec<String> = seen.responses.iter().map(|(_, b)| String::from_utf8(b.clone()).unwrap()).collect();
+        let signed = bodies.iter().filter(|b| b.contains(&format!("{KEY}:"))).count();
+        assert_eq!(signed, events.len() - 1, "{level}: {bodies:#?}");
+        assert!(bodies.iter().any(|b| b.contains("shared_secret")), "{level}");
+        assert!(bodies[3].contains(r#"{\"error\":\"forbidden\",\"status\":403}"#), "{level}: {}", bodies[3]);
+        for secret in secrets_of(&seen, &token, &events) {
+            assert!(!log.contains(&secret), "{level}: {secret:?} in the log:\n{log}");
+        }
+        // One JSON line per request at info and below; lines are JSON objects.
+        let lines: Vec<Value> =
+            log.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("{level}: not JSON: {l}"))).collect();
+        let request_lines: Vec<&Value> = lines.iter().filter(|l| !l["route"].is_null()).collect();
+        let expected = if matches!(level, "error" | "warn") { 0 } else { events.len() };
+        assert_eq!(request_lines.len(), expected, "{level}:\n{log}");
+        for line in request_lines {
+            crate::helpers::assert_emf(line);
+        }
+    }
+}
+
+/// Lambda Managed Instances: with `AWS_LAMBDA_MAX_CONCURRENCY=4` the bootstrap
+/// polls with four workers, so four invocations are outstanding at once (the
+/// stub hands none out before four `/next` requests wait together: a
+/// sequential bootstrap would never get one), and every one of 200 answers is
+/// the one the same event gets alone.
+#[test]
+fn managed_instances_take_several_invocations_at_once() {
+    let token = tokens()["tokens"]["valid_rs256"].as_str().unwrap().to_owned();
+    let kinds = events(&token);
+    let (alone, _) = run("info", &kinds);
+    let expected: Vec<Vec<u8>> = {
+        let mut by_id = alone.responses;
+        by_id.sort_by_key(|(id, _)| id[4..].parse::<usize>().unwrap());
+        by_id.into_iter().map(|(_, body)| body).collect()
+    };
+    assert_eq!(expected.len(), kinds.len());
+    let many: Vec<Value> = (0..200).map(|n| kinds[n % kinds.len()].clone()).collect();
+    let (seen, log) = run_with("info", &many, &[("AWS_LAMBDA_MAX_CONCURRENCY", "4")], 4);
+    assert_eq!((seen.init_errors, seen.errors.len()), (0, 0), "{log}");
+    assert_eq!(seen.responses.len(), many.len());
+    assert!(seen.max_in_flight >= 4, "at most {} invocations at once", seen.max_in_flight);
+    for (id, body) in &seen.responses {
+        let n: usize = id.strip_prefix("req-").unwrap().parse().unwrap();
+        assert_eq!(body, &expected[n % kinds.len()], "{id}");
+    }
+    // Still one whole JSON line per request.
+    let lines: Vec<Value> = log.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("{l}"))).collect();
+    assert_eq!(lines.iter().filter(|l| !l["route"].is_null()).count(), many.len());
+}

@@ -1,0 +1,166 @@
+//! Helpers shared by the integration tests: the fixtures and the demo app,
+//! an endpoint from a list of variables, one event through the real handler
+//! with its log captured, and the HMAC a signature must equal.
+
+pub(crate) mod runtime_api;
+
+use pusher_auth_lambda::handle_bytes;
+use pusher_auth_lambda::logging::Captured;
+use pusher_auth_lambda::store_from_lookup;
+use pusher_auth_lambda::Endpoint;
+use pusher_auth_lambda::Settings;
+
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+use sha2::Sha256;
+
+/// The app key of the demo app the fixtures are signed for.
+pub(crate) const KEY: &str = "3e294278b9dd9a0ab486";
+/// Its secret.
+pub(crate) const SECRET: &str = "5b31d8b6ca557775afc4";
+/// Its encryption master key (base64 of 32 bytes).
+pub(crate) const MASTER_KEY: &str = "bmsybDV1aHF1b2s0dm16dm91aWR2c3FrcWMxaGU0dnc=";
+
+/// `tests/fixtures/events/<name>.json`, as bytes.
+pub(crate) fn fixture_bytes(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/tests/fixtures/events/{name}.json", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+/// `tests/fixtures/events/<name>.json`, parsed.
+pub(crate) fn fixture(name: &str) -> Value {
+    serde_json::from_slice(&fixture_bytes(name)).unwrap()
+}
+
+/// `tests/fixtures/tokens.json` (minted by `tests/tools/mint_tokens.py`).
+pub(crate) fn tokens() -> Value {
+    serde_json::from_str(include_str!("../../fixtures/tokens.json")).unwrap()
+}
+
+/// The fixture token `name`.
+pub(crate) fn token(name: &str) -> String {
+    tokens()["tokens"][name].as_str().unwrap_or_else(|| panic!("no token {name}")).to_owned()
+}
+
+/// `tests/fixtures/pusher-auth-vectors.json`.
+pub(crate) fn vectors() -> Value {
+    serde_json::from_str(include_str!("../../fixtures/pusher-auth-vectors.json")).unwrap()
+}
+
+/// Hex HMAC-SHA256 of `message` under `secret`: what a signature must hold.
+pub(crate) fn hmac_hex(secret: &str, message: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(message.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// An endpoint configured by `vars`, as the environment would: a later entry
+/// wins over an earlier one of the same name, and an empty value is unset.
+pub(crate) fn endpoint_from<K: AsRef<str>, V: AsRef<str>>(vars: &[(K, V)]) -> Endpoint {
+    let lookup = |name: &str| {
+        vars.iter()
+            .rev()
+            .find(|(k, _)| k.as_ref() == name)
+            .map(|(_, v)| v.as_ref().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    Endpoint::new(Settings::from_lookup_with_store(lookup, store_from_lookup).unwrap())
+}
+
+/// Runs one event through the handler, capturing the log at `level`; returns
+/// the invocation's payload (or function-error message) and the log text.
+pub(crate) fn handle_logged(
+    endpoint: &Endpoint,
+    event: &[u8],
+    level: tracing::Level,
+) -> (Result<String, String>, String) {
+    let captured = Captured::default();
+    let outcome = tracing::subscriber::with_default(captured.subscriber(level), || {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(handle_bytes(
+            endpoint,
+            event,
+            "invocation-1",
+        ))
+    });
+    (outcome.expect("an HTTP event").into_result(), captured.text())
+}
+
+/// The units CloudWatch accepts in an EMF `MetricDefinition`.
+const EMF_UNITS: &[&str] = &[
+    "Seconds",
+    "Microseconds",
+    "Milliseconds",
+    "Bytes",
+    "Kilobytes",
+    "Megabytes",
+    "Gigabytes",
+    "Terabytes",
+    "Bits",
+    "Kilobits",
+    "Megabits",
+    "Gigabits",
+    "Terabits",
+    "Percent",
+    "Count",
+    "Bytes/Second",
+    "Kilobytes/Second",
+    "Megabytes/Second",
+    "Gigabytes/Second",
+    "Terabytes/Second",
+    "Bits/Second",
+    "Kilobits/Second",
+    "Megabits/Second",
+    "Gigabits/Second",
+    "Terabits/Second",
+    "Count/Second",
+    "None",
+];
+
+/// Checks a log line against the CloudWatch Embedded Metric Format
+/// specification (AWS's "Specification: Embedded metric format"): `_aws` with
+/// an integer `Timestamp` in ms, directives with a valid `Namespace`, dimension
+/// sets of at most 30 names each naming a top-level string member, at most 100
+/// metric definitions each naming a top-level number, units from the allowed
+/// list. Returns the directive (this function writes exactly one).
+#[track_caller]
+pub(crate) fn assert_emf(line: &serde_json::Value) -> &serde_json::Value {
+    let context = line.to_string();
+    let aws = line["_aws"].as_object().unwrap_or_else(|| panic!("no _aws object: {context}"));
+    let millis = aws["Timestamp"].as_u64().unwrap_or_else(|| panic!("Timestamp is not an integer: {context}"));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    assert!(millis <= now && now - millis < 3_600_000, "Timestamp is not the time in ms: {context}");
+    let directives = aws["CloudWatchMetrics"].as_array().unwrap_or_else(|| panic!("no CloudWatchMetrics: {context}"));
+    assert_eq!(directives.len(), 1, "{context}");
+    for directive in directives {
+        let namespace = directive["Namespace"].as_str().unwrap_or_else(|| panic!("no Namespace: {context}"));
+        assert!((1..=255).contains(&namespace.len()) && !namespace.starts_with("AWS/"), "{context}");
+        let sets = directive["Dimensions"].as_array().unwrap_or_else(|| panic!("no Dimensions: {context}"));
+        assert!(!sets.is_empty(), "{context}");
+        for set in sets {
+            let names = set.as_array().unwrap_or_else(|| panic!("a dimension set is not an array: {context}"));
+            assert!((1..=30).contains(&names.len()), "{context}");
+            for name in names {
+                let name = name.as_str().unwrap_or_else(|| panic!("a dimension name is not a string: {context}"));
+                let value =
+                    line[name].as_str().unwrap_or_else(|| panic!("dimension {name} is not a string member: {context}"));
+                assert!(
+                    (1..=1024).contains(&value.len()) && value.is_ascii() && !value.trim().is_empty(),
+                    "dimension {name}: {context}"
+                );
+            }
+        }
+        let metrics = directive["Metrics"].as_array().unwrap_or_else(|| panic!("no Metrics: {context}"));
+        assert!((1..=100).contains(&metrics.len()), "{context}");
+        for metric in metrics {
+            let name = metric["Name"].as_str().unwrap_or_else(|| panic!("a metric without a Name: {context}"));
+            assert!((1..=255).contains(&name.len()), "{context}");
+            assert!(line[name].is_number(), "metric {name} is not a number member: {context}");
+            if let Some(unit) = metric.get("Unit") {
+                assert!(EMF_UNITS.contains(&unit.as_str().unwrap_or("")), "unit of {name}: {context}");
+            }
+            for key in metric.as_object().unwrap().keys() {
+                assert!(["Name", "Unit", "StorageResolution"].contains(&key.as_str()), "{key}: {context}");
+            }
+        }
+    }
+    &directives[0]
+}

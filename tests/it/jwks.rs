@@ -1,0 +1,256 @@
+//! A JWKS served by a small HTTP server on 127.0.0.1 started by the test:
+//! lazy fetch, key rotation, the server down, the server slow, and hostile
+//! documents (over the size cap, deeply nested, keys that flip on every call).
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::helpers::tokens;
+use pusher_auth_lambda::testing::jwt::{check_head, ClaimRules};
+use pusher_auth_lambda::testing::RemoteJwks;
+use serde_json::Value;
+
+#[derive(Clone)]
+struct Server {
+    url: String,
+    hits: Arc<AtomicUsize>,
+    body: Arc<Mutex<String>>,
+    delay: Arc<Mutex<Duration>>,
+    up: Arc<Mutex<bool>>,
+    /// When set, every second hit is served this body instead (keys that flip on every call).
+    alternate: Arc<Mutex<Option<String>>>,
+}
+
+impl Server {
+    fn start(jwks: &Value) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let server = Server {
+            url: format!("http://127.0.0.1:{}/.well-known/jwks.json", listener.local_addr().unwrap().port()),
+            hits: Arc::default(),
+            body: Arc::new(Mutex::new(jwks.to_string())),
+            delay: Arc::default(),
+            up: Arc::new(Mutex::new(true)),
+            alternate: Arc::default(),
+        };
+        let s = server.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 4096];
+                    let mut seen = Vec::new();
+                    while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buf) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => seen.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let hit = s.hits.fetch_add(1, Ordering::SeqCst);
+                    if !*s.up.lock().unwrap() {
+                        return; // close without an answer
+                    }
+                    std::thread::sleep(*s.delay.lock().unwrap());
+                    let alternate = s.alternate.lock().unwrap().clone().filter(|_| hit % 2 == 1);
+                    let body = alternate.unwrap_or_else(|| s.body.lock().unwrap().clone());
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = stream.write_all(head.as_bytes());
+                    let _ = stream.write_all(body.as_bytes());
+                });
+            }
+        });
+        server
+    }
+
+    fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+}
+
+fn rules() -> ClaimRules {
+    let t = tokens();
+    ClaimRules {
+        algorithms: vec![jsonwebtoken::Algorithm::RS256, jsonwebtoken::Algorithm::ES256],
+        issuer: t["issuer"].as_str().map(String::from),
+        audience: t["audience"].as_str().map(String::from),
+        leeway: 30,
+        user_id_claim: "sub".into(),
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+/// Validates a token from tokens.json against the remote JWKS.
+fn check(remote: &RemoteJwks, name: &str) -> Result<String, String> {
+    let token = tokens()["tokens"][name].as_str().unwrap().to_owned();
+    let head = check_head(&token, &rules()).map_err(|r| r.log_reason().to_owned())?;
+    let key = runtime().block_on(remote.key_for(&head)).map_err(|r| r.log_reason().to_owned())?;
+    pusher_auth_lambda::testing::jwt::verify(&token, &head, &key, &rules())
+        .map(|u| u.id)
+        .map_err(|r| r.log_reason().to_owned())
+}
+
+#[test]
+fn fetched_lazily_and_cached() {
+    let server = Server::start(&tokens()["jwks"]);
+    let remote = RemoteJwks::new(&server.url).unwrap();
+    assert_eq!(server.hits(), 0, "nothing is fetched before the first token");
+    assert_eq!(check(&remote, "valid_rs256"), Ok("user-1".into()));
+    assert_eq!(check(&remote, "valid_es256"), Ok("user-2".into()));
+    assert_eq!(check(&remote, "valid_rs256"), Ok("user-1".into()));
+    assert_eq!(server.hits(), 1);
+}
+
+#[test]
+fn rotation_brings_a_new_kid_and_refetches_are_rate_limited() {
+    let t = tokens();
+    let server = Server::start(&t["jwks"]);
+    // Default interval: an unknown kid within a minute of the last fetch is refused without a fetch.
+    let remote = RemoteJwks::new(&server.url).unwrap();
+    assert_eq!(check(&remote, "valid_rs256"), Ok("user-1".into()));
+    *server.body.lock().unwrap() = t["jwks_rotated"].to_string();
+    assert_eq!(check(&remote, "valid_rs256_rotated_key"), Err("token_unknown_key".into()));
+    assert_eq!(server.hits(), 1);
+    // With the interval passed (zero here), the unknown kid triggers one fetch that finds it.
+    let remote = RemoteJwks::new(&server.url).unwrap().with_refetch_interval(Duration::ZERO);
+    *server.body.lock().unwrap() = t["jwks"].to_string();
+    assert_eq!(check(&remote, "valid_rs256"), Ok("user-1".into()));
+    *server.body.lock().unwrap() = t["jwks_rotated"].to_string();
+    assert_eq!(check(&remote, "valid_rs256_rotated_key"), Ok("user-4".into()));
+    assert_eq!(server.hits(), 3);
+}
+
+#[test]
+fn server_down_cached_keys_work_unknown_keys_fail_closed() {
+    let server = Server::start(&tokens()["jwks"]);
+    let remote = RemoteJwks::new(&server.url).unwrap().with_refetch_interval(Duration::ZERO);
+    assert_eq!(check(&remote, "valid_rs256"), Ok("user-1".into()));
+    *server.up.lock().unwrap() = false;
+    assert_eq!(check(&remote, "valid_rs256"), Ok("user-1".into()));
+    assert_eq!(check(&remote, "valid_rs256_rotated_key"), Err("jwks_unavailable".into()));
+    // Nothing listening at all.
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let remote = RemoteJwks::new(&format!("http://127.0.0.1:{closed}/jwks.json")).unwrap();
+    assert_eq!(check(&remote, "valid_rs256"), Err("jwks_unavailable".into()));
+}
+
+#[test]
+fn slow_server_gives_up_within_two_seconds() {
+    let server = Server::start(&tokens()["jwks"]);
+    let remote = RemoteJwks::new(&server.url).unwrap().with_refetch_interval(Duration::ZERO);
+    assert_eq!(check(&remote, "valid_rs256"), Ok("user-1".into()));
+    *server.delay.lock().unwrap() = Duration::from_secs(5);
+    let started = Instant::now();
+    assert_eq!(check(&remote, "valid_rs256_rotated_key"), Err("jwks_unavailable".into()));
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(1900) && waited < Duration::from_millis(2600), "{waited:?}");
+    assert_eq!(check(&remote, "valid_rs256"), Ok("user-1".into()), "cached keys still work");
+}
+
+/// The `jwt` validator (with its verified-token cache) over the remote JWKS.
+fn validate(v: &pusher_auth_lambda::testing::JwtValidator, name: &str) -> Result<String, String> {
+    use pusher_auth_lambda::testing::{Credentials, UserValidator};
+    let token = tokens()["tokens"][name].as_str().unwrap().to_owned();
+    let credentials = Credentials { token: Some(&token), ..Default::default() };
+    runtime().block_on(v.validate(credentials)).map(|u| u.id.clone()).map_err(|r| r.log_reason().to_owned())
+}
+
+#[test]
+fn a_key_rotation_clears_the_verified_token_cache() {
+    use pusher_auth_lambda::testing::JwtValidator;
+    use pusher_auth_lambda::testing::KeySource;
+    let t = tokens();
+    let server = Server::start(&t["jwks"]);
+    let remote = RemoteJwks::new(&server.url).unwrap().with_refetch_interval(Duration::ZERO);
+    let v = JwtValidator::new(rules(), None, KeySource::Remote(remote));
+    assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()));
+    assert_eq!(validate(&v, "valid_es256"), Ok("user-2".into()));
+    assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()));
+    assert_eq!((server.hits(), v.cache.len()), (1, 2), "the second valid_rs256 is a cache hit");
+    // Rotation: rsa-1 is withdrawn, rsa-2 comes in. The first token naming rsa-2
+    // makes the function fetch the new set, and every cached token goes with the old set.
+    let mut rotated = t["jwks_rotated"].clone();
+    rotated["keys"].as_array_mut().unwrap().retain(|k| k["kid"] != "rsa-1");
+    *server.body.lock().unwrap() = rotated.to_string();
+    assert_eq!(validate(&v, "valid_rs256_rotated_key"), Ok("user-4".into()));
+    assert_eq!(server.hits(), 2);
+    // A token signed with the withdrawn key is no longer accepted, though it was cached.
+    assert_eq!(validate(&v, "valid_rs256"), Err("token_unknown_key".into()));
+    // ec-1 stayed in the set: verified again in full, then cached again. (With a
+    // zero refetch interval every unknown kid refetched, so the set changed again.)
+    let fetches = server.hits();
+    assert_eq!(validate(&v, "valid_es256"), Ok("user-2".into()));
+    assert_eq!(validate(&v, "valid_rs256_rotated_key"), Ok("user-4".into()));
+    assert_eq!(validate(&v, "valid_es256"), Ok("user-2".into()));
+    assert_eq!((server.hits(), v.cache.len()), (fetches, 2), "both cached, no fetch");
+}
+
+#[test]
+fn oversized_document_is_refused_and_cached_keys_stay() {
+    let t = tokens();
+    let server = Server::start(&t["jwks"]);
+    let remote = RemoteJwks::new(&server.url).unwrap().with_refetch_interval(Duration::ZERO);
+    assert_eq!(check(&remote, "valid_rs256"), Ok("user-1".into()));
+    // The rotated keys, padded past the 256 KiB cap.
+    let mut huge = t["jwks_rotated"].clone();
+    huge["padding"] = Value::from("x".repeat(300 * 1024));
+    *server.body.lock().unwrap() = huge.to_string();
+    assert_eq!(check(&remote, "valid_rs256_rotated_key"), Err("jwks_unavailable".into()));
+    assert_eq!(check(&remote, "valid_rs256"), Ok("user-1".into()), "cached keys still work");
+    // Nothing cached yet: refused, never partly read.
+    let fresh = RemoteJwks::new(&server.url).unwrap();
+    assert_eq!(check(&fresh, "valid_rs256"), Err("jwks_unavailable".into()));
+}
+
+#[test]
+fn deeply_nested_document_is_refused_without_exhausting_the_stack() {
+    let server = Server::start(&tokens()["jwks"]);
+    let depth = 100_000; // 200 KB, inside the size cap
+    *server.body.lock().unwrap() = format!("{{\"keys\":[{}{}]}}", "[".repeat(depth), "]".repeat(depth));
+    let remote = RemoteJwks::new(&server.url).unwrap();
+    assert_eq!(check(&remote, "valid_rs256"), Err("jwks_unavailable".into()));
+    *server.body.lock().unwrap() = format!("{{\"keys\":[{}{}]}}", "{\"a\":".repeat(depth), "}".repeat(depth));
+    let remote = RemoteJwks::new(&server.url).unwrap();
+    assert_eq!(check(&remote, "valid_rs256"), Err("jwks_unavailable".into()));
+    assert_eq!(server.hits(), 2);
+}
+
+#[test]
+fn keys_that_flip_on_every_call_cost_one_fetch_per_unknown_key() {
+    let t = tokens();
+    // Two disjoint key sets: `rsa-1` only, and `rsa-2` only.
+    let only = |set: &Value, kid: &str| {
+        let keys: Vec<Value> = set["keys"].as_array().unwrap().iter().filter(|k| k["kid"] == kid).cloned().collect();
+        serde_json::json!({ "keys": keys })
+    };
+    let server = Server::start(&only(&t["jwks"], "rsa-1"));
+    *server.alternate.lock().unwrap() = Some(only(&t["jwks_rotated"], "rsa-2").to_string());
+    // Refetches allowed at once: each token whose key the last fetch lacked
+    // costs exactly one fetch, and the answer is right.
+    let remote = RemoteJwks::new(&server.url).unwrap().with_refetch_interval(Duration::ZERO);
+    assert_eq!(check(&remote, "valid_rs256"), Ok("user-1".into()));
+    assert_eq!(check(&remote, "valid_rs256_rotated_key"), Ok("user-4".into()));
+    assert_eq!(check(&remote, "valid_rs256"), Ok("user-1".into()));
+    assert_eq!(check(&remote, "valid_rs256"), Ok("user-1".into()), "known keys need no fetch");
+    assert_eq!(server.hits(), 3);
+    // With the default interval the flipping server is asked once a minute at
+    // most: the other key set is refused meanwhile.
+    let before = server.hits();
+    let remote = RemoteJwks::new(&server.url).unwrap();
+    let first = check(&remote, "valid_rs256");
+    let second = check(&remote, "valid_rs256_rotated_key");
+    assert!(first.is_ok() != second.is_ok(), "{first:?} {second:?}");
+    for _ in 0..10 {
+        let _ = check(&remote, "valid_rs256");
+        let _ = check(&remote, "valid_rs256_rotated_key");
+    }
+    assert_eq!(server.hits(), before + 1);
+}

@@ -1,0 +1,15 @@
+//! The integration tests, as one binary: each module drives the library
+//! through its public surface (and the `testing` facade) or the real
+//! bootstrap; `helpers` holds what they share.
+
+mod bootstrap;
+mod events;
+mod faults;
+mod helpers;
+mod identity;
+mod jwks;
+mod layers;
+mod secrets_manager;
+mod soak;
+mod token_verdicts;
+mod vectors;
