@@ -1,4 +1,4 @@
-//! Bare-minimum `lambda_runtime` function used as the baseline in `bench/`.
+//! Bare-minimum `lambda_runtime` function used as the baseline in `perf/`.
 //!
 //! It echoes the event payload back as the response, so whatever the
 //! benchmark measures for it is the cost of the runtime itself (HTTP client,

@@ -29,7 +29,7 @@ def b64url_decode(part):
 
 
 events = sorted(glob.glob(os.path.join(ROOT, "tests/fixtures/events/*.json")))
-events += sorted(glob.glob(os.path.join(ROOT, "bench/events/*.json")))
+events += sorted(glob.glob(os.path.join(ROOT, "perf/events/*.json")))
 for path in events:
     raw = open(path, "rb").read()
     put("event", raw)

@@ -1,5 +1,5 @@
 // The Node.js equivalent of pusher-auth in AUTH_MODE=jwt, for the process
-// benchmark (bench/run-jwt-bench.sh): what a Node.js 20 Lambda function doing
+// benchmark (perf/run-jwt-bench.sh): what a Node.js 20 Lambda function doing
 // the same job would typically do with the usual packages — npm `jsonwebtoken`
 // 9 to verify the token against keys from the same JWKS, the official `pusher`
 // package to sign, a JSONP answer, one JSON log line per request.

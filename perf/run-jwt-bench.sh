@@ -2,16 +2,16 @@
 # The process benchmark in AUTH_MODE=jwt (issue 11), all in one run so the
 # ratios are measured side by side: pusher-auth with RS256 and ES256 tokens
 # (a different user and token on every invocation, and one token repeated),
-# the Node.js 20 equivalent (bench/node: npm jsonwebtoken 9 + the official
+# the Node.js 20 equivalent (perf/node: npm jsonwebtoken 9 + the official
 # pusher package, keys from the same JWKS) in the same three rows, and the
 # bare lambda_runtime echo floor. Extra arguments go to run-process-bench.py.
 #
-#   bench/run-jwt-bench.sh                      # build, mint, run (about 3 minutes)
-#   NO_BUILD=1 bench/run-jwt-bench.sh --repeats 3
+#   perf/run-jwt-bench.sh                      # build, mint, run (about 3 minutes)
+#   NO_BUILD=1 perf/run-jwt-bench.sh --repeats 3
 #
-# Keys and tokens are made afresh by bench/node/mint.mjs (jose) in the work
+# Keys and tokens are made afresh by perf/node/mint.mjs (jose) in the work
 # directory; nothing minted is committed. Needs node >= 20 and npm (the
-# pinned packages of bench/node/package-lock.json are installed with `npm ci`).
+# pinned packages of perf/node/package-lock.json are installed with `npm ci`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET=${CARGO_TARGET_DIR:-target}
@@ -25,9 +25,9 @@ if [[ -z ${NO_BUILD:-} ]]; then
     cargo build --release --quiet
     cargo build --release --quiet --example echo
 fi
-[[ -d bench/node/node_modules ]] || (cd bench/node && npm ci --no-audit --no-fund --silent)
+[[ -d perf/node/node_modules ]] || (cd perf/node && npm ci --no-audit --no-fund --silent)
 echo "minting $COUNT RS256 and $COUNT ES256 tokens in $WORK ..." >&2
-node bench/node/mint.mjs "$WORK" "$EVENT" "$COUNT" "$ISSUER" "$AUDIENCE"
+node perf/node/mint.mjs "$WORK" "$EVENT" "$COUNT" "$ISSUER" "$AUDIENCE"
 
 exec python3 - "$TARGET" "$WORK" "$COUNT" "$ISSUER" "$AUDIENCE" "$@" <<'PY'
 import json, os, sys
@@ -43,11 +43,11 @@ fn = f"{target}/release/pusher-auth"
 rows = [
     ("es256-distinct", fn, [], {"events": f"{work}/es256.jsonl"}, ours),
     ("rs256-repeated", fn, [], {"event": f"{work}/rs256-one.json"}, ours),
-    ("node-rs256-distinct", "/usr/bin/node", ["bench/node/bootstrap.mjs"], {"events": f"{work}/rs256.jsonl"}, node),
-    ("node-es256-distinct", "/usr/bin/node", ["bench/node/bootstrap.mjs"], {"events": f"{work}/es256.jsonl"}, node),
-    ("node-rs256-repeated", "/usr/bin/node", ["bench/node/bootstrap.mjs"], {"event": f"{work}/rs256-one.json"}, node),
+    ("node-rs256-distinct", "/usr/bin/node", ["perf/node/bootstrap.mjs"], {"events": f"{work}/rs256.jsonl"}, node),
+    ("node-es256-distinct", "/usr/bin/node", ["perf/node/bootstrap.mjs"], {"events": f"{work}/es256.jsonl"}, node),
+    ("node-rs256-repeated", "/usr/bin/node", ["perf/node/bootstrap.mjs"], {"event": f"{work}/rs256-one.json"}, node),
 ]
-argv = ["python3", "bench/run-process-bench.py", "--function", fn, "--label", "rs256-distinct",
+argv = ["python3", "perf/run-process-bench.py", "--function", fn, "--label", "rs256-distinct",
         "--events", f"{work}/rs256.jsonl", "--event", f"{work}/rs256-one.json",
         "--echo", f"{target}/release/examples/echo", "--count", count, "--workdir", work,
         "--json", f"{work}/results.json"]

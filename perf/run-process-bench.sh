@@ -3,9 +3,9 @@
 # benchmark with pusher-auth's demo configuration.  Extra arguments go to
 # run-process-bench.py (e.g. --count 5000 --repeats 5 --json /tmp/bench.json).
 #
-#   bench/run-process-bench.sh                 # build + run
-#   NO_BUILD=1 bench/run-process-bench.sh      # run against existing binaries
-#   EVENT=path/to/event.json bench/run-process-bench.sh
+#   perf/run-process-bench.sh                 # build + run
+#   NO_BUILD=1 perf/run-process-bench.sh      # run against existing binaries
+#   EVENT=path/to/event.json perf/run-process-bench.sh
 #
 # Exit status: non-zero only if a function failed (init error, error response,
 # non-200 proxy response, crash or hang); timing goals are only reported.
@@ -14,8 +14,8 @@ cd "$(dirname "$0")/.."
 
 EVENT=${EVENT:-tests/fixtures/events/apigw-v2-jsonp-private.json}
 if [[ ! -f $EVENT ]]; then
-    echo "note: $EVENT not found, using bench/events/http-api-v2-jsonp.json" >&2
-    EVENT=bench/events/http-api-v2-jsonp.json
+    echo "note: $EVENT not found, using perf/events/http-api-v2-jsonp.json" >&2
+    EVENT=perf/events/http-api-v2-jsonp.json
 fi
 
 if [[ -z ${NO_BUILD:-} ]]; then
@@ -23,7 +23,7 @@ if [[ -z ${NO_BUILD:-} ]]; then
     cargo build --release --quiet --example echo
 fi
 
-exec python3 bench/run-process-bench.py \
+exec python3 perf/run-process-bench.py \
     --function target/release/pusher-auth \
     --echo target/release/examples/echo \
     --event "$EVENT" \

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The process benchmark (bench/run-process-bench.sh) with the app secret read
+# The process benchmark (perf/run-process-bench.sh) with the app secret read
 # from Secrets Manager: moto's server on 127.0.0.1 holds it, the bootstrap gets
 # PUSHER_SECRET_ID and AWS_ENDPOINT_URL. The cold start then includes building
 # the Secrets Manager client; the first invocation of each process reads the
@@ -22,7 +22,7 @@ boto3.client("secretsmanager", endpoint_url=f"http://127.0.0.1:{sys.argv[1]}", r
              aws_access_key_id="bench", aws_secret_access_key="bench").create_secret(
     Name="pusher/bench", SecretString="5b31d8b6ca557775afc4")
 PY
-bash bench/run-process-bench.sh \
+bash perf/run-process-bench.sh \
   --env PUSHER_SECRET= \
   --env PUSHER_SECRET_ID=pusher/bench \
   --env AWS_REGION=eu-west-1 \

@@ -18,13 +18,13 @@ connection).  Every reply is sent with a single sendall() so the function
 under test never sees a reply split across two reads; the number of wake-ups
 it needs per invocation therefore does not depend on the stub's timing.
 
-run-process-bench.py uses the Rust twin of this stub (bench/runtime-stub) by
+run-process-bench.py uses the Rust twin of this stub (perf/runtime-stub) by
 default and this one with `--stub python`: sharing a core with the function,
 the Python interpreter pollutes its caches and adds 30-40 us of measured CPU
 per invocation.  This file is also handy on its own for poking at a bootstrap
 by hand:
 
-    python3 bench/runtime_stub.py --event EVENT.json [--port 9001] [--limit 10]
+    python3 perf/runtime_stub.py --event EVENT.json [--port 9001] [--limit 10]
 """
 
 from __future__ import annotations

@@ -13,14 +13,14 @@ echo function built the same way:
   3. peak RSS: VmHWM from /proc/<pid>/status after the run;
   4. stripped binary size.
 
-The Runtime API stub is bench/runtime-stub (Rust, built on demand with cargo;
-`--stub python` uses bench/runtime_stub.py instead).
+The Runtime API stub is perf/runtime-stub (Rust, built on demand with cargo;
+`--stub python` uses perf/runtime_stub.py instead).
 
 Timing goals are reported, never asserted.  The exit status is non-zero only if
 a function failed: init error, invocation error, crash/hang, or a response
 that does not meet its expectation (--expect; by default the function under
 test must answer an API Gateway proxy response with statusCode 200 and echo
-must return the event unchanged).  See bench/README.md for the method.
+must return the event unchanged).  See perf/README.md for the method.
 """
 
 from __future__ import annotations
@@ -121,17 +121,17 @@ STUB = {"kind": "rust", "bin": None, "workdir": "/tmp"}
 
 
 def build_rust_stub() -> str:
-    """Build bench/runtime-stub (its own workspace; cargo's up-to-date check
+    """Build perf/runtime-stub (its own workspace; cargo's up-to-date check
     makes this a no-op when nothing changed) and return the binary path."""
     manifest = BENCH_DIR / "runtime-stub" / "Cargo.toml"
     r = subprocess.run(["cargo", "build", "--release", "--quiet", "--manifest-path", str(manifest)])
     if r.returncode != 0:
-        sys.exit("building bench/runtime-stub failed (or pass --stub python)")
+        sys.exit("building perf/runtime-stub failed (or pass --stub python)")
     return str(BENCH_DIR / "runtime-stub" / "target" / "release" / "lambda-runtime-stub")
 
 
 class RustStub:
-    """Drives bench/runtime-stub as a child process; same interface as
+    """Drives perf/runtime-stub as a child process; same interface as
     runtime_stub.RuntimeStub (state, first_next/done/failed events, close)."""
 
     def __init__(self, event_path, limit=None, marks=(), on_mark=None, function_name="pusher-auth", events_path=None):
@@ -582,9 +582,9 @@ def main():
     ap.add_argument("--json", metavar="FILE", help="also write all results as JSON")
     ap.add_argument("--timeout", type=float, default=60, help="per-run hang timeout in seconds (default 60)")
     ap.add_argument("--stub", choices=["rust", "python"], default="rust",
-                    help="Runtime API stub: rust = bench/runtime-stub (default, built on demand), "
-                         "python = bench/runtime_stub.py (inflates the function's CPU; see README)")
-    ap.add_argument("--stub-bin", metavar="PATH", help="prebuilt bench/runtime-stub binary (skips cargo build)")
+                    help="Runtime API stub: rust = perf/runtime-stub (default, built on demand), "
+                         "python = perf/runtime_stub.py (inflates the function's CPU; see README)")
+    ap.add_argument("--stub-bin", metavar="PATH", help="prebuilt perf/runtime-stub binary (skips cargo build)")
     ap.add_argument("--pin", choices=["same", "split", "none"], default="same",
                     help="CPU placement: same = function, stub and harness on one core (default), "
                          "split = function on its own core (needs >= 2 CPUs), none = scheduler decides")

@@ -3,7 +3,7 @@
 // ES256 tokens (a different user each, valid for an hour), and events built
 // from an API Gateway fixture by putting each token in place of `demo-token`.
 //
-//   node bench/node/mint.mjs OUT_DIR EVENT_TEMPLATE N ISSUER AUDIENCE
+//   node perf/node/mint.mjs OUT_DIR EVENT_TEMPLATE N ISSUER AUDIENCE
 // writes OUT_DIR/jwks.json, rs256.jsonl, es256.jsonl (N lines), rs256-one.json, es256-one.json.
 import { readFileSync, writeFileSync } from "node:fs";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
