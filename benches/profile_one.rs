@@ -16,15 +16,12 @@ fn main() {
         tracing::subscriber::set_global_default(JsonLines::new(tracing::Level::INFO, sink)).unwrap();
     }
     let env = |n: &str| -> Option<String> {
-        Some(match n {
-            "PUSHER_KEY" => "3e294278b9dd9a0ab486".into(),
-            "PUSHER_SECRET" => "5b31d8b6ca557775afc4".into(),
-            "AUTH_MODE" => "demo".into(),
-            "CHANNEL_RULES" => "private-* presence-* private-encrypted-*".into(),
+        match n {
             // METRICS=off in the environment: the warm path without the EMF block.
-            "METRICS" => std::env::var("METRICS").ok()?,
-            _ => return None,
-        })
+            "METRICS" => std::env::var("METRICS").ok(),
+            // The demo configuration (scripts/demo.env).
+            _ => pusher_auth_lambda::testing::demo_env(n),
+        }
     };
     let endpoint = Endpoint::new(Settings::from_lookup(env).unwrap());
     let ev = std::fs::read(std::env::args().nth(1).unwrap()).unwrap();

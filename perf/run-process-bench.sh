@@ -23,14 +23,16 @@ if [[ -z ${NO_BUILD:-} ]]; then
     cargo build --release --quiet --example echo
 fi
 
+# The demo configuration (scripts/demo.env), one --env per line.
+DEMO_ENV=()
+while IFS= read -r line; do
+    case "$line" in ''|\#*) continue ;; esac
+    DEMO_ENV+=(--env "$line")
+done < scripts/demo.env
+
 exec python3 perf/run-process-bench.py \
     --function target/release/pusher-auth \
     --echo target/release/examples/echo \
     --event "$EVENT" \
-    --env AUTH_MODE=demo \
-    --env PUSHER_KEY=3e294278b9dd9a0ab486 \
-    --env PUSHER_SECRET=5b31d8b6ca557775afc4 \
-    --env PUSHER_APP_ID=1 \
-    --env PUSHER_CLUSTER=mt1 \
-    --env "CHANNEL_RULES=private-* presence-* private-encrypted-*" \
+    "${DEMO_ENV[@]}" \
     "$@"

@@ -18,25 +18,22 @@ export PATH="$BIN_DIR:$PATH"
 
 PORT="${PORT:-9000}"
 FUNCTION=pusher-auth
-export AUTH_MODE="${AUTH_MODE:-demo}"
-export PUSHER_APP_ID="${PUSHER_APP_ID:-1}"
-export PUSHER_KEY="${PUSHER_KEY:-demo-app-key}"
-# The secret comes from PUSHER_SECRET, or from Secrets Manager when PUSHER_SECRET_ID is set.
-if [ -z "${PUSHER_SECRET_ID:-}" ]; then
-  export PUSHER_SECRET="${PUSHER_SECRET:-demo-app-secret}"
-fi
-export PUSHER_CLUSTER="${PUSHER_CLUSTER:-mt1}"
-# 32 bytes, base64: "demo-master-key-for-local-runs!!"
-if [ -z "${PUSHER_SECRET_ID:-}" ]; then
-  export PUSHER_ENCRYPTION_MASTER_KEY_BASE64="${PUSHER_ENCRYPTION_MASTER_KEY_BASE64:-ZGVtby1tYXN0ZXIta2V5LWZvci1sb2NhbC1ydW5zISE=}"
-fi
+# The demo configuration (scripts/demo.env), each value a default the environment overrides.
+# The secret comes from PUSHER_SECRET, or from Secrets Manager when PUSHER_SECRET_ID is set
+# (then neither the demo secret nor the demo master key applies).
+while IFS= read -r line; do
+  case "$line" in ''|\#*) continue ;; esac
+  name="${line%%=*}"
+  value="${line#*=}"
+  if [ -n "${PUSHER_SECRET_ID:-}" ] && [[ "$name" == PUSHER_SECRET || "$name" == PUSHER_ENCRYPTION_MASTER_KEY_BASE64 ]]; then
+    continue
+  fi
+  if [ -z "${!name:-}" ]; then export "$name=$value"; fi
+done < scripts/demo.env
 PAGE_PORT="${PAGE_PORT:-8080}"
 # The live page's origins (AJAX from anywhere else is refused).
 if [ "$PAGE_PORT" = off ]; then DEMO_PAGE_PORT=8080; else DEMO_PAGE_PORT="$PAGE_PORT"; fi
 export ALLOWED_ORIGINS="${ALLOWED_ORIGINS:-http://localhost:$DEMO_PAGE_PORT,http://127.0.0.1:$DEMO_PAGE_PORT}"
-export USER_INFO_CLAIMS="${USER_INFO_CLAIMS:-name}"
-# Deny by default: the demo lets its user join any private, presence or encrypted channel.
-export CHANNEL_RULES="${CHANNEL_RULES:-private-* presence-* private-encrypted-*}"
 
 BASE="http://127.0.0.1:$PORT/lambda-url/$FUNCTION"
 

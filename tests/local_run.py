@@ -22,7 +22,17 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEADLINE_S = 600  # the first request waits for cargo's build
-DEMO_SECRETS = (b"demo-app-secret", b"ZGVtby1tYXN0ZXIta2V5LWZvci1sb2NhbC1ydW5zISE=")
+
+
+def demo_env():
+    """The demo configuration, scripts/demo.env (KEY=VALUE lines)."""
+    with open(os.path.join(ROOT, "scripts", "demo.env")) as f:
+        pairs = (line.rstrip("\n").split("=", 1) for line in f if line.strip() and not line.startswith("#"))
+        return {key: value for key, value in pairs}
+
+
+DEMO = demo_env()
+DEMO_SECRETS = (DEMO["PUSHER_SECRET"].encode(), DEMO["PUSHER_ENCRYPTION_MASTER_KEY_BASE64"].encode())
 
 
 def free_port():
@@ -67,9 +77,9 @@ def main():
         assert status == "200", meta
         assert content_type == "application/javascript; charset=utf-8", meta
         m = re.fullmatch(r"/\*\*/typeof Pusher\.auth_callbacks\['1'\] === 'function' && "
-                         r"Pusher\.auth_callbacks\['1'\]\(\{\"auth\":\"demo-app-key:([0-9a-f]{64})\"\}\);", body)
+                         r"Pusher\.auth_callbacks\['1'\]\(\{\"auth\":\"" + re.escape(DEMO["PUSHER_KEY"]) + r":([0-9a-f]{64})\"\}\);", body)
         assert m, body
-        expected = hmac.new(b"demo-app-secret", b"123.456:private-demo", hashlib.sha256).hexdigest()
+        expected = hmac.new(DEMO["PUSHER_SECRET"].encode(), b"123.456:private-demo", hashlib.sha256).hexdigest()
         assert m.group(1) == expected, "signature does not verify"
         check_page(log.name, proc.pid, port, page_port)
         print("local run: 2 passed, 0 failed")
@@ -110,7 +120,7 @@ def check_page(log_name, group, port, page_port):
     config = json.loads(body)
     assert not [k for k in config if "secret" in k.lower() or "master" in k.lower()], config
     fn = f"http://127.0.0.1:{port}/lambda-url/pusher-auth"
-    assert config["key"] == "demo-app-key" and config["demoKey"] is True, config
+    assert config["key"] == DEMO["PUSHER_KEY"] and config["demoKey"] is True, config
     assert config["wsHost"] is None and config["cluster"] == "mt1", config
     assert config["authEndpoint"] == fn + "/pusher/auth", config
     assert config["userAuthEndpoint"] == fn + "/pusher/user-auth", config
