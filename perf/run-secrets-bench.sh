@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BIN="$(bash scripts/setup-moto.sh)"
+BIN="$(bash scripts/venv.sh moto tests/tools/requirements-moto.txt)"
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 "$BIN/moto_server" -H 127.0.0.1 -p "$PORT" >/dev/null 2>&1 &
 MOTO=$!

@@ -27,8 +27,8 @@ LLVM_DEB_VERSION="1:22.1.8-1~deb12u1"
 
 step() { echo "==> $*"; }
 
-# pinned_venv NAME REQUIREMENTS -> venv-deploy-NAME's bin dir (shared with scripts/e2e.sh)
-source scripts/vtl-venv.sh
+# pinned_venv NAME REQUIREMENTS -> venv-NAME's bin dir (the one helper, scripts/venv.sh)
+source scripts/venv.sh
 
 rust_arm64_toolchain() { # -> prints a dir holding a `rustc` wrapper
   local base="$CACHE/rust-web-${RUST_DEB_VERSION//[~:+]/_}"
@@ -66,17 +66,17 @@ EOF
 }
 
 if [ "${1:-}" = --install-only ]; then
-  pinned_venv sam tests/deploy/requirements-sam.txt >/dev/null &
+  pinned_venv deploy-sam tests/deploy/requirements-sam.txt >/dev/null &
   sam_job=$!
-  pinned_venv vtl tests/deploy/requirements-vtl.txt >/dev/null
+  pinned_venv deploy-vtl tests/deploy/requirements-vtl.txt >/dev/null
   rust_arm64_toolchain >/dev/null
   wait "$sam_job"
   exit 0
 fi
 
 step "Python venvs (tests/deploy/requirements-*.txt)"
-SAM_BIN="$(pinned_venv sam tests/deploy/requirements-sam.txt)"
-VTL_BIN="$(pinned_venv vtl tests/deploy/requirements-vtl.txt)"
+SAM_BIN="$(pinned_venv deploy-sam tests/deploy/requirements-sam.txt)"
+VTL_BIN="$(pinned_venv deploy-vtl tests/deploy/requirements-vtl.txt)"
 PYTEST=(-m pytest -q -p no:cacheprovider --rootdir=tests/deploy)
 
 step "template.yaml: cfn-lint, SAM transform, samconfig.toml"

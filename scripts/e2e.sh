@@ -7,7 +7,7 @@
 #   - sockudo into ~/.cargo/bin (scripts/sockudo.sh: cargo install with a fast-compiling
 #     profile, once), built in the background while the next two install
 #   - the pinned npm packages of tests/e2e (npm ci; never downloads a browser)
-#   - the Python venv of tests/deploy/requirements-vtl.txt (scripts/vtl-venv.sh), for the
+#   - the Python venv of tests/deploy/requirements-vtl.txt (scripts/venv.sh), for the
 #     API Gateway stage that renders the mapping templates (tests/e2e/lib/apigw_stage.py)
 # cargo-lambda is installed by scripts/run-local.sh itself (through scripts/setup.sh).
 #
@@ -58,8 +58,8 @@ fi
 
 # --- the Velocity venv (API Gateway stage emulator, tests/e2e/lib/apigw_stage.py) --
 # localstack-core + airspeed-ext from tests/deploy/requirements-vtl.txt, shared with
-# scripts/deploy-checks.sh (scripts/vtl-venv.sh: ~/.cache/pusher-auth-lambda/venv-deploy-vtl).
-VTL_BIN="$(bash scripts/vtl-venv.sh)"
+# scripts/deploy-checks.sh (scripts/venv.sh: ~/.cache/pusher-auth-lambda/venv-deploy-vtl).
+VTL_BIN="$(bash scripts/venv.sh deploy-vtl tests/deploy/requirements-vtl.txt)"
 
 # --- npm packages (exact versions from package-lock.json) -----------------
 echo "==> npm ci (tests/e2e)" >&2

@@ -2,7 +2,7 @@
 //! wrote), started by this test on 127.0.0.1 with IAM authentication on, so
 //! moto checks the function's SigV4 signature and its IAM policy.
 //!
-//! moto is installed by `scripts/setup-moto.sh` (run from here; instant once
+//! moto is installed by `scripts/venv.sh moto tests/tools/requirements-moto.txt` (run from here; instant once
 //! installed) and prepared by `tests/tools/moto_setup.py` with boto3.
 //! Expected answers are computed here with HMAC-SHA256, never by the crate.
 
@@ -36,8 +36,11 @@ fn free_port() -> u16 {
 }
 
 fn moto_bin() -> String {
-    let out = Command::new("bash").arg(format!("{ROOT}/scripts/setup-moto.sh")).output().unwrap();
-    assert!(out.status.success(), "scripts/setup-moto.sh failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("bash")
+        .args([format!("{ROOT}/scripts/venv.sh"), "moto".into(), format!("{ROOT}/tests/tools/requirements-moto.txt")])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "scripts/venv.sh moto failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 

@@ -26,7 +26,7 @@ One JSON line per request goes to stdout (the fields of the template's access
 log, never the query string, plus what the integration did). The first line says
 where it listens:  {"listening": "http://127.0.0.1:PORT", ...}
 
-Runs in the venv of tests/deploy/requirements-vtl.txt (scripts/vtl-venv.sh).
+Runs in the venv of tests/deploy/requirements-vtl.txt (scripts/venv.sh deploy-vtl).
 """
 import argparse
 import json

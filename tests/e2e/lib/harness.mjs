@@ -274,7 +274,7 @@ export async function startFunction(cfg, { allowedOrigins, env: overrides = {}, 
 // (GET /<stage>/pusher/auth, GET /<stage>/pusher/user-auth): request.vtl rendered with AWS's
 // $util.escapeJavaScript, the event sent to cargo lambda watch's Lambda Invoke API, the
 // integration response selected and rendered. Runs in the venv of
-// tests/deploy/requirements-vtl.txt (scripts/vtl-venv.sh; scripts/e2e.sh passes E2E_VTL_PYTHON).
+// tests/deploy/requirements-vtl.txt (scripts/venv.sh; scripts/e2e.sh passes E2E_VTL_PYTHON).
 
 export const VTL_PYTHON =
   process.env.E2E_VTL_PYTHON ||
