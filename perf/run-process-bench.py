@@ -13,8 +13,7 @@ echo function built the same way:
   3. peak RSS: VmHWM from /proc/<pid>/status after the run;
   4. stripped binary size.
 
-The Runtime API stub is perf/runtime-stub (Rust, built on demand with cargo;
-`--stub python` uses perf/runtime_stub.py instead).
+The Runtime API stub is perf/runtime-stub (Rust, built on demand with cargo).
 
 Timing goals are reported, never asserted.  The exit status is non-zero only if
 a function failed: init error, invocation error, crash/hang, or a response
@@ -37,11 +36,11 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 BENCH_DIR = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH_DIR))
-from runtime_stub import RuntimeStub, StubState, Response  # noqa: E402
 
 COLD_START_BUDGET_MS = 5.0
 CPU_RATIO_BUDGET = 1.25
@@ -49,6 +48,30 @@ RSS_BUDGET_MIB = 10.0
 
 
 PIN = {"harness": None, "function": None}
+
+
+@dataclass
+class Response:
+    """A response or error the function posted for one invocation (as the stub reports it)."""
+
+    seq: int
+    body: bytes
+
+
+@dataclass
+class StubState:
+    """What the stub reported: invocations handed out and answered, the first and last bodies."""
+
+    issued: int = 0
+    responses: int = 0
+    errors: int = 0
+    connections: int = 0
+    init_error: Optional[bytes] = None
+    first_response: Optional[Response] = None
+    last_response: Optional[Response] = None
+    first_error: Optional[Response] = None
+    protocol_errors: list = field(default_factory=list)
+    first_next_kernel_ns: Optional[int] = None  # kernel rx time (CLOCK_REALTIME) of the 1st GET /next
 
 
 class FunctionFailed(Exception):
@@ -117,7 +140,7 @@ def own_cpu_s() -> float:
 
 
 # ------------------------------------------------------------------- stubs
-STUB = {"kind": "rust", "bin": None, "workdir": "/tmp"}
+STUB = {"bin": None, "workdir": "/tmp"}
 
 
 def build_rust_stub() -> str:
@@ -126,13 +149,13 @@ def build_rust_stub() -> str:
     manifest = BENCH_DIR / "runtime-stub" / "Cargo.toml"
     r = subprocess.run(["cargo", "build", "--release", "--quiet", "--manifest-path", str(manifest)])
     if r.returncode != 0:
-        sys.exit("building perf/runtime-stub failed (or pass --stub python)")
+        sys.exit("building perf/runtime-stub failed")
     return str(BENCH_DIR / "runtime-stub" / "target" / "release" / "lambda-runtime-stub")
 
 
 class RustStub:
-    """Drives perf/runtime-stub as a child process; same interface as
-    runtime_stub.RuntimeStub (state, first_next/done/failed events, close)."""
+    """Drives perf/runtime-stub as a child process: its state, first_next/done/failed
+    events, close."""
 
     def __init__(self, event_path, limit=None, marks=(), on_mark=None, function_name="pusher-auth", events_path=None):
         self.state = StubState()
@@ -175,7 +198,7 @@ class RustStub:
                 self.p.stdin.flush()
             elif word == "BODY":
                 which, body = rest.split()
-                r = Response(0, "", "response", b"" if body == "-" else bytes.fromhex(body), {}, 0)
+                r = Response(0, b"" if body == "-" else bytes.fromhex(body))
                 if which == "first":
                     st.first_response = r
                 else:
@@ -183,7 +206,7 @@ class RustStub:
             elif word == "ERROR":
                 seq, body = rest.split()
                 st.errors += 1
-                st.first_error = st.first_error or Response(int(seq), "", "error", bytes.fromhex(body), {}, 0)
+                st.first_error = st.first_error or Response(int(seq), bytes.fromhex(body))
                 self.failed.set()
             elif word == "INIT_ERROR":
                 st.init_error = b"" if rest == "-" else bytes.fromhex(rest)
@@ -214,11 +237,7 @@ class RustStub:
 
 
 def make_stub(fn, **kw):
-    if STUB["kind"] == "rust":
-        return RustStub(fn.event_path, function_name=fn.function_name, events_path=fn.events_path, **kw)
-    if fn.events_path:
-        sys.exit("--events needs the Rust stub")
-    return RuntimeStub(fn.event, function_name=fn.function_name, **kw)
+    return RustStub(fn.event_path, function_name=fn.function_name, events_path=fn.events_path, **kw)
 
 
 # ------------------------------------------------------------- process mgmt
@@ -385,9 +404,7 @@ def cold_start_once(fn: Function, workdir: str, timeout: float) -> float:
         finally:
             proc.kill()
         s = stub.state
-        if s.first_next_kernel_ns is not None:  # CLOCK_REALTIME, like t0_real
-            return (s.first_next_kernel_ns - proc.t0_real) / 1e6
-        return (s.first_next_ns - proc.t0_perf) / 1e6
+        return (s.first_next_kernel_ns - proc.t0_real) / 1e6  # CLOCK_REALTIME, like t0_real
 
 
 def warm_run(fn: Function, workdir: str, count: int, warmup: int, timeout: float, batch: int = 0) -> dict:
@@ -581,9 +598,6 @@ def main():
     ap.add_argument("--workdir", help="where stdout/stderr logs go (default: a fresh dir under /tmp)")
     ap.add_argument("--json", metavar="FILE", help="also write all results as JSON")
     ap.add_argument("--timeout", type=float, default=60, help="per-run hang timeout in seconds (default 60)")
-    ap.add_argument("--stub", choices=["rust", "python"], default="rust",
-                    help="Runtime API stub: rust = perf/runtime-stub (default, built on demand), "
-                         "python = perf/runtime_stub.py (inflates the function's CPU; see README)")
     ap.add_argument("--stub-bin", metavar="PATH", help="prebuilt perf/runtime-stub binary (skips cargo build)")
     ap.add_argument("--pin", choices=["same", "split", "none"], default="same",
                     help="CPU placement: same = function, stub and harness on one core (default), "
@@ -597,9 +611,8 @@ def main():
     echo_event = args.echo_event or args.event
     args.workdir = args.workdir or tempfile.mkdtemp(prefix="lambda-process-bench.")
     os.makedirs(args.workdir, exist_ok=True)
-    STUB["kind"], STUB["workdir"] = args.stub, args.workdir
-    if args.stub == "rust":
-        STUB["bin"] = args.stub_bin or build_rust_stub()
+    STUB["workdir"] = args.workdir
+    STUB["bin"] = args.stub_bin or build_rust_stub()
 
     cpus = sorted(os.sched_getaffinity(0))
     if args.pin == "split" and len(cpus) >= 2:

@@ -13,10 +13,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 EVENT=${EVENT:-tests/fixtures/events/apigw-v2-jsonp-private.json}
-if [[ ! -f $EVENT ]]; then
-    echo "note: $EVENT not found, using perf/events/http-api-v2-jsonp.json" >&2
-    EVENT=perf/events/http-api-v2-jsonp.json
-fi
 
 if [[ -z ${NO_BUILD:-} ]]; then
     cargo build --release --quiet
