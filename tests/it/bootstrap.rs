@@ -8,7 +8,7 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::helpers::runtime_api::{runtime_api_gated, Seen};
+use crate::helpers::runtime_api::{lambda_environment, runtime_api_gated, Seen};
 
 use crate::helpers::{fixture, tokens, KEY, MASTER_KEY, SECRET};
 use serde_json::Value;
@@ -54,16 +54,8 @@ fn run_with(level: &str, events: &[Value], extra: &[(&str, &str)], gate: usize) 
     let t = tokens();
     let bytes = events.iter().map(|e| serde_json::to_vec(e).unwrap()).collect();
     let (address, seen) = runtime_api_gated(bytes, gate);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pusher-auth"))
-        .env_clear()
+    let mut child = lambda_environment(&mut Command::new(env!("CARGO_BIN_EXE_pusher-auth")), &address, level)
         .envs(extra.iter().copied())
-        .env("AWS_LAMBDA_RUNTIME_API", &address)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "pusher-auth")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_LEVEL", level)
-        .env("PUSHER_KEY", KEY)
-        .env("PUSHER_SECRET", SECRET)
         .env("PUSHER_ENCRYPTION_MASTER_KEY_BASE64", MASTER_KEY)
         .env("AUTH_MODE", "jwt")
         .env("JWT_ALGORITHMS", "RS256")

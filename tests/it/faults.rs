@@ -9,8 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::helpers::runtime_api::{runtime_api_with, Counters, Options, Seen};
-use crate::helpers::{fixture, KEY, SECRET};
+use crate::helpers::runtime_api::{lambda_environment, runtime_api_with, Counters, Options, Seen};
+use crate::helpers::{fixture, KEY};
 use serde_json::Value;
 
 /// Generous bound on any wait, so a hang fails the test instead of blocking it.
@@ -30,15 +30,7 @@ struct Function {
 impl Function {
     fn start(options: Options) -> Self {
         let (address, seen, counters) = runtime_api_with(options);
-        let child = Command::new(env!("CARGO_BIN_EXE_pusher-auth"))
-            .env_clear()
-            .env("AWS_LAMBDA_RUNTIME_API", &address)
-            .env("AWS_LAMBDA_FUNCTION_NAME", "pusher-auth")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_LAMBDA_LOG_LEVEL", "info")
-            .env("PUSHER_KEY", KEY)
-            .env("PUSHER_SECRET", SECRET)
+        let child = lambda_environment(&mut Command::new(env!("CARGO_BIN_EXE_pusher-auth")), &address, "info")
             .env("AUTH_MODE", "demo")
             .env("CHANNEL_RULES", "private-* presence-*")
             .stdout(Stdio::piped())

@@ -19,8 +19,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::helpers::runtime_api::{runtime_api_with, Counters, Options, Seen};
-use crate::helpers::{fixture, token, tokens, KEY, MASTER_KEY, SECRET};
+use crate::helpers::runtime_api::{lambda_environment, runtime_api_with, Counters, Options, Seen};
+use crate::helpers::{fixture, token, tokens, KEY, MASTER_KEY};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -76,15 +76,7 @@ fn start(options: Options, jwks_url: &str, memory_limit: Option<u64>) -> Child {
     };
     let (address, seen, counters) = runtime_api_with(options);
     STATE.with(|s| *s.borrow_mut() = Some((seen, counters)));
-    command
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", &address)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "pusher-auth")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_LEVEL", "warn")
-        .env("PUSHER_KEY", KEY)
-        .env("PUSHER_SECRET", SECRET)
+    lambda_environment(&mut command, &address, "warn")
         .env("PUSHER_ENCRYPTION_MASTER_KEY_BASE64", MASTER_KEY)
         .env("AUTH_MODE", "jwt")
         .env("JWT_ALGORITHMS", "RS256,HS256")

@@ -9,6 +9,7 @@
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::process::Command;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -77,27 +78,7 @@ pub(crate) fn runtime_api_gated(events: Vec<Vec<u8>>, gate: usize) -> (String, A
 fn serve(stream: TcpStream, seen: &Mutex<Seen>, queue: &Mutex<VecDeque<(usize, Vec<u8>)>>, gates: &[Gate; 2]) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut out = stream;
-    loop {
-        let mut request_line = String::new();
-        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut length = 0;
-        loop {
-            let mut header = String::new();
-            reader.read_line(&mut header).unwrap();
-            if header.trim().is_empty() {
-                break;
-            }
-            if let Some((name, value)) = header.split_once(':') {
-                if name.eq_ignore_ascii_case("content-length") {
-                    length = value.trim().parse().unwrap();
-                }
-            }
-        }
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).unwrap();
-        let path = request_line.split_whitespace().nth(1).unwrap_or("").to_owned();
+    while let Some((path, body)) = read_request(&mut reader) {
         if path.ends_with("/invocation/next") {
             gates[0].pass();
             let next = queue.lock().unwrap().pop_front();
@@ -111,16 +92,7 @@ fn serve(stream: TcpStream, seen: &Mutex<Seen>, queue: &Mutex<VecDeque<(usize, V
                 seen.max_in_flight = seen.max_in_flight.max(seen.in_flight);
             }
             gates[1].pass();
-            let deadline =
-                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() + 30_000;
-            let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
-                 Lambda-Runtime-Aws-Request-Id: req-{n}\r\nLambda-Runtime-Deadline-Ms: {deadline}\r\n\
-                 Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:eu-west-1:123456789012:function:pusher-auth\r\n\
-                 Lambda-Runtime-Trace-Id: Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1\r\n\r\n",
-                event.len()
-            );
-            out.write_all(&[head.as_bytes(), &event].concat()).unwrap();
+            out.write_all(&invocation(n, 30_000, &event)).unwrap();
         } else {
             {
                 let mut seen = seen.lock().unwrap();
@@ -206,31 +178,7 @@ fn serve_with(
 ) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut out = stream;
-    loop {
-        let mut request_line = String::new();
-        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut length = 0;
-        loop {
-            let mut header = String::new();
-            if reader.read_line(&mut header).unwrap_or(0) == 0 {
-                return;
-            }
-            if header.trim().is_empty() {
-                break;
-            }
-            if let Some((name, value)) = header.split_once(':') {
-                if name.eq_ignore_ascii_case("content-length") {
-                    length = value.trim().parse().unwrap();
-                }
-            }
-        }
-        let mut body = vec![0; length];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
-        let path = request_line.split_whitespace().nth(1).unwrap_or("").to_owned();
+    while let Some((path, body)) = read_request(&mut reader) {
         if path.ends_with("/invocation/next") {
             let n = {
                 let mut next = next.lock().unwrap();
@@ -251,17 +199,8 @@ fn serve_with(
                 return; // closes the connection with the request unanswered
             }
             let event = &options.events[n % options.events.len()];
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
-            let deadline = now + options.deadline_offset_ms.unwrap_or(30_000);
-            let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
-                 Lambda-Runtime-Aws-Request-Id: req-{n}\r\nLambda-Runtime-Deadline-Ms: {deadline}\r\n\
-                 Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:eu-west-1:123456789012:function:pusher-auth\r\n\
-                 Lambda-Runtime-Trace-Id: Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1\r\n\r\n",
-                event.len()
-            );
             counters.lock().unwrap().delivered += 1;
-            if out.write_all(&[head.as_bytes(), event].concat()).is_err() {
+            if out.write_all(&invocation(n, options.deadline_offset_ms.unwrap_or(30_000), event)).is_err() {
                 return;
             }
         } else {
@@ -302,4 +241,60 @@ fn serve_with(
             }
         }
     }
+}
+
+/// Reads one HTTP/1.1 request: its path and body; `None` once the connection is closed or cut.
+fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(String, Vec<u8>)> {
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+        return None;
+    }
+    let mut length = 0;
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).unwrap_or(0) == 0 {
+            return None;
+        }
+        if header.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap();
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some((request_line.split_whitespace().nth(1).unwrap_or("").to_owned(), body))
+}
+
+/// The answer to `GET …/invocation/next` handing out invocation `n` (request id `req-<n>`),
+/// with a deadline `deadline_offset_ms` from now (negative: already passed).
+fn invocation(n: usize, deadline_offset_ms: i64, event: &[u8]) -> Vec<u8> {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let deadline = now + deadline_offset_ms;
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+         Lambda-Runtime-Aws-Request-Id: req-{n}\r\nLambda-Runtime-Deadline-Ms: {deadline}\r\n\
+         Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:eu-west-1:123456789012:function:pusher-auth\r\n\
+         Lambda-Runtime-Trace-Id: Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1\r\n\r\n",
+        event.len()
+    );
+    [head.as_bytes(), event].concat()
+}
+
+/// Clears `command`'s environment and sets what Lambda gives every bootstrap (the Runtime API
+/// at `address`, the function's name, memory, version and log level) plus the demo app's key
+/// and secret; each test adds its own configuration after this.
+pub(crate) fn lambda_environment<'c>(command: &'c mut Command, address: &str, level: &str) -> &'c mut Command {
+    command
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", address)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "pusher-auth")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_LEVEL", level)
+        .env("PUSHER_KEY", super::KEY)
+        .env("PUSHER_SECRET", super::SECRET)
 }
