@@ -12,12 +12,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
 
 use crate::aws::sigv4::{self, AwsCredentials, Scope, SignedRequest};
 use crate::secrets::{SecretStore, StoreError, StoreFromConfig, StoreFuture};
+use crate::support::https::HttpsClient;
 use crate::support::json_text;
 
 /// Largest answer accepted (a secret is at most 64 KiB).
@@ -111,8 +110,7 @@ impl SecretsManager {
         body.push_str("{\"SecretId\":");
         json_text::push_string(&mut body, id);
         body.push('}');
-        let connector = crate::support::https::connector().ok_or(StoreError::Unavailable)?;
-        let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
+        let client = crate::support::https::client().ok_or(StoreError::Unavailable)?;
         let mut wait = self.retry.backoff;
         let mut outcome = Err(Attempt::Retry("no attempt"));
         for attempt in 0..self.retry.attempts.max(1) {
@@ -138,10 +136,7 @@ impl SecretsManager {
         }
     }
 
-    async fn attempt<C>(&self, client: &Client<C, Full<Bytes>>, body: &str) -> Result<String, Attempt>
-    where
-        C: hyper_util::client::legacy::connect::Connect + Clone + Send + Sync + 'static,
-    {
+    async fn attempt(&self, client: &HttpsClient, body: &str) -> Result<String, Attempt> {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let (headers, authorization) = self.sign(&sigv4::amz_date(now), body);
         let request = self.request(headers, authorization, body).map_err(|_| Attempt::Retry("request"))?;

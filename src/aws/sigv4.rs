@@ -5,7 +5,8 @@
 //! double the binary and slow the cold start for a single request. Checked
 //! against the AWS SigV4 test suite and against botocore (`tests/fixtures/sigv4.json`, checked in `secrets_manager`'s tests).
 
-use ring::{digest, hmac};
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
 
 /// Static credentials (on Lambda: the execution role's, from the environment).
 #[derive(Clone)]
@@ -50,12 +51,10 @@ pub(crate) struct Scope<'a> {
     pub service: &'a str,
 }
 
-fn hmac(key: &[u8], message: &[u8]) -> hmac::Tag {
-    hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), message)
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(digest::digest(&digest::SHA256, bytes))
+fn hmac(key: &[u8], message: &[u8]) -> [u8; 32] {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(message);
+    mac.finalize().into_bytes().into()
 }
 
 /// The `Authorization` header value for `request`.
@@ -76,16 +75,19 @@ pub(crate) fn authorization(request: &SignedRequest<'_>, scope: &Scope<'_>, cred
     canonical.push('\n');
     canonical.push_str(&signed_headers);
     canonical.push('\n');
-    canonical.push_str(&sha256_hex(request.body));
+    canonical.push_str(&hex::encode(Sha256::digest(request.body)));
 
     let credential_scope = format!("{date}/{}/{}/aws4_request", scope.region, scope.service);
-    let string_to_sign =
-        format!("AWS4-HMAC-SHA256\n{}\n{credential_scope}\n{}", scope.amz_date, sha256_hex(canonical.as_bytes()));
+    let string_to_sign = format!(
+        "AWS4-HMAC-SHA256\n{}\n{credential_scope}\n{}",
+        scope.amz_date,
+        hex::encode(Sha256::digest(canonical.as_bytes()))
+    );
     let k_date = hmac(format!("AWS4{}", credentials.secret_access_key).as_bytes(), date.as_bytes());
-    let k_region = hmac(k_date.as_ref(), scope.region.as_bytes());
-    let k_service = hmac(k_region.as_ref(), scope.service.as_bytes());
-    let k_signing = hmac(k_service.as_ref(), b"aws4_request");
-    let signature = hex::encode(hmac(k_signing.as_ref(), string_to_sign.as_bytes()));
+    let k_region = hmac(&k_date, scope.region.as_bytes());
+    let k_service = hmac(&k_region, scope.service.as_bytes());
+    let k_signing = hmac(&k_service, b"aws4_request");
+    let signature = hex::encode(hmac(&k_signing, string_to_sign.as_bytes()));
     format!(
         "AWS4-HMAC-SHA256 Credential={}/{credential_scope}, SignedHeaders={signed_headers}, Signature={signature}",
         credentials.access_key_id

@@ -17,9 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use http_body_util::{BodyExt, Full, Limited};
 use jsonwebtoken::DecodingKey;
 
 use crate::error::{AuthFailure, Refusal};
@@ -175,11 +173,10 @@ impl RemoteJwks {
     }
 
     async fn fetch(&self) -> Result<Vec<VerificationKey>, FetchError> {
-        let connector = crate::support::https::connector().ok_or(FetchError::Connect)?;
-        let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
+        let client = crate::support::https::client().ok_or(FetchError::Connect)?;
         let request = http::Request::get(self.url.clone())
             .header(http::header::ACCEPT, "application/json")
-            .body(Empty::new())
+            .body(Full::new(Bytes::new()))
             .map_err(|_| FetchError::Connect)?;
         let work = async {
             let response = client.request(request).await.map_err(|_| FetchError::Connect)?;

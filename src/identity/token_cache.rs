@@ -48,8 +48,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use ring::digest;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use crate::error::{AuthFailure, Refusal};
 use crate::identity::jwt::{check_issuer_and_audience, ClaimRules};
@@ -108,7 +108,7 @@ pub enum Lookup {
 
 /// The digest a token is cached under.
 pub(crate) fn token_key(token: &str) -> Key {
-    digest::digest(&digest::SHA256, token.as_bytes()).as_ref().try_into().expect("SHA-256 is 32 bytes")
+    Sha256::digest(token.as_bytes()).into()
 }
 
 /// A NumericDate claim as jsonwebtoken reads it: a non-negative integer, or a
