@@ -3,9 +3,11 @@
 # libFuzzer, on the nightly toolchain; the product itself builds on stable).
 #
 #   scripts/fuzz.sh [--short]        every target for FUZZ_SECONDS (default 20 s): the test command's run
-#   scripts/fuzz.sh --long           every target for FUZZ_LONG_SECONDS (default 600 s): the run in RELIABILITY.md
+#   scripts/fuzz.sh --long           every target until FUZZ_LONG_RUNS executions (default 10,000,000)
+#                                    or FUZZ_LONG_SECONDS (default 3600 s), whichever comes first:
+#                                    the run in RELIABILITY.md
 #   scripts/fuzz.sh --short event    only the named targets
-#   FUZZ_SANITIZER=none scripts/fuzz.sh --long    without AddressSanitizer (2–3× the executions;
+#   FUZZ_SANITIZER=none scripts/fuzz.sh --long    without AddressSanitizer (5–10× the executions;
 #                                    the crate forbids unsafe code, so ASan watches only the
 #                                    dependencies' unsafe code, which the short runs keep covering)
 #
@@ -27,9 +29,11 @@ if [[ ${#TARGETS[@]} -eq 0 ]]; then
   TARGETS=(event json_reader params policy token response shapes)
 fi
 if [[ "$MODE" == long ]]; then
-  SECONDS_PER_TARGET="${FUZZ_LONG_SECONDS:-600}"
+  SECONDS_PER_TARGET="${FUZZ_LONG_SECONDS:-3600}"
+  RUNS=(-runs="${FUZZ_LONG_RUNS:-10000000}")
 else
   SECONDS_PER_TARGET="${FUZZ_SECONDS:-20}"
+  RUNS=()
 fi
 
 # cargo-fuzz, installed once into ~/.cargo/bin; the nightly toolchain.
@@ -67,8 +71,9 @@ for target in "${TARGETS[@]}"; do
   esac
   echo "==> fuzz $target for ${SECONDS_PER_TARGET}s"
   log="$(mktemp)"
+  started=$SECONDS
   if ! (cd fuzz && cargo +nightly fuzz run --release --sanitizer "$SANITIZER" --target-dir "$FUZZ_TARGET_DIR" "$target" "corpus/$target" -- \
-    -max_total_time="$SECONDS_PER_TARGET" -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 \
+    -max_total_time="$SECONDS_PER_TARGET" ${RUNS[@]+"${RUNS[@]}"} -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="artifacts/$target/") > "$log" 2>&1; then
     tail -n 60 "$log"
     echo "fuzz target $target FAILED; the input is in fuzz/artifacts/$target/" >&2
@@ -79,7 +84,7 @@ for target in "${TARGETS[@]}"; do
   rate="$(grep -E '^stat::average_exec_per_sec' "$log" | awk '{print $2}')"
   rss="$(grep -E '^stat::peak_rss_mb' "$log" | awk '{print $2}')"
   corpus="$(find "fuzz/corpus/$target" -type f | wc -l)"
-  line="$target ($SANITIZER): runs=$runs exec/s=$rate peak_rss_mb=$rss corpus_files=$corpus | $done_line"
+  line="$target ($SANITIZER): seconds=$((SECONDS - started)) runs=$runs exec/s=$rate peak_rss_mb=$rss corpus_files=$corpus | $done_line"
   echo "    $line"
   echo "$line" >> "$STATS"
   rm -f "$log"
