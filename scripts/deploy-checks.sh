@@ -9,7 +9,8 @@
 # rustc-web with its aarch64 standard library, unpacked there (rustup's toolchain here has
 # no aarch64 target and `rustup target add` needs a download host this machine cannot reach).
 # Set DEPLOY_CHECKS_SKIP_BUILD=1 to skip step 4. `--install-only`: install those and stop
-# (scripts/prefetch.sh).
+# (scripts/prefetch.sh). `--prebuild`: only step 4's arm64 release build, into the same cache,
+# so the checks later find it built (scripts/test.sh runs it while the browser suite runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -65,6 +66,25 @@ EOF
   echo "$base/bin"
 }
 
+arm64_build_env() { # the arm64 toolchain, cargo-lambda and the deploy target dir, exported
+  local rust_bin bin_dir
+  rust_bin="$(rust_arm64_toolchain)"
+  bin_dir="$(bash scripts/setup.sh)" # cargo-lambda (+ zig) from PyPI
+  export PATH="$bin_dir:$PATH"
+  export RUSTC="$rust_bin/rustc"
+  # No rustup target check: the aarch64 std comes with the rustc above.
+  export RUSTUP="$CACHE/no-rustup"
+  # A target dir of its own: release arm64 builds never hold the lock of the
+  # repository's target/ that the other builds and tests use.
+  export CARGO_TARGET_DIR="$CACHE/target-deploy"
+}
+
+if [ "${1:-}" = --prebuild ]; then
+  arm64_build_env
+  cargo lambda build --release --arm64
+  exit 0
+fi
+
 if [ "${1:-}" = --install-only ]; then
   pinned_venv deploy-sam tests/deploy/requirements-sam.txt >/dev/null &
   sam_job=$!
@@ -92,15 +112,8 @@ if [ "${DEPLOY_CHECKS_SKIP_BUILD:-0}" = 1 ]; then
   step "builds skipped (DEPLOY_CHECKS_SKIP_BUILD=1)"
 else
   step "arm64 toolchain and cargo-lambda"
-  RUST_BIN="$(rust_arm64_toolchain)"
-  BIN_DIR="$(bash scripts/setup.sh)" # cargo-lambda (+ zig) from PyPI
-  export PATH="$BIN_DIR:$SAM_BIN:$PATH"
-  export RUSTC="$RUST_BIN/rustc"
-  # No rustup target check: the aarch64 std comes with the rustc above.
-  export RUSTUP="$CACHE/no-rustup"
-  # A target dir of its own: release arm64 builds never hold the lock of the
-  # repository's target/ that the other builds and tests use.
-  export CARGO_TARGET_DIR="$CACHE/target-deploy"
+  arm64_build_env
+  export PATH="$SAM_BIN:$PATH"
 
   step "sam build (BuildMethod rust-cargolambda, arm64)"
   # aws-lambda-builders copies <cargo metadata target_directory>/lambda/pusher-auth/bootstrap,

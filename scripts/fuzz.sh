@@ -44,7 +44,10 @@ if ! rustup toolchain list | grep -q '^nightly'; then
 fi
 if ! command -v cargo-fuzz > /dev/null; then
   echo "==> installing cargo-fuzz"
-  cargo install cargo-fuzz --locked
+  # A command-line tool that only starts builds and runs: built without optimisation, to
+  # shorten a first run.
+  CARGO_PROFILE_RELEASE_OPT_LEVEL=0 CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_LTO=false \
+    cargo install cargo-fuzz --locked
 fi
 
 # The instrumented build takes minutes; it lives in the cache outside the repository so a

@@ -54,7 +54,12 @@ pub(crate) enum AuthMode {
     Authorizer,
 }
 
-/// Everything the endpoint needs, validated at cold start.
+/// Everything the endpoint needs, read, validated and built at cold start:
+/// the configuration's values and the long-lived services they configure (the
+/// user validator with its JWKS and verified-token caches, the secret cache
+/// with its store, the channel policy, the metrics block). Built once per
+/// execution environment and owned by the endpoint; per-request
+/// stage-variable overrides never change it (see `stage.rs`).
 #[derive(Debug)]
 pub struct Settings {
     /// `PUSHER_APP_ID` (optional; logged and shown in snippets).
