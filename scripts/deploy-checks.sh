@@ -112,8 +112,10 @@ if [ "${DEPLOY_CHECKS_SKIP_BUILD:-0}" = 1 ]; then
   step "builds skipped (DEPLOY_CHECKS_SKIP_BUILD=1)"
 else
   step "arm64 toolchain and cargo-lambda"
-  arm64_build_env
+  # sam before the rest, cargo-lambda's venv before sam's: cargo-lambda finds zig through the
+  # first `python3` on PATH (its venv's, which has ziglang).
   export PATH="$SAM_BIN:$PATH"
+  arm64_build_env
 
   step "sam build (BuildMethod rust-cargolambda, arm64)"
   # aws-lambda-builders copies <cargo metadata target_directory>/lambda/pusher-auth/bootstrap,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The soak: SOAK_INVOCATIONS (default 100,000, or the first argument) mixed
-# invocations (allowed, refused, malformed, jwt; every event shape) through the
+# invocations (allowed, refused, malformed, batches, jwt; every event shape) through the
 # Runtime API stand-in into one release `pusher-auth` process, checking every
 # answer, peak RSS (after 10,000 and at the end, within 5 %), open file
 # descriptors (flat) and JWKS refetches (at most one a minute); then the

@@ -158,6 +158,13 @@ fn mix() -> Vec<(Vec<u8>, Kind)> {
     let mut refused_mapping = mapping.clone();
     refused_mapping["params"]["querystring"]["callback"] = Value::from("alert(1)");
     let signin = jsonp("/pusher/user-auth", format!("{CALLBACK}&socket_id=1.2&token={}", token("valid_hs256")));
+    let batch = |channels: &[String]| {
+        let names: String = channels.iter().enumerate().map(|(i, ch)| format!("&channel_name%5B{i}%5D={ch}")).collect();
+        jsonp("/pusher/auth", format!("{CALLBACK}&socket_id=1.2{names}&token={}", token("valid_hs256")))
+    };
+    // Two channels the user may join and one it may not; and one channel over the limit of 25.
+    let mixed_batch = batch(&["private-user-user-3", "presence-room-1", "private-someone-else"].map(String::from));
+    let oversized_batch = batch(&(0..26).map(|i| format!("private-user-user-3-{i}")).collect::<Vec<_>>());
     let v = |e: &Value| serde_json::to_vec(e).unwrap();
     vec![
         (channel("private-user-user-1", "valid_rs256"), Kind::Proxy(200, true)),
@@ -169,6 +176,8 @@ fn mix() -> Vec<(Vec<u8>, Kind)> {
         (channel("private-someone-else", "valid_hs256"), Kind::Proxy(200, false)),
         (channel("private-user-user-1", "malformed"), Kind::Proxy(200, false)),
         (signin, Kind::Proxy(200, true)),
+        (mixed_batch, Kind::Proxy(200, true)),
+        (oversized_batch, Kind::Proxy(200, false)),
         (v(&ajax), Kind::Proxy(200, true)),
         (v(&rest), Kind::Proxy(200, true)),
         (v(&mapping), Kind::Mapping(true)),
