@@ -18,14 +18,22 @@ pinned_venv() { # pinned_venv NAME REQUIREMENTS -> prints the venv's bin dir
   local dir="$cache/venv-$1" req="$2" stamp
   mkdir -p "$cache"
   stamp="$(sha256sum "$req" | cut -c1-64)" || return 1
-  if [ ! -x "$dir/bin/python" ]; then
-    "${PYTHON:-python3}" -m venv "$dir" >&2 || return 1
-  fi
-  if [ "$(cat "$dir/.requirements" 2>/dev/null)" != "$stamp" ]; then
-    echo "pinned_venv: installing $req into $dir" >&2
-    "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$req" >&2 || return 1
-    echo "$stamp" > "$dir/.requirements"
-  fi
+  # One installer at a time per venv (tests that need the same venv start it at once); the
+  # others wait on the lock and then find it ready. (`set -e` does not reach into this
+  # subshell, hence the explicit exits.) pip is the last thing `venv` creates, so a
+  # venv without it was interrupted and is made again.
+  (
+    flock 9 || exit 1
+    if [ ! -x "$dir/bin/pip" ]; then
+      rm -rf "$dir"
+      "${PYTHON:-python3}" -m venv "$dir" >&2 || exit 1
+    fi
+    if [ "$(cat "$dir/.requirements" 2>/dev/null)" != "$stamp" ]; then
+      echo "pinned_venv: installing $req into $dir" >&2
+      "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$req" >&2 || exit 1
+      echo "$stamp" > "$dir/.requirements"
+    fi
+  ) 9> "$dir.lock" || return 1
   echo "$dir/bin"
 }
 
