@@ -5,7 +5,9 @@
 //! Oracles: the validator accepts only a JSON-object header naming HS256 and
 //! no key material, with a string `sub` equal to the user id, a numeric
 //! `exp` not in the past (30 s leeway) and no `aud`; the user's claims are
-//! the claims sent; through the whole endpoint (JSONP, HTTP API v2), a
+//! the claims sent; jsonwebtoken's own `decode` (the path the validator's
+//! direct verification replaced) accepts every token the validator accepts;
+//! through the whole endpoint (JSONP, HTTP API v2), a
 //! refused token is never signed for, and every signature covers exactly
 //! the `channel_data`/`user_data` returned.
 #![no_main]
@@ -54,6 +56,17 @@ fuzz_target!(|data: &[u8]| {
         }
         assert!(!sent.contains_key("aud"), "accepted an audience while none is configured");
         assert_eq!(user.claims, sent);
+        // Never more permissive than jsonwebtoken::decode (a leeway 2 s wider than the
+        // validator's, so a second ticking between the two calls is no finding).
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+        validation.leeway = 32;
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp"]);
+        validation.validate_aud = false;
+        let key = jsonwebtoken::DecodingKey::from_secret(fuzz_support::JWT_SECRET.as_bytes());
+        if let Err(e) = jsonwebtoken::decode::<Map<String, Value>>(&token, &key, &validation) {
+            panic!("accepted a token jsonwebtoken::decode refuses: {e:?}");
+        }
     }
     // The whole endpoint, on the route and channel the selector picks.
     let org = validated.as_ref().ok().and_then(|u| u.claims.get("org").and_then(Value::as_str).map(String::from));

@@ -43,11 +43,11 @@ pub enum KeySource {
 
 impl KeySource {
     /// The key for a token, fetching the JWKS if it is remote and the key unknown.
-    pub async fn key_for(&self, head: &TokenHead) -> Result<DecodingKey, Refusal> {
+    pub async fn key_for(&self, head: &TokenHead) -> Result<Arc<DecodingKey>, Refusal> {
         match self {
             Self::None => Err(Refusal::Unauthenticated(AuthFailure::TokenAlgorithmNotAllowed)),
             Self::Inline(keys) => pick_key(keys, head)
-                .map(|k| k.key().clone())
+                .map(|k| k.shared_key())
                 .ok_or(Refusal::Unauthenticated(AuthFailure::TokenUnknownKey)),
             Self::Remote(remote) => remote.key_for(head).await,
         }
@@ -126,14 +126,14 @@ impl RemoteJwks {
 
     /// The key for a token: from the cache, else (at most once per interval)
     /// from a fresh fetch.
-    pub async fn key_for(&self, head: &TokenHead) -> Result<DecodingKey, Refusal> {
+    pub async fn key_for(&self, head: &TokenHead) -> Result<Arc<DecodingKey>, Refusal> {
         let (keys, may_fetch) = {
             let state = self.state.lock().expect("jwks cache");
             let may_fetch = state.last_fetch.is_none_or(|at| at.elapsed() >= self.refetch_interval);
             (state.keys.clone(), may_fetch)
         };
         if let Some(key) = pick_key(&keys, head) {
-            return Ok(key.key().clone());
+            return Ok(key.shared_key());
         }
         if !may_fetch {
             tracing::warn!(
@@ -158,7 +158,7 @@ impl RemoteJwks {
                     self.generation.fetch_add(1, Ordering::AcqRel);
                 }
                 pick_key(&fresh, head)
-                    .map(|k| k.key().clone())
+                    .map(|k| k.shared_key())
                     .ok_or(Refusal::Unauthenticated(AuthFailure::TokenUnknownKey))
             }
             Err(error) => {

@@ -12,10 +12,13 @@
 //! derive public keys from private ones, or thumbprints, are not needed and
 //! answer an error instead of panicking.
 //!
+//! The function verifies tokens with [`verify_signature`] directly (from
+//! [`crate::identity::jwt::verify`]); the provider offers the same checks to
+//! jsonwebtoken's own `decode`/`encode` (tests and benches mint HS tokens).
 //! jsonwebtoken picks its provider once per process: a `decode` before
 //! [`install`] would fix a panicking placeholder for good. [`install`] is
-//! therefore called on the token path itself ([`crate::identity::jwt::verify`] and
-//! [`crate::identity::jwt::keys_from_jwks`]), so no caller (tests and benches skip
+//! therefore called where the token path starts ([`crate::identity::jwt::keys_from_jwks`]
+//! and the `jwt` validator's constructor), so no caller (tests and benches skip
 //! `main`) can reach jsonwebtoken first.
 
 use std::sync::Once;
@@ -126,44 +129,49 @@ fn ecdsa_algorithm(alg: Algorithm) -> Option<&'static EcdsaVerificationAlgorithm
     }
 }
 
-/// What one verification needs, owned (the verifier outlives the key borrow).
-enum Check {
-    Hmac(ring::hmac::Key),
-    Rsa(&'static RsaParameters, RsaPublicKeyComponents<Vec<u8>>),
-    Ecdsa(UnparsedPublicKey<Vec<u8>>),
+/// Checks `signature` over `message` with `key` for `alg`: `Some(true)` when
+/// it holds, `Some(false)` when it does not, `None` when the key cannot
+/// verify `alg` (another family or key form, EdDSA). Borrows the key: no
+/// copy is made per token.
+pub(crate) fn verify_signature(alg: Algorithm, key: &DecodingKey, message: &[u8], signature: &[u8]) -> Option<bool> {
+    if key.family() != alg.family() {
+        return None;
+    }
+    Some(match (key.kind(), hmac_algorithm(alg), rsa_parameters(alg), ecdsa_algorithm(alg)) {
+        (DecodingKeyKind::SecretOrDer(secret), Some(hmac), _, _) => {
+            ring::hmac::verify(&ring::hmac::Key::new(hmac, secret), message, signature).is_ok()
+        }
+        (DecodingKeyKind::RsaModulusExponent { n, e }, _, Some(params), _) => {
+            RsaPublicKeyComponents { n: n.as_slice(), e: e.as_slice() }.verify(params, message, signature).is_ok()
+        }
+        (DecodingKeyKind::SecretOrDer(point), _, _, Some(ecdsa)) => {
+            UnparsedPublicKey::new(ecdsa, point.as_slice()).verify(message, signature).is_ok()
+        }
+        // RSA keys as DER (PEM) are never built here; EdDSA is not offered.
+        _ => return None,
+    })
 }
 
+/// jsonwebtoken's verifier (its own `decode`, which the function does not
+/// call on the token path): the same checks as [`verify_signature`].
 struct RingVerifier {
     alg: Algorithm,
-    check: Check,
+    key: DecodingKey,
 }
 
 fn verifier(alg: &Algorithm, key: &DecodingKey) -> Result<Box<dyn JwtVerifier>, Error> {
-    let alg = *alg;
     if key.family() != alg.family() {
         return Err(ErrorKind::InvalidAlgorithm.into());
     }
-    let check = match (key.kind(), hmac_algorithm(alg), rsa_parameters(alg), ecdsa_algorithm(alg)) {
-        (DecodingKeyKind::SecretOrDer(secret), Some(hmac), _, _) => Check::Hmac(ring::hmac::Key::new(hmac, secret)),
-        (DecodingKeyKind::RsaModulusExponent { n, e }, _, Some(params), _) => {
-            Check::Rsa(params, RsaPublicKeyComponents { n: n.clone(), e: e.clone() })
-        }
-        (DecodingKeyKind::SecretOrDer(point), _, _, Some(ecdsa)) => {
-            Check::Ecdsa(UnparsedPublicKey::new(ecdsa, point.clone()))
-        }
-        // RSA keys as DER (PEM) are never built here; EdDSA is not offered.
-        _ => return Err(ErrorKind::InvalidKeyFormat.into()),
-    };
-    Ok(Box::new(RingVerifier { alg, check }))
+    if verify_signature(*alg, key, b"", b"").is_none() {
+        return Err(ErrorKind::InvalidKeyFormat.into());
+    }
+    Ok(Box::new(RingVerifier { alg: *alg, key: key.clone() }))
 }
 
 impl Verifier<Vec<u8>> for RingVerifier {
     fn verify(&self, message: &[u8], signature: &Vec<u8>) -> Result<(), signature::Error> {
-        let ok = match &self.check {
-            Check::Hmac(key) => ring::hmac::verify(key, message, signature).is_ok(),
-            Check::Rsa(params, key) => key.verify(params, message, signature).is_ok(),
-            Check::Ecdsa(key) => key.verify(message, signature).is_ok(),
-        };
+        let ok = verify_signature(self.alg, &self.key, message, signature) == Some(true);
         ok.then_some(()).ok_or_else(signature::Error::new)
     }
 }

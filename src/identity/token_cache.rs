@@ -48,17 +48,17 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::error::{AuthFailure, Refusal};
-use crate::identity::jwt::{check_issuer_and_audience, ClaimRules};
+use crate::identity::jwt::{check_issuer_and_audience, numeric_date, ClaimRules};
 use crate::identity::user::User;
 
 /// Most entries kept (see the module doc).
 pub(crate) const CAPACITY: usize = 512;
 
-type Key = [u8; 32];
+/// A token's digest: SHA-256 of its bytes.
+pub(crate) type Key = [u8; 32];
 
 struct Entry {
     user: Arc<User>,
@@ -111,18 +111,6 @@ pub(crate) fn token_key(token: &str) -> Key {
     Sha256::digest(token.as_bytes()).into()
 }
 
-/// A NumericDate claim as jsonwebtoken reads it: a non-negative integer, or a
-/// number with the fraction dropped. `Err` when present in another form.
-fn numeric_date(claims: &serde_json::Map<String, Value>, name: &str) -> Result<Option<u64>, ()> {
-    match claims.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => {
-            n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)).map(Some).ok_or(())
-        }
-        Some(_) => Err(()),
-    }
-}
-
 impl TokenCache {
     /// A cache of at most `capacity` entries (at least one).
     pub fn with_capacity(capacity: usize) -> Self {
@@ -149,7 +137,12 @@ impl TokenCache {
     /// key-set generation: when it differs from the one the entries were
     /// verified under, every entry is dropped first.
     pub fn lookup(&self, token: &str, generation: u64, now: u64, rules: &ClaimRules) -> Lookup {
-        let key = token_key(token);
+        self.lookup_digest(&token_key(token), generation, now, rules)
+    }
+
+    /// [`Self::lookup`] by the token's digest ([`token_key`]), computed once
+    /// per request for the lookup and the insertion that may follow.
+    pub(crate) fn lookup_digest(&self, key: &Key, generation: u64, now: u64, rules: &ClaimRules) -> Lookup {
         let mut inner = self.lock();
         if inner.generation != generation {
             inner.map.clear();
@@ -157,14 +150,14 @@ impl TokenCache {
             inner.generation = generation;
             return Lookup::Miss;
         }
-        let Some(entry) = inner.map.get(&key) else { return Lookup::Miss };
+        let Some(entry) = inner.map.get(key) else { return Lookup::Miss };
         if entry.exp < now.saturating_sub(rules.leeway) {
-            inner.remove(&key);
+            inner.remove(key);
             return Lookup::Refused(Refusal::Unauthenticated(AuthFailure::TokenExpired));
         }
         if entry.nbf.is_some_and(|nbf| nbf > now.saturating_add(rules.leeway)) {
             // Only a clock that went backwards gets here; verify in full.
-            inner.remove(&key);
+            inner.remove(key);
             return Lookup::Miss;
         }
         let user = entry.user.clone();
@@ -183,7 +176,20 @@ impl TokenCache {
         let (Ok(Some(exp)), Ok(nbf)) = (numeric_date(&user.claims, "exp"), numeric_date(&user.claims, "nbf")) else {
             return;
         };
-        let key = token_key(token);
+        self.insert_digest(token_key(token), generation, now, user, exp, nbf);
+    }
+
+    /// [`Self::insert`] by the token's digest, with the `exp` and `nbf`
+    /// [`crate::identity::jwt::verify`] read.
+    pub(crate) fn insert_digest(
+        &self,
+        key: Key,
+        generation: u64,
+        now: u64,
+        user: Arc<User>,
+        exp: u64,
+        nbf: Option<u64>,
+    ) {
         let mut inner = self.lock();
         if inner.generation != generation || inner.map.contains_key(&key) {
             return;
@@ -229,7 +235,7 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::{json, Map};
+    use serde_json::{json, Map, Value};
 
     const NOW: u64 = 1_800_000_000;
 

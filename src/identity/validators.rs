@@ -15,7 +15,7 @@ use crate::error::{AuthFailure, Refusal};
 use crate::identity::authorizer::user_from_authorizer;
 use crate::identity::jwks::KeySource;
 use crate::identity::jwt::{self, ClaimRules};
-use crate::identity::token_cache::{Lookup, TokenCache};
+use crate::identity::token_cache::{token_key, Lookup, TokenCache};
 use crate::identity::user::User;
 
 /// What a request offers to prove who is asking. All fields borrow the request.
@@ -95,19 +95,23 @@ impl UserValidator for JwtValidator {
             return Err(Refusal::Unauthenticated(AuthFailure::TokenTooLarge));
         }
         let generation = self.keys.generation();
-        match self.cache.lookup(token, generation, jsonwebtoken::get_current_timestamp(), &self.rules) {
+        let digest = token_key(token);
+        match self.cache.lookup_digest(&digest, generation, jsonwebtoken::get_current_timestamp(), &self.rules) {
             Lookup::Hit(user) => return Ok(user),
             Lookup::Refused(refusal) => return Err(refusal),
             Lookup::Miss => {}
         }
         let head = jwt::check_head(token, &self.rules)?;
-        let key = if jwt::is_hmac(head.alg) {
-            self.secret.clone().ok_or(Refusal::Unauthenticated(AuthFailure::TokenAlgorithmNotAllowed))?
+        let now = jsonwebtoken::get_current_timestamp();
+        let verified = if jwt::is_hmac(head.alg) {
+            let secret = self.secret.as_ref().ok_or(Refusal::Unauthenticated(AuthFailure::TokenAlgorithmNotAllowed))?;
+            jwt::verify(token, &head, secret, &self.rules, now)?
         } else {
-            self.keys.key_for(&head).await?
+            let key = self.keys.key_for(&head).await?;
+            jwt::verify(token, &head, &key, &self.rules, now)?
         };
-        let user = Arc::new(jwt::verify(token, &head, &key, &self.rules)?);
-        self.cache.insert(token, generation, jsonwebtoken::get_current_timestamp(), user.clone());
+        let user = Arc::new(verified.user);
+        self.cache.insert_digest(digest, generation, now, user.clone(), verified.exp, verified.nbf);
         Ok(user)
     }
 }

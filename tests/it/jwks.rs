@@ -93,8 +93,8 @@ fn check(remote: &RemoteJwks, name: &str) -> Result<String, String> {
     let token = tokens()["tokens"][name].as_str().unwrap().to_owned();
     let head = check_head(&token, &rules()).map_err(|r| r.log_reason().to_owned())?;
     let key = runtime().block_on(remote.key_for(&head)).map_err(|r| r.log_reason().to_owned())?;
-    pusher_auth_lambda::testing::jwt::verify(&token, &head, &key, &rules())
-        .map(|u| u.id)
+    pusher_auth_lambda::testing::jwt::verify(&token, &head, &key, &rules(), jsonwebtoken::get_current_timestamp())
+        .map(|v| v.user.id)
         .map_err(|r| r.log_reason().to_owned())
 }
 
