@@ -8,6 +8,7 @@
 #
 #   perf/run-jwt-bench.sh                      # build, mint, run (about 3 minutes)
 #   NO_BUILD=1 perf/run-jwt-bench.sh --repeats 3
+#   BASELINE=/path/to/an/older/pusher-auth perf/run-jwt-bench.sh   # + that build's rows
 #
 # Keys and tokens are made afresh by perf/node/mint.mjs (jose) in the work
 # directory; nothing minted is committed. Needs node >= 20 and npm (the
@@ -29,9 +30,9 @@ fi
 echo "minting $COUNT RS256 and $COUNT ES256 tokens in $WORK ..." >&2
 node perf/node/mint.mjs "$WORK" "$EVENT" "$COUNT" "$ISSUER" "$AUDIENCE"
 
-exec python3 - "$TARGET" "$WORK" "$COUNT" "$ISSUER" "$AUDIENCE" "$@" <<'PY'
+exec python3 - "$TARGET" "$WORK" "$COUNT" "$ISSUER" "$AUDIENCE" "${BASELINE:-}" "$@" <<'PY'
 import json, os, sys
-target, work, count, issuer, audience, *extra = sys.argv[1:]
+target, work, count, issuer, audience, baseline, *extra = sys.argv[1:]
 jwks = open(f"{work}/jwks.json").read()
 pusher = {"PUSHER_KEY": "3e294278b9dd9a0ab486", "PUSHER_SECRET": "5b31d8b6ca557775afc4",
           "PUSHER_APP_ID": "1", "PUSHER_CLUSTER": "mt1"}
@@ -47,6 +48,12 @@ rows = [
     ("node-es256-distinct", "/usr/bin/node", ["perf/node/bootstrap.mjs"], {"events": f"{work}/es256.jsonl"}, node),
     ("node-rs256-repeated", "/usr/bin/node", ["perf/node/bootstrap.mjs"], {"event": f"{work}/rs256-one.json"}, node),
 ]
+if baseline:
+    rows += [
+        ("base-rs256-distinct", baseline, [], {"events": f"{work}/rs256.jsonl"}, ours),
+        ("base-es256-distinct", baseline, [], {"events": f"{work}/es256.jsonl"}, ours),
+        ("base-rs256-repeated", baseline, [], {"event": f"{work}/rs256-one.json"}, ours),
+    ]
 argv = ["python3", "perf/run-process-bench.py", "--function", fn, "--label", "rs256-distinct",
         "--events", f"{work}/rs256.jsonl", "--event", f"{work}/rs256-one.json",
         "--echo", f"{target}/release/examples/echo", "--count", count, "--workdir", work,
