@@ -8,7 +8,11 @@
 #   - the e2e npm packages (npm ci in tests/e2e)
 #   - sockudo's one-time build (scripts/sockudo.sh), at low priority, once protoc is there
 #   - the deployment checks' venvs and arm64 toolchain (scripts/deploy-checks.sh --install-only;
-#     it also makes the Velocity venv the e2e suite uses)
+#     it also makes the Velocity venv the e2e suite uses), then their arm64 release build
+#     (scripts/deploy-checks.sh --prebuild, log in ~/.cache/pusher-auth-lambda/prebuild.log) at
+#     the lowest priority, not waited for: it soaks up whatever CPU the test command leaves idle
+#     until the deployment checks need it (cargo's lock makes them wait for it if it is still
+#     running; a no-op once built)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,7 +43,13 @@ jobs_failed=0
   fi
   echo "prefetch: deployment venvs and arm64 toolchain"
   status=0
-  bash scripts/deploy-checks.sh --install-only || status=1
+  if bash scripts/deploy-checks.sh --install-only; then
+    echo "prefetch: arm64 release build (nice 19, in the background)"
+    CACHE="${PUSHER_AUTH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pusher-auth-lambda}"
+    nice -n 19 bash scripts/deploy-checks.sh --prebuild > "$CACHE/prebuild.log" 2>&1 &
+  else
+    status=1
+  fi
   if [ -n "${sockudo_job:-}" ]; then wait "$sockudo_job" || status=1; fi
   exit "$status"
 ) &

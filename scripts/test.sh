@@ -30,16 +30,8 @@ python3 tests/local_run.py
 if ! wait "$PREFETCH"; then
   step "(the background installs failed, see $CACHE/prefetch.log; the next steps install what is missing)"
 fi
-# The deployment checks' arm64 release build (a no-op once built) runs meanwhile at the lowest
-# priority: the browser suite mostly waits on the network and the browser, not the CPUs.
-setsid nice -n 19 bash scripts/deploy-checks.sh --prebuild > "$CACHE/prebuild.log" 2>&1 &
-PREBUILD=$!
-trap 'kill -- -"$PREFETCH" 2>/dev/null || true; kill -- -"$PREBUILD" 2>/dev/null || true' EXIT
 step "end to end: pusher-js in Chromium, sockudo, the function (scripts/e2e.sh)"
 bash scripts/e2e.sh
-if ! wait "$PREBUILD"; then
-  step "(the background arm64 build failed, see $CACHE/prebuild.log; the deployment checks build it)"
-fi
 step "deployment: template, mapping templates, packages (scripts/deploy-checks.sh)"
 bash scripts/deploy-checks.sh
 step "all checks passed"
