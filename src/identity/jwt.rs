@@ -397,14 +397,19 @@ mod tests {
         format!("{message}.{}", URL_SAFE_NO_PAD.encode(ring::hmac::sign(&key, message.as_bytes())))
     }
 
-    fn verdict(token: &str) -> Result<(String, u64, Option<u64>), &'static str> {
-        let rules = ClaimRules {
+    /// HS256 only, no issuer or audience, 30 s leeway.
+    fn hs256_rules() -> ClaimRules {
+        ClaimRules {
             algorithms: vec![Algorithm::HS256],
             issuer: None,
             audience: None,
             leeway: 30,
             user_id_claim: "sub".into(),
-        };
+        }
+    }
+
+    fn verdict(token: &str) -> Result<(String, u64, Option<u64>), &'static str> {
+        let rules = hs256_rules();
         let head = check_head(token, &rules).map_err(|r| r.log_reason())?;
         verify(token, &head, &DecodingKey::from_secret(SECRET), &rules, now())
             .map(|v| (v.user.id, v.exp, v.nbf))
@@ -472,13 +477,7 @@ mod tests {
 
     #[test]
     fn the_leeway_is_exact_at_both_ends() {
-        let rules = ClaimRules {
-            algorithms: vec![Algorithm::HS256],
-            issuer: None,
-            audience: None,
-            leeway: 30,
-            user_id_claim: "sub".into(),
-        };
+        let rules = hs256_rules();
         let at = |claims: String, now: u64| {
             let token = hs256(&claims);
             let head = check_head(&token, &rules).unwrap();
@@ -510,13 +509,7 @@ mod tests {
         assert_eq!(verdict(&format!("{message}.{}", URL_SAFE_NO_PAD.encode([0u8; 1025]))), Err("token_bad_signature"));
         assert_eq!(verdict(&format!("{message}.A")), Err("token_invalid"), "not base64");
         // An RSA key never checks an HMAC token.
-        let rules = ClaimRules {
-            algorithms: vec![Algorithm::HS256],
-            issuer: None,
-            audience: None,
-            leeway: 30,
-            user_id_claim: "sub".into(),
-        };
+        let rules = hs256_rules();
         let head = check_head(&good, &rules).unwrap();
         let rsa = keys_from_jwks(&format!(r#"{{"keys":[{{{RSA_JWK}}}]}}"#)).unwrap();
         assert_eq!(
