@@ -5,8 +5,10 @@
 //! A fetched JWKS is loaded on first use (never on the cold-start path),
 //! cached for the life of the execution environment, and fetched again only
 //! when a token names an unknown `kid`, at most once a minute, with a 2 s
-//! limit. When the endpoint is down, cached keys keep working and unknown keys
-//! fail closed with a log line.
+//! limit. One fetch runs at a time: concurrent requests that need a key the
+//! cache lacks (the first tokens of a concurrent environment, a rotation)
+//! wait for the fetch in flight and use what it brought. When the endpoint is
+//! down, cached keys keep working and unknown keys fail closed with a log line.
 //!
 //! Every fetch that replaces the keys moves the key-set generation
 //! ([`KeySource::generation`]) on, which clears the verified-token cache
@@ -70,6 +72,11 @@ pub struct RemoteJwks {
     state: Mutex<CacheState>,
     /// Moves on (under the `state` lock) each time the keys are replaced.
     generation: AtomicU64,
+    /// Held for the whole of a fetch: requests that need a key the cache lacks
+    /// (concurrent requests at the first token, or during a rotation) queue
+    /// here and look at the keys again once the fetch in flight has ended,
+    /// instead of being refused because a fetch was "just made".
+    fetching: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for RemoteJwks {
@@ -110,6 +117,7 @@ impl RemoteJwks {
             refetch_interval: REFETCH_INTERVAL,
             state: Mutex::new(CacheState::default()),
             generation: AtomicU64::new(0),
+            fetching: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -117,6 +125,13 @@ impl RemoteJwks {
     pub fn with_refetch_interval(mut self, interval: Duration) -> Self {
         self.refetch_interval = interval;
         self
+    }
+
+    /// The cached keys, and whether a fetch is allowed now.
+    fn snapshot(&self) -> (Arc<Vec<VerificationKey>>, bool) {
+        let state = self.state.lock().expect("jwks cache");
+        let may_fetch = state.last_fetch.is_none_or(|at| at.elapsed() >= self.refetch_interval);
+        (state.keys.clone(), may_fetch)
     }
 
     /// How many times the keys were replaced by a fetch.
@@ -127,11 +142,12 @@ impl RemoteJwks {
     /// The key for a token: from the cache, else (at most once per interval)
     /// from a fresh fetch.
     pub async fn key_for(&self, head: &TokenHead) -> Result<Arc<DecodingKey>, Refusal> {
-        let (keys, may_fetch) = {
-            let state = self.state.lock().expect("jwks cache");
-            let may_fetch = state.last_fetch.is_none_or(|at| at.elapsed() >= self.refetch_interval);
-            (state.keys.clone(), may_fetch)
-        };
+        if let Some(key) = pick_key(&self.snapshot().0, head) {
+            return Ok(key.shared_key());
+        }
+        // One fetch at a time; whoever waited here sees what it brought.
+        let _fetching = self.fetching.lock().await;
+        let (keys, may_fetch) = self.snapshot();
         if let Some(key) = pick_key(&keys, head) {
             return Ok(key.shared_key());
         }

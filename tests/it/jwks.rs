@@ -155,6 +155,41 @@ fn slow_server_gives_up_within_two_seconds() {
     assert_eq!(check(&remote, "valid_rs256"), Ok("user-1".into()), "cached keys still work");
 }
 
+#[test]
+fn concurrent_requests_wait_for_the_fetch_in_flight() {
+    // Concurrent mode: several requests reach the first token (or a rotated kid) together.
+    // One fetch serves them all; none is refused because a fetch was "just made".
+    let t = tokens();
+    let server = Server::start(&t["jwks"]);
+    *server.delay.lock().unwrap() = Duration::from_millis(300);
+    let remote = Arc::new(RemoteJwks::new(&server.url).unwrap());
+    let names = ["valid_rs256", "valid_es256", "valid_rs256_other_user", "valid_rs256", "valid_es256", "valid_rs256"];
+    let answers = runtime().block_on(async {
+        let tasks: Vec<_> = names
+            .iter()
+            .map(|name| {
+                let remote = remote.clone();
+                let token = t["tokens"][*name].as_str().unwrap().to_owned();
+                tokio::spawn(async move {
+                    let head = check_head(&token, &rules()).unwrap();
+                    remote.key_for(&head).await.map(|_| ()).map_err(|r| r.log_reason().to_owned())
+                })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for task in tasks {
+            answers.push(task.await.unwrap());
+        }
+        answers
+    });
+    assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+    assert_eq!(server.hits(), 1, "one fetch for all of them");
+    // A rotated kid while the interval has not passed: still refused, still without a fetch.
+    *server.body.lock().unwrap() = t["jwks_rotated"].to_string();
+    assert_eq!(check(&remote, "valid_rs256_rotated_key"), Err("token_unknown_key".into()));
+    assert_eq!(server.hits(), 1);
+}
+
 /// The `jwt` validator (with its verified-token cache) over the remote JWKS.
 fn validate(v: &pusher_auth_lambda::testing::JwtValidator, name: &str) -> Result<String, String> {
     use pusher_auth_lambda::testing::{Credentials, UserValidator};
