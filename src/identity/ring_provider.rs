@@ -129,26 +129,39 @@ fn ecdsa_algorithm(alg: Algorithm) -> Option<&'static EcdsaVerificationAlgorithm
     }
 }
 
-/// Checks `signature` over `message` with `key` for `alg`: `Some(true)` when
-/// it holds, `Some(false)` when it does not, `None` when the key cannot
-/// verify `alg` (another family or key form, EdDSA). Borrows the key: no
-/// copy is made per token.
-pub(crate) fn verify_signature(alg: Algorithm, key: &DecodingKey, message: &[u8], signature: &[u8]) -> Option<bool> {
+/// The ring check that verifies `alg` with `key`, borrowing the key (no copy
+/// per token); `None` when the key cannot verify `alg` (another family or key
+/// form; RSA keys as DER are never built here; EdDSA is not offered).
+enum Check<'k> {
+    Hmac(ring::hmac::Algorithm, &'k [u8]),
+    Rsa(&'static RsaParameters, RsaPublicKeyComponents<&'k [u8]>),
+    Ecdsa(&'static EcdsaVerificationAlgorithm, &'k [u8]),
+}
+
+fn check_for(alg: Algorithm, key: &DecodingKey) -> Option<Check<'_>> {
     if key.family() != alg.family() {
         return None;
     }
-    Some(match (key.kind(), hmac_algorithm(alg), rsa_parameters(alg), ecdsa_algorithm(alg)) {
-        (DecodingKeyKind::SecretOrDer(secret), Some(hmac), _, _) => {
+    match (key.kind(), hmac_algorithm(alg), rsa_parameters(alg), ecdsa_algorithm(alg)) {
+        (DecodingKeyKind::SecretOrDer(secret), Some(hmac), _, _) => Some(Check::Hmac(hmac, secret)),
+        (DecodingKeyKind::RsaModulusExponent { n, e }, _, Some(params), _) => {
+            Some(Check::Rsa(params, RsaPublicKeyComponents { n: n.as_slice(), e: e.as_slice() }))
+        }
+        (DecodingKeyKind::SecretOrDer(point), _, _, Some(ecdsa)) => Some(Check::Ecdsa(ecdsa, point)),
+        _ => None,
+    }
+}
+
+/// Checks `signature` over `message` with `key` for `alg`: `Some(true)` when
+/// it holds, `Some(false)` when it does not, `None` when the key cannot
+/// verify `alg` (see [`Check`]).
+pub(crate) fn verify_signature(alg: Algorithm, key: &DecodingKey, message: &[u8], signature: &[u8]) -> Option<bool> {
+    Some(match check_for(alg, key)? {
+        Check::Hmac(hmac, secret) => {
             ring::hmac::verify(&ring::hmac::Key::new(hmac, secret), message, signature).is_ok()
         }
-        (DecodingKeyKind::RsaModulusExponent { n, e }, _, Some(params), _) => {
-            RsaPublicKeyComponents { n: n.as_slice(), e: e.as_slice() }.verify(params, message, signature).is_ok()
-        }
-        (DecodingKeyKind::SecretOrDer(point), _, _, Some(ecdsa)) => {
-            UnparsedPublicKey::new(ecdsa, point.as_slice()).verify(message, signature).is_ok()
-        }
-        // RSA keys as DER (PEM) are never built here; EdDSA is not offered.
-        _ => return None,
+        Check::Rsa(params, components) => components.verify(params, message, signature).is_ok(),
+        Check::Ecdsa(ecdsa, point) => UnparsedPublicKey::new(ecdsa, point).verify(message, signature).is_ok(),
     })
 }
 
@@ -163,7 +176,7 @@ fn verifier(alg: &Algorithm, key: &DecodingKey) -> Result<Box<dyn JwtVerifier>, 
     if key.family() != alg.family() {
         return Err(ErrorKind::InvalidAlgorithm.into());
     }
-    if verify_signature(*alg, key, b"", b"").is_none() {
+    if check_for(*alg, key).is_none() {
         return Err(ErrorKind::InvalidKeyFormat.into());
     }
     Ok(Box::new(RingVerifier { alg: *alg, key: key.clone() }))
