@@ -17,6 +17,9 @@ use pusher_auth_lambda::Settings;
 use pusher_auth_lambda::{pass_through, DecodeOnceLayer};
 
 fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("--check-config") {
+        return check_config();
+    }
     let runtime = if max_concurrency() > 1 {
         tokio::runtime::Builder::new_multi_thread().enable_all().build()
     } else {
@@ -35,6 +38,22 @@ fn main() -> ExitCode {
 /// but a positive whole number counts as 1).
 fn max_concurrency() -> u32 {
     std::env::var("AWS_LAMBDA_MAX_CONCURRENCY").ok().and_then(|v| v.parse::<u32>().ok()).unwrap_or(1)
+}
+
+/// `pusher-auth --check-config`: the cold start's configuration check alone,
+/// with the function's own parser. Prints the error (which names the
+/// variable, never a value) and exits 1, or prints a line and exits 0.
+fn check_config() -> ExitCode {
+    match Settings::from_env(store_from_lookup) {
+        Ok(_) => {
+            println!("configuration OK");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("{error}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 async fn serve() -> ExitCode {
