@@ -1,9 +1,12 @@
 //! `AUTH_MODE=jwt` and `AUTH_MODE=authorizer`: the `JWT_*`, `USER_ID_CLAIM`
 //! and `WATCHLIST_CLAIM` variables.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use jsonwebtoken::{Algorithm, DecodingKey};
 
-use crate::identity::jwks::{KeySource, RemoteJwks};
+use crate::identity::jwks::{KeySource, RemoteJwks, DEFAULT_TTL, MAX_TTL_SECONDS};
 use crate::identity::jwt::{self, ClaimRules};
 use crate::identity::validators::JwtValidator;
 
@@ -49,9 +52,11 @@ pub(super) fn jwt_validator(
             if keys.is_empty() {
                 return Err(err("JWT_JWKS", "has no RSA or EC signing key"));
             }
-            KeySource::Inline(keys)
+            KeySource::Inline(Arc::new(keys))
         }
-        (None, Some(url)) => KeySource::Remote(RemoteJwks::new(&url).map_err(|problem| err("JWT_JWKS_URL", problem))?),
+        (None, Some(url)) => KeySource::Remote(Box::new(
+            RemoteJwks::new(&url).map_err(|problem| err("JWT_JWKS_URL", problem))?.with_ttl(jwks_ttl(get)?),
+        )),
         (None, None) if wants_keys => {
             return Err(err("JWT_JWKS_URL", "is not set (nor JWT_JWKS), and JWT_ALGORITHMS allows RS/PS/ES"))
         }
@@ -77,6 +82,23 @@ pub(super) fn jwt_validator(
     }
     let rules = ClaimRules { algorithms, issuer, audience, leeway, user_id_claim: user_id_claim(get)? };
     Ok(JwtValidator::new(rules, secret, keys))
+}
+
+/// `JWT_JWKS_TTL_SECONDS`: the fetched key set's lifetime (default 300;
+/// `0`: fetched once per execution environment, and again only for an
+/// unknown `kid`). Read only with `JWT_JWKS_URL`.
+fn jwks_ttl(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Duration>, ConfigError> {
+    match get("JWT_JWKS_TTL_SECONDS") {
+        None => Ok(Some(DEFAULT_TTL)),
+        Some(v) => match v.parse::<u64>() {
+            Ok(0) => Ok(None),
+            Ok(seconds) if seconds <= MAX_TTL_SECONDS => Ok(Some(Duration::from_secs(seconds))),
+            _ => Err(ConfigError {
+                variable: "JWT_JWKS_TTL_SECONDS",
+                problem: format!("must be a whole number of seconds from 0 to {MAX_TTL_SECONDS} (0: fetched once)"),
+            }),
+        },
+    }
 }
 
 /// `USER_ID_CLAIM` (default `sub`).

@@ -399,6 +399,17 @@ mod tests {
         assert_eq!(jwt(&[("JWT_ALGORITHMS", "HS256"), ("JWT_SECRET", secret), aud]), Ok(()));
         let rs = [("JWT_ALGORITHMS", "RS256"), url, iss, aud];
         assert_eq!(jwt(&[&rs[..], &[("JWT_LEEWAY_SECONDS", "61")]].concat()), Err("JWT_LEEWAY_SECONDS"));
+        // The fetched key set's lifetime: 0 (once per environment) to a day.
+        for (ttl, verdict) in [
+            ("0", Ok(())),
+            ("1", Ok(())),
+            ("86400", Ok(())),
+            ("86401", Err("JWT_JWKS_TTL_SECONDS")),
+            ("-1", Err("JWT_JWKS_TTL_SECONDS")),
+            ("5m", Err("JWT_JWKS_TTL_SECONDS")),
+        ] {
+            assert_eq!(jwt(&[&rs[..], &[("JWT_JWKS_TTL_SECONDS", ttl)]].concat()), verdict, "{ttl}");
+        }
         assert_eq!(jwt(&[&rs[..], &[("CHANNEL_RULES", "user-*")]].concat()), Err("CHANNEL_RULES"));
     }
 

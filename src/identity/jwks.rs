@@ -2,19 +2,25 @@
 //! or fetched from `JWT_JWKS_URL` (e.g. a Cognito user pool's
 //! `/.well-known/jwks.json`).
 //!
-//! A fetched JWKS is loaded on first use (never on the cold-start path),
-//! cached for the life of the execution environment, and fetched again only
-//! when a token names an unknown `kid`, at most once a minute, with a 2 s
-//! limit. One fetch runs at a time: concurrent requests that need a key the
-//! cache lacks (the first tokens of a concurrent environment, a rotation)
-//! wait for the fetch in flight and use what it brought. When the endpoint is
-//! down, cached keys keep working and unknown keys fail closed with a log line.
+//! A fetched JWKS is loaded on first use (never on the cold-start path) and
+//! has a lifetime, `JWT_JWKS_TTL_SECONDS` (default 300 s; `0`: fetched once
+//! per execution environment). The first request that finds the set older
+//! than its lifetime fetches it again before it decides: an identity provider
+//! that withdraws a key (`{k1,k2}` → `{k1}`, the answer to a leaked key) or
+//! replaces one under the same `kid` is followed within one lifetime. A token
+//! naming a `kid` the set lacks also triggers a fetch, at most once a minute.
+//! Every fetch has a 2 s limit, and one runs at a time: concurrent requests
+//! that need it wait for the fetch in flight and use what it brought. When
+//! the endpoint is down, the cached set stays in use (logged once per
+//! outage) and unknown keys fail closed.
 //!
-//! Every fetch that replaces the keys moves the key-set generation
-//! ([`KeySource::generation`]) on, which clears the verified-token cache
-//! ([`crate::identity::token_cache`]).
+//! Each key carries a fingerprint ([`KeyId`]); the verified-token cache
+//! remembers which key verified each token and uses an entry only while that
+//! key is still in the set ([`crate::identity::token_cache`]), so a withdrawn
+//! key takes its tokens with it, and a fetch that changes nothing (a random
+//! `kid` sent to force one) drops nothing.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,14 +29,22 @@ use http_body_util::{BodyExt, Full, Limited};
 use jsonwebtoken::DecodingKey;
 
 use crate::error::{AuthFailure, Refusal};
-use crate::identity::jwt::{keys_from_jwks, pick_key, TokenHead, VerificationKey};
+use crate::identity::jwt::{keys_from_jwks, pick_key, KeyId, TokenHead, VerificationKey};
 
 /// Longest wait for the JWKS endpoint.
 pub(crate) const FETCH_TIMEOUT: Duration = Duration::from_secs(2);
-/// Least time between two fetches.
+/// Least time between two fetches caused by unknown keys (and between two
+/// attempts while the endpoint is down).
 pub(crate) const REFETCH_INTERVAL: Duration = Duration::from_secs(60);
+/// `JWT_JWKS_TTL_SECONDS` when unset: five minutes, as the secret's.
+pub(crate) const DEFAULT_TTL: Duration = Duration::from_secs(300);
+/// The largest `JWT_JWKS_TTL_SECONDS` accepted: a day.
+pub(crate) const MAX_TTL_SECONDS: u64 = 86_400;
 /// Largest JWKS document accepted.
-const MAX_JWKS_BYTES: usize = 256 * 1024;
+pub(crate) const MAX_JWKS_BYTES: usize = 256 * 1024;
+
+/// A key set, shared: handing it to a request copies no key material.
+pub(crate) type KeySet = Arc<Vec<VerificationKey>>;
 
 /// The configured key source.
 #[derive(Debug)]
@@ -38,29 +52,32 @@ pub enum KeySource {
     /// No RSA/EC keys (HMAC only).
     None,
     /// `JWT_JWKS`.
-    Inline(Vec<VerificationKey>),
+    Inline(KeySet),
     /// `JWT_JWKS_URL`.
-    Remote(RemoteJwks),
+    Remote(Box<RemoteJwks>),
 }
 
 impl KeySource {
-    /// The key for a token, fetching the JWKS if it is remote and the key unknown.
-    pub async fn key_for(&self, head: &TokenHead) -> Result<Arc<DecodingKey>, Refusal> {
+    /// The key for a token, fetching the JWKS if it is remote and the key
+    /// unknown, with the fingerprint of the key that was picked.
+    pub async fn key_for(&self, head: &TokenHead) -> Result<(Arc<DecodingKey>, KeyId), Refusal> {
         match self {
             Self::None => Err(Refusal::Unauthenticated(AuthFailure::TokenAlgorithmNotAllowed)),
             Self::Inline(keys) => pick_key(keys, head)
-                .map(|k| k.shared_key())
+                .map(|k| (k.shared_key(), k.id()))
                 .ok_or(Refusal::Unauthenticated(AuthFailure::TokenUnknownKey)),
             Self::Remote(remote) => remote.key_for(head).await,
         }
     }
 
-    /// Which key set is in use: changes whenever a fetch replaces the keys
-    /// (always 0 for keys that never change). Read it before [`Self::key_for`].
-    pub fn generation(&self) -> u64 {
+    /// The key set in force, refreshed first when it is older than its
+    /// lifetime. `None` when no key set was loaded yet (or none is configured):
+    /// then no token verified with a JWKS key can be cached either.
+    pub async fn current(&self) -> Option<KeySet> {
         match self {
-            Self::None | Self::Inline(_) => 0,
-            Self::Remote(remote) => remote.generation(),
+            Self::None => None,
+            Self::Inline(keys) => Some(keys.clone()),
+            Self::Remote(remote) => remote.current().await,
         }
     }
 }
@@ -68,27 +85,30 @@ impl KeySource {
 /// A JWKS fetched over HTTP(S) and cached.
 pub struct RemoteJwks {
     url: http::Uri,
+    /// `None`: fetched once per environment (and on unknown keys).
+    ttl: Option<Duration>,
     refetch_interval: Duration,
     state: Mutex<CacheState>,
-    /// Moves on (under the `state` lock) each time the keys are replaced.
-    generation: AtomicU64,
-    /// Held for the whole of a fetch: requests that need a key the cache lacks
-    /// (concurrent requests at the first token, or during a rotation) queue
-    /// here and look at the keys again once the fetch in flight has ended,
-    /// instead of being refused because a fetch was "just made".
+    /// Held for the whole of a fetch: requests that need one queue here and
+    /// look at the keys again once the fetch in flight has ended.
     fetching: tokio::sync::Mutex<()>,
+    /// Set while fetches fail, so an outage is logged once.
+    down: AtomicBool,
 }
 
 impl std::fmt::Debug for RemoteJwks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RemoteJwks").field("url", &self.url).finish_non_exhaustive()
+        f.debug_struct("RemoteJwks").field("url", &self.url).field("ttl", &self.ttl).finish_non_exhaustive()
     }
 }
 
 #[derive(Default)]
 struct CacheState {
-    keys: Arc<Vec<VerificationKey>>,
-    last_fetch: Option<Instant>,
+    keys: KeySet,
+    /// When the set in use was last confirmed by a successful fetch.
+    fetched: Option<Instant>,
+    /// When the last fetch started (successful or not).
+    attempted: Option<Instant>,
 }
 
 /// Why a fetch failed (logged; never client-facing).
@@ -103,22 +123,26 @@ enum FetchError {
 
 impl RemoteJwks {
     /// A cache for the JWKS at `url`: `https://…`, or `http://` to a loopback
-    /// host (local runs and tests).
+    /// host (local runs and tests); its lifetime is [`DEFAULT_TTL`].
     pub fn new(url: &str) -> Result<Self, &'static str> {
         let uri: http::Uri = url.parse().map_err(|_| "is not a URL")?;
-        let host = uri.host().unwrap_or("");
-        match uri.scheme_str() {
-            Some("https") => {}
-            Some("http") if matches!(host, "127.0.0.1" | "localhost" | "[::1]" | "::1") => {}
-            _ => return Err("must be an https:// URL (http:// only to 127.0.0.1 or localhost)"),
+        if !crate::support::https::https_or_loopback(&uri) {
+            return Err("must be an https:// URL (http:// only to 127.0.0.1 or localhost)");
         }
         Ok(Self {
             url: uri,
+            ttl: Some(DEFAULT_TTL),
             refetch_interval: REFETCH_INTERVAL,
             state: Mutex::new(CacheState::default()),
-            generation: AtomicU64::new(0),
             fetching: tokio::sync::Mutex::new(()),
+            down: AtomicBool::new(false),
         })
+    }
+
+    /// The same with another lifetime (`None`: fetched once per environment).
+    pub fn with_ttl(mut self, ttl: Option<Duration>) -> Self {
+        self.ttl = ttl;
+        self
     }
 
     /// The same with another least time between fetches (tests use zero).
@@ -127,63 +151,118 @@ impl RemoteJwks {
         self
     }
 
-    /// The cached keys, and whether a fetch is allowed now.
-    fn snapshot(&self) -> (Arc<Vec<VerificationKey>>, bool) {
-        let state = self.state.lock().expect("jwks cache");
-        let may_fetch = state.last_fetch.is_none_or(|at| at.elapsed() >= self.refetch_interval);
-        (state.keys.clone(), may_fetch)
+    fn state(&self) -> std::sync::MutexGuard<'_, CacheState> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// How many times the keys were replaced by a fetch.
-    pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
+    /// Whether the last attempt is far enough back for another one.
+    fn may_attempt(&self, state: &CacheState, interval: Duration) -> bool {
+        state.attempted.is_none_or(|at| at.elapsed() >= interval)
     }
 
-    /// The key for a token: from the cache, else (at most once per interval)
-    /// from a fresh fetch.
-    pub async fn key_for(&self, head: &TokenHead) -> Result<Arc<DecodingKey>, Refusal> {
-        if let Some(key) = pick_key(&self.snapshot().0, head) {
-            return Ok(key.shared_key());
+    /// Whether the loaded set has outlived its lifetime and may be fetched
+    /// again now (after a failed attempt, at most once per
+    /// [`REFETCH_INTERVAL`] or lifetime, whichever is shorter).
+    fn stale(&self, state: &CacheState) -> bool {
+        match (self.ttl, state.fetched) {
+            (Some(ttl), Some(fetched)) => {
+                fetched.elapsed() >= ttl && self.may_attempt(state, ttl.min(self.refetch_interval))
+            }
+            _ => false,
+        }
+    }
+
+    /// The set in force, refreshed first when stale; `None` before the first
+    /// successful fetch.
+    pub(crate) async fn current(&self) -> Option<KeySet> {
+        {
+            let state = self.state();
+            state.fetched?;
+            if !self.stale(&state) {
+                return Some(state.keys.clone());
+            }
+        }
+        let _fetching = self.fetching.lock().await;
+        if self.stale(&self.state()) {
+            // A failed refresh keeps the cached set in use (logged in `fetch_now`).
+            let _ = self.fetch_now().await;
+        }
+        Some(self.state().keys.clone())
+    }
+
+    /// The key for a token: from the set in force, else (at most once per
+    /// interval) from a fresh fetch.
+    pub async fn key_for(&self, head: &TokenHead) -> Result<(Arc<DecodingKey>, KeyId), Refusal> {
+        let found = |keys: &KeySet| pick_key(keys, head).map(|k| (k.shared_key(), k.id()));
+        if let Some(key) = self.current().await.as_ref().and_then(found) {
+            return Ok(key);
         }
         // One fetch at a time; whoever waited here sees what it brought.
         let _fetching = self.fetching.lock().await;
-        let (keys, may_fetch) = self.snapshot();
-        if let Some(key) = pick_key(&keys, head) {
-            return Ok(key.shared_key());
-        }
+        let may_fetch = {
+            let state = self.state();
+            if let Some(key) = found(&state.keys) {
+                return Ok(key);
+            }
+            self.may_attempt(&state, self.refetch_interval)
+        };
         if !may_fetch {
             tracing::warn!(
                 reason = AuthFailure::TokenUnknownKey.as_str(),
+                kid = head.kid.as_deref().unwrap_or(""),
                 "unknown JWKS key; next fetch allowed within a minute"
             );
             return Err(Refusal::Unauthenticated(AuthFailure::TokenUnknownKey));
         }
-        self.state.lock().expect("jwks cache").last_fetch = Some(Instant::now());
+        match self.fetch_now().await {
+            Ok(keys) => found(&keys).ok_or_else(|| {
+                tracing::warn!(
+                    reason = AuthFailure::TokenUnknownKey.as_str(),
+                    kid = head.kid.as_deref().unwrap_or(""),
+                    "no key of the fetched JWKS fits the token"
+                );
+                Refusal::Unauthenticated(AuthFailure::TokenUnknownKey)
+            }),
+            Err(()) => Err(Refusal::Unauthenticated(AuthFailure::JwksUnavailable)),
+        }
+    }
+
+    /// Fetches the set now (the caller holds `fetching`) and puts it in force;
+    /// a set with the same keys as the one in force keeps it. On failure the
+    /// cached set stays, and the outage is logged once.
+    async fn fetch_now(&self) -> Result<KeySet, ()> {
+        self.state().attempted = Some(Instant::now());
         let started = Instant::now();
         match self.fetch().await {
             Ok(fresh) => {
-                tracing::info!(
-                    keys = fresh.len() as u64,
-                    duration_ms = started.elapsed().as_millis() as u64,
-                    "JWKS fetched"
-                );
-                let fresh = Arc::new(fresh);
-                {
-                    let mut state = self.state.lock().expect("jwks cache");
-                    state.keys = fresh.clone();
-                    self.generation.fetch_add(1, Ordering::AcqRel);
+                if self.down.swap(false, Ordering::AcqRel) {
+                    tracing::info!("JWKS reachable again");
                 }
-                pick_key(&fresh, head)
-                    .map(|k| k.shared_key())
-                    .ok_or(Refusal::Unauthenticated(AuthFailure::TokenUnknownKey))
+                let mut state = self.state();
+                let changed = !same_keys(&state.keys, &fresh);
+                if changed || state.fetched.is_none() {
+                    tracing::info!(
+                        keys = fresh.len() as u64,
+                        changed,
+                        duration_ms = started.elapsed().as_millis() as u64,
+                        "JWKS fetched"
+                    );
+                }
+                if changed {
+                    state.keys = Arc::new(fresh);
+                }
+                state.fetched = Some(Instant::now());
+                Ok(state.keys.clone())
             }
             Err(error) => {
-                tracing::warn!(
-                    error = ?error,
-                    duration_ms = started.elapsed().as_millis() as u64,
-                    "JWKS fetch failed; cached keys stay in use, unknown keys are refused"
-                );
-                Err(Refusal::Unauthenticated(AuthFailure::JwksUnavailable))
+                if !self.down.swap(true, Ordering::AcqRel) {
+                    tracing::warn!(
+                        error = ?error,
+                        duration_ms = started.elapsed().as_millis() as u64,
+                        "JWKS fetch failed; cached keys stay in use, unknown keys are refused (logged once until it recovers)"
+                    );
+                }
+                Err(())
             }
         }
     }
@@ -206,4 +285,14 @@ impl RemoteJwks {
         };
         tokio::time::timeout(FETCH_TIMEOUT, work).await.map_err(|_| FetchError::Timeout)?
     }
+}
+
+/// Whether two sets hold the same keys (by fingerprint, in any order).
+fn same_keys(a: &[VerificationKey], b: &[VerificationKey]) -> bool {
+    let ids = |keys: &[VerificationKey]| {
+        let mut ids: Vec<KeyId> = keys.iter().map(VerificationKey::id).collect();
+        ids.sort_unstable();
+        ids
+    };
+    ids(a) == ids(b)
 }

@@ -14,10 +14,11 @@ use base64::Engine;
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet, KeyAlgorithm, KeyOperations, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 use crate::error::{AuthFailure, Refusal};
-use crate::identity::user::{check_user_id, User};
+use crate::identity::user::{check_user_id, is_unverified, User, UserIdError};
 
 /// Longest token accepted.
 pub(crate) const MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -42,9 +43,15 @@ pub struct ClaimRules {
     pub user_id_claim: String,
 }
 
+/// A key's fingerprint: SHA-256 of its JWK as parsed (key material, `kid`,
+/// `alg`, use). The same key keeps it across fetches; a key replaced under the
+/// same `kid` gets another.
+pub(crate) type KeyId = [u8; 32];
+
 /// A verification key from a JWKS, with what it may verify.
 #[derive(Clone)]
 pub struct VerificationKey {
+    id: KeyId,
     kid: Option<String>,
     /// The key's own `alg`, when the JWKS names one.
     alg: Option<Algorithm>,
@@ -62,6 +69,11 @@ impl VerificationKey {
     /// The key, shared.
     pub fn shared_key(&self) -> Arc<DecodingKey> {
         self.key.clone()
+    }
+
+    /// The key's fingerprint.
+    pub fn id(&self) -> KeyId {
+        self.id
     }
 }
 
@@ -118,7 +130,8 @@ fn verification_key(jwk: &Jwk) -> Option<VerificationKey> {
         }
         _ => DecodingKey::from_jwk(jwk).ok()?,
     };
-    Some(VerificationKey { kid: jwk.common.key_id.clone(), alg, rsa, key: Arc::new(key) })
+    let id = Sha256::digest(serde_json::to_vec(jwk).ok()?).into();
+    Some(VerificationKey { id, kid: jwk.common.key_id.clone(), alg, rsa, key: Arc::new(key) })
 }
 
 /// Whether `alg` is an HMAC algorithm.
@@ -242,24 +255,35 @@ pub fn verify(
     }
     let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| refuse(AuthFailure::TokenInvalid))?;
     let claims = serde_json::from_slice::<UniqueClaims>(&payload).map_err(|_| refuse(AuthFailure::TokenInvalid))?.0;
-    // jsonwebtoken's order: `exp` required and well formed, `nbf` well formed
-    // when present, then expiry, then not-before, each with the leeway.
+    // `exp` required and well formed, `nbf` well formed when present; then who
+    // the token is for (issuer, audience, `token_use`), and only then whether
+    // it is still valid: an expired token meant for someone else is
+    // `unauthenticated`, never `token_expired` (which would tell its sender
+    // that the signature and the recipient were right).
     let exp = numeric_date(&claims, "exp").ok().flatten().ok_or(refuse(AuthFailure::TokenBadClaims))?;
-    let nbf = numeric_date(&claims, "nbf").map_err(|()| refuse(AuthFailure::TokenBadClaims))?;
+    let nbf = numeric_date(&claims, "nbf").map_err(|NotNumericDate| refuse(AuthFailure::TokenBadClaims))?;
+    check_issuer_and_audience(&claims, rules)?;
     if exp < now.saturating_sub(rules.leeway) {
         return Err(refuse(AuthFailure::TokenExpired));
     }
     if nbf.is_some_and(|nbf| nbf > now.saturating_add(rules.leeway)) {
         return Err(refuse(AuthFailure::TokenNotYetValid));
     }
-    check_issuer_and_audience(&claims, rules)?;
     let id = match claims.get(&rules.user_id_claim) {
         Some(Value::String(id)) if !id.is_empty() => id.clone(),
         _ => return Err(refuse(AuthFailure::TokenWithoutSubject)),
     };
-    check_user_id(&id).map_err(|reason| {
-        refuse(if reason == "too_long" { AuthFailure::TokenSubjectTooLong } else { AuthFailure::TokenSubjectInvalid })
+    check_user_id(&id).map_err(|error| {
+        refuse(match error {
+            UserIdError::TooLong => AuthFailure::TokenSubjectTooLong,
+            UserIdError::Empty | UserIdError::ControlCharacter => AuthFailure::TokenSubjectInvalid,
+        })
     })?;
+    // An e-mail address or phone number is an identity only once the
+    // provider verified it: anyone may put a victim's address in their profile.
+    if is_unverified(&claims, &rules.user_id_claim) {
+        return Err(refuse(AuthFailure::TokenIdentityUnverified));
+    }
     Ok(Verified { user: User { id, claims }, exp, nbf })
 }
 
@@ -267,19 +291,23 @@ pub fn verify(
 /// non-negative integer, or a finite non-negative number rounded to the
 /// nearest second. `Ok(None)` when absent, `Err` when present in another form
 /// (`null` included).
-pub(crate) fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<u64>, ()> {
+pub(crate) fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<u64>, NotNumericDate> {
     match claims.get(name) {
         None => Ok(None),
         Some(Value::Number(n)) => match n.as_u64() {
             Some(seconds) => Ok(Some(seconds)),
             None => match n.as_f64() {
                 Some(f) if f.is_finite() && f >= 0.0 && f < u64::MAX as f64 => Ok(Some(f.round() as u64)),
-                _ => Err(()),
+                _ => Err(NotNumericDate),
             },
         },
-        Some(_) => Err(()),
+        Some(_) => Err(NotNumericDate),
     }
 }
+
+/// A time claim that is present but not a NumericDate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NotNumericDate;
 
 /// A claims set: a JSON object whose member names are unique (a duplicate
 /// name fails the parse; nested objects keep serde_json's rules).

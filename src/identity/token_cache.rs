@@ -16,18 +16,24 @@
 //! - **Only successes are cached.** An entry is made after a fully successful
 //!   verification and nowhere else; a refused token is verified again, and
 //!   refused again, each time.
+//! - **Issuer, audience and `token_use` are checked on every hit**, before
+//!   the time-bound claims (as in a full verification), with
+//!   [`crate::identity::jwt::check_issuer_and_audience`] (§3.8, §3.9, §3.11: which
+//!   tokens are accepted is decided by the configuration every time, not by
+//!   what was accepted once).
 //! - **Time-bound claims are checked on every hit** against the clock, with
 //!   the same leeway as a full verification: `exp` (an expired entry is dropped
 //!   and refused as `token_expired`) and `nbf`. An entry is never used after
 //!   its token expired, and it goes when the cache is full (expired entries
 //!   first).
-//! - **Issuer, audience and `token_use` are checked on every hit** with
-//!   [`crate::identity::jwt::check_issuer_and_audience`] (§3.8, §3.9, §3.11: which
-//!   tokens are accepted is decided by the configuration every time, not by
-//!   what was accepted once).
-//! - **A key set change clears the cache.** When the JWKS is fetched again
-//!   (rotation, a revoked key), every entry goes: a token verified with a key
-//!   that has since been withdrawn must not outlive the key.
+//! - **An entry lives only as long as its key.** Each entry remembers the
+//!   fingerprint of the JWKS key that verified it ([`crate::identity::jwt::KeyId`]),
+//!   and a hit needs that key in the set in force (refreshed after its
+//!   lifetime, see [`crate::identity::jwks`]): a token verified with a key the
+//!   identity provider has withdrawn, or replaced under the same `kid`, is
+//!   dropped at its next lookup and verified again in full, which refuses it.
+//!   Entries of other keys stay, so a fetch forced with a random `kid` drops
+//!   nothing.
 //! - **Nothing secret is kept** beyond what the verified token already said:
 //!   the digest and the verified [`User`] (id and claims), in memory only,
 //!   never logged.
@@ -51,7 +57,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use sha2::{Digest, Sha256};
 
 use crate::error::{AuthFailure, Refusal};
-use crate::identity::jwt::{check_issuer_and_audience, numeric_date, ClaimRules};
+use crate::identity::jwt::{check_issuer_and_audience, numeric_date, ClaimRules, KeyId, VerificationKey};
 use crate::identity::user::User;
 
 /// Most entries kept (see the module doc).
@@ -64,6 +70,8 @@ struct Entry {
     user: Arc<User>,
     exp: u64,
     nbf: Option<u64>,
+    /// The JWKS key that verified the token (`None`: `JWT_SECRET`).
+    verified_with: Option<KeyId>,
 }
 
 #[derive(Default)]
@@ -71,8 +79,6 @@ struct Inner {
     map: HashMap<Key, Entry>,
     /// Insertion order, for eviction; holds exactly the keys of `map`.
     order: VecDeque<Key>,
-    /// The key-set generation the entries were verified under.
-    generation: u64,
     /// Insertions until the next sweep for expired entries may run.
     until_sweep: usize,
 }
@@ -133,24 +139,33 @@ impl TokenCache {
         self.len() == 0
     }
 
-    /// Looks `token` up at `now` (Unix seconds). `generation` is the current
-    /// key-set generation: when it differs from the one the entries were
-    /// verified under, every entry is dropped first.
-    pub fn lookup(&self, token: &str, generation: u64, now: u64, rules: &ClaimRules) -> Lookup {
-        self.lookup_digest(&token_key(token), generation, now, rules)
+    /// Looks `token` up at `now` (Unix seconds). `keys` is the JWKS key set
+    /// in force (`None`: none loaded): an entry verified with a key that is
+    /// not in it is dropped.
+    pub fn lookup(&self, token: &str, now: u64, rules: &ClaimRules, keys: Option<&[VerificationKey]>) -> Lookup {
+        self.lookup_digest(&token_key(token), now, rules, keys)
     }
 
     /// [`Self::lookup`] by the token's digest ([`token_key`]), computed once
     /// per request for the lookup and the insertion that may follow.
-    pub(crate) fn lookup_digest(&self, key: &Key, generation: u64, now: u64, rules: &ClaimRules) -> Lookup {
+    pub(crate) fn lookup_digest(
+        &self,
+        key: &Key,
+        now: u64,
+        rules: &ClaimRules,
+        keys: Option<&[VerificationKey]>,
+    ) -> Lookup {
         let mut inner = self.lock();
-        if inner.generation != generation {
-            inner.map.clear();
-            inner.order.clear();
-            inner.generation = generation;
-            return Lookup::Miss;
-        }
         let Some(entry) = inner.map.get(key) else { return Lookup::Miss };
+        if let Some(id) = entry.verified_with {
+            if !keys.is_some_and(|keys| keys.iter().any(|k| k.id() == id)) {
+                inner.remove(key);
+                return Lookup::Miss;
+            }
+        }
+        if let Err(refusal) = check_issuer_and_audience(&entry.user.claims, rules) {
+            return Lookup::Refused(refusal);
+        }
         if entry.exp < now.saturating_sub(rules.leeway) {
             inner.remove(key);
             return Lookup::Refused(Refusal::Unauthenticated(AuthFailure::TokenExpired));
@@ -160,23 +175,17 @@ impl TokenCache {
             inner.remove(key);
             return Lookup::Miss;
         }
-        let user = entry.user.clone();
-        drop(inner);
-        match check_issuer_and_audience(&user.claims, rules) {
-            Ok(()) => Lookup::Hit(user),
-            Err(refusal) => Lookup::Refused(refusal),
-        }
+        Lookup::Hit(entry.user.clone())
     }
 
-    /// Remembers a fully verified token, verified with keys of `generation`
-    /// (read before the key was picked). Not cached: a token whose `exp` is
-    /// not a plain NumericDate, or one verified under a key set that has
-    /// changed since.
-    pub fn insert(&self, token: &str, generation: u64, now: u64, user: Arc<User>) {
+    /// Remembers a fully verified token, verified with the JWKS key
+    /// `verified_with` (`None`: `JWT_SECRET`). Not cached: a token whose
+    /// `exp` is not a plain NumericDate.
+    pub fn insert(&self, token: &str, now: u64, user: Arc<User>, verified_with: Option<KeyId>) {
         let (Ok(Some(exp)), Ok(nbf)) = (numeric_date(&user.claims, "exp"), numeric_date(&user.claims, "nbf")) else {
             return;
         };
-        self.insert_digest(token_key(token), generation, now, user, exp, nbf);
+        self.insert_digest(token_key(token), now, user, exp, nbf, verified_with);
     }
 
     /// [`Self::insert`] by the token's digest, with the `exp` and `nbf`
@@ -184,14 +193,14 @@ impl TokenCache {
     pub(crate) fn insert_digest(
         &self,
         key: Key,
-        generation: u64,
         now: u64,
         user: Arc<User>,
         exp: u64,
         nbf: Option<u64>,
+        verified_with: Option<KeyId>,
     ) {
         let mut inner = self.lock();
-        if inner.generation != generation || inner.map.contains_key(&key) {
+        if inner.map.contains_key(&key) {
             return;
         }
         if inner.map.len() >= self.capacity {
@@ -210,15 +219,8 @@ impl TokenCache {
                 inner.map.remove(&oldest);
             }
         }
-        inner.map.insert(key, Entry { user, exp, nbf });
+        inner.map.insert(key, Entry { user, exp, nbf, verified_with });
         inner.order.push_back(key);
-    }
-
-    /// Drops every entry.
-    pub fn clear(&self) {
-        let mut inner = self.lock();
-        inner.map.clear();
-        inner.order.clear();
     }
 }
 
@@ -259,7 +261,7 @@ mod tests {
     }
 
     fn hit_id(cache: &TokenCache, token: &str, now: u64) -> Option<String> {
-        match cache.lookup(token, 0, now, &rules()) {
+        match cache.lookup(token, now, &rules(), None) {
             Lookup::Hit(user) => Some(user.id.clone()),
             _ => None,
         }
@@ -269,91 +271,120 @@ mod tests {
     fn a_hit_returns_the_same_user_and_a_changed_byte_misses() {
         let cache = TokenCache::default();
         let u = user("u1", json!({}));
-        cache.insert("aaa.bbb.ccc", 0, NOW, u.clone());
-        match cache.lookup("aaa.bbb.ccc", 0, NOW, &rules()) {
+        cache.insert("aaa.bbb.ccc", NOW, u.clone(), None);
+        match cache.lookup("aaa.bbb.ccc", NOW, &rules(), None) {
             Lookup::Hit(hit) => assert!(Arc::ptr_eq(&hit, &u)),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(cache.lookup("aaa.bbb.ccd", 0, NOW, &rules()), Lookup::Miss));
-        assert!(matches!(cache.lookup("aaa.bbb.cc", 0, NOW, &rules()), Lookup::Miss));
+        assert!(matches!(cache.lookup("aaa.bbb.ccd", NOW, &rules(), None), Lookup::Miss));
+        assert!(matches!(cache.lookup("aaa.bbb.cc", NOW, &rules(), None), Lookup::Miss));
     }
 
     #[test]
     fn expiry_is_checked_on_every_hit_with_the_leeway() {
         let cache = TokenCache::default();
-        cache.insert("t", 0, NOW, user("u1", json!({"exp": NOW + 10})));
+        cache.insert("t", NOW, user("u1", json!({"exp": NOW + 10})), None);
         assert_eq!(hit_id(&cache, "t", NOW + 10), Some("u1".into()));
         assert_eq!(hit_id(&cache, "t", NOW + 40), Some("u1".into()), "within the 30 s leeway");
-        match cache.lookup("t", 0, NOW + 41, &rules()) {
+        match cache.lookup("t", NOW + 41, &rules(), None) {
             Lookup::Refused(r) => assert_eq!(r.log_reason(), "token_expired"),
             other => panic!("{other:?}"),
         }
         assert!(cache.is_empty(), "an expired entry is dropped");
-        assert!(matches!(cache.lookup("t", 0, NOW, &rules()), Lookup::Miss));
+        assert!(matches!(cache.lookup("t", NOW, &rules(), None), Lookup::Miss));
     }
 
     #[test]
     fn not_before_in_the_future_is_a_miss() {
         let cache = TokenCache::default();
-        cache.insert("t", 0, NOW, user("u1", json!({"nbf": NOW + 100})));
-        assert!(matches!(cache.lookup("t", 0, NOW, &rules()), Lookup::Miss), "clock went backwards");
+        cache.insert("t", NOW, user("u1", json!({"nbf": NOW + 100})), None);
+        assert!(matches!(cache.lookup("t", NOW, &rules(), None), Lookup::Miss), "clock went backwards");
         assert!(cache.is_empty());
     }
 
     #[test]
     fn issuer_and_audience_are_checked_on_a_hit() {
         let cache = TokenCache::default();
-        cache.insert("t", 0, NOW, user("u1", json!({})));
+        cache.insert("t", NOW, user("u1", json!({})), None);
         let mut other = rules();
         other.audience = Some("another-app".into());
-        match cache.lookup("t", 0, NOW, &other) {
+        match cache.lookup("t", NOW, &other, None) {
             Lookup::Refused(r) => assert_eq!(r.log_reason(), "token_wrong_audience"),
             o => panic!("{o:?}"),
         }
         let mut other = rules();
         other.issuer = Some("https://elsewhere.example".into());
-        assert!(matches!(cache.lookup("t", 0, NOW, &other), Lookup::Refused(_)));
+        assert!(matches!(cache.lookup("t", NOW, &other, None), Lookup::Refused(_)));
         assert_eq!(hit_id(&cache, "t", NOW), Some("u1".into()));
     }
 
     #[test]
-    fn a_new_key_set_generation_clears_everything() {
+    fn an_entry_lives_only_while_its_key_is_in_the_set() {
+        // Two RSA keys of the test fixtures, under kids of our choosing.
+        let fixtures: Value = serde_json::from_str(include_str!("../../tests/fixtures/tokens.json")).unwrap();
+        let modulus = |set: &str, kid: &str| {
+            let keys = fixtures[set]["keys"].as_array().unwrap();
+            keys.iter().find(|k| k["kid"] == kid).unwrap()["n"].as_str().unwrap().to_owned()
+        };
+        let (n1, n2) = (&modulus("jwks", "rsa-1"), &modulus("jwks_rotated", "rsa-2"));
+        let jwk = |kid: &str, n: &str| format!(r#"{{"kty":"RSA","kid":"{kid}","n":"{n}","e":"AQAB"}}"#);
+        let set = |keys: &[String]| {
+            crate::identity::jwt::keys_from_jwks(&format!(r#"{{"keys":[{}]}}"#, keys.join(","))).unwrap()
+        };
+        let both = set(&[jwk("k1", n1), jwk("k2", n2)]);
+        let (k1, k2) = (both[0].id(), both[1].id());
+        assert_ne!(k1, k2);
         let cache = TokenCache::default();
-        cache.insert("t", 0, NOW, user("u1", json!({})));
-        assert_eq!(cache.len(), 1);
-        assert!(matches!(cache.lookup("t", 1, NOW, &rules()), Lookup::Miss));
-        assert!(cache.is_empty());
-        // A token verified under the old generation is not cached any more.
-        cache.insert("t", 0, NOW, user("u1", json!({})));
-        assert!(cache.is_empty());
-        cache.insert("t", 1, NOW, user("u1", json!({})));
-        assert!(matches!(cache.lookup("t", 1, NOW, &rules()), Lookup::Hit(_)));
+        cache.insert("by-k1", NOW, user("u1", json!({})), Some(k1));
+        cache.insert("by-k2", NOW, user("u2", json!({})), Some(k2));
+        cache.insert("by-secret", NOW, user("u3", json!({})), None);
+        let hit = |token: &str, keys: Option<&[VerificationKey]>| {
+            matches!(cache.lookup(token, NOW, &rules(), keys), Lookup::Hit(_))
+        };
+        assert!(hit("by-k1", Some(&both)) && hit("by-k2", Some(&both)) && hit("by-secret", Some(&both)));
+        // The same keys fetched again (another order): nothing is dropped.
+        let again = set(&[jwk("k2", n2), jwk("k1", n1)]);
+        assert!(hit("by-k1", Some(&again)) && hit("by-k2", Some(&again)));
+        // k2 withdrawn: its entry goes, the others stay.
+        let withdrawn = set(&[jwk("k1", n1)]);
+        assert!(!hit("by-k2", Some(&withdrawn)));
+        assert_eq!(cache.len(), 2, "dropped, not just refused");
+        assert!(hit("by-k1", Some(&withdrawn)) && hit("by-secret", Some(&withdrawn)));
+        // k1 replaced under the same kid: another fingerprint, the entry goes.
+        let replaced = set(&[jwk("k1", n2)]);
+        assert!(!hit("by-k1", Some(&replaced)));
+        assert!(!hit("by-k1", Some(&both)), "gone for good");
+        // With no key set loaded, only secret-verified entries can hit.
+        cache.insert("by-k1", NOW, user("u1", json!({})), Some(k1));
+        assert!(!hit("by-k1", None) && hit("by-secret", None));
+        let inner = cache.lock();
+        assert_eq!(inner.order.iter().collect::<std::collections::HashSet<_>>(), inner.map.keys().collect());
     }
 
     #[test]
     fn without_a_numeric_exp_nothing_is_cached() {
         let cache = TokenCache::default();
-        cache.insert("t", 0, NOW, user("u1", json!({"exp": "soon"})));
-        cache.insert("t2", 0, NOW, user("u1", json!({"exp": null})));
-        cache.insert("t3", 0, NOW, user("u1", json!({"nbf": "x"})));
+        cache.insert("t", NOW, user("u1", json!({"exp": "soon"})), None);
+        cache.insert("t2", NOW, user("u1", json!({"exp": null})), None);
+        cache.insert("t3", NOW, user("u1", json!({"nbf": "x"})), None);
         assert!(cache.is_empty());
-        cache.insert("t4", 0, NOW, user("u1", json!({"exp": (NOW + 5) as f64 + 0.5})));
+        cache.insert("t4", NOW, user("u1", json!({"exp": (NOW + 5) as f64 + 0.5})), None);
         assert_eq!(cache.len(), 1);
     }
 
     #[test]
     fn eviction_drops_expired_entries_then_the_oldest() {
         let cache = TokenCache::with_capacity(3);
-        cache.insert("a", 0, NOW, user("a", json!({})));
-        cache.insert("b", 0, NOW, user("b", json!({"exp": NOW + 5})));
-        cache.insert("c", 0, NOW, user("c", json!({})));
+        cache.insert("a", NOW, user("a", json!({})), None);
+        cache.insert("b", NOW, user("b", json!({"exp": NOW + 5})), None);
+        cache.insert("c", NOW, user("c", json!({})), None);
         // Full: at NOW + 10, "b" has expired and goes first.
-        cache.insert("d", 0, NOW + 10, user("d", json!({})));
+        cache.insert("d", NOW + 10, user("d", json!({})), None);
         assert_eq!(cache.len(), 3);
         assert_eq!(hit_id(&cache, "a", NOW), Some("a".into()));
         assert_eq!(hit_id(&cache, "b", NOW), None);
         // Full again, nothing expired: the oldest insertion ("a") goes, hits notwithstanding.
-        cache.insert("e", 0, NOW, user("e", json!({})));
+        cache.insert("e", NOW, user("e", json!({})), None);
         assert_eq!(cache.len(), 3);
         assert_eq!(hit_id(&cache, "a", NOW), None);
         for t in ["c", "d", "e"] {
@@ -361,7 +392,7 @@ mod tests {
         }
         // Many more: never above the bound.
         for i in 0..100 {
-            cache.insert(&format!("x{i}"), 0, NOW, user("x", json!({})));
+            cache.insert(&format!("x{i}"), NOW, user("x", json!({})), None);
         }
         assert_eq!(cache.len(), 3);
         assert_eq!(hit_id(&cache, "x99", NOW), Some("x".into()));
@@ -376,9 +407,9 @@ mod tests {
                 s.spawn(move || {
                     for i in 0..2_000 {
                         let token = format!("token-{}", (i * 7 + t) % 100);
-                        match cache.lookup(&token, 0, NOW, &rules()) {
+                        match cache.lookup(&token, NOW, &rules(), None) {
                             Lookup::Hit(user) => assert_eq!(user.id, token),
-                            Lookup::Miss => cache.insert(&token, 0, NOW, user(&token, json!({}))),
+                            Lookup::Miss => cache.insert(&token, NOW, user(&token, json!({})), None),
                             Lookup::Refused(r) => panic!("{r:?}"),
                         }
                         assert!(cache.len() <= 64);

@@ -94,24 +94,31 @@ impl UserValidator for JwtValidator {
         if token.len() > jwt::MAX_TOKEN_BYTES {
             return Err(Refusal::Unauthenticated(AuthFailure::TokenTooLarge));
         }
-        let generation = self.keys.generation();
         let digest = token_key(token);
-        match self.cache.lookup_digest(&digest, generation, jsonwebtoken::get_current_timestamp(), &self.rules) {
+        // The JWKS in force, fetched again first when older than its lifetime.
+        let keys = self.keys.current().await;
+        let cached = self.cache.lookup_digest(
+            &digest,
+            jsonwebtoken::get_current_timestamp(),
+            &self.rules,
+            keys.as_deref().map(Vec::as_slice),
+        );
+        match cached {
             Lookup::Hit(user) => return Ok(user),
             Lookup::Refused(refusal) => return Err(refusal),
             Lookup::Miss => {}
         }
         let head = jwt::check_head(token, &self.rules)?;
         let now = jsonwebtoken::get_current_timestamp();
-        let verified = if jwt::is_hmac(head.alg) {
+        let (verified, verified_with) = if jwt::is_hmac(head.alg) {
             let secret = self.secret.as_ref().ok_or(Refusal::Unauthenticated(AuthFailure::TokenAlgorithmNotAllowed))?;
-            jwt::verify(token, &head, secret, &self.rules, now)?
+            (jwt::verify(token, &head, secret, &self.rules, now)?, None)
         } else {
-            let key = self.keys.key_for(&head).await?;
-            jwt::verify(token, &head, &key, &self.rules, now)?
+            let (key, id) = self.keys.key_for(&head).await?;
+            (jwt::verify(token, &head, &key, &self.rules, now)?, Some(id))
         };
         let user = Arc::new(verified.user);
-        self.cache.insert_digest(digest, generation, now, user.clone(), verified.exp, verified.nbf);
+        self.cache.insert_digest(digest, now, user.clone(), verified.exp, verified.nbf, verified_with);
         Ok(user)
     }
 }

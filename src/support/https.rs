@@ -24,3 +24,13 @@ pub(crate) fn client() -> Option<HttpsClient> {
         hyper_rustls::HttpsConnectorBuilder::new().with_native_roots().ok()?.https_or_http().enable_http1().build();
     Some(Client::builder(TokioExecutor::new()).build(connector))
 }
+
+/// Whether `uri` is `https://…`, or `http://` to a loopback host (local runs
+/// and tests): the rule for every URL the configuration names.
+pub(crate) fn https_or_loopback(uri: &http::Uri) -> bool {
+    match uri.scheme_str() {
+        Some("https") => uri.host().is_some_and(|h| !h.is_empty()),
+        Some("http") => matches!(uri.host(), Some("127.0.0.1" | "localhost" | "[::1]" | "::1")),
+        _ => false,
+    }
+}

@@ -6,9 +6,11 @@
 
 use std::io::Read;
 use std::process::{Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::helpers::runtime_api::{lambda_environment, runtime_api_gated, Seen};
+use crate::helpers::jwks_server::Server;
+use crate::helpers::runtime_api::{lambda_environment, runtime_api_gated, runtime_api_with, Options, Seen};
 
 use crate::helpers::{fixture, tokens, KEY, MASTER_KEY, SECRET};
 use serde_json::Value;
@@ -51,11 +53,16 @@ fn run(level: &str, events: &[Value]) -> (Seen, String) {
 /// Runs the bootstrap with `extra` variables against a stub that holds the
 /// first invocations until `gate` `/next` requests wait at once.
 fn run_with(level: &str, events: &[Value], extra: &[(&str, &str)], gate: usize) -> (Seen, String) {
-    let t = tokens();
     let bytes = events.iter().map(|e| serde_json::to_vec(e).unwrap()).collect();
     let (address, seen) = runtime_api_gated(bytes, gate);
-    let mut child = lambda_environment(&mut Command::new(env!("CARGO_BIN_EXE_pusher-auth")), &address, level)
-        .envs(extra.iter().copied())
+    watch(&address, &seen, events.len(), level, extra)
+}
+
+/// Runs the bootstrap against the stand-in at `address` until it has answered
+/// `count` invocations; `extra` variables come last (an empty value unsets).
+fn watch(address: &str, seen: &Mutex<Seen>, count: usize, level: &str, extra: &[(&str, &str)]) -> (Seen, String) {
+    let t = tokens();
+    let mut child = lambda_environment(&mut Command::new(env!("CARGO_BIN_EXE_pusher-auth")), address, level)
         .env("PUSHER_ENCRYPTION_MASTER_KEY_BASE64", MASTER_KEY)
         .env("AUTH_MODE", "jwt")
         .env("JWT_ALGORITHMS", "RS256")
@@ -64,6 +71,7 @@ fn run_with(level: &str, events: &[Value], extra: &[(&str, &str)], gate: usize) 
         .env("JWT_AUDIENCE", t["audience"].as_str().unwrap())
         .env("USER_INFO_CLAIMS", "name,org")
         .env("CHANNEL_RULES", "private-user-{sub} presence-room-* private-encrypted-org-{org}-*")
+        .envs(extra.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -79,18 +87,18 @@ fn run_with(level: &str, events: &[Value], extra: &[(&str, &str)], gate: usize) 
     let stdout = drain(Box::new(child.stdout.take().unwrap()));
     let stderr = drain(Box::new(child.stderr.take().unwrap()));
     // A hang detector, generous: RS256 checks are slow in a debug build on a busy machine.
-    let patience = Duration::from_secs(30) + Duration::from_millis(500) * events.len() as u32;
+    let patience = Duration::from_secs(30) + Duration::from_millis(500) * count as u32;
     let started = Instant::now();
     let answered = || {
         let seen = seen.lock().unwrap();
         seen.responses.len() + seen.errors.len()
     };
-    while answered() < events.len() {
+    while answered() < count {
         if started.elapsed() > patience {
             let _ = child.kill();
             let _ = child.wait();
             let (out, err) = (stdout.join().unwrap(), stderr.join().unwrap());
-            panic!("the bootstrap answered {} of {} events:\n{out}{err}", answered(), events.len());
+            panic!("the bootstrap answered {} of {count} events:\n{out}{err}", answered());
         }
         assert!(child.try_wait().unwrap().is_none(), "the bootstrap exited");
         std::thread::sleep(Duration::from_millis(5));
@@ -195,4 +203,70 @@ fn managed_instances_take_several_invocations_at_once() {
     // Still one whole JSON line per request.
     let lines: Vec<Value> = log.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("{l}"))).collect();
     assert_eq!(lines.iter().filter(|l| !l["route"].is_null()).count(), many.len());
+}
+
+/// A key withdrawn from the JWKS (`{rsa-1, ec-1}` → `{ec-1}`) stops verifying
+/// within the key set's lifetime, through the real bootstrap: a token signed
+/// with it is refused whether it was cached or new, and a token signed with
+/// the remaining key is still signed.
+#[test]
+fn a_withdrawn_key_is_refused_after_the_lifetime() {
+    let t = tokens();
+    let server = Server::start(&t["jwks"]);
+    let jsonp = |channel: &str, token: &str| {
+        let mut e = fixture("apigw-v2-jsonp-private");
+        e["rawQueryString"] = Value::from(format!(
+            "callback=Pusher.auth_callbacks%5B%271%27%5D&socket_id=1.2&channel_name={channel}&token={token}"
+        ));
+        serde_json::to_vec(&e).unwrap()
+    };
+    let token = |name: &str| t["tokens"][name].as_str().unwrap().to_owned();
+    let events = vec![
+        jsonp("private-user-user-1", &token("valid_rs256")),
+        jsonp("private-user-user-2", &token("valid_es256")),
+        // After the withdrawal and a wait past the 1 s lifetime:
+        jsonp("private-user-user-1", &token("valid_rs256")),
+        jsonp("private-user-user-5", &token("valid_rs256_other_user")),
+        jsonp("private-user-user-2", &token("valid_es256")),
+    ];
+    let count = events.len();
+    let options = Options { events, slow_next: Some((2, Duration::from_millis(1500))), ..Options::default() };
+    let (address, seen, _) = runtime_api_with(options);
+    // Withdraw rsa-1 once the first two are answered (the third is held 1.5 s).
+    let (watcher_seen, body, withdrawn) = (seen.clone(), server.body.clone(), {
+        let mut set = t["jwks"].clone();
+        set["keys"].as_array_mut().unwrap().retain(|k| k["kid"] != "rsa-1");
+        set.to_string()
+    });
+    std::thread::spawn(move || {
+        while watcher_seen.lock().unwrap().responses.len() < 2 {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        *body.lock().unwrap() = withdrawn;
+    });
+    let url = server.url.clone();
+    let extra = [
+        ("JWT_ALGORITHMS", "RS256,ES256"),
+        ("JWT_JWKS", ""),
+        ("JWT_JWKS_URL", url.as_str()),
+        ("JWT_JWKS_TTL_SECONDS", "1"),
+    ];
+    let (seen, log) = watch(&address, &seen, count, "info", &extra);
+    let mut answers = seen.responses.clone();
+    answers.sort_by_key(|(id, _)| id[4..].parse::<usize>().unwrap());
+    let bodies: Vec<String> = answers.iter().map(|(_, b)| String::from_utf8(b.clone()).unwrap()).collect();
+    assert_eq!(bodies.len(), count, "{log}");
+    let signed: Vec<bool> = bodies.iter().map(|b| b.contains(&format!("{KEY}:"))).collect();
+    assert_eq!(signed, [true, true, false, false, true], "{bodies:#?}\n{log}");
+    for refused in [&bodies[2], &bodies[3]] {
+        assert!(refused.contains(r#"{\"error\":\"unauthenticated\",\"status\":401}"#), "{refused}");
+    }
+    let reasons: Vec<String> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| !l["route"].is_null())
+        .filter_map(|l| l["reason"].as_str().map(String::from))
+        .collect();
+    assert_eq!(reasons, ["ok", "ok", "token_unknown_key", "token_unknown_key", "ok"], "{log}");
+    assert_eq!(server.hits(), 2, "the first fetch and one refresh");
 }

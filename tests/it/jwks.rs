@@ -2,76 +2,15 @@
 //! lazy fetch, key rotation, the server down, the server slow, and hostile
 //! documents (over the size cap, deeply nested, keys that flip on every call).
 
-use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::helpers::jwks_server::Server;
 use crate::helpers::tokens;
 use pusher_auth_lambda::testing::jwt::{check_head, ClaimRules};
 use pusher_auth_lambda::testing::RemoteJwks;
 use serde_json::Value;
-
-#[derive(Clone)]
-struct Server {
-    url: String,
-    hits: Arc<AtomicUsize>,
-    body: Arc<Mutex<String>>,
-    delay: Arc<Mutex<Duration>>,
-    up: Arc<Mutex<bool>>,
-    /// When set, every second hit is served this body instead (keys that flip on every call).
-    alternate: Arc<Mutex<Option<String>>>,
-}
-
-impl Server {
-    fn start(jwks: &Value) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let server = Server {
-            url: format!("http://127.0.0.1:{}/.well-known/jwks.json", listener.local_addr().unwrap().port()),
-            hits: Arc::default(),
-            body: Arc::new(Mutex::new(jwks.to_string())),
-            delay: Arc::default(),
-            up: Arc::new(Mutex::new(true)),
-            alternate: Arc::default(),
-        };
-        let s = server.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let s = s.clone();
-                std::thread::spawn(move || {
-                    let mut buf = [0u8; 4096];
-                    let mut seen = Vec::new();
-                    while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match stream.read(&mut buf) {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => seen.extend_from_slice(&buf[..n]),
-                        }
-                    }
-                    let hit = s.hits.fetch_add(1, Ordering::SeqCst);
-                    if !*s.up.lock().unwrap() {
-                        return; // close without an answer
-                    }
-                    std::thread::sleep(*s.delay.lock().unwrap());
-                    let alternate = s.alternate.lock().unwrap().clone().filter(|_| hit % 2 == 1);
-                    let body = alternate.unwrap_or_else(|| s.body.lock().unwrap().clone());
-                    let head = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                        body.len()
-                    );
-                    let _ = stream.write_all(head.as_bytes());
-                    let _ = stream.write_all(body.as_bytes());
-                });
-            }
-        });
-        server
-    }
-
-    fn hits(&self) -> usize {
-        self.hits.load(Ordering::SeqCst)
-    }
-}
 
 fn rules() -> ClaimRules {
     let t = tokens();
@@ -92,7 +31,7 @@ fn runtime() -> tokio::runtime::Runtime {
 fn check(remote: &RemoteJwks, name: &str) -> Result<String, String> {
     let token = tokens()["tokens"][name].as_str().unwrap().to_owned();
     let head = check_head(&token, &rules()).map_err(|r| r.log_reason().to_owned())?;
-    let key = runtime().block_on(remote.key_for(&head)).map_err(|r| r.log_reason().to_owned())?;
+    let (key, _) = runtime().block_on(remote.key_for(&head)).map_err(|r| r.log_reason().to_owned())?;
     pusher_auth_lambda::testing::jwt::verify(&token, &head, &key, &rules(), jsonwebtoken::get_current_timestamp())
         .map(|v| v.user.id)
         .map_err(|r| r.log_reason().to_owned())
@@ -205,7 +144,7 @@ fn a_key_rotation_clears_the_verified_token_cache() {
     let t = tokens();
     let server = Server::start(&t["jwks"]);
     let remote = RemoteJwks::new(&server.url).unwrap().with_refetch_interval(Duration::ZERO);
-    let v = JwtValidator::new(rules(), None, KeySource::Remote(remote));
+    let v = JwtValidator::new(rules(), None, KeySource::Remote(Box::new(remote)));
     assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()));
     assert_eq!(validate(&v, "valid_es256"), Ok("user-2".into()));
     assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()));
@@ -288,4 +227,110 @@ fn keys_that_flip_on_every_call_cost_one_fetch_per_unknown_key() {
         let _ = check(&remote, "valid_rs256_rotated_key");
     }
     assert_eq!(server.hits(), before + 1);
+}
+
+/// The key set without the key `kid`.
+fn without(set: &Value, kid: &str) -> Value {
+    let mut set = set.clone();
+    set["keys"].as_array_mut().unwrap().retain(|k| k["kid"] != kid);
+    set
+}
+
+#[test]
+fn a_withdrawn_key_stops_verifying_after_the_lifetime() {
+    use pusher_auth_lambda::testing::{JwtValidator, KeySource};
+    let t = tokens();
+    let server = Server::start(&t["jwks"]);
+    let remote = RemoteJwks::new(&server.url).unwrap().with_ttl(Some(Duration::from_secs(1)));
+    let v = JwtValidator::new(rules(), None, KeySource::Remote(Box::new(remote)));
+    assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()));
+    assert_eq!(validate(&v, "valid_es256"), Ok("user-2".into()));
+    assert_eq!((server.hits(), v.cache.len()), (1, 2));
+    // The provider withdraws rsa-1 (a leaked key) and adds nothing.
+    *server.body.lock().unwrap() = without(&t["jwks"], "rsa-1").to_string();
+    // Within the lifetime the set in force still holds it.
+    assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()));
+    assert_eq!(server.hits(), 1);
+    std::thread::sleep(Duration::from_millis(1100));
+    // The first request past the lifetime fetches the set before it decides:
+    // the cached token signed with rsa-1 is refused, and so is a fresh one.
+    assert_eq!(validate(&v, "valid_rs256"), Err("token_unknown_key".into()));
+    assert_eq!(server.hits(), 2);
+    assert_eq!(validate(&v, "valid_rs256_other_user"), Err("token_unknown_key".into()));
+    // ec-1 stayed: its cached token is still a hit (no fetch, no verification).
+    assert_eq!(v.cache.len(), 1, "only the entry of the withdrawn key went");
+    assert_eq!(validate(&v, "valid_es256"), Ok("user-2".into()));
+}
+
+#[test]
+fn a_key_replaced_under_the_same_kid_is_followed_after_the_lifetime() {
+    use pusher_auth_lambda::testing::{JwtValidator, KeySource};
+    let t = tokens();
+    // rsa-2's key published as rsa-1: tokens signed with the old rsa-1 must
+    // stop verifying, and tokens signed with the new key under "rsa-1" start.
+    let mut replaced = without(&t["jwks"], "rsa-1");
+    let mut new_key =
+        t["jwks_rotated"]["keys"].as_array().unwrap().iter().find(|k| k["kid"] == "rsa-2").unwrap().clone();
+    new_key["kid"] = Value::from("rsa-1");
+    replaced["keys"].as_array_mut().unwrap().push(new_key);
+    let server = Server::start(&t["jwks"]);
+    let remote = RemoteJwks::new(&server.url).unwrap().with_ttl(Some(Duration::from_secs(1)));
+    let v = JwtValidator::new(rules(), None, KeySource::Remote(Box::new(remote)));
+    assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()));
+    *server.body.lock().unwrap() = replaced.to_string();
+    std::thread::sleep(Duration::from_millis(1100));
+    // Signed with the old key under the same kid: the signature no longer verifies.
+    assert_eq!(validate(&v, "valid_rs256"), Err("token_bad_signature".into()));
+    assert_eq!(v.cache.len(), 0);
+    assert_eq!(server.hits(), 2);
+}
+
+#[test]
+fn a_random_kid_forces_a_fetch_but_flushes_nothing() {
+    use pusher_auth_lambda::testing::{JwtValidator, KeySource};
+    let t = tokens();
+    let server = Server::start(&t["jwks"]);
+    let remote = RemoteJwks::new(&server.url).unwrap().with_refetch_interval(Duration::ZERO);
+    let v = JwtValidator::new(rules(), None, KeySource::Remote(Box::new(remote)));
+    assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()));
+    assert_eq!(validate(&v, "valid_es256"), Ok("user-2".into()));
+    // An unknown kid forces a fetch; the set did not change, so the cache keeps its entries.
+    assert_eq!(validate(&v, "valid_rs256_rotated_key"), Err("token_unknown_key".into()));
+    assert_eq!((server.hits(), v.cache.len()), (2, 2));
+}
+
+#[test]
+fn a_refresh_that_fails_keeps_the_set_in_force() {
+    use pusher_auth_lambda::testing::{JwtValidator, KeySource};
+    let t = tokens();
+    let server = Server::start(&t["jwks"]);
+    let remote = RemoteJwks::new(&server.url).unwrap().with_ttl(Some(Duration::from_secs(1)));
+    let v = JwtValidator::new(rules(), None, KeySource::Remote(Box::new(remote)));
+    assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()));
+    // The endpoint goes down and the set outlives its lifetime: the cached set stays in use.
+    *server.up.lock().unwrap() = false;
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()));
+    assert_eq!(validate(&v, "valid_rs256_other_user"), Ok("user-5".into()));
+    assert_eq!(server.hits(), 2, "one attempt, then the set in force until the next try (one lifetime later)");
+    // Back up: the next refresh brings the change.
+    *server.up.lock().unwrap() = true;
+    *server.body.lock().unwrap() = without(&t["jwks"], "rsa-1").to_string();
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(validate(&v, "valid_rs256"), Err("token_unknown_key".into()));
+    assert_eq!(server.hits(), 3);
+}
+
+#[test]
+fn a_zero_lifetime_fetches_once() {
+    use pusher_auth_lambda::testing::{JwtValidator, KeySource};
+    let t = tokens();
+    let server = Server::start(&t["jwks"]);
+    let remote = RemoteJwks::new(&server.url).unwrap().with_ttl(None);
+    let v = JwtValidator::new(rules(), None, KeySource::Remote(Box::new(remote)));
+    assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()));
+    *server.body.lock().unwrap() = without(&t["jwks"], "rsa-1").to_string();
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(validate(&v, "valid_rs256_other_user"), Ok("user-5".into()));
+    assert_eq!(server.hits(), 1);
 }

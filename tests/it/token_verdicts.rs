@@ -98,7 +98,7 @@ fn validator(keys: KeySource) -> JwtValidator {
 }
 
 fn inline(jwks: &Value) -> KeySource {
-    KeySource::Inline(keys_from_jwks(&jwks.to_string()).unwrap())
+    KeySource::Inline(keys_from_jwks(&jwks.to_string()).unwrap().into())
 }
 
 fn check(v: &JwtValidator, token: &str) -> Result<String, String> {
@@ -180,7 +180,7 @@ fn a_1024_bit_rsa_key_is_left_out_with_a_warning() {
     jwks["keys"].as_array_mut().unwrap().push(weak_key);
     let (keys, _) = logged(|| keys_from_jwks(&jwks.to_string()).unwrap());
     assert_eq!(keys.len(), 2);
-    let v = validator(KeySource::Inline(keys));
+    let v = validator(KeySource::Inline(keys.into()));
     assert_eq!(check(&v, weak["token"].as_str().unwrap()), Err("token_unknown_key".into()));
     assert_eq!(check(&v, &token("valid_rs256")), Ok("user-1".into()));
     assert_eq!(check(&v, &token("valid_es256")), Ok("user-2".into()));

@@ -2,6 +2,7 @@
 //! an endpoint from a list of variables, one event through the real handler
 //! with its log captured, and the HMAC a signature must equal.
 
+pub(crate) mod jwks_server;
 pub(crate) mod runtime_api;
 
 use pusher_auth_lambda::handle_bytes;
