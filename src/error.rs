@@ -32,6 +32,8 @@ reasons! {
         AuthorizerSubjectInvalid => "authorizer_subject_invalid",
         /// The authorizer's user id is too long.
         AuthorizerSubjectTooLong => "authorizer_subject_too_long",
+        /// The authorizer's user id is an unverified e-mail or phone number.
+        AuthorizerIdentityUnverified => "authorizer_identity_unverified",
         /// The authorizer context has no user id.
         AuthorizerWithoutSubject => "authorizer_without_subject",
         /// The JWKS could not be fetched.
@@ -46,6 +48,8 @@ reasons! {
         TokenBadHeader => "token_bad_header",
         /// The signature does not verify.
         TokenBadSignature => "token_bad_signature",
+        /// The user id claim is an unverified e-mail or phone number.
+        TokenIdentityUnverified => "token_identity_unverified",
         /// The header lists `crit` extensions.
         TokenCriticalHeader => "token_critical_header",
         /// `exp` has passed.
@@ -170,6 +174,9 @@ pub enum Refusal {
     InvalidWatchlist,
     /// The user may not join this channel.
     Forbidden,
+    /// A rule would grant the channel through an e-mail or phone number the
+    /// provider has not verified.
+    ClaimUnverified,
     /// The effective configuration (e.g. a stage variable) is invalid.
     Misconfigured(Misconfig),
     /// A service the function depends on (Secrets Manager) did not answer.
@@ -197,6 +204,7 @@ impl Refusal {
             Self::EncryptionNotConfigured
             | Self::OriginNotAllowed
             | Self::Forbidden
+            | Self::ClaimUnverified
             | Self::UserInfoTooLarge
             | Self::InvalidWatchlist => 403,
             Self::Misconfigured(_) => 500,
@@ -229,7 +237,7 @@ impl Refusal {
             Self::Unauthenticated(_) => "unauthenticated",
             Self::UserInfoTooLarge => "user_info_too_large",
             Self::InvalidWatchlist => "invalid_watchlist",
-            Self::Forbidden => "forbidden",
+            Self::Forbidden | Self::ClaimUnverified => "forbidden",
             Self::Misconfigured(_) => "server_error",
             Self::Unavailable(_) => "service_unavailable",
         }
@@ -243,6 +251,7 @@ impl Refusal {
             Self::Misconfigured(reason) => reason.as_str(),
             Self::Unavailable(reason) => reason.as_str(),
             Self::Forbidden => "channel_not_allowed",
+            Self::ClaimUnverified => "channel_claim_unverified",
             other => other.public_code(),
         }
     }
@@ -318,6 +327,7 @@ mod tests {
             UserInfoTooLarge,
             InvalidWatchlist,
             Forbidden,
+            ClaimUnverified,
         ];
         // No wildcard: a new variant fails to compile here until it is listed.
         for refusal in plain {
@@ -340,7 +350,8 @@ mod tests {
                 | OriginNotAllowed
                 | UserInfoTooLarge
                 | InvalidWatchlist
-                | Forbidden => {}
+                | Forbidden
+                | ClaimUnverified => {}
                 Unauthenticated(_) | Misconfigured(_) | Unavailable(_) => unreachable!(),
             }
         }

@@ -33,7 +33,8 @@
 
 use serde_json::Value;
 
-use crate::identity::user::User;
+use crate::error::Refusal;
+use crate::identity::user::{is_unverified, User};
 use crate::pusher::names::{is_channel_char, ChannelKind, ChannelName};
 
 /// A rule that could not be parsed; fails the cold start.
@@ -85,7 +86,22 @@ impl ChannelPolicy {
 
     /// Whether `user` may join `channel`.
     pub fn allows(&self, user: &User, channel: ChannelName<'_>) -> bool {
-        self.rules.iter().any(|rule| rule.kind == channel.kind() && rule.matches(user, channel.as_str().as_bytes()))
+        self.decide(user, channel).is_ok()
+    }
+
+    /// The same, with the refusal: [`Refusal::ClaimUnverified`] when a rule
+    /// would have matched through an unverified `{email}` or
+    /// `{phone_number}`, else [`Refusal::Forbidden`].
+    pub(crate) fn decide(&self, user: &User, channel: ChannelName<'_>) -> Result<(), Refusal> {
+        let name = channel.as_str().as_bytes();
+        let mut rules = self.rules.iter().filter(|rule| rule.kind == channel.kind());
+        if rules.clone().any(|rule| rule.matches(user, name, Trust::VerifiedOnly)) {
+            return Ok(());
+        }
+        if rules.any(|rule| rule.matches(user, name, Trust::Unverified)) {
+            return Err(Refusal::ClaimUnverified);
+        }
+        Err(Refusal::Forbidden)
     }
 }
 
@@ -185,18 +201,29 @@ fn delimit_placeholders(parts: &mut [Part]) -> Result<(), &'static str> {
 /// most a channel name's length (164 bytes).
 pub(crate) const MAX_LIST_CLAIM: usize = 256;
 
+/// Whether a placeholder may read an unverified e-mail or phone number
+/// (only to tell why a channel was refused; never to allow it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trust {
+    VerifiedOnly,
+    Unverified,
+}
+
 impl Rule {
     /// Whether the rule matches the whole name. Each placeholder's value is
     /// read off the name (delimiters make it unique, see the module docs) and
     /// then looked up among the user's claims; literals between stars are
     /// found leftmost, which is always safe for `*` and keeps matching linear.
-    fn matches(&self, user: &User, name: &[u8]) -> bool {
+    fn matches(&self, user: &User, name: &[u8], trust: Trust) -> bool {
+        let has = |claim: &str, value: &[u8]| {
+            user_has(user, claim, value) && (trust == Trust::Unverified || !is_unverified(&user.claims, claim))
+        };
         let Some(first_star) = self.parts.iter().position(|p| *p == Part::Star) else {
-            return match_prefix(user, &self.parts, name) == Some(name.len());
+            return match_prefix(&has, &self.parts, name) == Some(name.len());
         };
         let last_star = self.parts.iter().rposition(|p| *p == Part::Star).unwrap_or(first_star);
-        let Some(start) = match_prefix(user, &self.parts[..first_star], name) else { return false };
-        let Some(end) = match_suffix(user, &self.parts[last_star + 1..], name, start) else { return false };
+        let Some(start) = match_prefix(&has, &self.parts[..first_star], name) else { return false };
+        let Some(end) = match_suffix(&has, &self.parts[last_star + 1..], name, start) else { return false };
         // Between the first and the last star: literals and stars only.
         let mut at = start;
         for part in self.parts.get(first_star + 1..last_star).unwrap_or_default() {
@@ -214,7 +241,7 @@ impl Rule {
 
 /// Reads `parts` (no star among them) from the start of `name`; the end of
 /// what they matched.
-fn match_prefix(user: &User, parts: &[Part], name: &[u8]) -> Option<usize> {
+fn match_prefix(has: &impl Fn(&str, &[u8]) -> bool, parts: &[Part], name: &[u8]) -> Option<usize> {
     let mut at = 0;
     for part in parts {
         match part {
@@ -227,7 +254,7 @@ fn match_prefix(user: &User, parts: &[Part], name: &[u8]) -> Option<usize> {
                     Some(d) => at + name[at..].iter().position(|b| b == d)?,
                     None => name.len(),
                 };
-                user_has(user, claim, &name[at..end]).then_some(())?;
+                has(claim, &name[at..end]).then_some(())?;
                 at = end;
             }
             Part::Star => return None,
@@ -238,7 +265,7 @@ fn match_prefix(user: &User, parts: &[Part], name: &[u8]) -> Option<usize> {
 
 /// Reads `parts` (no star among them) from the end of `name`, never before
 /// `floor`; where what they matched begins.
-fn match_suffix(user: &User, parts: &[Part], name: &[u8], floor: usize) -> Option<usize> {
+fn match_suffix(has: &impl Fn(&str, &[u8]) -> bool, parts: &[Part], name: &[u8], floor: usize) -> Option<usize> {
     let mut at = name.len();
     for part in parts.iter().rev() {
         match part {
@@ -250,7 +277,7 @@ fn match_suffix(user: &User, parts: &[Part], name: &[u8], floor: usize) -> Optio
             Part::Claim(claim, delimiter) => {
                 let d = (*delimiter)?;
                 let begin = floor + name[floor..at].iter().rposition(|b| *b == d)? + 1;
-                user_has(user, claim, &name[begin..at]).then_some(())?;
+                has(claim, &name[begin..at]).then_some(())?;
                 at = begin;
             }
             Part::Star => return None,
@@ -312,6 +339,32 @@ mod tests {
         ] {
             assert_eq!(allows(rules, &u1, channel), expected, "{channel}");
         }
+    }
+
+    #[test]
+    fn email_and_phone_placeholders_read_only_verified_values() {
+        let rules = "private-inbox-{email} private-sms-{phone_number} private-user-{sub}";
+        let policy = ChannelPolicy::parse(rules).unwrap();
+        let decide =
+            |claims: Value, channel: &str| policy.decide(&user("u", claims), ChannelName::parse(channel).unwrap());
+        let contact = json!({"email": "a@b.example", "phone_number": "4412"});
+        assert_eq!(decide(contact.clone(), "private-inbox-a@b.example"), Err(Refusal::ClaimUnverified));
+        assert_eq!(decide(contact.clone(), "private-sms-4412"), Err(Refusal::ClaimUnverified));
+        assert_eq!(decide(contact.clone(), "private-inbox-c@d.example"), Err(Refusal::Forbidden));
+        assert_eq!(decide(contact, "private-user-u"), Ok(()));
+        for flag in [json!(true), json!("true")] {
+            let verified = json!({"email": "a@b.example", "email_verified": flag, "phone_number": "4412"});
+            assert_eq!(decide(verified.clone(), "private-inbox-a@b.example"), Ok(()));
+            assert_eq!(decide(verified, "private-sms-4412"), Err(Refusal::ClaimUnverified), "phone not verified");
+        }
+        for flag in [json!(false), json!("false"), json!("TRUE"), json!(1), json!(null)] {
+            let claims = json!({"email": "a@b.example", "email_verified": flag});
+            assert_eq!(decide(claims, "private-inbox-a@b.example"), Err(Refusal::ClaimUnverified), "{flag}");
+        }
+        let phone = json!({"phone_number": "4412", "phone_number_verified": true});
+        assert_eq!(decide(phone, "private-sms-4412"), Ok(()));
+        // Other claims need no verification flag.
+        assert!(allows("private-org-{org}", &user("u", json!({"org": "acme"})), "private-org-acme"));
     }
 
     #[test]

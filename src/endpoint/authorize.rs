@@ -53,9 +53,7 @@ impl Endpoint {
                     return Err(Refusal::EncryptionNotConfigured);
                 }
                 let user = self.settings.validator.validate(credentials).await?;
-                if !self.settings.policy.allows(&user, channel) {
-                    return Err(Refusal::Forbidden);
-                }
+                self.settings.policy.decide(&user, channel)?;
                 let keys = secrets.get(app.secret_id).await?;
                 self.sign_channel(app, socket_id, channel, &user, &keys).map(Answer::One)
             }
@@ -148,14 +146,15 @@ impl Endpoint {
                 continue;
             }
             answered.push(channel.as_str());
-            let signed = if self.settings.policy.allows(&user, channel) {
-                if keys.is_none() {
-                    keys = Some(self.settings.secrets.get(app.secret_id).await?);
+            let signed = match self.settings.policy.decide(&user, channel) {
+                Ok(()) => {
+                    if keys.is_none() {
+                        keys = Some(self.settings.secrets.get(app.secret_id).await?);
+                    }
+                    let keys = keys.as_deref().unwrap_or_else(|| unreachable!("fetched above"));
+                    self.sign_channel(app, socket_id, channel, &user, keys)
                 }
-                let keys = keys.as_deref().unwrap_or_else(|| unreachable!("fetched above"));
-                self.sign_channel(app, socket_id, channel, &user, keys)
-            } else {
-                Err(Refusal::Forbidden)
+                Err(refusal) => Err(refusal),
             };
             if json.len() > 1 {
                 json.push(',');

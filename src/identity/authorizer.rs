@@ -14,8 +14,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::error::{AuthFailure, Refusal};
-use crate::identity::user::check_user_id;
-use crate::identity::user::User;
+use crate::identity::user::{check_user_id, is_unverified, User, UserIdError};
 
 /// The user API Gateway verified, or a refusal. The id is the claim
 /// `user_id_claim` (`USER_ID_CLAIM`); with the default `sub`, a Lambda
@@ -40,13 +39,15 @@ pub(crate) fn user_from_authorizer(authorizer: Option<&RawValue>, user_id_claim:
             _ => None,
         })
         .ok_or(Refusal::Unauthenticated(AuthFailure::AuthorizerWithoutSubject))?;
-    check_user_id(&id).map_err(|reason| {
-        Refusal::Unauthenticated(if reason == "too_long" {
-            AuthFailure::AuthorizerSubjectTooLong
-        } else {
-            AuthFailure::AuthorizerSubjectInvalid
+    check_user_id(&id).map_err(|error| {
+        Refusal::Unauthenticated(match error {
+            UserIdError::TooLong => AuthFailure::AuthorizerSubjectTooLong,
+            UserIdError::Empty | UserIdError::ControlCharacter => AuthFailure::AuthorizerSubjectInvalid,
         })
     })?;
+    if is_unverified(&claims, user_id_claim) {
+        return Err(Refusal::Unauthenticated(AuthFailure::AuthorizerIdentityUnverified));
+    }
     Ok(User { id, claims })
 }
 
@@ -68,6 +69,21 @@ mod tests {
     fn user(json: &str) -> Result<User, Refusal> {
         let raw: Box<RawValue> = serde_json::from_str(json).unwrap();
         user_from_authorizer(Some(&raw), "sub")
+    }
+
+    #[test]
+    fn an_unverified_email_is_not_an_identity() {
+        let by_email = |json: &str| {
+            let raw: Box<RawValue> = serde_json::from_str(json).unwrap();
+            user_from_authorizer(Some(&raw), "email").map(|u| u.id).map_err(|r| r.log_reason())
+        };
+        assert_eq!(by_email(r#"{"claims":{"email":"a@b","email_verified":"true"}}"#), Ok("a@b".into()));
+        assert_eq!(by_email(r#"{"jwt":{"claims":{"email":"a@b","email_verified":true}}}"#), Ok("a@b".into()));
+        for flag in [r#""false""#, "false", "null", r#""yes""#] {
+            let json = format!(r#"{{"claims":{{"email":"a@b","email_verified":{flag}}}}}"#);
+            assert_eq!(by_email(&json), Err("authorizer_identity_unverified"), "{flag}");
+        }
+        assert_eq!(by_email(r#"{"claims":{"email":"a@b"}}"#), Err("authorizer_identity_unverified"));
     }
 
     #[test]

@@ -19,15 +19,41 @@ pub(crate) const MAX_USER_ID_CHARS: usize = 128;
 /// characters. Pusher identifies users by these strings in its HTTP API
 /// (`/users/<id>/…`) and events; a value outside these rules would be signed
 /// only for the server to reject it.
-pub(crate) fn check_user_id(id: &str) -> Result<(), &'static str> {
+pub(crate) fn check_user_id(id: &str) -> Result<(), UserIdError> {
     if id.is_empty() {
-        return Err("empty");
+        return Err(UserIdError::Empty);
     }
     if id.chars().count() > MAX_USER_ID_CHARS {
-        return Err("too_long");
+        return Err(UserIdError::TooLong);
     }
     if id.chars().any(char::is_control) {
-        return Err("control_character");
+        return Err(UserIdError::ControlCharacter);
     }
     Ok(())
+}
+
+/// Why a string is not a user id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UserIdError {
+    /// Empty.
+    Empty,
+    /// Over [`MAX_USER_ID_CHARS`] characters.
+    TooLong,
+    /// A control character.
+    ControlCharacter,
+}
+
+/// Whether `claim` names a contact the user typed in themselves and the
+/// provider has not verified: `email` without `email_verified` true, or
+/// `phone_number` without `phone_number_verified` true (OpenID Connect Core
+/// §5.1; `true` or the string `"true"`, which Cognito's API Gateway
+/// authorizers pass). Such a value is never an identity: a user may set a
+/// victim's address as their own.
+pub(crate) fn is_unverified(claims: &Map<String, Value>, claim: &str) -> bool {
+    let flag = match claim {
+        "email" => "email_verified",
+        "phone_number" => "phone_number_verified",
+        _ => return false,
+    };
+    !matches!(claims.get(flag), Some(Value::Bool(true))) && claims.get(flag).and_then(Value::as_str) != Some("true")
 }

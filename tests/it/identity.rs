@@ -566,3 +566,132 @@ fn user_info_over_one_kilobyte_is_refused() {
     event["requestContext"]["authorizer"]["jwt"]["claims"]["name"] = Value::from("n".repeat(900));
     assert_eq!(run(&e, &event).2["reason"], "ok");
 }
+
+/// An HS256 token over `claims` (issuer, audience and a future `exp` added),
+/// signed with the fixtures' `JWT_SECRET`.
+fn hs256_with(claims: Value) -> String {
+    let t = tokens();
+    let mut claims = claims;
+    claims["iss"] = t["issuer"].clone();
+    claims["aud"] = t["audience"].clone();
+    claims["exp"] = json!(4102444800u64);
+    hs256_exactly(&claims)
+}
+
+/// An HS256 token over exactly `claims`, signed with the fixtures' `JWT_SECRET`.
+fn hs256_exactly(claims: &Value) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    use hmac::{Hmac, Mac};
+    let t = tokens();
+    let message = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"JWT"}"#),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(t["hs_secret"].as_str().unwrap().as_bytes()).unwrap();
+    mac.update(message.as_bytes());
+    format!("{message}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+}
+
+/// An e-mail address (or phone number) is an identity only once verified: a
+/// user who types a victim's address into their own profile gets nothing.
+#[test]
+fn an_unverified_email_is_never_an_identity() {
+    let e = endpoint(&[("USER_ID_CLAIM", "email".into()), ("CHANNEL_RULES", "private-user-{sub}".into())]);
+    let channel = "private-user-victim@example.com";
+    for (verified, reason) in [
+        (json!(true), "ok"),
+        (json!("true"), "ok"),
+        (json!(false), "token_identity_unverified"),
+        (json!("false"), "token_identity_unverified"),
+        (json!(1), "token_identity_unverified"),
+        (Value::Null, "token_identity_unverified"),
+    ] {
+        let mut claims = json!({"sub": "attacker", "email": "victim@example.com"});
+        if !verified.is_null() {
+            claims["email_verified"] = verified.clone();
+        }
+        let token = hs256_with(claims);
+        let (_, body, line) = run(&e, &jsonp_event(channel, Some(&token)));
+        assert_eq!(line["reason"], reason, "{verified}");
+        if reason != "ok" {
+            assert_eq!(body, script(r#"{"error":"unauthenticated","status":401}"#), "{verified}");
+        }
+        let (_, body, line) = run(&e, &signin_event(&token));
+        assert_eq!(line["reason"], reason, "signin, {verified}");
+        assert_eq!(body.contains("user_data"), reason == "ok", "signin, {verified}");
+    }
+    // The same for a phone number.
+    let e = endpoint(&[("USER_ID_CLAIM", "phone_number".into()), ("CHANNEL_RULES", "private-user-{sub}".into())]);
+    let unverified = hs256_with(json!({"sub": "a", "phone_number": "441234567890", "phone_number_verified": false}));
+    assert_eq!(
+        run(&e, &jsonp_event("private-user-441234567890", Some(&unverified))).2["reason"],
+        "token_identity_unverified"
+    );
+    // Through an API Gateway authorizer (Cognito passes claims as strings).
+    let e = endpoint(&[
+        ("AUTH_MODE", "authorizer".into()),
+        ("USER_ID_CLAIM", "email".into()),
+        ("CHANNEL_RULES", "private-user-{sub}".into()),
+    ]);
+    for (verified, reason) in [("true", "ok"), ("false", "authorizer_identity_unverified")] {
+        let mut v1 = fixture("apigw-v1-jsonp-private");
+        v1["multiValueQueryStringParameters"]["channel_name"] = json!([channel]);
+        v1["requestContext"]["authorizer"] =
+            json!({"claims": {"sub": "attacker", "email": "victim@example.com", "email_verified": verified}});
+        assert_eq!(run(&e, &v1).2["reason"], reason, "{verified}");
+    }
+}
+
+/// A `{email}` placeholder reads only a verified address; a rule that would
+/// have matched through an unverified one is refused with its own reason.
+#[test]
+fn an_email_placeholder_reads_only_a_verified_address() {
+    let e = endpoint(&[("CHANNEL_RULES", "private-inbox-{email} private-user-{sub}".into())]);
+    let channel = "private-inbox-victim@example.com";
+    let verified = hs256_with(json!({"sub": "u", "email": "victim@example.com", "email_verified": true}));
+    assert_eq!(run(&e, &jsonp_event(channel, Some(&verified))).2["reason"], "ok");
+    let unverified = hs256_with(json!({"sub": "u", "email": "victim@example.com", "email_verified": "false"}));
+    let (_, body, line) = run(&e, &jsonp_event(channel, Some(&unverified)));
+    assert_eq!(line["reason"], "channel_claim_unverified");
+    assert_eq!(body, script(r#"{"error":"forbidden","status":403}"#));
+    // Other channels of the same user are unaffected, and another address is a plain refusal.
+    assert_eq!(run(&e, &jsonp_event("private-user-u", Some(&unverified))).2["reason"], "ok");
+    assert_eq!(
+        run(&e, &jsonp_event("private-inbox-other@example.com", Some(&unverified))).2["reason"],
+        "channel_not_allowed"
+    );
+}
+
+/// Who the token is for is checked before whether it is still valid: an
+/// expired token for another audience or issuer is `unauthenticated` (its
+/// sender learns nothing about the signature from a `token_expired`).
+#[test]
+fn issuer_and_audience_come_before_expiry() {
+    let t = tokens();
+    let e = endpoint(&[]);
+    let (iss, aud) = (t["issuer"].clone(), t["audience"].clone());
+    for (claims, reason, code) in [
+        (json!({"sub": "user-3", "iss": iss, "aud": aud, "exp": 1600000000}), "token_expired", "token_expired"),
+        (
+            json!({"sub": "user-3", "iss": iss, "aud": "another-app", "exp": 1600000000}),
+            "token_wrong_audience",
+            "unauthenticated",
+        ),
+        (
+            json!({"sub": "user-3", "iss": "https://elsewhere.example", "aud": aud, "exp": 1600000000}),
+            "token_wrong_issuer",
+            "unauthenticated",
+        ),
+        (
+            json!({"sub": "user-3", "iss": iss, "aud": aud, "token_use": "refresh", "exp": 1600000000}),
+            "token_wrong_use",
+            "unauthenticated",
+        ),
+    ] {
+        let (_, body, line) = run(&e, &jsonp_event("private-user-user-3", Some(&hs256_exactly(&claims))));
+        assert_eq!(line["reason"], reason, "{claims}");
+        assert_eq!(body, script(&format!(r#"{{"error":"{code}","status":401}}"#)), "{claims}");
+    }
+}
