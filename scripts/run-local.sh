@@ -31,6 +31,14 @@ while IFS= read -r line; do
   if [ -z "${!name:-}" ]; then export "$name=$value"; fi
 done < scripts/demo.env
 PAGE_PORT="${PAGE_PORT:-8080}"
+# Checked before served, with the function's own parser: a wrong setting stops here, in
+# seconds, with the cold start's error (which names the variable, never a value).
+if [ "$PAGE_PORT" = off ]; then _origins_port=8080; else _origins_port="$PAGE_PORT"; fi
+export ALLOWED_ORIGINS="${ALLOWED_ORIGINS:-http://localhost:$_origins_port,http://127.0.0.1:$_origins_port}"
+if ! cargo run --quiet --bin pusher-auth -- --check-config >/dev/null; then
+  echo "run-local: the function would not start with this configuration (see above); nothing is served" >&2
+  exit 1
+fi
 # The live page's origins (AJAX from anywhere else is refused).
 if [ "$PAGE_PORT" = off ]; then DEMO_PAGE_PORT=8080; else DEMO_PAGE_PORT="$PAGE_PORT"; fi
 export ALLOWED_ORIGINS="${ALLOWED_ORIGINS:-http://localhost:$DEMO_PAGE_PORT,http://127.0.0.1:$DEMO_PAGE_PORT}"

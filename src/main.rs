@@ -9,7 +9,7 @@
 
 use std::process::ExitCode;
 
-use lambda_runtime::{service_fn, Runtime};
+use lambda_runtime::{service_fn, Diagnostic, LambdaEvent, Runtime};
 use pusher_auth_lambda::logging;
 use pusher_auth_lambda::store_from_lookup;
 use pusher_auth_lambda::Endpoint;
@@ -40,6 +40,32 @@ fn max_concurrency() -> u32 {
     std::env::var("AWS_LAMBDA_MAX_CONCURRENCY").ok().and_then(|v| v.parse::<u32>().ok()).unwrap_or(1)
 }
 
+/// Local runs only: every invocation is answered with a 500 whose body is the
+/// configuration error (it names the variable, never a value), in the proxy
+/// shape a function URL, an HTTP API or a REST proxy route understands.
+async fn answer_every_request_with(error: &pusher_auth_lambda::ConfigError) -> ExitCode {
+    let body = format!("{error}\n");
+    let answer = serde_json::json!({
+        "statusCode": 500,
+        "headers": {"content-type": "text/plain; charset=utf-8", "x-content-type-options": "nosniff"},
+        "body": body,
+        "isBase64Encoded": false,
+        // cargo-lambda reads the HTTP API answer with `cookies` required.
+        "cookies": [],
+    });
+    let handler = service_fn(move |_: LambdaEvent<serde::de::IgnoredAny>| {
+        let answer = answer.clone();
+        async move { Ok::<_, Diagnostic>(answer) }
+    });
+    match lambda_runtime::run(handler).await {
+        Ok(()) => ExitCode::FAILURE,
+        Err(error) => {
+            tracing::error!("runtime error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// `pusher-auth --check-config`: the cold start's configuration check alone,
 /// with the function's own parser. Prints the error (which names the
 /// variable, never a value) and exits 1, or prints a line and exits 0.
@@ -62,6 +88,12 @@ async fn serve() -> ExitCode {
         Ok(settings) => settings,
         Err(error) => {
             tracing::error!(variable = error.variable, "{error}");
+            // Under `cargo lambda watch` (which starts the function with `cargo
+            // run`) a failed cold start leaves every local request hanging:
+            // answer each with the error instead. On AWS the init fails.
+            if std::env::var_os("CARGO_MANIFEST_DIR").is_some() {
+                return answer_every_request_with(&error).await;
+            }
             return ExitCode::FAILURE;
         }
     };

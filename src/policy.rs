@@ -48,7 +48,7 @@ pub struct RuleError {
 
 impl std::fmt::Display for RuleError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "rule {:?} {}", self.rule, self.problem)
+        write!(f, "the rule {:?} {}", self.rule, self.problem)
     }
 }
 
@@ -144,12 +144,24 @@ fn parse_rule(text: &str) -> Result<Rule, RuleError> {
                 parts.push(Part::Claim(name, None));
             }
             '}' => return Err(err("has a '}' without '{'")),
+            '"' | '\'' => return Err(err("has a quote: write the rules without quotes, separated by spaces")),
             c if c.is_ascii() && is_channel_char(c as u8) => literal.push(c),
-            _ => return Err(err("has a character that is not valid in channel names")),
+            _ => {
+                return Err(err(
+                    "has a character that is not valid in channel names (letters, digits, _-=@,.; and * {claim})",
+                ))
+            }
         }
     }
     if !literal.is_empty() {
         parts.push(Part::Literal(literal));
+    }
+    // Channel names may contain commas, so rules are separated by white space;
+    // a comma followed by a rule's start is a list written the wrong way.
+    if [",private-", ",presence-"].iter().any(|start| text.contains(start)) {
+        return Err(err(
+            "has a ',' before private- or presence-: separate rules with spaces (a comma is valid inside a channel name), e.g. CHANNEL_RULES='private-* presence-*'",
+        ));
     }
     let head = match parts.first() {
         Some(Part::Literal(head)) => head.as_str(),

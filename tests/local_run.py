@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -82,7 +83,6 @@ def main():
         expected = hmac.new(DEMO["PUSHER_SECRET"].encode(), b"123.456:private-demo", hashlib.sha256).hexdigest()
         assert m.group(1) == expected, "signature does not verify"
         check_page(log.name, proc.pid, port, page_port)
-        print("local run: 2 passed, 0 failed")
     except AssertionError:
         with open(log.name) as f:
             sys.stderr.write(f.read()[-4000:])
@@ -94,6 +94,63 @@ def main():
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
         os.unlink(log.name)
+    check_config_refused_before_serving()
+    check_config_error_answered_under_watch()
+    print("local run: 4 passed, 0 failed")
+
+
+def check_config_refused_before_serving():
+    """A wrong setting stops the run command in seconds with the cold start's
+    error, before anything is served (the build is already done by now)."""
+    env = dict(os.environ, PORT=str(free_port()), PAGE_PORT="off", CHANNEL_RULES="private-*,presence-*")
+    start = time.monotonic()
+    done = subprocess.run(["bash", "scripts/run-local.sh"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    took = time.monotonic() - start
+    assert done.returncode != 0, done.stdout
+    assert "configuration error: CHANNEL_RULES" in done.stderr, done.stderr
+    assert "separate rules with spaces" in done.stderr, done.stderr
+    assert "Serving" not in done.stdout, done.stdout
+    print(f"run-local.sh refused CHANNEL_RULES='private-*,presence-*' in {took:.1f} s")
+
+
+def check_config_error_answered_under_watch():
+    """Plain `cargo lambda watch` with a configuration error: each request gets
+    a 500 naming the variable at once instead of hanging."""
+    bin_dir = subprocess.run(["bash", "scripts/setup.sh"], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout.strip()
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PUSHER_", "AUTH_", "JWT_", "CHANNEL_"))}
+    env["PATH"] = bin_dir + os.pathsep + env["PATH"]
+    env["PUSHER_SECRET"] = "a-secret-value-never-shown"
+    proc = subprocess.Popen(["cargo", "lambda", "watch", "--quiet", "--invoke-address", "127.0.0.1",
+                             "--invoke-port", str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}/lambda-url/pusher-auth/pusher/auth?socket_id=1.2&channel_name=private-a"
+        answers = []
+        start = time.monotonic()
+        # The build is done by now: a hang (the old behaviour) fails within two minutes.
+        while len(answers) < 2 and time.monotonic() - start < 120:
+            try:
+                with urllib.request.urlopen(url, timeout=30) as res:
+                    answers.append((res.status, res.read().decode()))
+            except urllib.error.HTTPError as e:
+                answers.append((e.code, e.read().decode()))
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(1)
+        assert len(answers) == 2, answers
+        for status, body in answers:
+            assert status == 500, (status, body)
+            assert body == "configuration error: PUSHER_KEY is not set\n", body
+            assert "a-secret-value-never-shown" not in body
+        print("cargo lambda watch answered a configuration error with 500 naming the variable")
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def get(url):

@@ -74,6 +74,18 @@ pub(super) fn jwt_validator(
     // sometimes many issuers: without both checks any of them would pass.
     let issuer = get("JWT_ISSUER");
     let audience = get("JWT_AUDIENCE");
+    if let Some(issuer) = &issuer {
+        // The issuer of every provider that publishes keys is an https URL
+        // (OpenID Connect Discovery §2); a scheme-less or http:// value is a
+        // typo that would refuse every token.
+        let https = issuer.parse::<http::Uri>().is_ok_and(|uri| crate::support::https::https_or_loopback(&uri));
+        if !https || issuer.trim() != issuer {
+            return Err(err(
+                "JWT_ISSUER",
+                "must be the issuer's https:// URL exactly as tokens carry it in iss (http:// only to 127.0.0.1 or localhost), e.g. https://cognito-idp.<region>.amazonaws.com/<pool id>",
+            ));
+        }
+    }
     if wants_keys && issuer.is_none() {
         return Err(err("JWT_ISSUER", "is not set, and is required when JWT_ALGORITHMS allows RS/PS/ES (JWKS keys)"));
     }

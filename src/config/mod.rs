@@ -168,8 +168,8 @@ impl Settings {
             }
         };
         let allowed_origins = get("ALLOWED_ORIGINS").unwrap_or_default();
-        if !valid_origin_list(&allowed_origins) {
-            return Err(err("ALLOWED_ORIGINS", "must list origins like https://app.example.com, separated by commas"));
+        if let Some(problem) = origin_list_problem(&allowed_origins) {
+            return Err(err("ALLOWED_ORIGINS", &problem));
         }
         let auth_mode = match get("AUTH_MODE").as_deref() {
             None | Some("jwt") => AuthMode::Jwt,
@@ -187,7 +187,7 @@ impl Settings {
             AuthMode::Jwt => Validator::Jwt(Box::new(jwt_validator(&get, env_secret.as_deref())?)),
         };
         let policy = ChannelPolicy::parse(&get("CHANNEL_RULES").unwrap_or_default())
-            .map_err(|e| ConfigError { variable: "CHANNEL_RULES", problem: format!("has a {e}") })?;
+            .map_err(|e| ConfigError { variable: "CHANNEL_RULES", problem: format!("is wrong: {e}") })?;
         let user_info_claims = UserInfoClaims::parse(&get("USER_INFO_CLAIMS").unwrap_or_else(|| "name".into()));
         let watchlist_claim = watchlist_claim(&get)?;
         let token_param = get("AUTH_TOKEN_PARAM").unwrap_or_else(|| "token".into());
@@ -262,12 +262,26 @@ fn origins(list: &str) -> impl Iterator<Item = &str> {
 
 /// Each entry must be `http://host[:port]` or `https://host[:port]`, no path.
 fn valid_origin_list(list: &str) -> bool {
-    origins(list).all(|origin| {
-        let rest = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
-        rest.is_some_and(|hostport| {
-            !hostport.is_empty()
-                && hostport.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b':' | b'[' | b']'))
-        })
+    origin_list_problem(list).is_none()
+}
+
+/// What is wrong with an `ALLOWED_ORIGINS` list (which is not secret, so the
+/// faulty entry is named), or `None`.
+fn origin_list_problem(list: &str) -> Option<String> {
+    const SHAPE: &str = "an origin is scheme://host[:port], e.g. https://app.example.com; separate them with commas";
+    origins(list).find_map(|origin| {
+        if origin.contains(['"', '\'']) {
+            return Some(format!("has a quote in {origin:?}: write the origins without quotes ({SHAPE})"));
+        }
+        let Some(hostport) = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://")) else {
+            return Some(format!("has {origin:?}, which does not start with https:// or http:// ({SHAPE})"));
+        };
+        if hostport.contains('/') {
+            return Some(format!("has a path or a trailing '/' in {origin:?} ({SHAPE})"));
+        }
+        let host_ok = !hostport.is_empty()
+            && hostport.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b':' | b'[' | b']'));
+        (!host_ok).then(|| format!("has {origin:?}, which is not a host and optional port ({SHAPE})"))
     })
 }
 
@@ -308,6 +322,62 @@ mod tests {
 
     fn variable_of(vars: &[(&str, &str)]) -> &'static str {
         settings(vars).unwrap_err().variable
+    }
+
+    /// The whole message of the error `vars` give.
+    fn message_of(vars: &[(&str, &str)]) -> String {
+        settings(vars).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn messages_name_the_fault_in_the_value() {
+        let m = message_of(&[("ALLOWED_ORIGINS", "https://app.example.com/")]);
+        assert!(
+            m.contains("ALLOWED_ORIGINS") && m.contains("trailing '/'") && m.contains("\"https://app.example.com/\""),
+            "{m}"
+        );
+        let m = message_of(&[("ALLOWED_ORIGINS", "\"https://app.example.com\"")]);
+        assert!(m.contains("quote"), "{m}");
+        let m = message_of(&[("ALLOWED_ORIGINS", "app.example.com")]);
+        assert!(m.contains("does not start with https://"), "{m}");
+        assert!(settings(&[("ALLOWED_ORIGINS", "https://a.example, http://localhost:8080")]).is_ok());
+        // CHANNEL_RULES: quotes, and commas where spaces belong.
+        let m = message_of(&[("CHANNEL_RULES", "\"private-*\"")]);
+        assert!(m.starts_with("configuration error: CHANNEL_RULES") && m.contains("quote"), "{m}");
+        let m = message_of(&[("CHANNEL_RULES", "private-*,presence-*")]);
+        assert!(m.contains("separate rules with spaces") && m.contains("'private-* presence-*'"), "{m}");
+        // A comma is valid inside a channel name.
+        assert!(settings(&[("CHANNEL_RULES", "private-a,b-* presence-x")]).is_ok());
+        let m = message_of(&[("CHANNEL_RULES", "private-a b")]);
+        assert!(m.contains("the rule \"b\" must start with private-"), "{m}");
+    }
+
+    #[test]
+    fn the_issuer_is_an_https_url() {
+        let rs = [
+            ("AUTH_MODE", "jwt"),
+            ("JWT_ALGORITHMS", "RS256"),
+            ("JWT_JWKS_URL", "https://example.com/jwks"),
+            ("JWT_AUDIENCE", "client-1"),
+        ];
+        let with =
+            |issuer: &str| settings(&[&rs[..], &[("JWT_ISSUER", issuer)]].concat()).map(|_| ()).map_err(|e| e.variable);
+        for bad in [
+            "http://issuer.example",
+            "issuer.example",
+            "cognito-idp.eu-west-1.amazonaws.com/pool",
+            " https://issuer.example",
+            "https://",
+        ] {
+            assert_eq!(with(bad), Err("JWT_ISSUER"), "{bad}");
+        }
+        for good in [
+            "https://issuer.example",
+            "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC",
+            "http://127.0.0.1:8080/realm",
+        ] {
+            assert_eq!(with(good), Ok(()), "{good}");
+        }
     }
 
     #[test]

@@ -357,7 +357,11 @@ pub(crate) fn check_issuer_and_audience(claims: &Map<String, Value>, rules: &Cla
         match claims.get("iss") {
             Some(Value::String(iss)) if iss == issuer => {}
             None | Some(Value::Null) => return Err(Refusal::Unauthenticated(AuthFailure::TokenWithoutIssuer)),
-            Some(_) => return Err(Refusal::Unauthenticated(AuthFailure::TokenWrongIssuer)),
+            Some(received) => {
+                // Neither is a secret, and the pair is what an operator needs to fix a typo.
+                tracing::info!(expected = issuer.as_str(), received = %shown(received), "token issuer is not JWT_ISSUER");
+                return Err(Refusal::Unauthenticated(AuthFailure::TokenWrongIssuer));
+            }
         }
     }
     let token_use = match claims.get("token_use") {
@@ -376,6 +380,7 @@ pub(crate) fn check_issuer_and_audience(claims: &Map<String, Value>, rules: &Cla
                 _ => false,
             };
             if !names_it {
+                tracing::info!(expected = audience.as_str(), received = %shown(aud), "token audience does not name JWT_AUDIENCE");
                 return Err(Refusal::Unauthenticated(AuthFailure::TokenWrongAudience));
             }
         }
@@ -391,6 +396,15 @@ pub(crate) fn check_issuer_and_audience(claims: &Map<String, Value>, rules: &Cla
         (None, _) => {}
     }
     Ok(())
+}
+
+/// A claim's value for a log line: its JSON, cut at 200 characters.
+fn shown(value: &Value) -> String {
+    let text = value.to_string();
+    match text.char_indices().nth(200) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text,
+    }
 }
 
 /// The token a request carries: the token parameter, else `Authorization: Bearer`.

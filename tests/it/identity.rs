@@ -695,3 +695,27 @@ fn issuer_and_audience_come_before_expiry() {
         assert_eq!(body, script(&format!(r#"{{"error":"{code}","status":401}}"#)), "{claims}");
     }
 }
+
+/// A wrong issuer or audience is logged with the expected and the received
+/// value (neither is a secret): the operator sees the typo at once.
+#[test]
+fn wrong_issuer_and_audience_log_both_values() {
+    let e = endpoint(&[]);
+    for (claims, expected, received) in [
+        (
+            json!({"sub": "u", "iss": "https://elsewhere.example"}),
+            tokens()["issuer"].as_str().unwrap().to_owned(),
+            "https://elsewhere.example",
+        ),
+        (json!({"sub": "u", "aud": "other-client"}), tokens()["audience"].as_str().unwrap().to_owned(), "other-client"),
+    ] {
+        let mut full = json!({"iss": tokens()["issuer"], "aud": tokens()["audience"], "exp": 4102444800u64});
+        full.as_object_mut().unwrap().extend(claims.as_object().unwrap().clone());
+        let event = jsonp_event("private-user-u", Some(&hs256_exactly(&full)));
+        let (_, log) = crate::helpers::handle_logged(&e, &serde_json::to_vec(&event).unwrap(), tracing::Level::INFO);
+        let line = log.lines().find(|l| l.contains("expected")).unwrap_or_else(|| panic!("{log}"));
+        let line: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(line["expected"], expected.as_str(), "{log}");
+        assert_eq!(line["received"], format!("\"{received}\""), "{log}");
+    }
+}
