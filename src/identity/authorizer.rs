@@ -91,6 +91,10 @@ mod tests {
         assert_eq!(user(r#"{"jwt":{"claims":{"sub":"u1","name":"A"},"scopes":null}}"#).unwrap().id, "u1");
         assert_eq!(user(r#"{"claims":{"sub":"u2","email":"a@b"}}"#).unwrap().claims["email"], "a@b");
         assert_eq!(user(r#"{"lambda":{"principalId":"u3"}}"#).unwrap().id, "u3");
+        // An empty `sub` is no `sub`: a Lambda authorizer's principalId stands in.
+        assert_eq!(user(r#"{"sub":"","principalId":"p5"}"#).unwrap().id, "p5");
+        assert_eq!(user(r#"{"sub":"s6","principalId":"p6"}"#).unwrap().id, "s6");
+        assert_eq!(user(r#"{"sub":""}"#).unwrap_err().log_reason(), "authorizer_without_subject");
         assert_eq!(user(r#"{"principalId":"u4","integrationLatency":0,"org":"o"}"#).unwrap().claims["org"], "o");
     }
 

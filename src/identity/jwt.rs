@@ -569,4 +569,76 @@ mod tests {
         assert_eq!(keys(r#","key_ops":[]"#), 0);
         assert_eq!(keys(r#","use":"enc""#), 0);
     }
+
+    /// A JWKS with the fixtures' RSA key as `rsa` and a P-256 key as `ec`,
+    /// each with the extra members given.
+    fn family_keys(rsa_extra: &str, ec_extra: &str) -> Vec<VerificationKey> {
+        let ec = r#""kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0""#;
+        keys_from_jwks(&format!(r#"{{"keys":[{{{RSA_JWK}{rsa_extra}}},{{{ec}{ec_extra}}}]}}"#)).unwrap()
+    }
+
+    fn picked(keys: &[VerificationKey], alg: Algorithm, kid: Option<&str>) -> Option<Option<String>> {
+        pick_key(keys, &TokenHead { alg, kid: kid.map(String::from) }).map(|k| k.kid.clone())
+    }
+
+    #[test]
+    fn a_key_is_picked_by_kid_family_and_its_own_alg() {
+        // RSA_JWK's kid is "k"; the EC key gets kid "e".
+        let keys = family_keys("", r#","kid":"e""#);
+        assert_eq!(keys.len(), 2);
+        for alg in [Algorithm::RS256, Algorithm::RS384, Algorithm::RS512, Algorithm::PS256, Algorithm::PS512] {
+            assert_eq!(picked(&keys, alg, Some("k")), Some(Some("k".into())), "{alg:?}");
+            assert_eq!(picked(&keys, alg, Some("e")), None, "{alg:?}: an EC key never checks an RSA token");
+        }
+        for alg in [Algorithm::ES256, Algorithm::ES384] {
+            assert_eq!(picked(&keys, alg, Some("e")), Some(Some("e".into())), "{alg:?}");
+            assert_eq!(picked(&keys, alg, Some("k")), None, "{alg:?}: an RSA key never checks an EC token");
+        }
+        assert_eq!(picked(&keys, Algorithm::HS256, Some("k")), None);
+        assert_eq!(picked(&keys, Algorithm::RS256, Some("other")), None);
+        // Without a kid: the only key of the family, never a guess between two.
+        assert_eq!(picked(&keys, Algorithm::RS256, None), Some(Some("k".into())));
+        assert_eq!(picked(&keys, Algorithm::ES256, None), Some(Some("e".into())));
+        let two_rsa = keys_from_jwks(&format!(
+            r#"{{"keys":[{{{RSA_JWK}}},{{{}}}]}}"#,
+            RSA_JWK.replace(r#""kid":"k""#, r#""kid":"k2""#)
+        ))
+        .unwrap();
+        assert_eq!(picked(&two_rsa, Algorithm::RS256, None), None);
+        assert_eq!(picked(&two_rsa, Algorithm::RS256, Some("k2")), Some(Some("k2".into())));
+        // A key pinned to one algorithm checks only that algorithm.
+        let pinned = family_keys(r#","alg":"RS256""#, r#","kid":"e","alg":"ES256""#);
+        assert_eq!(picked(&pinned, Algorithm::RS256, Some("k")), Some(Some("k".into())));
+        for alg in [Algorithm::RS384, Algorithm::PS256, Algorithm::RS512] {
+            assert_eq!(picked(&pinned, alg, Some("k")), None, "{alg:?} with a key pinned to RS256");
+        }
+        assert_eq!(picked(&pinned, Algorithm::ES384, Some("e")), None);
+        assert_eq!(picked(&pinned, Algorithm::ES256, Some("e")), Some(Some("e".into())));
+    }
+
+    #[test]
+    fn edges_of_size_time_and_subject() {
+        let exp = now() + 600;
+        // Exactly the size limit passes the size check; one byte more does not.
+        let base = hs256(&format!(r#"{{"sub":"u","exp":{exp},"pad":""}}"#));
+        let pad = |n: usize| hs256(&format!(r#"{{"sub":"u","exp":{exp},"pad":"{}"}}"#, "x".repeat(n)));
+        let mut n = (MAX_TOKEN_BYTES - base.len()) * 3 / 4;
+        while pad(n + 1).len() <= MAX_TOKEN_BYTES {
+            n += 1;
+        }
+        let (at_limit, over) = (pad(n), pad(n + 1));
+        assert!(at_limit.len() <= MAX_TOKEN_BYTES && over.len() > MAX_TOKEN_BYTES);
+        assert!(verdict(&at_limit).is_ok(), "{} bytes", at_limit.len());
+        assert_eq!(verdict(&over), Err("token_too_large"));
+        assert_eq!(
+            check_head(&"a".repeat(MAX_TOKEN_BYTES + 1), &hs256_rules()).unwrap_err().log_reason(),
+            "token_too_large"
+        );
+        // `exp` at 2^64 (and beyond u64) is not a NumericDate this side accepts.
+        assert_eq!(verdict(&hs256(r#"{"sub":"u","exp":18446744073709551616}"#)), Err("token_bad_claims"));
+        assert_eq!(verdict(&hs256(r#"{"sub":"u","exp":18446744073709551615}"#)).map(|v| v.1), Ok(u64::MAX));
+        // An empty subject is no subject.
+        assert_eq!(verdict(&hs256(&format!(r#"{{"sub":"","exp":{exp}}}"#))), Err("token_without_subject"));
+        assert_eq!(verdict(&hs256(&format!(r#"{{"sub":7,"exp":{exp}}}"#))), Err("token_without_subject"));
+    }
 }

@@ -399,6 +399,35 @@ mod tests {
     }
 
     #[test]
+    fn expired_entries_keep_being_swept_and_the_bound_holds() {
+        let cache = TokenCache::with_capacity(4);
+        let insert = |token: &str, now: u64, exp: u64| {
+            cache.insert(token, now, user(token, json!({"exp": exp})), None);
+            assert!(cache.len() <= 4, "{token}: {} entries", cache.len());
+        };
+        insert("keep", NOW, NOW + 3600);
+        for t in ["a", "b", "c"] {
+            insert(t, NOW, NOW + 5);
+        }
+        // Full; at NOW + 10 the sweep drops the three expired ones, not "keep".
+        insert("d", NOW + 10, NOW + 3600);
+        assert_eq!(cache.len(), 2);
+        for t in ["e", "f"] {
+            insert(t, NOW + 10, NOW + 15);
+        }
+        // Full again, the next sweep is due (one per quarter capacity): the
+        // two expired go, while the oldest ("keep") stays.
+        insert("g", NOW + 20, NOW + 3600);
+        assert_eq!(cache.len(), 3);
+        for t in ["keep", "d", "g"] {
+            assert_eq!(hit_id(&cache, t, NOW + 20), Some(t.into()), "{t}");
+        }
+        let inner = cache.lock();
+        assert_eq!(inner.order.iter().collect::<std::collections::HashSet<_>>(), inner.map.keys().collect());
+        assert_eq!(inner.order.len(), inner.map.len());
+    }
+
+    #[test]
     fn shared_by_many_threads() {
         let cache = TokenCache::with_capacity(64);
         std::thread::scope(|s| {

@@ -91,9 +91,6 @@ impl UserValidator for JwtValidator {
     async fn validate<'a>(&'a self, credentials: Credentials<'a>) -> Result<Arc<User>, Refusal> {
         let token = jwt::token_of(credentials.token, credentials.authorization)
             .ok_or(Refusal::Unauthenticated(AuthFailure::TokenMissing))?;
-        if token.len() > jwt::MAX_TOKEN_BYTES {
-            return Err(Refusal::Unauthenticated(AuthFailure::TokenTooLarge));
-        }
         let digest = token_key(token);
         // The JWKS in force, fetched again first when older than its lifetime.
         let keys = self.keys.current().await;

@@ -719,3 +719,46 @@ fn wrong_issuer_and_audience_log_both_values() {
         assert_eq!(line["received"], format!("\"{received}\""), "{log}");
     }
 }
+
+/// A key of the wrong family, or pinned to another algorithm, never checks a
+/// token, even when its `kid` matches (real PyJWT tokens through the handler).
+#[test]
+fn keys_of_the_wrong_family_or_algorithm_are_never_used() {
+    let t = tokens();
+    let key = |kid: &str| t["jwks"]["keys"].as_array().unwrap().iter().find(|k| k["kid"] == kid).unwrap().clone();
+    let jwks = |keys: Vec<Value>| json!({ "keys": keys }).to_string();
+    // The RSA key published under the EC key's kid (and the EC key gone).
+    let mut rsa_as_ec = key("rsa-1");
+    rsa_as_ec["kid"] = json!("ec-1");
+    rsa_as_ec.as_object_mut().unwrap().remove("alg");
+    let e = endpoint(&[("JWT_JWKS", jwks(vec![rsa_as_ec]))]);
+    assert_eq!(
+        run(&e, &jsonp_event("private-user-user-2", Some(&token("valid_es256")))).2["reason"],
+        "token_unknown_key"
+    );
+    // The EC key published under the RSA key's kid.
+    let mut ec_as_rsa = key("ec-1");
+    ec_as_rsa["kid"] = json!("rsa-1");
+    ec_as_rsa.as_object_mut().unwrap().remove("alg");
+    let e = endpoint(&[("JWT_JWKS", jwks(vec![ec_as_rsa]))]);
+    assert_eq!(
+        run(&e, &jsonp_event("private-user-user-1", Some(&token("valid_rs256")))).2["reason"],
+        "token_unknown_key"
+    );
+    // The RSA key pinned to RS384 (and to PS256): an RS256 token is not checked with it.
+    for alg in ["RS384", "PS256"] {
+        let mut pinned = key("rsa-1");
+        pinned["alg"] = json!(alg);
+        let e = endpoint(&[("JWT_JWKS", jwks(vec![pinned, key("ec-1")]))]);
+        assert_eq!(
+            run(&e, &jsonp_event("private-user-user-1", Some(&token("valid_rs256")))).2["reason"],
+            "token_unknown_key",
+            "{alg}"
+        );
+        assert_eq!(
+            run(&e, &jsonp_event("private-user-user-2", Some(&token("valid_es256")))).2["reason"],
+            "ok",
+            "{alg}"
+        );
+    }
+}

@@ -179,6 +179,12 @@ fn oversized_document_is_refused_and_cached_keys_stay() {
     *server.body.lock().unwrap() = huge.to_string();
     assert_eq!(check(&remote, "valid_rs256_rotated_key"), Err("jwks_unavailable".into()));
     assert_eq!(check(&remote, "valid_rs256"), Ok("user-1".into()), "cached keys still work");
+    // A large document under the cap (200 KiB) is read in full.
+    let mut large = t["jwks_rotated"].clone();
+    large["padding"] = Value::from("x".repeat(200 * 1024));
+    *server.body.lock().unwrap() = large.to_string();
+    assert_eq!(check(&remote, "valid_rs256_rotated_key"), Ok("user-4".into()));
+    *server.body.lock().unwrap() = huge.to_string();
     // Nothing cached yet: refused, never partly read.
     let fresh = RemoteJwks::new(&server.url).unwrap();
     assert_eq!(check(&fresh, "valid_rs256"), Err("jwks_unavailable".into()));
