@@ -31,6 +31,12 @@ pub use aws::handler::{handle_bytes, pass_through, DecodeOnceLayer};
 pub use aws::secrets_manager::store_from_lookup;
 pub use config::{ConfigError, Settings};
 pub use endpoint::Endpoint;
+/// `pusher-auth explain`: why a channel or signin is allowed or refused.
+pub mod explain {
+    pub use crate::endpoint::explain::{
+        check, explain, samconfig_environments, samconfig_variables, settings_for_explain, Asked, Asker, Verdict,
+    };
+}
 pub use support::logging;
 
 /// Internals the integration tests, benches and fuzz targets drive directly.

@@ -62,6 +62,8 @@ enum Part {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Rule {
+    /// The rule as configured.
+    text: String,
     kind: ChannelKind,
     parts: Vec<Part>,
 }
@@ -87,6 +89,23 @@ impl ChannelPolicy {
     /// Whether `user` may join `channel`.
     pub fn allows(&self, user: &User, channel: ChannelName<'_>) -> bool {
         self.decide(user, channel).is_ok()
+    }
+
+    /// Every rule with, for those of the channel's kind, the first step that
+    /// failed for `user` (`Ok` when it matched): what `pusher-auth explain` shows.
+    pub(crate) fn explain<'a>(
+        &'a self,
+        user: &User,
+        channel: &'a ChannelName<'a>,
+    ) -> Vec<(&'a str, Option<Result<(), Miss<'a>>>)> {
+        let name = channel.as_str().as_bytes();
+        self.rules
+            .iter()
+            .map(|rule| {
+                let outcome = (rule.kind == channel.kind()).then(|| rule.check(user, name, Trust::VerifiedOnly));
+                (rule.text.as_str(), outcome)
+            })
+            .collect()
     }
 
     /// The same, with the refusal: [`Refusal::ClaimUnverified`] when a rule
@@ -169,7 +188,7 @@ fn parse_rule(text: &str) -> Result<Rule, RuleError> {
     };
     let kind = ChannelKind::of(head).ok_or_else(|| err("must start with private-, private-encrypted- or presence-"))?;
     delimit_placeholders(&mut parts).map_err(err)?;
-    Ok(Rule { kind, parts })
+    Ok(Rule { text: text.to_owned(), kind, parts })
 }
 
 /// Gives each placeholder its delimiter (see the module docs), or says why
@@ -221,81 +240,127 @@ enum Trust {
     Unverified,
 }
 
+/// Why a rule did not match a name: the first step that failed, for
+/// `pusher-auth explain` (the function itself only needs that it failed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Miss<'a> {
+    /// The name does not have this literal at this byte.
+    Literal(&'a str, usize),
+    /// The rule ended at this byte, the name goes on.
+    TrailingText(usize),
+    /// The name is shorter than the rule's start and end together.
+    TooShort,
+    /// A placeholder's delimiter is not in the name after this byte.
+    NoDelimiter(&'a str, u8, usize),
+    /// A placeholder read this value, which is not the user's.
+    NotTheUsers(&'a str, &'a [u8]),
+    /// A placeholder read the user's value, but it is an unverified contact.
+    Unverified(&'a str),
+    /// A literal between two stars is not in the name.
+    NotBetweenStars(&'a str),
+}
+
 impl Rule {
     /// Whether the rule matches the whole name. Each placeholder's value is
     /// read off the name (delimiters make it unique, see the module docs) and
     /// then looked up among the user's claims; literals between stars are
     /// found leftmost, which is always safe for `*` and keeps matching linear.
     fn matches(&self, user: &User, name: &[u8], trust: Trust) -> bool {
-        let has = |claim: &str, value: &[u8]| {
-            user_has(user, claim, value) && (trust == Trust::Unverified || !is_unverified(&user.claims, claim))
+        self.check(user, name, trust).is_ok()
+    }
+
+    /// [`Self::matches`], with the step that failed.
+    fn check<'a>(&'a self, user: &User, name: &'a [u8], trust: Trust) -> Result<(), Miss<'a>> {
+        let has = |claim: &'a str, value: &'a [u8]| {
+            if !user_has(user, claim, value) {
+                Err(Miss::NotTheUsers(claim, value))
+            } else if trust == Trust::VerifiedOnly && is_unverified(&user.claims, claim) {
+                Err(Miss::Unverified(claim))
+            } else {
+                Ok(())
+            }
         };
         let Some(first_star) = self.parts.iter().position(|p| *p == Part::Star) else {
-            return match_prefix(&has, &self.parts, name) == Some(name.len());
+            let end = match_prefix(&has, &self.parts, name)?;
+            return if end == name.len() { Ok(()) } else { Err(Miss::TrailingText(end)) };
         };
         let last_star = self.parts.iter().rposition(|p| *p == Part::Star).unwrap_or(first_star);
-        let Some(start) = match_prefix(&has, &self.parts[..first_star], name) else { return false };
-        let Some(end) = match_suffix(&has, &self.parts[last_star + 1..], name, start) else { return false };
+        let start = match_prefix(&has, &self.parts[..first_star], name)?;
+        let end = match_suffix(&has, &self.parts[last_star + 1..], name, start)?;
         // Between the first and the last star: literals and stars only.
         let mut at = start;
         for part in self.parts.get(first_star + 1..last_star).unwrap_or_default() {
             if let Part::Literal(text) = part {
-                let text = text.as_bytes();
-                match name[at..end].windows(text.len()).position(|w| w == text) {
+                match name[at..end].windows(text.len()).position(|w| w == text.as_bytes()) {
                     Some(found) => at += found + text.len(),
-                    None => return false,
+                    None => return Err(Miss::NotBetweenStars(text)),
                 }
             }
         }
-        true
+        Ok(())
     }
 }
 
 /// Reads `parts` (no star among them) from the start of `name`; the end of
 /// what they matched.
-fn match_prefix(has: &impl Fn(&str, &[u8]) -> bool, parts: &[Part], name: &[u8]) -> Option<usize> {
+fn match_prefix<'a>(
+    has: &impl Fn(&'a str, &'a [u8]) -> Result<(), Miss<'a>>,
+    parts: &'a [Part],
+    name: &'a [u8],
+) -> Result<usize, Miss<'a>> {
     let mut at = 0;
     for part in parts {
         match part {
             Part::Literal(text) => {
-                name[at..].starts_with(text.as_bytes()).then_some(())?;
+                if !name[at..].starts_with(text.as_bytes()) {
+                    return Err(Miss::Literal(text, at));
+                }
                 at += text.len();
             }
             Part::Claim(claim, delimiter) => {
                 let end = match delimiter {
-                    Some(d) => at + name[at..].iter().position(|b| b == d)?,
+                    Some(d) => at + name[at..].iter().position(|b| b == d).ok_or(Miss::NoDelimiter(claim, *d, at))?,
                     None => name.len(),
                 };
-                has(claim, &name[at..end]).then_some(())?;
+                has(claim, &name[at..end])?;
                 at = end;
             }
-            Part::Star => return None,
+            Part::Star => unreachable!("no star before the first"),
         }
     }
-    Some(at)
+    Ok(at)
 }
 
 /// Reads `parts` (no star among them) from the end of `name`, never before
 /// `floor`; where what they matched begins.
-fn match_suffix(has: &impl Fn(&str, &[u8]) -> bool, parts: &[Part], name: &[u8], floor: usize) -> Option<usize> {
+fn match_suffix<'a>(
+    has: &impl Fn(&'a str, &'a [u8]) -> Result<(), Miss<'a>>,
+    parts: &'a [Part],
+    name: &'a [u8],
+    floor: usize,
+) -> Result<usize, Miss<'a>> {
     let mut at = name.len();
     for part in parts.iter().rev() {
         match part {
             Part::Literal(text) => {
-                let begin = at.checked_sub(text.len()).filter(|b| *b >= floor)?;
-                (&name[begin..at] == text.as_bytes()).then_some(())?;
+                let begin = at.checked_sub(text.len()).filter(|b| *b >= floor).ok_or(Miss::TooShort)?;
+                if &name[begin..at] != text.as_bytes() {
+                    return Err(Miss::Literal(text, begin));
+                }
                 at = begin;
             }
             Part::Claim(claim, delimiter) => {
-                let d = (*delimiter)?;
-                let begin = floor + name[floor..at].iter().rposition(|b| *b == d)? + 1;
-                has(claim, &name[begin..at]).then_some(())?;
+                let d = delimiter.unwrap_or_else(|| unreachable!("a placeholder after a star has a delimiter"));
+                let begin = floor
+                    + name[floor..at].iter().rposition(|b| *b == d).ok_or(Miss::NoDelimiter(claim, d, floor))?
+                    + 1;
+                has(claim, &name[begin..at])?;
                 at = begin;
             }
-            Part::Star => return None,
+            Part::Star => unreachable!("no star after the last"),
         }
     }
-    Some(at)
+    Ok(at)
 }
 
 /// Whether `value` (read off a channel name: channel characters only) is the

@@ -12,6 +12,7 @@ use crate::web::request::{Method, Request, Route};
 use crate::web::response::Response;
 
 mod authorize;
+pub(crate) mod explain;
 mod transport;
 
 /// Largest query string or body accepted, in bytes (tokens travel in the query).

@@ -269,7 +269,15 @@ pub fn verify(
     if nbf.is_some_and(|nbf| nbf > now.saturating_add(rules.leeway)) {
         return Err(refuse(AuthFailure::TokenNotYetValid));
     }
-    let id = match claims.get(&rules.user_id_claim) {
+    let user = user_from_claims(claims, &rules.user_id_claim)?;
+    Ok(Verified { user, exp, nbf })
+}
+
+/// The user verified claims name: the `user_id_claim` claim, a string within
+/// the user-id rules, and (for an e-mail or phone number) verified.
+pub(crate) fn user_from_claims(claims: Map<String, Value>, user_id_claim: &str) -> Result<User, Refusal> {
+    let refuse = |reason| Refusal::Unauthenticated(reason);
+    let id = match claims.get(user_id_claim) {
         Some(Value::String(id)) if !id.is_empty() => id.clone(),
         _ => return Err(refuse(AuthFailure::TokenWithoutSubject)),
     };
@@ -281,10 +289,10 @@ pub fn verify(
     })?;
     // An e-mail address or phone number is an identity only once the
     // provider verified it: anyone may put a victim's address in their profile.
-    if is_unverified(&claims, &rules.user_id_claim) {
+    if is_unverified(&claims, user_id_claim) {
         return Err(refuse(AuthFailure::TokenIdentityUnverified));
     }
-    Ok(Verified { user: User { id, claims }, exp, nbf })
+    Ok(User { id, claims })
 }
 
 /// A NumericDate claim (RFC 7519 §2) read as jsonwebtoken reads it: a

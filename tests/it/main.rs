@@ -4,6 +4,7 @@
 
 mod bootstrap;
 mod events;
+mod explain;
 mod faults;
 mod helpers;
 mod identity;
