@@ -13,4 +13,5 @@ mod layers;
 mod secrets_manager;
 mod soak;
 mod token_verdicts;
+mod troubleshooting;
 mod vectors;
