@@ -622,4 +622,17 @@ mod tests {
         assert!(!allows(rule, &member, "presence-org-green-inbox"));
         assert!(!allows(rule, &member, "presence-org-redblue-inbox"));
     }
+
+    #[test]
+    fn rule_errors_name_the_rule_and_the_problem() {
+        // The cold start's message for a bad CHANNEL_RULES: which rule, and why.
+        let err = ChannelPolicy::parse("private-a presence-{").unwrap_err();
+        assert_eq!(err.rule, "presence-{");
+        assert_eq!(err.to_string(), "rule \"presence-{\" has a '{' without '}'");
+        let err = ChannelPolicy::parse("private-*-{org}-*").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "rule \"private-*-{org}-*\" has a {claim} with '*' on both sides: its value would be ambiguous"
+        );
+    }
 }
