@@ -566,3 +566,49 @@ fn user_info_over_one_kilobyte_is_refused() {
     event["requestContext"]["authorizer"]["jwt"]["claims"]["name"] = Value::from("n".repeat(900));
     assert_eq!(run(&e, &event).2["reason"], "ok");
 }
+
+/// An HS256 token for `claims`, signed with the test secret.
+fn hs256(claims: &Value) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    use hmac::{Hmac, Mac};
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let secret = tokens()["hs_secret"].as_str().unwrap().to_owned();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(input.as_bytes());
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+}
+
+#[test]
+fn names_with_curly_quotes_and_dashes_survive_jsonp() {
+    // Issue 21: ’ “ ” – — … € start with 0xE2 like U+2028/U+2029; they pass through the
+    // script unchanged, U+2028 is escaped, and the value pusher-js reads is what was signed.
+    let t = tokens();
+    let name = "O’Brien – “Bob” — … €\u{2028}x";
+    let claims = json!({
+        "sub": "user-5", "name": name, "org": "acme",
+        "iss": t["issuer"], "aud": t["audience"], "exp": 4_102_444_800u64,
+    });
+    let token = hs256(&claims);
+    let e = endpoint(&[]);
+    let prefix = "/**/typeof Pusher.auth_callbacks['1'] === 'function' && Pusher.auth_callbacks['1'](";
+    for (event, data_field, message_prefix) in [
+        (jsonp_event("presence-room-lobby", Some(&token)), "channel_data", "1.2:presence-room-lobby:"),
+        (signin_event(&token), "user_data", "1.2::user::"),
+    ] {
+        let (status, body, line) = run(&e, &event);
+        assert_eq!((status, line["reason"].as_str()), (200, Some("ok")), "{body}");
+        assert!(body.starts_with(prefix) && body.ends_with(");"), "{body}");
+        assert!(body.contains("O’Brien – “Bob” — … €\\u2028x"), "{body}");
+        assert!(!body.contains('\u{2028}'), "{body}");
+        let answer: Value = serde_json::from_str(&body[prefix.len()..body.len() - 2]).unwrap();
+        let data = answer[data_field].as_str().unwrap();
+        let info: Value = serde_json::from_str(data).unwrap();
+        assert_eq!(info["user_info"]["name"], name, "{data}");
+        assert_eq!(answer["auth"], signature(&format!("{message_prefix}{data}")));
+    }
+}
