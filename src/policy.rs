@@ -561,7 +561,7 @@ mod tests {
 
     #[test]
     fn a_channel_is_never_granted_to_two_users_whose_claims_differ() {
-        // The two crossings of issue 9, then near misses.
+        // The two crossings the delimiters prevent, then near misses.
         let orgs = [user("u1", json!({"org_id": "acme"})), user("u2", json!({"org_id": "acme-corp"}))];
         let rule = "private-encrypted-org-{org_id}-*";
         assert_eq!(granted(rule, &orgs, "private-encrypted-org-acme-corp-chat"), ["u1"]);
@@ -612,5 +612,157 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// `*` matcher by plain backtracking: `pattern` (channel characters and
+    /// `*`) matches the whole of `name`. Small and obviously right, for
+    /// checking the linear matcher against.
+    fn naive_star_match(pattern: &[u8], name: &[u8]) -> bool {
+        match pattern.split_first() {
+            None => name.is_empty(),
+            Some((b'*', rest)) => (0..=name.len()).any(|skip| naive_star_match(rest, &name[skip..])),
+            Some((c, rest)) => name.first() == Some(c) && naive_star_match(rest, &name[1..]),
+        }
+    }
+
+    #[test]
+    fn literals_between_stars_never_over_grant() {
+        // A search that does not move past the literal it found (or moves
+        // back) lets one occurrence serve for two literals.
+        let u = user("1", json!({}));
+        for (rule, channel, expected) in [
+            ("private-*a*a*", "private-a", false),
+            ("private-*a*a*", "private-ba", false),
+            ("private-*a*a*", "private-aa", true),
+            ("private-*a*a*", "private-aba", true),
+            ("private-*a*b*", "private-ba", false), // order matters
+            ("private-*a*b*", "private-ab", true),
+            ("private-*ab*ab*", "private-ab", false),
+            ("private-*ab*ab*", "private-xab", false),
+            ("private-*ab*ab*", "private-aab", false),
+            ("private-*ab*ab*", "private-abab", true),
+            ("private-*ab*ab*", "private-xabyab", true),
+            ("private-*aba*aba*", "private-ababa", false), // overlapping occurrences
+            ("private-*aba*aba*", "private-abaaba", true),
+            ("private-*aa*aa*", "private-aaa", false),
+            ("private-*aa*aa*", "private-aaaa", true),
+            ("private-*a*a*a*", "private-aa", false),
+            ("private-*a*a*a*", "private-xaxaxa", true),
+            ("private-*abc*c*", "private-abc", false),
+            ("private-*abc*c*", "private-abcc", true),
+            ("private-*c*abc*", "private-abc", false),
+            ("private-*c*abc*", "private-cabc", true),
+            // The literal is only in the prefix or the suffix region, never between the stars.
+            ("private-a*a*", "private-a", false),
+            ("private-a*a*", "private-aa", true),
+            ("private-*b*xb", "private-xb", false),
+            ("private-*b*xb", "private-bxb", true),
+            ("private-*a*-x", "private--x", false),
+            ("private-*a*-x", "private-a-x", true),
+            ("private-*x*x-", "private-x-", false),
+            ("private-*x*x-", "private-xx-", true),
+            ("private-a*b*a", "private-aba", true),
+            ("private-a*b*a", "private-aa", false),
+            ("private-ab*b*ab", "private-abab", false), // shares its `b` with the prefix or the suffix
+            ("private-ab*b*ab", "private-abbab", true),
+        ] {
+            assert_eq!(allows(rule, &u, channel), expected, "{rule} {channel}");
+        }
+    }
+
+    #[test]
+    fn star_rules_agree_with_a_backtracking_matcher() {
+        // Exhaustive over a two-letter alphabet: every rule of up to three literals
+        // between stars, every name of up to 7 letters.
+        let u = user("1", json!({}));
+        let words = ["", "a", "b", "aa", "ab", "ba", "aba", "bab"];
+        let mut rules = Vec::new();
+        for first in words {
+            for second in words {
+                for third in words {
+                    rules.push(format!("{first}*{second}*{third}"));
+                    rules.push(format!("*{first}*{second}*{third}"));
+                    rules.push(format!("*{first}*{second}*{third}*"));
+                    rules.push(format!("{first}*{second}*{third}*"));
+                }
+            }
+        }
+        let mut names = vec![String::new()];
+        for len in 1..=7 {
+            let mut longer = Vec::new();
+            for name in names.iter().filter(|n| n.len() == len - 1) {
+                longer.push(format!("{name}a"));
+                longer.push(format!("{name}b"));
+            }
+            names.extend(longer);
+        }
+        for rule in &rules {
+            let policy = ChannelPolicy::parse(&format!("private-{rule}")).unwrap();
+            for name in &names {
+                let channel = format!("private-{name}");
+                let expected = naive_star_match(rule.as_bytes(), name.as_bytes());
+                assert_eq!(policy.allows(&u, ChannelName::parse(&channel).unwrap()), expected, "{rule} {channel}");
+            }
+        }
+    }
+
+    #[test]
+    fn inbox_rules_read_the_sub_from_the_right() {
+        // `private-*-{sub}-inbox`: any prefix, then exactly the user id, then `-inbox`.
+        let rule = "private-*-{sub}-inbox";
+        let u = user("7", json!({}));
+        for (channel, expected) in [
+            ("private-team-7-inbox", true),
+            ("private--7-inbox", true), // the star may be empty
+            ("private-a-b-7-inbox", true),
+            ("private-7-inbox", false), // no `-` before the id
+            ("private-team-77-inbox", false),
+            ("private-team-17-inbox", false),
+            ("private-team-7-inboxx", false),
+            ("private-team-7-inbo", false),
+            ("private-team-7-outbox", false),
+            ("private-team-7-inbox-x", false),
+            ("private-team-7--inbox", false),
+            ("private-team--inbox", false), // an empty value is never a user's
+            ("private-team-8-inbox", false),
+            ("private-encrypted-team-7-inbox", false), // kind differs
+            ("presence-team-7-inbox", false),
+        ] {
+            assert_eq!(allows(rule, &u, channel), expected, "{channel}");
+        }
+        // A sub holding the delimiter never matches, so `x-7` and `7` never share an inbox.
+        let dashed = user("x-7", json!({}));
+        assert!(!allows(rule, &dashed, "private-team-x-7-inbox"));
+        assert!(!allows(rule, &dashed, "private--x-7-inbox"));
+        let users = [dashed, u];
+        assert_eq!(granted(rule, &users, "private-team-x-7-inbox"), ["7"]);
+        // Other delimiters and an encrypted kind.
+        let dotted = user("a-b", json!({}));
+        let rule = "private-encrypted-*.{sub}.inbox";
+        assert!(allows(rule, &dotted, "private-encrypted-x.a-b.inbox"));
+        assert!(allows(rule, &dotted, "private-encrypted-.a-b.inbox"));
+        assert!(!allows(rule, &dotted, "private-encrypted-x.b.inbox"));
+        assert!(!allows(rule, &dotted, "private-encrypted-xa-b.inbox"));
+        assert!(!allows(rule, &dotted, "private-x.a-b.inbox"));
+        // A list claim read from the right.
+        let rule = "presence-*-{teams}-inbox";
+        let member = user("1", json!({"teams": ["red", "blue"]}));
+        assert!(allows(rule, &member, "presence-org-blue-inbox"));
+        assert!(allows(rule, &member, "presence-org-x-red-inbox"));
+        assert!(!allows(rule, &member, "presence-org-green-inbox"));
+        assert!(!allows(rule, &member, "presence-org-redblue-inbox"));
+    }
+
+    #[test]
+    fn rule_errors_name_the_rule_and_the_problem() {
+        // The cold start's message for a bad CHANNEL_RULES: which rule, and why.
+        let err = ChannelPolicy::parse("private-a presence-{").unwrap_err();
+        assert_eq!(err.rule, "presence-{");
+        assert_eq!(err.to_string(), "the rule \"presence-{\" has a '{' without '}'");
+        let err = ChannelPolicy::parse("private-*-{org}-*").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the rule \"private-*-{org}-*\" has a {claim} with '*' on both sides: its value would be ambiguous"
+        );
     }
 }

@@ -597,4 +597,15 @@ mod tests {
             Refusal::Misconfigured(Misconfig::SecretIdWithoutAws)
         );
     }
+
+    #[test]
+    fn debug_redacts_both_secrets() {
+        let key = "ZGVtby1tYXN0ZXIta2V5LWZvci1sb2NhbC1ydW5zISE=";
+        let json = format!(r#"{{"secret":"7ad3773142a6692b25b8","encryptionMasterKeyBase64":"{key}"}}"#);
+        let shown = format!("{:?}", AppSecrets::parse(&json).unwrap());
+        assert!(!shown.contains("7ad3773142a6692b25b8") && !shown.contains(key), "{shown}");
+        assert!(!shown.contains("demo") && !shown.contains("100, 101, 109, 111"), "{shown}");
+        assert_eq!(shown.matches("<redacted>").count(), 2, "{shown}");
+        assert!(shown.contains("AppSecret(<redacted>)") && shown.contains("MasterKey(<redacted>)"), "{shown}");
+    }
 }

@@ -6,7 +6,11 @@
 //! placeholder of that rule has the same value for A and B; **complete**: the
 //! name a rule spells out for a user (placeholders replaced by the user's
 //! values, stars by any channel text) is allowed, whenever those values are
-//! channel text that shares no character with the rule's literal text.
+//! channel text that shares no character with the rule's literal text;
+//! **sound**: for every rule, every user and every name tried (the input's
+//! name and each spelled-out name), the policy's verdict equals
+//! [`naive_allows`], a backtracking matcher written from the module docs of
+//! src/policy.rs alone.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -50,6 +54,123 @@ fn value<'u>(user: &'u User, claim: &str) -> Option<&'u str> {
     }
 }
 
+/// A rule's or a name's kind, from its start (README, src/policy.rs module docs).
+#[derive(PartialEq)]
+enum Kind {
+    Private,
+    Encrypted,
+    Presence,
+}
+
+fn kind(text: &str) -> Option<Kind> {
+    if text.starts_with("private-encrypted-") {
+        Some(Kind::Encrypted)
+    } else if text.starts_with("private-") {
+        Some(Kind::Private)
+    } else if text.starts_with("presence-") {
+        Some(Kind::Presence)
+    } else {
+        None
+    }
+}
+
+/// Every value `user` has for `claim`: the user id for `sub`; a string claim;
+/// the string elements of a list claim of at most 256 elements (MAX_LIST_CLAIM).
+fn values<'u>(user: &'u User, claim: &str) -> Vec<&'u str> {
+    if claim == "sub" {
+        return vec![&user.id];
+    }
+    match user.claims.get(claim) {
+        Some(Value::String(s)) => vec![s],
+        Some(Value::Array(list)) if list.len() <= 256 => list.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A rule's piece with what the naive matcher needs: a placeholder with the
+/// values it may take and the byte they may not contain.
+enum Naive<'a> {
+    Literal(&'a [u8]),
+    Star,
+    Claim(Vec<&'a str>, Option<u8>),
+}
+
+/// Whether the single rule `rule` (one that parsed) lets `user` join `name`,
+/// by the module docs of src/policy.rs: same kind, and there are values, one
+/// per placeholder (each one of the user's values of that claim, not empty,
+/// without its delimiter) and star texts such that the rule with them
+/// substituted spells `name`. The delimiter of a placeholder with no `*`
+/// before it is the first byte after it in the rule (none at the end); with a
+/// `*` before it, the byte before it. Backtracking over every choice, memoized
+/// on (piece, position) only to bound its time: what is left to match depends
+/// on nothing else.
+fn naive_allows(rule: &str, user: &User, name: &str) -> bool {
+    if kind(rule) != kind(name) || kind(name).is_none() {
+        return false;
+    }
+    let pieces = pieces(rule);
+    let mut naive = Vec::new();
+    for (i, piece) in pieces.iter().enumerate() {
+        naive.push(match piece {
+            Piece::Literal(l) => Naive::Literal(l.as_bytes()),
+            Piece::Star => Naive::Star,
+            Piece::Claim(claim) => {
+                let star_before = pieces[..i].iter().any(|p| matches!(p, Piece::Star));
+                let delimiter = if star_before {
+                    match &pieces[i - 1] {
+                        Piece::Literal(l) => l.bytes().last(),
+                        _ => unreachable!("a parsed rule has a literal before a placeholder after a star"),
+                    }
+                } else {
+                    match pieces.get(i + 1) {
+                        Some(Piece::Literal(l)) => l.bytes().next(),
+                        _ => None,
+                    }
+                };
+                Naive::Claim(values(user, claim), delimiter)
+            }
+        });
+    }
+    let name = name.as_bytes();
+    let mut memo = vec![None; (naive.len() + 1) * (name.len() + 1)];
+    matches(&naive, 0, name, 0, &mut memo)
+}
+
+/// Whether `pieces[i..]` spells exactly `name[at..]`.
+fn matches(pieces: &[Naive<'_>], i: usize, name: &[u8], at: usize, memo: &mut [Option<bool>]) -> bool {
+    let slot = i * (name.len() + 1) + at;
+    if let Some(known) = memo[slot] {
+        return known;
+    }
+    let rest = &name[at..];
+    let result = match pieces.get(i) {
+        None => rest.is_empty(),
+        Some(Naive::Literal(l)) => rest.starts_with(l) && matches(pieces, i + 1, name, at + l.len(), memo),
+        Some(Naive::Star) => (at..=name.len()).any(|next| matches(pieces, i + 1, name, next, memo)),
+        Some(Naive::Claim(values, delimiter)) => values.iter().any(|v| {
+            !v.is_empty()
+                && delimiter.map_or(true, |d| !v.as_bytes().contains(&d))
+                && rest.starts_with(v.as_bytes())
+                && matches(pieces, i + 1, name, at + v.len(), memo)
+        }),
+    };
+    memo[slot] = Some(result);
+    result
+}
+
+/// The soundness oracle: `policy` (the rules `rules`) and each of its rules
+/// decide `name` for `user` as [`naive_allows`] does.
+fn check_sound(policy: &ChannelPolicy, rules: &str, user: &User, name: ChannelName<'_>) {
+    let mut any = false;
+    for rule in rules.split_whitespace() {
+        let single = ChannelPolicy::parse(rule).expect("each rule of a parsed list parses");
+        let expected = naive_allows(rule, user, name.as_str());
+        any |= expected;
+        assert_eq!(single.allows(user, name), expected, "{rule} on {} for {user:?}", name.as_str());
+    }
+    assert_eq!(policy.allows(user, name), any, "{rules:?} on {} for {user:?}", name.as_str());
+}
+
 fn user(id: &str, claims: &str) -> User {
     let claims = serde_json::from_str::<Map<String, Value>>(claims).unwrap_or_default();
     User { id: id.to_owned(), claims }
@@ -66,7 +187,8 @@ fuzz_target!(|data: &[u8]| {
     let Ok(policy) = ChannelPolicy::parse(rules) else { return };
     let name = ChannelName::parse(channel).ok();
     if let Some(name) = name {
-        let _ = (policy.allows(&a, name), policy.allows(&b, name));
+        check_sound(&policy, rules, &a, name);
+        check_sound(&policy, rules, &b, name);
     }
     for rule in rules.split_whitespace() {
         let single = ChannelPolicy::parse(rule).expect("each rule of a parsed list parses");
@@ -113,6 +235,10 @@ fuzz_target!(|data: &[u8]| {
             _ => "",
         };
         let rule_kind: Option<ChannelKind> = ChannelKind::of(head);
+        if let Ok(name) = ChannelName::parse(&spelled) {
+            check_sound(&policy, rules, &a, name);
+            check_sound(&policy, rules, &b, name);
+        }
         if let (true, Ok(name)) = (sound, ChannelName::parse(&spelled)) {
             if Some(name.kind()) == rule_kind {
                 assert!(single.allows(&a, name), "{rule} does not allow {spelled} for {:?}", a);

@@ -71,8 +71,9 @@ rules = [
     "private-{org}-*-{sub}",
     "private-{a}-{b} private-*.{a} presence-{a}",
     "private-*a*a*a*b private-**a",
+    "private-*ab*ab* private-*-{sub}-inbox presence-*.{teams}",
 ]
-users = [("1", '{"org_id":"acme","org":"o1","a":"x","b":"y"}'), ("7", '{"org":"o1-x","a":"x.y"}')]
+users = [("1", '{"org_id":"acme","org":"o1","a":"x","b":"y","teams":["r","b-c"]}'), ("7", '{"org":"o1-x","a":"x.y"}')]
 for rule in rules:
-    for channel in ["private-user-1", "presence-room-lobby", "private-encrypted-org-acme-x", "private-o1-x-7", "private-x-y"]:
+    for channel in ["private-user-1", "presence-room-lobby", "private-encrypted-org-acme-x", "private-o1-x-7", "private-x-y", "private-x-1-inbox", "private-abab"]:
         put("policy", "\n".join([rule, channel, users[0][0], users[0][1], users[1][0], users[1][1], "lobby x-y"]))

@@ -319,4 +319,14 @@ mod tests {
             client(&[KEYS[0], ("AWS_SECRET_ACCESS_KEY", "very-secret"), ("AWS_REGION", "eu-west-1")]).unwrap().unwrap();
         assert!(!format!("{c:?}").contains("very-secret"));
     }
+
+    #[test]
+    fn debug_shows_endpoint_and_region() {
+        let c =
+            client(&[KEYS[0], ("AWS_SECRET_ACCESS_KEY", "very-secret"), ("AWS_REGION", "eu-west-1")]).unwrap().unwrap();
+        let shown = format!("{c:?}");
+        assert!(shown.starts_with("SecretsManager {") && shown.contains("eu-west-1"), "{shown}");
+        assert!(shown.contains("secretsmanager.eu-west-1.amazonaws.com") && shown.contains(".."), "{shown}");
+        assert!(!shown.contains("very-secret") && !shown.contains("AKID"), "{shown}");
+    }
 }

@@ -140,4 +140,13 @@ mod tests {
         assert_eq!(amz_date(951_782_400), "20000229T000000Z");
         assert_eq!(amz_date(1_795_262_399), "20261121T115959Z");
     }
+
+    #[test]
+    fn debug_shows_the_key_id_only() {
+        let mut credentials = example_credentials();
+        credentials.session_token = Some("session-token-value".into());
+        let shown = format!("{credentials:?}");
+        assert!(shown.contains("AKIDEXAMPLE") && shown.contains(".."), "{shown}");
+        assert!(!shown.contains("wJalrXUtnFEMI") && !shown.contains("session-token-value"), "{shown}");
+    }
 }

@@ -107,3 +107,60 @@ impl MasterKey {
         base64::engine::general_purpose::STANDARD.encode(digest)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "5b31d8b6ca557775afc4";
+    const MASTER: &str = "bmsybDV1aHF1b2s0dm16dm91aWR2c3FrcWMxaGU0dnc=";
+
+    #[test]
+    fn debug_never_shows_the_secrets() {
+        let shown = format!("{:?}", AppSecret::new(SECRET.as_bytes()));
+        assert_eq!(shown, "AppSecret(<redacted>)");
+        assert!(!shown.contains(SECRET));
+        let shown = format!("{:?}", MasterKey::from_base64(MASTER).unwrap());
+        assert_eq!(shown, "MasterKey(<redacted>)");
+        assert!(!shown.contains(MASTER) && !shown.contains("nk2l5uhquok4vmzvouidvsqkqc1he4vw"));
+        // Alternate form too (`{:#?}`, as in a pretty-printed settings dump).
+        assert_eq!(format!("{:#?}", Some(AppSecret::new(b"x"))), "Some(\n    AppSecret(<redacted>),\n)");
+    }
+
+    #[test]
+    fn master_key_is_exactly_32_bytes_of_padded_base64() {
+        use base64::engine::general_purpose::STANDARD;
+        assert!(MasterKey::from_base64(MASTER).is_some());
+        assert!(MasterKey::from_base64(&format!(" {MASTER}\n")).is_some(), "surrounding white space");
+        assert!(MasterKey::from_base64(&STANDARD.encode([7u8; 31])).is_none());
+        assert!(MasterKey::from_base64(&STANDARD.encode([7u8; 33])).is_none());
+        assert!(MasterKey::from_base64(MASTER.trim_end_matches('=')).is_none(), "unpadded");
+        assert!(MasterKey::from_base64("").is_none());
+        let key = MasterKey::from_base64(&STANDARD.encode([7u8; 32])).unwrap();
+        assert_eq!(key.0, [7u8; 32]);
+    }
+
+    #[test]
+    fn auth_is_the_key_a_colon_and_lowercase_hex_of_exactly_the_message() {
+        // The three message shapes, checked against an HMAC computed here from the
+        // documented strings to sign.
+        let secret = AppSecret::new(SECRET.as_bytes());
+        let expect = |message: &str| {
+            let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+            mac.update(message.as_bytes());
+            format!("key:{}", hex::encode(mac.finalize().into_bytes()))
+        };
+        let socket = SocketId::parse("123.456").unwrap();
+        let channel = ChannelName::parse("presence-a").unwrap();
+        assert_eq!(secret.channel_auth("key", socket, channel), expect("123.456:presence-a"));
+        assert_eq!(secret.presence_auth("key", socket, channel, "{}"), expect("123.456:presence-a:{}"));
+        assert_eq!(secret.user_auth("key", socket, "{\"id\":\"1\"}"), expect("123.456::user::{\"id\":\"1\"}"));
+        let auth = secret.channel_auth("key", socket, channel);
+        let hex = auth.strip_prefix("key:").unwrap();
+        assert_eq!(hex.len(), 64);
+        assert!(hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)), "{auth}");
+        // The keyed state is not consumed: a second signature over the same message is the same.
+        assert_eq!(secret.channel_auth("key", socket, channel), auth);
+        assert_ne!(AppSecret::new(b"other").channel_auth("key", socket, channel), auth);
+    }
+}

@@ -278,4 +278,73 @@ mod tests {
         c.push_form("jwt=abc&token=ignored");
         assert_eq!(c.finish().params.token.as_deref(), Some("abc"));
     }
+
+    #[test]
+    fn hex_digits_of_either_case() {
+        // Lowercase and mixed-case hex too. Each byte against the standard library.
+        for b in 0..=u8::MAX {
+            let expected = (b as char).to_digit(16).map(|d| d as u8);
+            assert_eq!(hex_value(b), expected, "{:?}", b as char);
+        }
+    }
+
+    #[test]
+    fn lowercase_and_mixed_case_escapes_decode_as_uppercase() {
+        for (lower, upper) in [
+            ("%5b", "%5B"),
+            ("%5d", "%5D"),
+            ("%e2%80%a8", "%E2%80%A8"),
+            ("%E2%80%a9", "%E2%80%A9"),
+            ("%e2%80%99", "%E2%80%99"),
+            ("%c3%a9", "%C3%A9"),
+            ("%aF%3a", "%AF%3A"),
+            ("%2f%2F%2b", "%2F%2F%2B"),
+        ] {
+            assert_eq!(decode_component(lower), decode_component(upper), "{lower}");
+        }
+        assert_eq!(decode_component("%5b").unwrap(), "[");
+        assert_eq!(decode_component("%e2%80%a8").unwrap(), "\u{2028}");
+        assert_eq!(decode_component("O%e2%80%99Brien").unwrap(), "O’Brien");
+        assert_eq!(decode_component("%fa").unwrap_err(), Refusal::InvalidEncoding, "a lone continuation byte");
+        assert_eq!(decode_component("%3a%3A%0a").unwrap(), "::\n");
+        let p = parse("callback=Pusher.auth_callbacks%5b'1'%5d&channel_name%5b3%5d=private-a").unwrap();
+        assert_eq!(p.callback.as_deref(), Some("Pusher.auth_callbacks['1']"));
+        assert_eq!(p.batch, [(3, Cow::Borrowed("private-a"))]);
+        assert_eq!(parse("socket_id=1.2&socket%5fid=1.3"), Err(Refusal::DuplicateParameter));
+    }
+
+    #[test]
+    fn decoding_edges() {
+        assert_eq!(decode_component("a%2Bb+c").unwrap(), "a+b c", "an encoded '+' is a plus");
+        assert_eq!(decode_component("%25").unwrap(), "%");
+        assert_eq!(decode_component("%2525").unwrap(), "%25", "decoded once");
+        assert_eq!(decode_component("++").unwrap(), "  ");
+        assert_eq!(decode_component("%41%42c%44").unwrap(), "ABcD");
+        assert_eq!(decode_component("%00").unwrap(), "\0");
+        assert_eq!(decode_component("%7f%7F").unwrap(), "\u{7f}\u{7f}");
+        assert!(matches!(decode_component("%41"), Ok(Cow::Owned(_))));
+        for bad in ["%", "a%", "%a", "%4g", "%g4", "%-1", "%+1", "% 1", "%%41", "%/0", "%:0", "%@0", "%`0", "%G0"] {
+            assert_eq!(decode_component(bad), Err(Refusal::InvalidEncoding), "{bad}");
+        }
+        // A pair without '=' has an empty value.
+        let p = parse("token&socket_id=1.2").unwrap();
+        assert_eq!(p.token.as_deref(), Some(""));
+        assert_eq!(p.socket_id.as_deref(), Some("1.2"));
+        // A bad key is refused, even when its value is sound.
+        assert_eq!(parse("%zz=1"), Err(Refusal::InvalidEncoding));
+    }
+
+    #[test]
+    fn first_problem_is_kept() {
+        let mut c = ParamCollector::new("token");
+        c.push_form("a=%FF&a=1&socket_id=1&socket_id=2");
+        assert_eq!(c.finish().error, Some(Refusal::InvalidEncoding));
+        let mut c = ParamCollector::new("token");
+        c.push_form("a=1&a=2&b=%FF");
+        assert_eq!(c.finish().error, Some(Refusal::DuplicateParameter));
+        // A bad value of an ignored or batch parameter is still a refusal.
+        assert_eq!(parse("other=%FF"), Err(Refusal::InvalidEncoding));
+        assert_eq!(parse("channel_name[0]=%FF"), Err(Refusal::InvalidEncoding));
+        assert_eq!(parse("token=%FF"), Err(Refusal::InvalidEncoding));
+    }
 }

@@ -293,4 +293,66 @@ mod tests {
             "/**/typeof Pusher.auth_callbacks['2'] === 'function' && Pusher.auth_callbacks['2']({\"error\":\"forbidden\",\"status\":403});"
         );
     }
+
+    fn escaped(json: &str) -> String {
+        let mut out = String::new();
+        escape_for_script(json, &mut out);
+        out
+    }
+
+    #[test]
+    fn other_characters_starting_with_0xe2_pass_unchanged() {
+        // ’ “ ” – — … € (and the neighbours of U+2028/U+2029) start with
+        // 0xE2 too; they are not script breakers and stay as they are.
+        for text in [
+            "O’Brien",
+            "“quoted” – dash — long … more €",
+            "€",
+            "x€",
+            "’’’",
+            "\u{2027}\u{202A}\u{2020}\u{2030}\u{2068}\u{2069}\u{20A8}",
+            "{\"name\":\"O’Brien\"}",
+        ] {
+            assert_eq!(escaped(text), text, "{text}");
+        }
+    }
+
+    #[test]
+    fn script_breakers_next_to_other_0xe2_characters_are_escaped() {
+        for (text, expected) in [
+            ("’\u{2028}", "’\\u2028"),
+            ("\u{2029}’", "\\u2029’"),
+            ("’<’", "’\\u003c’"),
+            ("O’Brien\u{2028}<b>&…€\u{2029}", "O’Brien\\u2028\\u003cb\\u003e\\u0026…€\\u2029"),
+            ("€\u{2028}\u{2028}€", "€\\u2028\\u2028€"),
+            ("\u{2028}", "\\u2028"),
+            ("a\u{2029}", "a\\u2029"),
+            ("<>&", "\\u003c\\u003e\\u0026"),
+            ("", ""),
+            ("plain", "plain"),
+        ] {
+            assert_eq!(escaped(text), expected, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn jsonp_keeps_names_with_curly_quotes() {
+        // A presence user_info and a signin user_data with O’Brien, as the handler builds them.
+        let body = AuthBody {
+            auth: "k:0".into(),
+            channel_data: Some("{\"user_id\":\"1\",\"user_info\":{\"name\":\"O’Brien – “Bob” …\"}}".into()),
+            user_data: Some("{\"id\":\"1\",\"name\":\"O’Brien\u{2028}€\"}".into()),
+            ..AuthBody::default()
+        };
+        let cb = JsonpCallback::parse("Pusher.auth_callbacks['4']").unwrap();
+        let r = Response::jsonp(cb, &body);
+        let prefix = "/**/typeof Pusher.auth_callbacks['4'] === 'function' && Pusher.auth_callbacks['4'](";
+        assert!(r.body.starts_with(prefix) && r.body.ends_with(");"), "{}", r.body);
+        let json = &r.body[prefix.len()..r.body.len() - 2];
+        assert!(json.contains("O’Brien – “Bob” …"), "{json}");
+        assert!(!json.contains('\u{2028}'), "{json}");
+        assert!(json.contains("O’Brien\\u2028€"), "{json}");
+        let back: AuthBody = serde_json::from_str(json).unwrap();
+        assert_eq!(back, body);
+    }
 }

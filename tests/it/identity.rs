@@ -762,3 +762,33 @@ fn keys_of_the_wrong_family_or_algorithm_are_never_used() {
         );
     }
 }
+
+#[test]
+fn names_with_curly_quotes_and_dashes_survive_jsonp() {
+    // ’ “ ” – — … € start with 0xE2 like U+2028/U+2029; they pass through the
+    // script unchanged, U+2028 is escaped, and the value pusher-js reads is what was signed.
+    let t = tokens();
+    let name = "O’Brien – “Bob” — … €\u{2028}x";
+    let claims = json!({
+        "sub": "user-5", "name": name, "org": "acme",
+        "iss": t["issuer"], "aud": t["audience"], "exp": 4_102_444_800u64,
+    });
+    let token = hs256_exactly(&claims);
+    let e = endpoint(&[]);
+    let prefix = "/**/typeof Pusher.auth_callbacks['1'] === 'function' && Pusher.auth_callbacks['1'](";
+    for (event, data_field, message_prefix) in [
+        (jsonp_event("presence-room-lobby", Some(&token)), "channel_data", "1.2:presence-room-lobby:"),
+        (signin_event(&token), "user_data", "1.2::user::"),
+    ] {
+        let (status, body, line) = run(&e, &event);
+        assert_eq!((status, line["reason"].as_str()), (200, Some("ok")), "{body}");
+        assert!(body.starts_with(prefix) && body.ends_with(");"), "{body}");
+        assert!(body.contains("O’Brien – “Bob” — … €\\u2028x"), "{body}");
+        assert!(!body.contains('\u{2028}'), "{body}");
+        let answer: Value = serde_json::from_str(&body[prefix.len()..body.len() - 2]).unwrap();
+        let data = answer[data_field].as_str().unwrap();
+        let info: Value = serde_json::from_str(data).unwrap();
+        assert_eq!(info["user_info"]["name"], name, "{data}");
+        assert_eq!(answer["auth"], signature(&format!("{message_prefix}{data}")));
+    }
+}
