@@ -15,14 +15,14 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::error::{Misconfig, Outage, Refusal};
 use crate::pusher::signer::{AppSecret, MasterKey};
+use crate::support::refresh::{Refreshing, Report};
 
 /// What signing needs: the app secret and, for encrypted channels, the master key.
 #[derive(Debug, Clone)]
@@ -166,44 +166,19 @@ impl Secrets {
     }
 }
 
-/// Stored secrets by id, each refreshed after a time to live.
-///
-/// - The first request for an id reads it; requests arriving meanwhile wait
-///   for that one read and share its outcome (value or failure). Failures are
-///   not kept: the next request reads again.
-/// - Once the value is older than the TTL, the next request refreshes it
-///   while other requests keep being served the cached value (never two reads
-///   at once for one id). If the refresh fails (Secrets Manager unreachable,
-///   failing, or the new value unusable), the cached value keeps serving, the
-///   log says so once per outage, and the next try is one TTL later.
-///
-/// Locks: the std mutexes are held only to copy a value in or out, never
-/// across an `await`; the per-id async mutex is held across the read.
+/// Stored secrets by id, each a [`Refreshing`] value: read on first use
+/// (requests arriving meanwhile share that read's outcome; failures are not
+/// kept), refreshed once older than the TTL while other requests keep the
+/// cached value, and kept when a refresh fails (logged once per outage, the
+/// next try one TTL later).
 #[derive(Debug)]
 pub(crate) struct SecretCache {
     ttl: Option<Duration>,
     slots: Mutex<Vec<(String, Arc<Slot>)>>,
 }
 
-#[derive(Debug, Default)]
-struct Slot {
-    /// The value and when it is due for a refresh (`None`: never).
-    current: Mutex<Option<(Arc<AppSecrets>, Option<Instant>)>>,
-    /// Held while reading: one read at a time per id.
-    reading: tokio::sync::Mutex<()>,
-    /// Reads finished (so requests that waited for one share its outcome).
-    finished: AtomicU64,
-    /// The failure of the last read, while there is no value.
-    last_error: Mutex<Option<Refusal>>,
-    /// Set by a failed refresh until a successful one.
-    outage: AtomicBool,
-}
-
-impl Slot {
-    fn current(&self) -> Option<(Arc<AppSecrets>, Option<Instant>)> {
-        self.current.lock().expect("secret cache").clone()
-    }
-}
+/// One secret id's value.
+type Slot = Refreshing<AppSecrets, Refusal>;
 
 impl SecretCache {
     /// An empty cache whose values are refreshed after `ttl` (`None`: never).
@@ -212,115 +187,51 @@ impl SecretCache {
     }
 
     fn slot(&self, id: &str) -> Arc<Slot> {
-        let mut slots = self.slots.lock().expect("secret cache");
+        let mut slots = self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some((_, slot)) = slots.iter().find(|(known, _)| known == id) {
             return slot.clone();
         }
-        let slot = Arc::new(Slot::default());
+        // A failed refresh is tried again one TTL later.
+        let slot = Arc::new(Refreshing::new(self.ttl, self.ttl.unwrap_or(DEFAULT_TTL)));
         slots.push((id.to_owned(), slot.clone()));
         slot
     }
 
-    fn due(&self) -> Option<Instant> {
-        self.ttl.map(|ttl| Instant::now() + ttl)
-    }
-
     /// The secrets `id` names, from the cache or read from `source`.
     pub(crate) async fn get(&self, id: &str, source: &(impl SecretStore + ?Sized)) -> Result<Arc<AppSecrets>, Refusal> {
-        let slot = self.slot(id);
-        let seen = slot.finished.load(Ordering::Acquire);
-        let fresh = |due: Option<Instant>| due.is_none_or(|due| Instant::now() < due);
-        if let Some((value, due)) = slot.current() {
-            if fresh(due) {
-                return Ok(value);
+        let report = |report: Report<'_, Refusal>| match report {
+            Report::Loaded => tracing::info!(secret_id = id, "Pusher secret read from Secrets Manager"),
+            Report::LoadFailed(refusal) => {
+                tracing::error!(secret_id = id, reason = refusal.log_reason(), "cannot read the Pusher secret")
             }
-            // Due: this request refreshes, unless another one already is.
-            let Ok(_reading) = slot.reading.try_lock() else { return Ok(value) };
-            let (value, due) = slot.current().unwrap_or((value, due));
-            if fresh(due) {
-                return Ok(value);
+            Report::Refreshed { recovered: true } => {
+                tracing::info!(secret_id = id, "Pusher secret refreshed: Secrets Manager answers again")
             }
-            let outcome = read(id, source).await;
-            slot.finished.fetch_add(1, Ordering::Release);
-            let next_due = self.due();
-            return Ok(match outcome {
-                Ok(fresh_value) => {
-                    *slot.current.lock().expect("secret cache") = Some((fresh_value.clone(), next_due));
-                    if slot.outage.swap(false, Ordering::Relaxed) {
-                        tracing::info!(secret_id = id, "Pusher secret refreshed: Secrets Manager answers again");
-                    } else {
-                        tracing::debug!(secret_id = id, "Pusher secret refreshed");
-                    }
-                    fresh_value
-                }
-                Err((refusal, _)) => {
-                    *slot.current.lock().expect("secret cache") = Some((value.clone(), next_due));
-                    if !slot.outage.swap(true, Ordering::Relaxed) {
-                        tracing::warn!(
-                            secret_id = id,
-                            reason = refusal.log_reason(),
-                            "cannot refresh the Pusher secret; the cached value keeps serving until a refresh succeeds"
-                        );
-                    }
-                    value
-                }
-            });
-        }
-        // Nothing cached yet: wait for the read in progress, or make it.
-        let _reading = slot.reading.lock().await;
-        if let Some((value, _)) = slot.current() {
-            return Ok(value);
-        }
-        if slot.finished.load(Ordering::Acquire) != seen {
-            // The read this request waited for failed: share its failure.
-            return Err(slot
-                .last_error
-                .lock()
-                .expect("secret cache")
-                .unwrap_or(Refusal::Unavailable(Outage::SecretStore)));
-        }
-        let outcome = read(id, source).await;
-        match outcome {
-            Ok(value) => {
-                tracing::info!(secret_id = id, "Pusher secret read from Secrets Manager");
-                *slot.current.lock().expect("secret cache") = Some((value.clone(), self.due()));
-                slot.finished.fetch_add(1, Ordering::Release);
-                Ok(value)
-            }
-            Err((refusal, problem)) => {
-                match problem {
-                    Some(problem) => {
-                        tracing::error!(secret_id = id, problem = ?problem, "the stored Pusher secret is not usable")
-                    }
-                    None => {
-                        tracing::error!(secret_id = id, reason = refusal.log_reason(), "cannot read the Pusher secret")
-                    }
-                }
-                *slot.last_error.lock().expect("secret cache") = Some(refusal);
-                slot.finished.fetch_add(1, Ordering::Release);
-                Err(refusal)
-            }
-        }
+            Report::Refreshed { recovered: false } => tracing::debug!(secret_id = id, "Pusher secret refreshed"),
+            Report::RefreshFailed { error, first: true } => tracing::warn!(
+                secret_id = id,
+                reason = error.log_reason(),
+                "cannot refresh the Pusher secret; the cached value keeps serving until a refresh succeeds"
+            ),
+            Report::RefreshFailed { first: false, .. } => {}
+        };
+        self.slot(id).get(|| read(id, source), report).await
     }
 }
 
-/// One read of the secret `id`, parsed; logs nothing itself.
-async fn read(
-    id: &str,
-    source: &(impl SecretStore + ?Sized),
-) -> Result<Arc<AppSecrets>, (Refusal, Option<SecretFormatError>)> {
-    let text = source.secret_string(id).await.map_err(|error| {
-        let refusal = match error {
-            StoreError::NotFound => Refusal::Misconfigured(Misconfig::SecretNotFound),
-            StoreError::Denied => Refusal::Misconfigured(Misconfig::SecretAccessDenied),
-            StoreError::NotAString => Refusal::Misconfigured(Misconfig::SecretNotAString),
-            StoreError::Unavailable => Refusal::Unavailable(Outage::SecretStore),
-        };
-        (refusal, None)
+/// One read of the secret `id`, parsed; logs only what makes a stored value
+/// unusable (never the value).
+async fn read(id: &str, source: &(impl SecretStore + ?Sized)) -> Result<AppSecrets, Refusal> {
+    let text = source.secret_string(id).await.map_err(|error| match error {
+        StoreError::NotFound => Refusal::Misconfigured(Misconfig::SecretNotFound),
+        StoreError::Denied => Refusal::Misconfigured(Misconfig::SecretAccessDenied),
+        StoreError::NotAString => Refusal::Misconfigured(Misconfig::SecretNotAString),
+        StoreError::Unavailable => Refusal::Unavailable(Outage::SecretStore),
     })?;
-    let parsed = AppSecrets::parse(&text)
-        .map_err(|problem| (Refusal::Misconfigured(Misconfig::SecretInvalid), Some(problem)))?;
-    Ok(Arc::new(parsed))
+    AppSecrets::parse(&text).map_err(|problem| {
+        tracing::error!(secret_id = id, problem = ?problem, "the stored Pusher secret is not usable");
+        Refusal::Misconfigured(Misconfig::SecretInvalid)
+    })
 }
 
 /// Whether `PUSHER_SECRET_ID` (environment or stage variable) can be a
@@ -367,6 +278,7 @@ fn account_ok(account: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
 
     #[test]
     fn stored_formats() {

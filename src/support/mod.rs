@@ -1,8 +1,10 @@
-//! Byte-level helpers every layer may use: JSON text, civil time, the HTTPS
-//! connector, the log subscriber and the metrics directive it writes.
+//! Helpers every layer may use: JSON text, civil time, the HTTPS connector,
+//! the log subscriber and the metrics directive it writes, and the one
+//! refreshing single-flight value the secret cache and the JWKS share.
 
 pub(crate) mod clock;
 pub(crate) mod https;
 pub(crate) mod json_text;
 pub mod logging;
 pub(crate) mod metrics;
+pub(crate) mod refresh;
