@@ -5,8 +5,10 @@
 //     `pusher` library (lib/peer-endpoint.mjs), so it is known to work on an endpoint it was
 //     not written with, and fails, naming the reason, against deliberately broken variants of
 //     it (a wrong signature, a callback echoed raw, CORS for everyone, no token check);
-//   - it passes against the local run (scripts/run-local.sh, the demo configuration, PAGE_PORT=off)
-//     for a private, a presence and an encrypted channel, with the demo key and secret;
+//   - it passes against the local run (scripts/run-local.sh, the demo configuration, PAGE_PORT=off,
+//     CHANNEL_RULES naming the channels it signs) for a private, a presence and an encrypted
+//     channel, with the demo key and secret; with the demo's own rules (`private-*` signs every
+//     private channel) it reports exactly the two foreign-channel checks;
 //   - scripts/deploy.sh with a stand-in `sam` first on PATH (AWS is not reachable here): usage
 //     errors exit 2, the stand-in sees `build` then `deploy --config-env staging`, the smoke
 //     check runs against the stack output's URL (the local run), and its failure fails the deploy;
@@ -199,8 +201,9 @@ test('smoke.sh fails, naming the reason, against broken endpoints', async () => 
 
 // ---------------------------------------------------------------------------------------------
 // The local run: scripts/run-local.sh with the demo configuration. Its own CHANNEL_RULES sign
-// every private- channel, so the "foreign channel" would be signed: the run names the channels
-// it signs instead (the rest of the configuration is the demo's).
+// every private- channel, so the "foreign channel" would be signed: the first run names the
+// channels it signs instead (the rest of the configuration is the demo's); the second, with the
+// demo's rules, shows the smoke check reporting exactly that.
 
 test('smoke.sh passes against the local run; deploy.sh drives sam, then the smoke check', { timeout: 900_000 }, async (t) => {
   const demoOverrides = {};
@@ -229,6 +232,26 @@ test('smoke.sh passes against the local run; deploy.sh drives sam, then the smok
     await t.test('deploy.sh', () => deployScenarios(fn));
   } finally {
     await fn.child.stop();
+  }
+
+  // The demo configuration exactly as it is: its `private-*` rule signs the "foreign" channel
+  // too, which the smoke check reports (and nothing else).
+  const demo = await startFunction({ key: DEMO.key, jwtSecret: randomBytes(32).toString('hex') }, {
+    allowedOrigins: [],
+    env: { ...demoOverrides, CHANNEL_RULES: undefined, PAGE_PORT: 'off' },
+    probeChannel: 'private-smoke',
+  });
+  try {
+    const result = await smoke([demo.base, '--origin', 'http://localhost:8080', '--key', DEMO.key, '--secret', DEMO.secret]);
+    const { ok, fail } = parseSmoke(result);
+    assert.equal(result.code, 1);
+    assert.deepEqual(fail, {
+      'foreign-channel-ajax': 'signed (status 200), expected a refusal with 403',
+      'foreign-channel-jsonp': 'signed (status 200), expected a refusal',
+    });
+    assert.equal(ok.length, BASE_CHECKS.length + SIGNATURE_CHECKS.length + 1 - 2);
+  } finally {
+    await demo.child.stop();
   }
 });
 
