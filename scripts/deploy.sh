@@ -52,7 +52,11 @@ export PATH="$CARGO_LAMBDA_BIN:$PATH"
 
 # The stack this config-env deploys, and its region (samconfig.toml).
 read -r STACK REGION < <(python3 - "$STAGE" <<'PY'
-import sys, tomllib
+import sys
+try:
+    import tomllib
+except ImportError:
+    sys.exit("deploy: reading samconfig.toml needs Python 3.11 or later (tomllib)")
 with open("samconfig.toml", "rb") as f:
     params = tomllib.load(f)[sys.argv[1]]["deploy"]["parameters"]
 print(params["stack_name"], params.get("region", ""))
