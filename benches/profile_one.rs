@@ -20,7 +20,8 @@ fn main() {
             // METRICS=off in the environment: the warm path without the EMF block.
             "METRICS" => std::env::var("METRICS").ok(),
             // The demo configuration (scripts/demo.env).
-            _ => pusher_auth_lambda::testing::demo_env(n),
+            // (A value in single quotes there, for cargo lambda watch --env-file, is unquoted.)
+            _ => pusher_auth_lambda::testing::demo_env(n).map(|v| v.trim_matches('\'').to_owned()),
         }
     };
     let endpoint = Endpoint::new(Settings::from_lookup(env).unwrap());

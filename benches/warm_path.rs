@@ -80,7 +80,8 @@ fn main() {
             "ALLOWED_ORIGINS" => "https://app.example.com".into(),
             // The rest of the demo configuration (scripts/demo.env); the official vectors' app
             // above, so every answer can be checked against them.
-            other => pusher_auth_lambda::testing::demo_env(other)?,
+            // (A value in single quotes there, for cargo lambda watch --env-file, is unquoted.)
+            other => pusher_auth_lambda::testing::demo_env(other)?.trim_matches('\'').to_owned(),
         })
     };
     let endpoint = Endpoint::new(Settings::from_lookup(env).unwrap());

@@ -23,7 +23,10 @@ fi
 DEMO_ENV=()
 while IFS= read -r line; do
     case "$line" in ''|\#*) continue ;; esac
-    DEMO_ENV+=(--env "$line")
+    value="${line#*=}"
+    # 'a value' (single-quoted, for cargo lambda watch --env-file): the quotes are not part of it.
+    if [[ "$value" == \'*\' && ${#value} -ge 2 ]]; then value="${value:1:${#value}-2}"; fi
+    DEMO_ENV+=(--env "${line%%=*}=$value")
 done < scripts/demo.env
 
 exec python3 perf/run-process-bench.py \

@@ -25,6 +25,8 @@ while IFS= read -r line; do
   case "$line" in ''|\#*) continue ;; esac
   name="${line%%=*}"
   value="${line#*=}"
+  # 'a value' (single-quoted, for cargo lambda watch --env-file): the quotes are not part of it.
+  if [[ "$value" == \'*\' && ${#value} -ge 2 ]]; then value="${value:1:${#value}-2}"; fi
   if [ -n "${PUSHER_SECRET_ID:-}" ] && [[ "$name" == PUSHER_SECRET || "$name" == PUSHER_ENCRYPTION_MASTER_KEY_BASE64 ]]; then
     continue
   fi

@@ -10,7 +10,8 @@
 # The venvs: cargo-lambda (scripts/requirements-cargo-lambda.txt, cargo-lambda and zig, by
 # scripts/setup.sh), moto (tests/tools/requirements-moto.txt, by tests/it/secrets_manager.rs
 # and perf/run-secrets-bench.sh), deploy-vtl and deploy-sam (tests/deploy/requirements-*.txt,
-# by scripts/deploy-checks.sh and scripts/e2e.sh).
+# by scripts/deploy-checks.sh and scripts/e2e.sh; deploy-sam also by scripts/deploy.sh when no
+# `sam` is on PATH).
 # Progress goes to stderr; stdout is only the bin directory.
 
 pinned_venv() { # pinned_venv NAME REQUIREMENTS -> prints the venv's bin dir

@@ -26,10 +26,12 @@ DEADLINE_S = 600  # the first request waits for cargo's build
 
 
 def demo_env():
-    """The demo configuration, scripts/demo.env (KEY=VALUE lines)."""
+    """The demo configuration, scripts/demo.env (KEY=VALUE lines; a value with a space or '='
+    is in single quotes, which are not part of it)."""
     with open(os.path.join(ROOT, "scripts", "demo.env")) as f:
         pairs = (line.rstrip("\n").split("=", 1) for line in f if line.strip() and not line.startswith("#"))
-        return {key: value for key, value in pairs}
+        return {key: value[1:-1] if len(value) >= 2 and value[0] == value[-1] == "'" else value
+                for key, value in pairs}
 
 
 DEMO = demo_env()
