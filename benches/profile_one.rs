@@ -2,6 +2,8 @@
 //! times, for `valgrind --tool=callgrind` (see BENCHMARKS.md for the command).
 //! Usage: profile_one EVENT N; `NO_LOG=1` leaves the log subscriber out,
 //! `METRICS=off` the metrics block.
+
+mod common;
 use pusher_auth_lambda::handle_bytes;
 use pusher_auth_lambda::logging::JsonLines;
 use pusher_auth_lambda::Endpoint;
@@ -20,8 +22,7 @@ fn main() {
             // METRICS=off in the environment: the warm path without the EMF block.
             "METRICS" => std::env::var("METRICS").ok(),
             // The demo configuration (scripts/demo.env).
-            // (A value in single quotes there, for cargo lambda watch --env-file, is unquoted.)
-            _ => pusher_auth_lambda::testing::demo_env(n).map(|v| v.trim_matches('\'').to_owned()),
+            _ => common::demo_env(n),
         }
     };
     let endpoint = Endpoint::new(Settings::from_lookup(env).unwrap());

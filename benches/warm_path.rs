@@ -4,6 +4,8 @@
 //! Run: `cargo bench --bench warm_path`. Prints the median time per event over
 //! many batches for each fixture. Timing goals are reported, never asserted.
 
+mod common;
+
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
@@ -80,8 +82,7 @@ fn main() {
             "ALLOWED_ORIGINS" => "https://app.example.com".into(),
             // The rest of the demo configuration (scripts/demo.env); the official vectors' app
             // above, so every answer can be checked against them.
-            // (A value in single quotes there, for cargo lambda watch --env-file, is unquoted.)
-            other => pusher_auth_lambda::testing::demo_env(other)?.trim_matches('\'').to_owned(),
+            other => common::demo_env(other)?,
         })
     };
     let endpoint = Endpoint::new(Settings::from_lookup(env).unwrap());

@@ -60,15 +60,6 @@ pub mod testing {
     pub use crate::web::request::{Body, Method, Query};
     pub use crate::web::response::{escape_for_script, AuthBody, Response};
 
-    /// A value of the demo configuration, `scripts/demo.env` (the one file the
-    /// run command, the benchmarks and the tests read it from).
-    pub fn demo_env(name: &str) -> Option<String> {
-        include_str!("../scripts/demo.env")
-            .lines()
-            .filter(|line| !line.starts_with('#'))
-            .find_map(|line| line.split_once('=').filter(|(key, _)| *key == name).map(|(_, value)| value.to_owned()))
-    }
-
     /// The validator `endpoint`'s settings select.
     pub fn validator(endpoint: &crate::Endpoint) -> &impl UserValidator {
         &endpoint.settings().validator
