@@ -10,9 +10,11 @@
 #      the `sam` on PATH, else the pinned aws-sam-cli (tests/deploy/requirements-sam.txt,
 #      scripts/venv.sh) under ~/.cache/pusher-auth-lambda
 #   2. sam build --config-env STAGE          (BuildMethod rust-cargolambda, arm64; into .aws-sam/)
-#   3. sam deploy --config-env STAGE         (samconfig.toml: the stack, its parameters; it shows
+#   3. pusher-auth explain --check policy-tests.toml (or $POLICY_TESTS): the policy tests against
+#      the CHANNEL_RULES of every samconfig environment; a case that does not hold stops the deploy
+#   4. sam deploy --config-env STAGE         (samconfig.toml: the stack, its parameters; it shows
 #                                             the change set and asks first, confirm_changeset)
-#   4. the stack's output ChannelAuthEndpoint (sam list stack-outputs), less /pusher/auth, is
+#   5. the stack's output ChannelAuthEndpoint (sam list stack-outputs), less /pusher/auth, is
 #      BASE_URL for: bash scripts/smoke.sh BASE_URL [--token $SMOKE_TOKEN]
 #      [--channel $SMOKE_CHANNEL] [--origin $SMOKE_ORIGIN]
 #
@@ -69,7 +71,12 @@ if [ -n "$REGION" ]; then REGION_ARGS=(--region "$REGION"); fi
 step "sam build --config-env $STAGE"
 sam build --config-env "$STAGE"
 
-# policy check: pusher-auth explain --check policy-tests.toml (issue 25)
+POLICY_TESTS="${POLICY_TESTS:-policy-tests.toml}"
+step "policy tests: pusher-auth explain --check $POLICY_TESTS (every samconfig environment)"
+if ! cargo run --quiet --locked --bin pusher-auth -- explain --check "$POLICY_TESTS"; then
+  echo "deploy.sh: a policy test does not hold (above); nothing is deployed" >&2
+  exit 1
+fi
 
 step "sam deploy --config-env $STAGE (stack $STACK)"
 sam deploy --config-env "$STAGE" "$@"

@@ -60,6 +60,12 @@ pub mod testing {
     pub use crate::web::request::{Body, Method, Query};
     pub use crate::web::response::{escape_for_script, AuthBody, Response};
 
+    /// Each rule's outcome as `pusher-auth explain` reports it: `None` for a
+    /// rule of another kind of channel, else whether it matched.
+    pub fn explained_rules(policy: &ChannelPolicy, user: &User, channel: ChannelName<'_>) -> Vec<Option<bool>> {
+        policy.explain(user, &channel).into_iter().map(|(_, outcome)| outcome.map(|o| o.is_ok())).collect()
+    }
+
     /// The validator `endpoint`'s settings select.
     pub fn validator(endpoint: &crate::Endpoint) -> &impl UserValidator {
         &endpoint.settings().validator

@@ -14,8 +14,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pusher_auth_lambda::testing::ChannelPolicy;
 use pusher_auth_lambda::testing::User;
+use pusher_auth_lambda::testing::{explained_rules, ChannelPolicy};
 use pusher_auth_lambda::testing::{is_channel_char, ChannelKind, ChannelName};
 use serde_json::{Map, Value};
 
@@ -79,6 +79,17 @@ fn kind(text: &str) -> Option<Kind> {
 fn values<'u>(user: &'u User, claim: &str) -> Vec<&'u str> {
     if claim == "sub" {
         return vec![&user.id];
+    }
+    // An e-mail address or phone number is the user's only once verified
+    // (README, security model): the flag true, or the string "true".
+    let verified = |flag: &str| {
+        matches!(user.claims.get(flag), Some(Value::Bool(true)))
+            || user.claims.get(flag).and_then(Value::as_str) == Some("true")
+    };
+    if (claim == "email" && !verified("email_verified"))
+        || (claim == "phone_number" && !verified("phone_number_verified"))
+    {
+        return Vec::new();
     }
     match user.claims.get(claim) {
         Some(Value::String(s)) => vec![s],
@@ -169,6 +180,15 @@ fn check_sound(policy: &ChannelPolicy, rules: &str, user: &User, name: ChannelNa
         assert_eq!(single.allows(user, name), expected, "{rule} on {} for {user:?}", name.as_str());
     }
     assert_eq!(policy.allows(user, name), any, "{rules:?} on {} for {user:?}", name.as_str());
+    // `pusher-auth explain` reports the same: some rule matches exactly when
+    // the channel is allowed, and each rule's outcome is its own verdict.
+    let explained = explained_rules(policy, user, name);
+    assert_eq!(explained.iter().any(|m| *m == Some(true)), any, "explain on {rules:?} {}", name.as_str());
+    for (rule, matched) in rules.split_whitespace().zip(&explained) {
+        if let Some(matched) = matched {
+            assert_eq!(*matched, naive_allows(rule, user, name.as_str()), "explain: {rule} on {}", name.as_str());
+        }
+    }
 }
 
 fn user(id: &str, claims: &str) -> User {

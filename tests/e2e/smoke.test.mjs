@@ -330,6 +330,16 @@ async function deployScenarios(fn) {
   ]);
   assert.match(bad.stdout, /^FAIL jsonp-answer: refused with error 'forbidden'/m);
   assert.match(bad.stderr, /production is deployed \(stack pusher-auth-production\) but the smoke check failed/);
+
+  // A policy test that does not hold: built, never deployed, the failing case named.
+  writeFileSync(log, '');
+  const tests = join(dir, 'policy-tests.toml');
+  writeFileSync(tests, '[[case]]\nclaims = { sub = "u" }\nchannel = "private-user-v"\nallowed = true\n');
+  const refused = await run('bash', ['scripts/deploy.sh', 'staging'], { env: env({ POLICY_TESTS: tests }), timeoutMs: 600_000 });
+  assert.notEqual(refused.code, 0, refused.stdout);
+  assert.deepEqual(calls(), ['build --config-env staging'], 'no deploy after a failing policy test');
+  assert.match(refused.stdout, /^FAIL staging case 1 \(private-user-v\): expected allowed, got refused/m);
+  assert.match(refused.stderr, /a policy test does not hold \(above\); nothing is deployed/);
 }
 
 // ---------------------------------------------------------------------------------------------
