@@ -1,5 +1,6 @@
 //! The one error type: every way a request can be refused, with its HTTP status,
-//! the fixed public message and the reason written to the log, all in one place.
+//! the fixed public message and the reason written to the log, all in one place;
+//! and the one configuration error, which names a variable, never its value.
 
 /// An enum of log reasons, each mapped once to its text, with the list of all.
 macro_rules! reasons {
@@ -279,6 +280,31 @@ impl std::fmt::Display for Refusal {
 }
 
 impl std::error::Error for Refusal {}
+
+/// A configuration problem found at cold start. Its message is one line that
+/// names the variable and never shows the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The variable at fault.
+    pub variable: &'static str,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+impl ConfigError {
+    /// The problem `problem` with the variable `variable`.
+    pub fn new(variable: &'static str, problem: impl Into<String>) -> Self {
+        Self { variable, problem: problem.into() }
+    }
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "configuration error: {} {}", self.variable, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
 
 #[cfg(test)]
 mod tests {

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::error::{Misconfig, Outage, Refusal};
+use crate::error::{ConfigError, Misconfig, Outage, Refusal};
 use crate::pusher::signer::{AppSecret, MasterKey};
 use crate::support::refresh::{Refreshing, Report};
 
@@ -104,7 +104,7 @@ pub trait SecretStore: Send + Sync + std::fmt::Debug {
 
 /// A secret store built from the configuration variables (`None`: no store
 /// configured), or the variable that is wrong and what is wrong with it.
-pub(crate) type StoreFromConfig = Result<Option<Arc<dyn SecretStore>>, (&'static str, &'static str)>;
+pub(crate) type StoreFromConfig = Result<Option<Arc<dyn SecretStore>>, ConfigError>;
 
 /// The configured secret source, with its cache.
 #[derive(Debug)]

@@ -15,6 +15,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use serde::Deserialize;
 
 use crate::aws::sigv4::{self, AwsCredentials, Scope, SignedRequest};
+use crate::error::ConfigError;
 use crate::secrets::{SecretStore, StoreError, StoreFromConfig, StoreFuture};
 use crate::support::https::HttpsClient;
 use crate::support::json_text;
@@ -58,9 +59,6 @@ impl std::fmt::Debug for SecretsManager {
     }
 }
 
-/// A configuration problem: the variable and what is wrong with it.
-pub(crate) type ConfigProblem = (&'static str, &'static str);
-
 /// The store `main` hands to `Settings`: a client from the AWS variables
 /// read through `get`, or `None` without a region or credentials.
 pub fn store_from_lookup(get: &dyn Fn(&str) -> Option<String>) -> StoreFromConfig {
@@ -76,12 +74,12 @@ impl SecretStore for SecretsManager {
 impl SecretsManager {
     /// A client from the AWS variables, or `None` when no region or no
     /// credentials are set (then secrets cannot be read from AWS).
-    pub(crate) fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Self>, ConfigProblem> {
+    pub(crate) fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Self>, ConfigError> {
         let Some(region) = get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")) else {
             return Ok(None);
         };
         if region.is_empty() || !region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
-            return Err(("AWS_REGION", "is not a region name"));
+            return Err(ConfigError::new("AWS_REGION", "is not a region name"));
         }
         let (Some(access_key_id), Some(secret_access_key)) = (get("AWS_ACCESS_KEY_ID"), get("AWS_SECRET_ACCESS_KEY"))
         else {
@@ -93,14 +91,19 @@ impl SecretsManager {
             (None, Some(url)) => ("AWS_ENDPOINT_URL", url),
             (None, None) => ("AWS_REGION", format!("https://secretsmanager.{region}.amazonaws.com")),
         };
-        let endpoint: http::Uri = url.parse().map_err(|_| (variable, "is not a URL"))?;
+        let endpoint: http::Uri = url.parse().map_err(|_| ConfigError::new(variable, "is not a URL"))?;
         let host = endpoint.host().unwrap_or("");
         match endpoint.scheme_str() {
             Some("https") => {}
             Some("http") if matches!(host, "127.0.0.1" | "localhost" | "[::1]" | "::1") => {}
-            _ => return Err((variable, "must be an https:// URL (http:// only to 127.0.0.1 or localhost)")),
+            _ => {
+                return Err(ConfigError::new(
+                    variable,
+                    "must be an https:// URL (http:// only to 127.0.0.1 or localhost)",
+                ))
+            }
         }
-        let host = host_header(&endpoint).ok_or((variable, "has no host"))?;
+        let host = host_header(&endpoint).ok_or_else(|| ConfigError::new(variable, "has no host"))?;
         Ok(Some(Self { endpoint, host, region, credentials, retry: RetryPolicy::default() }))
     }
 
@@ -254,7 +257,7 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn client(vars: &[(&str, &str)]) -> Result<Option<SecretsManager>, ConfigProblem> {
+    fn client(vars: &[(&str, &str)]) -> Result<Option<SecretsManager>, ConfigError> {
         let env: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         SecretsManager::from_lookup(&|name: &str| env.get(name).cloned())
     }
@@ -290,8 +293,8 @@ mod tests {
         let local = [KEYS[0], KEYS[1], ("AWS_REGION", "eu-west-1"), ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")];
         assert_eq!(client(&local).unwrap().unwrap().host, "127.0.0.1:5000");
         let remote_http = [KEYS[0], KEYS[1], ("AWS_REGION", "eu-west-1"), ("AWS_ENDPOINT_URL", "http://moto.example")];
-        assert_eq!(client(&remote_http).unwrap_err().0, "AWS_ENDPOINT_URL");
-        assert_eq!(client(&[KEYS[0], KEYS[1], ("AWS_REGION", "EU WEST")]).unwrap_err().0, "AWS_REGION");
+        assert_eq!(client(&remote_http).unwrap_err().variable, "AWS_ENDPOINT_URL");
+        assert_eq!(client(&[KEYS[0], KEYS[1], ("AWS_REGION", "EU WEST")]).unwrap_err().variable, "AWS_REGION");
     }
 
     #[test]

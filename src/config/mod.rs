@@ -25,23 +25,7 @@ mod stage;
 use jwt_settings::{jwt_validator, user_id_claim, watchlist_claim};
 pub(crate) use stage::{AppView, StageVariables};
 
-/// A configuration problem found at cold start. Its message is one line that
-/// names the variable and never shows the value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    /// The variable at fault.
-    pub variable: &'static str,
-    /// What is wrong with it.
-    pub problem: String,
-}
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "configuration error: {} {}", self.variable, self.problem)
-    }
-}
-
-impl std::error::Error for ConfigError {}
+pub use crate::error::ConfigError;
 
 /// Which user validator `AUTH_MODE` selects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,7 +101,7 @@ impl Settings {
         if get("PUSHER_CLUSTER").is_some_and(|v| !valid_cluster(&v)) {
             return Err(err("PUSHER_CLUSTER", "is not a valid cluster name (lowercase letters, digits, '-')"));
         }
-        let store = store(&get).map_err(|(variable, problem)| err(variable, problem))?;
+        let store = store(&get)?;
         let secret_ttl = match get("PUSHER_SECRET_TTL_SECONDS") {
             None => Some(DEFAULT_TTL),
             Some(v) => match v.parse::<u64>() {
