@@ -118,7 +118,7 @@ NARROWED = {
     "AllowedOrigins": ({"https://a.example, https://b.example", "https://a.example https://b.example",
                         "https://[::1]:8080", "https://a.example b.example", "a\tb", "a b", "a\nb"},
                        "a stage variable holds no spaces nor brackets"),
-    "AuthMode": ({""}, "empty is jwt, the default, said explicitly"),
+    "AuthMode": ({"demo", ""}, "demo is for local runs only; empty is jwt, the default, said explicitly"),
     "ChannelRules": ({"private-a\tpresence-b"}, "rules are separated by spaces only"),
     "JwtAlgorithms": ({"RS256\t"}, "algorithms are separated by commas and spaces only"),
     "JwtJwksUrl": ({"http://127.0.0.1:9999/jwks"}, "a deployed function fetches keys over https"),
@@ -269,4 +269,12 @@ def test_the_issue_20_cases_are_refused_by_the_template():
     assert template_verdict({**base, "MetricsNamespace": "Pusher Auth"}) == "MetricsNamespace AllowedPattern"
     assert template_verdict({**base, "MetricsNamespace": "AWS/Lambda"}) == "MetricsNamespace AllowedPattern"
     assert template_verdict({**base, "PusherKey": "k" * 65}) == "PusherKey MaxLength"
+
+
+def test_demo_is_refused_for_every_deployed_stack():
+    for stage in ("staging", "production"):
+        for door in ("rest-api", "http-api", "function-url"):
+            values = {**DEFAULTS, **BASELINE, "StageName": stage, "FrontDoor": door, "AuthMode": "demo"}
+            assert template_verdict(values) == "AuthMode AllowedValues", (stage, door)
+    assert "demo" in PARAMETERS["AuthMode"]["ConstraintDescription"]
 
