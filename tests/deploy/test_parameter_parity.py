@@ -52,6 +52,10 @@ BASELINE = {
 }
 
 BAD_CHARS = ["a b", "a\tb", "a\"b", "a<b>", "é", "a\nb"]
+TTL = ["0", "1", "300", "86400", "86401", "100000", "-1", "1.5", "1e3", "+300", "0300", "abc", " 300", "",
+       "99999999999999999999999"]
+CLAIMS = ["sub", "email", "cognito:username", "custom:tenant_id", "a.b-c_d", "", "x" * 128, "x" * 129,
+          "a b", "a/b", "a,b", "{sub}", "é"] + BAD_CHARS
 
 # Per parameter: the function's variable and the samples (valid ones, empty, too long, bad
 # characters, the cases issue 20 names).
@@ -90,6 +94,8 @@ SAMPLES = {
         "private-\"x\"", "'private-*'", "private-a/b", "private-a\tpresence-b", "private-é"]),
     "UserInfoClaims": ("USER_INFO_CLAIMS", ["name", "", "name,picture", " name , email ", ",", "a b"]
                        + BAD_CHARS),
+    "UserIdClaim": ("USER_ID_CLAIM", CLAIMS),
+    "WatchlistClaim": ("WATCHLIST_CLAIM", CLAIMS),
     "JwtAlgorithms": ("JWT_ALGORITHMS", [
         "RS256", "ES256,RS256", " RS256 , PS512 ", ",RS256,,", "RS384,RS512,PS256,PS384,PS512,ES256,ES384", "",
         ",", " ", "HS256", "RS256,HS256", "EdDSA", "none", "rs256", "RS256;ES256", "RS256 ES256", "ES512",
@@ -99,13 +105,16 @@ SAMPLES = {
         "https://example.com", "", "http://example.com/jwks", "example.com/jwks", "https://exa mple.com/jwks",
         "http://127.0.0.1:9999/jwks", "ftp://example.com/jwks",
         "https://cognito-idp.eu-west-1.amazonaws.com/<staging-user-pool-id>/.well-known/jwks.json"]),
+    "JwtJwksTtlSeconds": ("JWT_JWKS_TTL_SECONDS", TTL),
     "JwtIssuer": ("JWT_ISSUER", [ISSUER, "https://issuer.example", "", "http://issuer.example", "issuer",
                                  "https://a b", "https://cognito-idp.eu-west-1.amazonaws.com/<staging-user-pool-id>"]),
     "JwtAudience": ("JWT_AUDIENCE", ["7e9abc123def456ghi789jkl0", "api://default", "", "a b", "<staging-app-client-id>",
                                      "é"]),
+    "SecretTtlSeconds": ("PUSHER_SECRET_TTL_SECONDS", TTL),
     "MetricsNamespace": ("METRICS_NAMESPACE", [
         "PusherAuth", "PusherAuth/staging", "a", "My.App-1_x/#:y", "n" * 255, "n" * 256, "", "Pusher Auth",
         "AWS/Lambda", "AWS/", "aws/x", "AWSome", ":x", "x:", "a\"b", "é", "a\nb", " PusherAuth"]),
+    "Metrics": ("METRICS", ["on", "off", "", "no", "ON", "true"]),
 }
 
 # Values the template refuses on purpose though the function accepts them (or will: pending
@@ -128,11 +137,17 @@ NARROWED = {
     "JwtAudience": ({"a b", "<staging-app-client-id>", "é"},
                     "an app client id has no spaces; <...> is a samconfig.toml placeholder"),
     "MetricsNamespace": ({""}, "the alarms read the namespace, so it is never left to the function's default"),
+    "Metrics": ({""}, "empty is on, the default, said explicitly"),
 }
 
 # Parameters whose refused samples may be reported under another variable (the consequence of
 # this one's value): HS algorithms need JWT_SECRET; an empty secret ARN leaves no secret at all.
 RELATED = {"JWT_ALGORITHMS": {"JWT_SECRET"}, "PUSHER_SECRET_ID": {"PUSHER_SECRET"}}
+
+# The parser for JWT_JWKS_TTL_SECONDS is being added: until the binary knows the variable, its
+# verdict is the documented one (Rust's u64 parse, 0..=86400; empty is unset).
+PENDING_PARSERS = {"JWT_JWKS_TTL_SECONDS": lambda v: v == "" or (re.fullmatch(r"\+?[0-9]+", v) is not None
+                                                                 and int(v) <= 86400)}
 
 
 def _binary():
@@ -219,10 +234,19 @@ def check_config(binary, env):
     return False, m.group(1)
 
 
+def knows(binary, variable):
+    """Whether the parser reads this variable (a nonsense value of it is refused under its name)."""
+    env = function_environment({**DEFAULTS, **BASELINE})
+    env[variable] = "not-a-value"
+    return check_config(binary, env) == (False, variable)
+
+
 def parser_verdict(binary, name, value):
     variable = SAMPLES[name][0]
     values = {**DEFAULTS, **BASELINE, name: value}
     env = function_environment(values)
+    if variable in PENDING_PARSERS and not knows(binary, variable):
+        return PENDING_PARSERS[variable](value), variable
     return check_config(binary, env)
 
 
