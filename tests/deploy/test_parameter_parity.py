@@ -302,3 +302,24 @@ def test_demo_is_refused_for_every_deployed_stack():
             assert template_verdict(values) == "AuthMode AllowedValues", (stage, door)
     assert "demo" in PARAMETERS["AuthMode"]["ConstraintDescription"]
 
+
+# ---------------------------------------------------------------- samconfig.toml's placeholders
+
+@pytest.mark.parametrize("env", ["staging", "production"])
+def test_samconfig_placeholders_fail_validation_naming_the_parameter(env, binary):
+    """A forgotten <placeholder> fails `sam deploy` before anything is created: CloudFormation says
+    "Parameter 'NAME' failed to satisfy constraint: <ConstraintDescription>", which says to replace
+    it. Filled in, the same overrides pass the template and the function's check."""
+    from test_template import fill_placeholders, overrides
+    values = {k: str(v) for k, v in overrides(env).items()}
+    placeholders = {name for name, value in values.items() if re.search(r"<[a-z-]+>", value)}
+    assert placeholders == {"PusherAppId", "PusherKey", "PusherSecretArn", "AllowedOrigins", "JwtJwksUrl",
+                            "JwtIssuer", "JwtAudience"}
+    for name in placeholders:
+        assert constraint_refuses(name, values[name]), (name, values[name])
+        assert "replace the placeholder" in PARAMETERS[name]["ConstraintDescription"], name
+    refused = {name for name, value in values.items() if constraint_refuses(name, value)}
+    assert refused == placeholders
+    filled = {**DEFAULTS, **{name: fill_placeholders(value) for name, value in values.items()}}
+    assert template_verdict(filled) is None
+    assert check_config(binary, function_environment(filled)) == (True, None)
