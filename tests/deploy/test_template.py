@@ -751,3 +751,52 @@ def test_refusal_surge_alarm_reads_the_function_emf_metric():
     assert volume["Threshold"] == {"Ref": "RefusalsAlarmMinimum"}
     surge = resources["RefusalSurgeAlarm"]["Properties"]
     assert surge["AlarmRule"] == {"Fn::Sub": 'ALARM("${RefusalsAnomalyAlarm}") AND ALARM("${RefusalsVolumeAlarm}")'}
+
+
+# ---------------------------------------------------------------- Rules
+
+JWT_OK = {"AuthMode": "jwt", "JwtAlgorithms": "RS256",
+          "JwtJwksUrl": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Abc123/.well-known/jwks.json",
+          "JwtIssuer": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Abc123", "JwtAudience": "client1"}
+# Functions CloudFormation evaluates in a Rule (no Condition: Rules cannot read Conditions).
+RULE_FUNCTIONS = {"Fn::And", "Fn::Contains", "Fn::EachMemberEquals", "Fn::EachMemberIn", "Fn::Equals", "Fn::Not",
+                  "Fn::Or", "Fn::RefAll", "Fn::ValueOf", "Fn::ValueOfAll", "Ref"}
+
+
+def _functions(node):
+    found = set()
+    if isinstance(node, dict):
+        found |= {k for k in node if k.startswith("Fn::") or k in ("Ref", "Condition")}
+        for v in node.values():
+            found |= _functions(v)
+    elif isinstance(node, list):
+        for v in node:
+            found |= _functions(v)
+    return found
+
+
+def test_rules_use_only_what_cloudformation_evaluates_in_rules():
+    for name, rule in load()["Rules"].items():
+        used = _functions(rule)
+        assert used <= RULE_FUNCTIONS, (name, used - RULE_FUNCTIONS)
+        for assertion in rule["Assertions"]:
+            assert assertion["AssertDescription"], name
+
+
+def _blank(*names):
+    return {n: "" for n in names}
+
+
+@pytest.mark.parametrize("params,failed", [
+    # jwt: algorithms needed, and RS/PS/ES need the key set, the issuer and the audience.
+    ({**JWT_OK, "JwtAlgorithms": ""}, ["JwtNeedsAlgorithms"]),
+    ({**JWT_OK, "JwtJwksUrl": ""}, ["JwksAlgorithmsNeedKeysIssuerAndAudience"]),
+    ({**JWT_OK, "JwtIssuer": ""}, ["JwksAlgorithmsNeedKeysIssuerAndAudience"]),
+    ({**JWT_OK, "JwtAudience": ""}, ["JwksAlgorithmsNeedKeysIssuerAndAudience"]),
+    ({**JWT_OK, **_blank("JwtJwksUrl", "JwtIssuer", "JwtAudience")}, ["JwksAlgorithmsNeedKeysIssuerAndAudience"] * 3),
+    ({**JWT_OK, "FrontDoor": "function-url"}, []),
+    (JWT_OK, []),
+])
+def test_rules_refuse_what_cannot_work(params, failed):
+    assert rules_pass(parameter_values(env=None, **params)) == failed
+
