@@ -49,6 +49,8 @@ BASELINE = {
     "JwtIssuer": ISSUER,
     "JwtAudience": "7e9abc123def456ghi789jkl0",
     "MetricsNamespace": "PusherAuth/staging",
+    # Not a function setting: the REST API's authorizer, so that AuthMode=authorizer is complete.
+    "CognitoUserPoolArn": "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_Abc123",
 }
 
 BAD_CHARS = ["a b", "a\tb", "a\"b", "a<b>", "é", "a\nb"]

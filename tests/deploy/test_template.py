@@ -753,11 +753,15 @@ def test_refusal_surge_alarm_reads_the_function_emf_metric():
     assert surge["AlarmRule"] == {"Fn::Sub": 'ALARM("${RefusalsAnomalyAlarm}") AND ALARM("${RefusalsVolumeAlarm}")'}
 
 
-# ---------------------------------------------------------------- Rules
+# ---------------------------------------------------------------- Rules and AuthMode=authorizer
 
+POOL = "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_Abc123"
 JWT_OK = {"AuthMode": "jwt", "JwtAlgorithms": "RS256",
           "JwtJwksUrl": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Abc123/.well-known/jwks.json",
           "JwtIssuer": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Abc123", "JwtAudience": "client1"}
+# What a deployer sets for each front door in authorizer mode.
+AUTHORIZER_OK = {"rest-api": {"AuthMode": "authorizer", "CognitoUserPoolArn": POOL},
+                 "http-api": {"AuthMode": "authorizer", "JwtIssuer": JWT_OK["JwtIssuer"], "JwtAudience": "client1"}}
 # Functions CloudFormation evaluates in a Rule (no Condition: Rules cannot read Conditions).
 RULE_FUNCTIONS = {"Fn::And", "Fn::Contains", "Fn::EachMemberEquals", "Fn::EachMemberIn", "Fn::Equals", "Fn::Not",
                   "Fn::Or", "Fn::RefAll", "Fn::ValueOf", "Fn::ValueOfAll", "Ref"}
@@ -796,7 +800,87 @@ def _blank(*names):
     ({**JWT_OK, **_blank("JwtJwksUrl", "JwtIssuer", "JwtAudience")}, ["JwksAlgorithmsNeedKeysIssuerAndAudience"] * 3),
     ({**JWT_OK, "FrontDoor": "function-url"}, []),
     (JWT_OK, []),
+    # authorizer: an API Gateway front door with its authorizer's settings.
+    ({**_blank(*JWT_OK), "AuthMode": "authorizer", "FrontDoor": "function-url"}, ["AuthorizerNeedsAnApiGateway"]),
+    ({"AuthMode": "authorizer", "FrontDoor": "rest-api"}, ["RestAuthorizerNeedsAUserPool"]),
+    ({**AUTHORIZER_OK["rest-api"], "FrontDoor": "rest-api"}, []),
+    ({"AuthMode": "authorizer", "FrontDoor": "http-api", **_blank("JwtIssuer", "JwtAudience")},
+     ["HttpAuthorizerNeedsIssuerAndAudience"] * 2),
+    ({**AUTHORIZER_OK["http-api"], "FrontDoor": "http-api", "JwtAudience": ""}, ["HttpAuthorizerNeedsIssuerAndAudience"]),
+    ({**AUTHORIZER_OK["http-api"], "FrontDoor": "http-api"}, []),
+    # Authorizer mode reads no JWT_* variable: no algorithms needed.
+    ({**AUTHORIZER_OK["rest-api"], "FrontDoor": "rest-api", **_blank("JwtAlgorithms", "JwtJwksUrl")}, []),
 ])
 def test_rules_refuse_what_cannot_work(params, failed):
     assert rules_pass(parameter_values(env=None, **params)) == failed
 
+
+def _api_body(resources):
+    (api,) = [r for r in resources.values() if r["Type"] in ("AWS::ApiGateway::RestApi", "AWS::ApiGatewayV2::Api")]
+    return api["Properties"]["Body"]
+
+
+def _security(body):
+    return {(path, method): spec.get("security") for path, methods in body["paths"].items()
+            for method, spec in methods.items()}
+
+
+@pytest.mark.parametrize("front_door", ["rest-api", "http-api"])
+def test_jwt_mode_has_no_authorizer(front_door):
+    body = _api_body(render(FrontDoor=front_door, **JWT_OK)["Resources"])
+    assert "components" not in body
+    assert set(_security(body).values()) == {None}
+
+
+def test_authorizer_mode_on_the_rest_api_is_a_cognito_authorizer_on_post():
+    rendered = render(FrontDoor="rest-api", **AUTHORIZER_OK["rest-api"])
+    assert rules_pass(rendered["values"]) == []
+    _no_dangling_references(rendered)
+    body = _api_body(rendered["Resources"])
+    assert body["components"]["securitySchemes"] == {"CognitoUserPool": {
+        "type": "apiKey", "name": "Authorization", "in": "header",
+        "x-amazon-apigateway-authtype": "cognito_user_pools",
+        "x-amazon-apigateway-authorizer": {"type": "cognito_user_pools", "providerARNs": [{"Ref": "CognitoUserPoolArn"}]},
+    }}
+    for (path, method), security in _security(body).items():
+        # A <script> cannot send the header: GET stays open (the function refuses it without an
+        # authorizer context); the CORS preflight carries no token.
+        assert security == ([{"CognitoUserPool": []}] if method == "post" else None), (path, method)
+    env = rendered["Resources"]["PusherAuthFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["AUTH_MODE"] == {"Ref": "AuthMode"}
+
+
+def test_authorizer_mode_on_the_http_api_is_a_jwt_authorizer_on_get_and_post():
+    rendered = render(FrontDoor="http-api", **AUTHORIZER_OK["http-api"])
+    assert rules_pass(rendered["values"]) == []
+    _no_dangling_references(rendered)
+    body = _api_body(rendered["Resources"])
+    jwt = {"issuer": {"Ref": "JwtIssuer"}, "audience": [{"Ref": "JwtAudience"}]}
+    assert body["components"]["securitySchemes"] == {
+        "JwtQueryToken": {"type": "oauth2", "flows": {}, "x-amazon-apigateway-authorizer": {
+            "type": "jwt", "identitySource": "$request.querystring.token", "jwtConfiguration": jwt}},
+        "JwtHeader": {"type": "oauth2", "flows": {}, "x-amazon-apigateway-authorizer": {
+            "type": "jwt", "identitySource": "$request.header.Authorization", "jwtConfiguration": jwt}},
+    }
+    expected = {"get": [{"JwtQueryToken": []}], "post": [{"JwtHeader": []}], "options": None}
+    for (path, method), security in _security(body).items():
+        assert security == expected[method], (path, method)
+
+
+@pytest.mark.parametrize("auth_mode", ["jwt", "authorizer"])
+@pytest.mark.parametrize("front_door", FRONT_DOORS)
+def test_every_front_door_and_auth_mode_transforms_and_lints(front_door, auth_mode, tmp_path):
+    """The SAM transform for each FrontDoor and AuthMode; the Rules accept each supported pair and
+    refuse the one that cannot work (authorizer without API Gateway); cfn-lint on a copy whose
+    defaults are that pair."""
+    params = dict(JWT_OK) if auth_mode == "jwt" else dict(AUTHORIZER_OK.get(front_door, {"AuthMode": "authorizer"}))
+    rendered = render(FrontDoor=front_door, **params)
+    _no_dangling_references(rendered)
+    expected = ["AuthorizerNeedsAnApiGateway"] if (auth_mode, front_door) == ("authorizer", "function-url") else []
+    assert rules_pass(rendered["values"]) == expected
+    template = load()
+    for name, value in {"FrontDoor": front_door, **params}.items():
+        template["Parameters"][name]["Default"] = value
+    path = tmp_path / ("template-%s-%s.json" % (front_door, auth_mode))
+    path.write_text(json.dumps(template))
+    _cfn_lint(str(path))
