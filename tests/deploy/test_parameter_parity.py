@@ -85,7 +85,7 @@ SAMPLES = {
         ",https://a.example,,", ",", "https://app.example.com/", "https://", "app.example.com",
         "ftp://a.example", "HTTPS://a.example", "https://a.example/path", "https://a.example b.example",
         "https://a.example, https://b.example", "https://a.example https://b.example", "https://[::1]:8080",
-        "https://<staging-origin>", "https://a_b.example"] + BAD_CHARS),
+        "https://<staging-origin>", "https://a_b.example", "http://:"] + BAD_CHARS),
     "AuthMode": ("AUTH_MODE", ["jwt", "authorizer", "demo", "", "none", "JWT"]),
     "ChannelRules": ("CHANNEL_RULES", [
         "", "private-user-{sub} presence-room-*", "private-*", "presence-*", "private-encrypted-{sub}",
@@ -105,7 +105,7 @@ SAMPLES = {
     "JwtJwksUrl": ("JWT_JWKS_URL", [
         JWKS_URL, "https://example.com/jwks", "https://example.com:8443/.well-known/jwks.json?x=1",
         "https://example.com", "", "http://example.com/jwks", "example.com/jwks", "https://exa mple.com/jwks",
-        "http://127.0.0.1:9999/jwks", "ftp://example.com/jwks",
+        "http://127.0.0.1:9999/jwks", "ftp://example.com/jwks", "https://:443/jwks", "https://example.com:",
         "https://cognito-idp.eu-west-1.amazonaws.com/<staging-user-pool-id>/.well-known/jwks.json"]),
     "JwtJwksTtlSeconds": ("JWT_JWKS_TTL_SECONDS", TTL),
     "JwtIssuer": ("JWT_ISSUER", [ISSUER, "https://issuer.example", "", "http://issuer.example", "issuer",
@@ -127,12 +127,15 @@ NARROWED = {
     "PusherCluster": ({""}, "the stage variable PUSHER_CLUSTER cannot be empty"),
     "PusherSecretArn": ({"pusher-auth/staging"}, "the IAM policy needs the secret's ARN, not its name"),
     "AllowedOrigins": ({"https://a.example, https://b.example", "https://a.example https://b.example",
-                        "https://[::1]:8080", "https://a.example b.example", "a\tb", "a b", "a\nb"},
-                       "a stage variable holds no spaces nor brackets"),
+                        "https://[::1]:8080", "https://a.example b.example", "a\tb", "a b", "a\nb", "http://:"},
+                       "a stage variable holds no spaces nor brackets; an origin has a host (the parser lets "
+                       "http://: through)"),
     "AuthMode": ({"demo", ""}, "demo is for local runs only; empty is jwt, the default, said explicitly"),
     "ChannelRules": ({"private-a\tpresence-b"}, "rules are separated by spaces only"),
     "JwtAlgorithms": ({"RS256\t"}, "algorithms are separated by commas and spaces only"),
-    "JwtJwksUrl": ({"http://127.0.0.1:9999/jwks"}, "a deployed function fetches keys over https"),
+    "JwtJwksUrl": ({"http://127.0.0.1:9999/jwks", "https://:443/jwks", "https://example.com:"},
+                   "a deployed function fetches keys over https, from a host (the parser lets an empty host "
+                   "or port through)"),
     "JwtIssuer": ({"http://issuer.example", "issuer", "https://a b",
                    "https://cognito-idp.eu-west-1.amazonaws.com/<staging-user-pool-id>"},
                   "the issuer is an https URL (issue 24 §3, the parser is to require it); <...> is a placeholder"),
@@ -325,3 +328,42 @@ def test_samconfig_placeholders_fail_validation_naming_the_parameter(env, binary
     filled = {**DEFAULTS, **{name: fill_placeholders(value) for name, value in values.items()}}
     assert template_verdict(filled) is None
     assert check_config(binary, function_environment(filled)) == (True, None)
+
+
+# ---------------------------------------------------------------- generated values
+
+def _generated(alphabet, pieces, n, seed):
+    import random
+    rng = random.Random(seed)
+    out = set()
+    while len(out) < n:
+        out.add("".join(rng.choice(pieces + list(alphabet)) for _ in range(rng.randint(1, 6))))
+    return sorted(out)
+
+
+GENERATED = {
+    # name: (values, whether the constraint is exact: the parser's refusals too are the template's)
+    "ChannelRules": (_generated("*{}- ,.;a", ["private-", "presence-", "{sub}", "private-encrypted-", "x"], 200, 1), True),
+    "MetricsNamespace": (_generated("aA/: #.-_", ["AWS/", "AWS", "x"], 100, 2), True),
+    "JwtAlgorithms": (_generated(", ", ["RS256", "ES384", "HS256", "PS512", "rs256"], 100, 3), True),
+    "JwtJwksUrl": (["https://" + v for v in _generated("a.-:/0%?#@ [_~", ["example.com", ":443", "/jwks", "..", "%2F"],
+                                                       100, 4)], False),
+    "AllowedOrigins": (_generated(",:/.-a1[]_", ["https://", "http://", "a.example", ":8080", "/"], 100, 5), False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GENERATED))
+def test_generated_values_the_template_accepts_the_parser_accepts(binary, name):
+    """Seeded generated values from the characters that matter: whatever the template accepts the
+    parser accepts (never a stack that fails every cold start); where the constraint is exact,
+    the converse too."""
+    values, exact = GENERATED[name]
+    wrong = []
+    for value in values:
+        template = template_verdict({**DEFAULTS, **BASELINE, name: value})
+        accepted, named = parser_verdict(binary, name, value)
+        if template is None and not accepted:
+            wrong.append("%r: template accepts, parser refuses (%s)" % (value, named))
+        elif exact and template is not None and accepted:
+            wrong.append("%r: template refuses (%s), parser accepts" % (value, template))
+    assert not wrong, "\n".join(wrong)
