@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Deploy checks: everything short of an AWS account.
-#   1. template.yaml: cfn-lint, the SAM transform and what it generates (tests/deploy/test_template.py)
+#   1. template.yaml: cfn-lint, the SAM transform and what it generates (tests/deploy/test_template.py),
+#      and its parameters' constraints against the function's own parser (tests/deploy/test_parameter_parity.py)
 #   2. the mapping templates rendered by a real Velocity engine (tests/deploy/test_mapping_templates.py)
 #   3. end to end through the real function under `cargo lambda watch` (tests/deploy/test_function_e2e.py)
 #   4. `sam build` (rust-cargolambda; once per FrontDoor) and `cargo lambda build --release --arm64 --output-format zip`
@@ -101,6 +102,13 @@ PYTEST=(-m pytest -q -p no:cacheprovider --rootdir=tests/deploy)
 
 step "template.yaml: cfn-lint, SAM transform, samconfig.toml"
 "$SAM_BIN/python" "${PYTEST[@]}" tests/deploy/test_template.py
+
+step "template parameters against the function's parser (pusher-auth --check-config)"
+# Built here so the test never runs a stale binary; the test builds it itself only when missing.
+cargo build --quiet --bin pusher-auth
+PUSHER_AUTH_BIN="$(cargo metadata --format-version 1 --no-deps | "$SAM_BIN/python" -c \
+  'import json, sys; print(json.load(sys.stdin)["target_directory"])')/debug/pusher-auth" \
+  "$SAM_BIN/python" "${PYTEST[@]}" tests/deploy/test_parameter_parity.py
 
 step "mapping templates through Velocity (airspeed) with AWS's \$util"
 "$VTL_BIN/python" "${PYTEST[@]}" tests/deploy/test_mapping_templates.py

@@ -48,6 +48,29 @@ def overrides(env):
     return CfnParameterOverridesType().convert(samconfig()[env]["deploy"]["parameters"]["parameter_overrides"], None, None)
 
 
+# What samconfig.toml's <placeholders> stand for, as a deployer fills them in.
+PLACEHOLDERS = {
+    "app-id": "1000001",
+    "app-key": "a1b2c3d4e5f6a7b8c9d0",
+    "secret-arn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:pusher-auth/app-AbCdEf",
+    "app-host": "app.example.com",
+    "user-pool-id": "eu-west-1_Abc123",
+    "app-client-id": "7e9abc123def456ghi789jkl0",
+}
+
+
+def fill_placeholders(value):
+    """A samconfig value with each <stage-what> placeholder replaced by an example of what."""
+    if value is None:
+        return None
+
+    def one(m):
+        stage, what = m.group(1).split("-", 1)
+        assert stage in ("staging", "production"), m.group(0)
+        return PLACEHOLDERS[what]
+    return re.sub(r"<([a-z-]+)>", one, str(value))
+
+
 class _NoManagedPolicies:
     def load(self):
         return {}
@@ -256,7 +279,8 @@ def test_samconfig_has_two_stacks_whose_overrides_fit_the_parameters():
         assert values["StageName"] == env
         assert set(values) <= set(parameters), set(values) - set(parameters)
         for name, spec in parameters.items():
-            value = values.get(name, spec.get("Default"))
+            # With its <placeholders> replaced (test_parameter_parity.py: they fail as they are).
+            value = fill_placeholders(values.get(name, spec.get("Default")))
             assert value is not None, "%s: %s has no value" % (env, name)
             value = str(value)
             if "AllowedValues" in spec:
@@ -269,7 +293,8 @@ def test_samconfig_has_two_stacks_whose_overrides_fit_the_parameters():
 
 def test_only_the_secret_arn_is_a_parameter():
     parameters = load()["Parameters"]
-    secretish = [name for name in parameters if "secret" in name.lower()]
+    # SecretTtlSeconds is how long the secret is cached, not a secret.
+    secretish = [name for name in parameters if "secret" in name.lower() and name != "SecretTtlSeconds"]
     assert secretish == ["PusherSecretArn"]
 
 
@@ -508,7 +533,8 @@ def _no_dangling_references(rendered):
 def test_each_front_door_renders_with_its_defaults(front_door, env):
     rendered = render(env, FrontDoor=front_door)
     _no_dangling_references(rendered)
-    assert rules_pass(rendered["values"]) == []
+    # The defaults alone (AuthMode=jwt, no algorithms) would fail every cold start: refused.
+    assert rules_pass(rendered["values"]) == (["JwtNeedsAlgorithms"] if env is None else [])
     outputs = rendered["Outputs"]
     assert {"FrontDoor", "ApiBaseUrl", "ChannelAuthEndpoint", "UserAuthEndpoint", "FunctionArn"} <= set(outputs)
     resources = rendered["Resources"]
@@ -725,3 +751,136 @@ def test_refusal_surge_alarm_reads_the_function_emf_metric():
     assert volume["Threshold"] == {"Ref": "RefusalsAlarmMinimum"}
     surge = resources["RefusalSurgeAlarm"]["Properties"]
     assert surge["AlarmRule"] == {"Fn::Sub": 'ALARM("${RefusalsAnomalyAlarm}") AND ALARM("${RefusalsVolumeAlarm}")'}
+
+
+# ---------------------------------------------------------------- Rules and AuthMode=authorizer
+
+POOL = "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_Abc123"
+JWT_OK = {"AuthMode": "jwt", "JwtAlgorithms": "RS256",
+          "JwtJwksUrl": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Abc123/.well-known/jwks.json",
+          "JwtIssuer": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Abc123", "JwtAudience": "client1"}
+# What a deployer sets for each front door in authorizer mode.
+AUTHORIZER_OK = {"rest-api": {"AuthMode": "authorizer", "CognitoUserPoolArn": POOL},
+                 "http-api": {"AuthMode": "authorizer", "JwtIssuer": JWT_OK["JwtIssuer"], "JwtAudience": "client1"}}
+# Functions CloudFormation evaluates in a Rule (no Condition: Rules cannot read Conditions).
+RULE_FUNCTIONS = {"Fn::And", "Fn::Contains", "Fn::EachMemberEquals", "Fn::EachMemberIn", "Fn::Equals", "Fn::Not",
+                  "Fn::Or", "Fn::RefAll", "Fn::ValueOf", "Fn::ValueOfAll", "Ref"}
+
+
+def _functions(node):
+    found = set()
+    if isinstance(node, dict):
+        found |= {k for k in node if k.startswith("Fn::") or k in ("Ref", "Condition")}
+        for v in node.values():
+            found |= _functions(v)
+    elif isinstance(node, list):
+        for v in node:
+            found |= _functions(v)
+    return found
+
+
+def test_rules_use_only_what_cloudformation_evaluates_in_rules():
+    for name, rule in load()["Rules"].items():
+        used = _functions(rule)
+        assert used <= RULE_FUNCTIONS, (name, used - RULE_FUNCTIONS)
+        for assertion in rule["Assertions"]:
+            assert assertion["AssertDescription"], name
+
+
+def _blank(*names):
+    return {n: "" for n in names}
+
+
+@pytest.mark.parametrize("params,failed", [
+    # jwt: algorithms needed, and RS/PS/ES need the key set, the issuer and the audience.
+    ({**JWT_OK, "JwtAlgorithms": ""}, ["JwtNeedsAlgorithms"]),
+    ({**JWT_OK, "JwtJwksUrl": ""}, ["JwksAlgorithmsNeedKeysIssuerAndAudience"]),
+    ({**JWT_OK, "JwtIssuer": ""}, ["JwksAlgorithmsNeedKeysIssuerAndAudience"]),
+    ({**JWT_OK, "JwtAudience": ""}, ["JwksAlgorithmsNeedKeysIssuerAndAudience"]),
+    ({**JWT_OK, **_blank("JwtJwksUrl", "JwtIssuer", "JwtAudience")}, ["JwksAlgorithmsNeedKeysIssuerAndAudience"] * 3),
+    ({**JWT_OK, "FrontDoor": "function-url"}, []),
+    (JWT_OK, []),
+    # authorizer: an API Gateway front door with its authorizer's settings.
+    ({**_blank(*JWT_OK), "AuthMode": "authorizer", "FrontDoor": "function-url"}, ["AuthorizerNeedsAnApiGateway"]),
+    ({"AuthMode": "authorizer", "FrontDoor": "rest-api"}, ["RestAuthorizerNeedsAUserPool"]),
+    ({**AUTHORIZER_OK["rest-api"], "FrontDoor": "rest-api"}, []),
+    ({"AuthMode": "authorizer", "FrontDoor": "http-api", **_blank("JwtIssuer", "JwtAudience")},
+     ["HttpAuthorizerNeedsIssuerAndAudience"] * 2),
+    ({**AUTHORIZER_OK["http-api"], "FrontDoor": "http-api", "JwtAudience": ""}, ["HttpAuthorizerNeedsIssuerAndAudience"]),
+    ({**AUTHORIZER_OK["http-api"], "FrontDoor": "http-api"}, []),
+    # Authorizer mode reads no JWT_* variable: no algorithms needed.
+    ({**AUTHORIZER_OK["rest-api"], "FrontDoor": "rest-api", **_blank("JwtAlgorithms", "JwtJwksUrl")}, []),
+])
+def test_rules_refuse_what_cannot_work(params, failed):
+    assert rules_pass(parameter_values(env=None, **params)) == failed
+
+
+def _api_body(resources):
+    (api,) = [r for r in resources.values() if r["Type"] in ("AWS::ApiGateway::RestApi", "AWS::ApiGatewayV2::Api")]
+    return api["Properties"]["Body"]
+
+
+def _security(body):
+    return {(path, method): spec.get("security") for path, methods in body["paths"].items()
+            for method, spec in methods.items()}
+
+
+@pytest.mark.parametrize("front_door", ["rest-api", "http-api"])
+def test_jwt_mode_has_no_authorizer(front_door):
+    body = _api_body(render(FrontDoor=front_door, **JWT_OK)["Resources"])
+    assert "components" not in body
+    assert set(_security(body).values()) == {None}
+
+
+def test_authorizer_mode_on_the_rest_api_is_a_cognito_authorizer_on_post():
+    rendered = render(FrontDoor="rest-api", **AUTHORIZER_OK["rest-api"])
+    assert rules_pass(rendered["values"]) == []
+    _no_dangling_references(rendered)
+    body = _api_body(rendered["Resources"])
+    assert body["components"]["securitySchemes"] == {"CognitoUserPool": {
+        "type": "apiKey", "name": "Authorization", "in": "header",
+        "x-amazon-apigateway-authtype": "cognito_user_pools",
+        "x-amazon-apigateway-authorizer": {"type": "cognito_user_pools", "providerARNs": [{"Ref": "CognitoUserPoolArn"}]},
+    }}
+    for (path, method), security in _security(body).items():
+        # A <script> cannot send the header: GET stays open (the function refuses it without an
+        # authorizer context); the CORS preflight carries no token.
+        assert security == ([{"CognitoUserPool": []}] if method == "post" else None), (path, method)
+    env = rendered["Resources"]["PusherAuthFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["AUTH_MODE"] == {"Ref": "AuthMode"}
+
+
+def test_authorizer_mode_on_the_http_api_is_a_jwt_authorizer_on_get_and_post():
+    rendered = render(FrontDoor="http-api", **AUTHORIZER_OK["http-api"])
+    assert rules_pass(rendered["values"]) == []
+    _no_dangling_references(rendered)
+    body = _api_body(rendered["Resources"])
+    jwt = {"issuer": {"Ref": "JwtIssuer"}, "audience": [{"Ref": "JwtAudience"}]}
+    assert body["components"]["securitySchemes"] == {
+        "JwtQueryToken": {"type": "oauth2", "flows": {}, "x-amazon-apigateway-authorizer": {
+            "type": "jwt", "identitySource": "$request.querystring.token", "jwtConfiguration": jwt}},
+        "JwtHeader": {"type": "oauth2", "flows": {}, "x-amazon-apigateway-authorizer": {
+            "type": "jwt", "identitySource": "$request.header.Authorization", "jwtConfiguration": jwt}},
+    }
+    expected = {"get": [{"JwtQueryToken": []}], "post": [{"JwtHeader": []}], "options": None}
+    for (path, method), security in _security(body).items():
+        assert security == expected[method], (path, method)
+
+
+@pytest.mark.parametrize("auth_mode", ["jwt", "authorizer"])
+@pytest.mark.parametrize("front_door", FRONT_DOORS)
+def test_every_front_door_and_auth_mode_transforms_and_lints(front_door, auth_mode, tmp_path):
+    """The SAM transform for each FrontDoor and AuthMode; the Rules accept each supported pair and
+    refuse the one that cannot work (authorizer without API Gateway); cfn-lint on a copy whose
+    defaults are that pair."""
+    params = dict(JWT_OK) if auth_mode == "jwt" else dict(AUTHORIZER_OK.get(front_door, {"AuthMode": "authorizer"}))
+    rendered = render(FrontDoor=front_door, **params)
+    _no_dangling_references(rendered)
+    expected = ["AuthorizerNeedsAnApiGateway"] if (auth_mode, front_door) == ("authorizer", "function-url") else []
+    assert rules_pass(rendered["values"]) == expected
+    template = load()
+    for name, value in {"FrontDoor": front_door, **params}.items():
+        template["Parameters"][name]["Default"] = value
+    path = tmp_path / ("template-%s-%s.json" % (front_door, auth_mode))
+    path.write_text(json.dumps(template))
+    _cfn_lint(str(path))
