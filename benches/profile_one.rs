@@ -1,5 +1,5 @@
 //! Profiling aid (not a benchmark): runs one event through the warm path N
-//! times, for `valgrind --tool=callgrind` (see BENCHMARKS.md for the command).
+//! times, for `valgrind --tool=callgrind` (see docs/benchmarks.md for the command).
 //! Usage: profile_one EVENT N; `NO_LOG=1` leaves the log subscriber out,
 //! `METRICS=off` the metrics block.
 

@@ -5,7 +5,7 @@
 #   scripts/fuzz.sh [--short]        every target for FUZZ_SECONDS (default 20 s): the test command's run
 #   scripts/fuzz.sh --long           every target until FUZZ_LONG_RUNS executions (default 10,000,000)
 #                                    or FUZZ_LONG_SECONDS (default 3600 s), whichever comes first:
-#                                    the run in RELIABILITY.md
+#                                    the run in docs/reliability.md
 #   scripts/fuzz.sh --short event    only the named targets
 #   FUZZ_JOBS=1 scripts/fuzz.sh      one target at a time (default: one per CPU for --short,
 #                                    one at a time for --long)
@@ -58,7 +58,7 @@ CACHE="${PUSHER_AUTH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pusher-auth-lambda}"
 # No sanitizer by default: the crate forbids unsafe code, so AddressSanitizer only watches the
 # dependencies' unsafe code, and without it the targets run 5–20× more inputs in the same time
 # and build in three quarters of the CPU (measured: 328 against 430 CPU-seconds).
-# FUZZ_SANITIZER=address for an ASan run (RELIABILITY.md records one).
+# FUZZ_SANITIZER=address for an ASan run (docs/reliability.md records one).
 SANITIZER="${FUZZ_SANITIZER:-none}"
 FUZZ_TARGET_DIR="${FUZZ_TARGET_DIR:-$CACHE/fuzz-target-$SANITIZER}"
 mkdir -p "$FUZZ_TARGET_DIR"

@@ -23,7 +23,7 @@ step "cargo clippy -D warnings"
 cargo clippy --all-targets --locked -- -D warnings
 step "cargo test (unit, vectors, event fixtures, JWKS, Secrets Manager against moto, Runtime API faults, 5,000-invocation soak)"
 cargo test --locked
-step "fuzzing, short run: every target ~20 s (scripts/fuzz.sh --short; the long run is in RELIABILITY.md)"
+step "fuzzing, short run: every target ~20 s (scripts/fuzz.sh --short; the long run is in docs/reliability.md)"
 bash scripts/fuzz.sh --short
 step "local run smoke test (scripts/run-local.sh + its printed curl)"
 python3 tests/local_run.py

@@ -1,5 +1,5 @@
 //! Shared pieces of the fuzz targets: the endpoints under test and the
-//! oracles every answer must satisfy (see RELIABILITY.md).
+//! oracles every answer must satisfy (see docs/reliability.md).
 
 use std::borrow::Cow;
 use std::future::Future;

@@ -4,7 +4,7 @@
 //!
 //! Why not `tracing-subscriber`'s JSON formatter: on the warm path it cost
 //! several microseconds per line here, more than everything else the endpoint
-//! does (see BENCHMARKS.md); this writer formats straight into one reused
+//! does (see docs/benchmarks.md); this writer formats straight into one reused
 //! buffer and issues one `write` per line. Spans are not recorded: every
 //! request's line carries its own request id.
 

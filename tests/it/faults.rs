@@ -1,7 +1,7 @@
 //! Faults from the Lambda Runtime API, against the real bootstrap
 //! (`pusher-auth`) and the Runtime API stand-in with fault options
 //! (`tests/it/helpers/runtime_api.rs`, [`runtime_api_with`]). What each fault
-//! does is stated in RELIABILITY.md ("Faults"); each test proves it: the
+//! does is stated in docs/reliability.md ("Faults"); each test proves it: the
 //! function never hangs, and either goes on to the next invocation or exits
 //! (non-zero, one log line) so that Lambda restarts the environment.
 
