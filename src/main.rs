@@ -106,7 +106,7 @@ fn explain(args: Vec<String>) -> ExitCode {
             let mut all = Vec::new();
             for env in ex::samconfig_environments(&samconfig)? {
                 let vars = ex::samconfig_variables(&samconfig, &env)?;
-                let settings = ex::settings_for_explain(|name| lookup(&vars, name))
+                let settings = ex::settings_for_explain(|name| lookup(&vars, name), true)
                     .map_err(|error| format!("{samconfig_path} [{env}]: {error}"))?;
                 all.push((env, settings));
             }
@@ -138,12 +138,15 @@ fn explain(args: Vec<String>) -> ExitCode {
         (None, true) => Asked::Signin,
         _ => return bad("give one of --channel and --signin"),
     };
+    let claims_only = matches!(asker, Asker::Claims(_));
     let settings = match options.get("--samconfig-env") {
         Some(env) => read(samconfig_path).and_then(|samconfig| {
             let vars = ex::samconfig_variables(&samconfig, env)?;
-            ex::settings_for_explain(|name| lookup(&vars, name)).map_err(|error| error.to_string())
+            ex::settings_for_explain(|name| lookup(&vars, name), claims_only).map_err(|error| error.to_string())
         }),
-        None => ex::settings_for_explain(|name| std::env::var(name).ok()).map_err(|error| error.to_string()),
+        None => {
+            ex::settings_for_explain(|name| std::env::var(name).ok(), claims_only).map_err(|error| error.to_string())
+        }
     };
     let settings = match settings {
         Ok(settings) => settings,

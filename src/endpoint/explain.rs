@@ -113,14 +113,29 @@ pub fn samconfig_environments(samconfig: &str) -> Result<Vec<String>, String> {
         .collect())
 }
 
-/// The function's settings from `lookup`, for deciding only: the app secret
-/// is replaced by a stand-in (explain never signs, so it needs neither the
-/// secret nor AWS credentials).
-pub fn settings_for_explain(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+/// The variables that decide who may join what once a user's claims are
+/// known: all a `--claims` explanation or a policy test reads.
+const POLICY_VARIABLES: &[&str] =
+    &["AUTH_MODE", "CHANNEL_RULES", "USER_ID_CLAIM", "USER_INFO_CLAIMS", "WATCHLIST_CLAIM"];
+
+/// The function's settings from `lookup`, for deciding only. Explain never
+/// signs, so the app secret is a stand-in (no secret, no AWS credentials
+/// needed). With `claims_only` (the claims of a verified token are given),
+/// only [`POLICY_VARIABLES`] are read, the token checks are stand-ins, and the
+/// rest (an app key, URLs) may still be samconfig placeholders.
+pub fn settings_for_explain(
+    lookup: impl Fn(&str) -> Option<String>,
+    claims_only: bool,
+) -> Result<Settings, ConfigError> {
     Settings::from_lookup(|name| match name {
         "PUSHER_SECRET_ID" => None,
         "PUSHER_SECRET" => Some("explain-never-signs".into()),
-        other => lookup(other),
+        name if !claims_only => lookup(name),
+        name if POLICY_VARIABLES.contains(&name) => lookup(name),
+        "PUSHER_KEY" => Some("explain".into()),
+        "JWT_ALGORITHMS" => Some("HS256".into()),
+        "JWT_SECRET" => Some("explain-checks-no-token-signature".into()),
+        _ => None,
     })
 }
 

@@ -129,7 +129,13 @@ fn the_report_says_why() {
     assert_eq!(explain(&vars, &["--claims", "[1]", "--signin"]).0, 2);
     assert_eq!(explain(&vars, &["--claims", "{}", "--channel", "not a channel"]).0, 2);
     assert_eq!(explain(&vars, &["--channel", "private-a"]).0, 2);
-    assert_eq!(explain(&[], &["--claims", "{}", "--signin"]).0, 2, "no configuration: PUSHER_KEY is not set");
+    assert_eq!(explain(&[], &["--token", "a.b.c", "--signin"]).0, 2, "no configuration: PUSHER_KEY is not set");
+    // With claims, only the policy settings are read: an app key or a URL may still be a placeholder.
+    let placeholders =
+        [("PUSHER_KEY", "<app-key>"), ("CHANNEL_RULES", "private-user-{sub}"), ("JWT_ISSUER", "<issuer>")]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()));
+    assert_eq!(explain(&placeholders, &["--claims", r#"{"sub":"u"}"#, "--channel", "private-user-u"]).0, 0);
+    assert_eq!(explain(&placeholders, &["--token", "a.b.c", "--channel", "private-user-u"]).0, 2);
 }
 
 #[test]
