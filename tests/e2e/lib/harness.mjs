@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+import { build as esbuild } from 'esbuild';
 import { SignJWT } from 'jose';
 import { chromium } from 'playwright-core';
 import PusherServer from 'pusher';
@@ -362,6 +363,33 @@ ${extras.map((src) => `<script src="${src}"></script>\n`).join('')}<script src="
 `;
 }
 
+// The bundled page: page/bundled-entry.mjs (pusher-js 8 and the client/ package imported as ES
+// modules) bundled by esbuild from npm, once per run, as an ES module.
+let bundle;
+export function bundledPage() {
+  bundle = bundle || esbuild({
+    entryPoints: [join(E2E_DIR, 'page/bundled-entry.mjs')],
+    absWorkingDir: REPO_ROOT,
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    write: false,
+    metafile: true,
+    logLevel: 'warning',
+  }).then((r) => ({ code: r.outputFiles[0].text, inputs: Object.keys(r.metafile.inputs) }));
+  return bundle;
+}
+
+function bundledHtml() {
+  return `<!doctype html>
+<html><head><meta charset="utf-8"><title>pusher-js 8 bundled by esbuild, e2e</title>
+<script>window.E2E_PUSHER_JS_VERSION = ${JSON.stringify(libVersion(8))};</script>
+<script type="module" src="/lib/bundle-8.mjs"></script>
+<script src="/page.js"></script>
+</head><body><p>pusher-js 8 and pusher-batch-auth bundled by esbuild</p></body></html>
+`;
+}
+
 export async function startPageServer() {
   const port = await freePort();
   const server = createServer((req, res) => {
@@ -373,6 +401,10 @@ export async function startPageServer() {
     if (path === '/v8.html') return send(200, 'text/html; charset=utf-8', pageHtml(8));
     if (path === '/v7.html') return send(200, 'text/html; charset=utf-8', pageHtml(7));
     if (path === '/v4.html') return send(200, 'text/html; charset=utf-8', pageHtml(4));
+    if (path === '/v8-bundled.html') return send(200, 'text/html; charset=utf-8', bundledHtml());
+    if (path === '/lib/bundle-8.mjs') {
+      return void bundledPage().then((b) => send(200, 'application/javascript', b.code), (e) => send(500, 'text/plain', String(e)));
+    }
     // Batched authorization: the repository's client helper (pusher-js 8's customHandler) and the
     // npm pusher-js-auth plugin (it takes `window.Pusher` when it loads: one pusher-js per page).
     if (path === '/v8-batch-helper.html') return send(200, 'text/html; charset=utf-8', pageHtml(8, ['/client/pusher-batch-auth.js']));
