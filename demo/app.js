@@ -3,6 +3,8 @@
 // the user signin, over JSONP or AJAX; every step is shown as it happens. pusher-js does all
 // the requests itself; this file only watches them (the <script> tags JSONP inserts, the
 // XMLHttpRequests AJAX sends, the JSONP callbacks the answers call) and shows what it reports.
+// Each line says where it comes from: "app" for what pusher-js reports to any app (its
+// events), "page" for what only this page's instrumentation sees (requests and answers).
 (function () {
   'use strict';
 
@@ -28,16 +30,40 @@
   }
 
   // One line in the list of steps. kind: req (→ to the function), ans (← its answer),
-  // good (✓), refused (✗), info (·).
+  // good (✓), refused (✗), info (·). source: 'app' (pusher-js's events: any app gets them)
+  // or 'page' (this page's instrumentation only).
   var ARROWS = { req: '→', ans: '←', good: '✓', refused: '✗', info: '·' };
-  function step(kind, text) {
+  var SOURCES = { app: 'app', page: 'page' };
+  function step(kind, text, source) {
+    source = SOURCES[source] || 'app';
     var t = ((performance.now() - started) / 1000).toFixed(2) + ' s';
-    var li = el('li', { class: kind, 'data-kind': kind }, [
+    var li = el('li', { class: kind, 'data-kind': kind, 'data-source': source }, [
       el('span', { class: 't', text: t }),
       el('span', { class: 'arrow', text: ARROWS[kind] }),
+      el('span', { class: 'src ' + source, text: source, title: source === 'app' ? 'pusher-js reports this to any app' : "seen only by this page's instrumentation" }),
       el('span', { class: 'what mono', text: shorten(text) }),
     ]);
     $('steps').appendChild(li);
+  }
+
+  // A request without an answer after 5 s: the function is probably stuck or failing (its
+  // terminal shows why). Cleared when the answer arrives.
+  var NO_ANSWER_MS = 5000;
+  var waiting = {};
+  var nextWait = 0;
+  function awaitAnswer(subject) {
+    var key = 'w' + nextWait++;
+    waiting[key] = setTimeout(function () {
+      delete waiting[key];
+      step('refused', 'no answer from the function — see the terminal (' + subject + ', ' + NO_ANSWER_MS / 1000 + ' s)', 'page');
+      var c = cardsBySubject[subject];
+      if (c && c.getAttribute('data-state') !== 'ok') setCard(c, 'bad', 'no answer', 'no answer from the function — see the terminal');
+    }, NO_ANSWER_MS);
+    return function answered() {
+      if (waiting[key] === undefined) return;
+      clearTimeout(waiting[key]);
+      delete waiting[key];
+    };
   }
 
   function card(id, title) {
@@ -94,14 +120,16 @@
     } catch (e) { /* not JSON */ }
     if (!refusal && status && status !== 200) refusal = 'HTTP ' + status;
     var text = (typeof body === 'string' ? body : JSON.stringify(body));
-    step(refusal ? 'refused' : 'ans', 'answer for ' + what + (status ? ' (HTTP ' + status + ')' : '') + ': ' + text);
+    step(refusal ? 'refused' : 'ans', 'answer for ' + what + (status ? ' (HTTP ' + status + ')' : '') + ': ' + text, 'page');
     if (refusal) {
       lastRefusal[what] = refusal;
-      // JSONP: pusher-js goes on without a signature and the server refuses it; the reason
-      // is the function's.
-      if (cardsBySubject[what]) setCard(cardsBySubject[what], 'bad', 'refused', 'by the function: ' + refusal);
+      // The reason is the function's, read from its answer by this page's instrumentation
+      // (pusher-js passes AJAX bodies on to no app; a JSONP error object it takes as a signature).
+      if (cardsBySubject[what]) setCard(cardsBySubject[what], 'bad', 'refused', 'by the function: ' + refusal + INSTRUMENTED);
     }
   }
+
+  var INSTRUMENTED = " (read by this page's instrumentation)";
 
   function queryValue(query, name) {
     var m = new RegExp('(?:^|&)' + name + '=([^&]*)').exec(query);
@@ -125,20 +153,35 @@
         var id = /auth_callbacks\['(\d+)'\]/.exec(decodeURIComponent(queryValue(query, 'callback')));
         var subject = subjectOf(kind, query);
         if (id) jsonpSubjects[id[1]] = subject;
-        step('req', 'GET ' + n.src);
+        step('req', 'GET ' + n.src, 'page');
+        var answered = awaitAnswer(subject);
+        n.addEventListener('load', function () {
+          answered();
+          // The script ran without calling pusher-js's callback: a denial. For a channel it
+          // emits pusher:subscription_error on that channel (shown below, as any app gets it);
+          // a refused signin calls nothing at all.
+          if (id && !jsonpCalled[id[1]]) {
+            step('refused', 'answer for ' + subject + ': a denial script (it does not call pusher-js\'s callback' +
+              (kind === 'signin' ? '; pusher-js reports nothing to the app' : '; it tells the channel itself') + ')', 'page');
+            if (kind === 'signin' && cardsBySubject.signin) setCard(cardsBySubject.signin, 'bad', 'refused', 'by the function (seen only by this page\'s instrumentation: pusher-js reports nothing over JSONP)');
+          }
+        });
         n.addEventListener('error', function () {
-          step('refused', 'the ' + subject + ' request failed to load (is the function running?)');
+          answered();
+          step('refused', 'the ' + subject + ' request failed to load (is the function running?)', 'page');
         });
       });
     });
   }).observe(document.documentElement, { childList: true, subtree: true });
 
+  var jsonpCalled = {};
   var callbacks = Pusher.auth_callbacks;
   Pusher.auth_callbacks = new Proxy(callbacks, {
     get: function (target, name) {
       var f = target[name];
       if (typeof f !== 'function') return f;
       return function (data) {
+        jsonpCalled[name] = true;
         noteAnswer('jsonp', jsonpSubjects[name] || 'request ' + String(name), data);
         return f.apply(this, arguments);
       };
@@ -158,9 +201,11 @@
     if (kind) {
       var xhr = this;
       var subject = subjectOf(kind, String(body || ''));
-      step('req', info.method + ' ' + info.url + '  body: ' + body);
+      step('req', info.method + ' ' + info.url + '  body: ' + body, 'page');
+      var answered = awaitAnswer(subject);
       xhr.addEventListener('loadend', function () {
-        if (xhr.status === 0) step('refused', 'the ' + subject + ' request got no answer (function not running, or CORS refused this origin)');
+        answered();
+        if (xhr.status === 0) step('refused', 'the ' + subject + ' request got no answer (function not running, or CORS refused this origin)', 'page');
         else noteAnswer('ajax', subject, xhr.responseText, xhr.status);
       });
     }
@@ -213,14 +258,19 @@
       step('good', 'subscribed to ' + name + (kind === 'presence' ? ' (' + channel.members.count + ' member' + (channel.members.count === 1 ? '' : 's') + ')' : ''));
     });
     channel.bind('pusher:subscription_error', function (err) {
-      var reason = lastRefusal[name] ? 'by the function: ' + lastRefusal[name] : describeError(err);
+      // What the app gets: pusher-js's event (JSONP: the function's code and status; AJAX:
+      // the status only). The function's code over AJAX only this page's instrumentation reads.
+      var reported = describeError(err);
+      var reason = lastRefusal[name] && reported.indexOf(lastRefusal[name].replace(/ \(\d+\)$/, '')) < 0
+        ? 'by the function: ' + lastRefusal[name] + INSTRUMENTED + '; pusher-js reports: ' + reported
+        : 'pusher-js reports: ' + reported;
       setCard(c, 'bad', 'refused', reason);
-      step('refused', name + ' refused: ' + reason);
+      step('refused', name + ' refused: ' + describeError(err), 'app');
     });
     channel.bind('pusher:error', function (err) {
-      var reason = (lastRefusal[name] ? 'by the function: ' + lastRefusal[name] + '; ' : '') + 'server: ' + describeError(err);
+      var reason = (lastRefusal[name] ? 'by the function: ' + lastRefusal[name] + INSTRUMENTED + '; ' : '') + 'server: ' + describeError(err);
       setCard(c, 'bad', 'refused', reason);
-      step('refused', name + ' refused: ' + reason);
+      step('refused', name + ' refused: server: ' + describeError(err), 'app');
     });
     if (kind === 'presence') {
       var update = function (verb) {
@@ -245,6 +295,7 @@
     $('controls').hidden = false;
     $('cards').hidden = false;
     $('steps').hidden = false;
+    $('legend').hidden = false;
     document.querySelectorAll('input[name=transport]').forEach(function (r) {
       r.checked = r.value === transport;
       r.addEventListener('change', function () { location.search = '?transport=' + r.value; });
@@ -293,7 +344,7 @@
       step('good', 'signed in as ' + user.id + name);
     });
     pusher.user.bind('pusher:signin_error', function (err) {
-      var reason = lastRefusal.signin ? 'by the function: ' + lastRefusal.signin : describeError(err);
+      var reason = lastRefusal.signin ? 'by the function: ' + lastRefusal.signin + INSTRUMENTED + '; pusher-js reports: ' + describeError(err) : describeError(err);
       setCard(cards.signin, 'bad', 'refused', reason);
       step('refused', 'signin refused: ' + reason);
     });

@@ -73,7 +73,7 @@ sockudo_ok || { echo "e2e: $SOCKUDO is not sockudo $SOCKUDO_VERSION" >&2; exit 1
 
 # --- the suite -------------------------------------------------------------
 if [ "$#" -gt 0 ]; then FILES=("$@"); else FILES=(tests/e2e/*.test.mjs); fi
-echo "==> end-to-end suite (pusher-js $(node -p "require('./tests/e2e/node_modules/pusher-js/package.json').version") and $(node -p "require('./tests/e2e/node_modules/pusher-js-7/package.json').version"), sockudo $SOCKUDO_VERSION, $("$CHROMIUM" --version 2>/dev/null | head -n1))"
+echo "==> end-to-end suite (pusher-js $(node -p "require('./tests/e2e/node_modules/pusher-js/package.json').version"), $(node -p "require('./tests/e2e/node_modules/pusher-js-7/package.json').version") and $(node -p "require('./tests/e2e/node_modules/pusher-js-4/package.json').version"), sockudo $SOCKUDO_VERSION, $("$CHROMIUM" --version 2>/dev/null | head -n1))"
 start=$(date +%s)
 status=0
 E2E_CHROMIUM="$CHROMIUM" E2E_SOCKUDO="$SOCKUDO" E2E_VTL_PYTHON="$VTL_BIN/python" \

@@ -9,10 +9,10 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use pusher_auth_lambda::handle_bytes;
 use pusher_auth_lambda::testing::ApiEvent;
-use pusher_auth_lambda::testing::JsonpCallback;
 use pusher_auth_lambda::testing::Outcome;
 use pusher_auth_lambda::testing::ParamCollector;
 use pusher_auth_lambda::testing::{Body, Query};
+use pusher_auth_lambda::testing::{ChannelName, JsonpCallback, SocketId, CHANNEL_DENIAL_HEAD};
 use pusher_auth_lambda::Endpoint;
 use pusher_auth_lambda::Settings;
 use serde_json::Value;
@@ -136,8 +136,16 @@ const JSONP_MID: &str = " === 'function' && ";
 
 /// The JSONP oracle: `body` is exactly one call of `callback` (when given, else
 /// of whichever sound callback it names) whose argument is JSON free of `<`,
-/// `>`, `&`, U+2028 and U+2029. Returns the argument.
+/// `>`, `&`, U+2028 and U+2029, or the denial of one channel: the fixed
+/// script text followed by exactly four JSON arguments, free of the same
+/// characters: a valid socket id, a valid channel name, the number of
+/// `callback` and a fixed error object (`error`, `status`, and for a presence
+/// channel `"channel_data":"{}"`; never `auth`). Returns the argument, or the
+/// error object.
 pub fn check_jsonp(body: &str, callback: Option<&str>) -> Value {
+    if let Some(rest) = body.strip_prefix(CHANNEL_DENIAL_HEAD) {
+        return check_channel_denial(rest, callback);
+    }
     // The refusal of user authentication calls no callback at all (so pusher-js
     // sends no unsigned `pusher:signin`): `/**/void {"error":…,"status":…};`.
     if let Some(arg) = body.strip_prefix("/**/void ").and_then(|r| r.strip_suffix(';')) {
@@ -161,6 +169,37 @@ pub fn check_jsonp(body: &str, callback: Option<&str>) -> Value {
         serde_json::from_str(arg).unwrap_or_else(|e| panic!("JSONP argument is not JSON ({e}): {arg:?}"));
     assert!(value.is_object(), "{arg}");
     value
+}
+
+/// The arguments of a channel denial (after [`CHANNEL_DENIAL_HEAD`]).
+fn check_channel_denial(rest: &str, callback: Option<&str>) -> Value {
+    let args = rest.strip_suffix(");").unwrap_or_else(|| panic!("not one call of the denial: {rest:?}"));
+    for c in ['<', '>', '&', '\u{2028}', '\u{2029}'] {
+        assert!(!args.contains(c), "{c:?} in a denial's arguments: {args:?}");
+    }
+    let value: Value = serde_json::from_str(&format!("[{args}]"))
+        .unwrap_or_else(|e| panic!("a denial's arguments are not JSON ({e}): {args:?}"));
+    let [socket_id, channel, number, error] = value.as_array().map(Vec::as_slice).unwrap_or_default() else {
+        panic!("a denial has four arguments: {args:?}");
+    };
+    let socket_id = socket_id.as_str().expect("the socket id is a string");
+    assert!(SocketId::parse(socket_id).is_ok(), "unsound socket id {socket_id:?}");
+    let channel = channel.as_str().expect("the channel is a string");
+    assert!(ChannelName::parse(channel).is_ok(), "unsound channel {channel:?}");
+    let number = number.as_str().expect("the callback number is a string");
+    let cb = format!("Pusher.auth_callbacks['{number}']");
+    assert!(JsonpCallback::parse(&cb).is_ok(), "unsound callback number {number:?}");
+    if let Some(expected) = callback {
+        assert_eq!(cb, expected);
+    }
+    let object = error.as_object().unwrap_or_else(|| panic!("the error is an object: {args:?}"));
+    assert!(error["error"].is_string() && error["status"].is_u64(), "{args}");
+    let presence = channel.starts_with("presence-");
+    assert_eq!(object.len(), if presence { 3 } else { 2 }, "a fixed error object: {args}");
+    if presence {
+        assert_eq!(error["channel_data"], "{}", "{args}");
+    }
+    error.clone()
 }
 
 /// Lowercase hex HMAC-SHA256 with the app secret.

@@ -8,7 +8,7 @@ use base64::Engine as _;
 use crate::config::AppView;
 use crate::error::Refusal;
 use crate::identity::validators::Credentials;
-use crate::pusher::names::JsonpCallback;
+use crate::pusher::names::{ChannelName, JsonpCallback, SocketId};
 use crate::web::params::{Collected, ParamCollector};
 use crate::web::request::{Body, Query, Request, Route};
 use crate::web::response::Response;
@@ -55,14 +55,25 @@ impl Endpoint {
             Err(refusal) => {
                 trace.status = refusal.status();
                 trace.reason = refusal.log_reason();
-                // Which denial depends only on the route and the channel prefix
-                // pusher-js asked for; the body is fixed text either way (README,
-                // "Answers to refusals").
+                // Which denial depends on the route, on whether the request is one
+                // pusher-js sends (read without error, one channel, not a batch)
+                // with a socket id and channel name that pass validation (only then
+                // are they written into the script, to reach that channel), and on
+                // the channel prefix (README, "Answers to refusals").
                 let presence = params.channel_name.as_deref().is_some_and(|name| name.starts_with("presence-"));
-                match route {
-                    Route::UserAuth => Response::jsonp_user_auth_denial(refusal),
-                    Route::ChannelAuth if presence => Response::jsonp_presence_denial(callback, refusal),
-                    Route::ChannelAuth => Response::jsonp_denial(callback, refusal),
+                let target = match (params.socket_id.as_deref(), params.channel_name.as_deref()) {
+                    (Some(socket_id), Some(channel)) if collected.error.is_none() && params.batch.is_empty() => {
+                        SocketId::parse(socket_id).ok().zip(ChannelName::parse(channel).ok())
+                    }
+                    _ => None,
+                };
+                match (route, target) {
+                    (Route::UserAuth, _) => Response::jsonp_user_auth_denial(refusal),
+                    (Route::ChannelAuth, Some((socket_id, channel))) => {
+                        Response::jsonp_channel_denial(callback, socket_id, channel, refusal)
+                    }
+                    (Route::ChannelAuth, None) if presence => Response::jsonp_presence_denial(callback, refusal),
+                    (Route::ChannelAuth, None) => Response::jsonp_denial(callback, refusal),
                 }
             }
         }

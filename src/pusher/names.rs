@@ -114,6 +114,11 @@ impl<'a> JsonpCallback<'a> {
     pub fn as_str(&self) -> &'a str {
         self.0
     }
+
+    /// The callback's number `N` (1–9 ASCII digits), its key in `Pusher.auth_callbacks`.
+    pub fn id(&self) -> &'a str {
+        &self.0["Pusher.auth_callbacks['".len()..self.0.len() - 2]
+    }
 }
 
 #[cfg(test)]
@@ -151,6 +156,8 @@ mod tests {
     fn callbacks() {
         assert!(JsonpCallback::parse("Pusher.auth_callbacks['1']").is_ok());
         assert!(JsonpCallback::parse("Pusher.auth_callbacks['123456789']").is_ok());
+        assert_eq!(JsonpCallback::parse("Pusher.auth_callbacks['123456789']").unwrap().id(), "123456789");
+        assert_eq!(JsonpCallback::parse("Pusher.auth_callbacks['0']").unwrap().id(), "0");
         for bad in [
             "",
             "Pusher.auth_callbacks['']",

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use serde::Serialize;
 
 use crate::error::Refusal;
-use crate::pusher::names::JsonpCallback;
+use crate::pusher::names::{ChannelKind, ChannelName, JsonpCallback, SocketId};
 use crate::support::json_text;
 
 /// A successful authorization: `auth` plus what the channel type needs.
@@ -103,6 +103,49 @@ impl Response {
         Self::new(200, Some(JAVASCRIPT), jsonp_script(callback, &body.to_json()))
     }
 
+    /// JSONP denial of one channel whose socket id and name are valid: a script
+    /// that reaches the channel that asked instead of calling the callback.
+    /// pusher-js takes any JSONP answer as a success (calling the callback with
+    /// an error object makes it subscribe with an empty `auth`), so the script
+    /// finds the `Pusher.instances` entry whose `connection.socket_id` is
+    /// `socket_id`, takes `channel(name)` and, if it is still waiting for this
+    /// answer, does what pusher-js does on an AJAX error: clears
+    /// `subscriptionPending` (a later `subscribe` asks again) and emits
+    /// `pusher:subscription_error` with `{type:'AuthError',error,status}`.
+    /// Nothing is sent to the Pusher server. When `Pusher` is not a global the
+    /// script does nothing (no callback could be reached either); when
+    /// `Pusher` has no `instances` (not pusher-js) the callback gets the error
+    /// object of [`Response::jsonp_denial`] / [`Response::jsonp_presence_denial`];
+    /// when no instance has that socket id or the channel is not waiting, the
+    /// answer is stale (pusher-js asks again for every channel once it
+    /// reconnects) and nothing happens. The arguments are the validated socket
+    /// id and channel name, the callback's number and the fixed error object,
+    /// written as JSON and escaped for a script.
+    pub fn jsonp_channel_denial(
+        callback: JsonpCallback<'_>,
+        socket_id: SocketId<'_>,
+        channel: ChannelName<'_>,
+        refusal: Refusal,
+    ) -> Self {
+        let error = match channel.kind() {
+            ChannelKind::Presence => presence_error_json(refusal),
+            ChannelKind::Private | ChannelKind::Encrypted => error_json(refusal),
+        };
+        let mut args = String::with_capacity(error.len() + channel.as_str().len() + 64);
+        json_text::push_string(&mut args, socket_id.as_str());
+        args.push(',');
+        json_text::push_string(&mut args, channel.as_str());
+        args.push(',');
+        json_text::push_string(&mut args, callback.id());
+        args.push(',');
+        args.push_str(&error);
+        let mut body = String::with_capacity(CHANNEL_DENIAL_HEAD.len() + args.len() + 2);
+        body.push_str(CHANNEL_DENIAL_HEAD);
+        escape_for_script(&args, &mut body);
+        body.push_str(");");
+        Self::new(200, Some(JAVASCRIPT), body)
+    }
+
     /// JSONP denial of a private or encrypted channel: a script answered with
     /// 4xx never runs and pusher-js would wait forever, so the answer is 200
     /// and the callback gets an error object without `auth`. The log records
@@ -120,10 +163,7 @@ impl Response {
     /// sends `pusher:subscribe` without `auth`, which every Pusher-protocol
     /// server refuses for that channel alone.
     pub fn jsonp_presence_denial(callback: JsonpCallback<'_>, refusal: Refusal) -> Self {
-        let mut json = error_json(refusal);
-        json.pop();
-        json.push_str(PRESENCE_DENIAL_CHANNEL_DATA);
-        Self::new(200, Some(JAVASCRIPT), jsonp_script(callback, &json))
+        Self::new(200, Some(JAVASCRIPT), jsonp_script(callback, &presence_error_json(refusal)))
     }
 
     /// JSONP denial of user authentication (`pusher.signin()`): a script that
@@ -159,6 +199,34 @@ impl Response {
 /// What a presence denial adds to the error object (fixed text; see
 /// [`Response::jsonp_presence_denial`]).
 const PRESENCE_DENIAL_CHANNEL_DATA: &str = ",\"channel_data\":\"{}\"}";
+
+/// The fixed text of [`Response::jsonp_channel_denial`] before its arguments
+/// `("<socket id>","<channel>","<N>",{"error":…,"status":…[,"channel_data":"{}"]});`.
+/// `s`, `n`, `k`, `e`: socket id, channel name, callback number, error object.
+pub const CHANNEL_DENIAL_HEAD: &str = concat!(
+    "/**/(function(s,n,k,e){",
+    "var P=typeof Pusher==='undefined'?null:Pusher,l=P&&P.instances,i,p,c;",
+    "if(!P)return;",
+    "if(!l||typeof l.length!=='number'){",
+    "if(P.auth_callbacks&&typeof P.auth_callbacks[k]==='function')P.auth_callbacks[k](e);",
+    "return;}",
+    "for(i=l.length;i--;){p=l[i];",
+    "if(p&&p.connection&&p.connection.socket_id===s&&typeof p.channel==='function'){",
+    "c=p.channel(n);",
+    "if(c&&c.subscriptionPending&&typeof c.emit==='function'){",
+    "c.subscriptionPending=false;",
+    "c.emit('pusher:subscription_error',{type:'AuthError',error:e.error,status:e.status});",
+    "}}}})(",
+);
+
+/// The presence denial's error object: [`error_json`] plus the fixed
+/// `"channel_data":"{}"`.
+fn presence_error_json(refusal: Refusal) -> String {
+    let mut json = error_json(refusal);
+    json.pop();
+    json.push_str(PRESENCE_DENIAL_CHANNEL_DATA);
+    json
+}
 
 /// `{"error":"<code>","status":<status>}` (codes are fixed snake_case words).
 fn error_json(refusal: Refusal) -> String {
@@ -254,6 +322,12 @@ mod tests {
             Response::error(Refusal::Forbidden),
             Response::jsonp_denial(cb, Refusal::Forbidden),
             Response::jsonp_presence_denial(cb, Refusal::Forbidden),
+            Response::jsonp_channel_denial(
+                cb,
+                SocketId::parse("1.2").unwrap(),
+                ChannelName::parse("private-a").unwrap(),
+                Refusal::Forbidden,
+            ),
             Response::jsonp_user_auth_denial(Refusal::Forbidden),
             Response::no_content(),
         ] {
@@ -272,6 +346,53 @@ mod tests {
             r.body,
             "/**/typeof Pusher.auth_callbacks['3'] === 'function' && Pusher.auth_callbacks['3']({\"error\":\"forbidden\",\"status\":403,\"channel_data\":\"{}\"});"
         );
+    }
+
+    #[test]
+    fn channel_denial_is_the_fixed_script_with_validated_arguments() {
+        let cb = JsonpCallback::parse("Pusher.auth_callbacks['12']").unwrap();
+        let socket_id = SocketId::parse("123.456").unwrap();
+        let cases = [
+            ("private-a", Refusal::Forbidden, r#""123.456","private-a","12",{"error":"forbidden","status":403}"#),
+            (
+                "private-encrypted-a",
+                Refusal::Unauthenticated(AuthFailure::TokenExpired),
+                r#""123.456","private-encrypted-a","12",{"error":"token_expired","status":401}"#,
+            ),
+            (
+                "presence-a_-=@,.;Z9",
+                Refusal::Forbidden,
+                r#""123.456","presence-a_-=@,.;Z9","12",{"error":"forbidden","status":403,"channel_data":"{}"}"#,
+            ),
+        ];
+        for (name, refusal, args) in cases {
+            let r = Response::jsonp_channel_denial(cb, socket_id, ChannelName::parse(name).unwrap(), refusal);
+            assert_eq!(r.status, 200);
+            assert_eq!(r.header("Content-Type"), Some(JAVASCRIPT));
+            assert_eq!(r.body, format!("{CHANNEL_DENIAL_HEAD}{args});"));
+            // The arguments are one JSON array: nothing but the four values.
+            let parsed: serde_json::Value = serde_json::from_str(&format!("[{args}]")).unwrap();
+            assert_eq!(parsed[1], name);
+            assert!(parsed[3].get("auth").is_none());
+        }
+    }
+
+    #[test]
+    fn channel_denial_head_reaches_the_channel_not_the_server() {
+        // Calls the callback only where `Pusher` has no `instances` (not pusher-js);
+        // otherwise emits pusher-js's own AJAX error shape on the pending channel.
+        let head = CHANNEL_DENIAL_HEAD;
+        assert!(head.starts_with("/**/(function(s,n,k,e){") && head.ends_with("})("));
+        assert_eq!(head.matches("P.auth_callbacks[k](e)").count(), 1);
+        assert!(head.contains("if(!l||typeof l.length!=='number'){"));
+        assert!(head.contains("p.connection.socket_id===s"));
+        assert!(head.contains("c.subscriptionPending=false;"));
+        assert!(head.contains("c.emit('pusher:subscription_error',{type:'AuthError',error:e.error,status:e.status});"));
+        assert!(!head.contains("send_event") && !head.contains("subscribe("));
+        // No `<` (so no `</script`) and no string delimiter but `'`.
+        for c in ['<', '"', '`', '\u{2028}', '\u{2029}'] {
+            assert!(!head.contains(c), "{c:?} in the fixed text");
+        }
     }
 
     #[test]

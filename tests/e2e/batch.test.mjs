@@ -2,7 +2,7 @@
 // real pusher-js (8.x and 7.x) in headless Chromium against sockudo and the function under
 // `cargo lambda watch`. Clients on the wire: the repository's client/pusher-batch-auth.js (served
 // from the checkout) and the npm pusher-js-auth plugin. See README.md next to this file.
-import { after, before } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import {
   WAIT_MS,
   WORK_DIR,
   browserScenario,
+  bundledPage,
   channelInfo,
   jsonLines,
   loadPage,
@@ -26,6 +27,7 @@ import {
   uniq,
   waitUntil,
 } from './lib/harness.mjs';
+import { upToDate } from '../../client/build.mjs';
 
 const WATCHLIST_CLAIM = 'watchlist';
 
@@ -191,9 +193,34 @@ const PLUGIN_SETUP = `
 
 const CLIENTS = [
   { name: 'client/pusher-batch-auth.js over JSONP (pusher-js 8)', path: '/v8-batch-helper.html', setup: HELPER_SETUP, transport: 'jsonp' },
+  // The client/ package as a bundler takes it (its package.json `exports`: the ES module),
+  // bundled by esbuild with pusher-js 8.
+  { name: 'pusher-batch-auth imported and bundled by esbuild over JSONP (pusher-js 8)', path: '/v8-bundled.html', setup: HELPER_SETUP, transport: 'jsonp', bundled: true },
+  { name: 'pusher-batch-auth imported and bundled by esbuild over AJAX (pusher-js 8)', path: '/v8-bundled.html', setup: HELPER_SETUP, transport: 'ajax', bundled: true },
   { name: 'pusher-js-auth over AJAX with pusher-js 8', path: '/v8-pusher-js-auth.html', setup: PLUGIN_SETUP, transport: 'ajax' },
   { name: 'pusher-js-auth over AJAX with pusher-js 7', path: '/v7-pusher-js-auth.html', setup: PLUGIN_SETUP, transport: 'ajax' },
 ];
+
+// The script-tag build is generated from the package's one source (client/build.mjs).
+test('client/pusher-batch-auth.js is the build of client/src/pusher-batch-auth.mjs (node client/build.mjs)', () => {
+  assert.ok(upToDate(), 'run node client/build.mjs');
+});
+
+/** The bundled page: built from the package's ES module (not the script-tag build). */
+async function assertBundled(page) {
+  const { inputs } = await bundledPage();
+  assert.ok(inputs.some((f) => f.endsWith('client/src/pusher-batch-auth.mjs')), `the ES module was bundled: ${inputs}`);
+  assert.ok(!inputs.some((f) => f.endsWith('client/pusher-batch-auth.js')), `not the script-tag build: ${inputs}`);
+  // Observed: pusher-js 8's web build sets window.Pusher itself when it loads (its runtime's
+  // setup; with encryption, to the base class the imported one extends, sharing its static
+  // `instances` and `auth_callbacks`), bundled or not, so JSONP answers reach it either way.
+  assert.deepEqual(
+    await page.evaluate(() => [typeof window.Pusher, window.E2E_PUSHER.prototype instanceof window.Pusher,
+      window.E2E_PUSHER.instances === window.Pusher.instances, Array.isArray(window.Pusher.instances)]),
+    ['function', true, true, true],
+    'the bundled pusher-js made its base class window.Pusher',
+  );
+}
 
 // ---------------------------------------------------------------------------
 // 10 private and presence channels in one request; a forbidden channel in a batch.
@@ -201,6 +228,7 @@ const CLIENTS = [
 for (const client of CLIENTS) {
   scenario(`${client.name}: 10 private and presence channels, one request, all subscribed`, async ({ open, note }) => {
     const { page, requests } = await open('batch10', client.path);
+    if (client.bundled) await assertBundled(page);
     const sub = `user-${uniq()}`;
     const token = await mintToken(cfg, { sub, name: 'Batch Person' });
     await connect(page, 'c', socketOptions(), client.setup, { endpoint: fn.authEndpoint, transport: client.transport, token });
@@ -230,6 +258,7 @@ for (const client of CLIENTS) {
 
   scenario(`${client.name}: a forbidden channel in a batch is refused, the others subscribe`, async ({ open }) => {
     const { page, requests } = await open('forbidden', client.path);
+    if (client.bundled) await assertBundled(page);
     const sub = `user-${uniq()}`;
     const token = await mintToken(cfg, { sub, name: 'Batch Person' });
     await connect(page, 'c', socketOptions(), client.setup, { endpoint: fn.authEndpoint, transport: client.transport, token });
@@ -241,6 +270,10 @@ for (const client of CLIENTS) {
     assert.equal(results[forbidden].outcome, 'subscription_error', `${forbidden}: ${JSON.stringify(results[forbidden])}`);
     assert.equal(results[forbidden].subscribed, false);
     assert.equal(results[forbidden].detail.type, 'AuthError');
+    if (client.setup === HELPER_SETUP) {
+      // The helper's Error for the channel carries the endpoint's code and status.
+      assert.equal(results[forbidden].detail.error, 'channel authorization refused: forbidden (403)', JSON.stringify(results[forbidden]));
+    }
     delete results[forbidden];
     await assertAllSubscribed(results, sub);
     assert.equal(await channelOccupied(forbidden), false, 'sockudo has no subscriber on the forbidden channel');

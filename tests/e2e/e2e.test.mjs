@@ -26,6 +26,9 @@ import {
   uniq,
   waitForLog,
   waitUntil,
+  assertJsonpRefused,
+  errors4009,
+  jsonpDenial,
 } from './lib/harness.mjs';
 
 const REFUSAL_BOUND_MS = 2000; // the issue: a refusal reaches the page within 2 s
@@ -219,18 +222,20 @@ for (const transport of ['jsonp', 'ajax']) {
 // Scenario 6: refusals reach the page within 2 s and nothing subscribes.
 
 const REFUSALS = [
-  { name: 'no token', token: async () => undefined, channel: (kind) => `${kind}-${uniq()}`, ajaxStatus: 401 },
+  { name: 'no token', token: async () => undefined, channel: (kind) => `${kind}-${uniq()}`, ajaxStatus: 401, code: 'unauthenticated' },
   {
     name: 'expired token',
     token: async () => mintToken(cfg, { sub: `late-${uniq()}`, name: 'Late', expiresInSeconds: -600 }),
     channel: (kind) => `${kind}-${uniq()}`,
     ajaxStatus: 401,
+    code: 'token_expired',
   },
   {
     name: 'channel refused by CHANNEL_RULES',
     token: async () => mintToken(cfg, { sub: `user-${uniq()}`, name: 'Valid' }),
     channel: (kind) => `${kind.replace(/-(allowed|room)$/, '')}-forbidden-${uniq()}`,
     ajaxStatus: 403,
+    code: 'forbidden',
   },
 ];
 // kind → channel prefix of an otherwise allowed channel
@@ -251,20 +256,19 @@ for (const transport of ['jsonp', 'ajax']) {
         assert.notEqual(r.outcome, 'timeout', `${what}: the page learns of the refusal (no hang)`);
         assert.ok(r.elapsedMs < REFUSAL_BOUND_MS, `${what}: within ${REFUSAL_BOUND_MS} ms (took ${r.elapsedMs} ms)`);
         assert.equal(r.subscribed, false, `${what}: not subscribed`);
-        if (transport === 'jsonp' && kind !== 'encrypted') {
-          // JSONP: the callback runs with an answer that has no `auth` (a presence denial
-          // also has a fixed `channel_data`, README "Answers to refusals"); pusher-js
-          // subscribes without a signature and sockudo refuses it (pusher:error 4009).
-          assert.ok(['channel_pusher_error', 'connection_error'].includes(r.outcome), `${what}: ${JSON.stringify(r)}`);
-          const error = r.outcome === 'connection_error' ? r.detail.data : r.detail;
-          assert.equal(error.code, 4009, `${what}: ${JSON.stringify(r)}`);
+        if (transport === 'jsonp') {
+          // JSONP: the denial script emits pusher-js's own error shape on the channel, with
+          // the endpoint's code (README "Answers to refusals"); nothing goes to sockudo.
+          assertJsonpRefused(r, { code: refusal.code, status: refusal.ajaxStatus, what });
         } else {
-          // AJAX: the refused POST; JSONP encrypted (no shared_secret): pusher-js itself refuses.
+          // AJAX: the refused POST.
           assert.equal(r.outcome, 'subscription_error', `${what}: ${JSON.stringify(r)}`);
         }
         assert.equal((await channelInfo(api, channel)).occupied, false, `${what}: sockudo has no subscriber`);
       }
       assert.equal((await page.evaluate((i) => window.E2E.state(i), id)).state, 'connected', `${refusal.name}: still connected`);
+      await new Promise((ok) => setTimeout(ok, 300));
+      assert.deepEqual(await errors4009(page, id), [], `${refusal.name}: no pusher:error 4009`);
     }
 
     // A {sub} rule: the user's own channel is signed, another user's is refused.
@@ -438,19 +442,14 @@ scenario('REST API stage (mapping templates): JSONP private, presence, signin an
   note(`refused ${refusedPrivate}: ${rp.outcome} after ${rp.elapsedMs} ms ${JSON.stringify(rp.detail)}`);
   assert.notEqual(rp.outcome, 'timeout', `${refusedPrivate}: the page learns of the refusal (no hang)`);
   assert.ok(rp.elapsedMs < REFUSAL_BOUND_MS, `${refusedPrivate}: within ${REFUSAL_BOUND_MS} ms (took ${rp.elapsedMs} ms)`);
-  assert.equal(rp.subscribed, false);
-  // No `auth` in the answer: pusher-js subscribes without a signature and sockudo refuses it (4009).
-  assert.ok(['channel_pusher_error', 'connection_error'].includes(rp.outcome), `${refusedPrivate}: ${JSON.stringify(rp)}`);
-  assert.equal((rp.outcome === 'connection_error' ? rp.detail.data : rp.detail).code, 4009, JSON.stringify(rp));
+  // The denial script emits pusher-js's own error shape on the channel (README, "Answers to refusals").
+  assertJsonpRefused(rp, { code: 'forbidden', status: 403, what: refusedPrivate });
   const refusedPresence = `presence-forbidden-${uniq()}`;
   const rq = await subscribe(page, 'r', refusedPresence, HANG_MS);
   note(`refused ${refusedPresence}: ${rq.outcome} after ${rq.elapsedMs} ms ${JSON.stringify(rq.detail)}`);
-  // The presence denial's fixed `channel_data` and no `auth`: pusher-js subscribes without a
-  // signature and sockudo refuses it (4009), as for the private channel.
-  assert.ok(['channel_pusher_error', 'connection_error'].includes(rq.outcome), `${refusedPresence}: ${JSON.stringify(rq)}`);
-  assert.equal((rq.outcome === 'connection_error' ? rq.detail.data : rq.detail).code, 4009, JSON.stringify(rq));
-  assert.ok(rq.elapsedMs < REFUSAL_BOUND_MS, `${refusedPresence}: within ${REFUSAL_BOUND_MS} ms (took ${rq.elapsedMs} ms)`);
-  assert.equal(rq.subscribed, false);
+  assertJsonpRefused(rq, { code: 'forbidden', status: 403, what: refusedPresence });
+  await new Promise((ok) => setTimeout(ok, 300));
+  assert.deepEqual(await errors4009(page, 'r'), [], 'no pusher:error 4009');
   for (const channel of [refusedPrivate, refusedPresence]) {
     assert.equal((await channelInfo(api, channel)).occupied, false, `${channel}: sockudo has no subscriber`);
   }
@@ -459,7 +458,8 @@ scenario('REST API stage (mapping templates): JSONP private, presence, signin an
   }
 
   // What went over the wire: every request pusher-js made went to the stage, with its
-  // Pusher.auth_callbacks['N'] callback, and came back as JavaScript calling that callback.
+  // Pusher.auth_callbacks['N'] callback, and came back as JavaScript calling that callback
+  // (signed) or as the denial script for that callback, socket and channel (refused).
   await waitUntil('the stage answers to be read', 5000, async () => answers.length >= 5 && answers.every((a) => a.body !== undefined));
   const expected = [
     ['/staging/pusher/auth', priv],
@@ -478,7 +478,14 @@ scenario('REST API stage (mapping templates): JSONP private, presence, signin an
     assert.equal(a.headers['content-type'], 'application/javascript; charset=utf-8', what);
     assert.equal(a.headers['x-content-type-options'], 'nosniff', what);
     assert.equal(a.headers['cache-control'], 'no-store, private', what);
-    assert.ok(a.body.startsWith(`/**/typeof ${callback} === 'function' && ${callback}({`), `${what}: ${a.body}`);
+    const denial = jsonpDenial(a.body);
+    if (a.query.channel_name === refusedPrivate || a.query.channel_name === refusedPresence) {
+      assert.ok(denial, `${what}: the denial script: ${a.body}`);
+      assert.deepEqual([denial.socketId, denial.channel, denial.callback], [a.query.socket_id, a.query.channel_name, callback], what);
+      assert.equal(denial.error.error, 'forbidden', what);
+    } else {
+      assert.ok(a.body.startsWith(`/**/typeof ${callback} === 'function' && ${callback}({`), `${what}: ${a.body}`);
+    }
     // The stage rendered request.vtl, invoked the function and applied the default integration response…
     const requestId = a.headers['x-amzn-requestid'];
     const line = access.find((e) => e.requestId === requestId);

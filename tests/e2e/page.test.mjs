@@ -92,9 +92,13 @@ async function openPage(label, url) {
 /** For assertion messages: a signature that reached the page is never printed. */
 const redact = (text) => text.replace(/[0-9a-f]{64}/g, '<64 hex digits>').replace(/("shared_secret":")[^"]+/g, '$1<redacted>');
 
-/** The page's list of steps as the user reads it: [{ kind, text }]. */
+/** The page's list of steps as the user reads it: [{ kind, source, text }] (source: its app/page tag). */
 function steps(page) {
-  return page.$$eval('#steps li', (lis) => lis.map((li) => ({ kind: li.dataset.kind, text: li.querySelector('.what').textContent })));
+  return page.$$eval('#steps li', (lis) => lis.map((li) => ({
+    kind: li.dataset.kind,
+    source: li.querySelector('.src').textContent,
+    text: li.querySelector('.what').textContent,
+  })));
 }
 
 async function cardState(page, id) {
@@ -203,9 +207,39 @@ for (const transport of ['jsonp', 'ajax']) {
       await page.click('#extra button');
       const refused = await waitForCard(page, 'extra-4', 'bad');
       assert.match(refused.text, /refused\s+by the function: invalid_channel_name \(400\)/, refused.text);
+      assert.match(refused.text, /read by this page's instrumentation/, `the card says where the reason comes from: ${refused.text}`);
       const after = await steps(page);
-      assert.ok(after.some((s) => s.kind === 'refused' && s.text.startsWith('answer for private-not valid') &&
+      assert.ok(after.some((s) => s.kind === 'refused' && s.source === 'page' && s.text.startsWith('answer for private-not valid') &&
         s.text.includes('"error":"invalid_channel_name"')), redact(JSON.stringify(after.slice(-4))));
+
+      // Which details a real app also gets: every line is tagged, the legend explains the tags.
+      const legend = await page.innerText('#legend');
+      assert.match(legend, /app\s+what a real app also gets: pusher-js's events/, legend);
+      assert.match(legend, /page\s+what only this page sees through its instrumentation/, legend);
+      assert.match(legend, /patches XMLHttpRequest and wraps Pusher\.auth_callbacks/, legend);
+      for (const s of after) {
+        const expected = s.kind === 'req' || s.text.startsWith('answer for ') ? 'page' : 'app';
+        assert.equal(s.source, expected, `${s.kind} line tagged ${expected}: ${redact(s.text)}`);
+      }
+      assert.ok(after.some((s) => s.source === 'app' && s.text.startsWith('subscribed to private-demo')), 'subscriptions are app lines');
+
+      // A request the function never answers (held by the browser here): after 5 s the page says so.
+      const slow = `private-slow-${transport}`;
+      await page.route(`${fn.authEndpoint}*`, (route) => {
+        const req = route.request();
+        if ((req.url() + (req.postData() || '')).includes(slow)) return; // never answered
+        route.continue();
+      });
+      const asked = Date.now();
+      await page.fill('#extra-channel', slow);
+      await page.click('#extra button');
+      const silent = await waitForCard(page, 'extra-5', 'bad');
+      const waited = Date.now() - asked;
+      assert.match(silent.text, /no answer from the function — see the terminal/, silent.text);
+      assert.ok(waited >= 4500 && waited < 9000, `after about 5 s (${waited} ms)`);
+      const last = await steps(page);
+      assert.ok(last.some((s) => s.kind === 'refused' && s.source === 'page' &&
+        s.text.startsWith(`no answer from the function — see the terminal (${slow}, 5 s)`)), redact(JSON.stringify(last.slice(-3))));
 
       if (transport === 'jsonp') {
         const shot = join(WORK_DIR, 'page.png');

@@ -11,15 +11,20 @@ import assert from 'node:assert/strict';
 import {
   WAIT_MS,
   WORK_DIR,
+  assertJsonpRefused,
   assertSubscribed,
   browserScenario,
   channelInfo,
+  errors4009,
+  jsonpDenial,
   loadPage,
   makeConfig,
   socketOptions,
   startStack,
+  recordSentFrames,
   stopStack,
   subscribe,
+  subscribesFor,
   uniq,
   waitForLog,
   waitUntil,
@@ -135,8 +140,13 @@ function scenario(name, body, timeout) {
         entry.body = await res.text().catch(() => '');
         secrets.answers.push(entry.body);
       });
-      const page = await loadPage(context, consoleLines, label, `${pageServer.origin}/v${version}.html`, { version });
-      return { page, context, label, answers };
+      // Every frame the page sends to sockudo (to prove a refused channel sends no subscribe).
+      const frames = [];
+      const page = await loadPage(context, consoleLines, label, `${pageServer.origin}/v${version}.html`, {
+        version,
+        beforeGoto: (p) => recordSentFrames(p, frames),
+      });
+      return { page, context, label, answers, frames };
     };
     return body({ open, note });
   });
@@ -165,6 +175,9 @@ async function connect(page, id, options, tokenValue) {
 function setToken(page, id, tokenValue) {
   return page.evaluate(([i, tok]) => {
     window.E2E_PARAMS[i].token = tok;
+    // pusher-js 4 deep-copies its options when constructed: change its own copy of auth.params too.
+    const config = window.E2E.client(i).config;
+    if (config && config.auth && config.auth.params && config.auth.params !== window.E2E_PARAMS[i]) config.auth.params.token = tok;
   }, [id, tokenValue]);
 }
 
@@ -188,20 +201,43 @@ async function answerFor(answers, { channel, route = 'auth', after = 0 }) {
     answers.slice(after).find((a) => a.route === route && a.body !== undefined && (!channel || a.channel === channel)));
 }
 
-/** A refused channel as the page sees it: sockudo's 4009 for a subscription without auth, or pusher-js's own error. */
-function assertRefusedOnPage(r, { kind, transport, status, what }) {
+/**
+ * A refused channel as the page sees it: `pusher:subscription_error` on that channel, with
+ * the status (AJAX: pusher-js's own error) or with the endpoint's code and status (JSONP:
+ * the denial script emits it, README "Answers to refusals").
+ */
+function assertRefusedOnPage(r, { transport, code, status, what }) {
   assert.notEqual(r.outcome, 'timeout', `${what}: the page learns of the refusal: ${JSON.stringify(r)}`);
   assert.equal(r.subscribed, false, what);
   if (transport === 'ajax') {
     assert.equal(r.outcome, 'subscription_error', `${what}: ${JSON.stringify(r)}`);
     assert.equal(r.detail.status, status, `${what}: pusher-js reports ${JSON.stringify(r.detail)}`);
-  } else if (kind === 'encrypted') {
-    // No shared_secret in the answer: pusher-js refuses the channel itself.
-    assert.equal(r.outcome, 'subscription_error', `${what}: ${JSON.stringify(r)}`);
   } else {
-    // No auth in the answer: pusher-js subscribes without one and sockudo refuses it (4009).
-    assert.ok(['channel_pusher_error', 'connection_error'].includes(r.outcome), `${what}: ${JSON.stringify(r)}`);
-    assert.equal((r.outcome === 'connection_error' ? r.detail.data : r.detail).code, 4009, `${what}: ${JSON.stringify(r)}`);
+    assertJsonpRefused(r, { code, status, what });
+  }
+}
+
+/** The JSONP denial `answer` is for `channel` on `socketId`, with pusher-js's callback and the error. */
+function assertDenialAnswer(answer, { socketId, channel, code, status, kind, what }) {
+  assert.equal(answer.status, 200, what);
+  const denial = jsonpDenial(answer.body);
+  assert.ok(denial, `${what}: the channel denial script: ${answer.body}`);
+  assert.equal(denial.socketId, socketId, what);
+  assert.equal(denial.channel, channel, what);
+  assert.equal(denial.callback, new URL(answer.url).searchParams.get('callback'), what);
+  assert.deepEqual(denial.error, kind === 'presence' ? { error: code, status, channel_data: '{}' } : { error: code, status }, what);
+}
+
+/**
+ * After the refusals on client `id`: no `pusher:error` 4009 reached it (a quiet moment
+ * first, for one that would follow the last refusal) and no `pusher:subscribe` was sent
+ * for any refused channel.
+ */
+async function assertNothingSentFor(page, frames, id, refused, what) {
+  await new Promise((ok) => setTimeout(ok, 500));
+  assert.deepEqual(await errors4009(page, id), [], `${what}: no pusher:error 4009`);
+  for (const channel of refused) {
+    assert.deepEqual(subscribesFor(frames, channel), [], `${what}: no pusher:subscribe sent for ${channel}`);
   }
 }
 
@@ -318,9 +354,10 @@ const KINDS = {
 
 for (const transport of ['jsonp', 'ajax']) {
   scenario(`production (${transport}): every token hole and the cross-tenant channel are refusals that leave the connection working`, async ({ open, note }) => {
-    const { page, answers } = await open(`holes-${transport}`);
+    const { page, answers, frames } = await open(`holes-${transport}`);
     const good = await idToken(alice, pool.keys.rs);
-    await connect(page, 'c', options8(transport), good);
+    const socketId = await connect(page, 'c', options8(transport), good);
+    const refused = [];
     if (transport === 'jsonp') {
       const s = await signin(page, 'c');
       assert.equal(s.outcome, 'signin_success', `signin: ${JSON.stringify(s)}`);
@@ -341,15 +378,12 @@ for (const transport of ['jsonp', 'ajax']) {
         const what = `${hole.name}, ${kind} ${channel}`;
         const since = answers.length;
         const r = await subscribe(page, 'c', channel, HANG_MS);
-        note(`${what}: ${r.outcome} ${JSON.stringify(r.detail)}`);
-        assertRefusedOnPage(r, { kind, transport, status: hole.status, what });
+        note(`${what}: ${r.outcome} after ${r.elapsedMs} ms ${JSON.stringify(r.detail)}`);
+        assertRefusedOnPage(r, { transport, code: hole.code, status: hole.status, what });
+        refused.push(channel);
         const answer = await answerFor(answers, { channel, after: since });
         if (transport === 'jsonp') {
-          const payload = jsonpPayload(answer.body);
-          assert.equal(answer.status, 200, what);
-          assert.equal(payload.error, hole.code, `${what}: ${answer.body}`);
-          assert.equal(payload.status, hole.status, `${what}: ${answer.body}`);
-          assert.equal(payload.auth, undefined, what);
+          assertDenialAnswer(answer, { socketId, channel, code: hole.code, status: hole.status, kind, what });
         } else {
           assert.deepEqual([answer.status, JSON.parse(answer.body)], [hole.status, { error: hole.code, status: hole.status }], what);
         }
@@ -358,21 +392,29 @@ for (const transport of ['jsonp', 'ajax']) {
       }
       await assertReceives(page, 'c', anchor, hole.name);
     }
+    await assertNothingSentFor(page, frames, 'c', refused, transport);
   });
 }
 
 // ---------------------------------------------------------------------------
-// Scenario 4 (hole 8): JSONP refusals on connections that signed in, that did not, and
-// whose signin was refused, with pusher-js 8.6 and 7.6: the connection and its other
+// Scenario 4 (hole 8, issue 23): JSONP refusals with pusher-js 8.6, 7.6 and 4.4, on
+// connections that signed in, that did not, and whose signin was refused (pusher-js 4 has no
+// signin): each refused private, presence and encrypted channel gets
+// `pusher:subscription_error` with the endpoint's code within 2 s, nothing is sent to sockudo
+// for it (no subscribe, no 4009), a second subscribe asks the function again, a refusal for an
+// expired token is signed once the token is refreshed, and the connection and its other
 // channels keep working. See README ("Answers to refusals") for the answers chosen.
 
-for (const version of [8, 7]) {
-  scenario(`production (pusher-js ${version}, JSONP): refused signin, private and presence leave the connection working, signed in or not`, async ({ open, note }) => {
-    const { page, answers } = await open(`hole8-v${version}`, { version });
+const MODES = { 8: ['signed in', 'not signed in', 'signin refused'], 7: ['signed in', 'not signed in', 'signin refused'], 4: ['not signed in'] };
+
+for (const version of [8, 7, 4]) {
+  scenario(`production (pusher-js ${version}, JSONP): refused channels fire subscription_error, ask again, leave the connection working, signed in or not`, async ({ open, note }) => {
+    const { page, answers, frames } = await open(`hole8-v${version}`, { version });
     const opts = version === 8 ? options8('jsonp') : options7();
     const good = await idToken(alice, pool.keys.rs);
     const bad = await idToken(alice, pool.keys.rs, { aud: pool.otherClientId });
-    for (const mode of ['signed in', 'not signed in', 'signin refused']) {
+    const expired = await idToken(alice, pool.keys.rs, { iat: now() - 7200, exp: now() - 3600 });
+    for (const mode of MODES[version]) {
       const id = mode.replace(/\W+/g, '-');
       const socketId = await connect(page, id, opts, good);
       const anchor = `private-user-${alice.sub}`;
@@ -407,20 +449,44 @@ for (const version of [8, 7]) {
         const signinLines = sockudo.child.logSince(sockudoMark).split('\n').filter((l) => l.includes(socketId) && /signin|signed in/i.test(l));
         assert.deepEqual(signinLines, [], `${mode}: sockudo got no pusher:signin from ${socketId}`);
       }
-      // Refused channels: a channel of another org, over JSONP.
+      const refused = [];
       for (const [kind, channelOf] of Object.entries(KINDS)) {
+        // A channel of another org: refused, and refused again when subscribed again (the
+        // second subscribe asks the function again: pusher-js no longer thinks it pending).
         const channel = channelOf('globex');
-        const what = `pusher-js ${version}, ${mode}: ${kind} ${channel}`;
-        const r = await subscribe(page, id, channel, HANG_MS);
-        note(`${what}: ${r.outcome} ${JSON.stringify(r.detail)}`);
-        assertRefusedOnPage(r, { kind, transport: 'jsonp', what });
-        const payload = jsonpPayload((await answerFor(answers, { channel })).body);
-        assert.deepEqual(payload, kind === 'presence'
-          ? { error: 'forbidden', status: 403, channel_data: '{}' }
-          : { error: 'forbidden', status: 403 }, what);
-        assert.equal(await state(page, id), 'connected', `${what}: still connected`);
-        assert.equal((await channelInfo(api, channel)).occupied, false, `${what}: sockudo has no subscriber`);
+        refused.push(channel);
+        for (const attempt of [1, 2]) {
+          const what = `pusher-js ${version}, ${mode}: ${kind} ${channel}, attempt ${attempt}`;
+          const since = answers.length;
+          const r = await subscribe(page, id, channel, HANG_MS);
+          note(`${what}: ${r.outcome} after ${r.elapsedMs} ms ${JSON.stringify(r.detail)}`);
+          assertJsonpRefused(r, { code: 'forbidden', status: 403, what });
+          assertDenialAnswer(await answerFor(answers, { channel, after: since }), { socketId, channel, code: 'forbidden', status: 403, kind, what });
+          assert.equal(answers.filter((a) => a.channel === channel).length, attempt, `${what}: asked the function ${attempt} time(s)`);
+          assert.deepEqual(await page.evaluate(([i, c]) => window.E2E.channelState(i, c), [id, channel]).then((c) => [c.subscribed, c.pending]), [false, false], what);
+          assert.equal(await state(page, id), 'connected', `${what}: still connected`);
+        }
+        assert.equal((await channelInfo(api, channel)).occupied, false, `${channel}: sockudo has no subscriber`);
+        // The org's own channel with an expired token: token_expired, then signed on the next
+        // subscribe once the page has a fresh token.
+        const own = channelOf('acme');
+        const what = `pusher-js ${version}, ${mode}: ${kind} ${own}`;
+        await setToken(page, id, expired);
+        let since = answers.length;
+        let r = await subscribe(page, id, own, HANG_MS);
+        note(`${what}, expired token: ${r.outcome} after ${r.elapsedMs} ms ${JSON.stringify(r.detail)}`);
+        assertJsonpRefused(r, { code: 'token_expired', status: 401, what: `${what}, expired token` });
+        assertDenialAnswer(await answerFor(answers, { channel: own, after: since }), { socketId, channel: own, code: 'token_expired', status: 401, kind, what });
+        await setToken(page, id, good);
+        since = answers.length;
+        r = await subscribe(page, id, own);
+        assertSubscribed(r, `${what}, refreshed token`);
+        assert.ok(jsonpPayload((await answerFor(answers, { channel: own, after: since })).body).auth, `${what}: signed`);
+        const sent = subscribesFor(frames, own);
+        assert.equal(sent.length, 1, `${what}: one pusher:subscribe, the signed one: ${JSON.stringify(sent)}`);
+        assert.match(sent[0].data.auth, /^[^:]+:[0-9a-f]{64}$/, `${what}: the subscribe is signed`);
       }
+      await assertNothingSentFor(page, frames, id, refused, `pusher-js ${version}, ${mode}`);
       await assertReceives(page, id, anchor, `pusher-js ${version}, ${mode}`);
       assert.equal(await state(page, id), 'connected', `pusher-js ${version}, ${mode}: still connected at the end`);
     }

@@ -3,8 +3,9 @@
 //! rejection rule. Expected signatures come from the official vectors or from
 //! an HMAC computed here, never from the crate's own signer.
 
-use crate::helpers::{fixture, fixture_bytes, hmac_hex, vectors};
+use crate::helpers::{channel_denial, fixture, fixture_bytes, hmac_hex, vectors};
 use pusher_auth_lambda::handle_bytes;
+use pusher_auth_lambda::testing::decode_component;
 use pusher_auth_lambda::Endpoint;
 use serde_json::Value;
 
@@ -99,6 +100,30 @@ fn jsonp_ok(json: &str) -> String {
 
 fn jsonp_denial(code: &str, status: u16) -> String {
     proxy(200, JS, &script(&format!(r#"{{"error":"{code}","status":{status}}}"#)))
+}
+
+/// A query parameter of a JSONP event, decoded: REST proxy
+/// (`queryStringParameters`), mapping template (`params.querystring`) or HTTP
+/// API (`rawQueryString`).
+fn query_param(event: &Value, name: &str) -> String {
+    let decoded = [&event["queryStringParameters"][name], &event["params"]["querystring"][name]];
+    if let Some(value) = decoded.into_iter().find_map(Value::as_str) {
+        return value.to_owned();
+    }
+    let raw = event["rawQueryString"].as_str().unwrap();
+    let value = raw.split('&').find_map(|pair| pair.strip_prefix(name).and_then(|v| v.strip_prefix('=')));
+    decode_component(value.unwrap()).unwrap().into_owned()
+}
+
+/// The JSONP denial of the one channel `event` asks for (README, "Answers to
+/// refusals"), as its script body: it reaches that channel on that socket.
+fn channel_denial_script(event: &Value, error: &str) -> String {
+    channel_denial(&query_param(event, "socket_id"), &query_param(event, "channel_name"), "1", error)
+}
+
+/// [`channel_denial_script`] as the proxy answer.
+fn jsonp_channel_denial(event: &Value, code: &str, status: u16) -> String {
+    proxy(200, JS, &channel_denial_script(event, &format!(r#"{{"error":"{code}","status":{status}}}"#)))
 }
 
 fn plain_error(code: &str, status: u16) -> String {
@@ -372,18 +397,21 @@ fn rejection_encrypted_channel_without_master_key() {
     assert_answer(
         "apigw-v2-jsonp-encrypted",
         &run(&no_key, &fixture_bytes("apigw-v2-jsonp-encrypted")),
-        &jsonp_denial("encryption_not_configured", 403),
+        &jsonp_channel_denial(&fixture("apigw-v2-jsonp-encrypted"), "encryption_not_configured", 403),
     );
 }
 
-/// A refused presence channel: the denial also carries the fixed `"channel_data":"{}"`,
-/// so pusher-js sends a subscription the server refuses on its own, even on a
-/// connection that asked to sign in (README, "Answers to refusals").
+/// A refused presence channel: the error object also carries the fixed
+/// `"channel_data":"{}"`, for a page whose `Pusher` is not pusher-js (the script
+/// then calls the callback with it) and for a name that is not valid (the
+/// callback is called: pusher-js sends a subscription the server refuses on its
+/// own, even on a connection that asked to sign in). README, "Answers to refusals".
 #[test]
 fn rejection_presence_channel_is_a_denial_with_fixed_channel_data() {
     let private_only = endpoint_with(&[("CHANNEL_RULES", "private-*")]);
-    let expected = proxy(200, JS, &script(r#"{"error":"forbidden","status":403,"channel_data":"{}"}"#));
     for name in ["apigw-v1-jsonp-presence", "apigw-v2-jsonp-presence"] {
+        let error = r#"{"error":"forbidden","status":403,"channel_data":"{}"}"#;
+        let expected = proxy(200, JS, &channel_denial_script(&fixture(name), error));
         assert_answer(name, &run(&private_only, &fixture_bytes(name)), &expected);
     }
     // Any refusal of a presence-… name, the name itself valid or not.
@@ -432,7 +460,11 @@ fn stage_variables_choose_the_key_but_never_the_secret() {
     assert_eq!(out, jsonp_ok(&format!(r#"{{"auth":"otherkey:{signature}"}}"#)));
     assert!(!log.contains("attacker-secret"));
     event["stageVariables"]["PUSHER_KEY"] = Value::from("not a key");
-    assert_answer(&event_name(&event), &run_value(&endpoint(), &event), &jsonp_denial("server_error", 500));
+    assert_answer(
+        &event_name(&event),
+        &run_value(&endpoint(), &event),
+        &jsonp_channel_denial(&event, "server_error", 500),
+    );
 }
 
 #[test]
@@ -539,7 +571,7 @@ fn mapping_template_event_with_cognito_claims() {
     event["context"]["authorizer-claims"] = serde_json::json!({});
     let (mapped, log) = outcome_logged(&e, &serde_json::to_vec(&event).unwrap());
     let body: String = serde_json::from_str(&mapped.unwrap()).unwrap();
-    assert_eq!(body, script(r#"{"error":"unauthenticated","status":401}"#));
+    assert_eq!(body, channel_denial_script(&event, r#"{"error":"unauthenticated","status":401}"#));
     assert_eq!(log_without_duration(&log)["reason"], "no_authorizer_context");
     // A Lambda authorizer's principal id is the user id.
     event["context"]["authorizer-principal-id"] = Value::from("u8");

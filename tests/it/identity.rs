@@ -79,6 +79,12 @@ fn script(json: &str) -> String {
     format!("/**/typeof Pusher.auth_callbacks['1'] === 'function' && Pusher.auth_callbacks['1']({json});")
 }
 
+/// The JSONP denial of `channel` (socket `1.2`, callback `1`): the script that
+/// reaches that channel with the error object `json` (README, "Answers to refusals").
+fn denial(channel: &str, json: &str) -> String {
+    crate::helpers::channel_denial("1.2", channel, "1", json)
+}
+
 /// A refused signin over JSONP: a script that does not call pusher-js's callback
 /// (README, "Answers to refusals").
 fn signin_denial(json: &str) -> String {
@@ -161,7 +167,7 @@ fn every_token_refusal() {
         let code = if reason == "token_expired" { "token_expired" } else { "unauthenticated" };
         assert_eq!(
             (status, body.as_str()),
-            (200, script(&format!(r#"{{"error":"{code}","status":401}}"#)).as_str()),
+            (200, denial("private-user-1", &format!(r#"{{"error":"{code}","status":401}}"#)).as_str()),
             "{name}"
         );
         assert_eq!((line["status"].as_u64(), line["reason"].as_str()), (Some(401), Some(reason)), "{name}");
@@ -226,7 +232,7 @@ fn policy_refusals_and_near_misses() {
         if allowed {
             assert_eq!(line["reason"], "ok", "{channel}");
         } else {
-            assert_eq!(body, script(r#"{"error":"forbidden","status":403}"#), "{channel}");
+            assert_eq!(body, denial(channel, r#"{"error":"forbidden","status":403}"#), "{channel}");
             assert_eq!(line["reason"], "channel_not_allowed", "{channel}");
         }
     }
@@ -561,7 +567,7 @@ fn user_info_over_one_kilobyte_is_refused() {
     let (status, body, line) = run(&e, &event);
     assert_eq!(status, 200);
     // A presence denial carries the fixed channel_data (README, "Answers to refusals").
-    assert_eq!(body, script(r#"{"error":"user_info_too_large","status":403,"channel_data":"{}"}"#));
+    assert_eq!(body, denial("presence-room-x", r#"{"error":"user_info_too_large","status":403,"channel_data":"{}"}"#));
     assert_eq!(line["reason"], "user_info_too_large");
     event["requestContext"]["authorizer"]["jwt"]["claims"]["name"] = Value::from("n".repeat(900));
     assert_eq!(run(&e, &event).2["reason"], "ok");
@@ -616,7 +622,7 @@ fn an_unverified_email_is_never_an_identity() {
         let (_, body, line) = run(&e, &jsonp_event(channel, Some(&token)));
         assert_eq!(line["reason"], reason, "{verified}");
         if reason != "ok" {
-            assert_eq!(body, script(r#"{"error":"unauthenticated","status":401}"#), "{verified}");
+            assert_eq!(body, denial(channel, r#"{"error":"unauthenticated","status":401}"#), "{verified}");
         }
         let (_, body, line) = run(&e, &signin_event(&token));
         assert_eq!(line["reason"], reason, "signin, {verified}");
@@ -655,7 +661,7 @@ fn an_email_placeholder_reads_only_a_verified_address() {
     let unverified = hs256_with(json!({"sub": "u", "email": "victim@example.com", "email_verified": "false"}));
     let (_, body, line) = run(&e, &jsonp_event(channel, Some(&unverified)));
     assert_eq!(line["reason"], "channel_claim_unverified");
-    assert_eq!(body, script(r#"{"error":"forbidden","status":403}"#));
+    assert_eq!(body, denial(channel, r#"{"error":"forbidden","status":403}"#));
     // Other channels of the same user are unaffected, and another address is a plain refusal.
     assert_eq!(run(&e, &jsonp_event("private-user-u", Some(&unverified))).2["reason"], "ok");
     assert_eq!(
@@ -692,7 +698,7 @@ fn issuer_and_audience_come_before_expiry() {
     ] {
         let (_, body, line) = run(&e, &jsonp_event("private-user-user-3", Some(&hs256_exactly(&claims))));
         assert_eq!(line["reason"], reason, "{claims}");
-        assert_eq!(body, script(&format!(r#"{{"error":"{code}","status":401}}"#)), "{claims}");
+        assert_eq!(body, denial("private-user-user-3", &format!(r#"{{"error":"{code}","status":401}}"#)), "{claims}");
     }
 }
 

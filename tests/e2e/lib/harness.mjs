@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+import { build as esbuild } from 'esbuild';
 import { SignJWT } from 'jose';
 import { chromium } from 'playwright-core';
 import PusherServer from 'pusher';
@@ -342,10 +343,12 @@ export async function mintToken(cfg, { sub, name, expiresInSeconds = 600, claims
 }
 
 // ---------------------------------------------------------------------------
-// Page servers: static pages loading pusher-js 8 or 7 and the in-page helper.
+// Page servers: static pages loading pusher-js 8, 7 or 4 and the in-page helper.
 
-const LIB_PACKAGES = { 8: 'pusher-js', 7: 'pusher-js-7' };
-const libFile = (major) => join(E2E_DIR, 'node_modules', LIB_PACKAGES[major], 'dist/web/pusher-with-encryption.js');
+const LIB_PACKAGES = { 8: 'pusher-js', 7: 'pusher-js-7', 4: 'pusher-js-4' };
+// pusher-js 4's one web build includes encryption (tweetnacl); 5 and later have a separate one.
+const libFile = (major) =>
+  join(E2E_DIR, 'node_modules', LIB_PACKAGES[major], major === 4 ? 'dist/web/pusher.js' : 'dist/web/pusher-with-encryption.js');
 const libVersion = (major) =>
   JSON.parse(readFileSync(join(E2E_DIR, 'node_modules', LIB_PACKAGES[major], 'package.json'), 'utf8')).version;
 
@@ -360,6 +363,33 @@ ${extras.map((src) => `<script src="${src}"></script>\n`).join('')}<script src="
 `;
 }
 
+// The bundled page: page/bundled-entry.mjs (pusher-js 8 and the client/ package imported as ES
+// modules) bundled by esbuild from npm, once per run, as an ES module.
+let bundle;
+export function bundledPage() {
+  bundle = bundle || esbuild({
+    entryPoints: [join(E2E_DIR, 'page/bundled-entry.mjs')],
+    absWorkingDir: REPO_ROOT,
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    write: false,
+    metafile: true,
+    logLevel: 'warning',
+  }).then((r) => ({ code: r.outputFiles[0].text, inputs: Object.keys(r.metafile.inputs) }));
+  return bundle;
+}
+
+function bundledHtml() {
+  return `<!doctype html>
+<html><head><meta charset="utf-8"><title>pusher-js 8 bundled by esbuild, e2e</title>
+<script>window.E2E_PUSHER_JS_VERSION = ${JSON.stringify(libVersion(8))};</script>
+<script type="module" src="/lib/bundle-8.mjs"></script>
+<script src="/page.js"></script>
+</head><body><p>pusher-js 8 and pusher-batch-auth bundled by esbuild</p></body></html>
+`;
+}
+
 export async function startPageServer() {
   const port = await freePort();
   const server = createServer((req, res) => {
@@ -370,6 +400,11 @@ export async function startPageServer() {
     };
     if (path === '/v8.html') return send(200, 'text/html; charset=utf-8', pageHtml(8));
     if (path === '/v7.html') return send(200, 'text/html; charset=utf-8', pageHtml(7));
+    if (path === '/v4.html') return send(200, 'text/html; charset=utf-8', pageHtml(4));
+    if (path === '/v8-bundled.html') return send(200, 'text/html; charset=utf-8', bundledHtml());
+    if (path === '/lib/bundle-8.mjs') {
+      return void bundledPage().then((b) => send(200, 'application/javascript', b.code), (e) => send(500, 'text/plain', String(e)));
+    }
     // Batched authorization: the repository's client helper (pusher-js 8's customHandler) and the
     // npm pusher-js-auth plugin (it takes `window.Pusher` when it loads: one pusher-js per page).
     if (path === '/v8-batch-helper.html') return send(200, 'text/html; charset=utf-8', pageHtml(8, ['/client/pusher-batch-auth.js']));
@@ -383,6 +418,7 @@ export async function startPageServer() {
     }
     if (path === '/lib/pusher-8.js') return send(200, 'application/javascript', readFileSync(libFile(8)));
     if (path === '/lib/pusher-7.js') return send(200, 'application/javascript', readFileSync(libFile(7)));
+    if (path === '/lib/pusher-4.js') return send(200, 'application/javascript', readFileSync(libFile(4)));
     if (path === '/page.js') return send(200, 'application/javascript', readFileSync(join(E2E_DIR, 'page/page.js')));
     return send(404, 'text/plain', 'not found');
   });
@@ -609,4 +645,54 @@ export function jsonLines(text) {
         return {};
       }
     });
+}
+
+// ---------------------------------------------------------------------------
+// JSONP refusals of one channel (README, "Answers to refusals"): a fixed script whose
+// arguments are the socket id, the channel, the callback's number and the error object.
+
+const JSONP_DENIAL = /^\/\*\*\/\(function\(s,n,k,e\)\{[^"<]*\}\)\((.*)\);$/s;
+
+/** The arguments of the function's JSONP channel denial, or null for any other body. */
+export function jsonpDenial(body) {
+  const m = JSONP_DENIAL.exec(body);
+  if (!m) return null;
+  const args = JSON.parse(`[${m[1]}]`);
+  assert.equal(args.length, 4, `a denial has four arguments: ${body}`);
+  const [socketId, channel, number, error] = args;
+  return { socketId, channel, callback: `Pusher.auth_callbacks['${number}']`, error };
+}
+
+/** Records into `frames` every WebSocket frame `page` sends (parsed); pass as loadPage's beforeGoto. */
+export function recordSentFrames(page, frames) {
+  page.on('websocket', (ws) =>
+    ws.on('framesent', (f) => {
+      try {
+        frames.push(JSON.parse(String(f.payload)));
+      } catch {
+        frames.push({ raw: String(f.payload) });
+      }
+    }));
+}
+
+/** The `pusher:subscribe` frames sent for `channel`. */
+export function subscribesFor(frames, channel) {
+  return frames.filter((f) => f.event === 'pusher:subscribe' && f.data && f.data.channel === channel);
+}
+
+/**
+ * A JSONP refusal as pusher-js itself reports an AJAX one: `pusher:subscription_error`
+ * on the channel with {type: 'AuthError', error: <code>, status} within 2 s, not subscribed.
+ */
+export function assertJsonpRefused(r, { code, status, what }) {
+  assert.equal(r.outcome, 'subscription_error', `${what}: ${JSON.stringify(r)}`);
+  assert.deepEqual(r.detail, { type: 'AuthError', error: code, status }, `${what}: ${JSON.stringify(r)}`);
+  assert.ok(r.elapsedMs < 2000, `${what}: within 2 s (took ${r.elapsedMs} ms)`);
+  assert.equal(r.subscribed, false, what);
+}
+
+/** The server's 4009 ("Authentication signature required") errors client `id` got. */
+export async function errors4009(page, id) {
+  return (await pageLog(page)).filter((e) =>
+    e.client === id && e.kind === 'connection-error' && e.detail && e.detail.data && e.detail.data.code === 4009);
 }

@@ -8,6 +8,7 @@ pub(crate) mod runtime_api;
 use pusher_auth_lambda::handle_bytes;
 use pusher_auth_lambda::logging::Captured;
 use pusher_auth_lambda::store_from_lookup;
+use pusher_auth_lambda::testing::CHANNEL_DENIAL_HEAD;
 use pusher_auth_lambda::Endpoint;
 use pusher_auth_lambda::Settings;
 
@@ -164,4 +165,28 @@ pub(crate) fn assert_emf(line: &serde_json::Value) -> &serde_json::Value {
         }
     }
     &directives[0]
+}
+
+/// The JSONP denial of one channel (README, "Answers to refusals"): the fixed
+/// script reaching `channel` on the connection `socket_id`, with callback
+/// number `callback` and the error object `error` (JSON text) as arguments.
+pub(crate) fn channel_denial(socket_id: &str, channel: &str, callback: &str, error: &str) -> String {
+    let args = [Value::from(socket_id), Value::from(channel), Value::from(callback)].map(|v| v.to_string()).join(",");
+    format!("{CHANNEL_DENIAL_HEAD}{args},{error});")
+}
+
+/// The value a JSONP body hands over: the argument of its callback call, or
+/// the error object of a channel denial (whose other arguments must be the
+/// socket id, channel and callback number given).
+pub(crate) fn jsonp_value(body: &str, socket_id: &str, channel: &str) -> Value {
+    let prefix = "/**/typeof Pusher.auth_callbacks['1'] === 'function' && Pusher.auth_callbacks['1'](";
+    if let Some(json) = body.strip_prefix(prefix).and_then(|b| b.strip_suffix(");")) {
+        return serde_json::from_str(json).unwrap();
+    }
+    let args = body.strip_prefix(CHANNEL_DENIAL_HEAD).and_then(|b| b.strip_suffix(");"));
+    let args: Value =
+        serde_json::from_str(&format!("[{}]", args.unwrap_or_else(|| panic!("not JSONP: {body}")))).unwrap();
+    assert_eq!(args.as_array().map(Vec::len), Some(4), "{body}");
+    assert_eq!((&args[0], &args[1], &args[2]), (&Value::from(socket_id), &Value::from(channel), &Value::from("1")));
+    args[3].clone()
 }

@@ -1,0 +1,180 @@
+/*
+ * pusher-batch-auth: batched channel authorization for pusher-js 8, over
+ * JSONP (no CORS) or AJAX, against pusher-auth-lambda's `/pusher/auth` route.
+ *
+ * The one source of the package (client/package.json): an ES module, `import
+ * PusherBatchAuth from 'pusher-batch-auth'` with a bundler or a browser's
+ * import map. `node client/build.mjs` writes the script-tag build from it,
+ * client/pusher-batch-auth.js (a global `PusherBatchAuth`, or CommonJS).
+ *
+ * Plain JavaScript, no dependency: import it (or load the script-tag build
+ * after pusher-js) and pass its handler as pusher-js 8's
+ * `channelAuthorization.customHandler`:
+ *
+ *   import Pusher from 'pusher-js';
+ *   import PusherBatchAuth from 'pusher-batch-auth';
+ *   // or: <script src="pusher.min.js"></script> <script src="pusher-batch-auth.js"></script>
+ *   const batch = PusherBatchAuth({
+ *     endpoint: 'https://<api>/<stage>/pusher/auth',
+ *     transport: 'jsonp',                        // or 'ajax'
+ *     paramsProvider: () => ({ token: currentIdToken() }),
+ *   });
+ *   const pusher = new Pusher(key, { cluster, channelAuthorization: { customHandler: batch.handler } });
+ *
+ * Subscriptions made within `delayMs` (default 20 ms) of the first one are
+ * sent as one request: `socket_id`, `channel_name[0]`, `channel_name[1]`, …
+ * plus your params (the format of the npm `pusher-js-auth` plugin). The
+ * answer is one object keyed by channel name, each `{"status":200,"data":{…}}`
+ * or `{"status":403}`; every channel gets its own result, so one refused
+ * channel refuses only itself (pusher-js then reports `pusher:subscription_error`
+ * for it). At most `maxBatch` (default 25, the endpoint's limit) channels go in
+ * one request; more are split.
+ *
+ * A whole-batch refusal (no valid token, say) is the endpoint's error object
+ * `{"error":"<code>","status":<status>}`: every channel of the batch fails
+ * with an Error whose `code` and `status` are those (e.g. `token_expired`:
+ * refresh the token and subscribe again). Over JSONP a request that never
+ * answers (network error, a script answered 4xx/5xx, which browsers do not
+ * run) fails its channels after `timeoutMs` (default 10 s) or on the script's
+ * `error` event.
+ *
+ * JSONP callbacks are registered as `Pusher.auth_callbacks['N']`, the only
+ * callback form the endpoint accepts, with N from a range pusher-js's own
+ * counter never reaches in practice (from 900000000 up), on the global
+ * `Pusher` (where there is none, `options.Pusher` or a stub
+ * `{ auth_callbacks: {} }` is made that global).
+ */
+
+var nextCallback = 900000000;
+
+/**
+ * The object the endpoint's JSONP answers reach: they call the global
+ * `Pusher.auth_callbacks['N']`. `window.Pusher` (pusher-js 8's web build sets
+ * it when it loads, from a script tag or bundled); when there is none,
+ * `options.Pusher` or else a stub `{ auth_callbacks: {} }` becomes `window.Pusher`.
+ */
+function jsonpGlobal(options) {
+  var global = typeof window !== 'undefined' ? window : self;
+  return global.Pusher || (global.Pusher = options.Pusher || { auth_callbacks: {} });
+}
+
+function query(socketId, channels, params) {
+  var parts = ['socket_id=' + encodeURIComponent(socketId)];
+  channels.forEach(function (channel, i) {
+    parts.push('channel_name%5B' + i + '%5D=' + encodeURIComponent(channel));
+  });
+  Object.keys(params || {}).forEach(function (name) {
+    parts.push(encodeURIComponent(name) + '=' + encodeURIComponent(params[name]));
+  });
+  return parts.join('&');
+}
+
+function failure(code, status) {
+  var error = new Error('channel authorization refused: ' + code + ' (' + status + ')');
+  error.code = code;
+  error.status = status;
+  return error;
+}
+
+/** Hands each waiting channel its result from the batch answer. */
+function settle(waiting, answer) {
+  if (!answer || typeof answer !== 'object') {
+    answer = { error: 'invalid_answer', status: 0 };
+  }
+  if (typeof answer.error === 'string') {
+    waiting.forEach(function (w) { w.callback(failure(answer.error, answer.status), null); });
+    return;
+  }
+  waiting.forEach(function (w) {
+    var entry = answer[w.channel];
+    if (entry && entry.status === 200 && entry.data && typeof entry.data.auth === 'string') {
+      w.callback(null, entry.data);
+    } else {
+      var status = entry && entry.status ? entry.status : 404;
+      w.callback(failure(status === 404 ? 'not_answered' : 'forbidden', status), null);
+    }
+  });
+}
+
+function sendJsonp(options, socketId, waiting) {
+  var Pusher = jsonpGlobal(options);
+  var callbacks = Pusher.auth_callbacks || (Pusher.auth_callbacks = {});
+  var id;
+  do { id = String(nextCallback++); } while (callbacks[id]);
+  var script = document.createElement('script');
+  var done = false;
+  var timer;
+  function finish(answer) {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    delete callbacks[id];
+    if (script.parentNode) script.parentNode.removeChild(script);
+    settle(waiting, answer);
+  }
+  callbacks[id] = finish;
+  var params = options.paramsProvider ? options.paramsProvider() : options.params;
+  var callback = "Pusher.auth_callbacks['" + id + "']";
+  script.src = options.endpoint + (options.endpoint.indexOf('?') < 0 ? '?' : '&') +
+    'callback=' + encodeURIComponent(callback) + '&' + query(socketId, waiting.map(function (w) { return w.channel; }), params);
+  script.onerror = function () { finish({ error: 'network_error', status: 0 }); };
+  timer = setTimeout(function () { finish({ error: 'timeout', status: 0 }); }, options.timeoutMs || 10000);
+  (document.head || document.getElementsByTagName('head')[0]).appendChild(script);
+}
+
+function sendAjax(options, socketId, waiting) {
+  var params = options.paramsProvider ? options.paramsProvider() : options.params;
+  var headers = options.headersProvider ? options.headersProvider() : options.headers || {};
+  var xhr = new XMLHttpRequest();
+  xhr.open('POST', options.endpoint, true);
+  xhr.setRequestHeader('Content-Type', 'application/x-www-form-urlencoded');
+  Object.keys(headers).forEach(function (name) { xhr.setRequestHeader(name, headers[name]); });
+  xhr.onreadystatechange = function () {
+    if (xhr.readyState !== 4) return;
+    var answer;
+    try { answer = JSON.parse(xhr.responseText); } catch (e) { answer = null; }
+    if (xhr.status !== 200 && !(answer && typeof answer.error === 'string')) {
+      answer = { error: 'http_error', status: xhr.status };
+    }
+    settle(waiting, answer);
+  };
+  xhr.send(query(socketId, waiting.map(function (w) { return w.channel; }), params));
+}
+
+/**
+ * options: endpoint (required), transport ('jsonp' default, or 'ajax'),
+ * params or paramsProvider, headers or headersProvider (AJAX only),
+ * delayMs (20), maxBatch (25), timeoutMs (10000, JSONP), onRequest(channels)
+ * (called once per request sent, e.g. to count them), Pusher (JSONP, when
+ * `window.Pusher` is not set: the object made `window.Pusher`, default a stub).
+ */
+export default function PusherBatchAuth(options) {
+  if (!options || !options.endpoint) throw new Error('PusherBatchAuth: endpoint is required');
+  var pending = {}; // socket id -> [{channel, callback}]
+  var timers = {};
+  function flush(socketId) {
+    var waiting = pending[socketId] || [];
+    delete pending[socketId];
+    delete timers[socketId];
+    var max = options.maxBatch || 25;
+    for (var i = 0; i < waiting.length; i += max) {
+      var part = waiting.slice(i, i + max);
+      if (options.onRequest) options.onRequest(part.map(function (w) { return w.channel; }));
+      (options.transport === 'ajax' ? sendAjax : sendJsonp)(options, socketId, part);
+    }
+  }
+  return {
+    /** pusher-js 8 `channelAuthorization.customHandler`. */
+    handler: function (params, callback) {
+      var socketId = params.socketId;
+      (pending[socketId] = pending[socketId] || []).push({ channel: params.channelName, callback: callback });
+      if (!timers[socketId]) {
+        timers[socketId] = setTimeout(function () { flush(socketId); }, options.delayMs === undefined ? 20 : options.delayMs);
+      }
+    },
+    /** Sends what is waiting now. */
+    flush: function () { Object.keys(pending).forEach(flush); },
+  };
+}
+
+export { PusherBatchAuth };
