@@ -47,14 +47,6 @@ git rev-parse --verify --quiet "$BASE^{commit}" > /dev/null || {
   exit 1
 }
 
-CACHE="${PUSHER_AUTH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pusher-auth-lambda}"
-ROOT="$CACHE/cargo-mutants"
-MUTANTS="$ROOT/bin/cargo-mutants"
-if ! [[ -x "$MUTANTS" ]] || ! "$MUTANTS" mutants --version | grep -q '^cargo-mutants 27\.'; then
-  echo "==> installing cargo-mutants 27 into $ROOT"
-  cargo install --locked --root "$ROOT" cargo-mutants --version '^27'
-fi
-
 OUTPUT="${MUTANTS_OUTPUT:-target/mutants}"
 mkdir -p "$OUTPUT"
 DIFF="$OUTPUT/in.diff"
@@ -64,6 +56,14 @@ if [[ ! -s "$DIFF" ]]; then
   echo "==> no Rust change since $BASE: nothing to mutate"
   exit 0
 fi
+CACHE="${PUSHER_AUTH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pusher-auth-lambda}"
+ROOT="$CACHE/cargo-mutants"
+MUTANTS="$ROOT/bin/cargo-mutants"
+if ! [[ -x "$MUTANTS" ]] || ! "$MUTANTS" mutants --version | grep -q '^cargo-mutants 27\.'; then
+  echo "==> installing cargo-mutants 27 into $ROOT"
+  cargo install --locked --root "$ROOT" cargo-mutants --version '^27'
+fi
+
 SCOPE=(--in-diff "$DIFF")
 if [[ "${MUTANTS_SCOPE:-lines}" == files ]]; then
   SCOPE=()

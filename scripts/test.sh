@@ -23,6 +23,23 @@ step "cargo clippy -D warnings"
 cargo clippy --all-targets --locked -- -D warnings
 step "cargo test (unit, vectors, event fixtures, JWKS, Secrets Manager against moto, Runtime API faults, 5,000-invocation soak)"
 cargo test --locked
+step "mutation testing of the last commit's Rust lines (scripts/mutants.sh HEAD~1, at most 10 minutes)"
+# A missed mutant is a bug the tests would let through: it fails the run. Past 10 minutes the
+# run stops and says so (a large commit: run scripts/mutants.sh on it by hand before pushing).
+mutants_status=0
+rm -f "$CACHE/mutants-timed-out"
+setsid bash scripts/mutants.sh HEAD~1 &
+MUTANTS=$!
+( sleep 600 && kill -- -"$MUTANTS" 2>/dev/null && touch "$CACHE/mutants-timed-out" ) &
+WATCHDOG=$!
+wait "$MUTANTS" || mutants_status=$?
+kill "$WATCHDOG" 2>/dev/null || true
+if [ -f "$CACHE/mutants-timed-out" ]; then mutants_status=124; fi
+case "$mutants_status" in
+  0) ;;
+  124) echo "==> mutation testing took over 10 minutes for this commit: not finished here; run scripts/mutants.sh HEAD~1" ;;
+  *) echo "==> mutation testing found missed mutants (above), or could not run (status $mutants_status)"; exit 1 ;;
+esac
 step "fuzzing, short run: every target ~20 s (scripts/fuzz.sh --short; the long run is in docs/reliability.md)"
 bash scripts/fuzz.sh --short
 step "local run smoke test (scripts/run-local.sh + its printed curl)"

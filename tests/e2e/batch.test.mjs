@@ -352,18 +352,18 @@ scenario('watchlist: the watcher sees the watched user come online and go offlin
 });
 
 // ---------------------------------------------------------------------------
-// token_expired: the README's two recipes, read from README.md and run verbatim.
+// token_expired: the two recipes of docs/users.md, read from the page and run verbatim.
 
-/** The ```js block that follows `<!-- e2e: <name> -->` in README.md. */
+/** The ```js block that follows `<!-- e2e: <name> -->` in docs/users.md. */
 function readmeBlock(name) {
-  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+  const readme = readFileSync(join(REPO_ROOT, 'docs', 'users.md'), 'utf8');
   const m = readme.match(new RegExp(`<!-- e2e: ${name} -->\\n\`\`\`js\\n([\\s\\S]*?)\\n\`\`\`\\n`));
-  assert.ok(m, `README.md has the block ${name}`);
+  assert.ok(m, `docs/users.md has the block ${name}`);
   return m[1];
 }
 
 for (const [recipe, transport] of [['token-expired-jsonp', 'jsonp'], ['token-expired-ajax', 'ajax']]) {
-  scenario(`token_expired over ${transport.toUpperCase()}: the README's recipe refreshes the token and the channels subscribe`, async ({ open, note }) => {
+  scenario(`token_expired over ${transport.toUpperCase()}: the docs' recipe refreshes the token and the channels subscribe`, async ({ open, note }) => {
     const { page, requests } = await open(recipe, '/v8-batch-helper.html');
     const sub = `user-${uniq()}`;
     // The page's first token expires 2 s after it is minted; later ones are fresh.
@@ -380,7 +380,7 @@ for (const [recipe, transport] of [['token-expired-jsonp', 'jsonp'], ['token-exp
     const since = fn.child.logSize();
     const socketId = await page.evaluate(
       async ([code, key, base, extra, id, t]) => {
-        // The README's block as written: `key`, `cluster`, `base`, `fetchToken` are the page's;
+        // The docs' block as written: `key`, `cluster`, `base`, `fetchToken` are the page's;
         // `Pusher` adds only where sockudo is (wsHost, …) and registers the client with E2E.
         let connected;
         function Pusher(k, options) {

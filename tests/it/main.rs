@@ -3,6 +3,7 @@
 //! bootstrap; `helpers` holds what they share.
 
 mod bootstrap;
+mod docs;
 mod events;
 mod explain;
 mod faults;
