@@ -90,11 +90,7 @@ def main():
             sys.stderr.write(f.read()[-4000:])
         raise
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop(proc)
         os.unlink(log.name)
     check_config_refused_before_serving()
     check_config_error_answered_under_watch()
@@ -148,11 +144,16 @@ def check_config_error_answered_under_watch():
             assert "a-secret-value-never-shown" not in body
         print("cargo lambda watch answered a configuration error with 500 naming the variable")
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop(proc)
+
+
+def stop(proc):
+    """Stops a process started in its own session, and everything it started."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def get(url):

@@ -129,6 +129,12 @@ fn concurrent_requests_wait_for_the_fetch_in_flight() {
     assert_eq!(server.hits(), 1);
 }
 
+/// A `jwt` validator (with its verified-token cache) over `remote`.
+fn validator(remote: RemoteJwks) -> pusher_auth_lambda::testing::JwtValidator {
+    use pusher_auth_lambda::testing::{JwtValidator, KeySource};
+    JwtValidator::new(rules(), None, KeySource::Remote(Box::new(remote)))
+}
+
 /// The `jwt` validator (with its verified-token cache) over the remote JWKS.
 fn validate(v: &pusher_auth_lambda::testing::JwtValidator, name: &str) -> Result<String, String> {
     use pusher_auth_lambda::testing::{Credentials, UserValidator};
@@ -139,12 +145,10 @@ fn validate(v: &pusher_auth_lambda::testing::JwtValidator, name: &str) -> Result
 
 #[test]
 fn a_key_rotation_clears_the_verified_token_cache() {
-    use pusher_auth_lambda::testing::JwtValidator;
-    use pusher_auth_lambda::testing::KeySource;
     let t = tokens();
     let server = Server::start(&t["jwks"]);
     let remote = RemoteJwks::new(&server.url).unwrap().with_refetch_interval(Duration::ZERO);
-    let v = JwtValidator::new(rules(), None, KeySource::Remote(Box::new(remote)));
+    let v = validator(remote);
     assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()));
     assert_eq!(validate(&v, "valid_es256"), Ok("user-2".into()));
     assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()));
@@ -244,11 +248,10 @@ fn without(set: &Value, kid: &str) -> Value {
 
 #[test]
 fn a_withdrawn_key_stops_verifying_after_the_lifetime() {
-    use pusher_auth_lambda::testing::{JwtValidator, KeySource};
     let t = tokens();
     let server = Server::start(&t["jwks"]);
     let remote = RemoteJwks::new(&server.url).unwrap().with_ttl(Some(Duration::from_secs(1)));
-    let v = JwtValidator::new(rules(), None, KeySource::Remote(Box::new(remote)));
+    let v = validator(remote);
     assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()));
     assert_eq!(validate(&v, "valid_es256"), Ok("user-2".into()));
     assert_eq!((server.hits(), v.cache.len()), (1, 2));
@@ -270,7 +273,6 @@ fn a_withdrawn_key_stops_verifying_after_the_lifetime() {
 
 #[test]
 fn a_key_replaced_under_the_same_kid_is_followed_after_the_lifetime() {
-    use pusher_auth_lambda::testing::{JwtValidator, KeySource};
     let t = tokens();
     // rsa-2's key published as rsa-1: tokens signed with the old rsa-1 must
     // stop verifying, and tokens signed with the new key under "rsa-1" start.
@@ -281,7 +283,7 @@ fn a_key_replaced_under_the_same_kid_is_followed_after_the_lifetime() {
     replaced["keys"].as_array_mut().unwrap().push(new_key);
     let server = Server::start(&t["jwks"]);
     let remote = RemoteJwks::new(&server.url).unwrap().with_ttl(Some(Duration::from_secs(1)));
-    let v = JwtValidator::new(rules(), None, KeySource::Remote(Box::new(remote)));
+    let v = validator(remote);
     assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()));
     *server.body.lock().unwrap() = replaced.to_string();
     std::thread::sleep(Duration::from_millis(1100));
@@ -293,11 +295,10 @@ fn a_key_replaced_under_the_same_kid_is_followed_after_the_lifetime() {
 
 #[test]
 fn a_random_kid_forces_a_fetch_but_flushes_nothing() {
-    use pusher_auth_lambda::testing::{JwtValidator, KeySource};
     let t = tokens();
     let server = Server::start(&t["jwks"]);
     let remote = RemoteJwks::new(&server.url).unwrap().with_refetch_interval(Duration::ZERO);
-    let v = JwtValidator::new(rules(), None, KeySource::Remote(Box::new(remote)));
+    let v = validator(remote);
     assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()));
     assert_eq!(validate(&v, "valid_es256"), Ok("user-2".into()));
     // An unknown kid forces a fetch; the set did not change, so the cache keeps its entries.
@@ -307,11 +308,10 @@ fn a_random_kid_forces_a_fetch_but_flushes_nothing() {
 
 #[test]
 fn a_refresh_that_fails_keeps_the_set_in_force() {
-    use pusher_auth_lambda::testing::{JwtValidator, KeySource};
     let t = tokens();
     let server = Server::start(&t["jwks"]);
     let remote = RemoteJwks::new(&server.url).unwrap().with_ttl(Some(Duration::from_secs(1)));
-    let v = JwtValidator::new(rules(), None, KeySource::Remote(Box::new(remote)));
+    let v = validator(remote);
     assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()));
     // The endpoint goes down and the set outlives its lifetime: the cached set stays in use.
     *server.up.lock().unwrap() = false;
@@ -329,11 +329,10 @@ fn a_refresh_that_fails_keeps_the_set_in_force() {
 
 #[test]
 fn a_zero_lifetime_fetches_once() {
-    use pusher_auth_lambda::testing::{JwtValidator, KeySource};
     let t = tokens();
     let server = Server::start(&t["jwks"]);
     let remote = RemoteJwks::new(&server.url).unwrap().with_ttl(None);
-    let v = JwtValidator::new(rules(), None, KeySource::Remote(Box::new(remote)));
+    let v = validator(remote);
     assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()));
     *server.body.lock().unwrap() = without(&t["jwks"], "rsa-1").to_string();
     std::thread::sleep(Duration::from_millis(1100));
