@@ -52,7 +52,7 @@ pub mod testing {
     pub use crate::pusher::signer::{AppSecret, MasterKey};
     pub use crate::web::params::{decode_component, ParamCollector, MAX_PARAMS};
     pub use crate::web::request::{Body, Method, Query};
-    pub use crate::web::response::{escape_for_script, AuthBody, Response, CHANNEL_DENIAL_HEAD};
+    pub use crate::web::response::{escape_for_script, AuthBody, Response, CHANNEL_DENIAL_HEAD, SIGNIN_DENIAL_HEAD};
 
     /// A value of the demo configuration, `scripts/demo.env` (the one file the
     /// run command, the benchmarks and the tests read it from).
