@@ -10,3 +10,6 @@ export type ChannelAuthorizationCallback = PusherBatchAuth.ChannelAuthorizationC
 export type PusherBatchAuthError = PusherBatchAuth.PusherBatchAuthError;
 export type PusherBatchAuthOptions = PusherBatchAuth.PusherBatchAuthOptions;
 export type PusherBatchAuthorizer = PusherBatchAuth.PusherBatchAuthorizer;
+export type UserAuthenticationData = PusherBatchAuth.UserAuthenticationData;
+export type UserAuthenticationRequestParams = PusherBatchAuth.UserAuthenticationRequestParams;
+export type UserAuthenticationCallback = PusherBatchAuth.UserAuthenticationCallback;

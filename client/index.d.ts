@@ -19,8 +19,21 @@ declare namespace PusherBatchAuth {
 
   type ChannelAuthorizationCallback = (error: Error | null, authData: ChannelAuthorizationData | null) => void;
 
+  /** What the endpoint signed for `pusher.signin()`: pusher-js 8's UserAuthenticationData. */
+  interface UserAuthenticationData {
+    auth: string;
+    user_data: string;
+  }
+
+  /** pusher-js 8's `userAuthentication.customHandler` arguments. */
+  interface UserAuthenticationRequestParams {
+    socketId: string;
+  }
+
+  type UserAuthenticationCallback = (error: Error | null, authData: UserAuthenticationData | null) => void;
+
   /**
-   * A refused channel: `code` is the endpoint's public code (`forbidden`, `token_expired`,
+   * A refused channel or signin: `code` is the endpoint's public code (`forbidden`, `token_expired`,
    * `unauthenticated`, …) or the helper's own (`not_answered`, `network_error`, `timeout`,
    * `http_error`, `invalid_answer`); `status` the HTTP status it stands for (0: no answer).
    */
@@ -32,6 +45,8 @@ declare namespace PusherBatchAuth {
   interface PusherBatchAuthOptions {
     /** `https://<api>/<stage>/pusher/auth`. */
     endpoint: string;
+    /** Default: `endpoint` with `/pusher/user-auth` for `/pusher/auth`. */
+    userEndpoint?: string;
     /** Default `'jsonp'` (no CORS); `'ajax'` POSTs a form and may send headers. */
     transport?: 'jsonp' | 'ajax';
     /** Extra parameters of every request (e.g. `{ token }`), or a function read at each request. */
@@ -58,6 +73,8 @@ declare namespace PusherBatchAuth {
   interface PusherBatchAuthorizer {
     /** pusher-js 8's `channelAuthorization.customHandler`. */
     handler(params: ChannelAuthorizationRequestParams, callback: ChannelAuthorizationCallback): void;
+    /** pusher-js 8's `userAuthentication.customHandler`; a refusal is a PusherBatchAuthError. */
+    userHandler(params: UserAuthenticationRequestParams, callback: UserAuthenticationCallback): void;
     /** Sends what is waiting now. */
     flush(): void;
   }

@@ -19,7 +19,14 @@
  *     transport: 'jsonp',                        // or 'ajax'
  *     paramsProvider: () => ({ token: currentIdToken() }),
  *   });
- *   const pusher = new Pusher(key, { cluster, channelAuthorization: { customHandler: batch.handler } });
+ *   const pusher = new Pusher(key, { cluster, channelAuthorization: { customHandler: batch.handler },
+ *                                    userAuthentication: { customHandler: batch.userHandler } });
+ *
+ * `userHandler` signs in (`pusher.signin()`) through `/pusher/user-auth` over
+ * the same transport; a refused signin is an Error with the endpoint's `code`
+ * and `status`, which pusher-js 8 reports as `pusher:signin_error` on
+ * `pusher.user`, over JSONP too (the endpoint's signin denial calls only a
+ * callback marked `acceptsErrors`, as this helper's are).
  *
  * Subscriptions made within `delayMs` (default 20 ms) of the first one are
  * sent as one request: `socket_id`, `channel_name[0]`, `channel_name[1]`, …
@@ -78,8 +85,8 @@
     return parts.join('&');
   }
 
-  function failure(code, status) {
-    var error = new Error('channel authorization refused: ' + code + ' (' + status + ')');
+  function failure(code, status, what) {
+    var error = new Error((what || 'channel authorization') + ' refused: ' + code + ' (' + status + ')');
     error.code = code;
     error.status = status;
     return error;
@@ -105,7 +112,13 @@
     });
   }
 
-  function sendJsonp(options, socketId, waiting) {
+  /**
+   * One JSONP request: `onAnswer` gets what the answer passes to the callback,
+   * or `{error, status: 0}` when it never comes. The callback is marked
+   * `acceptsErrors`: the endpoint's signin denial calls only such a callback
+   * (pusher-js's own would send an unsigned `pusher:signin`).
+   */
+  function jsonpRequest(options, endpoint, queryText, onAnswer) {
     var Pusher = jsonpGlobal(options);
     var callbacks = Pusher.auth_callbacks || (Pusher.auth_callbacks = {});
     var id;
@@ -119,23 +132,23 @@
       clearTimeout(timer);
       delete callbacks[id];
       if (script.parentNode) script.parentNode.removeChild(script);
-      settle(waiting, answer);
+      onAnswer(answer);
     }
+    finish.acceptsErrors = true;
     callbacks[id] = finish;
-    var params = options.paramsProvider ? options.paramsProvider() : options.params;
     var callback = "Pusher.auth_callbacks['" + id + "']";
-    script.src = options.endpoint + (options.endpoint.indexOf('?') < 0 ? '?' : '&') +
-      'callback=' + encodeURIComponent(callback) + '&' + query(socketId, waiting.map(function (w) { return w.channel; }), params);
+    script.src = endpoint + (endpoint.indexOf('?') < 0 ? '?' : '&') +
+      'callback=' + encodeURIComponent(callback) + '&' + queryText;
     script.onerror = function () { finish({ error: 'network_error', status: 0 }); };
     timer = setTimeout(function () { finish({ error: 'timeout', status: 0 }); }, options.timeoutMs || 10000);
     (document.head || document.getElementsByTagName('head')[0]).appendChild(script);
   }
 
-  function sendAjax(options, socketId, waiting) {
-    var params = options.paramsProvider ? options.paramsProvider() : options.params;
+  /** One AJAX request (a form POST): `onAnswer` gets the JSON answer, or `{error, status}`. */
+  function ajaxRequest(options, endpoint, queryText, onAnswer) {
     var headers = options.headersProvider ? options.headersProvider() : options.headers || {};
     var xhr = new XMLHttpRequest();
-    xhr.open('POST', options.endpoint, true);
+    xhr.open('POST', endpoint, true);
     xhr.setRequestHeader('Content-Type', 'application/x-www-form-urlencoded');
     Object.keys(headers).forEach(function (name) { xhr.setRequestHeader(name, headers[name]); });
     xhr.onreadystatechange = function () {
@@ -145,13 +158,27 @@
       if (xhr.status !== 200 && !(answer && typeof answer.error === 'string')) {
         answer = { error: 'http_error', status: xhr.status };
       }
-      settle(waiting, answer);
+      onAnswer(answer);
     };
-    xhr.send(query(socketId, waiting.map(function (w) { return w.channel; }), params));
+    xhr.send(queryText);
+  }
+
+  function request(options, endpoint, queryText, onAnswer) {
+    (options.transport === 'ajax' ? ajaxRequest : jsonpRequest)(options, endpoint, queryText, onAnswer);
+  }
+
+  function currentParams(options) {
+    return options.paramsProvider ? options.paramsProvider() : options.params;
+  }
+
+  /** The user-authentication route: `options.userEndpoint`, else `endpoint` with `/pusher/user-auth`. */
+  function userEndpoint(options) {
+    return options.userEndpoint || options.endpoint.replace(/\/pusher\/auth(\?|$)/, '/pusher/user-auth$1');
   }
 
   /**
-   * options: endpoint (required), transport ('jsonp' default, or 'ajax'),
+   * options: endpoint (required: `…/pusher/auth`), userEndpoint (default: endpoint
+   * with `/pusher/user-auth`), transport ('jsonp' default, or 'ajax'),
    * params or paramsProvider, headers or headersProvider (AJAX only),
    * delayMs (20), maxBatch (25), timeoutMs (10000, JSONP), onRequest(channels)
    * (called once per request sent, e.g. to count them), Pusher (JSONP, when
@@ -167,10 +194,15 @@
       delete timers[socketId];
       var max = options.maxBatch || 25;
       for (var i = 0; i < waiting.length; i += max) {
-        var part = waiting.slice(i, i + max);
-        if (options.onRequest) options.onRequest(part.map(function (w) { return w.channel; }));
-        (options.transport === 'ajax' ? sendAjax : sendJsonp)(options, socketId, part);
+        sendBatch(socketId, waiting.slice(i, i + max));
       }
+    }
+    function sendBatch(socketId, part) {
+      var channels = part.map(function (w) { return w.channel; });
+      if (options.onRequest) options.onRequest(channels);
+      request(options, options.endpoint, query(socketId, channels, currentParams(options)), function (answer) {
+        settle(part, answer);
+      });
     }
     return {
       /** pusher-js 8 `channelAuthorization.customHandler`. */
@@ -180,6 +212,21 @@
         if (!timers[socketId]) {
           timers[socketId] = setTimeout(function () { flush(socketId); }, options.delayMs === undefined ? 20 : options.delayMs);
         }
+      },
+      /**
+       * pusher-js 8 `userAuthentication.customHandler` (`pusher.signin()`): a refusal is an
+       * Error with the endpoint's `code` and `status` (pusher-js then emits
+       * `pusher:signin_error` on `pusher.user`), over JSONP too.
+       */
+      userHandler: function (params, callback) {
+        request(options, userEndpoint(options), query(params.socketId, [], currentParams(options)), function (answer) {
+          if (answer && typeof answer.auth === 'string' && typeof answer.user_data === 'string') {
+            callback(null, answer);
+          } else {
+            var refusal = answer && typeof answer.error === 'string' ? answer : { error: 'invalid_answer', status: 0 };
+            callback(failure(refusal.error, refusal.status, 'user authentication'), null);
+          }
+        });
       },
       /** Sends what is waiting now. */
       flush: function () { Object.keys(pending).forEach(flush); },

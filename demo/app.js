@@ -157,13 +157,12 @@
         var answered = awaitAnswer(subject);
         n.addEventListener('load', function () {
           answered();
-          // The script ran without calling pusher-js's callback: a denial. For a channel it
-          // emits pusher:subscription_error on that channel (shown below, as any app gets it);
-          // a refused signin calls nothing at all.
+          // The script ran without calling pusher-js's callback: a denial. It emits
+          // pusher:subscription_error on the channel, or pusher:signin_error on pusher.user
+          // (shown as any app gets them).
           if (id && !jsonpCalled[id[1]]) {
-            step('refused', 'answer for ' + subject + ': a denial script (it does not call pusher-js\'s callback' +
-              (kind === 'signin' ? '; pusher-js reports nothing to the app' : '; it tells the channel itself') + ')', 'page');
-            if (kind === 'signin' && cardsBySubject.signin) setCard(cardsBySubject.signin, 'bad', 'refused', 'by the function (seen only by this page\'s instrumentation: pusher-js reports nothing over JSONP)');
+            step('refused', 'answer for ' + subject + ': a denial script (it does not call pusher-js\'s callback; it tells ' +
+              (kind === 'signin' ? 'pusher.user' : 'the channel') + ' itself)', 'page');
           }
         });
         n.addEventListener('error', function () {

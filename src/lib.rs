@@ -58,7 +58,7 @@ pub mod testing {
     pub use crate::pusher::signer::{AppSecret, MasterKey};
     pub use crate::web::params::{decode_component, ParamCollector, MAX_PARAMS};
     pub use crate::web::request::{Body, Method, Query};
-    pub use crate::web::response::{escape_for_script, AuthBody, Response, CHANNEL_DENIAL_HEAD};
+    pub use crate::web::response::{escape_for_script, AuthBody, Response, CHANNEL_DENIAL_HEAD, SIGNIN_DENIAL_HEAD};
 
     /// Each rule's outcome as `pusher-auth explain` reports it: `None` for a
     /// rule of another kind of channel, else whether it matched.

@@ -3,8 +3,8 @@
 //! Oracles: `AuthBody::to_json` is byte-for-byte serde_json's; a JSONP body
 //! is exactly one call of the requested callback whose argument is JSON
 //! without `<`, `>`, `&`, U+2028, U+2029 and decodes to the same fields; a
-//! channel denial is the fixed script whose arguments are the validated socket
-//! id and channel, the callback's number and the error object; the proxy and
+//! channel (signin) denial is the fixed script whose arguments are the validated
+//! socket id (and channel), the callback's number and the error object; the proxy and
 //! mapping-template encodings decode to the same body.
 #![no_main]
 
@@ -75,6 +75,9 @@ fuzz_target!(|input: Input| {
                 else {
                     continue;
                 };
+                let r = Response::jsonp_signin_denial(callback, socket_id, refusal);
+                let error = fuzz_support::check_jsonp(&r.body, Some(callback.as_str()));
+                assert_eq!(error["error"].as_str(), Some(refusal.public_code()));
                 let r = Response::jsonp_channel_denial(callback, socket_id, channel, refusal);
                 assert_eq!(r.status, 200);
                 let error = fuzz_support::check_jsonp(&r.body, Some(callback.as_str()));

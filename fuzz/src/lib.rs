@@ -12,7 +12,7 @@ use pusher_auth_lambda::testing::ApiEvent;
 use pusher_auth_lambda::testing::Outcome;
 use pusher_auth_lambda::testing::ParamCollector;
 use pusher_auth_lambda::testing::{Body, Query};
-use pusher_auth_lambda::testing::{ChannelName, JsonpCallback, SocketId, CHANNEL_DENIAL_HEAD};
+use pusher_auth_lambda::testing::{ChannelName, JsonpCallback, SocketId, CHANNEL_DENIAL_HEAD, SIGNIN_DENIAL_HEAD};
 use pusher_auth_lambda::Endpoint;
 use pusher_auth_lambda::Settings;
 use serde_json::Value;
@@ -136,7 +136,8 @@ const JSONP_MID: &str = " === 'function' && ";
 
 /// The JSONP oracle: `body` is exactly one call of `callback` (when given, else
 /// of whichever sound callback it names) whose argument is JSON free of `<`,
-/// `>`, `&`, U+2028 and U+2029, or the denial of one channel: the fixed
+/// `>`, `&`, U+2028 and U+2029, or the denial of a signin (socket id,
+/// callback number, error object) or of one channel: the fixed
 /// script text followed by exactly four JSON arguments, free of the same
 /// characters: a valid socket id, a valid channel name, the number of
 /// `callback` and a fixed error object (`error`, `status`, and for a presence
@@ -145,6 +146,9 @@ const JSONP_MID: &str = " === 'function' && ";
 pub fn check_jsonp(body: &str, callback: Option<&str>) -> Value {
     if let Some(rest) = body.strip_prefix(CHANNEL_DENIAL_HEAD) {
         return check_channel_denial(rest, callback);
+    }
+    if let Some(rest) = body.strip_prefix(SIGNIN_DENIAL_HEAD) {
+        return check_signin_denial(rest, callback);
     }
     // The refusal of user authentication calls no callback at all (so pusher-js
     // sends no unsigned `pusher:signin`): `/**/void {"error":…,"status":…};`.
@@ -199,6 +203,31 @@ fn check_channel_denial(rest: &str, callback: Option<&str>) -> Value {
     if presence {
         assert_eq!(error["channel_data"], "{}", "{args}");
     }
+    error.clone()
+}
+
+/// The arguments of a signin denial (after [`SIGNIN_DENIAL_HEAD`]): a valid
+/// socket id, the number of `callback` and a fixed error object.
+fn check_signin_denial(rest: &str, callback: Option<&str>) -> Value {
+    let args = rest.strip_suffix(");").unwrap_or_else(|| panic!("not one call of the denial: {rest:?}"));
+    for c in ['<', '>', '&', '\u{2028}', '\u{2029}'] {
+        assert!(!args.contains(c), "{c:?} in a denial's arguments: {args:?}");
+    }
+    let value: Value = serde_json::from_str(&format!("[{args}]"))
+        .unwrap_or_else(|e| panic!("a denial's arguments are not JSON ({e}): {args:?}"));
+    let [socket_id, number, error] = value.as_array().map(Vec::as_slice).unwrap_or_default() else {
+        panic!("a signin denial has three arguments: {args:?}");
+    };
+    let socket_id = socket_id.as_str().expect("the socket id is a string");
+    assert!(SocketId::parse(socket_id).is_ok(), "unsound socket id {socket_id:?}");
+    let number = number.as_str().expect("the callback number is a string");
+    let cb = format!("Pusher.auth_callbacks['{number}']");
+    assert!(JsonpCallback::parse(&cb).is_ok(), "unsound callback number {number:?}");
+    if let Some(expected) = callback {
+        assert_eq!(cb, expected);
+    }
+    assert!(error["error"].is_string() && error["status"].is_u64(), "{args}");
+    assert_eq!(error.as_object().map(|o| o.len()), Some(2), "a fixed error object: {args}");
     error.clone()
 }
 

@@ -59,7 +59,8 @@ impl Endpoint {
                 // pusher-js sends (read without error, one channel, not a batch)
                 // with a socket id and channel name that pass validation (only then
                 // are they written into the script, to reach that channel), and on
-                // the channel prefix (README, "Answers to refusals").
+                // the channel prefix (README, "Answers to refusals"). A signin denial names
+                // the socket id when it is valid (to tell that connection), never anything else.
                 let presence = params.channel_name.as_deref().is_some_and(|name| name.starts_with("presence-"));
                 let target = match (params.socket_id.as_deref(), params.channel_name.as_deref()) {
                     (Some(socket_id), Some(channel)) if collected.error.is_none() && params.batch.is_empty() => {
@@ -67,8 +68,12 @@ impl Endpoint {
                     }
                     _ => None,
                 };
+                let signin_target = params.socket_id.as_deref().filter(|_| collected.error.is_none());
                 match (route, target) {
-                    (Route::UserAuth, _) => Response::jsonp_user_auth_denial(refusal),
+                    (Route::UserAuth, _) => match signin_target.map(SocketId::parse) {
+                        Some(Ok(socket_id)) => Response::jsonp_signin_denial(callback, socket_id, refusal),
+                        _ => Response::jsonp_user_auth_denial(refusal),
+                    },
                     (Route::ChannelAuth, Some((socket_id, channel))) => {
                         Response::jsonp_channel_denial(callback, socket_id, channel, refusal)
                     }

@@ -166,6 +166,30 @@ impl Response {
         Self::new(200, Some(JAVASCRIPT), jsonp_script(callback, &presence_error_json(refusal)))
     }
 
+    /// JSONP denial of user authentication for a valid socket id: a script that
+    /// never calls pusher-js's callback (so pusher-js sends no unsigned
+    /// `pusher:signin`, see [`Response::jsonp_user_auth_denial`]) but tells
+    /// whoever can take it: a callback marked `acceptsErrors === true` (the
+    /// client helper's) gets the error object; otherwise each `Pusher.instances`
+    /// entry whose `connection.socket_id` is `socket_id` gets
+    /// `pusher:signin_error` `{type:'AuthError',error,status}` emitted on its
+    /// `user` (pusher-js 8's shape for AJAX signin errors; no other state is
+    /// touched). Without a global `Pusher` it does nothing.
+    pub fn jsonp_signin_denial(callback: JsonpCallback<'_>, socket_id: SocketId<'_>, refusal: Refusal) -> Self {
+        let error = error_json(refusal);
+        let mut args = String::with_capacity(error.len() + 64);
+        json_text::push_string(&mut args, socket_id.as_str());
+        args.push(',');
+        json_text::push_string(&mut args, callback.id());
+        args.push(',');
+        args.push_str(&error);
+        let mut body = String::with_capacity(SIGNIN_DENIAL_HEAD.len() + args.len() + 2);
+        body.push_str(SIGNIN_DENIAL_HEAD);
+        escape_for_script(&args, &mut body);
+        body.push_str(");");
+        Self::new(200, Some(JAVASCRIPT), body)
+    }
+
     /// JSONP denial of user authentication (`pusher.signin()`): a script that
     /// does not call the callback. pusher-js takes any JSONP answer as a
     /// success and would send `pusher:signin` without a signature, which a
@@ -217,6 +241,24 @@ pub const CHANNEL_DENIAL_HEAD: &str = concat!(
     "c.subscriptionPending=false;",
     "c.emit('pusher:subscription_error',{type:'AuthError',error:e.error,status:e.status});",
     "}}}})(",
+);
+
+/// The fixed text of [`Response::jsonp_signin_denial`] before its arguments
+/// `("<socket id>","<N>",{"error":…,"status":…});`. `s`, `k`, `e`: socket id,
+/// callback number, error object.
+pub const SIGNIN_DENIAL_HEAD: &str = concat!(
+    "/**/(function(s,k,e){",
+    "var P=typeof Pusher==='undefined'?null:Pusher,f,l,i,p,u;",
+    "if(!P)return;",
+    "f=P.auth_callbacks&&P.auth_callbacks[k];",
+    "if(typeof f==='function'&&f.acceptsErrors===true){f(e);return;}",
+    "l=P.instances;",
+    "if(!l||typeof l.length!=='number')return;",
+    "for(i=l.length;i--;){p=l[i];",
+    "u=p&&p.connection&&p.connection.socket_id===s?p.user:null;",
+    "if(u&&typeof u.emit==='function')",
+    "u.emit('pusher:signin_error',{type:'AuthError',error:e.error,status:e.status});",
+    "}})(",
 );
 
 /// The presence denial's error object: [`error_json`] plus the fixed
@@ -390,6 +432,23 @@ mod tests {
         assert!(head.contains("c.emit('pusher:subscription_error',{type:'AuthError',error:e.error,status:e.status});"));
         assert!(!head.contains("send_event") && !head.contains("subscribe("));
         // No `<` (so no `</script`) and no string delimiter but `'`.
+        for c in ['<', '"', '`', '\u{2028}', '\u{2029}'] {
+            assert!(!head.contains(c), "{c:?} in the fixed text");
+        }
+    }
+
+    #[test]
+    fn signin_denial_calls_only_a_callback_that_accepts_errors() {
+        let cb = JsonpCallback::parse("Pusher.auth_callbacks['4']").unwrap();
+        let r = Response::jsonp_signin_denial(cb, SocketId::parse("1.2").unwrap(), Refusal::Forbidden);
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("Content-Type"), Some(JAVASCRIPT));
+        assert_eq!(r.body, format!(r#"{SIGNIN_DENIAL_HEAD}"1.2","4",{{"error":"forbidden","status":403}});"#));
+        let head = SIGNIN_DENIAL_HEAD;
+        assert_eq!(head.matches("f(e)").count(), 1);
+        assert!(head.contains("if(typeof f==='function'&&f.acceptsErrors===true){f(e);return;}"));
+        assert!(head.contains("p.connection.socket_id===s?p.user:null;"));
+        assert!(!head.contains("send_event") && !head.contains("signin("));
         for c in ['<', '"', '`', '\u{2028}', '\u{2029}'] {
             assert!(!head.contains(c), "{c:?} in the fixed text");
         }

@@ -289,6 +289,41 @@ for (const client of CLIENTS) {
 }
 
 // ---------------------------------------------------------------------------
+// Signin through the helper (userAuthentication.customHandler), bundled: signed over JSONP
+// and AJAX, and a refused signin is pusher:signin_error with the endpoint's code, over JSONP
+// too (the endpoint's signin denial calls the helper's callback, marked acceptsErrors).
+
+const SIGNIN_SETUP = `
+  const batch = PusherBatchAuth({ endpoint: arg.endpoint, transport: arg.transport, params: { token: arg.token } });
+  options.channelAuthorization = { customHandler: batch.handler };
+  options.userAuthentication = { customHandler: batch.userHandler };
+`;
+
+for (const transport of ['jsonp', 'ajax']) {
+  scenario(`pusher-batch-auth bundled, ${transport.toUpperCase()}: signin through userHandler, and a refused signin is signin_error with the code`, async ({ open }) => {
+    const { page, requests } = await open('signin', '/v8-bundled.html');
+    const sub = `signer-${uniq()}`;
+    const arg = { endpoint: fn.authEndpoint, transport };
+    await connect(page, 'ok', socketOptions(), SIGNIN_SETUP, { ...arg, token: await mintToken(cfg, { sub, name: 'Signer' }) });
+    let r = await page.evaluate(([i, t]) => window.E2E.signin(i, t), ['ok', WAIT_MS]);
+    assert.equal(r.outcome, 'signin_success', JSON.stringify(r));
+    assert.equal(r.userData.id, sub);
+    const userAuth = requests.filter((q) => q.url.includes('/pusher/user-auth'));
+    assert.equal(userAuth.length, 1, 'the helper asked /pusher/user-auth');
+    assert.equal(userAuth[0].method, transport === 'jsonp' ? 'GET' : 'POST');
+
+    const expired = await mintToken(cfg, { sub, name: 'Signer', expiresInSeconds: -600 });
+    await connect(page, 'late', socketOptions(), SIGNIN_SETUP, { ...arg, token: expired });
+    r = await page.evaluate(([i, t]) => window.E2E.signin(i, t), ['late', 5000]);
+    assert.equal(r.outcome, 'signin_error', `the page sees the refused signin: ${JSON.stringify(r)}`);
+    assert.deepEqual(r.detail, { type: 'AuthError', error: 'user authentication refused: token_expired (401)' }, JSON.stringify(r));
+    assert.ok(r.elapsedMs < 2000, `within 2 s (${r.elapsedMs} ms)`);
+    assert.equal(r.userData, null, 'not signed in');
+    assert.equal((await page.evaluate((i) => window.E2E.state(i), 'late')).state, 'connected', 'still connected');
+  });
+}
+
+// ---------------------------------------------------------------------------
 // Watchlists: WATCHLIST_CLAIM copied into signin user_data; sockudo's online/offline events.
 
 scenario('watchlist: the watcher sees the watched user come online and go offline', async ({ open, note }) => {

@@ -223,6 +223,16 @@ for (const transport of ['jsonp', 'ajax']) {
       }
       assert.ok(after.some((s) => s.source === 'app' && s.text.startsWith('subscribed to private-demo')), 'subscriptions are app lines');
 
+      // The README's screenshot: the page as a user sees it (before the held request below).
+      if (transport === 'jsonp') {
+        const shot = join(WORK_DIR, 'page.png');
+        await page.screenshot({ path: shot, fullPage: true });
+        if (process.env.E2E_SCREENSHOT) {
+          copyFileSync(shot, process.env.E2E_SCREENSHOT);
+          console.log(`# screenshot written to ${process.env.E2E_SCREENSHOT}`);
+        }
+      }
+
       // A request the function never answers (held by the browser here): after 5 s the page says so.
       const slow = `private-slow-${transport}`;
       await page.route(`${fn.authEndpoint}*`, (route) => {
@@ -241,14 +251,6 @@ for (const transport of ['jsonp', 'ajax']) {
       assert.ok(last.some((s) => s.kind === 'refused' && s.source === 'page' &&
         s.text.startsWith(`no answer from the function — see the terminal (${slow}, 5 s)`)), redact(JSON.stringify(last.slice(-3))));
 
-      if (transport === 'jsonp') {
-        const shot = join(WORK_DIR, 'page.png');
-        await page.screenshot({ path: shot, fullPage: true });
-        if (process.env.E2E_SCREENSHOT) {
-          copyFileSync(shot, process.env.E2E_SCREENSHOT);
-          console.log(`# screenshot written to ${process.env.E2E_SCREENSHOT}`);
-        }
-      }
     } finally {
       await context.close().catch(() => {});
     }

@@ -428,13 +428,23 @@ for (const version of [8, 7, 4]) {
         const since = answers.length;
         await setToken(page, id, bad);
         // The answer is a script that never calls pusher-js's callback: pusher-js sends no
-        // pusher:signin, so the server has nothing to refuse and the connection stays.
+        // pusher:signin, so the server has nothing to refuse and the connection stays. It
+        // emits pusher:signin_error on that connection's pusher.user instead.
+        const isSignin = (f) => f.event === 'pusher:signin';
+        const signinsBefore = frames.filter(isSignin).length; // the signed-in connection's
         await page.evaluate((i) => {
           window.Pusher.instances.find((p) => p.connection.socket_id === window.E2E.state(i).socketId).signin();
         }, id);
         const answer = await answerFor(answers, { route: 'user-auth', after: since });
         assert.equal(answer.status, 200);
-        assert.equal(answer.body, '/**/void {"error":"unauthenticated","status":401};', 'the user-auth denial calls nothing');
+        const m = /^\/\*\*\/\(function\(s,k,e\)\{[^"<]*\}\)\((.*)\);$/s.exec(answer.body);
+        assert.ok(m, `the signin denial script: ${answer.body}`);
+        const callback = new URL(answer.url).searchParams.get('callback');
+        assert.deepEqual(JSON.parse(`[${m[1]}]`), [socketId, /'(\d+)'/.exec(callback)[1], { error: 'unauthenticated', status: 401 }], answer.body);
+        const signinError = await waitForLog(page, `${mode}: pusher:signin_error on pusher.user`, (e) =>
+          e.client === id && e.kind === 'user' && e.detail.event === 'pusher:signin_error');
+        assert.deepEqual(signinError.detail.data, { type: 'AuthError', error: 'unauthenticated', status: 401 }, JSON.stringify(signinError));
+        assert.equal(frames.filter(isSignin).length, signinsBefore, `${mode}: no pusher:signin frame sent`);
         await setToken(page, id, good);
         // A presence channel after the refused signin: its answer has channel_data, so
         // pusher-js does not wait for the signin that never completes.

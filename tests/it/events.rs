@@ -428,7 +428,8 @@ fn rejection_presence_channel_is_a_denial_with_fixed_channel_data() {
 }
 
 /// A refused signin over JSONP: a script that never calls pusher-js's callback, so
-/// pusher-js sends no `pusher:signin` at all (README, "Answers to refusals").
+/// pusher-js sends no `pusher:signin` at all (README, "Answers to refusals"); with a
+/// valid socket id it tells the connection's user and a callback that accepts errors.
 #[test]
 fn rejection_user_auth_is_a_script_that_does_not_call_the_callback() {
     let jwt = endpoint_with(&[
@@ -436,8 +437,10 @@ fn rejection_user_auth_is_a_script_that_does_not_call_the_callback() {
         ("JWT_ALGORITHMS", "HS256"),
         ("JWT_SECRET", "an-hmac-key-of-at-least-32-bytes-for-tests"),
     ]);
-    let (out, log) = run_logged(&jwt, &fixture_bytes("apigw-v1-jsonp-user-auth"));
-    assert_eq!(out, proxy(200, JS, r#"/**/void {"error":"unauthenticated","status":401};"#));
+    let event = fixture("apigw-v1-jsonp-user-auth");
+    let (out, log) = run_logged(&jwt, &serde_json::to_vec(&event).unwrap());
+    let script = signin_denial_script(&event, r#"{"error":"unauthenticated","status":401}"#);
+    assert_eq!(out, proxy(200, JS, &script));
     let line: Value = serde_json::from_str(log.trim()).unwrap();
     assert_eq!((line["route"].as_str(), line["status"].as_u64()), (Some("user-auth"), Some(401)), "{log}");
     // The same through the mapping-template integration: a successful invocation.
@@ -447,7 +450,18 @@ fn rejection_user_auth_is_a_script_that_does_not_call_the_callback() {
     event["params"]["querystring"]["token"] = Value::from("not-a-token");
     let (out, _) = outcome_logged(&jwt, &serde_json::to_vec(&event).unwrap());
     let body: String = serde_json::from_str(&out.unwrap()).unwrap();
-    assert_eq!(body, r#"/**/void {"error":"unauthenticated","status":401};"#);
+    assert_eq!(body, signin_denial_script(&event, r#"{"error":"unauthenticated","status":401}"#));
+    // A socket id that is not valid is never written into a script: nothing is called.
+    event["params"]["querystring"]["socket_id"] = Value::from("1.2<");
+    let (out, _) = outcome_logged(&jwt, &serde_json::to_vec(&event).unwrap());
+    let body: String = serde_json::from_str(&out.unwrap()).unwrap();
+    assert_eq!(body, r#"/**/void {"error":"invalid_socket_id","status":400};"#);
+}
+
+/// The JSONP denial of the signin `event` asks for (README, "Answers to refusals").
+fn signin_denial_script(event: &Value, error: &str) -> String {
+    let socket_id = Value::from(query_param(event, "socket_id"));
+    format!(r#"{}{socket_id},"1",{error});"#, pusher_auth_lambda::testing::SIGNIN_DENIAL_HEAD)
 }
 
 #[test]

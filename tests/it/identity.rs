@@ -85,10 +85,11 @@ fn denial(channel: &str, json: &str) -> String {
     crate::helpers::channel_denial("1.2", channel, "1", json)
 }
 
-/// A refused signin over JSONP: a script that does not call pusher-js's callback
-/// (README, "Answers to refusals").
+/// A refused signin over JSONP (socket `1.2`, callback `1`): a script that never
+/// calls pusher-js's callback, only one marked to accept errors, and emits
+/// `pusher:signin_error` on the connection's user (README, "Answers to refusals").
 fn signin_denial(json: &str) -> String {
-    format!("/**/void {json};")
+    format!(r#"{}"1.2","1",{json});"#, pusher_auth_lambda::testing::SIGNIN_DENIAL_HEAD)
 }
 
 #[test]
