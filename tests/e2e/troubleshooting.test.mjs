@@ -179,18 +179,20 @@ describe('cluster-mismatch', () => {
 const SIGNED_BUT_REFUSED = [
   {
     row: 'key-typo',
+    title: 'troubleshooting: key-typo', // the docs row's id, spelled out: tests/it/troubleshooting.rs looks for it
     what: "PUSHER_KEY one character off the app's key",
     // Last character changed: a typo, not another app.
     mistake: () => ({ key: `${cfg.key.slice(0, -1)}${cfg.key.endsWith('0') ? '1' : '0'}` }),
   },
   {
     row: 'wrong-secret',
+    title: 'troubleshooting: wrong-secret',
     what: "PUSHER_SECRET another app's secret",
     mistake: () => ({ secret: makeConfig().secret }),
   },
 ];
 
-for (const { row, what, mistake } of SIGNED_BUT_REFUSED) {
+for (const { row, title, what, mistake } of SIGNED_BUT_REFUSED) {
   describe(row, () => {
     let signingKey;
     before(async () => {
@@ -200,7 +202,7 @@ for (const { row, what, mistake } of SIGNED_BUT_REFUSED) {
     }, { timeout: 420_000 });
 
     for (const transport of ['ajax', 'jsonp']) {
-      scenario(`troubleshooting: ${row} (${what}; ${transport}): the function signs, sockudo refuses with 4009`, async ({ page, requests, frames, note }) => {
+      scenario(`${title} (${what}; ${transport}): the function signs, sockudo refuses with 4009`, async ({ page, requests, frames, note }) => {
         const token = await mintToken(cfg, { sub: `user-${uniq()}`, name: 'Trouble Shooter' });
         const connected = await connect(page, 'c', cfg.key, options(transport, token));
         assert.equal(connected.outcome, 'connected', `connects with the app's key: ${JSON.stringify(connected)}`);
