@@ -225,12 +225,15 @@ pub struct Verified {
 /// decoded once, where `jsonwebtoken::decode` would decode the header again
 /// and parse the claims twice: a token costs one signature check and one
 /// JSON parse. The verdicts are jsonwebtoken's (`tests/it/token_verdicts.rs`
-/// compares every fixture token), with one deliberate difference: a claims
+/// compares every fixture token), with two deliberate differences. A claims
 /// set naming a claim twice is refused whatever the claim (RFC 7519 §4: such
 /// a token must be rejected, or read with the last value winning; jsonwebtoken
-/// refused duplicates of the registered claims it reads and let the last
+/// refuses duplicates of the registered claims it reads and lets the last
 /// value of any other win, so the policy could see a different `org_id` than
-/// another reader of the same token).
+/// another reader of the same token). And issuer, audience and `token_use`
+/// are checked before expiry, so that an expired token meant for someone
+/// else is `unauthenticated` rather than `token_expired`, which would tell
+/// its sender that the signature and the recipient were right.
 pub fn verify(
     token: &str,
     head: &TokenHead,
