@@ -2,8 +2,8 @@
 // with the real pusher-js 8 in headless Chromium against sockudo and the function under
 // `cargo lambda watch`: a bad socket id and the function failing, each with pusher-js over JSONP,
 // pusher-js over AJAX and the client/ package (client/pusher-batch-auth.js over JSONP and AJAX);
-// the client package without a token; a refused signin with pusher-js over AJAX. See README.md
-// next to this file.
+// the client package without a token or with an expired one; a refused signin with pusher-js
+// over AJAX. See README.md next to this file.
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -283,11 +283,12 @@ scenario('bad socket id, pusher-js 8 over AJAX: pusher:subscription_error with s
 
 const HELPER_REFUSALS = [
   { name: 'no token', token: async () => undefined, code: 'unauthenticated', status: 401 },
+  { name: 'expired token', token: () => mintToken(cfg, { sub: `late-${uniq()}`, name: 'Late', expiresInSeconds: -600 }), code: 'token_expired', status: 401 },
   { name: 'bad socket id', socketId: BAD_SOCKET_ID, code: 'invalid_socket_id', status: 400 },
 ];
 
 for (const transport of ['jsonp', 'ajax']) {
-  scenario(`client package over ${transport.toUpperCase()}: no token and a bad socket id are errors with the code and status for every channel`, async ({ open, note }) => {
+  scenario(`client package over ${transport.toUpperCase()}: no token, an expired token and a bad socket id are errors with the code and status for every channel`, async ({ open, note }) => {
     const { page, answers, frames } = await open(`helper-${transport}`, '/v8-batch-helper.html');
     for (const refusal of HELPER_REFUSALS) {
       const id = refusal.name.replace(/\W+/g, '-');
@@ -327,7 +328,7 @@ for (const transport of ['jsonp', 'ajax']) {
         assert.deepEqual(JSON.parse(asked[0].body), { error: refusal.code, status: refusal.status });
       }
       if (refusal.socketId) await setSocketId(page, id, socketId);
-      if (refusal.name !== 'no token') await assertStillWorks(page, id, `client package, ${transport}, ${refusal.name}`);
+      if (refusal.socketId) await assertStillWorks(page, id, `client package, ${transport}, ${refusal.name}`);
       else assert.equal(await state(page, id), 'connected', `${refusal.name}: still connected`);
     }
   });
