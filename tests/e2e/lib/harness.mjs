@@ -209,12 +209,8 @@ const FUNCTION_ENV_NAMES = [
   'LOG_LEVEL', 'PORT', 'PAGE_PORT',
 ];
 
-// `env`: settings that replace the ones below (undefined removes one: run-local.sh's default
-// applies). `pagePort`: serve run-local.sh's live page there (off otherwise). `probeToken`
-// (async, returns a token) and `probeChannel` replace the HS256 readiness probe for other
-// identity configurations.
-export async function startFunction(cfg, { allowedOrigins, env: overrides = {}, pagePort, probeToken, probeChannel = 'private-allowed-probe' } = {}) {
-  const port = await freePort();
+/** The environment scripts/run-local.sh gets: this run's settings, `overrides` applied. */
+function functionEnv(cfg, { port, allowedOrigins, overrides = {}, pagePort }) {
   const env = {};
   for (const [name, value] of Object.entries(process.env)) {
     if (FUNCTION_ENV_NAMES.includes(name) || FUNCTION_ENV_PREFIXES.some((p) => name.startsWith(p))) continue;
@@ -239,6 +235,16 @@ export async function startFunction(cfg, { allowedOrigins, env: overrides = {}, 
     if (value === undefined) delete env[name];
     else env[name] = value;
   }
+  return env;
+}
+
+// `env`: settings that replace functionEnv's (undefined removes one: run-local.sh's default
+// applies). `pagePort`: serve run-local.sh's live page there (off otherwise). `probeToken`
+// (async, returns a token) and `probeChannel` replace the HS256 readiness probe for other
+// identity configurations.
+export async function startFunction(cfg, { allowedOrigins, env: overrides = {}, pagePort, probeToken, probeChannel = 'private-allowed-probe' } = {}) {
+  const port = await freePort();
+  const env = functionEnv(cfg, { port, allowedOrigins, overrides, pagePort });
   const child = new Child('function', 'bash', ['scripts/run-local.sh'], { cwd: REPO_ROOT, env });
   const base = `http://127.0.0.1:${port}/lambda-url/pusher-auth`;
   const fn = { child, port, base, authEndpoint: `${base}/pusher/auth`, userAuthEndpoint: `${base}/pusher/user-auth` };
@@ -262,6 +268,38 @@ export async function startFunction(cfg, { allowedOrigins, env: overrides = {}, 
   };
   try {
     fn.readyAfterMs = await fn.probe();
+  } catch (err) {
+    await child.stop();
+    throw err;
+  }
+  return fn;
+}
+
+/**
+ * A second function whose configuration is refused (`env`: the settings that break it), under
+ * `cargo lambda watch` exactly as scripts/run-local.sh ends (same flags, cargo-lambda from
+ * scripts/setup.sh) but without run-local.sh's `--check-config`, which would stop it first.
+ * src/main.rs then answers every request with a 500 whose body is the configuration error
+ * (`answer_every_request_with`); ready once a request gets that answer. Log: `<name>.log`.
+ */
+export async function startMisconfiguredFunction(cfg, { allowedOrigins, env: overrides, name = 'function-misconfigured' }) {
+  const port = await freePort();
+  const env = functionEnv(cfg, { port, allowedOrigins, overrides });
+  const script = 'PATH="$(bash scripts/setup.sh):$PATH"; exec cargo lambda watch --quiet --disable-cors --invoke-address 127.0.0.1 --invoke-port "$PORT"';
+  const child = new Child(name, 'bash', ['-c', script], { cwd: REPO_ROOT, env });
+  const base = `http://127.0.0.1:${port}/lambda-url/pusher-auth`;
+  const fn = { child, port, base, authEndpoint: `${base}/pusher/auth`, userAuthEndpoint: `${base}/pusher/user-auth` };
+  const probeUrl = `${fn.authEndpoint}?callback=${encodeURIComponent("Pusher.auth_callbacks['0']")}&socket_id=1.1&channel_name=private-allowed-probe`;
+  try {
+    const started = Date.now();
+    fn.answer = await waitUntil('the misconfigured function to answer 500 with its configuration error', FUNCTION_READY_TIMEOUT_MS, async () => {
+      if (child.exited) throw fatal(`cargo lambda watch exited ${JSON.stringify(child.exited)}`);
+      const res = await fetch(probeUrl, { signal: AbortSignal.timeout(FUNCTION_READY_TIMEOUT_MS) });
+      const body = await res.text();
+      if (res.status !== 500 || !body.startsWith('configuration error')) throw new Error(`status ${res.status}: ${body.slice(0, 200)}`);
+      return { status: res.status, contentType: res.headers.get('content-type'), cors: res.headers.get('access-control-allow-origin'), body };
+    }, 500);
+    fn.readyAfterMs = Date.now() - started;
   } catch (err) {
     await child.stop();
     throw err;
