@@ -161,6 +161,20 @@ class Smoke:
         return value if isinstance(value, dict) else None
 
     @staticmethod
+    def denial_argument(body):
+        """The error object of pusher-auth's channel denial script, which reaches the refused
+        channel instead of calling the callback: `/**/(function(s,n,k,e){…})("<socket id>",
+        "<channel>","<N>",{…});` (docs/answers.md). None when the body is not one."""
+        m = re.fullmatch(r"\s*/\*\*/\(function\(s,n,k,e\)\{.*\}\)\((.*)\);?\s*", body, re.S)
+        if not m:
+            return None
+        try:
+            args = json.loads("[" + m.group(1) + "]")
+        except ValueError:
+            return None
+        return args[-1] if len(args) == 4 and isinstance(args[-1], dict) else None
+
+    @staticmethod
     def json_object(body):
         try:
             value = json.loads(body)
@@ -205,6 +219,8 @@ class Smoke:
             if self.content_type(headers) not in JS_TYPES:
                 return f"Content-Type {self.header(headers, 'Content-Type')}, expected a JavaScript type"
             obj = self.callback_argument(body)
+            if obj is None:
+                obj = self.denial_argument(body)
             if obj is None:
                 return f"the body is not one call of {CALLBACK} with a JSON object: {body}"
             problem = self.auth_problem(obj, channel)
@@ -274,6 +290,8 @@ class Smoke:
         if re.search(r'"auth"\s*:', body):
             return f"signed (status {status}), expected a refusal"
         obj = self.callback_argument(body)
+        if obj is None:
+            obj = self.denial_argument(body)
         if obj is None:
             obj = self.json_object(body)
         if obj is None or "error" not in obj:
