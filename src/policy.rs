@@ -635,4 +635,13 @@ mod tests {
             "rule \"private-*-{org}-*\" has a {claim} with '*' on both sides: its value would be ambiguous"
         );
     }
+
+    #[test]
+    fn a_policy_with_rules_is_not_empty() {
+        // `deny_by_default` covers the empty policy; one rule, or several, make it non-empty.
+        for rules in ["private-a", " private-a ", "private-a\npresence-*"] {
+            assert!(!ChannelPolicy::parse(rules).unwrap().is_empty(), "{rules:?}");
+        }
+        assert!(ChannelPolicy::default().is_empty());
+    }
 }
