@@ -644,4 +644,23 @@ mod tests {
         }
         assert!(ChannelPolicy::default().is_empty());
     }
+
+    #[test]
+    fn each_malformed_rule_gets_its_own_problem() {
+        // The message tells the operator what to fix; a rule refused for the wrong reason
+        // (say, a stray '}' called an invalid character) would mislead.
+        for (rule, problem) in [
+            ("private-a}", "has a '}' without '{'"),
+            ("private-{a", "has a '{' without '}'"),
+            ("private-{}", "has an empty or invalid {claim} name"),
+            ("private-{a/b}", "has an empty or invalid {claim} name"),
+            ("private-a/b", "has a character that is not valid in channel names"),
+            ("user-*", "must start with private-, private-encrypted- or presence-"),
+            ("private-{a}*", "has a {claim} next to '*' or another {claim}: nothing delimits its value"),
+            ("private-*-{a}-*", "has a {claim} with '*' on both sides: its value would be ambiguous"),
+        ] {
+            let err = ChannelPolicy::parse(rule).unwrap_err();
+            assert_eq!((err.rule.as_str(), err.problem), (rule, problem));
+        }
+    }
 }
