@@ -78,6 +78,8 @@ else
 fi
 
 JOBS="${MUTANTS_JOBS:-$(nproc)}"
+STARTED="$OUTPUT/started"
+touch "$STARTED" # results older than this are an earlier run's
 status=0
 "$MUTANTS" mutants \
   "${SCOPE[@]}" \
@@ -90,7 +92,7 @@ status=0
   --skip secrets_manager::rotation_is_picked_up_after_the_ttl \
   --skip soak::soak || status=$?
 
-if [[ -f "$OUTPUT/mutants.out/outcomes.json" ]]; then
+if [[ "$OUTPUT/mutants.out/outcomes.json" -nt "$STARTED" ]]; then
   for outcome in caught missed timeout unviable; do
     printf '    %-8s %s\n' "$outcome" "$(wc -l < "$OUTPUT/mutants.out/$outcome.txt" 2> /dev/null || echo 0)"
   done
@@ -98,5 +100,7 @@ if [[ -f "$OUTPUT/mutants.out/outcomes.json" ]]; then
     echo "==> missed (a test should catch each, or it goes in .cargo/mutants.toml with its reason):"
     sed 's/^/    /' "$OUTPUT/mutants.out/missed.txt"
   fi
+elif [[ $status -eq 0 && "${MUTANTS_SCOPE:-lines}" != files && " $* " != *" --list "* ]]; then
+  echo "==> no mutant in the lines changed since $BASE (tests only?); MUTANTS_SCOPE=files mutates the whole files"
 fi
 exit "$status"

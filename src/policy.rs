@@ -765,4 +765,34 @@ mod tests {
             "the rule \"private-*-{org}-*\" has a {claim} with '*' on both sides: its value would be ambiguous"
         );
     }
+
+    #[test]
+    fn a_policy_with_rules_is_not_empty() {
+        // `deny_by_default` covers the empty policy; one rule, or several, make it non-empty.
+        for rules in ["private-a", " private-a ", "private-a\npresence-*"] {
+            assert!(!ChannelPolicy::parse(rules).unwrap().is_empty(), "{rules:?}");
+        }
+        assert!(ChannelPolicy::default().is_empty());
+    }
+
+    #[test]
+    fn each_malformed_rule_gets_its_own_problem() {
+        // The message tells the operator what to fix; a rule refused for the wrong reason
+        // (say, a stray '}' called an invalid character) would mislead.
+        for (rule, problem) in [
+            ("private-a}", "has a '}' without '{'"),
+            ("private-{a", "has a '{' without '}'"),
+            ("private-{}", "has an empty or invalid {claim} name"),
+            ("private-{a/b}", "has an empty or invalid {claim} name"),
+            ("private-a/b", "has a character that is not valid in channel names (letters, digits, _-=@,.; and * {claim})"),
+            ("private-'a'", "has a quote: write the rules without quotes, separated by spaces"),
+            ("private-*,presence-*", "has a ',' before private- or presence-: separate rules with spaces (a comma is valid inside a channel name), e.g. CHANNEL_RULES='private-* presence-*'"),
+            ("user-*", "must start with private-, private-encrypted- or presence-"),
+            ("private-{a}*", "has a {claim} next to '*' or another {claim}: nothing delimits its value"),
+            ("private-*-{a}-*", "has a {claim} with '*' on both sides: its value would be ambiguous"),
+        ] {
+            let err = ChannelPolicy::parse(rule).unwrap_err();
+            assert_eq!((err.rule.as_str(), err.problem), (rule, problem));
+        }
+    }
 }

@@ -339,3 +339,22 @@ fn a_zero_lifetime_fetches_once() {
     assert_eq!(validate(&v, "valid_rs256_other_user"), Ok("user-5".into()));
     assert_eq!(server.hits(), 1);
 }
+
+#[test]
+fn an_unknown_kid_is_fetched_once_the_interval_has_passed() {
+    let t = tokens();
+    let server = Server::start(&t["jwks"]);
+    let remote = RemoteJwks::new(&server.url).unwrap().with_refetch_interval(Duration::from_millis(1500));
+    let v = validator(remote);
+    assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()));
+    *server.body.lock().unwrap() = t["jwks_rotated"].to_string();
+    assert_eq!(
+        validate(&v, "valid_rs256_rotated_key"),
+        Err("token_unknown_key".into()),
+        "too soon after the first fetch"
+    );
+    assert_eq!(server.hits(), 1);
+    std::thread::sleep(Duration::from_millis(1600));
+    assert_eq!(validate(&v, "valid_rs256_rotated_key"), Ok("user-4".into()));
+    assert_eq!(server.hits(), 2);
+}
