@@ -453,7 +453,13 @@ mod tests {
         assert_eq!(jwt(&[("JWT_ALGORITHMS", "HS256"), ("JWT_SECRET", secret), aud]), Ok(()));
         let rs = [("JWT_ALGORITHMS", "RS256"), url, iss, aud];
         assert_eq!(jwt(&[&rs[..], &[("JWT_LEEWAY_SECONDS", "61")]].concat()), Err("JWT_LEEWAY_SECONDS"));
-        // The fetched key set's lifetime: 0 (once per environment) to a day.
+        // The fetched key set's lifetime: 0 (once per environment) to a day, 300 s by default.
+        let ttl_of = |extra: &[(&str, &str)]| {
+            format!("{:?}", settings(&[&rs[..], &[("AUTH_MODE", "jwt")], extra].concat()).unwrap().validator)
+        };
+        assert!(ttl_of(&[]).contains("ttl: Some(300s)"), "{}", ttl_of(&[]));
+        assert!(ttl_of(&[("JWT_JWKS_TTL_SECONDS", "0")]).contains("ttl: None"));
+        assert!(ttl_of(&[("JWT_JWKS_TTL_SECONDS", "5")]).contains("ttl: Some(5s)"));
         for (ttl, verdict) in [
             ("0", Ok(())),
             ("1", Ok(())),

@@ -358,3 +358,56 @@ fn an_unknown_kid_is_fetched_once_the_interval_has_passed() {
     assert_eq!(validate(&v, "valid_rs256_rotated_key"), Ok("user-4".into()));
     assert_eq!(server.hits(), 2);
 }
+
+/// A verified token is a cache hit while its key is in the set in force: the
+/// lookup the validator makes with the set `current` gives finds it.
+#[test]
+fn a_token_verified_with_a_jwks_key_is_a_cache_hit() {
+    use pusher_auth_lambda::testing::{KeySource, Lookup};
+    let t = tokens();
+    let server = Server::start(&t["jwks"]);
+    let v = validator(RemoteJwks::new(&server.url).unwrap());
+    let rt = runtime();
+    assert!(rt.block_on(v.keys.current()).is_none(), "nothing loaded before the first token");
+    assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()));
+    let token = t["tokens"]["valid_rs256"].as_str().unwrap();
+    let now = jsonwebtoken::get_current_timestamp();
+    let keys = rt.block_on(v.keys.current()).expect("the set in force");
+    assert_eq!(keys.len(), 2);
+    assert!(matches!(v.cache.lookup(token, now, &rules(), Some(&keys)), Lookup::Hit(_)));
+    // The same for keys given inline.
+    let inline = pusher_auth_lambda::testing::jwt::keys_from_jwks(&t["jwks"].to_string()).unwrap();
+    let v = pusher_auth_lambda::testing::JwtValidator::new(rules(), None, KeySource::Inline(inline.into()));
+    assert_eq!(validate(&v, "valid_es256"), Ok("user-2".into()));
+    let keys = rt.block_on(v.keys.current()).expect("inline keys are always in force");
+    assert_eq!(keys.len(), 2);
+    let token = t["tokens"]["valid_es256"].as_str().unwrap();
+    assert!(matches!(v.cache.lookup(token, now, &rules(), Some(&keys)), Lookup::Hit(_)));
+}
+
+/// An outage of the JWKS endpoint is logged once, however many refreshes fail,
+/// and its end once.
+#[test]
+fn an_outage_is_logged_once() {
+    use pusher_auth_lambda::logging::Captured;
+    let t = tokens();
+    let server = Server::start(&t["jwks"]);
+    let v = validator(RemoteJwks::new(&server.url).unwrap().with_ttl(Some(Duration::from_millis(300))));
+    let captured = Captured::default();
+    tracing::subscriber::with_default(captured.subscriber(tracing::Level::INFO), || {
+        assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()));
+        *server.up.lock().unwrap() = false;
+        for _ in 0..3 {
+            std::thread::sleep(Duration::from_millis(350));
+            assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()), "the cached set stays in force");
+        }
+        *server.up.lock().unwrap() = true;
+        std::thread::sleep(Duration::from_millis(350));
+        assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()));
+    });
+    let log = captured.text();
+    assert_eq!(server.hits(), 5, "{log}");
+    assert_eq!(log.matches("JWKS fetch failed").count(), 1, "{log}");
+    assert_eq!(log.matches("the endpoint answers again").count(), 1, "{log}");
+    assert!(log.contains("\"JWKS fetched\""), "{log}");
+}
