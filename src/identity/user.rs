@@ -57,3 +57,30 @@ pub(crate) fn is_unverified(claims: &Map<String, Value>, claim: &str) -> bool {
     };
     !matches!(claims.get(flag), Some(Value::Bool(true))) && claims.get(flag).and_then(Value::as_str) != Some("true")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_ids_are_checked_at_their_edges() {
+        assert_eq!(check_user_id(&"é".repeat(MAX_USER_ID_CHARS)), Ok(()), "128 characters (256 bytes)");
+        assert_eq!(check_user_id(&"a".repeat(MAX_USER_ID_CHARS + 1)), Err(UserIdError::TooLong));
+        assert_eq!(check_user_id(""), Err(UserIdError::Empty));
+        assert_eq!(check_user_id("a\u{7f}b"), Err(UserIdError::ControlCharacter));
+        assert_eq!(check_user_id("a b-c@d"), Ok(()));
+    }
+
+    #[test]
+    fn contacts_count_only_once_verified() {
+        let claims = |json: Value| json.as_object().unwrap().clone();
+        use serde_json::json;
+        assert!(is_unverified(&claims(json!({"email": "a@b"})), "email"));
+        assert!(!is_unverified(&claims(json!({"email_verified": true})), "email"));
+        assert!(!is_unverified(&claims(json!({"email_verified": "true"})), "email"));
+        assert!(is_unverified(&claims(json!({"email_verified": "True"})), "email"));
+        assert!(is_unverified(&claims(json!({"phone_number_verified": false})), "phone_number"));
+        assert!(!is_unverified(&claims(json!({"phone_number_verified": true})), "phone_number"));
+        assert!(!is_unverified(&claims(json!({})), "sub"), "other claims need no flag");
+    }
+}
