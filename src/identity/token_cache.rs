@@ -428,6 +428,42 @@ mod tests {
     }
 
     #[test]
+    fn not_before_is_exact_at_the_leeway_and_len_counts() {
+        let cache = TokenCache::default();
+        assert!(cache.is_empty());
+        cache.insert("t", NOW, user("u1", json!({"nbf": NOW + 30})), None);
+        assert!(!cache.is_empty());
+        assert_eq!(hit_id(&cache, "t", NOW), Some("u1".into()), "nbf at now + leeway is valid");
+        cache.insert("t2", NOW, user("u2", json!({"nbf": NOW + 31})), None);
+        assert!(matches!(cache.lookup("t2", NOW, &rules(), None), Lookup::Miss), "one second past the leeway");
+        assert_eq!(cache.len(), 1);
+        assert_eq!(format!("{cache:?}"), "TokenCache { capacity: 512, len: 1 }");
+    }
+
+    #[test]
+    fn a_full_cache_sweeps_once_per_quarter_capacity_then_drops_the_oldest() {
+        let cache = TokenCache::with_capacity(8);
+        cache.insert("keep", NOW, user("keep", json!({"exp": NOW + 3600})), None);
+        for i in 0..7 {
+            cache.insert(&format!("a{i}"), NOW, user("a", json!({"exp": NOW + 5})), None);
+        }
+        // Full at NOW + 10: the sweep drops the seven expired entries.
+        cache.insert("b", NOW + 10, user("b", json!({"exp": NOW + 3600})), None);
+        assert_eq!(cache.len(), 2);
+        for i in 0..6 {
+            cache.insert(&format!("c{i}"), NOW + 10, user("c", json!({"exp": NOW + 15})), None);
+        }
+        // Full again one insertion later: no sweep is due yet (one per 8 / 4 insertions), so
+        // the oldest goes, though six entries have expired.
+        cache.insert("d", NOW + 20, user("d", json!({"exp": NOW + 3600})), None);
+        assert_eq!(cache.len(), 8);
+        assert_eq!(hit_id(&cache, "keep", NOW + 20), None, "the oldest insertion went");
+        // The next one sweeps.
+        cache.insert("e", NOW + 20, user("e", json!({"exp": NOW + 3600})), None);
+        assert_eq!(cache.len(), 3);
+    }
+
+    #[test]
     fn shared_by_many_threads() {
         let cache = TokenCache::with_capacity(64);
         std::thread::scope(|s| {
