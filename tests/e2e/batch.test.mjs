@@ -26,6 +26,7 @@ import {
   stopStack,
   uniq,
   waitUntil,
+  connectWithSetup,
 } from './lib/harness.mjs';
 import { upToDate } from '../../client/build.mjs';
 
@@ -120,17 +121,8 @@ function batchDecisions(line) {
  * (options, arg) that may add to the options (an authorizer, a customHandler) before
  * `new Pusher`. Returns the socket id.
  */
-async function connect(page, id, options, setup = null, arg = null) {
-  const r = await page.evaluate(
-    ([i, key, o, s, a, t]) => {
-      // eslint-disable-next-line no-new-func
-      if (s) new Function('options', 'arg', s)(o, a);
-      return window.E2E.connect(i, key, o, t);
-    },
-    [id, cfg.key, options, setup, arg, WAIT_MS],
-  );
-  assert.equal(r.outcome, 'connected', `${id} connects to sockudo: ${JSON.stringify(r)}`);
-  return r.detail.socketId;
+function connect(page, id, options, setup = null, arg = null) {
+  return connectWithSetup(page, cfg.key, id, options, setup, arg);
 }
 
 /** Subscribes to every channel in one turn of the page's event loop; pusher-js's outcome for each. */

@@ -30,6 +30,7 @@ import {
   subscribesFor,
   uniq,
   waitUntil,
+  connectWithSetup,
 } from './lib/harness.mjs';
 
 const cfg = makeConfig();
@@ -148,17 +149,8 @@ const HELPER_SETUP = `
 `;
 
 /** Connects client `id` (after `setup`, run in the page with `options` and `arg`); returns the socket id. */
-async function connect(page, id, options, setup = null, arg = null) {
-  const r = await page.evaluate(
-    ([i, key, o, s, a, t]) => {
-      // eslint-disable-next-line no-new-func
-      if (s) new Function('options', 'arg', s)(o, a);
-      return window.E2E.connect(i, key, o, t);
-    },
-    [id, cfg.key, options, setup, arg, WAIT_MS],
-  );
-  assert.equal(r.outcome, 'connected', `${id} connects to sockudo: ${JSON.stringify(r)}`);
-  return r.detail.socketId;
+function connect(page, id, options, setup = null, arg = null) {
+  return connectWithSetup(page, cfg.key, id, options, setup, arg);
 }
 
 /** pusher-js takes the socket id for each authorization request from `connection.socket_id`. */

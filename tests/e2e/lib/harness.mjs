@@ -640,6 +640,24 @@ export function socketOptions(sockudo) {
   return { cluster: 'mt1', wsHost: '127.0.0.1', wsPort: sockudo.port, forceTLS: false, enabledTransports: ['ws'], disableStats: true };
 }
 
+/**
+ * Connects client `id` of the page to sockudo with app key `key`, after running `setup` (the
+ * body of a function of (options, arg) that may add to the options, e.g. a customHandler) in
+ * the page; returns the socket id.
+ */
+export async function connectWithSetup(page, key, id, options, setup = null, arg = null) {
+  const r = await page.evaluate(
+    ([i, k, o, s, a, t]) => {
+      // eslint-disable-next-line no-new-func
+      if (s) new Function('options', 'arg', s)(o, a);
+      return window.E2E.connect(i, k, o, t);
+    },
+    [id, key, options, setup, arg, WAIT_MS],
+  );
+  assert.equal(r.outcome, 'connected', `${id} connects to sockudo: ${JSON.stringify(r)}`);
+  return r.detail.socketId;
+}
+
 export function subscribe(page, id, channel, timeoutMs = WAIT_MS) {
   return page.evaluate(([i, c, t]) => window.E2E.subscribe(i, c, t), [id, channel, timeoutMs]);
 }
