@@ -5,8 +5,8 @@
 //! Oracles: the validator accepts only a JSON-object header naming HS256 and
 //! no key material, with a string `sub` equal to the user id, a numeric
 //! `exp` not in the past (30 s leeway) and no `aud`; the user's claims are
-//! the claims sent; jsonwebtoken's own `decode` (the path the validator's
-//! direct verification replaced) accepts every token the validator accepts;
+//! the claims sent; jsonwebtoken's `decode` with its usual settings accepts
+//! every token the validator accepts;
 //! through the whole endpoint (JSONP, HTTP API v2), a
 //! refused token is never signed for, and every signature covers exactly
 //! the `channel_data`/`user_data` returned.

@@ -220,20 +220,20 @@ pub struct Verified {
 /// Verifies the signature and the claims with `key` at `now` (Unix seconds),
 /// and makes the user. `head` is what [`check_head`] read from this token.
 ///
-/// The signature is checked with ring directly (see
-/// [`crate::identity::ring_provider::verify_signature`]) and the claims are
-/// decoded once, where `jsonwebtoken::decode` would decode the header again
-/// and parse the claims twice: a token costs one signature check and one
-/// JSON parse. The verdicts are jsonwebtoken's (`tests/it/token_verdicts.rs`
-/// compares every fixture token), with two deliberate differences. A claims
-/// set naming a claim twice is refused whatever the claim (RFC 7519 §4: such
-/// a token must be rejected, or read with the last value winning; jsonwebtoken
-/// refuses duplicates of the registered claims it reads and lets the last
-/// value of any other win, so the policy could see a different `org_id` than
-/// another reader of the same token). And issuer, audience and `token_use`
-/// are checked before expiry, so that an expired token meant for someone
-/// else is `unauthenticated` rather than `token_expired`, which would tell
-/// its sender that the signature and the recipient were right.
+/// jsonwebtoken's `decode` checks the signature (with the ring provider), the
+/// algorithm, `exp` (present, a NumericDate), `iss` and `aud` (see
+/// [`validation`]). This function adds only what the library lacks:
+/// - a claim named twice is refused, whatever the claim (RFC 7519 §4; the
+///   library refuses duplicates of the registered claims it reads and lets the
+///   last value of any other win, so the policy could see another `org_id`
+///   than another reader of the same token);
+/// - [`check_recipient`]: `iss` required and a string, `aud` well formed, and
+///   Cognito's `token_use`/`client_id` rules;
+/// - the time checks, at the validator's clock and after the checks of who
+///   the token is for: an expired token meant for someone else is
+///   `unauthenticated`, never `token_expired` (which would tell its sender
+///   that the signature and the recipient were right). The verified-token
+///   cache repeats them on every hit with the same leeway.
 pub fn verify(
     token: &str,
     head: &TokenHead,
@@ -242,30 +242,13 @@ pub fn verify(
     now: u64,
 ) -> Result<Verified, Refusal> {
     let refuse = |reason| Refusal::Unauthenticated(reason);
-    let (message, signature) = token.rsplit_once('.').ok_or(refuse(AuthFailure::TokenMalformed))?;
-    let (_, payload) = message.split_once('.').ok_or(refuse(AuthFailure::TokenMalformed))?;
-    // 1024 bytes: an RSA signature with the largest modulus ring verifies (8192 bits).
-    let mut sig = [0u8; crate::identity::ring_provider::RSA_MAX_BITS / 8];
-    let sig = match URL_SAFE_NO_PAD.decode_slice(signature, &mut sig) {
-        Ok(len) => &sig[..len],
-        Err(base64::DecodeSliceError::OutputSliceTooSmall) => return Err(refuse(AuthFailure::TokenBadSignature)),
-        Err(base64::DecodeSliceError::DecodeError(_)) => return Err(refuse(AuthFailure::TokenInvalid)),
-    };
-    match crate::identity::ring_provider::verify_signature(head.alg, key, message.as_bytes(), sig) {
-        Some(true) => {}
-        Some(false) => return Err(refuse(AuthFailure::TokenBadSignature)),
-        None => return Err(refuse(AuthFailure::TokenKeyMismatch)),
-    }
-    let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| refuse(AuthFailure::TokenInvalid))?;
-    let claims = serde_json::from_slice::<UniqueClaims>(&payload).map_err(|_| refuse(AuthFailure::TokenInvalid))?.0;
-    // `exp` required and well formed, `nbf` well formed when present; then who
-    // the token is for (issuer, audience, `token_use`), and only then whether
-    // it is still valid: an expired token meant for someone else is
-    // `unauthenticated`, never `token_expired` (which would tell its sender
-    // that the signature and the recipient were right).
+    let claims = jsonwebtoken::decode::<UniqueClaims>(token, key, &validation(head.alg, rules))
+        .map_err(|error| refusal_for(error.kind(), token, rules))?
+        .claims
+        .0;
+    check_recipient(&claims, rules)?;
     let exp = numeric_date(&claims, "exp").ok().flatten().ok_or(refuse(AuthFailure::TokenBadClaims))?;
     let nbf = numeric_date(&claims, "nbf").map_err(|NotNumericDate| refuse(AuthFailure::TokenBadClaims))?;
-    check_issuer_and_audience(&claims, rules)?;
     if exp < now.saturating_sub(rules.leeway) {
         return Err(refuse(AuthFailure::TokenExpired));
     }
@@ -274,6 +257,59 @@ pub fn verify(
     }
     let user = user_from_claims(claims, &rules.user_id_claim)?;
     Ok(Verified { user, exp, nbf })
+}
+
+/// What jsonwebtoken checks of a token signed with `alg`, every setting stated.
+fn validation(alg: Algorithm, rules: &ClaimRules) -> jsonwebtoken::Validation {
+    let mut validation = jsonwebtoken::Validation::new(alg);
+    // One algorithm, the token's (already on the allow-list): the library
+    // wants every listed algorithm in the key's family.
+    validation.algorithms = vec![alg];
+    validation.required_spec_claims = ["exp".to_owned()].into();
+    // `exp` and `nbf` are compared in `verify`, after issuer and audience.
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.leeway = rules.leeway;
+    validation.reject_tokens_expiring_in_less_than = 0;
+    validation.iss = rules.issuer.as_ref().map(|issuer| [issuer.clone()].into());
+    // With no audience configured, any `aud` is refused (RFC 7519 §4.1.3).
+    validation.validate_aud = true;
+    validation.aud = rules.audience.as_ref().map(|audience| [audience.clone()].into());
+    validation.sub = None;
+    validation
+}
+
+/// The refusal for what jsonwebtoken's `decode` refused.
+fn refusal_for(kind: &jsonwebtoken::errors::ErrorKind, token: &str, rules: &ClaimRules) -> Refusal {
+    use jsonwebtoken::errors::ErrorKind;
+    // Reads the claims again for the log line only; `decode` checked the
+    // signature before the claims, so these are the issuer's own.
+    let received = |name: &str| {
+        let claims = jsonwebtoken::dangerous::insecure_decode_claims::<Map<String, Value>>(token).unwrap_or_default();
+        shown(claims.get(name).unwrap_or(&Value::Null))
+    };
+    Refusal::Unauthenticated(match kind {
+        ErrorKind::InvalidSignature => AuthFailure::TokenBadSignature,
+        // The key is of another family than the token's algorithm.
+        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidKeyFormat => AuthFailure::TokenKeyMismatch,
+        ErrorKind::MissingRequiredClaim(_) | ErrorKind::InvalidClaimFormat(_) => AuthFailure::TokenBadClaims,
+        ErrorKind::InvalidIssuer => {
+            // Neither is a secret, and the pair is what an operator needs to fix a typo.
+            let expected = rules.issuer.as_deref().unwrap_or_default();
+            tracing::info!(expected, received = %received("iss"), "token issuer is not JWT_ISSUER");
+            AuthFailure::TokenWrongIssuer
+        }
+        ErrorKind::InvalidAudience => match &rules.audience {
+            Some(expected) => {
+                let expected = expected.as_str();
+                tracing::info!(expected, received = %received("aud"), "token audience does not name JWT_AUDIENCE");
+                AuthFailure::TokenWrongAudience
+            }
+            None => AuthFailure::TokenUnexpectedAudience,
+        },
+        // Base64, UTF-8 or JSON, a claim named twice included.
+        _ => AuthFailure::TokenInvalid,
+    })
 }
 
 /// The user verified claims name: the `user_id_claim` claim, a string within
@@ -349,62 +385,59 @@ impl<'de> serde::Deserialize<'de> for UniqueClaims {
     }
 }
 
-/// `iss`, `token_use` and `aud` against the configuration.
+/// What jsonwebtoken's `Validation` leaves open about who a token is for,
+/// checked once `decode` passed it (the library compared a string `iss` and
+/// a string or list `aud` with the configuration, and refused any `aud` when
+/// no audience is configured):
 ///
-/// - A configured issuer is a required claim: `iss` absent, null or of
-///   another type is refused like a wrong issuer.
+/// - A configured issuer is required, as a string: the library accepts a
+///   token without `iss`, and an `iss` list that names the issuer.
 /// - `token_use` (Cognito), when present, must be `id` or `access`.
-/// - A configured audience is required too: `aud` (a string, or an array of
-///   strings) must name it. A token without `aud` passes only as a Cognito
-///   access token for this client: `token_use` is `access` and `client_id`
-///   equals the audience (Cognito's documented check). A pool's keys sign
-///   tokens for every app client of the pool, so without this an access token
-///   minted for another client would pass.
-/// - With no audience configured (HMAC with a dedicated `JWT_SECRET`), a
-///   token that carries `aud` is refused (RFC 7519 §4.1.3: a recipient that
-///   does not identify itself with the audience must reject it).
-pub(crate) fn check_issuer_and_audience(claims: &Map<String, Value>, rules: &ClaimRules) -> Result<(), Refusal> {
+/// - A configured audience is required: `aud` must be a string or a list of
+///   strings (the library skips one of another type). A token without `aud`
+///   passes only as a Cognito access token for this client: `token_use` is
+///   `access` and `client_id` equals the audience (Cognito's documented
+///   check). A pool's keys sign tokens for every app client of the pool, so
+///   without this an access token minted for another client would pass.
+/// - With no audience configured, an `aud` the library skipped (`null`, or of
+///   another type) is refused too.
+fn check_recipient(claims: &Map<String, Value>, rules: &ClaimRules) -> Result<(), Refusal> {
+    let refuse = |reason| Err(Refusal::Unauthenticated(reason));
     if let Some(issuer) = &rules.issuer {
         match claims.get("iss") {
-            Some(Value::String(iss)) if iss == issuer => {}
-            None | Some(Value::Null) => return Err(Refusal::Unauthenticated(AuthFailure::TokenWithoutIssuer)),
+            Some(Value::String(_)) => {}
+            None | Some(Value::Null) => return refuse(AuthFailure::TokenWithoutIssuer),
             Some(received) => {
-                // Neither is a secret, and the pair is what an operator needs to fix a typo.
                 tracing::info!(expected = issuer.as_str(), received = %shown(received), "token issuer is not JWT_ISSUER");
-                return Err(Refusal::Unauthenticated(AuthFailure::TokenWrongIssuer));
+                return refuse(AuthFailure::TokenWrongIssuer);
             }
         }
     }
     let token_use = match claims.get("token_use") {
         None => None,
         Some(Value::String(u)) if u == "id" || u == "access" => Some(u.as_str()),
-        Some(_) => return Err(Refusal::Unauthenticated(AuthFailure::TokenWrongUse)),
+        Some(_) => return refuse(AuthFailure::TokenWrongUse),
     };
-    let aud = claims.get("aud").filter(|v| !v.is_null());
+    let aud = claims.get("aud");
+    let well_formed = match aud {
+        Some(Value::String(_)) => true,
+        Some(Value::Array(list)) => list.iter().all(Value::is_string),
+        _ => false,
+    };
     match (&rules.audience, aud) {
-        (Some(audience), Some(aud)) => {
-            let names_it = match aud {
-                Value::String(one) => one == audience,
-                Value::Array(list) => {
-                    list.iter().all(Value::is_string) && list.iter().any(|a| a.as_str() == Some(audience.as_str()))
-                }
-                _ => false,
-            };
-            if !names_it {
-                tracing::info!(expected = audience.as_str(), received = %shown(aud), "token audience does not name JWT_AUDIENCE");
-                return Err(Refusal::Unauthenticated(AuthFailure::TokenWrongAudience));
-            }
-        }
-        (Some(audience), None) => {
+        (None, None) => {}
+        (None, Some(_)) => return refuse(AuthFailure::TokenUnexpectedAudience),
+        (Some(_), Some(_)) if well_formed => {}
+        (Some(audience), None | Some(Value::Null)) => {
             let client_id = claims.get("client_id").and_then(Value::as_str);
             if token_use != Some("access") || client_id != Some(audience.as_str()) {
-                return Err(Refusal::Unauthenticated(AuthFailure::TokenWithoutAudience));
+                return refuse(AuthFailure::TokenWithoutAudience);
             }
         }
-        (None, _) if claims.contains_key("aud") => {
-            return Err(Refusal::Unauthenticated(AuthFailure::TokenUnexpectedAudience));
+        (Some(audience), Some(received)) => {
+            tracing::info!(expected = audience.as_str(), received = %shown(received), "token audience does not name JWT_AUDIENCE");
+            return refuse(AuthFailure::TokenWrongAudience);
         }
-        (None, _) => {}
     }
     Ok(())
 }
@@ -469,7 +502,7 @@ mod tests {
             .map_err(|r| r.log_reason())
     }
 
-    /// What `jsonwebtoken::decode` (the path `verify` replaced) says of an HS256 token.
+    /// What `jsonwebtoken::decode` alone, with its usual settings, says of an HS256 token.
     fn jsonwebtoken_verdict(token: &str) -> Result<(), &'static str> {
         use jsonwebtoken::errors::ErrorKind;
         crate::identity::ring_provider::install();
@@ -490,7 +523,7 @@ mod tests {
     }
 
     #[test]
-    fn claims_are_read_once_with_jsonwebtoken_rules() {
+    fn claims_follow_jsonwebtoken_rules() {
         let now = now();
         let exp = now + 600;
         assert_eq!(verdict(&hs256(&format!(r#"{{"sub":"u","exp":{exp}}}"#))), Ok(("u".into(), exp, None)));
@@ -648,6 +681,12 @@ mod tests {
         // `exp` at 2^64 (and beyond u64) is not a NumericDate this side accepts.
         assert_eq!(verdict(&hs256(r#"{"sub":"u","exp":18446744073709551616}"#)), Err("token_bad_claims"));
         assert_eq!(verdict(&hs256(r#"{"sub":"u","exp":18446744073709551615}"#)).map(|v| v.1), Ok(u64::MAX));
+        // With no audience configured, any `aud` is refused: those jsonwebtoken reads, and
+        // those it skips (`null`, another type).
+        for aud in [r#""app""#, r#"["app"]"#, "[]", "null", "5", r#"["app",5]"#] {
+            let token = hs256(&format!(r#"{{"sub":"u","exp":{exp},"aud":{aud}}}"#));
+            assert_eq!(verdict(&token), Err("token_unexpected_audience"), "aud {aud}");
+        }
         // An empty subject is no subject.
         assert_eq!(verdict(&hs256(&format!(r#"{{"sub":"","exp":{exp}}}"#))), Err("token_without_subject"));
         assert_eq!(verdict(&hs256(&format!(r#"{{"sub":7,"exp":{exp}}}"#))), Err("token_without_subject"));

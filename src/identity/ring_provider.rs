@@ -12,9 +12,8 @@
 //! derive public keys from private ones, or thumbprints, are not needed and
 //! answer an error instead of panicking.
 //!
-//! The function verifies tokens with [`verify_signature`] directly (from
-//! [`crate::identity::jwt::verify`]); the provider offers the same checks to
-//! jsonwebtoken's own `decode`/`encode` (tests and benches mint HS tokens).
+//! [`crate::identity::jwt::verify`] verifies tokens with jsonwebtoken's
+//! `decode`, which reaches ring through this provider.
 //! jsonwebtoken picks its provider once per process: a `decode` before
 //! [`install`] would fix a panicking placeholder for good. [`install`] is
 //! therefore called where the token path starts ([`crate::identity::jwt::keys_from_jwks`]
@@ -165,8 +164,7 @@ pub(crate) fn verify_signature(alg: Algorithm, key: &DecodingKey, message: &[u8]
     })
 }
 
-/// jsonwebtoken's verifier (its own `decode`, which the function does not
-/// call on the token path): the same checks as [`verify_signature`].
+/// jsonwebtoken's verifier: [`verify_signature`] for one algorithm and key.
 struct RingVerifier {
     alg: Algorithm,
     key: DecodingKey,

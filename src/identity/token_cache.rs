@@ -16,11 +16,10 @@
 //! - **Only successes are cached.** An entry is made after a fully successful
 //!   verification and nowhere else; a refused token is verified again, and
 //!   refused again, each time.
-//! - **Issuer, audience and `token_use` are checked on every hit**, before
-//!   the time-bound claims (as in a full verification), with
-//!   [`crate::identity::jwt::check_issuer_and_audience`] (§3.8, §3.9, §3.11: which
-//!   tokens are accepted is decided by the configuration every time, not by
-//!   what was accepted once).
+//! - **The rules are those of the verification.** A cache belongs to one
+//!   validator, whose claim rules (issuer, audience, algorithms) are fixed for
+//!   the execution environment's life, so every entry passed the very rules
+//!   of every later lookup.
 //! - **Time-bound claims are checked on every hit** against the clock, with
 //!   the same leeway as a full verification: `exp` (an expired entry is dropped
 //!   and refused as `token_expired`) and `nbf`. An entry is never used after
@@ -57,7 +56,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use sha2::{Digest, Sha256};
 
 use crate::error::{AuthFailure, Refusal};
-use crate::identity::jwt::{check_issuer_and_audience, numeric_date, ClaimRules, KeyId, VerificationKey};
+use crate::identity::jwt::{numeric_date, ClaimRules, KeyId, VerificationKey};
 use crate::identity::user::User;
 
 /// Most entries kept (see the module doc).
@@ -162,9 +161,6 @@ impl TokenCache {
                 inner.remove(key);
                 return Lookup::Miss;
             }
-        }
-        if let Err(refusal) = check_issuer_and_audience(&entry.user.claims, rules) {
-            return Lookup::Refused(refusal);
         }
         if entry.exp < now.saturating_sub(rules.leeway) {
             inner.remove(key);
@@ -300,22 +296,6 @@ mod tests {
         cache.insert("t", NOW, user("u1", json!({"nbf": NOW + 100})), None);
         assert!(matches!(cache.lookup("t", NOW, &rules(), None), Lookup::Miss), "clock went backwards");
         assert!(cache.is_empty());
-    }
-
-    #[test]
-    fn issuer_and_audience_are_checked_on_a_hit() {
-        let cache = TokenCache::default();
-        cache.insert("t", NOW, user("u1", json!({})), None);
-        let mut other = rules();
-        other.audience = Some("another-app".into());
-        match cache.lookup("t", NOW, &other, None) {
-            Lookup::Refused(r) => assert_eq!(r.log_reason(), "token_wrong_audience"),
-            o => panic!("{o:?}"),
-        }
-        let mut other = rules();
-        other.issuer = Some("https://elsewhere.example".into());
-        assert!(matches!(cache.lookup("t", NOW, &other, None), Lookup::Refused(_)));
-        assert_eq!(hit_id(&cache, "t", NOW), Some("u1".into()));
     }
 
     #[test]
