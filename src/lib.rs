@@ -32,6 +32,7 @@ pub use aws::secrets_manager::store_from_lookup;
 pub use config::{ConfigError, Settings};
 pub use endpoint::Endpoint;
 /// `pusher-auth explain`: why a channel or signin is allowed or refused.
+#[cfg(feature = "explain")]
 pub mod explain {
     pub use crate::endpoint::explain::{
         check, explain, samconfig_environments, samconfig_variables, settings_for_explain, Asked, Asker, Verdict,

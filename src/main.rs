@@ -19,7 +19,13 @@ use pusher_auth_lambda::{pass_through, DecodeOnceLayer};
 fn main() -> ExitCode {
     match std::env::args().nth(1).as_deref() {
         Some("--check-config") => return check_config(),
+        #[cfg(feature = "explain")]
         Some("explain") => return explain(std::env::args().skip(2).collect()),
+        #[cfg(not(feature = "explain"))]
+        Some("explain") => {
+            eprintln!("pusher-auth explain is a local tool, left out of this build: run it from the repository");
+            return ExitCode::from(2);
+        }
         _ => {}
     }
     let runtime = if max_concurrency() > 1 {
@@ -68,12 +74,14 @@ async fn answer_every_request_with(error: &pusher_auth_lambda::ConfigError) -> E
     }
 }
 
+#[cfg(feature = "explain")]
 const EXPLAIN_USAGE: &str = "usage: pusher-auth explain [--samconfig-env ENV] [--samconfig FILE] \
 (--token TOKEN | --claims JSON) (--channel NAME | --signin)
        pusher-auth explain --check POLICY_TESTS [--samconfig FILE]
 Exit status: 0 allowed (or every test held), 1 refused (or a test failed), 2 bad input.";
 
 /// `pusher-auth explain`: see `pusher_auth_lambda::explain`.
+#[cfg(feature = "explain")]
 fn explain(args: Vec<String>) -> ExitCode {
     use pusher_auth_lambda::explain::{self as ex, Asked, Asker};
     let bad = |message: &str| {
@@ -157,6 +165,7 @@ fn explain(args: Vec<String>) -> ExitCode {
     ExitCode::from(verdict as u8)
 }
 
+#[cfg(feature = "explain")]
 fn lookup(vars: &[(String, String)], name: &str) -> Option<String> {
     vars.iter().find(|(variable, _)| variable == name).map(|(_, value)| value.clone())
 }

@@ -12,6 +12,7 @@ use crate::web::request::{Method, Request, Route};
 use crate::web::response::Response;
 
 mod authorize;
+#[cfg(feature = "explain")]
 pub(crate) mod explain;
 mod transport;
 
