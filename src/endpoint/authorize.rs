@@ -17,6 +17,16 @@ use crate::web::response::AuthBody;
 
 use super::{Endpoint, Trace};
 
+/// What became of one name of a batch.
+enum Decision {
+    /// Not a valid channel name: left out of the answer, logged as `-`.
+    Invalid(Refusal),
+    /// Named again: answered once, for its first mention.
+    Repeated,
+    /// Signed, or refused for this channel alone.
+    Answered(Result<AuthBody, Refusal>),
+}
+
 /// What an authorization produced: one answer, or a batch's JSON object.
 pub(super) enum Answer {
     One(AuthBody),
@@ -122,53 +132,46 @@ impl Endpoint {
         let user = self.settings.validator.validate(credentials).await?;
         let mut order: Vec<&(u8, Cow<'_, str>)> = batch.iter().collect();
         order.sort_by_key(|(index, _)| *index);
+        // Decide every channel first, then write the answer and the log line from the decisions.
         let mut keys = None;
-        let mut json = String::with_capacity(64 + 160 * batch.len());
-        let mut log = String::with_capacity(48 * batch.len());
-        json.push('{');
-        let mut answered: Vec<&str> = Vec::with_capacity(batch.len());
+        let mut decisions: Vec<(Option<ChannelName<'_>>, Decision)> = Vec::with_capacity(batch.len());
         for (_, name) in order {
-            if !log.is_empty() {
-                log.push(' ');
-            }
-            let channel = match ChannelName::parse(name) {
-                Ok(channel) => channel,
-                Err(refusal) => {
-                    log.push_str("-:");
-                    log.push_str(refusal.log_reason());
-                    continue;
+            let decision = match ChannelName::parse(name) {
+                Err(refusal) => (None, Decision::Invalid(refusal)),
+                Ok(channel) if decisions.iter().any(|(c, _)| *c == Some(channel)) => {
+                    (Some(channel), Decision::Repeated)
+                }
+                Ok(channel) => {
+                    let signed = match self.settings.policy.decide(&user, channel) {
+                        Ok(()) => {
+                            if keys.is_none() {
+                                keys = Some(self.settings.secrets.get(app.secret_id).await?);
+                            }
+                            let keys = keys.as_deref().unwrap_or_else(|| unreachable!("fetched above"));
+                            self.sign_channel(app, socket_id, channel, &user, keys)
+                        }
+                        Err(refusal) => Err(refusal),
+                    };
+                    (Some(channel), Decision::Answered(signed))
                 }
             };
-            log.push_str(channel.as_str());
-            log.push(':');
-            if answered.contains(&channel.as_str()) {
-                log.push_str("repeated");
-                continue;
-            }
-            answered.push(channel.as_str());
-            let signed = match self.settings.policy.decide(&user, channel) {
-                Ok(()) => {
-                    if keys.is_none() {
-                        keys = Some(self.settings.secrets.get(app.secret_id).await?);
-                    }
-                    let keys = keys.as_deref().unwrap_or_else(|| unreachable!("fetched above"));
-                    self.sign_channel(app, socket_id, channel, &user, keys)
-                }
-                Err(refusal) => Err(refusal),
-            };
+            decisions.push(decision);
+        }
+        let mut json = String::with_capacity(64 + 160 * decisions.len());
+        json.push('{');
+        for (channel, decision) in &decisions {
+            let (Some(channel), Decision::Answered(signed)) = (channel, decision) else { continue };
             if json.len() > 1 {
                 json.push(',');
             }
             json_text::push_string(&mut json, channel.as_str());
             match signed {
                 Ok(body) => {
-                    log.push_str("ok");
                     json.push_str(":{\"status\":200,\"data\":");
                     json.push_str(&body.to_json());
                     json.push('}');
                 }
                 Err(refusal) => {
-                    log.push_str(refusal.log_reason());
                     json.push_str(":{\"status\":");
                     json.push_str(itoa::Buffer::new().format(refusal.status()));
                     json.push('}');
@@ -176,6 +179,19 @@ impl Endpoint {
             }
         }
         json.push('}');
+        let mut log = String::with_capacity(48 * decisions.len());
+        for (channel, decision) in &decisions {
+            if !log.is_empty() {
+                log.push(' ');
+            }
+            log.push_str(channel.map_or("-", |c| c.as_str()));
+            log.push(':');
+            log.push_str(match decision {
+                Decision::Invalid(refusal) | Decision::Answered(Err(refusal)) => refusal.log_reason(),
+                Decision::Repeated => "repeated",
+                Decision::Answered(Ok(_)) => "ok",
+            });
+        }
         trace.batch = Some(log);
         Ok(json)
     }

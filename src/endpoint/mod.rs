@@ -28,9 +28,6 @@ struct Trace {
     /// A batch's decisions, `<channel>:<reason>` separated by spaces (channel
     /// names hold neither); an invalid name is written `-`, never echoed.
     batch: Option<String>,
-    /// The status the outcome stands for (a JSONP denial is sent as 200).
-    status: u16,
-    reason: &'static str,
 }
 
 /// The endpoint: settings plus the user validator they select.
@@ -55,7 +52,8 @@ impl Endpoint {
         let started = Instant::now();
         let mut trace = Trace { transport: "none", ..Trace::default() };
         let response = self.answer(req, &mut trace).await;
-        let decision = if trace.status == 200 || trace.status == 204 { "allowed" } else { "refused" };
+        // The outcome is the response's own (see `Response::refusal`).
+        let decision = if response.refusal.is_none() { "allowed" } else { "refused" };
         let duration_us = started.elapsed().as_micros() as u64;
         // A dimension value only when it is a stage name (bounded, the operator's).
         let stage = req.stage_variables.stage_name.as_deref().filter(|s| metrics::valid_stage_name(s));
@@ -68,8 +66,8 @@ impl Endpoint {
             channel = trace.channel.as_deref(),
             batch = trace.batch.as_deref(),
             decision,
-            reason = trace.reason,
-            status = trace.status,
+            reason = response.outcome_reason(),
+            status = response.outcome_status(),
             stage,
             duration_us,
             _aws = emf,
@@ -102,27 +100,11 @@ impl Endpoint {
             }
         };
         match result {
-            Ok(response) => {
-                trace.status = response.status;
-                trace.reason = "ok";
-                response
+            Ok(response) => response,
+            Err(Refusal::MethodNotAllowed) => {
+                Response::error(Refusal::MethodNotAllowed).with_header("Allow", "GET, POST, OPTIONS")
             }
-            Err(refusal) => {
-                trace.status = refusal.status();
-                trace.reason = refusal.log_reason();
-                let response = Response::error(refusal);
-                if refusal == Refusal::MethodNotAllowed {
-                    response.with_header("Allow", "GET, POST, OPTIONS")
-                } else {
-                    response
-                }
-            }
+            Err(refusal) => Response::error(refusal),
         }
     }
-}
-
-fn refuse_plain(refusal: Refusal, trace: &mut Trace) -> Response {
-    trace.status = refusal.status();
-    trace.reason = refusal.log_reason();
-    Response::error(refusal)
 }

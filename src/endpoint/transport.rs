@@ -8,19 +8,19 @@ use base64::Engine as _;
 use crate::config::AppView;
 use crate::error::Refusal;
 use crate::identity::validators::Credentials;
-use crate::pusher::names::{ChannelName, JsonpCallback, SocketId};
+use crate::pusher::names::{ChannelKind, ChannelName, JsonpCallback, SocketId};
 use crate::web::params::{Collected, ParamCollector};
 use crate::web::request::{Body, Query, Request, Route};
 use crate::web::response::Response;
 
 use super::authorize::Answer;
-use super::{refuse_plain, Endpoint, Trace, MAX_INPUT_BYTES};
+use super::{Endpoint, Trace, MAX_INPUT_BYTES};
 
 impl Endpoint {
     pub(super) async fn jsonp(&self, route: Route, req: &Request<'_>, trace: &mut Trace) -> Response {
         let collected = match self.params_from_query(req.query) {
             Ok(collected) => collected,
-            Err(refusal) => return refuse_plain(refusal, trace),
+            Err(refusal) => return Response::error(refusal),
         };
         // Until the callback is known to be sound, refusals are plain JSON.
         let callback = match collected.params.callback.as_deref().map(JsonpCallback::parse) {
@@ -30,7 +30,7 @@ impl Endpoint {
         };
         let callback = match callback {
             Ok(callback) => callback,
-            Err(refusal) => return refuse_plain(refusal, trace),
+            Err(refusal) => return Response::error(refusal),
         };
         let params = &collected.params;
         let outcome = match (collected.error, self.settings.resolve(req.stage_variables)) {
@@ -42,26 +42,16 @@ impl Endpoint {
             }
         };
         match outcome {
-            Ok(Answer::One(body)) => {
-                trace.status = 200;
-                trace.reason = "ok";
-                Response::jsonp(callback, &body)
-            }
-            Ok(Answer::Batch(json)) => {
-                trace.status = 200;
-                trace.reason = "ok";
-                Response::jsonp_json(callback, &json)
-            }
+            Ok(Answer::One(body)) => Response::jsonp(callback, &body),
+            Ok(Answer::Batch(json)) => Response::jsonp_json(callback, &json),
             Err(refusal) => {
-                trace.status = refusal.status();
-                trace.reason = refusal.log_reason();
                 // Which denial depends on the route, on whether the request is one
                 // pusher-js sends (read without error, one channel, not a batch)
                 // with a socket id and channel name that pass validation (only then
                 // are they written into the script, to reach that channel), and on
                 // the channel prefix (README, "Answers to refusals"). A signin denial names
                 // the socket id when it is valid (to tell that connection), never anything else.
-                let presence = params.channel_name.as_deref().is_some_and(|name| name.starts_with("presence-"));
+                let presence = params.channel_name.as_deref().and_then(ChannelKind::of) == Some(ChannelKind::Presence);
                 let target = match (params.socket_id.as_deref(), params.channel_name.as_deref()) {
                     (Some(socket_id), Some(channel)) if collected.error.is_none() && params.batch.is_empty() => {
                         SocketId::parse(socket_id).ok().zip(ChannelName::parse(channel).ok())
@@ -88,27 +78,19 @@ impl Endpoint {
     /// too) carries the CORS headers, so the page can read the status.
     pub(super) async fn ajax(&self, route: Route, req: &Request<'_>, trace: &mut Trace) -> Response {
         let (app, allowed_origin) = match self.settings.resolve(req.stage_variables) {
-            Err(refusal) => return refuse_plain(refusal, trace),
+            Err(refusal) => return Response::error(refusal),
             Ok(app) => match req.headers.origin {
                 Some(origin) if app.origin_allowed(origin) => (app, Some(origin)),
-                Some(_) => return refuse_plain(Refusal::OriginNotAllowed, trace),
+                Some(_) => return Response::error(Refusal::OriginNotAllowed),
                 None => (app, None),
             },
         };
         let response = match self.ajax_signed(route, app, req, trace).await {
-            Ok(Answer::One(body)) => {
-                trace.status = 200;
-                trace.reason = "ok";
-                Response::json(&body)
-            }
-            Ok(Answer::Batch(json)) => {
-                trace.status = 200;
-                trace.reason = "ok";
-                Response::json_text(json)
-            }
+            Ok(Answer::One(body)) => Response::json(&body),
+            Ok(Answer::Batch(json)) => Response::json_text(json),
             Err(refusal) => match refusal.bearer_challenge() {
-                Some(challenge) => refuse_plain(refusal, trace).with_header("WWW-Authenticate", challenge),
-                None => refuse_plain(refusal, trace),
+                Some(challenge) => Response::error(refusal).with_header("WWW-Authenticate", challenge),
+                None => Response::error(refusal),
             },
         };
         let response = response.with_header("Vary", "Origin");

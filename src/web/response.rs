@@ -65,6 +65,10 @@ pub struct Response {
     pub headers: Vec<(&'static str, Cow<'static, str>)>,
     /// Body text (empty for preflights).
     pub body: String,
+    /// The refusal this answer carries, `None` for an answer that grants: the
+    /// request's outcome for its log line (a JSONP denial is sent as 200 but
+    /// logged with the refusal's status and reason).
+    pub refusal: Option<Refusal>,
 }
 
 impl Response {
@@ -75,7 +79,22 @@ impl Response {
         }
         headers.push(("X-Content-Type-Options", Cow::Borrowed("nosniff")));
         headers.push(("Cache-Control", Cow::Borrowed("no-store, private")));
-        Self { status, headers, body }
+        Self { status, headers, body, refusal: None }
+    }
+
+    fn refusing(mut self, refusal: Refusal) -> Self {
+        self.refusal = Some(refusal);
+        self
+    }
+
+    /// The status the outcome stands for: the refusal's, else the one sent.
+    pub fn outcome_status(&self) -> u16 {
+        self.refusal.map_or(self.status, Refusal::status)
+    }
+
+    /// The log reason: the refusal's, else `ok`.
+    pub fn outcome_reason(&self) -> &'static str {
+        self.refusal.map_or("ok", Refusal::log_reason)
     }
 
     /// A JSON answer to an AJAX request.
@@ -95,7 +114,7 @@ impl Response {
 
     /// A JSON error: `{"error":"<code>","status":<status>}` with that status.
     pub fn error(refusal: Refusal) -> Self {
-        Self::new(refusal.status(), Some(JSON), error_json(refusal))
+        Self::new(refusal.status(), Some(JSON), error_json(refusal)).refusing(refusal)
     }
 
     /// A script calling the callback with the authorization.
@@ -143,7 +162,7 @@ impl Response {
         body.push_str(CHANNEL_DENIAL_HEAD);
         escape_for_script(&args, &mut body);
         body.push_str(");");
-        Self::new(200, Some(JAVASCRIPT), body)
+        Self::new(200, Some(JAVASCRIPT), body).refusing(refusal)
     }
 
     /// JSONP denial of a private or encrypted channel: a script answered with
@@ -151,7 +170,7 @@ impl Response {
     /// and the callback gets an error object without `auth`. The log records
     /// the status it stands for.
     pub fn jsonp_denial(callback: JsonpCallback<'_>, refusal: Refusal) -> Self {
-        Self::new(200, Some(JAVASCRIPT), jsonp_script(callback, &error_json(refusal)))
+        Self::new(200, Some(JAVASCRIPT), jsonp_script(callback, &error_json(refusal))).refusing(refusal)
     }
 
     /// JSONP denial of a presence channel: the error object also carries the
@@ -163,7 +182,7 @@ impl Response {
     /// sends `pusher:subscribe` without `auth`, which every Pusher-protocol
     /// server refuses for that channel alone.
     pub fn jsonp_presence_denial(callback: JsonpCallback<'_>, refusal: Refusal) -> Self {
-        Self::new(200, Some(JAVASCRIPT), jsonp_script(callback, &presence_error_json(refusal)))
+        Self::new(200, Some(JAVASCRIPT), jsonp_script(callback, &presence_error_json(refusal))).refusing(refusal)
     }
 
     /// JSONP denial of user authentication for a valid socket id: a script that
@@ -187,7 +206,7 @@ impl Response {
         body.push_str(SIGNIN_DENIAL_HEAD);
         escape_for_script(&args, &mut body);
         body.push_str(");");
-        Self::new(200, Some(JAVASCRIPT), body)
+        Self::new(200, Some(JAVASCRIPT), body).refusing(refusal)
     }
 
     /// JSONP denial of user authentication (`pusher.signin()`): a script that
@@ -200,7 +219,7 @@ impl Response {
         let mut body = String::from("/**/void ");
         body.push_str(&error_json(refusal));
         body.push(';');
-        Self::new(200, Some(JAVASCRIPT), body)
+        Self::new(200, Some(JAVASCRIPT), body).refusing(refusal)
     }
 
     /// An empty answer (CORS preflight).
