@@ -23,7 +23,7 @@ mod jwt_settings;
 mod stage;
 
 use jwt_settings::{jwt_validator, user_id_claim, watchlist_claim};
-pub(crate) use stage::{AppView, StageVariables};
+pub(crate) use stage::{App, AppView};
 
 pub use crate::error::ConfigError;
 
@@ -46,15 +46,12 @@ pub(crate) enum AuthMode {
 /// stage-variable overrides never change it (see `stage.rs`).
 #[derive(Debug)]
 pub struct Settings {
-    /// `PUSHER_APP_ID` (optional; logged and shown in snippets).
-    pub(crate) app_id: Option<String>,
-    /// `PUSHER_KEY`, the public app key that prefixes every `auth`.
-    pub(crate) key: String,
+    /// `PUSHER_KEY` and `ALLOWED_ORIGINS`, which stage variables may
+    /// override (`PUSHER_APP_ID` and `PUSHER_CLUSTER` are only checked).
+    pub(crate) app: App,
     /// `PUSHER_SECRET` and `PUSHER_ENCRYPTION_MASTER_KEY_BASE64`, or the
     /// Secrets Manager secret `PUSHER_SECRET_ID`.
     pub(crate) secrets: Secrets,
-    /// `ALLOWED_ORIGINS`: origins allowed to make AJAX requests.
-    pub(crate) allowed_origins: String,
     /// `AUTH_MODE`.
     pub(crate) auth_mode: AuthMode,
     /// The validator `AUTH_MODE` selects.
@@ -94,8 +91,7 @@ impl Settings {
         if !valid_key(&key) {
             return Err(err("PUSHER_KEY", "is not a valid app key (letters, digits, '-', '_'; at most 64)"));
         }
-        let app_id = get("PUSHER_APP_ID");
-        if app_id.as_deref().is_some_and(|v| !valid_app_id(v)) {
+        if get("PUSHER_APP_ID").is_some_and(|v| !valid_app_id(&v)) {
             return Err(err("PUSHER_APP_ID", "is not a valid app id (digits only)"));
         }
         if get("PUSHER_CLUSTER").is_some_and(|v| !valid_cluster(&v)) {
@@ -195,10 +191,8 @@ impl Settings {
         };
         Ok(Self {
             metrics,
-            app_id,
-            key,
+            app: App { key, allowed_origins },
             secrets,
-            allowed_origins,
             auth_mode,
             validator,
             user_info_claims,
@@ -274,7 +268,7 @@ mod tests {
     use super::*;
     use crate::error::{Misconfig, Refusal};
     use crate::secrets::{SecretStore, StoreError, StoreFuture};
-    use serde::de::IgnoredAny;
+    use std::borrow::Cow;
     use std::collections::HashMap;
     use std::sync::Arc;
 
@@ -302,6 +296,18 @@ mod tests {
         fn secret_string<'a>(&'a self, _id: &'a str) -> StoreFuture<'a> {
             Box::pin(std::future::ready(Err(StoreError::Unavailable)))
         }
+    }
+
+    /// The configuration in force for a request through the stage `stage`
+    /// with the stage variables `vars`.
+    fn resolve<'a>(s: &'a Settings, stage: Option<&str>, vars: &'a [Pair]) -> Result<AppView<'a>, Refusal> {
+        s.app.resolve(s.auth_mode == AuthMode::Demo, stage, vars)
+    }
+
+    type Pair = (Cow<'static, str>, Cow<'static, str>);
+
+    fn pairs(vars: &[(&'static str, &'static str)]) -> Vec<Pair> {
+        vars.iter().map(|(name, value)| (Cow::Borrowed(*name), Cow::Borrowed(*value))).collect()
     }
 
     fn variable_of(vars: &[(&str, &str)]) -> &'static str {
@@ -367,7 +373,7 @@ mod tests {
     #[test]
     fn minimal_configuration() {
         let s = settings(&[]).unwrap();
-        assert_eq!(s.key, "key1");
+        assert_eq!(s.app.key, "key1");
         assert_eq!(s.token_param, "token");
         assert!(s.secrets.fixed_secrets().unwrap().master_key.is_none());
     }
@@ -409,9 +415,8 @@ mod tests {
         assert!(!e.to_string().contains("7ad377"), "{e}");
         let named = [&aws[..], &[("PUSHER_SECRET", ""), ("PUSHER_SECRET_ID", "pusher/staging")]].concat();
         let s = settings(&named).unwrap();
-        let stage =
-            StageVariables { pusher_secret_id: Some("7ad3773142a6692b25b8".into()), ..StageVariables::default() };
-        assert_eq!(s.resolve(&stage).unwrap_err(), Refusal::Misconfigured(Misconfig::StageSecretId));
+        let stage = pairs(&[("PUSHER_SECRET_ID", "7ad3773142a6692b25b8")]);
+        assert_eq!(resolve(&s, None, &stage).unwrap_err(), Refusal::Misconfigured(Misconfig::StageSecretId));
         let e = settings(&[("PUSHER_SECRET", " s3cr3t-value\n")]).unwrap_err();
         let line = e.to_string();
         assert!(line.contains("PUSHER_SECRET") && !line.contains("s3cr3t") && !line.contains('\n'), "{line}");
@@ -488,39 +493,43 @@ mod tests {
     fn demo_is_refused_in_production() {
         assert_eq!(variable_of(&[("DEPLOYMENT_ENVIRONMENT", "production")]), "AUTH_MODE");
         let s = settings(&[("DEPLOYMENT_ENVIRONMENT", "staging")]).unwrap();
-        let prod = StageVariables { stage_name: Some("prod".into()), ..StageVariables::default() };
-        assert_eq!(s.resolve(&prod).unwrap_err(), Refusal::Misconfigured(Misconfig::DemoOnProductionStage));
-        let staging = StageVariables { stage_name: Some("staging".into()), ..StageVariables::default() };
-        assert!(s.resolve(&staging).is_ok());
+        assert_eq!(
+            resolve(&s, Some("prod"), &[]).unwrap_err(),
+            Refusal::Misconfigured(Misconfig::DemoOnProductionStage)
+        );
+        assert!(resolve(&s, Some("staging"), &[]).is_ok());
+        // Only the stage's name counts, not a stage variable.
+        assert!(resolve(&s, Some("staging"), &pairs(&[("stage", "prod"), ("DEPLOYMENT_ENVIRONMENT", "prod")])).is_ok());
     }
 
     #[test]
     fn stage_variables_override_non_secrets() {
         let s = settings(&[("ALLOWED_ORIGINS", "https://a.example")]).unwrap();
-        let stage = StageVariables {
-            pusher_key: Some("stagekey".into()),
-            allowed_origins: Some("https://b.example, http://localhost:8080".into()),
-            pusher_secret: Some(IgnoredAny),
-            ..StageVariables::default()
-        };
-        let view = s.resolve(&stage).unwrap();
+        let stage = pairs(&[
+            ("PUSHER_KEY", "stagekey"),
+            ("ALLOWED_ORIGINS", "https://b.example, http://localhost:8080"),
+            ("PUSHER_SECRET", "attacker-secret"),
+        ]);
+        let view = resolve(&s, None, &stage).unwrap();
         assert_eq!(view.key, "stagekey");
         assert!(view.origin_allowed("https://b.example"));
         assert!(view.origin_allowed("http://localhost:8080"));
         assert!(!view.origin_allowed("https://a.example"));
-        let plain = StageVariables::default();
-        let view = s.resolve(&plain).unwrap();
+        let view = resolve(&s, None, &[]).unwrap();
         assert_eq!(view.key, "key1");
         assert!(view.origin_allowed("https://a.example"));
         assert!(!view.origin_allowed("https://a.example.evil"));
-        let bad = StageVariables { pusher_key: Some("no spaces".into()), ..StageVariables::default() };
-        assert_eq!(s.resolve(&bad).unwrap_err(), Refusal::Misconfigured(Misconfig::StageKey));
+        let bad = pairs(&[("PUSHER_KEY", "no spaces")]);
+        assert_eq!(resolve(&s, None, &bad).unwrap_err(), Refusal::Misconfigured(Misconfig::StageKey));
+        // A name given twice: the last value wins, as when the event was decoded field by field.
+        let twice = pairs(&[("PUSHER_KEY", "no spaces"), ("PUSHER_KEY", "stagekey")]);
+        assert_eq!(resolve(&s, None, &twice).unwrap().key, "stagekey");
     }
 
     #[test]
     fn no_origin_is_allowed_by_default() {
         let s = settings(&[]).unwrap();
-        assert!(!s.resolve(&StageVariables::default()).unwrap().origin_allowed("https://a.example"));
-        assert!(!s.resolve(&StageVariables::default()).unwrap().origin_allowed(""));
+        assert!(!resolve(&s, None, &[]).unwrap().origin_allowed("https://a.example"));
+        assert!(!resolve(&s, None, &[]).unwrap().origin_allowed(""));
     }
 }

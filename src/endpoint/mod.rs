@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use crate::config::Settings;
+use crate::config::{AppView, AuthMode, Settings};
 use crate::error::Refusal;
 use crate::support::metrics;
 use crate::web::request::{Method, Request, Route};
@@ -49,6 +49,12 @@ impl Endpoint {
         &self.settings
     }
 
+    /// The app settings in force for `req`, its stage variables applied.
+    fn app<'a>(&'a self, req: &Request<'a>) -> Result<AppView<'a>, Refusal> {
+        let demo = self.settings.auth_mode == AuthMode::Demo;
+        self.settings.app.resolve(demo, req.stage, req.stage_variables)
+    }
+
     /// Answers one request and writes its log line.
     pub async fn handle(&self, req: &Request<'_>) -> Response {
         let started = Instant::now();
@@ -57,7 +63,7 @@ impl Endpoint {
         let decision = if trace.status == 200 || trace.status == 204 { "allowed" } else { "refused" };
         let duration_us = started.elapsed().as_micros() as u64;
         // A dimension value only when it is a stage name (bounded, the operator's).
-        let stage = req.stage_variables.stage_name.as_deref().filter(|s| metrics::valid_stage_name(s));
+        let stage = req.stage.filter(|s| metrics::valid_stage_name(s));
         let emf = self.settings.metrics.as_ref().map(|m| m.directive(stage.is_some()));
         let (requests, duration) = if emf.is_some() { (Some(1u64), Some(duration_us)) } else { (None, None) };
         tracing::info!(

@@ -33,7 +33,7 @@ impl Endpoint {
             Err(refusal) => return refuse_plain(refusal, trace),
         };
         let params = &collected.params;
-        let outcome = match (collected.error, self.settings.resolve(req.stage_variables)) {
+        let outcome = match (collected.error, self.app(req)) {
             (Some(refusal), _) | (None, Err(refusal)) => Err(refusal),
             (None, Ok(app)) => {
                 let credentials =
@@ -87,7 +87,7 @@ impl Endpoint {
     /// AJAX: once the origin is known to be allowed, every answer (refusals
     /// too) carries the CORS headers, so the page can read the status.
     pub(super) async fn ajax(&self, route: Route, req: &Request<'_>, trace: &mut Trace) -> Response {
-        let (app, allowed_origin) = match self.settings.resolve(req.stage_variables) {
+        let (app, allowed_origin) = match self.app(req) {
             Err(refusal) => return refuse_plain(refusal, trace),
             Ok(app) => match req.headers.origin {
                 Some(origin) if app.origin_allowed(origin) => (app, Some(origin)),
@@ -166,7 +166,7 @@ impl Endpoint {
     }
 
     pub(super) fn preflight(&self, req: &Request<'_>) -> Result<Response, Refusal> {
-        let app = self.settings.resolve(req.stage_variables)?;
+        let app = self.app(req)?;
         match req.headers.origin {
             Some(origin) if app.origin_allowed(origin) => Ok(Response::no_content()
                 .with_header("Vary", "Origin")
