@@ -68,7 +68,7 @@ pub mod testing {
 
     /// The validator `endpoint`'s settings select.
     pub fn validator(endpoint: &crate::Endpoint) -> &impl UserValidator {
-        &endpoint.settings().validator
+        &endpoint.settings().auth
     }
 
     /// Token verification, step by step.

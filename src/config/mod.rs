@@ -7,36 +7,23 @@
 //! stage variable may set per stage); a stage variable that tries to set a
 //! secret itself is ignored and logged. Errors name the variable, never its value.
 //!
-//! Here: the variables and their checks; `jwt_settings`: the `AUTH_MODE=jwt`
-//! and `authorizer` variables; `stage`: the per-request overrides.
+//! Here: the variables and their checks; `auth`: `AUTH_MODE` and the
+//! variables of its modes; `stage`: the per-request overrides.
 
 use std::time::Duration;
 
 use crate::identity::user_info::UserInfoClaims;
-use crate::identity::validators::{AuthorizerValidator, DemoValidator, Validator};
+use crate::identity::validators::{AuthMode, JwtValidator};
 use crate::policy::ChannelPolicy;
 use crate::pusher::signer::{AppSecret, MasterKey};
 use crate::secrets::{valid_secret_id, AppSecrets, Secrets, StoreFromConfig, DEFAULT_TTL, MAX_TTL_SECONDS};
 use crate::support::metrics::{self, Metrics};
 
-mod jwt_settings;
+mod auth;
 mod stage;
-
-use jwt_settings::{jwt_validator, user_id_claim, watchlist_claim};
 pub(crate) use stage::{App, AppView};
 
 pub use crate::error::ConfigError;
-
-/// Which user validator `AUTH_MODE` selects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum AuthMode {
-    /// A fixed demo user, for local runs only.
-    Demo,
-    /// A JSON Web Token (the default).
-    Jwt,
-    /// The identity an API Gateway authorizer verified.
-    Authorizer,
-}
 
 /// Everything the endpoint needs, read, validated and built at cold start:
 /// the configuration's values and the long-lived services they configure (the
@@ -52,10 +39,8 @@ pub struct Settings {
     /// `PUSHER_SECRET` and `PUSHER_ENCRYPTION_MASTER_KEY_BASE64`, or the
     /// Secrets Manager secret `PUSHER_SECRET_ID`.
     pub(crate) secrets: Secrets,
-    /// `AUTH_MODE`.
-    pub(crate) auth_mode: AuthMode,
-    /// The validator `AUTH_MODE` selects.
-    pub(crate) validator: Validator,
+    /// `AUTH_MODE`: the user validator it selects.
+    pub(crate) auth: AuthMode<JwtValidator>,
     /// `USER_INFO_CLAIMS` (default `name`).
     pub(crate) user_info_claims: UserInfoClaims,
     /// `WATCHLIST_CLAIM`: a list claim copied into signin `user_data.watchlist`.
@@ -151,25 +136,11 @@ impl Settings {
         if let Some(problem) = origin_list_problem(&allowed_origins) {
             return Err(err("ALLOWED_ORIGINS", &problem));
         }
-        let auth_mode = match get("AUTH_MODE").as_deref() {
-            None | Some("jwt") => AuthMode::Jwt,
-            Some("authorizer") => AuthMode::Authorizer,
-            Some("demo") => AuthMode::Demo,
-            Some(_) => return Err(err("AUTH_MODE", "is not a supported mode (jwt, authorizer, demo)")),
-        };
-        let production = get("DEPLOYMENT_ENVIRONMENT").is_some_and(|v| is_production(&v));
-        if auth_mode == AuthMode::Demo && production {
-            return Err(err("AUTH_MODE", "is demo, which is refused when DEPLOYMENT_ENVIRONMENT says production"));
-        }
-        let validator = match auth_mode {
-            AuthMode::Demo => Validator::Demo(DemoValidator::default()),
-            AuthMode::Authorizer => Validator::Authorizer(AuthorizerValidator { user_id_claim: user_id_claim(&get)? }),
-            AuthMode::Jwt => Validator::Jwt(Box::new(jwt_validator(&get, env_secret.as_deref())?)),
-        };
+        let auth = auth::auth_mode(&get)?;
         let policy = ChannelPolicy::parse(&get("CHANNEL_RULES").unwrap_or_default())
             .map_err(|e| ConfigError { variable: "CHANNEL_RULES", problem: format!("is wrong: {e}") })?;
         let user_info_claims = UserInfoClaims::parse(&get("USER_INFO_CLAIMS").unwrap_or_else(|| "name".into()));
-        let watchlist_claim = watchlist_claim(&get)?;
+        let watchlist_claim = claim(&get, "WATCHLIST_CLAIM")?;
         let token_param = get("AUTH_TOKEN_PARAM").unwrap_or_else(|| "token".into());
         if !valid_token_param(&token_param) {
             return Err(err(
@@ -193,8 +164,7 @@ impl Settings {
             metrics,
             app: App { key, allowed_origins },
             secrets,
-            auth_mode,
-            validator,
+            auth,
             user_info_claims,
             watchlist_claim,
             token_param,
@@ -226,6 +196,21 @@ fn valid_app_id(id: &str) -> bool {
 fn valid_cluster(cluster: &str) -> bool {
     (1..=32).contains(&cluster.len())
         && cluster.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// A claim-name variable (`USER_ID_CLAIM`, `WATCHLIST_CLAIM`), when set.
+fn claim(get: &impl Fn(&str) -> Option<String>, variable: &'static str) -> Result<Option<String>, ConfigError> {
+    match get(variable) {
+        Some(claim) if !valid_claim_name(&claim) => {
+            Err(ConfigError::new(variable, "is not a claim name (letters, digits, _ - : .)"))
+        }
+        claim => Ok(claim),
+    }
+}
+
+fn valid_claim_name(name: &str) -> bool {
+    (1..=128).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':' | b'.'))
 }
 
 fn valid_token_param(name: &str) -> bool {
@@ -301,7 +286,7 @@ mod tests {
     /// The configuration in force for a request through the stage `stage`
     /// with the stage variables `vars`.
     fn resolve<'a>(s: &'a Settings, stage: Option<&str>, vars: &'a [Pair]) -> Result<AppView<'a>, Refusal> {
-        s.app.resolve(s.auth_mode == AuthMode::Demo, stage, vars)
+        s.app.resolve(matches!(s.auth, AuthMode::Demo), stage, vars)
     }
 
     type Pair = (Cow<'static, str>, Cow<'static, str>);
@@ -460,7 +445,7 @@ mod tests {
         assert_eq!(jwt(&[&rs[..], &[("JWT_LEEWAY_SECONDS", "61")]].concat()), Err("JWT_LEEWAY_SECONDS"));
         // The fetched key set's lifetime: 0 (once per environment) to a day, 300 s by default.
         let ttl_of = |extra: &[(&str, &str)]| {
-            format!("{:?}", settings(&[&rs[..], &[("AUTH_MODE", "jwt")], extra].concat()).unwrap().validator)
+            format!("{:?}", settings(&[&rs[..], &[("AUTH_MODE", "jwt")], extra].concat()).unwrap().auth)
         };
         assert!(ttl_of(&[]).contains("ttl: Some(300s)"), "{}", ttl_of(&[]));
         assert!(ttl_of(&[("JWT_JWKS_TTL_SECONDS", "0")]).contains("ttl: None"));

@@ -52,13 +52,13 @@ impl Endpoint {
                 {
                     return Err(Refusal::EncryptionNotConfigured);
                 }
-                let user = self.settings.validator.validate(credentials).await?;
+                let user = self.settings.auth.validate(credentials).await?;
                 self.settings.policy.decide(&user, channel)?;
                 let keys = secrets.get(app.secret_id).await?;
                 self.sign_channel(app, socket_id, channel, &user, &keys).map(Answer::One)
             }
             Route::UserAuth => {
-                let user = self.settings.validator.validate(credentials).await?;
+                let user = self.settings.auth.validate(credentials).await?;
                 let user_data =
                     signin_user_data(&user, &self.settings.user_info_claims, self.settings.watchlist_claim.as_deref())?;
                 let keys = secrets.get(app.secret_id).await?;
@@ -119,7 +119,7 @@ impl Endpoint {
         credentials: Credentials<'_>,
         trace: &mut Trace,
     ) -> Result<String, Refusal> {
-        let user = self.settings.validator.validate(credentials).await?;
+        let user = self.settings.auth.validate(credentials).await?;
         let mut order: Vec<&(u8, Cow<'_, str>)> = batch.iter().collect();
         order.sort_by_key(|(index, _)| *index);
         let mut keys = None;

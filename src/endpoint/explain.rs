@@ -20,7 +20,7 @@ use crate::identity::authorizer::user_from_authorizer;
 use crate::identity::jwt::{self, ClaimRules};
 use crate::identity::user::User;
 use crate::identity::user_info::{presence_channel_data, signin_user_data};
-use crate::identity::validators::{Credentials, UserValidator, Validator};
+use crate::identity::validators::{AuthMode, Credentials, UserValidator};
 use crate::policy::Miss;
 use crate::pusher::names::{ChannelKind, ChannelName};
 
@@ -205,14 +205,14 @@ async fn user_of(settings: &Settings, asker: &Asker, out: &mut String) -> Result
     match asker {
         Asker::Token(token) => {
             let credentials = Credentials { token: Some(token), ..Credentials::default() };
-            match settings.validator.validate(credentials).await {
+            match settings.auth.validate(credentials).await {
                 Ok(user) => {
                     let _ = writeln!(out, "token: accepted");
                     Ok((*user).clone())
                 }
                 Err(refusal) => {
                     let _ = write!(out, "token: refused: {}", refusal.log_reason());
-                    if let (Validator::Jwt(jwt), Refusal::Unauthenticated(reason)) = (&settings.validator, refusal) {
+                    if let (AuthMode::Jwt(jwt), Refusal::Unauthenticated(reason)) = (&settings.auth, refusal) {
                         let _ = write!(out, "{}", token_detail(token, reason, &jwt.rules));
                     }
                     let _ = writeln!(out);
@@ -225,17 +225,17 @@ async fn user_of(settings: &Settings, asker: &Asker, out: &mut String) -> Result
                 let _ = writeln!(out, "claims: not a JSON object");
                 return Err(Verdict::BadInput);
             };
-            let user = match &settings.validator {
-                Validator::Jwt(jwt) => jwt::user_from_claims(claims, &jwt.rules.user_id_claim),
-                Validator::Authorizer(authorizer) => {
+            let user = match &settings.auth {
+                AuthMode::Jwt(jwt) => jwt::user_from_claims(claims, &jwt.rules.user_id_claim),
+                AuthMode::Authorizer { user_id_claim } => {
                     let context = serde_json::value::to_raw_value(&serde_json::json!({ "claims": claims }))
                         .map_err(|_| Verdict::BadInput)?;
-                    user_from_authorizer(Some(&context), &authorizer.user_id_claim)
+                    user_from_authorizer(Some(&context), user_id_claim)
                 }
-                Validator::Demo(_) => {
+                AuthMode::Demo => {
                     let _ = writeln!(out, "claims: ignored (AUTH_MODE=demo: every request is the demo user)");
                     return settings
-                        .validator
+                        .auth
                         .validate(Credentials::default())
                         .await
                         .map(|u| (*u).clone())

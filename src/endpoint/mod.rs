@@ -5,8 +5,9 @@
 
 use std::time::Instant;
 
-use crate::config::{AppView, AuthMode, Settings};
+use crate::config::{AppView, Settings};
 use crate::error::Refusal;
+use crate::identity::validators::AuthMode;
 use crate::support::metrics;
 use crate::web::request::{Method, Request, Route};
 use crate::web::response::Response;
@@ -51,7 +52,7 @@ impl Endpoint {
 
     /// The app settings in force for `req`, its stage variables applied.
     fn app<'a>(&'a self, req: &Request<'a>) -> Result<AppView<'a>, Refusal> {
-        let demo = self.settings.auth_mode == AuthMode::Demo;
+        let demo = matches!(self.settings.auth, AuthMode::Demo);
         self.settings.app.resolve(demo, req.stage, req.stage_variables)
     }
 

@@ -1,5 +1,5 @@
-//! `AUTH_MODE=jwt` and `AUTH_MODE=authorizer`: the `JWT_*`, `USER_ID_CLAIM`
-//! and `WATCHLIST_CLAIM` variables.
+//! `AUTH_MODE` and the variables of its modes: `USER_ID_CLAIM` (`jwt` and
+//! `authorizer`) and the `JWT_*` variables.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,15 +8,33 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 
 use crate::identity::jwks::{KeySource, RemoteJwks, DEFAULT_TTL, MAX_TTL_SECONDS};
 use crate::identity::jwt::{self, ClaimRules};
-use crate::identity::validators::JwtValidator;
+use crate::identity::validators::{AuthMode, JwtValidator};
 
-use super::ConfigError;
+use super::{claim, is_production, ConfigError};
+
+/// `AUTH_MODE` (refused as `demo` when `DEPLOYMENT_ENVIRONMENT` says
+/// production), with the options of the mode it selects.
+pub(super) fn auth_mode(get: &impl Fn(&str) -> Option<String>) -> Result<AuthMode<JwtValidator>, ConfigError> {
+    let production = || get("DEPLOYMENT_ENVIRONMENT").is_some_and(|v| is_production(&v));
+    match get("AUTH_MODE").as_deref() {
+        None | Some("jwt") => Ok(AuthMode::Jwt(Box::new(jwt_validator(get)?))),
+        Some("authorizer") => Ok(AuthMode::Authorizer { user_id_claim: user_id_claim(get)? }),
+        Some("demo") if production() => {
+            Err(ConfigError::new("AUTH_MODE", "is demo, which is refused when DEPLOYMENT_ENVIRONMENT says production"))
+        }
+        Some("demo") => Ok(AuthMode::Demo),
+        Some(_) => Err(ConfigError::new("AUTH_MODE", "is not a supported mode (jwt, authorizer, demo)")),
+    }
+}
+
+/// `USER_ID_CLAIM` (default `sub`): where `jwt` and `authorizer` find the user id.
+fn user_id_claim(get: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    Ok(claim(get, "USER_ID_CLAIM")?.unwrap_or_else(|| "sub".into()))
+}
 
 /// `AUTH_MODE=jwt`: the `JWT_*` variables.
-pub(super) fn jwt_validator(
-    get: &impl Fn(&str) -> Option<String>,
-    pusher_secret: Option<&str>,
-) -> Result<JwtValidator, ConfigError> {
+fn jwt_validator(get: &impl Fn(&str) -> Option<String>) -> Result<JwtValidator, ConfigError> {
+    let pusher_secret = get("PUSHER_SECRET");
     let err = |variable, problem: &str| ConfigError { variable, problem: problem.to_owned() };
     let list = get("JWT_ALGORITHMS").ok_or(err("JWT_ALGORITHMS", "is not set (e.g. RS256 or ES256,RS256)"))?;
     let mut algorithms = Vec::new();
@@ -34,7 +52,7 @@ pub(super) fn jwt_validator(
     let wants_keys = algorithms.iter().any(|a| !jwt::is_hmac(*a));
     let secret = match get("JWT_SECRET") {
         Some(_) if !wants_hmac => return Err(err("JWT_SECRET", "is set but JWT_ALGORITHMS allows no HS algorithm")),
-        Some(s) if Some(s.as_str()) == pusher_secret => {
+        Some(s) if Some(&s) == pusher_secret.as_ref() => {
             return Err(err("JWT_SECRET", "must differ from PUSHER_SECRET"))
         }
         Some(s) if s.len() < 32 => return Err(err("JWT_SECRET", "is shorter than 32 bytes")),
@@ -111,32 +129,4 @@ fn jwks_ttl(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Duration>, C
             }),
         },
     }
-}
-
-/// `USER_ID_CLAIM` (default `sub`).
-pub(super) fn user_id_claim(get: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
-    let claim = get("USER_ID_CLAIM").unwrap_or_else(|| "sub".into());
-    if !valid_claim_name(&claim) {
-        return Err(ConfigError {
-            variable: "USER_ID_CLAIM",
-            problem: "is not a claim name (letters, digits, _ - : .)".into(),
-        });
-    }
-    Ok(claim)
-}
-
-/// `WATCHLIST_CLAIM` (optional).
-pub(super) fn watchlist_claim(get: &impl Fn(&str) -> Option<String>) -> Result<Option<String>, ConfigError> {
-    match get("WATCHLIST_CLAIM") {
-        Some(claim) if !valid_claim_name(&claim) => Err(ConfigError {
-            variable: "WATCHLIST_CLAIM",
-            problem: "is not a claim name (letters, digits, _ - : .)".into(),
-        }),
-        claim => Ok(claim),
-    }
-}
-
-fn valid_claim_name(name: &str) -> bool {
-    (1..=128).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':' | b'.'))
 }
