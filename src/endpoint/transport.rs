@@ -150,7 +150,7 @@ impl Endpoint {
         if text.len() > MAX_INPUT_BYTES {
             return Err(Refusal::PayloadTooLarge);
         }
-        let mut collector = ParamCollector::new(&self.settings.token_param);
+        let mut collector = ParamCollector::new(&self.token_param);
         collector.push_form(text);
         let collected = collector.finish();
         if let Some(refusal) = collected.error {
@@ -180,7 +180,7 @@ impl Endpoint {
 
     /// Reads the query; only an oversized one is refused outright.
     fn params_from_query<'a>(&self, query: Query<'a>) -> Result<Collected<'a>, Refusal> {
-        let mut collector = ParamCollector::new(&self.settings.token_param);
+        let mut collector = ParamCollector::new(&self.token_param);
         match query {
             Query::Raw(raw) => {
                 if raw.len() > MAX_INPUT_BYTES {
