@@ -5,12 +5,19 @@
 //! The source is layered, and imports run one way (`tests/it/layers.rs`
 //! checks it):
 //!
-//! `aws → endpoint → web → config → {secrets, policy} → {identity, pusher} → {error, support}`
+//! `aws → endpoint → {web, secrets} → config → policy → {identity, pusher} → {error, support}`
+//!
+//! [`Settings`] (`config`) is plain data: the variables, read and checked.
+//! The [`Endpoint`] is the one place the long-lived services are built from
+//! it (the user validator with its JWKS and token caches, the secret cache
+//! with its store, the metrics block), so `config` sits below `secrets`,
+//! whose cache it configures, and above the plain types it parses into
+//! (`identity`'s claim rules and auth mode, `policy`'s rules).
 //!
 //! The core knows nothing of AWS: `aws` decodes API Gateway events into the
 //! transport-neutral request of `web`, hands it to the [`Endpoint`], and
 //! encodes the answer back; the Secrets Manager client is a `SecretStore`
-//! that `main` hands to [`Settings`].
+//! that `main` hands to [`Endpoint::with_store`].
 //!
 //! The public surface is what the bootstrap (`src/main.rs`) wires together.
 //! [`testing`] re-exports internals for the integration tests, benches and
@@ -35,7 +42,7 @@ pub use endpoint::Endpoint;
 #[cfg(feature = "explain")]
 pub mod explain {
     pub use crate::endpoint::explain::{
-        check, explain, samconfig_environments, samconfig_variables, settings_for_explain, Asked, Asker, Verdict,
+        check, endpoint_for_explain, explain, samconfig_environments, samconfig_variables, Asked, Asker, Verdict,
     };
 }
 pub use support::logging;
@@ -69,7 +76,7 @@ pub mod testing {
 
     /// The validator `endpoint`'s settings select.
     pub fn validator(endpoint: &crate::Endpoint) -> &impl UserValidator {
-        &endpoint.settings().validator
+        &endpoint.validator
     }
 
     /// Token verification, step by step.

@@ -12,9 +12,8 @@ use std::process::ExitCode;
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent, Runtime};
 use pusher_auth_lambda::logging;
 use pusher_auth_lambda::store_from_lookup;
-use pusher_auth_lambda::Endpoint;
-use pusher_auth_lambda::Settings;
 use pusher_auth_lambda::{pass_through, DecodeOnceLayer};
+use pusher_auth_lambda::{ConfigError, Endpoint, Settings};
 
 fn main() -> ExitCode {
     match std::env::args().nth(1).as_deref() {
@@ -51,7 +50,7 @@ fn max_concurrency() -> u32 {
 /// Local runs only: every invocation is answered with a 500 whose body is the
 /// configuration error (it names the variable, never a value), in the proxy
 /// shape a function URL, an HTTP API or a REST proxy route understands.
-async fn answer_every_request_with(error: &pusher_auth_lambda::ConfigError) -> ExitCode {
+async fn answer_every_request_with(error: &ConfigError) -> ExitCode {
     let body = format!("{error}\n");
     let answer = serde_json::json!({
         "statusCode": 500,
@@ -108,15 +107,15 @@ fn explain(args: Vec<String>) -> ExitCode {
         Ok(runtime) => runtime,
         Err(error) => return bad(&format!("cannot start the tokio runtime: {error}")),
     };
-    // Every samconfig environment's settings, for --check.
+    // Every samconfig environment's endpoint, for --check.
     if let Some(tests) = options.get("--check") {
         let built = read(samconfig_path).and_then(|samconfig| {
             let mut all = Vec::new();
             for env in ex::samconfig_environments(&samconfig)? {
                 let vars = ex::samconfig_variables(&samconfig, &env)?;
-                let settings = ex::settings_for_explain(|name| lookup(&vars, name), true)
+                let endpoint = ex::endpoint_for_explain(|name| lookup(&vars, name), true)
                     .map_err(|error| format!("{samconfig_path} [{env}]: {error}"))?;
-                all.push((env, settings));
+                all.push((env, endpoint));
             }
             Ok((read(tests)?, all))
         });
@@ -147,20 +146,20 @@ fn explain(args: Vec<String>) -> ExitCode {
         _ => return bad("give one of --channel and --signin"),
     };
     let claims_only = matches!(asker, Asker::Claims(_));
-    let settings = match options.get("--samconfig-env") {
+    let endpoint = match options.get("--samconfig-env") {
         Some(env) => read(samconfig_path).and_then(|samconfig| {
             let vars = ex::samconfig_variables(&samconfig, env)?;
-            ex::settings_for_explain(|name| lookup(&vars, name), claims_only).map_err(|error| error.to_string())
+            ex::endpoint_for_explain(|name| lookup(&vars, name), claims_only).map_err(|error| error.to_string())
         }),
         None => {
-            ex::settings_for_explain(|name| std::env::var(name).ok(), claims_only).map_err(|error| error.to_string())
+            ex::endpoint_for_explain(|name| std::env::var(name).ok(), claims_only).map_err(|error| error.to_string())
         }
     };
-    let settings = match settings {
-        Ok(settings) => settings,
+    let endpoint = match endpoint {
+        Ok(endpoint) => endpoint,
         Err(message) => return bad(&message),
     };
-    let (verdict, report) = runtime.block_on(ex::explain(&settings, &asker, &asked));
+    let (verdict, report) = runtime.block_on(ex::explain(&endpoint, &asker, &asked));
     print!("{report}");
     ExitCode::from(verdict as u8)
 }
@@ -174,7 +173,7 @@ fn lookup(vars: &[(String, String)], name: &str) -> Option<String> {
 /// with the function's own parser. Prints the error (which names the
 /// variable, never a value) and exits 1, or prints a line and exits 0.
 fn check_config() -> ExitCode {
-    match Settings::from_env(store_from_lookup) {
+    match endpoint_from_env() {
         Ok(_) => {
             println!("configuration OK");
             ExitCode::SUCCESS
@@ -186,10 +185,18 @@ fn check_config() -> ExitCode {
     }
 }
 
+/// The wiring: the environment's settings, then the endpoint that builds its
+/// services from them, reading stored secrets from Secrets Manager.
+fn endpoint_from_env() -> Result<Endpoint, ConfigError> {
+    let env = |name: &str| std::env::var(name).ok();
+    let settings = Settings::from_lookup(env)?;
+    Endpoint::with_store(settings, store_from_lookup(&env)?)
+}
+
 async fn serve() -> ExitCode {
     logging::init();
-    let settings = match Settings::from_env(store_from_lookup) {
-        Ok(settings) => settings,
+    let endpoint = match endpoint_from_env() {
+        Ok(endpoint) => endpoint,
         Err(error) => {
             tracing::error!(variable = error.variable, "{error}");
             // Under `cargo lambda watch` (which starts the function with `cargo
@@ -201,7 +208,7 @@ async fn serve() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let endpoint: &'static Endpoint = Box::leak(Box::new(Endpoint::new(settings)));
+    let endpoint: &'static Endpoint = Box::leak(Box::new(endpoint));
     let runtime = Runtime::new(service_fn(pass_through)).layer(DecodeOnceLayer::new(endpoint));
     // Sequential unless AWS_LAMBDA_MAX_CONCURRENCY is above 1.
     match runtime.run_concurrent().await {

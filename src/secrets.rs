@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::config::{SecretSource, DEFAULT_SECRET_TTL};
 use crate::error::{ConfigError, Misconfig, Outage, Refusal};
 use crate::pusher::signer::{AppSecret, MasterKey};
 use crate::support::refresh::{Refreshing, Report};
@@ -73,12 +74,6 @@ impl AppSecrets {
     }
 }
 
-/// `PUSHER_SECRET_TTL_SECONDS` when unset: five minutes, as AWS's own
-/// Secrets Manager extension refreshes.
-pub(crate) const DEFAULT_TTL: Duration = Duration::from_secs(300);
-/// The largest `PUSHER_SECRET_TTL_SECONDS` accepted: a day.
-pub(crate) const MAX_TTL_SECONDS: u64 = 86_400;
-
 /// Why a stored secret could not be read. Carries no secret material.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreError {
@@ -120,31 +115,15 @@ pub(crate) struct Secrets {
 }
 
 impl Secrets {
-    /// A fixed secret from the environment.
-    pub(crate) fn fixed(secrets: AppSecrets, store: Option<Arc<dyn SecretStore>>) -> Self {
-        Self { fixed: Some(Arc::new(secrets)), default_id: None, store, cache: SecretCache::new(Some(DEFAULT_TTL)) }
-    }
-
-    /// Secrets read from Secrets Manager, by default the secret `default_id`.
-    pub(crate) fn stored(default_id: String, store: Arc<dyn SecretStore>) -> Self {
-        Self {
-            fixed: None,
-            default_id: Some(default_id),
-            store: Some(store),
-            cache: SecretCache::new(Some(DEFAULT_TTL)),
-        }
-    }
-
-    /// The same, refreshing stored secrets after `ttl` (`None`: never).
-    pub(crate) fn with_ttl(mut self, ttl: Option<Duration>) -> Self {
-        self.cache = SecretCache::new(ttl);
-        self
-    }
-
-    #[cfg(test)]
-    /// How long a stored secret is used before a refresh (`None`: for ever).
-    pub(crate) fn ttl(&self) -> Option<Duration> {
-        self.cache.ttl
+    /// The configured source with its cache: stored secrets (the
+    /// environment's, or a stage's) are read from `store` and refreshed
+    /// after `ttl` (`None`: never).
+    pub(crate) fn new(source: SecretSource, ttl: Option<Duration>, store: Option<Arc<dyn SecretStore>>) -> Self {
+        let (fixed, default_id) = match source {
+            SecretSource::Fixed { secret, master_key } => (Some(Arc::new(AppSecrets { secret, master_key })), None),
+            SecretSource::Stored(id) => (None, Some(id)),
+        };
+        Self { fixed, default_id, store, cache: SecretCache::new(ttl) }
     }
 
     /// The fixed secret, if there is one.
@@ -192,7 +171,7 @@ impl SecretCache {
             return slot.clone();
         }
         // A failed refresh is tried again one TTL later.
-        let slot = Arc::new(Refreshing::new(self.ttl, self.ttl.unwrap_or(DEFAULT_TTL)));
+        let slot = Arc::new(Refreshing::new(self.ttl, self.ttl.unwrap_or(DEFAULT_SECRET_TTL)));
         slots.push((id.to_owned(), slot.clone()));
         slot
     }
@@ -234,47 +213,6 @@ async fn read(id: &str, source: &(impl SecretStore + ?Sized)) -> Result<AppSecre
     })
 }
 
-/// Whether `PUSHER_SECRET_ID` (environment or stage variable) can be a
-/// Secrets Manager secret name or ARN, by AWS's rules: a name is 1–512 of
-/// ASCII letters, digits and `/_+=.@-`; an ARN is
-/// `arn:<partition>:secretsmanager:<region>:<12-digit account>:secret:<name>`.
-///
-/// A Pusher app secret pasted here by mistake (20 lowercase hex digits, the
-/// shape Pusher issues) is refused too: it would otherwise be logged as the
-/// secret id and sent to AWS. Callers never log a value this refuses.
-pub(crate) fn valid_secret_id(id: &str) -> bool {
-    let name_ok = |name: &str| {
-        (1..=512).contains(&name.len())
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'+' | b'=' | b'.' | b'@' | b'-'))
-    };
-    let looks_like_pusher_secret =
-        id.len() == 20 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    if looks_like_pusher_secret {
-        return false;
-    }
-    let Some(rest) = id.strip_prefix("arn:") else { return name_ok(id) };
-    match rest.splitn(6, ':').collect::<Vec<_>>().as_slice() {
-        [partition, "secretsmanager", region, account, "secret", name] => {
-            partition_ok(partition) && region_ok(region) && account_ok(account) && name_ok(name)
-        }
-        _ => false,
-    }
-}
-
-fn partition_ok(partition: &str) -> bool {
-    partition.starts_with("aws") && partition.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
-}
-
-fn region_ok(region: &str) -> bool {
-    !region.is_empty() && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-}
-
-fn account_ok(account: &str) -> bool {
-    account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,34 +231,6 @@ mod tests {
         assert_eq!(AppSecrets::parse(r#"{"secret":"abc","extra":1}"#).unwrap_err(), SecretFormatError::BadJson);
         let short = r#"{"secret":"abc","encryptionMasterKeyBase64":"c2hvcnQ="}"#;
         assert_eq!(AppSecrets::parse(short).unwrap_err(), SecretFormatError::BadMasterKey);
-    }
-
-    #[test]
-    fn secret_ids() {
-        assert!(valid_secret_id("pusher/staging"));
-        assert!(valid_secret_id("arn:aws:secretsmanager:eu-west-1:123456789012:secret:pusher/prod-AbCdEf"));
-        assert!(!valid_secret_id(""));
-        assert!(!valid_secret_id("a b"));
-        assert!(!valid_secret_id("a\"b"));
-        assert!(valid_secret_id("arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:p-AbCdEf"));
-        assert!(valid_secret_id("pusher-auth/7ad3773142a6692b25b8"));
-        // AWS's rules: at most 512 characters for a name, no ':' in it, a real ARN shape.
-        assert!(!valid_secret_id(&"a".repeat(513)));
-        assert!(valid_secret_id(&"a".repeat(512)));
-        for bad in [
-            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:",
-            "arn:aws:secretsmanager:eu-west-1:1234:secret:p",
-            "arn:aws:s3:eu-west-1:123456789012:secret:p",
-            "arn:aws:secretsmanager:eu-west-1:123456789012:parameter:p",
-            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:a:b",
-            "pusher:staging",
-            "{\"secret\":\"7ad3773142a6692b25b8\"}",
-            "c2VjcmV0IHNlY3JldA== ",
-            // A Pusher app secret pasted by mistake.
-            "7ad3773142a6692b25b8",
-        ] {
-            assert!(!valid_secret_id(bad), "{bad}");
-        }
     }
 
     /// Secrets in memory; each read is counted and waits while the gate is closed.
@@ -502,7 +412,8 @@ mod tests {
 
     #[tokio::test]
     async fn fixed_secret_without_a_store() {
-        let secrets = Secrets::fixed(AppSecrets::parse("abc").unwrap(), None);
+        let secret = crate::pusher::signer::AppSecret::new(b"abc");
+        let secrets = Secrets::new(SecretSource::Fixed { secret, master_key: None }, None, None);
         assert!(secrets.get(None).await.is_ok());
         assert_eq!(
             secrets.get(Some("pusher/staging")).await.unwrap_err(),

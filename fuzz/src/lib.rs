@@ -338,7 +338,8 @@ pub fn request_params(event: &[u8]) -> Option<(String, Option<String>, String)> 
         },
     }
     let params = collector.finish().params;
-    let key = event.stage_variables.pusher_key.clone().unwrap_or_else(|| KEY.to_owned());
+    let stage_key = event.stage_variables.iter().rev().find(|(name, _)| name == "PUSHER_KEY");
+    let key = stage_key.map_or_else(|| KEY.to_owned(), |(_, value)| value.to_string());
     Some((params.socket_id?.into_owned(), params.channel_name.map(Cow::into_owned), key))
 }
 

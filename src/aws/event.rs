@@ -22,7 +22,6 @@ use serde_json::value::RawValue;
 
 use crate::aws::json::{key_str, JsonError, Reader};
 use crate::aws::reply::PayloadFormat;
-use crate::config::StageVariables;
 use crate::web::request::{Body, Headers, Method, Query, Request};
 
 /// Decoded query parameters: each name with all its values.
@@ -54,8 +53,12 @@ pub struct ApiEvent<'a> {
     pub body: Option<Cow<'a, str>>,
     /// Whether `body` is base64.
     pub is_base64_encoded: bool,
-    /// Stage variables the endpoint reads.
-    pub stage_variables: StageVariables,
+    /// The stage variables as sent (`stageVariables`, or a mapping
+    /// template's `stage-variables`), each name with its value, in order.
+    pub stage_variables: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    /// The API Gateway stage (`requestContext.stage`, or a mapping template's
+    /// `context.stage`); not a stage variable.
+    pub stage: Option<Cow<'a, str>>,
     /// `requestContext.requestId`.
     pub request_id: Option<Cow<'a, str>>,
     /// `requestContext.http.method` (2.0).
@@ -88,10 +91,6 @@ impl From<JsonError> for UnsupportedEvent {
     fn from(_: JsonError) -> Self {
         Self
     }
-}
-
-fn owned(value: Option<Cow<'_, str>>) -> Option<String> {
-    value.map(Cow::into_owned)
 }
 
 impl<'a> ApiEvent<'a> {
@@ -133,7 +132,7 @@ impl<'a> ApiEvent<'a> {
                         match &*name {
                             b"http-method" => event.context_method = r.opt_string()?,
                             b"resource-path" => event.resource_path = r.opt_string()?,
-                            b"stage" => event.stage_variables.stage_name = owned(r.opt_string()?),
+                            b"stage" => event.stage = r.opt_string()?,
                             b"request-id" => event.request_id = r.opt_string()?,
                             b"authorizer-principal-id" => principal = r.opt_string()?,
                             b"authorizer-claims" => claims = Some(r.raw()?),
@@ -146,7 +145,7 @@ impl<'a> ApiEvent<'a> {
                 b"requestContext" => r.object(|name, r| {
                     match &*name {
                         b"requestId" => event.request_id = r.opt_string()?,
-                        b"stage" => event.stage_variables.stage_name = owned(r.opt_string()?),
+                        b"stage" => event.stage = r.opt_string()?,
                         b"http" => r.object(|name, r| {
                             if *name == *b"method" {
                                 event.context_method = r.opt_string()?;
@@ -225,6 +224,7 @@ impl<'a> ApiEvent<'a> {
                 authorization: self.authorization.as_deref(),
                 content_type: self.content_type.as_deref(),
             },
+            stage: self.stage.as_deref(),
             stage_variables: &self.stage_variables,
             authorizer: self.authorizer.or(self.mapped_authorizer.as_deref()),
         })
@@ -264,25 +264,16 @@ fn read_headers<'a>(event: &mut ApiEvent<'a>, r: &mut Reader<'a>) -> Result<(), 
     })
 }
 
-/// The stage variables the endpoint reads. Secrets are never read from stage
-/// variables: an attempt is noted and its value dropped.
-fn read_stage_variables(vars: &mut StageVariables, r: &mut Reader<'_>) -> Result<(), JsonError> {
+/// `{"NAME": "value", …}` or null, kept in order, with no knowledge of the
+/// names (which ones the endpoint reads, and which it ignores, is
+/// `config`'s business). A null value is left out, as if unset.
+fn read_stage_variables<'a>(
+    pairs: &mut Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    r: &mut Reader<'a>,
+) -> Result<(), JsonError> {
     r.object(|name, r| {
-        match &*name {
-            b"PUSHER_APP_ID" => vars.pusher_app_id = owned(r.opt_string()?),
-            b"PUSHER_KEY" => vars.pusher_key = owned(r.opt_string()?),
-            b"PUSHER_CLUSTER" => vars.pusher_cluster = owned(r.opt_string()?),
-            b"ALLOWED_ORIGINS" => vars.allowed_origins = owned(r.opt_string()?),
-            b"PUSHER_SECRET_ID" => vars.pusher_secret_id = owned(r.opt_string()?),
-            b"PUSHER_SECRET" => {
-                r.skip()?;
-                vars.pusher_secret = Some(serde::de::IgnoredAny);
-            }
-            b"PUSHER_ENCRYPTION_MASTER_KEY_BASE64" => {
-                r.skip()?;
-                vars.master_key = Some(serde::de::IgnoredAny);
-            }
-            _ => r.skip()?,
+        if let Some(value) = r.opt_string()? {
+            pairs.push((key_str(name)?, value));
         }
         Ok(())
     })

@@ -59,9 +59,11 @@ impl std::fmt::Debug for SecretsManager {
     }
 }
 
-/// The store `main` hands to `Settings`: a client from the AWS variables
-/// read through `get`, or `None` without a region or credentials.
-pub fn store_from_lookup(get: &dyn Fn(&str) -> Option<String>) -> StoreFromConfig {
+/// The store `main` hands to `Endpoint::with_store`: a client from the AWS
+/// variables read through `lookup` (empty values count as unset), or `None`
+/// without a region or credentials.
+pub fn store_from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> StoreFromConfig {
+    let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
     Ok(SecretsManager::from_lookup(&get)?.map(|client| Arc::new(client) as Arc<dyn SecretStore>))
 }
 

@@ -1,64 +1,47 @@
-//! Configuration: environment variables read once at cold start, and the
-//! non-secret ones overridable per request by API Gateway stage variables of
-//! the same name.
+//! Configuration as plain data: environment variables read and checked once
+//! at cold start into [`Settings`], and the non-secret ones overridable per
+//! request by API Gateway stage variables of the same name. Nothing here
+//! builds a cache or a client: the endpoint builds its services from these
+//! values (`Endpoint::with_store`).
 //!
 //! Secrets (`PUSHER_SECRET`, `PUSHER_ENCRYPTION_MASTER_KEY_BASE64`) come only
 //! from the environment or from Secrets Manager (`PUSHER_SECRET_ID`, which a
 //! stage variable may set per stage); a stage variable that tries to set a
 //! secret itself is ignored and logged. Errors name the variable, never its value.
 //!
-//! Here: the variables and their checks; `jwt_settings`: the `AUTH_MODE=jwt`
-//! and `authorizer` variables; `stage`: the per-request overrides.
+//! Here: one small parse per concern and the value checks; `auth`:
+//! `AUTH_MODE` and the variables of its modes; `stage`: the per-request overrides.
 
 use std::time::Duration;
 
 use crate::identity::user_info::UserInfoClaims;
-use crate::identity::validators::{AuthorizerValidator, DemoValidator, Validator};
+use crate::identity::validators::AuthMode;
 use crate::policy::ChannelPolicy;
 use crate::pusher::signer::{AppSecret, MasterKey};
-use crate::secrets::{valid_secret_id, AppSecrets, Secrets, StoreFromConfig, DEFAULT_TTL, MAX_TTL_SECONDS};
-use crate::support::metrics::{self, Metrics};
+use crate::support::metrics;
 
-mod jwt_settings;
+mod auth;
 mod stage;
-
-use jwt_settings::{jwt_validator, user_id_claim, watchlist_claim};
-pub(crate) use stage::{AppView, StageVariables};
+pub(crate) use auth::{Jwks, JwtOptions};
+pub(crate) use stage::{App, AppView};
 
 pub use crate::error::ConfigError;
 
-/// Which user validator `AUTH_MODE` selects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum AuthMode {
-    /// A fixed demo user, for local runs only.
-    Demo,
-    /// A JSON Web Token (the default).
-    Jwt,
-    /// The identity an API Gateway authorizer verified.
-    Authorizer,
-}
-
-/// Everything the endpoint needs, read, validated and built at cold start:
-/// the configuration's values and the long-lived services they configure (the
-/// user validator with its JWKS and verified-token caches, the secret cache
-/// with its store, the channel policy, the metrics block). Built once per
-/// execution environment and owned by the endpoint; per-request
-/// stage-variable overrides never change it (see `stage.rs`).
+/// The configuration, read and checked at cold start: plain values, from
+/// which the endpoint builds its services once per execution environment.
+/// Per-request stage-variable overrides never change it (see `stage.rs`).
 #[derive(Debug)]
 pub struct Settings {
-    /// `PUSHER_APP_ID` (optional; logged and shown in snippets).
-    pub(crate) app_id: Option<String>,
-    /// `PUSHER_KEY`, the public app key that prefixes every `auth`.
-    pub(crate) key: String,
-    /// `PUSHER_SECRET` and `PUSHER_ENCRYPTION_MASTER_KEY_BASE64`, or the
-    /// Secrets Manager secret `PUSHER_SECRET_ID`.
-    pub(crate) secrets: Secrets,
-    /// `ALLOWED_ORIGINS`: origins allowed to make AJAX requests.
-    pub(crate) allowed_origins: String,
-    /// `AUTH_MODE`.
-    pub(crate) auth_mode: AuthMode,
-    /// The validator `AUTH_MODE` selects.
-    pub(crate) validator: Validator,
+    /// `PUSHER_KEY` and `ALLOWED_ORIGINS`, which stage variables may
+    /// override (`PUSHER_APP_ID` and `PUSHER_CLUSTER` are only checked).
+    pub(crate) app: App,
+    /// `PUSHER_SECRET` (with the master key), or `PUSHER_SECRET_ID`.
+    pub(crate) secrets: SecretSource,
+    /// `PUSHER_SECRET_TTL_SECONDS`: how long a stored secret is used before
+    /// it is read again (`None`: for ever).
+    pub(crate) secret_ttl: Option<Duration>,
+    /// `AUTH_MODE`, with its mode's options.
+    pub(crate) auth: AuthMode<JwtOptions>,
     /// `USER_INFO_CLAIMS` (default `name`).
     pub(crate) user_info_claims: UserInfoClaims,
     /// `WATCHLIST_CLAIM`: a list claim copied into signin `user_data.watchlist`.
@@ -67,152 +50,168 @@ pub struct Settings {
     pub(crate) token_param: String,
     /// `CHANNEL_RULES`: which channels a user may join (none by default).
     pub(crate) policy: ChannelPolicy,
-    /// The EMF metrics in each request's log line, in `METRICS_NAMESPACE`;
+    /// `METRICS_NAMESPACE` for the EMF metrics in each request's log line;
     /// `None` when `METRICS=off`.
-    pub(crate) metrics: Option<Metrics>,
+    pub(crate) metrics_namespace: Option<String>,
 }
 
+/// Where the app secret comes from.
+#[derive(Debug)]
+pub(crate) enum SecretSource {
+    /// `PUSHER_SECRET`, with `PUSHER_ENCRYPTION_MASTER_KEY_BASE64` when set.
+    Fixed { secret: AppSecret, master_key: Option<MasterKey> },
+    /// `PUSHER_SECRET_ID`: the Secrets Manager secret to read.
+    Stored(String),
+}
+
+/// `PUSHER_SECRET_TTL_SECONDS` when unset: five minutes, as AWS's own
+/// Secrets Manager extension refreshes.
+pub(crate) const DEFAULT_SECRET_TTL: Duration = Duration::from_secs(300);
+/// The largest `PUSHER_SECRET_TTL_SECONDS` accepted: a day.
+const MAX_SECRET_TTL_SECONDS: u64 = 86_400;
+
 impl Settings {
-    /// Reads and validates the configuration through `lookup`, without a
-    /// secret store (`PUSHER_SECRET_ID` is then refused). Empty values count
-    /// as unset.
+    /// Reads and checks the configuration through `lookup` (`main` passes
+    /// the process environment). Empty values count as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        Self::from_lookup_with_store(lookup, |_| Ok(None))
-    }
-
-    /// The same, with the secret store `store` builds from the variables
-    /// (`main` passes the Secrets Manager client's constructor and the
-    /// process environment).
-    pub fn from_lookup_with_store(
-        lookup: impl Fn(&str) -> Option<String>,
-        store: impl FnOnce(&dyn Fn(&str) -> Option<String>) -> StoreFromConfig,
-    ) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
-        let err = |variable, problem: &str| ConfigError { variable, problem: problem.to_owned() };
-
-        let key = get("PUSHER_KEY").ok_or(err("PUSHER_KEY", "is not set"))?;
-        if !valid_key(&key) {
-            return Err(err("PUSHER_KEY", "is not a valid app key (letters, digits, '-', '_'; at most 64)"));
-        }
-        let app_id = get("PUSHER_APP_ID");
-        if app_id.as_deref().is_some_and(|v| !valid_app_id(v)) {
-            return Err(err("PUSHER_APP_ID", "is not a valid app id (digits only)"));
-        }
-        if get("PUSHER_CLUSTER").is_some_and(|v| !valid_cluster(&v)) {
-            return Err(err("PUSHER_CLUSTER", "is not a valid cluster name (lowercase letters, digits, '-')"));
-        }
-        let store = store(&get)?;
-        let secret_ttl = match get("PUSHER_SECRET_TTL_SECONDS") {
-            None => Some(DEFAULT_TTL),
-            Some(v) => match v.parse::<u64>() {
-                Ok(0) => None,
-                Ok(seconds) if seconds <= MAX_TTL_SECONDS => Some(Duration::from_secs(seconds)),
-                _ => {
-                    return Err(err(
-                        "PUSHER_SECRET_TTL_SECONDS",
-                        "must be a whole number of seconds from 1 to 86400, or 0 for never",
-                    ))
-                }
-            },
-        };
-        let env_secret = get("PUSHER_SECRET");
-        let master_key = get("PUSHER_ENCRYPTION_MASTER_KEY_BASE64");
-        let secrets = match (get("PUSHER_SECRET_ID"), env_secret.as_deref()) {
-            (Some(_), Some(_)) => return Err(err("PUSHER_SECRET_ID", "and PUSHER_SECRET are both set; choose one")),
-            (Some(_), None) if master_key.is_some() => {
-                return Err(err(
-                    "PUSHER_ENCRYPTION_MASTER_KEY_BASE64",
-                    "must be kept in the secret (encryptionMasterKeyBase64) when PUSHER_SECRET_ID is set",
-                ))
-            }
-            (Some(id), None) => {
-                if !valid_secret_id(&id) {
-                    return Err(err("PUSHER_SECRET_ID", "is not a secret name or ARN"));
-                }
-                let store = store.ok_or(err(
-                    "PUSHER_SECRET_ID",
-                    "needs AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (Lambda sets them)",
-                ))?;
-                Secrets::stored(id, store).with_ttl(secret_ttl)
-            }
-            (None, None) => return Err(err("PUSHER_SECRET", "is not set (nor PUSHER_SECRET_ID)")),
-            (None, Some(secret)) => {
-                if secret.trim() != secret {
-                    return Err(err("PUSHER_SECRET", "has leading or trailing whitespace"));
-                }
-                let master_key = match master_key {
-                    None => None,
-                    Some(encoded) => Some(MasterKey::from_base64(&encoded).ok_or(err(
-                        "PUSHER_ENCRYPTION_MASTER_KEY_BASE64",
-                        "is not standard base64 of exactly 32 bytes",
-                    ))?),
-                };
-                Secrets::fixed(AppSecrets { secret: AppSecret::new(secret.as_bytes()), master_key }, store)
-                    .with_ttl(secret_ttl)
-            }
-        };
-        let allowed_origins = get("ALLOWED_ORIGINS").unwrap_or_default();
-        if let Some(problem) = origin_list_problem(&allowed_origins) {
-            return Err(err("ALLOWED_ORIGINS", &problem));
-        }
-        let auth_mode = match get("AUTH_MODE").as_deref() {
-            None | Some("jwt") => AuthMode::Jwt,
-            Some("authorizer") => AuthMode::Authorizer,
-            Some("demo") => AuthMode::Demo,
-            Some(_) => return Err(err("AUTH_MODE", "is not a supported mode (jwt, authorizer, demo)")),
-        };
-        let production = get("DEPLOYMENT_ENVIRONMENT").is_some_and(|v| is_production(&v));
-        if auth_mode == AuthMode::Demo && production {
-            return Err(err("AUTH_MODE", "is demo, which is refused when DEPLOYMENT_ENVIRONMENT says production"));
-        }
-        let validator = match auth_mode {
-            AuthMode::Demo => Validator::Demo(DemoValidator::default()),
-            AuthMode::Authorizer => Validator::Authorizer(AuthorizerValidator { user_id_claim: user_id_claim(&get)? }),
-            AuthMode::Jwt => Validator::Jwt(Box::new(jwt_validator(&get, env_secret.as_deref())?)),
-        };
-        let policy = ChannelPolicy::parse(&get("CHANNEL_RULES").unwrap_or_default())
-            .map_err(|e| ConfigError { variable: "CHANNEL_RULES", problem: format!("is wrong: {e}") })?;
-        let user_info_claims = UserInfoClaims::parse(&get("USER_INFO_CLAIMS").unwrap_or_else(|| "name".into()));
-        let watchlist_claim = watchlist_claim(&get)?;
-        let token_param = get("AUTH_TOKEN_PARAM").unwrap_or_else(|| "token".into());
-        if !valid_token_param(&token_param) {
-            return Err(err(
-                "AUTH_TOKEN_PARAM",
-                "must be a plain parameter name other than callback, socket_id and channel_name",
-            ));
-        }
-        let namespace = get("METRICS_NAMESPACE").unwrap_or_else(|| metrics::DEFAULT_NAMESPACE.into());
-        if !metrics::valid_namespace(&namespace) {
-            return Err(err(
-                "METRICS_NAMESPACE",
-                "is not a CloudWatch namespace (1-255 of letters, digits and .-_/#:, not starting with AWS/)",
-            ));
-        }
-        let metrics = match get("METRICS").as_deref() {
-            None | Some("on") => Some(Metrics::new(&namespace)),
-            Some("off") => None,
-            Some(_) => return Err(err("METRICS", "must be on or off")),
-        };
+        // In the order the checks report: the first fault found is named.
+        let key = pusher_app(&get)?;
+        let (secrets, secret_ttl) = secret_source(&get)?;
         Ok(Self {
-            metrics,
-            app_id,
-            key,
+            app: App { key, allowed_origins: allowed_origins(&get)? },
             secrets,
-            allowed_origins,
-            auth_mode,
-            validator,
-            user_info_claims,
-            watchlist_claim,
-            token_param,
-            policy,
+            secret_ttl,
+            auth: auth::auth_mode(&get)?,
+            policy: ChannelPolicy::parse(&get("CHANNEL_RULES").unwrap_or_default())
+                .map_err(|e| ConfigError::new("CHANNEL_RULES", format!("is wrong: {e}")))?,
+            user_info_claims: UserInfoClaims::parse(&get("USER_INFO_CLAIMS").unwrap_or_else(|| "name".into())),
+            watchlist_claim: claim(&get, "WATCHLIST_CLAIM")?,
+            token_param: token_param(&get)?,
+            metrics_namespace: metrics_namespace(&get)?,
         })
     }
+}
 
-    /// Reads the process environment, with the secret store `store` builds.
-    pub fn from_env(
-        store: impl FnOnce(&dyn Fn(&str) -> Option<String>) -> StoreFromConfig,
-    ) -> Result<Self, ConfigError> {
-        Self::from_lookup_with_store(|name| std::env::var(name).ok(), store)
+/// `PUSHER_KEY`, with `PUSHER_APP_ID` and `PUSHER_CLUSTER` checked.
+fn pusher_app(get: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    let key = get("PUSHER_KEY").ok_or(ConfigError::new("PUSHER_KEY", "is not set"))?;
+    if !valid_key(&key) {
+        return Err(ConfigError::new("PUSHER_KEY", "is not a valid app key (letters, digits, '-', '_'; at most 64)"));
+    }
+    if get("PUSHER_APP_ID").is_some_and(|v| !valid_app_id(&v)) {
+        return Err(ConfigError::new("PUSHER_APP_ID", "is not a valid app id (digits only)"));
+    }
+    if get("PUSHER_CLUSTER").is_some_and(|v| !valid_cluster(&v)) {
+        return Err(ConfigError::new("PUSHER_CLUSTER", "is not a valid cluster name (lowercase letters, digits, '-')"));
+    }
+    Ok(key)
+}
+
+/// `PUSHER_SECRET_TTL_SECONDS`, then `PUSHER_SECRET` (and the master key) or
+/// `PUSHER_SECRET_ID`.
+fn secret_source(get: &impl Fn(&str) -> Option<String>) -> Result<(SecretSource, Option<Duration>), ConfigError> {
+    let ttl = seconds(
+        get,
+        "PUSHER_SECRET_TTL_SECONDS",
+        DEFAULT_SECRET_TTL,
+        MAX_SECRET_TTL_SECONDS,
+        "must be a whole number of seconds from 1 to 86400, or 0 for never",
+    )?;
+    let master_key = get("PUSHER_ENCRYPTION_MASTER_KEY_BASE64");
+    let source = match (get("PUSHER_SECRET_ID"), get("PUSHER_SECRET")) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::new("PUSHER_SECRET_ID", "and PUSHER_SECRET are both set; choose one"))
+        }
+        (Some(_), None) if master_key.is_some() => {
+            return Err(ConfigError::new(
+                "PUSHER_ENCRYPTION_MASTER_KEY_BASE64",
+                "must be kept in the secret (encryptionMasterKeyBase64) when PUSHER_SECRET_ID is set",
+            ))
+        }
+        (Some(id), None) if !valid_secret_id(&id) => {
+            return Err(ConfigError::new("PUSHER_SECRET_ID", "is not a secret name or ARN"))
+        }
+        (Some(id), None) => SecretSource::Stored(id),
+        (None, None) => return Err(ConfigError::new("PUSHER_SECRET", "is not set (nor PUSHER_SECRET_ID)")),
+        (None, Some(secret)) if secret.trim() != secret => {
+            return Err(ConfigError::new("PUSHER_SECRET", "has leading or trailing whitespace"))
+        }
+        (None, Some(secret)) => SecretSource::Fixed {
+            secret: AppSecret::new(secret.as_bytes()),
+            master_key: match master_key {
+                None => None,
+                Some(encoded) => Some(MasterKey::from_base64(&encoded).ok_or(ConfigError::new(
+                    "PUSHER_ENCRYPTION_MASTER_KEY_BASE64",
+                    "is not standard base64 of exactly 32 bytes",
+                ))?),
+            },
+        },
+    };
+    Ok((source, ttl))
+}
+
+/// `ALLOWED_ORIGINS` (none by default).
+fn allowed_origins(get: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    let list = get("ALLOWED_ORIGINS").unwrap_or_default();
+    match origin_list_problem(&list) {
+        Some(problem) => Err(ConfigError::new("ALLOWED_ORIGINS", problem)),
+        None => Ok(list),
+    }
+}
+
+/// `AUTH_TOKEN_PARAM` (default `token`).
+fn token_param(get: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    let name = get("AUTH_TOKEN_PARAM").unwrap_or_else(|| "token".into());
+    if !valid_token_param(&name) {
+        return Err(ConfigError::new(
+            "AUTH_TOKEN_PARAM",
+            "must be a plain parameter name other than callback, socket_id and channel_name",
+        ));
+    }
+    Ok(name)
+}
+
+/// `METRICS_NAMESPACE` (checked even when off), or `None` when `METRICS=off`.
+fn metrics_namespace(get: &impl Fn(&str) -> Option<String>) -> Result<Option<String>, ConfigError> {
+    let namespace = get("METRICS_NAMESPACE").unwrap_or_else(|| metrics::DEFAULT_NAMESPACE.into());
+    if !metrics::valid_namespace(&namespace) {
+        return Err(ConfigError::new(
+            "METRICS_NAMESPACE",
+            "is not a CloudWatch namespace (1-255 of letters, digits and .-_/#:, not starting with AWS/)",
+        ));
+    }
+    match get("METRICS").as_deref() {
+        None | Some("on") => Ok(Some(namespace)),
+        Some("off") => Ok(None),
+        Some(_) => Err(ConfigError::new("METRICS", "must be on or off")),
+    }
+}
+
+/// A lifetime in whole seconds: `default` when unset, `None` (for ever) for
+/// `0`, at most `max`; else `problem`.
+fn seconds(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: Duration,
+    max: u64,
+    problem: &str,
+) -> Result<Option<Duration>, ConfigError> {
+    match get(variable).map(|v| v.parse::<u64>()) {
+        None => Ok(Some(default)),
+        Some(Ok(0)) => Ok(None),
+        Some(Ok(seconds)) if seconds <= max => Ok(Some(Duration::from_secs(seconds))),
+        Some(_) => Err(ConfigError::new(variable, problem)),
+    }
+}
+
+/// A claim-name variable (`USER_ID_CLAIM`, `WATCHLIST_CLAIM`), when set.
+fn claim(get: &impl Fn(&str) -> Option<String>, variable: &'static str) -> Result<Option<String>, ConfigError> {
+    match get(variable) {
+        Some(claim) if !valid_claim_name(&claim) => {
+            Err(ConfigError::new(variable, "is not a claim name (letters, digits, _ - : .)"))
+        }
+        claim => Ok(claim),
     }
 }
 
@@ -232,6 +231,11 @@ fn valid_app_id(id: &str) -> bool {
 fn valid_cluster(cluster: &str) -> bool {
     (1..=32).contains(&cluster.len())
         && cluster.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+fn valid_claim_name(name: &str) -> bool {
+    (1..=128).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':' | b'.'))
 }
 
 fn valid_token_param(name: &str) -> bool {
@@ -269,14 +273,53 @@ fn origin_list_problem(list: &str) -> Option<String> {
     })
 }
 
+/// Whether `PUSHER_SECRET_ID` (environment or stage variable) can be a
+/// Secrets Manager secret name or ARN, by AWS's rules: a name is 1–512 of
+/// ASCII letters, digits and `/_+=.@-`; an ARN is
+/// `arn:<partition>:secretsmanager:<region>:<12-digit account>:secret:<name>`.
+///
+/// A Pusher app secret pasted here by mistake (20 lowercase hex digits, the
+/// shape Pusher issues) is refused too: it would otherwise be logged as the
+/// secret id and sent to AWS. Callers never log a value this refuses.
+fn valid_secret_id(id: &str) -> bool {
+    let name_ok = |name: &str| {
+        (1..=512).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'+' | b'=' | b'.' | b'@' | b'-'))
+    };
+    let looks_like_pusher_secret =
+        id.len() == 20 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if looks_like_pusher_secret {
+        return false;
+    }
+    let Some(rest) = id.strip_prefix("arn:") else { return name_ok(id) };
+    match rest.splitn(6, ':').collect::<Vec<_>>().as_slice() {
+        [partition, "secretsmanager", region, account, "secret", name] => {
+            partition_ok(partition) && region_ok(region) && account_ok(account) && name_ok(name)
+        }
+        _ => false,
+    }
+}
+
+fn partition_ok(partition: &str) -> bool {
+    partition.starts_with("aws") && partition.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+}
+
+fn region_ok(region: &str) -> bool {
+    !region.is_empty() && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+fn account_ok(account: &str) -> bool {
+    account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::error::{Misconfig, Refusal};
-    use crate::secrets::{SecretStore, StoreError, StoreFuture};
-    use serde::de::IgnoredAny;
+    use std::borrow::Cow;
     use std::collections::HashMap;
-    use std::sync::Arc;
 
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
         let mut env: HashMap<String, String> =
@@ -287,21 +330,19 @@ mod tests {
         for (k, v) in vars {
             env.insert(k.to_string(), v.to_string());
         }
-        // A stand-in store wherever AWS credentials are configured.
-        Settings::from_lookup_with_store(
-            |name| env.get(name).cloned(),
-            |get| Ok(get("AWS_ACCESS_KEY_ID").map(|_| Arc::new(NoStore) as Arc<dyn SecretStore>)),
-        )
+        Settings::from_lookup(|name| env.get(name).cloned())
     }
 
-    /// A secret store that is never read.
-    #[derive(Debug)]
-    struct NoStore;
+    /// The configuration in force for a request through the stage `stage`
+    /// with the stage variables `vars`.
+    fn resolve<'a>(s: &'a Settings, stage: Option<&str>, vars: &'a [Pair]) -> Result<AppView<'a>, Refusal> {
+        s.app.resolve(matches!(s.auth, AuthMode::Demo), stage, vars)
+    }
 
-    impl SecretStore for NoStore {
-        fn secret_string<'a>(&'a self, _id: &'a str) -> StoreFuture<'a> {
-            Box::pin(std::future::ready(Err(StoreError::Unavailable)))
-        }
+    type Pair = (Cow<'static, str>, Cow<'static, str>);
+
+    fn pairs(vars: &[(&'static str, &'static str)]) -> Vec<Pair> {
+        vars.iter().map(|(name, value)| (Cow::Borrowed(*name), Cow::Borrowed(*value))).collect()
     }
 
     fn variable_of(vars: &[(&str, &str)]) -> &'static str {
@@ -367,9 +408,9 @@ mod tests {
     #[test]
     fn minimal_configuration() {
         let s = settings(&[]).unwrap();
-        assert_eq!(s.key, "key1");
+        assert_eq!(s.app.key, "key1");
         assert_eq!(s.token_param, "token");
-        assert!(s.secrets.fixed_secrets().unwrap().master_key.is_none());
+        assert!(matches!(s.secrets, SecretSource::Fixed { master_key: None, .. }));
     }
 
     #[test]
@@ -391,8 +432,8 @@ mod tests {
         for bad in ["-1", "1.5", "86401", "5m", " 30"] {
             assert_eq!(variable_of(&[("PUSHER_SECRET_TTL_SECONDS", bad)]), "PUSHER_SECRET_TTL_SECONDS", "{bad}");
         }
-        let ttl = |v| settings(&[("PUSHER_SECRET_TTL_SECONDS", v)]).unwrap().secrets.ttl();
-        assert_eq!(settings(&[]).unwrap().secrets.ttl(), Some(Duration::from_secs(300)));
+        let ttl = |v| settings(&[("PUSHER_SECRET_TTL_SECONDS", v)]).unwrap().secret_ttl;
+        assert_eq!(settings(&[]).unwrap().secret_ttl, Some(Duration::from_secs(300)));
         assert_eq!(ttl("0"), None);
         assert_eq!(ttl("1"), Some(Duration::from_secs(1)));
         assert_eq!(ttl("86400"), Some(Duration::from_secs(86_400)));
@@ -409,9 +450,8 @@ mod tests {
         assert!(!e.to_string().contains("7ad377"), "{e}");
         let named = [&aws[..], &[("PUSHER_SECRET", ""), ("PUSHER_SECRET_ID", "pusher/staging")]].concat();
         let s = settings(&named).unwrap();
-        let stage =
-            StageVariables { pusher_secret_id: Some("7ad3773142a6692b25b8".into()), ..StageVariables::default() };
-        assert_eq!(s.resolve(&stage).unwrap_err(), Refusal::Misconfigured(Misconfig::StageSecretId));
+        let stage = pairs(&[("PUSHER_SECRET_ID", "7ad3773142a6692b25b8")]);
+        assert_eq!(resolve(&s, None, &stage).unwrap_err(), Refusal::Misconfigured(Misconfig::StageSecretId));
         let e = settings(&[("PUSHER_SECRET", " s3cr3t-value\n")]).unwrap_err();
         let line = e.to_string();
         assert!(line.contains("PUSHER_SECRET") && !line.contains("s3cr3t") && !line.contains('\n'), "{line}");
@@ -455,7 +495,7 @@ mod tests {
         assert_eq!(jwt(&[&rs[..], &[("JWT_LEEWAY_SECONDS", "61")]].concat()), Err("JWT_LEEWAY_SECONDS"));
         // The fetched key set's lifetime: 0 (once per environment) to a day, 300 s by default.
         let ttl_of = |extra: &[(&str, &str)]| {
-            format!("{:?}", settings(&[&rs[..], &[("AUTH_MODE", "jwt")], extra].concat()).unwrap().validator)
+            format!("{:?}", settings(&[&rs[..], &[("AUTH_MODE", "jwt")], extra].concat()).unwrap().auth)
         };
         assert!(ttl_of(&[]).contains("ttl: Some(300s)"), "{}", ttl_of(&[]));
         assert!(ttl_of(&[("JWT_JWKS_TTL_SECONDS", "0")]).contains("ttl: None"));
@@ -475,11 +515,11 @@ mod tests {
 
     #[test]
     fn metrics_are_on_by_default_in_their_namespace() {
-        assert_eq!(settings(&[]).unwrap().metrics.unwrap().namespace(), "PusherAuth");
+        assert_eq!(settings(&[]).unwrap().metrics_namespace.as_deref(), Some("PusherAuth"));
         let s = settings(&[("METRICS_NAMESPACE", "PusherAuth/staging")]).unwrap();
-        assert_eq!(s.metrics.unwrap().namespace(), "PusherAuth/staging");
-        assert!(settings(&[("METRICS", "on")]).unwrap().metrics.is_some());
-        assert!(settings(&[("METRICS", "off")]).unwrap().metrics.is_none());
+        assert_eq!(s.metrics_namespace.as_deref(), Some("PusherAuth/staging"));
+        assert!(settings(&[("METRICS", "on")]).unwrap().metrics_namespace.is_some());
+        assert!(settings(&[("METRICS", "off")]).unwrap().metrics_namespace.is_none());
         // The namespace is checked even with metrics off.
         assert_eq!(variable_of(&[("METRICS", "off"), ("METRICS_NAMESPACE", "AWS/x")]), "METRICS_NAMESPACE");
     }
@@ -488,39 +528,71 @@ mod tests {
     fn demo_is_refused_in_production() {
         assert_eq!(variable_of(&[("DEPLOYMENT_ENVIRONMENT", "production")]), "AUTH_MODE");
         let s = settings(&[("DEPLOYMENT_ENVIRONMENT", "staging")]).unwrap();
-        let prod = StageVariables { stage_name: Some("prod".into()), ..StageVariables::default() };
-        assert_eq!(s.resolve(&prod).unwrap_err(), Refusal::Misconfigured(Misconfig::DemoOnProductionStage));
-        let staging = StageVariables { stage_name: Some("staging".into()), ..StageVariables::default() };
-        assert!(s.resolve(&staging).is_ok());
+        assert_eq!(
+            resolve(&s, Some("prod"), &[]).unwrap_err(),
+            Refusal::Misconfigured(Misconfig::DemoOnProductionStage)
+        );
+        assert!(resolve(&s, Some("staging"), &[]).is_ok());
+        // Only the stage's name counts, not a stage variable.
+        assert!(resolve(&s, Some("staging"), &pairs(&[("stage", "prod"), ("DEPLOYMENT_ENVIRONMENT", "prod")])).is_ok());
     }
 
     #[test]
     fn stage_variables_override_non_secrets() {
         let s = settings(&[("ALLOWED_ORIGINS", "https://a.example")]).unwrap();
-        let stage = StageVariables {
-            pusher_key: Some("stagekey".into()),
-            allowed_origins: Some("https://b.example, http://localhost:8080".into()),
-            pusher_secret: Some(IgnoredAny),
-            ..StageVariables::default()
-        };
-        let view = s.resolve(&stage).unwrap();
+        let stage = pairs(&[
+            ("PUSHER_KEY", "stagekey"),
+            ("ALLOWED_ORIGINS", "https://b.example, http://localhost:8080"),
+            ("PUSHER_SECRET", "attacker-secret"),
+        ]);
+        let view = resolve(&s, None, &stage).unwrap();
         assert_eq!(view.key, "stagekey");
         assert!(view.origin_allowed("https://b.example"));
         assert!(view.origin_allowed("http://localhost:8080"));
         assert!(!view.origin_allowed("https://a.example"));
-        let plain = StageVariables::default();
-        let view = s.resolve(&plain).unwrap();
+        let view = resolve(&s, None, &[]).unwrap();
         assert_eq!(view.key, "key1");
         assert!(view.origin_allowed("https://a.example"));
         assert!(!view.origin_allowed("https://a.example.evil"));
-        let bad = StageVariables { pusher_key: Some("no spaces".into()), ..StageVariables::default() };
-        assert_eq!(s.resolve(&bad).unwrap_err(), Refusal::Misconfigured(Misconfig::StageKey));
+        let bad = pairs(&[("PUSHER_KEY", "no spaces")]);
+        assert_eq!(resolve(&s, None, &bad).unwrap_err(), Refusal::Misconfigured(Misconfig::StageKey));
+        // A name given twice: the last value wins, as when the event was decoded field by field.
+        let twice = pairs(&[("PUSHER_KEY", "no spaces"), ("PUSHER_KEY", "stagekey")]);
+        assert_eq!(resolve(&s, None, &twice).unwrap().key, "stagekey");
     }
 
     #[test]
     fn no_origin_is_allowed_by_default() {
         let s = settings(&[]).unwrap();
-        assert!(!s.resolve(&StageVariables::default()).unwrap().origin_allowed("https://a.example"));
-        assert!(!s.resolve(&StageVariables::default()).unwrap().origin_allowed(""));
+        assert!(!resolve(&s, None, &[]).unwrap().origin_allowed("https://a.example"));
+        assert!(!resolve(&s, None, &[]).unwrap().origin_allowed(""));
+    }
+
+    #[test]
+    fn secret_ids() {
+        assert!(valid_secret_id("pusher/staging"));
+        assert!(valid_secret_id("arn:aws:secretsmanager:eu-west-1:123456789012:secret:pusher/prod-AbCdEf"));
+        assert!(!valid_secret_id(""));
+        assert!(!valid_secret_id("a b"));
+        assert!(!valid_secret_id("a\"b"));
+        assert!(valid_secret_id("arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:p-AbCdEf"));
+        assert!(valid_secret_id("pusher-auth/7ad3773142a6692b25b8"));
+        // AWS's rules: at most 512 characters for a name, no ':' in it, a real ARN shape.
+        assert!(!valid_secret_id(&"a".repeat(513)));
+        assert!(valid_secret_id(&"a".repeat(512)));
+        for bad in [
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:",
+            "arn:aws:secretsmanager:eu-west-1:1234:secret:p",
+            "arn:aws:s3:eu-west-1:123456789012:secret:p",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:parameter:p",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:a:b",
+            "pusher:staging",
+            "{\"secret\":\"7ad3773142a6692b25b8\"}",
+            "c2VjcmV0IHNlY3JldA== ",
+            // A Pusher app secret pasted by mistake.
+            "7ad3773142a6692b25b8",
+        ] {
+            assert!(!valid_secret_id(bad), "{bad}");
+        }
     }
 }

@@ -44,7 +44,7 @@ impl Endpoint {
         trace: &mut Trace,
     ) -> Result<Answer, Refusal> {
         let socket_id = SocketId::parse(params.socket_id.as_deref().ok_or(Refusal::MissingSocketId)?)?;
-        let secrets = &self.settings.secrets;
+        let secrets = &self.secrets;
         match route {
             Route::ChannelAuth if !params.batch.is_empty() => {
                 if params.channel_name.is_some() {
@@ -62,15 +62,14 @@ impl Endpoint {
                 {
                     return Err(Refusal::EncryptionNotConfigured);
                 }
-                let user = self.settings.validator.validate(credentials).await?;
-                self.settings.policy.decide(&user, channel)?;
+                let user = self.validator.validate(credentials).await?;
+                self.policy.decide(&user, channel)?;
                 let keys = secrets.get(app.secret_id).await?;
                 self.sign_channel(app, socket_id, channel, &user, &keys).map(Answer::One)
             }
             Route::UserAuth => {
-                let user = self.settings.validator.validate(credentials).await?;
-                let user_data =
-                    signin_user_data(&user, &self.settings.user_info_claims, self.settings.watchlist_claim.as_deref())?;
+                let user = self.validator.validate(credentials).await?;
+                let user_data = signin_user_data(&user, &self.user_info_claims, self.watchlist_claim.as_deref())?;
                 let keys = secrets.get(app.secret_id).await?;
                 Ok(Answer::One(AuthBody {
                     auth: keys.secret.user_auth(app.key, socket_id, &user_data),
@@ -104,7 +103,7 @@ impl Endpoint {
                 }
             }
             ChannelKind::Presence => {
-                let channel_data = presence_channel_data(user, &self.settings.user_info_claims)?;
+                let channel_data = presence_channel_data(user, &self.user_info_claims)?;
                 AuthBody {
                     auth: secret.presence_auth(app.key, socket_id, channel, &channel_data),
                     channel_data: Some(channel_data),
@@ -129,7 +128,7 @@ impl Endpoint {
         credentials: Credentials<'_>,
         trace: &mut Trace,
     ) -> Result<String, Refusal> {
-        let user = self.settings.validator.validate(credentials).await?;
+        let user = self.validator.validate(credentials).await?;
         let mut order: Vec<&(u8, Cow<'_, str>)> = batch.iter().collect();
         order.sort_by_key(|(index, _)| *index);
         // Decide every channel first, then write the answer and the log line from the decisions.
@@ -142,10 +141,10 @@ impl Endpoint {
                     (Some(channel), Decision::Repeated)
                 }
                 Ok(channel) => {
-                    let signed = match self.settings.policy.decide(&user, channel) {
+                    let signed = match self.policy.decide(&user, channel) {
                         Ok(()) => {
                             if keys.is_none() {
-                                keys = Some(self.settings.secrets.get(app.secret_id).await?);
+                                keys = Some(self.secrets.get(app.secret_id).await?);
                             }
                             let keys = keys.as_deref().unwrap_or_else(|| unreachable!("fetched above"));
                             self.sign_channel(app, socket_id, channel, &user, keys)

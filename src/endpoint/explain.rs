@@ -15,12 +15,13 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::config::{ConfigError, Settings};
+use crate::endpoint::Endpoint;
 use crate::error::{AuthFailure, Refusal};
 use crate::identity::authorizer::user_from_authorizer;
 use crate::identity::jwt::{self, ClaimRules};
 use crate::identity::user::User;
 use crate::identity::user_info::{presence_channel_data, signin_user_data};
-use crate::identity::validators::{Credentials, UserValidator, Validator};
+use crate::identity::validators::{AuthMode, Credentials, UserValidator};
 use crate::policy::Miss;
 use crate::pusher::names::{ChannelKind, ChannelName};
 
@@ -118,16 +119,16 @@ pub fn samconfig_environments(samconfig: &str) -> Result<Vec<String>, String> {
 const POLICY_VARIABLES: &[&str] =
     &["AUTH_MODE", "CHANNEL_RULES", "USER_ID_CLAIM", "USER_INFO_CLAIMS", "WATCHLIST_CLAIM"];
 
-/// The function's settings from `lookup`, for deciding only. Explain never
-/// signs, so the app secret is a stand-in (no secret, no AWS credentials
-/// needed). With `claims_only` (the claims of a verified token are given),
+/// The function's endpoint from `lookup`, for deciding only. Explain never
+/// signs, so the app secret is a stand-in (no secret store, no AWS
+/// credentials needed). With `claims_only` (the claims of a verified token are given),
 /// only [`POLICY_VARIABLES`] are read, the token checks are stand-ins, and the
 /// rest (an app key, URLs) may still be samconfig placeholders.
-pub fn settings_for_explain(
+pub fn endpoint_for_explain(
     lookup: impl Fn(&str) -> Option<String>,
     claims_only: bool,
-) -> Result<Settings, ConfigError> {
-    Settings::from_lookup(|name| match name {
+) -> Result<Endpoint, ConfigError> {
+    let settings = Settings::from_lookup(|name| match name {
         "PUSHER_SECRET_ID" => None,
         "PUSHER_SECRET" => Some("explain-never-signs".into()),
         name if !claims_only => lookup(name),
@@ -136,11 +137,12 @@ pub fn settings_for_explain(
         "JWT_ALGORITHMS" => Some("HS256".into()),
         "JWT_SECRET" => Some("explain-checks-no-token-signature".into()),
         _ => None,
-    })
+    })?;
+    Ok(Endpoint::new(settings))
 }
 
 /// Explains one decision; the report and the verdict.
-pub async fn explain(settings: &Settings, asker: &Asker, asked: &Asked) -> (Verdict, String) {
+pub async fn explain(endpoint: &Endpoint, asker: &Asker, asked: &Asked) -> (Verdict, String) {
     let mut out = String::new();
     let channel = match asked {
         Asked::Channel(name) => match ChannelName::parse(name) {
@@ -152,13 +154,13 @@ pub async fn explain(settings: &Settings, asker: &Asker, asked: &Asked) -> (Verd
         },
         Asked::Signin => None,
     };
-    let user = match user_of(settings, asker, &mut out).await {
+    let user = match user_of(endpoint, asker, &mut out).await {
         Ok(user) => user,
         Err(verdict) => return (verdict, out),
     };
     let _ = writeln!(out, "user: {:?}", user.id);
     let Some(channel) = channel else {
-        return match signin_user_data(&user, &settings.user_info_claims, settings.watchlist_claim.as_deref()) {
+        return match signin_user_data(&user, &endpoint.user_info_claims, endpoint.watchlist_claim.as_deref()) {
             Ok(data) => {
                 let _ = writeln!(out, "signin: allowed; user_data that would be signed: {data}");
                 (Verdict::Allowed, out)
@@ -167,7 +169,7 @@ pub async fn explain(settings: &Settings, asker: &Asker, asked: &Asked) -> (Verd
         };
     };
     let _ = writeln!(out, "channel: {} ({:?})", channel.as_str(), channel.kind());
-    for (rule, outcome) in settings.policy.explain(&user, &channel) {
+    for (rule, outcome) in endpoint.policy.explain(&user, &channel) {
         let line = match outcome {
             None => "another kind of channel".to_owned(),
             Some(Ok(())) => "matches".to_owned(),
@@ -175,11 +177,11 @@ pub async fn explain(settings: &Settings, asker: &Asker, asked: &Asked) -> (Verd
         };
         let _ = writeln!(out, "  rule {rule}: {line}");
     }
-    if let Err(refusal) = settings.policy.decide(&user, channel) {
+    if let Err(refusal) = endpoint.policy.decide(&user, channel) {
         return refused(out, refusal);
     }
     match channel.kind() {
-        ChannelKind::Presence => match presence_channel_data(&user, &settings.user_info_claims) {
+        ChannelKind::Presence => match presence_channel_data(&user, &endpoint.user_info_claims) {
             Ok(data) => {
                 let _ = writeln!(out, "allowed; channel_data that would be signed: {data}");
             }
@@ -201,18 +203,18 @@ fn refused(mut out: String, refusal: Refusal) -> (Verdict, String) {
 }
 
 /// The user the asker is, as the configured validator establishes it.
-async fn user_of(settings: &Settings, asker: &Asker, out: &mut String) -> Result<User, Verdict> {
+async fn user_of(endpoint: &Endpoint, asker: &Asker, out: &mut String) -> Result<User, Verdict> {
     match asker {
         Asker::Token(token) => {
             let credentials = Credentials { token: Some(token), ..Credentials::default() };
-            match settings.validator.validate(credentials).await {
+            match endpoint.validator.validate(credentials).await {
                 Ok(user) => {
                     let _ = writeln!(out, "token: accepted");
                     Ok((*user).clone())
                 }
                 Err(refusal) => {
                     let _ = write!(out, "token: refused: {}", refusal.log_reason());
-                    if let (Validator::Jwt(jwt), Refusal::Unauthenticated(reason)) = (&settings.validator, refusal) {
+                    if let (AuthMode::Jwt(jwt), Refusal::Unauthenticated(reason)) = (&endpoint.validator, refusal) {
                         let _ = write!(out, "{}", token_detail(token, reason, &jwt.rules));
                     }
                     let _ = writeln!(out);
@@ -225,16 +227,16 @@ async fn user_of(settings: &Settings, asker: &Asker, out: &mut String) -> Result
                 let _ = writeln!(out, "claims: not a JSON object");
                 return Err(Verdict::BadInput);
             };
-            let user = match &settings.validator {
-                Validator::Jwt(jwt) => jwt::user_from_claims(claims, &jwt.rules.user_id_claim),
-                Validator::Authorizer(authorizer) => {
+            let user = match &endpoint.validator {
+                AuthMode::Jwt(jwt) => jwt::user_from_claims(claims, &jwt.rules.user_id_claim),
+                AuthMode::Authorizer { user_id_claim } => {
                     let context = serde_json::value::to_raw_value(&serde_json::json!({ "claims": claims }))
                         .map_err(|_| Verdict::BadInput)?;
-                    user_from_authorizer(Some(&context), &authorizer.user_id_claim)
+                    user_from_authorizer(Some(&context), user_id_claim)
                 }
-                Validator::Demo(_) => {
+                AuthMode::Demo => {
                     let _ = writeln!(out, "claims: ignored (AUTH_MODE=demo: every request is the demo user)");
-                    return settings
+                    return endpoint
                         .validator
                         .validate(Credentials::default())
                         .await
@@ -352,18 +354,18 @@ struct Cases {
 
 /// Runs the policy tests `tests` (TOML: `[[case]]` rows of `claims`,
 /// `channel`, `allowed`, optional `environments`) against each
-/// `(environment, settings)`; a line per failure and a summary. True when all held.
-pub async fn check(tests: &str, environments: &[(String, Settings)]) -> Result<(bool, String), String> {
+/// `(environment, endpoint)`; a line per failure and a summary. True when all held.
+pub async fn check(tests: &str, environments: &[(String, Endpoint)]) -> Result<(bool, String), String> {
     let cases: Cases = toml::from_str(tests).map_err(|e| format!("policy tests are not valid: {e}"))?;
     let mut out = String::new();
     let (mut passed, mut failed) = (0, 0);
-    for (env, settings) in environments {
+    for (env, endpoint) in environments {
         for (n, case) in cases.case.iter().enumerate() {
             if case.environments.as_ref().is_some_and(|envs| !envs.contains(env)) {
                 continue;
             }
             let asker = Asker::Claims(Value::Object(case.claims.clone()).to_string());
-            let (verdict, report) = explain(settings, &asker, &Asked::Channel(case.channel.clone())).await;
+            let (verdict, report) = explain(endpoint, &asker, &Asked::Channel(case.channel.clone())).await;
             let got = verdict == Verdict::Allowed;
             if verdict != Verdict::BadInput && got == case.allowed {
                 passed += 1;

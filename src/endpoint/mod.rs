@@ -3,11 +3,17 @@
 //! `transport` reads JSONP, AJAX and preflight requests and writes their
 //! answers, `authorize` decides and signs.
 
+use std::sync::Arc;
 use std::time::Instant;
 
-use crate::config::Settings;
+use crate::config::{App, AppView, ConfigError, Jwks, JwtOptions, SecretSource, Settings};
 use crate::error::Refusal;
-use crate::support::metrics;
+use crate::identity::jwks::{KeySource, RemoteJwks};
+use crate::identity::user_info::UserInfoClaims;
+use crate::identity::validators::{AuthMode, JwtValidator};
+use crate::policy::ChannelPolicy;
+use crate::secrets::{SecretStore, Secrets};
+use crate::support::metrics::{self, Metrics};
 use crate::web::request::{Method, Request, Route};
 use crate::web::response::Response;
 
@@ -30,21 +36,79 @@ struct Trace {
     batch: Option<String>,
 }
 
-/// The endpoint: settings plus the user validator they select.
+/// The endpoint: the plain settings it answers with and the long-lived
+/// services built from them once per execution environment.
 #[derive(Debug)]
 pub struct Endpoint {
-    settings: Settings,
+    /// The app key and allowed origins, which stage variables may override.
+    app: App,
+    /// The user validator `AUTH_MODE` selects (with the JWKS and verified-token caches).
+    pub(crate) validator: AuthMode<JwtValidator>,
+    /// The app secret, with the stored-secret cache and its store.
+    secrets: Secrets,
+    /// `CHANNEL_RULES`.
+    policy: ChannelPolicy,
+    /// `USER_INFO_CLAIMS`.
+    user_info_claims: UserInfoClaims,
+    /// `WATCHLIST_CLAIM`.
+    watchlist_claim: Option<String>,
+    /// `AUTH_TOKEN_PARAM`.
+    token_param: String,
+    /// The EMF metrics block in each request's log line, if on.
+    metrics: Option<Metrics>,
 }
 
 impl Endpoint {
-    /// An endpoint serving with these settings.
+    /// The endpoint `settings` describe, without a secret store (tests,
+    /// benches, `pusher-auth explain`): a `PUSHER_SECRET_ID` then refuses
+    /// each request that needs a signature (`SecretIdWithoutAws`).
     pub fn new(settings: Settings) -> Self {
-        Self { settings }
+        Self::build(settings, None)
     }
 
-    /// The settings in use.
-    pub(crate) fn settings(&self) -> &Settings {
-        &self.settings
+    /// The endpoint `settings` describe, reading stored secrets from `store`
+    /// (`main` passes the Secrets Manager client, `None` when the AWS
+    /// variables are not set, which `PUSHER_SECRET_ID` refuses).
+    pub fn with_store(settings: Settings, store: Option<Arc<dyn SecretStore>>) -> Result<Self, ConfigError> {
+        if matches!(settings.secrets, SecretSource::Stored(_)) && store.is_none() {
+            return Err(ConfigError::new(
+                "PUSHER_SECRET_ID",
+                "needs AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (Lambda sets them)",
+            ));
+        }
+        Ok(Self::build(settings, store))
+    }
+
+    /// The composition root: every service, from the plain settings.
+    fn build(settings: Settings, store: Option<Arc<dyn SecretStore>>) -> Self {
+        let validator = match settings.auth {
+            AuthMode::Demo => AuthMode::Demo,
+            AuthMode::Authorizer { user_id_claim } => AuthMode::Authorizer { user_id_claim },
+            AuthMode::Jwt(jwt) => {
+                let JwtOptions { rules, secret, keys } = *jwt;
+                let keys = match keys {
+                    Jwks::None => KeySource::None,
+                    Jwks::Inline(keys) => KeySource::Inline(keys),
+                    Jwks::Url { url, ttl } => KeySource::Remote(Box::new(RemoteJwks::at(url).with_ttl(ttl))),
+                };
+                AuthMode::Jwt(Box::new(JwtValidator::new(rules, secret, keys)))
+            }
+        };
+        Self {
+            app: settings.app,
+            validator,
+            secrets: Secrets::new(settings.secrets, settings.secret_ttl, store),
+            policy: settings.policy,
+            user_info_claims: settings.user_info_claims,
+            watchlist_claim: settings.watchlist_claim,
+            token_param: settings.token_param,
+            metrics: settings.metrics_namespace.as_deref().map(Metrics::new),
+        }
+    }
+
+    /// The app settings in force for `req`, its stage variables applied.
+    fn app<'a>(&'a self, req: &Request<'a>) -> Result<AppView<'a>, Refusal> {
+        self.app.resolve(matches!(self.validator, AuthMode::Demo), req.stage, req.stage_variables)
     }
 
     /// Answers one request and writes its log line.
@@ -56,8 +120,8 @@ impl Endpoint {
         let decision = if response.refusal.is_none() { "allowed" } else { "refused" };
         let duration_us = started.elapsed().as_micros() as u64;
         // A dimension value only when it is a stage name (bounded, the operator's).
-        let stage = req.stage_variables.stage_name.as_deref().filter(|s| metrics::valid_stage_name(s));
-        let emf = self.settings.metrics.as_ref().map(|m| m.directive(stage.is_some()));
+        let stage = req.stage.filter(|s| metrics::valid_stage_name(s));
+        let emf = self.metrics.as_ref().map(|m| m.directive(stage.is_some()));
         let (requests, duration) = if emf.is_some() { (Some(1u64), Some(duration_us)) } else { (None, None) };
         tracing::info!(
             request_id = req.request_id,
@@ -106,5 +170,25 @@ impl Endpoint {
             }
             Err(refusal) => Response::error(refusal),
         }
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_stored_secret_needs_a_store() {
+        let vars = [("PUSHER_KEY", "key1"), ("PUSHER_SECRET_ID", "pusher/staging"), ("AUTH_MODE", "demo")];
+        let settings = || {
+            Settings::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())).unwrap()
+        };
+        let error = Endpoint::with_store(settings(), None).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "configuration error: PUSHER_SECRET_ID needs AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (Lambda sets them)"
+        );
+        // Without a store, each request that needs the secret is refused instead.
+        let refusal = Endpoint::new(settings()).secrets.get(None).await.unwrap_err();
+        assert_eq!(refusal, Refusal::Misconfigured(crate::error::Misconfig::SecretIdWithoutAws));
     }
 }

@@ -33,7 +33,7 @@ impl Endpoint {
             Err(refusal) => return Response::error(refusal),
         };
         let params = &collected.params;
-        let outcome = match (collected.error, self.settings.resolve(req.stage_variables)) {
+        let outcome = match (collected.error, self.app(req)) {
             (Some(refusal), _) | (None, Err(refusal)) => Err(refusal),
             (None, Ok(app)) => {
                 let credentials =
@@ -77,7 +77,7 @@ impl Endpoint {
     /// AJAX: once the origin is known to be allowed, every answer (refusals
     /// too) carries the CORS headers, so the page can read the status.
     pub(super) async fn ajax(&self, route: Route, req: &Request<'_>, trace: &mut Trace) -> Response {
-        let (app, allowed_origin) = match self.settings.resolve(req.stage_variables) {
+        let (app, allowed_origin) = match self.app(req) {
             Err(refusal) => return Response::error(refusal),
             Ok(app) => match req.headers.origin {
                 Some(origin) if app.origin_allowed(origin) => (app, Some(origin)),
@@ -132,7 +132,7 @@ impl Endpoint {
         if text.len() > MAX_INPUT_BYTES {
             return Err(Refusal::PayloadTooLarge);
         }
-        let mut collector = ParamCollector::new(&self.settings.token_param);
+        let mut collector = ParamCollector::new(&self.token_param);
         collector.push_form(text);
         let collected = collector.finish();
         if let Some(refusal) = collected.error {
@@ -148,7 +148,7 @@ impl Endpoint {
     }
 
     pub(super) fn preflight(&self, req: &Request<'_>) -> Result<Response, Refusal> {
-        let app = self.settings.resolve(req.stage_variables)?;
+        let app = self.app(req)?;
         match req.headers.origin {
             Some(origin) if app.origin_allowed(origin) => Ok(Response::no_content()
                 .with_header("Vary", "Origin")
@@ -162,7 +162,7 @@ impl Endpoint {
 
     /// Reads the query; only an oversized one is refused outright.
     fn params_from_query<'a>(&self, query: Query<'a>) -> Result<Collected<'a>, Refusal> {
-        let mut collector = ParamCollector::new(&self.settings.token_param);
+        let mut collector = ParamCollector::new(&self.token_param);
         match query {
             Query::Raw(raw) => {
                 if raw.len() > MAX_INPUT_BYTES {

@@ -128,15 +128,26 @@ fn report(report: Report<'_, FetchError>) {
     }
 }
 
+/// `url` as the address of a JWKS: `https://…`, or `http://` to a loopback
+/// host (local runs and tests).
+pub(crate) fn jwks_url(url: &str) -> Result<http::Uri, &'static str> {
+    let uri: http::Uri = url.parse().map_err(|_| "is not a URL")?;
+    if !crate::support::https::https_or_loopback(&uri) {
+        return Err("must be an https:// URL (http:// only to 127.0.0.1 or localhost)");
+    }
+    Ok(uri)
+}
+
 impl RemoteJwks {
     /// A cache for the JWKS at `url`: `https://…`, or `http://` to a loopback
     /// host (local runs and tests); its lifetime is [`DEFAULT_TTL`].
     pub fn new(url: &str) -> Result<Self, &'static str> {
-        let uri: http::Uri = url.parse().map_err(|_| "is not a URL")?;
-        if !crate::support::https::https_or_loopback(&uri) {
-            return Err("must be an https:// URL (http:// only to 127.0.0.1 or localhost)");
-        }
-        Ok(Self { url: uri, refetch_interval: REFETCH_INTERVAL, keys: cell(Some(DEFAULT_TTL), REFETCH_INTERVAL) })
+        jwks_url(url).map(Self::at)
+    }
+
+    /// The same for an address [`jwks_url`] accepted.
+    pub(crate) fn at(url: http::Uri) -> Self {
+        Self { url, refetch_interval: REFETCH_INTERVAL, keys: cell(Some(DEFAULT_TTL), REFETCH_INTERVAL) }
     }
 
     /// The same with another lifetime (`None`: fetched once per environment).

@@ -4,7 +4,7 @@
 //! from client parameters.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -36,33 +36,6 @@ pub trait UserValidator: Send + Sync {
         &'a self,
         credentials: Credentials<'a>,
     ) -> impl Future<Output = Result<Arc<User>, Refusal>> + Send + 'a;
-}
-
-/// Local runs only: every request is the same fixed demo user.
-#[derive(Debug, Clone)]
-pub(crate) struct DemoValidator {
-    user: Arc<User>,
-}
-
-/// The demo user's id.
-pub(crate) const DEMO_USER_ID: &str = "demo-user";
-
-impl Default for DemoValidator {
-    fn default() -> Self {
-        let mut claims = Map::new();
-        claims.insert("sub".into(), Value::from(DEMO_USER_ID));
-        claims.insert("name".into(), Value::from("Demo User"));
-        Self { user: Arc::new(User { id: DEMO_USER_ID.into(), claims }) }
-    }
-}
-
-impl UserValidator for DemoValidator {
-    fn validate<'a>(
-        &'a self,
-        _credentials: Credentials<'a>,
-    ) -> impl Future<Output = Result<Arc<User>, Refusal>> + Send + 'a {
-        std::future::ready(Ok(self.user.clone()))
-    }
 }
 
 /// `jwt`: a JSON Web Token checked against `JWT_*` (see [`crate::identity::jwt`]),
@@ -120,39 +93,42 @@ impl UserValidator for JwtValidator {
     }
 }
 
-/// `authorizer`: the identity API Gateway verified (see [`crate::identity::authorizer`]).
-#[derive(Debug, Clone)]
-pub(crate) struct AuthorizerValidator {
-    /// `USER_ID_CLAIM` (default `sub`).
-    pub user_id_claim: String,
-}
-
-impl UserValidator for AuthorizerValidator {
-    fn validate<'a>(
-        &'a self,
-        credentials: Credentials<'a>,
-    ) -> impl Future<Output = Result<Arc<User>, Refusal>> + Send + 'a {
-        std::future::ready(user_from_authorizer(credentials.authorizer, &self.user_id_claim).map(Arc::new))
-    }
-}
-
-/// The validators the function can be configured with (`AUTH_MODE`).
+/// `AUTH_MODE` with the mode's options: one type for the configuration and
+/// the validator. `J` is what `jwt` needs: its options as the configuration
+/// reads them, or the [`JwtValidator`] built from them (with its key source
+/// and verified-token cache).
 #[derive(Debug)]
-pub(crate) enum Validator {
-    /// `demo`: a fixed user, for local runs.
-    Demo(DemoValidator),
-    /// `jwt` (the default).
-    Jwt(Box<JwtValidator>),
-    /// `authorizer`.
-    Authorizer(AuthorizerValidator),
+pub(crate) enum AuthMode<J> {
+    /// `demo`: every request is the same fixed demo user, for local runs only.
+    Demo,
+    /// `jwt` (the default): a JSON Web Token.
+    Jwt(Box<J>),
+    /// `authorizer`: the identity API Gateway verified (see [`crate::identity::authorizer`]).
+    Authorizer {
+        /// `USER_ID_CLAIM` (default `sub`).
+        user_id_claim: String,
+    },
 }
 
-impl UserValidator for Validator {
+/// The demo user's id.
+const DEMO_USER_ID: &str = "demo-user";
+
+/// The demo user, made once.
+static DEMO_USER: LazyLock<Arc<User>> = LazyLock::new(|| {
+    let mut claims = Map::new();
+    claims.insert("sub".into(), Value::from(DEMO_USER_ID));
+    claims.insert("name".into(), Value::from("Demo User"));
+    Arc::new(User { id: DEMO_USER_ID.into(), claims })
+});
+
+impl UserValidator for AuthMode<JwtValidator> {
     async fn validate<'a>(&'a self, credentials: Credentials<'a>) -> Result<Arc<User>, Refusal> {
         match self {
-            Self::Demo(demo) => demo.validate(credentials).await,
+            Self::Demo => Ok(DEMO_USER.clone()),
             Self::Jwt(jwt) => jwt.validate(credentials).await,
-            Self::Authorizer(authorizer) => authorizer.validate(credentials).await,
+            Self::Authorizer { user_id_claim } => {
+                user_from_authorizer(credentials.authorizer, user_id_claim).map(Arc::new)
+            }
         }
     }
 }

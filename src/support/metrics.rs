@@ -35,7 +35,6 @@ pub(crate) const DURATION: &str = "Duration";
 /// The EMF directive for one namespace, with and without the stage dimension.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Metrics {
-    namespace: String,
     plain: Box<str>,
     staged: Box<str>,
 }
@@ -57,18 +56,11 @@ impl Metrics {
             out.into_boxed_str()
         };
         Self {
-            namespace: namespace.to_owned(),
             plain: directive(r#"[["decision"],["route","transport","decision","reason"]]"#),
             staged: directive(
                 r#"[["decision"],["route","transport","decision","reason"],["stage","route","transport","decision","reason"]]"#,
             ),
         }
-    }
-
-    #[cfg(test)]
-    /// The namespace.
-    pub(crate) fn namespace(&self) -> &str {
-        &self.namespace
     }
 
     /// The `_aws` object after its `Timestamp` member (closing brace

@@ -5,8 +5,6 @@ use std::borrow::Cow;
 
 use serde_json::value::RawValue;
 
-use crate::config::StageVariables;
-
 /// The HTTP method, as far as the endpoint cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -79,8 +77,11 @@ pub struct Request<'a> {
     pub body: Body<'a>,
     /// Selected headers.
     pub headers: Headers<'a>,
-    /// Stage variables (overrides).
-    pub stage_variables: &'a StageVariables,
+    /// The API Gateway stage the request came through.
+    pub stage: Option<&'a str>,
+    /// The stage's variables as sent, name and value (which ones override
+    /// the configuration is the configuration's business).
+    pub stage_variables: &'a [(Cow<'a, str>, Cow<'a, str>)],
     /// `requestContext.authorizer`, unparsed.
     pub authorizer: Option<&'a RawValue>,
 }

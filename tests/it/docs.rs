@@ -232,7 +232,8 @@ fn the_configuration_table_lists_what_the_parser_reads() {
             asked.lock().unwrap().insert(name.to_owned());
             vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
         };
-        let _ = pusher_auth_lambda::Settings::from_lookup_with_store(lookup, pusher_auth_lambda::store_from_lookup);
+        let _ = pusher_auth_lambda::Settings::from_lookup(lookup);
+        let _ = pusher_auth_lambda::store_from_lookup(&lookup);
     }
     // Read outside the parser: the log level (logging) and Managed Instances' concurrency (main).
     let mut read: BTreeSet<String> = asked.into_inner().unwrap();

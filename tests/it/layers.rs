@@ -1,6 +1,10 @@
 //! The layer rule, checked on the source text: imports run one way,
 //!
-//! `aws → endpoint → web → config → {secrets, policy} → {identity, pusher} → {error, support}`
+//! `aws → endpoint → {web, secrets} → config → policy → {identity, pusher} → {error, support}`
+//!
+//! `config` is plain data: it sits below `secrets`, whose cache it
+//! configures (the endpoint builds the services), and above the plain types
+//! it parses into (`identity`'s claim rules and auth mode, `policy`'s rules).
 //!
 //! A module may name (`crate::…`, in `use` lines, paths and doc links alike)
 //! its own layer and any layer to its right, never one to its left nor one
@@ -16,9 +20,9 @@ const LAYERS: &[(&str, u8)] = &[
     ("support", 0),
     ("identity", 1),
     ("pusher", 1),
-    ("secrets", 2),
     ("policy", 2),
     ("config", 3),
+    ("secrets", 4),
     ("web", 4),
     ("endpoint", 5),
     ("aws", 6),

@@ -65,7 +65,7 @@ pub(crate) fn endpoint_from<K: AsRef<str>, V: AsRef<str>>(vars: &[(K, V)]) -> En
             .map(|(_, v)| v.as_ref().to_owned())
             .filter(|v| !v.is_empty())
     };
-    Endpoint::new(Settings::from_lookup_with_store(lookup, store_from_lookup).unwrap())
+    Endpoint::with_store(Settings::from_lookup(lookup).unwrap(), store_from_lookup(&lookup).unwrap()).unwrap()
 }
 
 /// Runs one event through the handler, capturing the log at `level`; returns

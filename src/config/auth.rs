@@ -1,32 +1,76 @@
-//! `AUTH_MODE=jwt` and `AUTH_MODE=authorizer`: the `JWT_*`, `USER_ID_CLAIM`
-//! and `WATCHLIST_CLAIM` variables.
+//! `AUTH_MODE` and the variables of its modes: `USER_ID_CLAIM` (`jwt` and
+//! `authorizer`) and the `JWT_*` variables.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey};
 
-use crate::identity::jwks::{KeySource, RemoteJwks, DEFAULT_TTL, MAX_TTL_SECONDS};
+use crate::identity::jwks::{self, KeySet, DEFAULT_TTL, MAX_TTL_SECONDS};
 use crate::identity::jwt::{self, ClaimRules};
-use crate::identity::validators::JwtValidator;
+use crate::identity::validators::AuthMode;
 
-use super::ConfigError;
+use super::{claim, is_production, seconds, ConfigError};
+
+/// `AUTH_MODE=jwt`'s options: what the endpoint builds its JWT validator from.
+#[derive(Debug)]
+pub(crate) struct JwtOptions {
+    /// The claim checks (`JWT_ALGORITHMS`, `JWT_ISSUER`, `JWT_AUDIENCE`,
+    /// `JWT_LEEWAY_SECONDS`, `USER_ID_CLAIM`).
+    pub(crate) rules: ClaimRules,
+    /// `JWT_SECRET`, for HMAC algorithms.
+    pub(crate) secret: Option<DecodingKey>,
+    /// Where RSA/EC keys come from.
+    pub(crate) keys: Jwks,
+}
+
+/// Where RSA/EC keys come from.
+#[derive(Debug)]
+pub(crate) enum Jwks {
+    /// None: HMAC only.
+    None,
+    /// `JWT_JWKS`, parsed.
+    Inline(KeySet),
+    /// `JWT_JWKS_URL`, fetched on first use and again after `ttl`
+    /// (`JWT_JWKS_TTL_SECONDS`; `None`: only for an unknown `kid`).
+    Url { url: http::Uri, ttl: Option<Duration> },
+}
+
+/// `AUTH_MODE` (refused as `demo` when `DEPLOYMENT_ENVIRONMENT` says
+/// production), with the options of the mode it selects.
+pub(super) fn auth_mode(get: &impl Fn(&str) -> Option<String>) -> Result<AuthMode<JwtOptions>, ConfigError> {
+    let production = || get("DEPLOYMENT_ENVIRONMENT").is_some_and(|v| is_production(&v));
+    match get("AUTH_MODE").as_deref() {
+        None | Some("jwt") => Ok(AuthMode::Jwt(Box::new(jwt_options(get)?))),
+        Some("authorizer") => Ok(AuthMode::Authorizer { user_id_claim: user_id_claim(get)? }),
+        Some("demo") if production() => {
+            Err(ConfigError::new("AUTH_MODE", "is demo, which is refused when DEPLOYMENT_ENVIRONMENT says production"))
+        }
+        Some("demo") => Ok(AuthMode::Demo),
+        Some(_) => Err(ConfigError::new("AUTH_MODE", "is not a supported mode (jwt, authorizer, demo)")),
+    }
+}
+
+/// `USER_ID_CLAIM` (default `sub`): where `jwt` and `authorizer` find the user id.
+fn user_id_claim(get: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    Ok(claim(get, "USER_ID_CLAIM")?.unwrap_or_else(|| "sub".into()))
+}
 
 /// `AUTH_MODE=jwt`: the `JWT_*` variables.
-pub(super) fn jwt_validator(
-    get: &impl Fn(&str) -> Option<String>,
-    pusher_secret: Option<&str>,
-) -> Result<JwtValidator, ConfigError> {
+fn jwt_options(get: &impl Fn(&str) -> Option<String>) -> Result<JwtOptions, ConfigError> {
+    let pusher_secret = get("PUSHER_SECRET");
     let err = |variable, problem: &str| ConfigError { variable, problem: problem.to_owned() };
     let list = get("JWT_ALGORITHMS").ok_or(err("JWT_ALGORITHMS", "is not set (e.g. RS256 or ES256,RS256)"))?;
-    let mut algorithms = Vec::new();
-    for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let alg = name.parse::<Algorithm>().ok().filter(|a| !matches!(a, Algorithm::EdDSA)).ok_or(err(
+    let algorithms = list
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|name| name.parse::<Algorithm>().ok().filter(|a| !matches!(a, Algorithm::EdDSA)))
+        .collect::<Option<Vec<_>>>()
+        .ok_or(err(
             "JWT_ALGORITHMS",
             "names an unsupported algorithm (HS256/384/512, RS256/384/512, PS256/384/512, ES256, ES384)",
         ))?;
-        algorithms.push(alg);
-    }
     if algorithms.is_empty() {
         return Err(err("JWT_ALGORITHMS", "is empty"));
     }
@@ -34,7 +78,7 @@ pub(super) fn jwt_validator(
     let wants_keys = algorithms.iter().any(|a| !jwt::is_hmac(*a));
     let secret = match get("JWT_SECRET") {
         Some(_) if !wants_hmac => return Err(err("JWT_SECRET", "is set but JWT_ALGORITHMS allows no HS algorithm")),
-        Some(s) if Some(s.as_str()) == pusher_secret => {
+        Some(s) if Some(&s) == pusher_secret.as_ref() => {
             return Err(err("JWT_SECRET", "must differ from PUSHER_SECRET"))
         }
         Some(s) if s.len() < 32 => return Err(err("JWT_SECRET", "is shorter than 32 bytes")),
@@ -52,15 +96,23 @@ pub(super) fn jwt_validator(
             if keys.is_empty() {
                 return Err(err("JWT_JWKS", "has no RSA or EC signing key"));
             }
-            KeySource::Inline(Arc::new(keys))
+            Jwks::Inline(Arc::new(keys))
         }
-        (None, Some(url)) => KeySource::Remote(Box::new(
-            RemoteJwks::new(&url).map_err(|problem| err("JWT_JWKS_URL", problem))?.with_ttl(jwks_ttl(get)?),
-        )),
+        (None, Some(url)) => Jwks::Url {
+            url: jwks::jwks_url(&url).map_err(|problem| err("JWT_JWKS_URL", problem))?,
+            // Read only with JWT_JWKS_URL; 0: fetched once per execution environment.
+            ttl: seconds(
+                get,
+                "JWT_JWKS_TTL_SECONDS",
+                DEFAULT_TTL,
+                MAX_TTL_SECONDS,
+                &format!("must be a whole number of seconds from 0 to {MAX_TTL_SECONDS} (0: fetched once)"),
+            )?,
+        },
         (None, None) if wants_keys => {
             return Err(err("JWT_JWKS_URL", "is not set (nor JWT_JWKS), and JWT_ALGORITHMS allows RS/PS/ES"))
         }
-        (None, None) => KeySource::None,
+        (None, None) => Jwks::None,
     };
     let leeway = match get("JWT_LEEWAY_SECONDS") {
         None => 30,
@@ -93,50 +145,5 @@ pub(super) fn jwt_validator(
         return Err(err("JWT_AUDIENCE", "is not set, and is required when JWT_ALGORITHMS allows RS/PS/ES (JWKS keys)"));
     }
     let rules = ClaimRules { algorithms, issuer, audience, leeway, user_id_claim: user_id_claim(get)? };
-    Ok(JwtValidator::new(rules, secret, keys))
-}
-
-/// `JWT_JWKS_TTL_SECONDS`: the fetched key set's lifetime (default 300;
-/// `0`: fetched once per execution environment, and again only for an
-/// unknown `kid`). Read only with `JWT_JWKS_URL`.
-fn jwks_ttl(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Duration>, ConfigError> {
-    match get("JWT_JWKS_TTL_SECONDS") {
-        None => Ok(Some(DEFAULT_TTL)),
-        Some(v) => match v.parse::<u64>() {
-            Ok(0) => Ok(None),
-            Ok(seconds) if seconds <= MAX_TTL_SECONDS => Ok(Some(Duration::from_secs(seconds))),
-            _ => Err(ConfigError {
-                variable: "JWT_JWKS_TTL_SECONDS",
-                problem: format!("must be a whole number of seconds from 0 to {MAX_TTL_SECONDS} (0: fetched once)"),
-            }),
-        },
-    }
-}
-
-/// `USER_ID_CLAIM` (default `sub`).
-pub(super) fn user_id_claim(get: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
-    let claim = get("USER_ID_CLAIM").unwrap_or_else(|| "sub".into());
-    if !valid_claim_name(&claim) {
-        return Err(ConfigError {
-            variable: "USER_ID_CLAIM",
-            problem: "is not a claim name (letters, digits, _ - : .)".into(),
-        });
-    }
-    Ok(claim)
-}
-
-/// `WATCHLIST_CLAIM` (optional).
-pub(super) fn watchlist_claim(get: &impl Fn(&str) -> Option<String>) -> Result<Option<String>, ConfigError> {
-    match get("WATCHLIST_CLAIM") {
-        Some(claim) if !valid_claim_name(&claim) => Err(ConfigError {
-            variable: "WATCHLIST_CLAIM",
-            problem: "is not a claim name (letters, digits, _ - : .)".into(),
-        }),
-        claim => Ok(claim),
-    }
-}
-
-fn valid_claim_name(name: &str) -> bool {
-    (1..=128).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':' | b'.'))
+    Ok(JwtOptions { rules, secret, keys })
 }
