@@ -261,7 +261,7 @@ impl Refusal {
 impl Refusal {
     /// The `WWW-Authenticate` challenge of a 401 (RFC 6750 §3): no error
     /// code when no token came, `invalid_token` when one was refused.
-    pub fn bearer_challenge(self) -> Option<&'static str> {
+    pub(crate) fn bearer_challenge(self) -> Option<&'static str> {
         match self {
             Self::Unauthenticated(AuthFailure::TokenMissing) => Some("Bearer"),
             Self::Unauthenticated(AuthFailure::TokenExpired) => {
@@ -288,7 +288,7 @@ pub struct ConfigError {
     /// The variable at fault.
     pub variable: &'static str,
     /// What is wrong with it.
-    pub problem: String,
+    pub(crate) problem: String,
 }
 
 impl ConfigError {

@@ -20,8 +20,13 @@
 //! that `main` hands to [`Endpoint::with_store`].
 //!
 //! The public surface is what the bootstrap (`src/main.rs`) wires together.
-//! [`testing`] re-exports internals for the integration tests, benches and
+//! `testing` (cargo feature `testing`) re-exports internals for the integration tests, benches and
 //! fuzz targets only; it is not an API.
+
+// With the `testing` feature (the tests, benches, fuzz targets and `clippy --all-targets`)
+// `unreachable_pub` holds every `pub` item to being reachable through the API or `testing`;
+// without it, what only `testing` re-exports is unreachable by design.
+#![cfg_attr(not(feature = "testing"), allow(unreachable_pub))]
 
 pub(crate) mod aws;
 pub(crate) mod config;
@@ -47,9 +52,9 @@ pub mod explain {
 }
 pub use support::logging;
 
-/// Internals the integration tests, benches and fuzz targets drive directly.
-/// Not an API: no stability promise.
-#[doc(hidden)]
+/// Internals the integration tests, benches and fuzz targets drive directly
+/// (cargo feature `testing`, which they turn on). Not an API: no stability promise.
+#[cfg(feature = "testing")]
 pub mod testing {
     pub use crate::aws::event::ApiEvent;
     pub use crate::aws::json::{key_str, Reader};

@@ -41,9 +41,9 @@ use crate::pusher::names::{is_channel_char, ChannelKind, ChannelName};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleError {
     /// The offending rule (configuration text, not client input).
-    pub rule: String,
+    pub(crate) rule: String,
     /// What is wrong with it.
-    pub problem: &'static str,
+    pub(crate) problem: &'static str,
 }
 
 impl std::fmt::Display for RuleError {
@@ -81,19 +81,22 @@ impl ChannelPolicy {
         Ok(Self { rules })
     }
 
+    #[cfg(test)]
     /// True when no rule is configured (every channel is refused).
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.rules.is_empty()
     }
 
     /// Whether `user` may join `channel`.
+    #[cfg(any(test, feature = "testing"))]
     pub fn allows(&self, user: &User, channel: ChannelName<'_>) -> bool {
         self.decide(user, channel).is_ok()
     }
 
     /// Every rule with, for those of the channel's kind, the first step that
     /// failed for `user` (`Ok` when it matched): what `pusher-auth explain` shows.
-    pub(crate) fn explain<'a>(
+    #[cfg(any(feature = "explain", feature = "testing"))]
+    pub fn explain<'a>(
         &'a self,
         user: &User,
         channel: &'a ChannelName<'a>,
@@ -243,7 +246,7 @@ enum Trust {
 /// Why a rule did not match a name: the first step that failed, for
 /// `pusher-auth explain` (the function itself only needs that it failed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Miss<'a> {
+pub enum Miss<'a> {
     /// The name does not have this literal at this byte.
     Literal(&'a str, usize),
     /// The rule ended at this byte, the name goes on.

@@ -29,9 +29,9 @@ use crate::support::refresh::{Refreshing, Report};
 #[derive(Debug, Clone)]
 pub(crate) struct AppSecrets {
     /// The app secret.
-    pub secret: AppSecret,
+    pub(crate) secret: AppSecret,
     /// The encryption master key, if configured.
-    pub master_key: Option<MasterKey>,
+    pub(crate) master_key: Option<MasterKey>,
 }
 
 /// Why a `SecretString` was not usable (names no value).

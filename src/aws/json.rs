@@ -61,7 +61,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Consumes `null` if it comes next.
-    pub fn null(&mut self) -> bool {
+    pub(crate) fn null(&mut self) -> bool {
         if self.peek() == Some(b'n') && self.bytes[self.pos..].starts_with(b"null") {
             self.pos += 4;
             true
@@ -101,7 +101,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Walks an array (or `null`), calling `item` for each element.
-    pub fn array(&mut self, mut item: impl FnMut(&mut Self) -> Result<()>) -> Result<()> {
+    pub(crate) fn array(&mut self, mut item: impl FnMut(&mut Self) -> Result<()>) -> Result<()> {
         if self.null() {
             return Ok(());
         }
@@ -152,7 +152,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a string, or `null` as `None`.
-    pub fn opt_string(&mut self) -> Result<Option<Cow<'a, str>>> {
+    pub(crate) fn opt_string(&mut self) -> Result<Option<Cow<'a, str>>> {
         if self.null() {
             Ok(None)
         } else {
@@ -161,7 +161,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads `true` or `false` (`null` reads as false).
-    pub fn bool(&mut self) -> Result<bool> {
+    pub(crate) fn bool(&mut self) -> Result<bool> {
         match self.peek() {
             Some(b't') if self.bytes[self.pos..].starts_with(b"true") => {
                 self.pos += 4;
@@ -192,7 +192,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Skips one value of any kind.
-    pub fn skip(&mut self) -> Result<()> {
+    pub(crate) fn skip(&mut self) -> Result<()> {
         self.skip_raw().map(drop)
     }
 

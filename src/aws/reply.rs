@@ -69,7 +69,7 @@ impl ApiReply {
     }
 
     /// The proxy integration's JSON text for this response.
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         let r = &self.response;
         let mut out = String::with_capacity(r.body.len() + 64 * (r.headers.len() + 2));
         out.push_str("{\"statusCode\":");

@@ -27,11 +27,11 @@ const MAX_ANSWER_BYTES: usize = 256 * 1024;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RetryPolicy {
     /// Attempts in all (at least 1).
-    pub attempts: u32,
+    pub(crate) attempts: u32,
     /// Limit for each attempt.
-    pub attempt_timeout: Duration,
+    pub(crate) attempt_timeout: Duration,
     /// Wait before the second attempt; doubled for each further one.
-    pub backoff: Duration,
+    pub(crate) backoff: Duration,
 }
 
 impl Default for RetryPolicy {

@@ -12,11 +12,11 @@ use sha2::{Digest, Sha256};
 #[derive(Clone)]
 pub(crate) struct AwsCredentials {
     /// `AWS_ACCESS_KEY_ID`.
-    pub access_key_id: String,
+    pub(crate) access_key_id: String,
     /// `AWS_SECRET_ACCESS_KEY`.
-    pub secret_access_key: String,
+    pub(crate) secret_access_key: String,
     /// `AWS_SESSION_TOKEN`, sent as `X-Amz-Security-Token`.
-    pub session_token: Option<String>,
+    pub(crate) session_token: Option<String>,
 }
 
 impl std::fmt::Debug for AwsCredentials {
@@ -29,26 +29,26 @@ impl std::fmt::Debug for AwsCredentials {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SignedRequest<'a> {
     /// `GET`, `POST`, …
-    pub method: &'a str,
+    pub(crate) method: &'a str,
     /// The URI path, already URI-encoded (`/` for AWS JSON APIs).
-    pub path: &'a str,
+    pub(crate) path: &'a str,
     /// The canonical query string (empty for AWS JSON APIs).
-    pub query: &'a str,
+    pub(crate) query: &'a str,
     /// Headers to sign, names lowercase, sorted by name, values trimmed; must include `host`.
-    pub headers: &'a [(&'a str, &'a str)],
+    pub(crate) headers: &'a [(&'a str, &'a str)],
     /// The payload.
-    pub body: &'a [u8],
+    pub(crate) body: &'a [u8],
 }
 
 /// Where and when the signature applies.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Scope<'a> {
     /// `YYYYMMDDTHHMMSSZ`, the value of `X-Amz-Date`.
-    pub amz_date: &'a str,
+    pub(crate) amz_date: &'a str,
     /// The region, e.g. `eu-west-1`.
-    pub region: &'a str,
+    pub(crate) region: &'a str,
     /// The signing name, e.g. `secretsmanager`.
-    pub service: &'a str,
+    pub(crate) service: &'a str,
 }
 
 fn hmac(key: &[u8], message: &[u8]) -> [u8; 32] {

@@ -112,7 +112,7 @@ impl Endpoint {
     }
 
     /// Answers one request and writes its log line.
-    pub async fn handle(&self, req: &Request<'_>) -> Response {
+    pub(crate) async fn handle(&self, req: &Request<'_>) -> Response {
         let started = Instant::now();
         let mut trace = Trace { transport: "none", ..Trace::default() };
         let response = self.answer(req, &mut trace).await;

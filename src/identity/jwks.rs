@@ -141,6 +141,7 @@ pub(crate) fn jwks_url(url: &str) -> Result<http::Uri, &'static str> {
 impl RemoteJwks {
     /// A cache for the JWKS at `url`: `https://…`, or `http://` to a loopback
     /// host (local runs and tests); its lifetime is [`DEFAULT_TTL`].
+    #[cfg(any(test, feature = "testing"))]
     pub fn new(url: &str) -> Result<Self, &'static str> {
         jwks_url(url).map(Self::at)
     }
@@ -157,6 +158,7 @@ impl RemoteJwks {
     }
 
     /// The same with another least time between fetches for unknown keys (tests use zero).
+    #[cfg(any(test, feature = "testing"))]
     pub fn with_refetch_interval(mut self, interval: Duration) -> Self {
         self.refetch_interval = interval;
         self.keys = cell(self.keys.ttl(), interval);
@@ -165,7 +167,7 @@ impl RemoteJwks {
 
     /// The set in force, refreshed first when stale; `None` before the first
     /// successful fetch.
-    pub(crate) async fn current(&self) -> Option<KeySet> {
+    pub async fn current(&self) -> Option<KeySet> {
         self.keys.peek()?;
         self.keys.get(|| self.fetch(), report).await.ok()
     }

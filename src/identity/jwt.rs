@@ -62,17 +62,18 @@ pub struct VerificationKey {
 
 impl VerificationKey {
     /// The key.
+    #[cfg(any(test, feature = "testing"))]
     pub fn key(&self) -> &DecodingKey {
         &self.key
     }
 
     /// The key, shared.
-    pub fn shared_key(&self) -> Arc<DecodingKey> {
+    pub(crate) fn shared_key(&self) -> Arc<DecodingKey> {
         self.key.clone()
     }
 
     /// The key's fingerprint.
-    pub fn id(&self) -> KeyId {
+    pub(crate) fn id(&self) -> KeyId {
         self.id
     }
 }
@@ -156,7 +157,7 @@ pub struct TokenHead {
     /// The algorithm, on the allow-list.
     pub alg: Algorithm,
     /// The key id, if any.
-    pub kid: Option<String>,
+    pub(crate) kid: Option<String>,
 }
 
 /// Shape and header checks, before any key is looked up.
@@ -212,9 +213,9 @@ pub struct Verified {
     /// The user the token names.
     pub user: User,
     /// `exp` (required).
-    pub exp: u64,
+    pub(crate) exp: u64,
     /// `nbf`, when present.
-    pub nbf: Option<u64>,
+    pub(crate) nbf: Option<u64>,
 }
 
 /// Verifies the signature and the claims with `key` at `now` (Unix seconds),

@@ -56,7 +56,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use sha2::{Digest, Sha256};
 
 use crate::error::{AuthFailure, Refusal};
-use crate::identity::jwt::{numeric_date, ClaimRules, KeyId, VerificationKey};
+use crate::identity::jwt::{ClaimRules, KeyId, VerificationKey};
 use crate::identity::user::User;
 
 /// Most entries kept (see the module doc).
@@ -118,7 +118,7 @@ pub(crate) fn token_key(token: &str) -> Key {
 
 impl TokenCache {
     /// A cache of at most `capacity` entries (at least one).
-    pub fn with_capacity(capacity: usize) -> Self {
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
         Self { capacity: capacity.max(1), inner: Mutex::new(Inner::default()) }
     }
 
@@ -134,6 +134,7 @@ impl TokenCache {
     }
 
     /// Whether the cache holds no entry.
+    #[cfg(any(test, feature = "testing"))]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -141,6 +142,7 @@ impl TokenCache {
     /// Looks `token` up at `now` (Unix seconds). `keys` is the JWKS key set
     /// in force (`None`: none loaded): an entry verified with a key that is
     /// not in it is dropped.
+    #[cfg(any(test, feature = "testing"))]
     pub fn lookup(&self, token: &str, now: u64, rules: &ClaimRules, keys: Option<&[VerificationKey]>) -> Lookup {
         self.lookup_digest(&token_key(token), now, rules, keys)
     }
@@ -177,8 +179,10 @@ impl TokenCache {
     /// Remembers a fully verified token, verified with the JWKS key
     /// `verified_with` (`None`: `JWT_SECRET`). Not cached: a token whose
     /// `exp` is not a plain NumericDate.
+    #[cfg(any(test, feature = "testing"))]
     pub fn insert(&self, token: &str, now: u64, user: Arc<User>, verified_with: Option<KeyId>) {
-        let (Ok(Some(exp)), Ok(nbf)) = (numeric_date(&user.claims, "exp"), numeric_date(&user.claims, "nbf")) else {
+        let (Ok(Some(exp)), Ok(nbf)) = (crate::identity::jwt::numeric_date(&user.claims, "exp"), crate::identity::jwt::numeric_date(&user.claims, "nbf"))
+        else {
             return;
         };
         self.insert_digest(token_key(token), now, user, exp, nbf, verified_with);

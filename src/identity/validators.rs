@@ -43,9 +43,9 @@ pub trait UserValidator: Send + Sync {
 #[derive(Debug)]
 pub struct JwtValidator {
     /// Algorithms, issuer, audience, leeway.
-    pub rules: ClaimRules,
+    pub(crate) rules: ClaimRules,
     /// `JWT_SECRET`, for HMAC algorithms.
-    pub secret: Option<DecodingKey>,
+    pub(crate) secret: Option<DecodingKey>,
     /// RSA/EC keys.
     pub keys: KeySource,
     /// Tokens verified in this execution environment.

@@ -116,7 +116,7 @@ impl<'a> JsonpCallback<'a> {
     }
 
     /// The callback's number `N` (1–9 ASCII digits), its key in `Pusher.auth_callbacks`.
-    pub fn id(&self) -> &'a str {
+    pub(crate) fn id(&self) -> &'a str {
         &self.0["Pusher.auth_callbacks['".len()..self.0.len() - 2]
     }
 }

@@ -22,7 +22,7 @@ use tracing::{Event, Level, Metadata, Subscriber};
 use crate::support::json_text;
 
 /// Where finished lines go (each call gets one whole line, newline included).
-pub type Sink = Arc<dyn Fn(&[u8]) + Send + Sync>;
+pub(crate) type Sink = Arc<dyn Fn(&[u8]) + Send + Sync>;
 
 /// A `tracing` subscriber writing JSON lines.
 pub struct JsonLines {
@@ -37,7 +37,7 @@ impl JsonLines {
     }
 
     /// Lines go to standard output (Lambda sends it to CloudWatch Logs).
-    pub fn stdout(max_level: Level) -> Self {
+    pub(crate) fn stdout(max_level: Level) -> Self {
         Self::new(
             max_level,
             Arc::new(|line: &[u8]| {
@@ -70,7 +70,7 @@ thread_local! {
 /// ms>,<rest>`, where `<rest>` is [`crate::support::metrics::Metrics::directive`] (the
 /// rest of the object, closing brace included). From any other target it is
 /// an ordinary string.
-pub const EMF_FIELD: &str = "_aws";
+pub(crate) const EMF_FIELD: &str = "_aws";
 
 /// Whether a log record comes from this crate (the library or the bootstrap).
 fn is_ours(target: &str) -> bool {

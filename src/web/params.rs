@@ -24,15 +24,15 @@ pub(crate) const MAX_BATCH: usize = 25;
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct AuthParams<'a> {
     /// `callback` (JSONP only).
-    pub callback: Option<Cow<'a, str>>,
+    pub(crate) callback: Option<Cow<'a, str>>,
     /// `socket_id`.
     pub socket_id: Option<Cow<'a, str>>,
     /// `channel_name` (channel authorization only).
     pub channel_name: Option<Cow<'a, str>>,
     /// The user's token, under the configured parameter name.
-    pub token: Option<Cow<'a, str>>,
+    pub(crate) token: Option<Cow<'a, str>>,
     /// A batch: `channel_name[N]` values by index `N` (0–99), in the order sent.
-    pub batch: Vec<(u8, Cow<'a, str>)>,
+    pub(crate) batch: Vec<(u8, Cow<'a, str>)>,
 }
 
 /// The index of a batch parameter name `channel_name[N]` (`N` 0–99, no

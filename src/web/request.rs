@@ -53,37 +53,37 @@ pub enum Body<'a> {
 
 /// The headers the endpoint reads.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct Headers<'a> {
+pub(crate) struct Headers<'a> {
     /// `Origin`.
-    pub origin: Option<&'a str>,
+    pub(crate) origin: Option<&'a str>,
     /// `Authorization`.
-    pub authorization: Option<&'a str>,
+    pub(crate) authorization: Option<&'a str>,
     /// `Content-Type`.
-    pub content_type: Option<&'a str>,
+    pub(crate) content_type: Option<&'a str>,
 }
 
 /// A request, decoded from whatever event shape carried it.
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
     /// API Gateway's request id, for the log.
-    pub request_id: &'a str,
+    pub(crate) request_id: &'a str,
     /// HTTP method.
     pub method: Method,
     /// Full path, possibly behind a stage or other prefix.
-    pub path: &'a str,
+    pub(crate) path: &'a str,
     /// Query string.
     pub query: Query<'a>,
     /// Body.
     pub body: Body<'a>,
     /// Selected headers.
-    pub headers: Headers<'a>,
+    pub(crate) headers: Headers<'a>,
     /// The API Gateway stage the request came through.
-    pub stage: Option<&'a str>,
+    pub(crate) stage: Option<&'a str>,
     /// The stage's variables as sent, name and value (which ones override
     /// the configuration is the configuration's business).
-    pub stage_variables: &'a [(Cow<'a, str>, Cow<'a, str>)],
+    pub(crate) stage_variables: &'a [(Cow<'a, str>, Cow<'a, str>)],
     /// `requestContext.authorizer`, unparsed.
-    pub authorizer: Option<&'a RawValue>,
+    pub(crate) authorizer: Option<&'a RawValue>,
 }
 
 /// The two routes, matched as path suffixes behind any prefix.

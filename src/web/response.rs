@@ -62,13 +62,13 @@ pub struct Response {
     /// HTTP status.
     pub status: u16,
     /// Headers in the order they are sent.
-    pub headers: Vec<(&'static str, Cow<'static, str>)>,
+    pub(crate) headers: Vec<(&'static str, Cow<'static, str>)>,
     /// Body text (empty for preflights).
     pub body: String,
     /// The refusal this answer carries, `None` for an answer that grants: the
     /// request's outcome for its log line (a JSONP denial is sent as 200 but
     /// logged with the refusal's status and reason).
-    pub refusal: Option<Refusal>,
+    pub(crate) refusal: Option<Refusal>,
 }
 
 impl Response {
@@ -88,12 +88,12 @@ impl Response {
     }
 
     /// The status the outcome stands for: the refusal's, else the one sent.
-    pub fn outcome_status(&self) -> u16 {
+    pub(crate) fn outcome_status(&self) -> u16 {
         self.refusal.map_or(self.status, Refusal::status)
     }
 
     /// The log reason: the refusal's, else `ok`.
-    pub fn outcome_reason(&self) -> &'static str {
+    pub(crate) fn outcome_reason(&self) -> &'static str {
         self.refusal.map_or("ok", Refusal::log_reason)
     }
 
@@ -103,17 +103,17 @@ impl Response {
     }
 
     /// A JSON answer already written (a batch).
-    pub fn json_text(json: String) -> Self {
+    pub(crate) fn json_text(json: String) -> Self {
         Self::new(200, Some(JSON), json)
     }
 
     /// A script calling the callback with a JSON value already written (a batch).
-    pub fn jsonp_json(callback: JsonpCallback<'_>, json: &str) -> Self {
+    pub(crate) fn jsonp_json(callback: JsonpCallback<'_>, json: &str) -> Self {
         Self::new(200, Some(JAVASCRIPT), jsonp_script(callback, json))
     }
 
     /// A JSON error: `{"error":"<code>","status":<status>}` with that status.
-    pub fn error(refusal: Refusal) -> Self {
+    pub(crate) fn error(refusal: Refusal) -> Self {
         Self::new(refusal.status(), Some(JSON), error_json(refusal)).refusing(refusal)
     }
 
@@ -181,7 +181,7 @@ impl Response {
     /// 5.2.0) or waits forever when the signin was refused. With it, pusher-js
     /// sends `pusher:subscribe` without `auth`, which every Pusher-protocol
     /// server refuses for that channel alone.
-    pub fn jsonp_presence_denial(callback: JsonpCallback<'_>, refusal: Refusal) -> Self {
+    pub(crate) fn jsonp_presence_denial(callback: JsonpCallback<'_>, refusal: Refusal) -> Self {
         Self::new(200, Some(JAVASCRIPT), jsonp_script(callback, &presence_error_json(refusal))).refusing(refusal)
     }
 
@@ -215,7 +215,7 @@ impl Response {
     /// Pusher-protocol server may answer by closing the whole connection (and
     /// close codes 4000–4099 stop pusher-js from reconnecting). Not calling it
     /// leaves the connection as it was: not signed in, channels working.
-    pub fn jsonp_user_auth_denial(refusal: Refusal) -> Self {
+    pub(crate) fn jsonp_user_auth_denial(refusal: Refusal) -> Self {
         let mut body = String::from("/**/void ");
         body.push_str(&error_json(refusal));
         body.push(';');
@@ -223,18 +223,19 @@ impl Response {
     }
 
     /// An empty answer (CORS preflight).
-    pub fn no_content() -> Self {
+    pub(crate) fn no_content() -> Self {
         Self::new(204, None, String::new())
     }
 
     /// Adds a header.
-    pub fn with_header(mut self, name: &'static str, value: impl Into<Cow<'static, str>>) -> Self {
+    pub(crate) fn with_header(mut self, name: &'static str, value: impl Into<Cow<'static, str>>) -> Self {
         self.headers.push((name, value.into()));
         self
     }
 
+    #[cfg(test)]
     /// The value of a header, by exact name.
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| &**v)
     }
 }
