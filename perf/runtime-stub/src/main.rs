@@ -17,7 +17,7 @@
 //! under test added 30-40 us to the function's measured CPU per invocation
 //! (cache and scheduler pollution from the interpreter) - the same absolute
 //! amount for every function, which compresses the function/echo ratio the
-//! benchmark reports. `perf/runtime_stub.py` is the same stub in Python.
+//! benchmark reports.
 //!
 //! Control protocol with the harness (one line per message on stdout; the
 //! harness answers on stdin):
