@@ -577,7 +577,7 @@ def parse_env(items):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--function", metavar="PATH", help="bootstrap binary under test (e.g. target/release/pusher-auth)")
-    ap.add_argument("--echo", metavar="PATH", help="baseline echo binary (e.g. target/release/examples/echo)")
+    ap.add_argument("--echo", metavar="PATH", help="baseline echo binary (e.g. target/release/echo)")
     ap.add_argument("--event", required=True, help="event JSON handed to the function on every invocation")
     ap.add_argument("--echo-event", help="event for echo (default: same as --event)")
     ap.add_argument("--events", metavar="JSONL",
