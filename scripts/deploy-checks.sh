@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 ROOT="$PWD"
 START=$(date +%s)
 
-CACHE="${PUSHER_AUTH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pusher-auth-lambda}"
+source scripts/cache.sh
 mkdir -p "$CACHE"
 export SAM_CLI_TELEMETRY=0 PYTHONDONTWRITEBYTECODE=1
 PYTHON="${PYTHON:-python3}"

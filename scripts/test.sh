@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CACHE="${PUSHER_AUTH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pusher-auth-lambda}"
+source scripts/cache.sh
 mkdir -p "$CACHE"
 START=$(date +%s)
 step() { echo "==> [$(( $(date +%s) - START )) s] $*"; }
