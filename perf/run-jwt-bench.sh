@@ -23,8 +23,7 @@ ISSUER=https://cognito-idp.us-east-1.amazonaws.com/us-east-1_BENCH
 AUDIENCE=pusher-auth-bench
 
 if [[ -z ${NO_BUILD:-} ]]; then
-    cargo build --release --quiet
-    cargo build --release --quiet --example echo
+    cargo build --release --quiet --workspace --bins
 fi
 [[ -d perf/node/node_modules ]] || (cd perf/node && npm ci --no-audit --no-fund --silent)
 echo "minting $COUNT RS256 and $COUNT ES256 tokens in $WORK ..." >&2
@@ -56,7 +55,7 @@ if baseline:
     ]
 argv = ["python3", "perf/run-process-bench.py", "--function", fn, "--label", "rs256-distinct",
         "--events", f"{work}/rs256.jsonl", "--event", f"{work}/rs256-one.json",
-        "--echo", f"{target}/release/examples/echo", "--count", count, "--workdir", work,
+        "--echo", f"{target}/release/echo", "--count", count, "--workdir", work,
         "--json", f"{work}/results.json"]
 for k, v in ours.items():
     argv += ["--env", f"{k}={v}"]

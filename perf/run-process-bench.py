@@ -13,7 +13,7 @@ echo function built the same way:
   3. peak RSS: VmHWM from /proc/<pid>/status after the run;
   4. stripped binary size.
 
-The Runtime API stub is perf/runtime-stub (Rust, built on demand with cargo).
+The Runtime API stub is the program of perf/runtime-stub (Rust, built on demand with cargo).
 
 Timing goals are reported, never asserted.  The exit status is non-zero only if
 a function failed: init error, invocation error, crash/hang, or a response
@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-BENCH_DIR = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parent.parent
 
 COLD_START_BUDGET_MS = 5.0
 CPU_RATIO_BUDGET = 1.25
@@ -144,17 +144,23 @@ STUB = {"bin": None, "workdir": "/tmp"}
 
 
 def build_rust_stub() -> str:
-    """Build perf/runtime-stub (its own workspace; cargo's up-to-date check
-    makes this a no-op when nothing changed) and return the binary path."""
-    manifest = BENCH_DIR / "runtime-stub" / "Cargo.toml"
-    r = subprocess.run(["cargo", "build", "--release", "--quiet", "--manifest-path", str(manifest)])
+    """Build the program of perf/runtime-stub (a member of the repository's
+    workspace; cargo's up-to-date check makes this a no-op when nothing
+    changed) and return the binary path."""
+    r = subprocess.run(["cargo", "build", "--release", "--quiet", "--manifest-path", str(ROOT / "Cargo.toml"),
+                        "-p", "lambda-runtime-stub", "--bin", "lambda-runtime-stub", "--message-format", "json"],
+                       stdout=subprocess.PIPE, text=True)
     if r.returncode != 0:
         sys.exit("building perf/runtime-stub failed")
-    return str(BENCH_DIR / "runtime-stub" / "target" / "release" / "lambda-runtime-stub")
+    for line in r.stdout.splitlines():
+        msg = json.loads(line)
+        if msg.get("reason") == "compiler-artifact" and msg.get("executable"):
+            return msg["executable"]
+    sys.exit("building perf/runtime-stub gave no executable")
 
 
 class RustStub:
-    """Drives perf/runtime-stub as a child process: its state, first_next/done/failed
+    """Drives the program of perf/runtime-stub as a child process: its state, first_next/done/failed
     events, close."""
 
     def __init__(self, event_path, limit=None, marks=(), on_mark=None, function_name="pusher-auth", events_path=None):
@@ -571,7 +577,7 @@ def parse_env(items):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--function", metavar="PATH", help="bootstrap binary under test (e.g. target/release/pusher-auth)")
-    ap.add_argument("--echo", metavar="PATH", help="baseline echo binary (e.g. target/release/examples/echo)")
+    ap.add_argument("--echo", metavar="PATH", help="baseline echo binary (e.g. target/release/echo)")
     ap.add_argument("--event", required=True, help="event JSON handed to the function on every invocation")
     ap.add_argument("--echo-event", help="event for echo (default: same as --event)")
     ap.add_argument("--events", metavar="JSONL",
@@ -598,7 +604,7 @@ def main():
     ap.add_argument("--workdir", help="where stdout/stderr logs go (default: a fresh dir under /tmp)")
     ap.add_argument("--json", metavar="FILE", help="also write all results as JSON")
     ap.add_argument("--timeout", type=float, default=60, help="per-run hang timeout in seconds (default 60)")
-    ap.add_argument("--stub-bin", metavar="PATH", help="prebuilt perf/runtime-stub binary (skips cargo build)")
+    ap.add_argument("--stub-bin", metavar="PATH", help="prebuilt lambda-runtime-stub binary (skips cargo build)")
     ap.add_argument("--pin", choices=["same", "split", "none"], default="same",
                     help="CPU placement: same = function, stub and harness on one core (default), "
                          "split = function on its own core (needs >= 2 CPUs), none = scheduler decides")

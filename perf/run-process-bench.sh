@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build the bootstrap and the echo baseline (release), then run the process
+# Build the bootstrap, the echo baseline and the Runtime API stub (release,
+# the whole workspace in one build), then run the process
 # benchmark with pusher-auth's demo configuration.  Extra arguments go to
 # run-process-bench.py (e.g. --count 5000 --repeats 5 --json /tmp/bench.json).
 #
@@ -15,8 +16,7 @@ cd "$(dirname "$0")/.."
 EVENT=${EVENT:-tests/fixtures/events/apigw-v2-jsonp-private.json}
 
 if [[ -z ${NO_BUILD:-} ]]; then
-    cargo build --release --quiet
-    cargo build --release --quiet --example echo
+    cargo build --release --quiet --workspace --bins
 fi
 
 # The demo configuration (scripts/demo.env), one --env per line.
@@ -31,7 +31,7 @@ done < scripts/demo.env
 
 exec python3 perf/run-process-bench.py \
     --function target/release/pusher-auth \
-    --echo target/release/examples/echo \
+    --echo target/release/echo \
     --event "$EVENT" \
     "${DEMO_ENV[@]}" \
     "$@"

@@ -54,7 +54,7 @@ fi
 
 # The instrumented build takes minutes; it lives in the cache outside the repository so a
 # fresh clone (CI) reuses it.
-CACHE="${PUSHER_AUTH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pusher-auth-lambda}"
+source scripts/cache.sh
 # No sanitizer by default: the crate forbids unsafe code, so AddressSanitizer only watches the
 # dependencies' unsafe code, and without it the targets run 5–20× more inputs in the same time
 # and build in three quarters of the CPU (measured: 328 against 430 CPU-seconds).

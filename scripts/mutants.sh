@@ -56,7 +56,7 @@ if [[ ! -s "$DIFF" ]]; then
   echo "==> no Rust change since $BASE: nothing to mutate"
   exit 0
 fi
-CACHE="${PUSHER_AUTH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pusher-auth-lambda}"
+source scripts/cache.sh
 ROOT="$CACHE/cargo-mutants"
 MUTANTS="$ROOT/bin/cargo-mutants"
 if ! [[ -x "$MUTANTS" ]] || ! "$MUTANTS" mutants --version | grep -q '^cargo-mutants 27\.'; then

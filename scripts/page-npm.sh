@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CACHE="${PUSHER_AUTH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pusher-auth-lambda}"
+source scripts/cache.sh
 DIR="$CACHE/page-npm"
 LIB="$DIR/node_modules/pusher-js/dist/web/pusher-with-encryption.js"
 

@@ -15,6 +15,7 @@
 #     running; a no-op once built)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/cache.sh
 
 jobs_failed=0
 (
@@ -45,7 +46,6 @@ jobs_failed=0
   status=0
   if bash scripts/deploy-checks.sh --install-only; then
     echo "prefetch: arm64 release build (nice 19, in the background)"
-    CACHE="${PUSHER_AUTH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pusher-auth-lambda}"
     nice -n 19 bash scripts/deploy-checks.sh --prebuild > "$CACHE/prebuild.log" 2>&1 &
   else
     status=1

@@ -14,7 +14,7 @@
 set -euo pipefail
 
 SOCKUDO_VERSION="5.2.0"
-CACHE="${PUSHER_AUTH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pusher-auth-lambda}"
+source "$(dirname "${BASH_SOURCE[0]}")/cache.sh"
 SOCKUDO="${CARGO_HOME:-$HOME/.cargo}/bin/sockudo"
 
 sockudo_ok() {

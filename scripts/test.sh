@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CACHE="${PUSHER_AUTH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pusher-auth-lambda}"
+source scripts/cache.sh
 mkdir -p "$CACHE"
 START=$(date +%s)
 step() { echo "==> [$(( $(date +%s) - START )) s] $*"; }
@@ -20,7 +20,7 @@ export PATH="$BIN_DIR:$PATH"
 step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy -D warnings"
-cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test (unit, vectors, event fixtures, JWKS, Secrets Manager against moto, Runtime API faults, 5,000-invocation soak)"
 cargo test --locked
 step "mutation testing of the last commit's Rust lines (scripts/mutants.sh HEAD~1, at most 10 minutes)"

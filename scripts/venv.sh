@@ -14,10 +14,11 @@
 # `sam` is on PATH).
 # Progress goes to stderr; stdout is only the bin directory.
 
+source "$(dirname "${BASH_SOURCE[0]}")/cache.sh"
+
 pinned_venv() { # pinned_venv NAME REQUIREMENTS -> prints the venv's bin dir
-  local cache="${PUSHER_AUTH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pusher-auth-lambda}"
-  local dir="$cache/venv-$1" req="$2" stamp
-  mkdir -p "$cache"
+  local dir="$CACHE/venv-$1" req="$2" stamp
+  mkdir -p "$CACHE"
   stamp="$(sha256sum "$req" | cut -c1-64)" || return 1
   # One installer at a time per venv (tests that need the same venv start it at once); the
   # others wait on the lock and then find it ready. (`set -e` does not reach into this

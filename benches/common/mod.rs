@@ -1,4 +1,4 @@
-//! What the benchmarks share: the demo configuration.
+//! What `benches/warm_path.rs` and `examples/profile_one.rs` share: the demo configuration.
 
 /// A value of the demo configuration, `scripts/demo.env` (the one file the run
 /// command, the benchmarks and the tests read it from); a value in single

@@ -181,8 +181,10 @@ impl TokenCache {
     /// `exp` is not a plain NumericDate.
     #[cfg(any(test, feature = "testing"))]
     pub fn insert(&self, token: &str, now: u64, user: Arc<User>, verified_with: Option<KeyId>) {
-        let (Ok(Some(exp)), Ok(nbf)) = (crate::identity::jwt::numeric_date(&user.claims, "exp"), crate::identity::jwt::numeric_date(&user.claims, "nbf"))
-        else {
+        let (Ok(Some(exp)), Ok(nbf)) = (
+            crate::identity::jwt::numeric_date(&user.claims, "exp"),
+            crate::identity::jwt::numeric_date(&user.claims, "nbf"),
+        ) else {
             return;
         };
         self.insert_digest(token_key(token), now, user, exp, nbf, verified_with);

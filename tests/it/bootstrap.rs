@@ -10,7 +10,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::helpers::jwks_server::Server;
-use crate::helpers::runtime_api::{lambda_environment, runtime_api_gated, runtime_api_with, Options, Seen};
+use crate::helpers::lambda_environment;
+use lambda_runtime_stub::{invocation_of, start, Options, Seen};
 
 use crate::helpers::{fixture, tokens, KEY, MASTER_KEY, SECRET};
 use serde_json::Value;
@@ -50,12 +51,14 @@ fn run(level: &str, events: &[Value]) -> (Seen, String) {
     run_with(level, events, &[], 1)
 }
 
-/// Runs the bootstrap with `extra` variables against a stub that holds the
-/// first invocations until `gate` `/next` requests wait at once.
-fn run_with(level: &str, events: &[Value], extra: &[(&str, &str)], gate: usize) -> (Seen, String) {
-    let bytes = events.iter().map(|e| serde_json::to_vec(e).unwrap()).collect();
-    let (address, seen) = runtime_api_gated(bytes, gate);
-    watch(&address, &seen, events.len(), level, extra)
+/// Runs the bootstrap with `extra` variables against a stand-in that hands out
+/// `concurrency` invocations at once, the first ones only once that many
+/// `/next` requests wait together.
+fn run_with(level: &str, events: &[Value], extra: &[(&str, &str)], concurrency: usize) -> (Seen, String) {
+    let events: Vec<Vec<u8>> = events.iter().map(|e| serde_json::to_vec(e).unwrap()).collect();
+    let count = events.len();
+    let api = start(Options { events, concurrency, ..Options::default() });
+    watch(&api.address, &api.seen, count, level, extra)
 }
 
 /// Runs the bootstrap against the stand-in at `address` until it has answered
@@ -187,7 +190,7 @@ fn managed_instances_take_several_invocations_at_once() {
     let (alone, _) = run("info", &kinds);
     let expected: Vec<Vec<u8>> = {
         let mut by_id = alone.responses;
-        by_id.sort_by_key(|(id, _)| id[4..].parse::<usize>().unwrap());
+        by_id.sort_by_key(|(id, _)| invocation_of(id).unwrap());
         by_id.into_iter().map(|(_, body)| body).collect()
     };
     assert_eq!(expected.len(), kinds.len());
@@ -197,7 +200,7 @@ fn managed_instances_take_several_invocations_at_once() {
     assert_eq!(seen.responses.len(), many.len());
     assert!(seen.max_in_flight >= 4, "at most {} invocations at once", seen.max_in_flight);
     for (id, body) in &seen.responses {
-        let n: usize = id.strip_prefix("req-").unwrap().parse().unwrap();
+        let n = invocation_of(id).unwrap();
         assert_eq!(body, &expected[n % kinds.len()], "{id}");
     }
     // Still one whole JSON line per request.
@@ -231,7 +234,8 @@ fn a_withdrawn_key_is_refused_after_the_lifetime() {
     ];
     let count = events.len();
     let options = Options { events, slow_next: Some((2, Duration::from_millis(1500))), ..Options::default() };
-    let (address, seen, _) = runtime_api_with(options);
+    let api = start(options);
+    let (address, seen) = (api.address, api.seen);
     // Withdraw rsa-1 once the first two are answered (the third is held 1.5 s).
     let (watcher_seen, body, withdrawn) = (seen.clone(), server.body.clone(), {
         let mut set = t["jwks"].clone();
@@ -253,7 +257,7 @@ fn a_withdrawn_key_is_refused_after_the_lifetime() {
     ];
     let (seen, log) = watch(&address, &seen, count, "info", &extra);
     let mut answers = seen.responses.clone();
-    answers.sort_by_key(|(id, _)| id[4..].parse::<usize>().unwrap());
+    answers.sort_by_key(|(id, _)| invocation_of(id).unwrap());
     let bodies: Vec<String> = answers.iter().map(|(_, b)| String::from_utf8(b.clone()).unwrap()).collect();
     assert_eq!(bodies.len(), count, "{log}");
     let signed: Vec<bool> = bodies.iter().map(|b| b.contains(&format!("{KEY}:"))).collect();

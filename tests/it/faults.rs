@@ -1,6 +1,6 @@
 //! Faults from the Lambda Runtime API, against the real bootstrap
 //! (`pusher-auth`) and the Runtime API stand-in with fault options
-//! (`tests/it/helpers/runtime_api.rs`, [`runtime_api_with`]). What each fault
+//! (`perf/runtime-stub`, [`Options`]). What each fault
 //! does is stated in docs/reliability.md ("Faults"); each test proves it: the
 //! function never hangs, and either goes on to the next invocation or exits
 //! (non-zero, one log line) so that Lambda restarts the environment.
@@ -9,8 +9,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::helpers::runtime_api::{lambda_environment, runtime_api_with, Counters, Options, Seen};
+use crate::helpers::lambda_environment;
 use crate::helpers::{fixture, KEY};
+use lambda_runtime_stub::{request_id, start, Options, Seen};
 use serde_json::Value;
 
 /// Generous bound on any wait, so a hang fails the test instead of blocking it.
@@ -24,24 +25,23 @@ fn allowed_event() -> Vec<u8> {
 struct Function {
     child: Child,
     seen: Arc<Mutex<Seen>>,
-    counters: Arc<Mutex<Counters>>,
 }
 
 impl Function {
     fn start(options: Options) -> Self {
-        let (address, seen, counters) = runtime_api_with(options);
-        let child = lambda_environment(&mut Command::new(env!("CARGO_BIN_EXE_pusher-auth")), &address, "info")
+        let api = start(options);
+        let child = lambda_environment(&mut Command::new(env!("CARGO_BIN_EXE_pusher-auth")), &api.address, "info")
             .env("AUTH_MODE", "demo")
             .env("CHANNEL_RULES", "private-* presence-*")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        Self { child, seen, counters }
+        Self { child, seen: api.seen }
     }
 
     fn answered(&self) -> usize {
-        self.counters.lock().unwrap().answered
+        self.seen.lock().unwrap().answered
     }
 
     /// Waits until `n` answers arrived; panics if the process exits or time runs out.
@@ -181,11 +181,11 @@ fn events_beyond_the_limits_are_refused_and_the_next_served() {
     let error =
         |id: &str| seen.errors.iter().find(|(i, _)| i == id).map(|(_, b)| String::from_utf8_lossy(b).into_owned());
     // An oversized query is refused before the callback is read: plain JSON 413.
-    assert_eq!(proxy(&by_id("req-0").unwrap()).0, 413);
-    assert!(proxy(&by_id("req-0").unwrap()).1.contains("payload_too_large"));
-    assert_eq!(proxy(&by_id("req-1").unwrap()).0, 413);
-    assert!(signed(&by_id("req-2").unwrap()), "a 6 MB event is still answered");
-    assert!(error("req-3").unwrap().contains("payload_too_large"), "{log}");
-    assert!(error("req-4").unwrap().contains("UnsupportedEvent"), "deep nesting is refused, not recursed into");
-    assert!(signed(&by_id("req-5").unwrap()), "the next invocation is served");
+    assert_eq!(proxy(&by_id(&request_id(0)).unwrap()).0, 413);
+    assert!(proxy(&by_id(&request_id(0)).unwrap()).1.contains("payload_too_large"));
+    assert_eq!(proxy(&by_id(&request_id(1)).unwrap()).0, 413);
+    assert!(signed(&by_id(&request_id(2)).unwrap()), "a 6 MB event is still answered");
+    assert!(error(&request_id(3)).unwrap().contains("payload_too_large"), "{log}");
+    assert!(error(&request_id(4)).unwrap().contains("UnsupportedEvent"), "deep nesting is refused, not recursed into");
+    assert!(signed(&by_id(&request_id(5)).unwrap()), "the next invocation is served");
 }

@@ -1,5 +1,5 @@
 //! Soak and resources, against the real bootstrap (`pusher-auth`) and the
-//! Runtime API stand-in (`tests/it/helpers/runtime_api.rs`):
+//! Runtime API stand-in (`perf/runtime-stub`):
 //!
 //! - `soak`: `SOAK_INVOCATIONS` (default 5,000; `scripts/soak.sh` runs
 //!   100,000) invocations of a mix of allowed, refused, malformed and jwt
@@ -19,11 +19,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::helpers::runtime_api::{lambda_environment, runtime_api_with, Counters, Options, Seen};
+use crate::helpers::lambda_environment;
 use crate::helpers::{fixture, token, tokens, KEY, MASTER_KEY};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
+use lambda_runtime_stub::{invocation_of, Options, Seen};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
@@ -74,9 +75,9 @@ fn start(options: Options, jwks_url: &str, memory_limit: Option<u64>) -> Child {
         }
         None => Command::new(binary()),
     };
-    let (address, seen, counters) = runtime_api_with(options);
-    STATE.with(|s| *s.borrow_mut() = Some((seen, counters)));
-    lambda_environment(&mut command, &address, "warn")
+    let api = lambda_runtime_stub::start(options);
+    STATE.with(|s| *s.borrow_mut() = Some(api.seen));
+    lambda_environment(&mut command, &api.address, "warn")
         .env("PUSHER_ENCRYPTION_MASTER_KEY_BASE64", MASTER_KEY)
         .env("AUTH_MODE", "jwt")
         .env("JWT_ALGORITHMS", "RS256,HS256")
@@ -92,7 +93,7 @@ fn start(options: Options, jwks_url: &str, memory_limit: Option<u64>) -> Child {
         .unwrap()
 }
 
-type State = (Arc<Mutex<Seen>>, Arc<Mutex<Counters>>);
+type State = Arc<Mutex<Seen>>;
 
 thread_local! {
     static STATE: std::cell::RefCell<Option<State>> = const { std::cell::RefCell::new(None) };
@@ -203,15 +204,11 @@ fn open_fds(pid: u32) -> usize {
 }
 
 /// Waits until `n` answers arrived (the process must stay up).
-fn wait_answers(child: &mut Child, counters: &Mutex<Counters>, n: usize, patience: Duration) {
+fn wait_answers(child: &mut Child, seen: &Mutex<Seen>, n: usize, patience: Duration) {
     let started = Instant::now();
-    while counters.lock().unwrap().answered < n {
+    while seen.lock().unwrap().answered < n {
         assert!(child.try_wait().unwrap().is_none(), "the function exited");
-        assert!(
-            started.elapsed() < patience,
-            "the function stopped answering at {}",
-            counters.lock().unwrap().answered
-        );
+        assert!(started.elapsed() < patience, "the function stopped answering at {}", seen.lock().unwrap().answered);
         std::thread::sleep(Duration::from_millis(2));
     }
 }
@@ -224,14 +221,14 @@ fn soak() {
     let events: Vec<Vec<u8>> = mix.iter().map(|(e, _)| e.clone()).collect();
     let (jwks_url, jwks_hits) = jwks_server();
     let started = Instant::now();
-    let mut child = start(Options { events, total, ..Options::default() }, &jwks_url, None);
-    let (seen, counters) = state();
+    let mut child = start(Options { events, total: Some(total), ..Options::default() }, &jwks_url, None);
+    let seen = state();
     let pid = child.id();
     // Patience: a minute plus 10 ms an invocation, far beyond any sound run.
     let patience = Duration::from_secs(60) + Duration::from_millis(10) * total as u32;
-    wait_answers(&mut child, &counters, checkpoint, patience);
+    wait_answers(&mut child, &seen, checkpoint, patience);
     let (hwm_at_checkpoint, fds_at_checkpoint) = (status_field(pid, "VmHWM:"), open_fds(pid));
-    wait_answers(&mut child, &counters, total, patience);
+    wait_answers(&mut child, &seen, total, patience);
     std::thread::sleep(Duration::from_millis(50));
     let (hwm_at_end, rss_at_end, fds_at_end) =
         (status_field(pid, "VmHWM:"), status_field(pid, "VmRSS:"), open_fds(pid));
@@ -252,17 +249,17 @@ fn soak() {
     assert_eq!(seen.init_errors, 0);
     let mut checked = 0;
     for (id, body) in &seen.responses {
-        let n: usize = id.strip_prefix("req-").unwrap().parse().unwrap();
+        let n = invocation_of(id).unwrap();
         assert_eq!(kind_of_response(body), mix[n % mix.len()].1, "invocation {n}: {}", String::from_utf8_lossy(body));
         checked += 1;
     }
     for (id, body) in &seen.errors {
-        let n: usize = id.strip_prefix("req-").unwrap().parse().unwrap();
+        let n = invocation_of(id).unwrap();
         assert_eq!(kind_of_error(body), mix[n % mix.len()].1, "invocation {n}: {}", String::from_utf8_lossy(body));
         checked += 1;
     }
     assert_eq!(checked, total.min(1000));
-    assert_eq!(counters.lock().unwrap().answered, total);
+    assert_eq!(seen.answered, total);
     assert!(
         hwm_at_end * 100 <= hwm_at_checkpoint * 105,
         "peak RSS grew from {hwm_at_checkpoint} kB to {hwm_at_end} kB"
@@ -317,9 +314,10 @@ fn largest_inputs_under_128_mb() {
     let rounds = 20;
     let total = events.len() * rounds;
     let (jwks_url, _) = jwks_server();
-    let mut child = start(Options { events, total, ..Options::default() }, &jwks_url, Some(128 * 1024 * 1024));
-    let (seen, counters) = state();
-    wait_answers(&mut child, &counters, total, Duration::from_secs(120));
+    let mut child =
+        start(Options { events, total: Some(total), ..Options::default() }, &jwks_url, Some(128 * 1024 * 1024));
+    let seen = state();
+    wait_answers(&mut child, &seen, total, Duration::from_secs(120));
     child.kill().unwrap();
     let output = child.wait_with_output().unwrap();
     let seen = seen.lock().unwrap();
@@ -330,5 +328,5 @@ fn largest_inputs_under_128_mb() {
         let v: Value = serde_json::from_slice(body).unwrap();
         assert!(v["body"].as_str().unwrap().contains("channel_data"), "{id}");
     }
-    assert!(counters.lock().unwrap().largest_answer > 1024);
+    assert!(seen.largest_answer > 1024);
 }

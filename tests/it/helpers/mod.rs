@@ -1,9 +1,10 @@
 //! Helpers shared by the integration tests: the fixtures and the demo app,
 //! an endpoint from a list of variables, one event through the real handler
-//! with its log captured, and the HMAC a signature must equal.
+//! with its log captured, the HMAC a signature must equal, and the environment
+//! Lambda gives a bootstrap (run against the Runtime API stand-in of
+//! `perf/runtime-stub`).
 
 pub(crate) mod jwks_server;
-pub(crate) mod runtime_api;
 
 use pusher_auth_lambda::handle_bytes;
 use pusher_auth_lambda::logging::Captured;
@@ -11,6 +12,8 @@ use pusher_auth_lambda::store_from_lookup;
 use pusher_auth_lambda::testing::CHANNEL_DENIAL_HEAD;
 use pusher_auth_lambda::Endpoint;
 use pusher_auth_lambda::Settings;
+
+use std::process::Command;
 
 use hmac::{Hmac, Mac};
 use serde_json::Value;
@@ -66,6 +69,21 @@ pub(crate) fn endpoint_from<K: AsRef<str>, V: AsRef<str>>(vars: &[(K, V)]) -> En
             .filter(|v| !v.is_empty())
     };
     Endpoint::with_store(Settings::from_lookup(lookup).unwrap(), store_from_lookup(&lookup).unwrap()).unwrap()
+}
+
+/// Clears `command`'s environment and sets what Lambda gives every bootstrap (the Runtime API
+/// at `address`, the function's name, memory, version and log level) plus the demo app's key
+/// and secret; each test adds its own configuration after this.
+pub(crate) fn lambda_environment<'c>(command: &'c mut Command, address: &str, level: &str) -> &'c mut Command {
+    command
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", address)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "pusher-auth")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_LEVEL", level)
+        .env("PUSHER_KEY", KEY)
+        .env("PUSHER_SECRET", SECRET)
 }
 
 /// Runs one event through the handler, capturing the log at `level`; returns

@@ -1,8 +1,12 @@
-//! Profiling aid (not a benchmark): runs one event through the warm path N
-//! times, for `valgrind --tool=callgrind` (see docs/benchmarks.md for the command).
-//! Usage: profile_one EVENT N; `NO_LOG=1` leaves the log subscriber out,
+//! The warm path driven directly: one event file through `handle_bytes` N
+//! times, with the demo configuration and the real log subscriber (its lines
+//! go to a sink), and no Runtime API. It is what a profiler runs, e.g.
+//! `valgrind --tool=callgrind` (docs/benchmarks.md has the command).
+//!
+//! Usage: `profile_one EVENT N`; `NO_LOG=1` leaves the log subscriber out,
 //! `METRICS=off` the metrics block.
 
+#[path = "../benches/common/mod.rs"]
 mod common;
 use pusher_auth_lambda::handle_bytes;
 use pusher_auth_lambda::logging::JsonLines;
