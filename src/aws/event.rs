@@ -31,28 +31,28 @@ pub(crate) type MultiValueParams<'a> = Vec<(Cow<'a, str>, Vec<Cow<'a, str>>)>;
 #[derive(Debug, Default)]
 pub struct ApiEvent<'a> {
     /// `"2.0"` for HTTP API and function URLs, absent or `"1.0"` for REST.
-    pub(crate) version: Option<Cow<'a, str>>,
+    pub version: Option<Cow<'a, str>>,
     /// REST: the method.
-    pub(crate) http_method: Option<Cow<'a, str>>,
+    pub http_method: Option<Cow<'a, str>>,
     /// REST: the path (behind a custom domain, with its base path).
-    pub(crate) path: Option<Cow<'a, str>>,
+    pub path: Option<Cow<'a, str>>,
     /// 2.0: the path, with the stage prefix for named stages.
-    pub(crate) raw_path: Option<Cow<'a, str>>,
+    pub raw_path: Option<Cow<'a, str>>,
     /// 2.0: the query string as sent.
-    pub(crate) raw_query_string: Option<Cow<'a, str>>,
+    pub raw_query_string: Option<Cow<'a, str>>,
     /// REST: decoded query parameters, every value of each.
-    pub(crate) multi_value_query: MultiValueParams<'a>,
+    pub multi_value_query: MultiValueParams<'a>,
     /// `Origin`, `Authorization` and `Content-Type`, matched case-insensitively
     /// (REST events keep the client's case; 2.0 events are lowercase).
-    pub(crate) origin: Option<Cow<'a, str>>,
+    pub origin: Option<Cow<'a, str>>,
     /// The `Authorization` header.
-    pub(crate) authorization: Option<Cow<'a, str>>,
+    pub authorization: Option<Cow<'a, str>>,
     /// The `Content-Type` header.
-    pub(crate) content_type: Option<Cow<'a, str>>,
+    pub content_type: Option<Cow<'a, str>>,
     /// The body, possibly base64.
-    pub(crate) body: Option<Cow<'a, str>>,
+    pub body: Option<Cow<'a, str>>,
     /// Whether `body` is base64.
-    pub(crate) is_base64_encoded: bool,
+    pub is_base64_encoded: bool,
     /// The stage variables as sent (`stageVariables`, or a mapping
     /// template's `stage-variables`), each name with its value, in order.
     pub stage_variables: Vec<(Cow<'a, str>, Cow<'a, str>)>,
@@ -60,19 +60,19 @@ pub struct ApiEvent<'a> {
     /// `context.stage`); not a stage variable.
     pub stage: Option<Cow<'a, str>>,
     /// `requestContext.requestId`.
-    pub(crate) request_id: Option<Cow<'a, str>>,
+    pub request_id: Option<Cow<'a, str>>,
     /// `requestContext.http.method` (2.0).
-    pub(crate) context_method: Option<Cow<'a, str>>,
+    pub context_method: Option<Cow<'a, str>>,
     /// `requestContext.authorizer`, unparsed.
-    pub(crate) authorizer: Option<&'a RawValue>,
+    pub authorizer: Option<&'a RawValue>,
     /// Whether this is a mapping-template event (it has `params`, `context`
     /// or `stage-variables`).
-    pub(crate) mapping: bool,
+    pub mapping: bool,
     /// Mapping template: `context.resource-path`.
-    pub(crate) resource_path: Option<Cow<'a, str>>,
+    pub resource_path: Option<Cow<'a, str>>,
     /// Mapping template: the authorizer built from `context.authorizer-claims`
     /// or `context.authorizer-principal-id`, in the REST authorizer's shape.
-    pub(crate) mapped_authorizer: Option<Box<RawValue>>,
+    pub mapped_authorizer: Option<Box<RawValue>>,
 }
 
 /// An event that is not an HTTP request from API Gateway or a function URL.

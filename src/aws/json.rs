@@ -1,10 +1,12 @@
 //! A lazy JSON reader for Lambda events: it walks an object's members, reads
 //! only the values asked for, and skips the rest without building them.
 //!
-//! Why not serde: `lambda_runtime` and `serde_json` decode every byte of an
-//! event (a 2 KB HTTP API event costs ~2.5 µs here, most of it in headers the
-//! endpoint never reads). Skipping a string here is one jump to its
-//! closing quote, found eight bytes at a time. Values that are read are decoded strictly: strings must be
+//! Why not serde: `serde_json` tokenizes every byte of an event, even members
+//! it skips (most of an event is headers the endpoint never reads); serde
+//! structs that borrow and skip unknown members cost 1.5–2× this reader and
+//! 5–8 % more CPU per invocation (docs/benchmarks.md, "Event decoding").
+//! Skipping a string here is one jump to its closing quote, found eight bytes
+//! at a time. Values that are read are decoded strictly: strings must be
 //! valid JSON strings in valid UTF-8 (escapes are decoded by `serde_json`).
 //! Skipped values are checked only for structure; the Lambda service delivers
 //! well-formed JSON, and anything that is not a sound object fails with

@@ -3,6 +3,7 @@
 //! bootstrap; `helpers` holds what they share.
 
 mod bootstrap;
+mod decoders;
 mod docs;
 mod events;
 mod explain;
