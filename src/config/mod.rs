@@ -406,6 +406,28 @@ mod tests {
     }
 
     #[test]
+    fn valid_values_pass_the_checks_their_neighbours_fail() {
+        // An app id of digits passes, in the environment and as a stage variable.
+        assert!(settings(&[("PUSHER_APP_ID", "1234567")]).is_ok());
+        let s = settings(&[]).unwrap();
+        let stage = pairs(&[("PUSHER_APP_ID", "7654321")]);
+        assert!(s.app.resolve(true, None, &stage).is_ok());
+        // A claim name with a space is refused for both claim variables.
+        assert_eq!(variable_of(&[("AUTH_MODE", "authorizer"), ("USER_ID_CLAIM", "a b")]), "USER_ID_CLAIM");
+        assert_eq!(variable_of(&[("WATCHLIST_CLAIM", "a b")]), "WATCHLIST_CLAIM");
+        assert!(settings(&[("WATCHLIST_CLAIM", "custom:watch.list")]).is_ok());
+        // With the secret in Secrets Manager, a master key in the environment is refused:
+        // it belongs in the secret.
+        let m = message_of(&[
+            ("PUSHER_SECRET", ""),
+            ("PUSHER_SECRET_ID", "pusher/staging"),
+            ("PUSHER_ENCRYPTION_MASTER_KEY_BASE64", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+        ]);
+        assert!(m.contains("PUSHER_ENCRYPTION_MASTER_KEY_BASE64") && m.contains("kept in the secret"), "{m}");
+        assert!(!m.contains("AAAA"), "{m}");
+    }
+
+    #[test]
     fn minimal_configuration() {
         let s = settings(&[]).unwrap();
         assert_eq!(s.app.key, "key1");
