@@ -47,7 +47,7 @@ pub use endpoint::Endpoint;
 #[cfg(feature = "explain")]
 pub mod explain {
     pub use crate::endpoint::explain::{
-        check, endpoint_for_explain, explain, samconfig_environments, samconfig_variables, Asked, Asker, Verdict,
+        check, endpoint_for_explain, explain, run, samconfig_environments, samconfig_variables, Asked, Asker, Verdict,
     };
 }
 pub use support::logging;

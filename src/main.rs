@@ -19,7 +19,7 @@ fn main() -> ExitCode {
     match std::env::args().nth(1).as_deref() {
         Some("--check-config") => return check_config(),
         #[cfg(feature = "explain")]
-        Some("explain") => return explain(std::env::args().skip(2).collect()),
+        Some("explain") => return ExitCode::from(pusher_auth_lambda::explain::run(std::env::args().skip(2).collect())),
         #[cfg(not(feature = "explain"))]
         Some("explain") => {
             eprintln!("pusher-auth explain is a local tool, left out of this build: run it from the repository");
@@ -71,102 +71,6 @@ async fn answer_every_request_with(error: &ConfigError) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-#[cfg(feature = "explain")]
-const EXPLAIN_USAGE: &str = "usage: pusher-auth explain [--samconfig-env ENV] [--samconfig FILE] \
-(--token TOKEN | --claims JSON) (--channel NAME | --signin)
-       pusher-auth explain --check POLICY_TESTS [--samconfig FILE]
-Exit status: 0 allowed (or every test held), 1 refused (or a test failed), 2 bad input.";
-
-/// `pusher-auth explain`: see `pusher_auth_lambda::explain`.
-#[cfg(feature = "explain")]
-fn explain(args: Vec<String>) -> ExitCode {
-    use pusher_auth_lambda::explain::{self as ex, Asked, Asker};
-    let bad = |message: &str| {
-        eprintln!("{message}\n{EXPLAIN_USAGE}");
-        ExitCode::from(2)
-    };
-    let mut options = std::collections::HashMap::new();
-    let mut signin = false;
-    let mut rest = args.into_iter();
-    while let Some(flag) = rest.next() {
-        match flag.as_str() {
-            "--signin" => signin = true,
-            "--samconfig-env" | "--samconfig" | "--token" | "--claims" | "--channel" | "--check" => {
-                let Some(value) = rest.next() else { return bad(&format!("{flag} needs a value")) };
-                options.insert(flag, value);
-            }
-            other => return bad(&format!("unknown argument {other:?}")),
-        }
-    }
-    let samconfig_path = options.get("--samconfig").cloned().unwrap_or_else(|| "samconfig.toml".into());
-    let samconfig_path = samconfig_path.as_str();
-    let read = |path: &str| std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"));
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(error) => return bad(&format!("cannot start the tokio runtime: {error}")),
-    };
-    // Every samconfig environment's endpoint, for --check.
-    if let Some(tests) = options.get("--check") {
-        let built = read(samconfig_path).and_then(|samconfig| {
-            let mut all = Vec::new();
-            for env in ex::samconfig_environments(&samconfig)? {
-                let vars = ex::samconfig_variables(&samconfig, &env)?;
-                let endpoint = ex::endpoint_for_explain(|name| lookup(&vars, name), true)
-                    .map_err(|error| format!("{samconfig_path} [{env}]: {error}"))?;
-                all.push((env, endpoint));
-            }
-            Ok((read(tests)?, all))
-        });
-        let (tests, environments) = match built {
-            Ok(built) => built,
-            Err(message) => return bad(&message),
-        };
-        return match runtime.block_on(ex::check(&tests, &environments)) {
-            Ok((all_held, report)) => {
-                print!("{report}");
-                if all_held {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::FAILURE
-                }
-            }
-            Err(message) => bad(&message),
-        };
-    }
-    let asker = match (options.remove("--token"), options.remove("--claims")) {
-        (Some(token), None) => Asker::Token(token),
-        (None, Some(claims)) => Asker::Claims(claims),
-        _ => return bad("give one of --token and --claims"),
-    };
-    let asked = match (options.remove("--channel"), signin) {
-        (Some(channel), false) => Asked::Channel(channel),
-        (None, true) => Asked::Signin,
-        _ => return bad("give one of --channel and --signin"),
-    };
-    let claims_only = matches!(asker, Asker::Claims(_));
-    let endpoint = match options.get("--samconfig-env") {
-        Some(env) => read(samconfig_path).and_then(|samconfig| {
-            let vars = ex::samconfig_variables(&samconfig, env)?;
-            ex::endpoint_for_explain(|name| lookup(&vars, name), claims_only).map_err(|error| error.to_string())
-        }),
-        None => {
-            ex::endpoint_for_explain(|name| std::env::var(name).ok(), claims_only).map_err(|error| error.to_string())
-        }
-    };
-    let endpoint = match endpoint {
-        Ok(endpoint) => endpoint,
-        Err(message) => return bad(&message),
-    };
-    let (verdict, report) = runtime.block_on(ex::explain(&endpoint, &asker, &asked));
-    print!("{report}");
-    ExitCode::from(verdict as u8)
-}
-
-#[cfg(feature = "explain")]
-fn lookup(vars: &[(String, String)], name: &str) -> Option<String> {
-    vars.iter().find(|(variable, _)| variable == name).map(|(_, value)| value.clone())
 }
 
 /// `pusher-auth --check-config`: the cold start's configuration check alone,

@@ -25,6 +25,9 @@ use crate::identity::validators::{AuthMode, Credentials, UserValidator};
 use crate::policy::Miss;
 use crate::pusher::names::{ChannelKind, ChannelName};
 
+mod cli;
+pub use cli::run;
+
 /// Who is asking: a token (checked as the function checks it), or the claims
 /// of a token already verified (when the signature is not the question).
 #[derive(Debug, Clone)]
