@@ -54,7 +54,7 @@ fn run(level: &str, events: &[Value]) -> (Seen, String) {
 /// Runs the bootstrap with `extra` variables against a stand-in that hands out
 /// `concurrency` invocations at once, the first ones only once that many
 /// `/next` requests wait together.
-fn run_with(level: &str, events: &[Value], extra: &[(&str, &str)], concurrency: usize) -> (Seen, String) {
+pub(crate) fn run_with(level: &str, events: &[Value], extra: &[(&str, &str)], concurrency: usize) -> (Seen, String) {
     let events: Vec<Vec<u8>> = events.iter().map(|e| serde_json::to_vec(e).unwrap()).collect();
     let count = events.len();
     let api = start(Options { events, concurrency, ..Options::default() });

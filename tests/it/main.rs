@@ -14,6 +14,7 @@ mod jwks;
 mod layers;
 mod secrets_manager;
 mod soak;
+mod tls;
 mod token_verdicts;
 mod troubleshooting;
 mod vectors;
