@@ -428,6 +428,31 @@ mod tests {
     }
 
     #[test]
+    fn clusters_claim_names_and_origins_at_their_edges() {
+        for cluster in ["mt1", "eu", "ap-southeast-1"] {
+            assert!(settings(&[("PUSHER_CLUSTER", cluster)]).is_ok(), "{cluster}");
+        }
+        for cluster in ["EU", "a_b", "mt1.example"] {
+            assert_eq!(variable_of(&[("PUSHER_CLUSTER", cluster)]), "PUSHER_CLUSTER", "{cluster}");
+        }
+        assert!(settings(&[("WATCHLIST_CLAIM", &"a".repeat(128))]).is_ok());
+        assert_eq!(variable_of(&[("WATCHLIST_CLAIM", &"a".repeat(129))]), "WATCHLIST_CLAIM");
+        for origins in ["https://a_b.example", "https://", "https://a.example,http://"] {
+            assert_eq!(variable_of(&[("ALLOWED_ORIGINS", origins)]), "ALLOWED_ORIGINS", "{origins}");
+        }
+        assert!(settings(&[("ALLOWED_ORIGINS", "https://a-b.example:8443, http://[::1]:3000")]).is_ok());
+        // The same checks hold for the stage variables.
+        let s = settings(&[]).unwrap();
+        let stage = pairs(&[("ALLOWED_ORIGINS", "https://a.example/")]);
+        assert_eq!(
+            s.app.resolve(true, None, &stage).unwrap_err(),
+            Refusal::Misconfigured(Misconfig::StageAllowedOrigins)
+        );
+        let stage = pairs(&[("PUSHER_CLUSTER", "mt1")]);
+        assert!(s.app.resolve(true, None, &stage).is_ok());
+    }
+
+    #[test]
     fn minimal_configuration() {
         let s = settings(&[]).unwrap();
         assert_eq!(s.app.key, "key1");
@@ -613,6 +638,9 @@ mod tests {
             "c2VjcmV0IHNlY3JldA== ",
             // A Pusher app secret pasted by mistake.
             "7ad3773142a6692b25b8",
+            // Not an AWS partition.
+            "arn:gcp:secretsmanager:eu-west-1:123456789012:secret:p",
+            "arn:aws1:secretsmanager:eu-west-1:123456789012:secret:p",
         ] {
             assert!(!valid_secret_id(bad), "{bad}");
         }
