@@ -641,6 +641,9 @@ mod tests {
             // Not an AWS partition.
             "arn:gcp:secretsmanager:eu-west-1:123456789012:secret:p",
             "arn:aws1:secretsmanager:eu-west-1:123456789012:secret:p",
+            // Not a region.
+            "arn:aws:secretsmanager::123456789012:secret:p",
+            "arn:aws:secretsmanager:EU_WEST_1:123456789012:secret:p",
         ] {
             assert!(!valid_secret_id(bad), "{bad}");
         }
