@@ -399,6 +399,21 @@ fn rejection_encrypted_channel_without_master_key() {
         &run(&no_key, &fixture_bytes("apigw-v2-jsonp-encrypted")),
         &jsonp_channel_denial(&fixture("apigw-v2-jsonp-encrypted"), "encryption_not_configured", 403),
     );
+    // Known from the fixed secret alone, it is decided before the user: a request whose
+    // token would be refused gets the same answer (the operator's fault, not the user's).
+    let jwt_no_key = endpoint_with(&[
+        ("PUSHER_ENCRYPTION_MASTER_KEY_BASE64", ""),
+        ("AUTH_MODE", "jwt"),
+        ("JWT_ALGORITHMS", "HS256"),
+        ("JWT_SECRET", "a-jwt-secret-of-at-least-32-bytes-long"),
+    ]);
+    let (answer, log) = run_logged(&jwt_no_key, &fixture_bytes("apigw-v2-jsonp-encrypted"));
+    assert_answer(
+        "apigw-v2-jsonp-encrypted (jwt, bad token)",
+        &answer,
+        &jsonp_channel_denial(&fixture("apigw-v2-jsonp-encrypted"), "encryption_not_configured", 403),
+    );
+    assert!(log.contains(r#""reason":"encryption_not_configured""#), "{log}");
 }
 
 /// A refused presence channel: the error object also carries the fixed
