@@ -297,6 +297,8 @@ mod tests {
         let remote_http = [KEYS[0], KEYS[1], ("AWS_REGION", "eu-west-1"), ("AWS_ENDPOINT_URL", "http://moto.example")];
         assert_eq!(client(&remote_http).unwrap_err().variable, "AWS_ENDPOINT_URL");
         assert_eq!(client(&[KEYS[0], KEYS[1], ("AWS_REGION", "EU WEST")]).unwrap_err().variable, "AWS_REGION");
+        // A name that would still make a valid host is refused too: regions are lowercase.
+        assert_eq!(client(&[KEYS[0], KEYS[1], ("AWS_REGION", "EU-WEST-1")]).unwrap_err().variable, "AWS_REGION");
     }
 
     #[test]

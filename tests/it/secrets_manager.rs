@@ -252,6 +252,11 @@ fn secrets_manager_against_moto() {
 
 /// Answers every request with `status` and counts the requests.
 fn fixed_status_server(status: u16) -> (u16, Arc<AtomicUsize>) {
+    answering_server(status, String::new())
+}
+
+/// Answers every request with `status` and `body` and counts the requests.
+fn answering_server(status: u16, answer: String) -> (u16, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let count = Arc::new(AtomicUsize::new(0));
@@ -273,7 +278,11 @@ fn fixed_status_server(status: u16) -> (u16, Arc<AtomicUsize>) {
             let mut body = vec![0; length];
             let _ = reader.read_exact(&mut body);
             seen.fetch_add(1, Ordering::SeqCst);
-            let _ = write!(stream, "HTTP/1.1 {status} Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} Error\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
         }
     });
     (port, count)
@@ -289,14 +298,44 @@ fn server_errors_are_retried_three_times_then_503() {
         ("AWS_SECRET_ACCESS_KEY", "example-secret-access-key"),
         ("PUSHER_SECRET_ID", "pusher/staging"),
     ]);
+    let started = std::time::Instant::now();
     let (answer, log) = run(&e, &event("private-room", json!({})));
     assert_eq!(answer, denial("service_unavailable", 503));
     assert_eq!(count.load(Ordering::SeqCst), 3);
+    // 100 ms, then 200 ms between the attempts (a lower bound: the backoff is there).
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300), "{:?}", started.elapsed());
     assert!(!log.contains("example-secret-access-key"));
     // Requests the endpoint refuses anyway never reach Secrets Manager.
     let (answer, _) = run(&e, &event("public-room", json!({})));
     assert_eq!(answer, denial("public_channel", 400));
     assert_eq!(count.load(Ordering::SeqCst), 3);
+}
+
+/// A GetSecretValue answer of up to 256 KiB is read (a secret is at most 64 KiB, the rest
+/// of the answer is metadata); a longer one is refused, never buffered whole.
+#[test]
+fn answers_up_to_256_kib_are_read() {
+    let secret = "0123456789abcdef0123";
+    let answer = |padding: usize| {
+        json!({"Name": "pusher/staging", "SecretString": secret, "Padding": "x".repeat(padding)}).to_string()
+    };
+    for (padding, signed) in [(64 * 1024, true), (256 * 1024 - 200, true), (256 * 1024, false)] {
+        let body = answer(padding);
+        let (port, _) = answering_server(200, body.clone());
+        let url = format!("http://127.0.0.1:{port}");
+        let e = endpoint(&[
+            ("AWS_ENDPOINT_URL", &url),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "example-secret-access-key"),
+            ("PUSHER_SECRET_ID", "pusher/staging"),
+        ]);
+        let (answer, log) = run(&e, &event("private-room", json!({})));
+        if signed {
+            assert_eq!(answer, json!({"auth": auth(secret, "123.456:private-room")}), "{} bytes: {log}", body.len());
+        } else {
+            assert_eq!(answer["error"], "service_unavailable", "{} bytes: {log}", body.len());
+        }
+    }
 }
 
 /// Rotation without a redeploy, with `PUSHER_SECRET_TTL_SECONDS=1`: the
