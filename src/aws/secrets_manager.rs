@@ -34,6 +34,16 @@ pub(crate) struct RetryPolicy {
     pub(crate) backoff: Duration,
 }
 
+impl RetryPolicy {
+    /// The wait before each attempt: none before the first, then the backoff,
+    /// doubled for each further one.
+    fn waits(self) -> impl Iterator<Item = Duration> {
+        let first = std::iter::once(Duration::ZERO);
+        let later = std::iter::successors(Some(self.backoff), |wait| Some(*wait * 2));
+        first.chain(later).take(self.attempts.max(1) as usize)
+    }
+}
+
 impl Default for RetryPolicy {
     /// 3 attempts of at most 1.5 s, 100 ms then 200 ms apart: under 5 s in all.
     fn default() -> Self {
@@ -116,12 +126,10 @@ impl SecretsManager {
         json_text::push_string(&mut body, id);
         body.push('}');
         let client = crate::support::https::client().ok_or(StoreError::Unavailable)?;
-        let mut wait = self.retry.backoff;
         let mut outcome = Err(Attempt::Retry("no attempt"));
-        for attempt in 0..self.retry.attempts.max(1) {
-            if attempt > 0 {
+        for (attempt, wait) in (0u32..).zip(self.retry.waits()) {
+            if !wait.is_zero() {
                 tokio::time::sleep(wait).await;
-                wait *= 2;
             }
             outcome = match tokio::time::timeout(self.retry.attempt_timeout, self.attempt(&client, &body)).await {
                 Ok(result) => result,
@@ -297,6 +305,11 @@ mod tests {
         let remote_http = [KEYS[0], KEYS[1], ("AWS_REGION", "eu-west-1"), ("AWS_ENDPOINT_URL", "http://moto.example")];
         assert_eq!(client(&remote_http).unwrap_err().variable, "AWS_ENDPOINT_URL");
         assert_eq!(client(&[KEYS[0], KEYS[1], ("AWS_REGION", "EU WEST")]).unwrap_err().variable, "AWS_REGION");
+        // The retry schedule: at once, then 100 ms, then 200 ms.
+        let waits: Vec<Duration> = RetryPolicy::default().waits().collect();
+        assert_eq!(waits, [Duration::ZERO, Duration::from_millis(100), Duration::from_millis(200)]);
+        let one = RetryPolicy { attempts: 0, ..RetryPolicy::default() };
+        assert_eq!(one.waits().collect::<Vec<_>>(), [Duration::ZERO], "at least one attempt");
         // A name that would still make a valid host is refused too: regions are lowercase.
         assert_eq!(client(&[KEYS[0], KEYS[1], ("AWS_REGION", "EU-WEST-1")]).unwrap_err().variable, "AWS_REGION");
     }
