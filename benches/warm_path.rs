@@ -124,7 +124,7 @@ fn main() {
     ] {
         let event = std::fs::read(format!("{dir}{name}.json")).unwrap();
         let (median, p90, min) = median_ns(&endpoint, &event);
-        println!("{name:<44} {:>7} {:>11.2} {:>8.2} {:>8.2}", event.len(), median / 1000.0, p90 / 1000.0, min / 1000.0);
+        row(name, event.len(), (median, p90, min));
     }
 
     // The EMF metrics block (on by default, as above) against METRICS=off, back to
@@ -135,7 +135,7 @@ fn main() {
     for (label, endpoint) in [("on", &endpoint), ("off", &metrics_off), ("on", &endpoint), ("off", &metrics_off)] {
         let (median, p90, min) = median_ns(endpoint, &event);
         let name = format!("apigw-v2-jsonp-private, metrics {label}");
-        println!("{name:<44} {:>7} {:>11.2} {:>8.2} {:>8.2}", event.len(), median / 1000.0, p90 / 1000.0, min / 1000.0);
+        row(&name, event.len(), (median, p90, min));
     }
 
     // AUTH_MODE=jwt: the same JSONP request carrying a real token (tests/fixtures/tokens.json,
@@ -162,7 +162,7 @@ fn main() {
         assert_ne!(event, template);
         let (median, p90, min) = median_ns_of(&jwt_endpoint, event.as_bytes(), 100, 1001);
         let name = format!("apigw-v2-jsonp-private, jwt {}, cache hit", &token[6..]);
-        println!("{name:<44} {:>7} {:>11.2} {:>8.2} {:>8.2}", event.len(), median / 1000.0, p90 / 1000.0, min / 1000.0);
+        row(&name, event.len(), (median, p90, min));
     }
     // A different HS256 token on every request (minted here): the whole path with a full verification.
     let key = jsonwebtoken::EncodingKey::from_secret(tokens["hs_secret"].as_str().unwrap().as_bytes());
@@ -179,7 +179,7 @@ fn main() {
         black_box(run(handle_bytes(&jwt_endpoint, black_box(events[next].as_bytes()), "bench")).unwrap());
     });
     let name = "apigw-v2-jsonp-private, jwt hs256, distinct";
-    println!("{name:<44} {:>7} {:>11.2} {:>8.2} {:>8.2}", events[0].len(), median / 1000.0, p90 / 1000.0, min / 1000.0);
+    row(name, events[0].len(), (median, p90, min));
 
     // Verification alone (header checks, key pick, signature, claims), no cache: what a
     // token the cache has not seen costs on top of the cache-hit rows above.
@@ -204,13 +204,7 @@ fn main() {
             black_box(jwt::verify(token, &head, key, &rules, jsonwebtoken::get_current_timestamp()).unwrap());
         });
         let label = format!("verify {}", &name[6..]);
-        println!(
-            "{label:<44} {:>7} {:>11.2} {:>8.2} {:>8.2}",
-            token.len(),
-            median / 1000.0,
-            p90 / 1000.0,
-            min / 1000.0
-        );
+        row(&label, token.len(), (median, p90, min));
     }
     // The bare signature check, ring alone with the key parsed once: the crypto floor a
     // token the cache has not seen cannot go under (the budget's "limit" adds it to the
@@ -238,13 +232,7 @@ fn main() {
             assert!(ok.is_ok());
         });
         let label = format!("ring signature check alone, {}", &name[6..]);
-        println!(
-            "{label:<44} {:>7} {:>11.2} {:>8.2} {:>8.2}",
-            token.len(),
-            median / 1000.0,
-            p90 / 1000.0,
-            min / 1000.0
-        );
+        row(&label, token.len(), (median, p90, min));
     }
     // The cache lookup alone (SHA-256 of the token, map lookup under the mutex, time and
     // issuer/audience checks) for the RS256 token.
@@ -259,7 +247,12 @@ fn main() {
         assert!(matches!(cache.lookup(black_box(token), now, &rules, None), Lookup::Hit(_)));
     });
     let label = "token cache hit alone (rs256 token)";
-    println!("{label:<44} {:>7} {:>11.2} {:>8.2} {:>8.2}", token.len(), median / 1000.0, p90 / 1000.0, min / 1000.0);
+    row(label, token.len(), (median, p90, min));
+}
+
+/// One line of the table: label, bytes, then median, p90 and minimum in µs (given in ns).
+fn row(label: &str, bytes: usize, (median, p90, min): (f64, f64, f64)) {
+    println!("{label:<44} {bytes:>7} {:>11.2} {:>8.2} {:>8.2}", median / 1000.0, p90 / 1000.0, min / 1000.0);
 }
 
 /// Median, p90 and minimum over `batches` batches of `batch` calls, in ns per call.

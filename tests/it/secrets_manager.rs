@@ -288,16 +288,21 @@ fn answering_server(status: u16, answer: String) -> (u16, Arc<AtomicUsize>) {
     (port, count)
 }
 
-#[test]
-fn server_errors_are_retried_three_times_then_503() {
-    let (port, count) = fixed_status_server(500);
+/// An endpoint reading `pusher/staging` from a stand-in for Secrets Manager on `port`.
+fn endpoint_reading_from(port: u16) -> Endpoint {
     let url = format!("http://127.0.0.1:{port}");
-    let e = endpoint(&[
+    endpoint(&[
         ("AWS_ENDPOINT_URL", &url),
         ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
         ("AWS_SECRET_ACCESS_KEY", "example-secret-access-key"),
         ("PUSHER_SECRET_ID", "pusher/staging"),
-    ]);
+    ])
+}
+
+#[test]
+fn server_errors_are_retried_three_times_then_503() {
+    let (port, count) = fixed_status_server(500);
+    let e = endpoint_reading_from(port);
     let started = std::time::Instant::now();
     let (answer, log) = run(&e, &event("private-room", json!({})));
     assert_eq!(answer, denial("service_unavailable", 503));
@@ -322,13 +327,7 @@ fn answers_up_to_256_kib_are_read() {
     for (padding, signed) in [(64 * 1024, true), (256 * 1024 - 200, true), (256 * 1024, false)] {
         let body = answer(padding);
         let (port, _) = answering_server(200, body.clone());
-        let url = format!("http://127.0.0.1:{port}");
-        let e = endpoint(&[
-            ("AWS_ENDPOINT_URL", &url),
-            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
-            ("AWS_SECRET_ACCESS_KEY", "example-secret-access-key"),
-            ("PUSHER_SECRET_ID", "pusher/staging"),
-        ]);
+        let e = endpoint_reading_from(port);
         let (answer, log) = run(&e, &event("private-room", json!({})));
         if signed {
             assert_eq!(answer, json!({"auth": auth(secret, "123.456:private-room")}), "{} bytes: {log}", body.len());
