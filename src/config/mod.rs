@@ -517,6 +517,15 @@ mod tests {
         assert_eq!(jwt(&[("JWT_ALGORITHMS", "HS256")]), Err("JWT_SECRET"));
         assert_eq!(jwt(&[("JWT_ALGORITHMS", "HS256"), ("JWT_SECRET", "s3cr3t-value")]), Err("JWT_SECRET"));
         assert_eq!(jwt(&[("JWT_ALGORITHMS", "HS256"), ("JWT_SECRET", "short")]), Err("JWT_SECRET"));
+        // The Pusher secret reused as the JWT secret is refused, even when long enough.
+        let long = "0123456789abcdef0123456789abcdef01234567";
+        let m = message_of(&[
+            ("PUSHER_SECRET", long),
+            ("AUTH_MODE", "jwt"),
+            ("JWT_ALGORITHMS", "HS256"),
+            ("JWT_SECRET", long),
+        ]);
+        assert!(m.contains("JWT_SECRET") && m.contains("must differ from PUSHER_SECRET") && !m.contains(long), "{m}");
         assert_eq!(jwt(&[("JWT_ALGORITHMS", "HS256"), ("JWT_SECRET", secret)]), Ok(()));
         assert_eq!(jwt(&[("JWT_ALGORITHMS", "RS256"), ("JWT_SECRET", secret)]), Err("JWT_SECRET"));
         assert_eq!(jwt(&[("JWT_ALGORITHMS", "RS256")]), Err("JWT_JWKS_URL"));
