@@ -274,3 +274,49 @@ fn a_withdrawn_key_is_refused_after_the_lifetime() {
     assert_eq!(reasons, ["ok", "ok", "token_unknown_key", "token_unknown_key", "ok"], "{log}");
     assert_eq!(server.hits(), 2, "the first fetch and one refresh");
 }
+
+/// A stage variable that tries to set a secret is ignored (the environment's
+/// secret signs) and logged once per variable for the process's life, never
+/// with its value; a request without one logs nothing.
+#[test]
+fn secret_stage_variables_are_ignored_and_warned_once() {
+    let t = tokens();
+    let token = t["tokens"]["valid_rs256"].as_str().unwrap();
+    let plain = || {
+        let mut e = fixture("apigw-v2-jsonp-private");
+        e["rawQueryString"] = Value::from(format!(
+            "callback=Pusher.auth_callbacks%5B%271%27%5D&socket_id=1.2&channel_name=private-user-user-1&token={token}"
+        ));
+        e
+    };
+    let with = |names: &[&str]| {
+        let mut e = plain();
+        for name in names {
+            let value =
+                if *name == "PUSHER_SECRET" { "stage-secret-value" } else { "c3RhZ2UtbWFzdGVyLWtleS12YWx1ZQ==" };
+            e["stageVariables"][*name] = Value::from(value);
+        }
+        e
+    };
+    let (secret, key) = ("PUSHER_SECRET", "PUSHER_ENCRYPTION_MASTER_KEY_BASE64");
+    let events = [plain(), with(&[secret]), with(&[secret]), plain(), with(&[secret, key]), with(&[key])];
+    let (seen, log) = run("info", &events);
+    let bodies: Vec<String> = seen.responses.iter().map(|(_, b)| String::from_utf8(b.clone()).unwrap()).collect();
+    assert_eq!(bodies.len(), events.len(), "{log}");
+    assert!(bodies.windows(2).all(|w| w[0] == w[1]), "the stage's secret changed an answer: {bodies:#?}");
+    assert!(bodies[0].contains(&format!("{KEY}:")), "{}", bodies[0]);
+    // Which warnings came before which request line: the secret's with the second request,
+    // the master key's with the fifth, each once.
+    let mut requests = 0;
+    let mut warned = Vec::new();
+    for line in log.lines() {
+        if line.contains(r#""route":"#) {
+            requests += 1;
+        } else if line.contains("stage variable ignored") {
+            let variable = if line.contains(&format!(r#""variable":"{key}""#)) { key } else { secret };
+            warned.push((requests + 1, variable));
+        }
+    }
+    assert_eq!(warned, [(2, secret), (5, key)], "{log}");
+    assert!(!log.contains("stage-secret-value") && !log.contains("c3RhZ2UtbWFzdGVy"), "{log}");
+}
