@@ -627,6 +627,14 @@ mod tests {
     }
 
     #[test]
+    fn a_key_shows_its_kid_and_alg_never_its_material() {
+        let keys = family_keys(r#","alg":"RS256""#, r#","kid":"e""#);
+        let shown = format!("{:?}", keys[0]);
+        assert!(shown.starts_with("VerificationKey") && shown.contains(r#"Some("k")"#), "{shown}");
+        assert!(shown.contains("RS256") && !shown.contains("sXchDaQ"), "{shown}");
+    }
+
+    #[test]
     fn a_key_is_picked_by_kid_family_and_its_own_alg() {
         // RSA_JWK's kid is "k"; the EC key gets kid "e".
         let keys = family_keys("", r#","kid":"e""#);

@@ -368,6 +368,38 @@ fn rejection_missing_socket_id_and_channel() {
     assert_answer(&event_name(&event), &run_value(&endpoint(), &event), &jsonp_denial("missing_channel_name", 400));
 }
 
+/// The size limits at their edges: a REST event's decoded query of exactly
+/// `MAX_INPUT_BYTES` (names and values) is read, one byte more is refused; a
+/// base64 body longer than the encoding of `MAX_INPUT_BYTES` (+4) is refused
+/// before it is decoded, one of exactly that length is decoded (and refused as
+/// invalid base64: its length is not a multiple of 4).
+#[test]
+fn size_limits_at_their_edges() {
+    let mut event = fixture("apigw-v1-jsonp-private");
+    let params = event["multiValueQueryStringParameters"].as_object().unwrap();
+    let used: usize = params
+        .iter()
+        .map(|(k, vs)| k.len() + vs.as_array().unwrap().iter().map(|v| v.as_str().unwrap().len()).sum::<usize>())
+        .sum();
+    let pad = |extra: usize| Value::from(vec!["a".repeat(16 * 1024 - used - "pad".len() + extra)]);
+    let signed = run_value(&endpoint(), &event);
+    assert!(signed.contains(r#"\"auth\":"#), "{signed}");
+    event["multiValueQueryStringParameters"]["pad"] = pad(0);
+    assert_eq!(run_value(&endpoint(), &event), signed, "exactly the limit is read");
+    event["multiValueQueryStringParameters"]["pad"] = pad(1);
+    assert_answer(&event_name(&event), &run_value(&endpoint(), &event), &plain_error("payload_too_large", 413));
+
+    let mut event = fixture("apigw-v1-ajax-private");
+    event["isBase64Encoded"] = Value::from(true);
+    let limit = 16 * 1024 * 4 / 3 + 4;
+    event["body"] = Value::from("A".repeat(limit));
+    assert_answer(&event_name(&event), &run_value(&endpoint(), &event), &cors_error("invalid_encoding", 400));
+    event["body"] = Value::from("A".repeat(limit + 1));
+    assert_answer(&event_name(&event), &run_value(&endpoint(), &event), &cors_error("payload_too_large", 413));
+    event["body"] = Value::from("A".repeat(30_001));
+    assert_answer(&event_name(&event), &run_value(&endpoint(), &event), &cors_error("payload_too_large", 413));
+}
+
 #[test]
 fn rejection_oversized_request() {
     let mut event = fixture("apigw-v2-jsonp-private");

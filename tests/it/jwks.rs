@@ -46,6 +46,10 @@ fn fetched_lazily_and_cached() {
     assert_eq!(check(&remote, "valid_es256"), Ok("user-2".into()));
     assert_eq!(check(&remote, "valid_rs256"), Ok("user-1".into()));
     assert_eq!(server.hits(), 1);
+    // Its Debug names the address and the lifetime, never a key.
+    let shown = format!("{remote:?}");
+    assert!(shown.starts_with("RemoteJwks") && shown.contains(&server.url) && shown.contains("ttl: "), "{shown}");
+    assert!(!shown.contains("\"n\"") && !shown.contains("AQAB"), "{shown}");
 }
 
 #[test]
