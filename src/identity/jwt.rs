@@ -243,6 +243,8 @@ pub fn verify(
     now: u64,
 ) -> Result<Verified, Refusal> {
     let refuse = |reason| Refusal::Unauthenticated(reason);
+    // Before any `decode` in the process (one atomic load after the first).
+    crate::identity::ring_provider::install();
     let claims = jsonwebtoken::decode::<UniqueClaims>(token, key, &validation(head.alg, rules))
         .map_err(|error| refusal_for(error.kind(), token, rules))?
         .claims
@@ -539,6 +541,10 @@ mod tests {
             (r#"{"sub":"u","exp":1e30}"#.to_string(), "token_bad_claims"),
             (format!(r#"{{"sub":"u","exp":{exp},"nbf":"soon"}}"#), "token_bad_claims"),
             (format!(r#"{{"sub":"u","exp":{exp},"nbf":null}}"#), "token_bad_claims"),
+            // nbf, which our code reads: negative, too large, at 2^64.
+            (format!(r#"{{"sub":"u","exp":{exp},"nbf":-1.5}}"#), "token_bad_claims"),
+            (format!(r#"{{"sub":"u","exp":{exp},"nbf":1e30}}"#), "token_bad_claims"),
+            (format!(r#"{{"sub":"u","exp":{exp},"nbf":18446744073709551616}}"#), "token_bad_claims"),
             (format!(r#"{{"sub":"u","exp":{}}}"#, now - 300), "token_expired"),
             (format!(r#"{{"sub":"u","exp":{exp},"nbf":{}}}"#, now + 300), "token_not_yet_valid"),
             // RFC 7519 §4: a claim named twice is refused, whichever claim it is.

@@ -16,9 +16,9 @@
 //! `decode`, which reaches ring through this provider.
 //! jsonwebtoken picks its provider once per process: a `decode` before
 //! [`install`] would fix a panicking placeholder for good. [`install`] is
-//! therefore called where the token path starts ([`crate::identity::jwt::keys_from_jwks`]
-//! and the `jwt` validator's constructor), so no caller (tests and benches skip
-//! `main`) can reach jsonwebtoken first.
+//! therefore called where the token path starts ([`crate::identity::jwt::keys_from_jwks`],
+//! the `jwt` validator's constructor and [`crate::identity::jwt::verify`] itself), so no
+//! caller (tests and benches skip `main`) can reach jsonwebtoken first.
 
 use std::sync::Once;
 
