@@ -47,6 +47,12 @@ rows = [
     ("node-es256-distinct", "/usr/bin/node", ["perf/node/bootstrap.mjs"], {"events": f"{work}/es256.jsonl"}, node),
     ("node-rs256-repeated", "/usr/bin/node", ["perf/node/bootstrap.mjs"], {"event": f"{work}/rs256-one.json"}, node),
 ]
+# The limit: the echo floor plus one ring signature check of the same tokens, in a process.
+limit_env = {"ECHO_JWKS": jwks}
+rows += [
+    ("limit-rs256", f"{target}/release/echo-verify", [], {"events": f"{work}/rs256.jsonl", "expect": "any"}, limit_env),
+    ("limit-es256", f"{target}/release/echo-verify", [], {"events": f"{work}/es256.jsonl", "expect": "any"}, limit_env),
+]
 if baseline:
     rows += [
         ("base-rs256-distinct", baseline, [], {"events": f"{work}/rs256.jsonl"}, ours),

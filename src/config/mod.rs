@@ -540,6 +540,8 @@ mod tests {
         assert_eq!(jwt(&[("JWT_ALGORITHMS", "RS256"), url, iss, aud]), Ok(()));
         let local = ("JWT_JWKS_URL", "http://127.0.0.1:1/jwks");
         assert_eq!(jwt(&[("JWT_ALGORITHMS", "RS256"), local, iss, aud]), Ok(()));
+        // Keys configured for an allow-list of HS algorithms only are a mistake, not ignored.
+        assert_eq!(jwt(&[("JWT_ALGORITHMS", "HS256"), ("JWT_SECRET", secret), url, iss, aud]), Err("JWT_JWKS"));
         // JWKS keys need both the issuer and the audience.
         assert_eq!(jwt(&[("JWT_ALGORITHMS", "RS256"), url]), Err("JWT_ISSUER"));
         assert_eq!(jwt(&[("JWT_ALGORITHMS", "ES256"), url, aud]), Err("JWT_ISSUER"));
