@@ -110,3 +110,37 @@ pub(crate) fn https_or_loopback(uri: &http::Uri) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::{CipherSuite, NamedGroup, SignatureScheme};
+
+    #[test]
+    fn the_provider_offers_only_what_public_servers_need() {
+        let p = tls_provider();
+        let suites: Vec<CipherSuite> = p.cipher_suites.iter().map(|s| s.suite()).collect();
+        assert_eq!(
+            suites,
+            [
+                CipherSuite::TLS13_AES_128_GCM_SHA256,
+                CipherSuite::TLS13_AES_256_GCM_SHA384,
+                CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+                CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+                CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+                CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+            ]
+        );
+        let groups: Vec<NamedGroup> = p.kx_groups.iter().map(|g| g.name()).collect();
+        assert_eq!(groups, [NamedGroup::secp256r1, NamedGroup::secp384r1]);
+        let schemes = p.signature_verification_algorithms.supported_schemes();
+        assert!(!schemes.contains(&SignatureScheme::ED25519), "{schemes:?}");
+        assert!(
+            schemes.contains(&SignatureScheme::RSA_PSS_SHA256)
+                && schemes.contains(&SignatureScheme::ECDSA_NISTP256_SHA256)
+        );
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(vec![0u8; 8].into());
+        assert!(p.key_provider.load_private_key(key).is_err(), "no client key is ever loaded");
+        assert!(client().is_some(), "the system's roots load");
+    }
+}
