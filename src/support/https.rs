@@ -139,8 +139,15 @@ mod tests {
             schemes.contains(&SignatureScheme::RSA_PSS_SHA256)
                 && schemes.contains(&SignatureScheme::ECDSA_NISTP256_SHA256)
         );
-        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(vec![0u8; 8].into());
-        assert!(p.key_provider.load_private_key(key).is_err(), "no client key is ever loaded");
+        // A throwaway P-256 key (SEC1 DER), which rustls's default provider would load.
+        let der = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            "MHcCAQEEIJ1FaXOw/Bl1P++8BDgBfcTsHS3JAuFtSXQbmnpPJIx2oAoGCCqGSM49AwEHoUQDQgAEs+fxwcwv+ksVrY5LNmunAojjsVwJHiwDyEaQ4jNzuMLyzhuWHOrDVl8qt4oH3b6AFSzDbNz+azvISSJQRpqx1w==",
+        )
+        .unwrap();
+        let key = || rustls::pki_types::PrivateKeyDer::Sec1(der.clone().into());
+        assert!(rustls::crypto::ring::default_provider().key_provider.load_private_key(key()).is_ok());
+        assert!(p.key_provider.load_private_key(key()).is_err(), "no client key is ever loaded");
         assert!(client().is_some(), "the system's roots load");
     }
 }
