@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey};
 
-use crate::identity::jwks::{self, KeySet, DEFAULT_TTL, MAX_TTL_SECONDS};
+use crate::identity::jwks::{self, KeySet, DEFAULT_MAX_STALE, DEFAULT_TTL, MAX_TTL_SECONDS};
 use crate::identity::jwt::{self, ClaimRules};
 use crate::identity::validators::AuthMode;
 
@@ -32,8 +32,10 @@ pub(crate) enum Jwks {
     /// `JWT_JWKS`, parsed.
     Inline(KeySet),
     /// `JWT_JWKS_URL`, fetched on first use and again after `ttl`
-    /// (`JWT_JWKS_TTL_SECONDS`; `None`: only for an unknown `kid`).
-    Url { url: http::Uri, ttl: Option<Duration> },
+    /// (`JWT_JWKS_TTL_SECONDS`; `None`: only for an unknown `kid`), and
+    /// dropped `max_stale` after the last successful fetch
+    /// (`JWT_JWKS_MAX_STALE_SECONDS`).
+    Url { url: http::Uri, ttl: Option<Duration>, max_stale: Duration },
 }
 
 /// `AUTH_MODE` (refused as `demo` when `DEPLOYMENT_ENVIRONMENT` says
@@ -42,7 +44,9 @@ pub(super) fn auth_mode(get: &impl Fn(&str) -> Option<String>) -> Result<AuthMod
     let production = || get("DEPLOYMENT_ENVIRONMENT").is_some_and(|v| is_production(&v));
     match get("AUTH_MODE").as_deref() {
         None | Some("jwt") => Ok(AuthMode::Jwt(Box::new(jwt_options(get)?))),
-        Some("authorizer") => Ok(AuthMode::Authorizer { user_id_claim: user_id_claim(get)? }),
+        Some("authorizer") => {
+            Ok(AuthMode::Authorizer { user_id_claim: user_id_claim(get)?, audience: get("JWT_AUDIENCE") })
+        }
         Some("demo") if production() => {
             Err(ConfigError::new("AUTH_MODE", "is demo, which is refused when DEPLOYMENT_ENVIRONMENT says production"))
         }
@@ -108,6 +112,17 @@ fn jwt_options(get: &impl Fn(&str) -> Option<String>) -> Result<JwtOptions, Conf
                 MAX_TTL_SECONDS,
                 &format!("must be a whole number of seconds from 0 to {MAX_TTL_SECONDS} (0: fetched once)"),
             )?,
+            max_stale: seconds(
+                get,
+                "JWT_JWKS_MAX_STALE_SECONDS",
+                DEFAULT_MAX_STALE,
+                MAX_TTL_SECONDS,
+                &format!("must be a whole number of seconds from 1 to {MAX_TTL_SECONDS}"),
+            )?
+            .ok_or(err(
+                "JWT_JWKS_MAX_STALE_SECONDS",
+                &format!("must be a whole number of seconds from 1 to {MAX_TTL_SECONDS}"),
+            ))?,
         },
         (None, None) if wants_keys => {
             return Err(err("JWT_JWKS_URL", "is not set (nor JWT_JWKS), and JWT_ALGORITHMS allows RS/PS/ES"))

@@ -83,13 +83,21 @@ impl Endpoint {
     fn build(settings: Settings, store: Option<Arc<dyn SecretStore>>) -> Self {
         let validator = match settings.auth {
             AuthMode::Demo => AuthMode::Demo,
-            AuthMode::Authorizer { user_id_claim } => AuthMode::Authorizer { user_id_claim },
+            AuthMode::Authorizer { user_id_claim, audience } => AuthMode::Authorizer { user_id_claim, audience },
             AuthMode::Jwt(jwt) => {
                 let JwtOptions { rules, secret, keys } = *jwt;
                 let keys = match keys {
                     Jwks::None => KeySource::None,
                     Jwks::Inline(keys) => KeySource::Inline(keys),
-                    Jwks::Url { url, ttl } => KeySource::Remote(Box::new(RemoteJwks::at(url).with_ttl(ttl))),
+                    Jwks::Url { url, ttl, max_stale } => {
+                        if ttl.is_none() {
+                            tracing::warn!(
+                                variable = "JWT_JWKS_TTL_SECONDS",
+                                "is 0: the JWKS is fetched once, so a key the provider withdraws keeps verifying for the life of this execution environment"
+                            );
+                        }
+                        KeySource::Remote(Box::new(RemoteJwks::at(url).with_ttl(ttl).with_max_stale(max_stale)))
+                    }
                 };
                 AuthMode::Jwt(Box::new(JwtValidator::new(rules, secret, keys)))
             }

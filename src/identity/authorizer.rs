@@ -8,18 +8,26 @@
 //! | HTTP API Lambda authorizer | `authorizer.lambda` (its context) | `sub`, else `principalId` |
 //! | REST API Lambda authorizer | `authorizer` (its context plus `principalId`) | `sub`, else `principalId` |
 //!
-//! No authorizer context, or one without a user id, is refused.
+//! No authorizer context, or one without a user id, is refused. With
+//! `JWT_AUDIENCE` set, the claims must name it as `jwt` mode requires
+//! ([`check_audience`]): a Cognito authorizer accepts an ID token of any app
+//! client of the pool.
 
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::error::{AuthFailure, Refusal};
+use crate::identity::jwt::check_audience;
 use crate::identity::user::{check_user_id, is_unverified, User, UserIdError};
 
 /// The user API Gateway verified, or a refusal. The id is the claim
 /// `user_id_claim` (`USER_ID_CLAIM`); with the default `sub`, a Lambda
 /// authorizer's `principalId` stands in when there is no `sub`.
-pub(crate) fn user_from_authorizer(authorizer: Option<&RawValue>, user_id_claim: &str) -> Result<User, Refusal> {
+pub(crate) fn user_from_authorizer(
+    authorizer: Option<&RawValue>,
+    user_id_claim: &str,
+    audience: Option<&str>,
+) -> Result<User, Refusal> {
     let raw = authorizer.ok_or(Refusal::Unauthenticated(AuthFailure::NoAuthorizerContext))?;
     let Ok(Value::Object(mut context)) = serde_json::from_str::<Value>(raw.get()) else {
         return Err(Refusal::Unauthenticated(AuthFailure::NoAuthorizerContext));
@@ -48,6 +56,9 @@ pub(crate) fn user_from_authorizer(authorizer: Option<&RawValue>, user_id_claim:
     if is_unverified(&claims, user_id_claim) {
         return Err(Refusal::Unauthenticated(AuthFailure::AuthorizerIdentityUnverified));
     }
+    if audience.is_some() {
+        check_audience(&claims, audience).map_err(Refusal::Unauthenticated)?;
+    }
     Ok(User { id, claims })
 }
 
@@ -68,14 +79,14 @@ mod tests {
 
     fn user(json: &str) -> Result<User, Refusal> {
         let raw: Box<RawValue> = serde_json::from_str(json).unwrap();
-        user_from_authorizer(Some(&raw), "sub")
+        user_from_authorizer(Some(&raw), "sub", None)
     }
 
     #[test]
     fn an_unverified_email_is_not_an_identity() {
         let by_email = |json: &str| {
             let raw: Box<RawValue> = serde_json::from_str(json).unwrap();
-            user_from_authorizer(Some(&raw), "email").map(|u| u.id).map_err(|r| r.log_reason())
+            user_from_authorizer(Some(&raw), "email", None).map(|u| u.id).map_err(|r| r.log_reason())
         };
         assert_eq!(by_email(r#"{"claims":{"email":"a@b","email_verified":"true"}}"#), Ok("a@b".into()));
         assert_eq!(by_email(r#"{"jwt":{"claims":{"email":"a@b","email_verified":true}}}"#), Ok("a@b".into()));
@@ -99,8 +110,31 @@ mod tests {
     }
 
     #[test]
+    fn with_an_audience_the_claims_must_name_it() {
+        let by = |json: &str| {
+            let raw: Box<RawValue> = serde_json::from_str(json).unwrap();
+            user_from_authorizer(Some(&raw), "sub", Some("app")).map(|u| u.id).map_err(|r| r.log_reason())
+        };
+        assert_eq!(by(r#"{"claims":{"sub":"u","aud":"app","token_use":"id"}}"#), Ok("u".into()));
+        assert_eq!(by(r#"{"jwt":{"claims":{"sub":"u","client_id":"app","token_use":"access"}}}"#), Ok("u".into()));
+        assert_eq!(by(r#"{"claims":{"sub":"u","aud":"partner","token_use":"id"}}"#), Err("token_wrong_audience"));
+        assert_eq!(
+            by(r#"{"claims":{"sub":"u","client_id":"partner","token_use":"access"}}"#),
+            Err("token_without_audience")
+        );
+        assert_eq!(by(r#"{"claims":{"sub":"u","client_id":"app","token_use":"id"}}"#), Err("token_without_audience"));
+        assert_eq!(by(r#"{"claims":{"sub":"u","aud":"app","token_use":"refresh"}}"#), Err("token_wrong_use"));
+        // The HTTP API's flattened list is not split (a comma or space may be in a name).
+        assert_eq!(by(r#"{"jwt":{"claims":{"sub":"u","aud":"[app other]"}}}"#), Err("token_wrong_audience"));
+        assert_eq!(by(r#"{"principalId":"u"}"#), Err("token_without_audience"));
+    }
+
+    #[test]
     fn refusals() {
-        assert_eq!(user_from_authorizer(None, "sub"), Err(Refusal::Unauthenticated(AuthFailure::NoAuthorizerContext)));
+        assert_eq!(
+            user_from_authorizer(None, "sub", None),
+            Err(Refusal::Unauthenticated(AuthFailure::NoAuthorizerContext))
+        );
         for bad in [r#"{}"#, r#"{"jwt":{"claims":{}}}"#, r#"{"claims":{"sub":""}}"#, r#"{"principalId":5}"#, "[]"] {
             assert!(user(bad).is_err(), "{bad}");
         }

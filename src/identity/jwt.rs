@@ -416,41 +416,55 @@ fn check_recipient(claims: &Map<String, Value>, rules: &ClaimRules) -> Result<()
             }
         }
     }
+    check_audience(claims, rules.audience.as_deref()).map_err(Refusal::Unauthenticated)
+}
+
+/// Who the token was minted for, as `jwt` mode and (with `JWT_AUDIENCE`
+/// set) `authorizer` mode decide it: `token_use`, when present, is `id` or
+/// `access`; with an audience, `aud` names it, or there is no `aud` and the
+/// token is a Cognito access token whose `client_id` is it; without one,
+/// no `aud` at all.
+pub(crate) fn check_audience(claims: &Map<String, Value>, audience: Option<&str>) -> Result<(), AuthFailure> {
     let token_use = match claims.get("token_use") {
         None => None,
         Some(Value::String(u)) if u == "id" || u == "access" => Some(u.as_str()),
-        Some(_) => return refuse(AuthFailure::TokenWrongUse),
+        Some(_) => return Err(AuthFailure::TokenWrongUse),
     };
     let aud = claims.get("aud");
-    let well_formed = match aud {
-        Some(Value::String(_)) => true,
-        Some(Value::Array(list)) => list.iter().all(Value::is_string),
+    let names_it = |audience: &str| match aud {
+        Some(Value::String(a)) => a == audience,
+        Some(Value::Array(list)) => list.iter().all(Value::is_string) && list.iter().any(|a| a == audience),
         _ => false,
     };
-    match (&rules.audience, aud) {
-        (None, None) => {}
-        (None, Some(_)) => return refuse(AuthFailure::TokenUnexpectedAudience),
-        (Some(_), Some(_)) if well_formed => {}
+    match (audience, aud) {
+        (None, None) => Ok(()),
+        (None, Some(_)) => Err(AuthFailure::TokenUnexpectedAudience),
+        (Some(audience), _) if names_it(audience) => Ok(()),
         (Some(audience), None | Some(Value::Null)) => {
             let client_id = claims.get("client_id").and_then(Value::as_str);
-            if token_use != Some("access") || client_id != Some(audience.as_str()) {
-                return refuse(AuthFailure::TokenWithoutAudience);
+            if token_use == Some("access") && client_id == Some(audience) {
+                Ok(())
+            } else {
+                Err(AuthFailure::TokenWithoutAudience)
             }
         }
         (Some(audience), Some(received)) => {
-            tracing::info!(expected = audience.as_str(), received = %shown(received), "token audience does not name JWT_AUDIENCE");
-            return refuse(AuthFailure::TokenWrongAudience);
+            tracing::info!(expected = audience, received = %shown(received), "token audience does not name JWT_AUDIENCE");
+            Err(AuthFailure::TokenWrongAudience)
         }
     }
-    Ok(())
 }
 
 /// A claim's value for a log line: its JSON, cut at 200 characters.
 fn shown(value: &Value) -> String {
-    let text = value.to_string();
-    match text.char_indices().nth(200) {
+    capped(&value.to_string(), 200)
+}
+
+/// An unverified value for a log line: cut at `max` characters.
+pub(crate) fn capped(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
         Some((at, _)) => format!("{}…", &text[..at]),
-        None => text,
+        None => text.to_owned(),
     }
 }
 

@@ -5,7 +5,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
 
 use crate::error::Refusal;
-use crate::identity::user::{check_user_id, User};
+use crate::identity::user::{check_user_id, is_unverified, User};
 use crate::support::json_text;
 
 /// Which claims become `user_info`, in order (`USER_INFO_CLAIMS`).
@@ -18,8 +18,16 @@ impl UserInfoClaims {
         Self(list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
     }
 
+    /// The configured claims the user has; `email` and `phone_number` only
+    /// once their `*_verified` flag is true (a user can set them to anything).
     fn select<'u>(&self, user: &'u User) -> UserInfo<'_, 'u> {
-        UserInfo(self.0.iter().filter_map(|name| user.claims.get(name).map(|v| (name.as_str(), v))).collect())
+        UserInfo(
+            self.0
+                .iter()
+                .filter(|name| !is_unverified(&user.claims, name))
+                .filter_map(|name| user.claims.get(name).map(|v| (name.as_str(), v)))
+                .collect(),
+        )
     }
 }
 

@@ -107,6 +107,8 @@ pub(crate) enum AuthMode<J> {
     Authorizer {
         /// `USER_ID_CLAIM` (default `sub`).
         user_id_claim: String,
+        /// `JWT_AUDIENCE`: when set, the claims must name it.
+        audience: Option<String>,
     },
 }
 
@@ -126,8 +128,8 @@ impl UserValidator for AuthMode<JwtValidator> {
         match self {
             Self::Demo => Ok(DEMO_USER.clone()),
             Self::Jwt(jwt) => jwt.validate(credentials).await,
-            Self::Authorizer { user_id_claim } => {
-                user_from_authorizer(credentials.authorizer, user_id_claim).map(Arc::new)
+            Self::Authorizer { user_id_claim, audience } => {
+                user_from_authorizer(credentials.authorizer, user_id_claim, audience.as_deref()).map(Arc::new)
             }
         }
     }

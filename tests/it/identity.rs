@@ -289,11 +289,12 @@ fn user_id_claim_feeds_presence_signin_and_sub_rules() {
     // A list claim in a rule.
     assert_eq!(run(&e, &jsonp_event("presence-group-sales-x", Some(&t))).2["reason"], "channel_not_allowed");
     let (status, body, _) = run(&e, &jsonp_event("presence-group-staff-x", Some(&t)));
-    let data = r#"{"user_id":"ada.lovelace","user_info":{"email":"ada@example.com"}}"#;
+    // The token's email carries no `email_verified`: it is left out of what is signed.
+    let data = r#"{"user_id":"ada.lovelace"}"#;
     let expected = json!({"auth": signature(&format!("1.2:presence-group-staff-x:{data}")), "channel_data": data});
     assert_eq!((status, body), (200, script(&expected.to_string())));
     let (_, body, line) = run(&e, &signin_event(&t));
-    let user_data = r#"{"id":"ada.lovelace","user_info":{"email":"ada@example.com"}}"#;
+    let user_data = r#"{"id":"ada.lovelace"}"#;
     let expected = json!({"auth": signature(&format!("1.2::user::{user_data}")), "user_data": user_data});
     assert_eq!((body, line["reason"].as_str()), (script(&expected.to_string()), Some("ok")));
     // Values outside the user-id rules are refused, never signed.
@@ -526,7 +527,7 @@ fn ajax_bearer_token_and_its_absence() {
 
 #[test]
 fn authorizer_mode_with_rest_and_http_api_events() {
-    let e = endpoint(&[("AUTH_MODE", "authorizer".into())]);
+    let e = endpoint(&[("AUTH_MODE", "authorizer".into()), ("JWT_AUDIENCE", String::new())]);
     // HTTP API JWT authorizer.
     let mut v2 = jsonp_event("private-user-u9", None);
     v2["requestContext"]["authorizer"] = json!({"jwt": {"claims": {"sub": "u9", "name": "Nine"}, "scopes": null}});
@@ -545,7 +546,11 @@ fn authorizer_mode_with_rest_and_http_api_events() {
 
 #[test]
 fn authorizer_fixtures_through_the_handler() {
-    let e = endpoint(&[("AUTH_MODE", "authorizer".into()), ("CHANNEL_RULES", "private-*".into())]);
+    let e = endpoint(&[
+        ("AUTH_MODE", "authorizer".into()),
+        ("JWT_AUDIENCE", String::new()),
+        ("CHANNEL_RULES", "private-*".into()),
+    ]);
     // The fixtures' channel is not the users' own: allowed by `private-*`, signed for the fixture's socket.
     let (status, body, line) = run(&e, &fixture("apigw-v2-ajax-jwt-authorizer"));
     assert_eq!((status, line["reason"].as_str()), (200, Some("ok")));
@@ -560,9 +565,77 @@ fn authorizer_fixtures_through_the_handler() {
     assert_eq!((status, line["reason"].as_str()), (401, Some("token_malformed")));
 }
 
+/// `email` and `phone_number` are signed into `user_info` only once verified:
+/// a user can set them to anything (e.g. `ceo@victim.example`).
+#[test]
+fn unverified_contacts_stay_out_of_user_info() {
+    let e = endpoint(&[
+        ("AUTH_MODE", "authorizer".into()),
+        ("JWT_AUDIENCE", String::new()),
+        ("USER_INFO_CLAIMS", "name,email,phone_number".into()),
+    ]);
+    let presence = |claims: Value| {
+        let mut event = jsonp_event("presence-room-x", None);
+        event["requestContext"]["authorizer"] = json!({ "claims": claims });
+        let (status, body, line) = run(&e, &event);
+        assert_eq!((status, line["reason"].as_str()), (200, Some("ok")), "{body}");
+        let answer: Value = serde_json::from_str(&body[body.find("({").unwrap() + 1..body.len() - 2]).unwrap();
+        answer["channel_data"].as_str().unwrap().to_owned()
+    };
+    let claims = json!({"sub": "u1", "name": "A", "email": "ceo@victim.example", "phone_number": "+15550100"});
+    assert_eq!(presence(claims.clone()), r#"{"user_id":"u1","user_info":{"name":"A"}}"#);
+    let mut verified = claims.clone();
+    verified["email_verified"] = json!("true");
+    verified["phone_number_verified"] = json!(true);
+    assert_eq!(
+        presence(verified),
+        r#"{"user_id":"u1","user_info":{"name":"A","email":"ceo@victim.example","phone_number":"+15550100"}}"#
+    );
+    let mut unflagged = claims;
+    unflagged["email_verified"] = json!("false");
+    unflagged["phone_number_verified"] = json!("yes");
+    assert_eq!(presence(unflagged), r#"{"user_id":"u1","user_info":{"name":"A"}}"#);
+}
+
+/// Authorizer mode with `JWT_AUDIENCE`: a Cognito authorizer passes ID tokens
+/// of every app client of the pool, so the function checks the audience itself.
+#[test]
+fn the_authorizer_mode_checks_the_audience() {
+    let e = endpoint(&[
+        ("AUTH_MODE", "authorizer".into()),
+        ("JWT_AUDIENCE", "web-client".into()),
+        ("CHANNEL_RULES", "private-*".into()),
+    ]);
+    let ajax = |claims: Value| {
+        let mut event = fixture("apigw-v1-jsonp-cognito-authorizer");
+        event["requestContext"]["authorizer"] = json!({ "claims": claims });
+        let (status, _, line) = run(&e, &event);
+        (status, line["reason"].as_str().unwrap().to_owned())
+    };
+    let id = |aud: &str| json!({"sub": "user-1", "aud": aud, "token_use": "id"});
+    assert_eq!(ajax(id("web-client")).1, "ok");
+    assert_eq!(ajax(id("partner-client")).1, "token_wrong_audience");
+    let access = |client: &str| json!({"sub": "user-1", "client_id": client, "token_use": "access"});
+    assert_eq!(ajax(access("web-client")).1, "ok");
+    assert_eq!(ajax(access("partner-client")).1, "token_without_audience");
+    // Without JWT_AUDIENCE, as before: any app client's token.
+    let open = endpoint(&[
+        ("AUTH_MODE", "authorizer".into()),
+        ("JWT_AUDIENCE", String::new()),
+        ("CHANNEL_RULES", "private-*".into()),
+    ]);
+    let mut event = fixture("apigw-v1-jsonp-cognito-authorizer");
+    event["requestContext"]["authorizer"] = json!({"claims": id("partner-client")});
+    assert_eq!(run(&open, &event).2["reason"], "ok");
+}
+
 #[test]
 fn user_info_over_one_kilobyte_is_refused() {
-    let e = endpoint(&[("AUTH_MODE", "authorizer".into()), ("USER_INFO_CLAIMS", "name".into())]);
+    let e = endpoint(&[
+        ("AUTH_MODE", "authorizer".into()),
+        ("JWT_AUDIENCE", String::new()),
+        ("USER_INFO_CLAIMS", "name".into()),
+    ]);
     let mut event = jsonp_event("presence-room-x", None);
     event["requestContext"]["authorizer"] = json!({"jwt": {"claims": {"sub": "u1", "name": "n".repeat(1100)}}});
     let (status, body, line) = run(&e, &event);
@@ -639,6 +712,7 @@ fn an_unverified_email_is_never_an_identity() {
     // Through an API Gateway authorizer (Cognito passes claims as strings).
     let e = endpoint(&[
         ("AUTH_MODE", "authorizer".into()),
+        ("JWT_AUDIENCE", String::new()),
         ("USER_ID_CLAIM", "email".into()),
         ("CHANNEL_RULES", "private-user-{sub}".into()),
     ]);

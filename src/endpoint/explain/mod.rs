@@ -232,10 +232,10 @@ async fn user_of(endpoint: &Endpoint, asker: &Asker, out: &mut String) -> Result
             };
             let user = match &endpoint.validator {
                 AuthMode::Jwt(jwt) => jwt::user_from_claims(claims, &jwt.rules.user_id_claim),
-                AuthMode::Authorizer { user_id_claim } => {
+                AuthMode::Authorizer { user_id_claim, audience } => {
                     let context = serde_json::value::to_raw_value(&serde_json::json!({ "claims": claims }))
                         .map_err(|_| Verdict::BadInput)?;
-                    user_from_authorizer(Some(&context), user_id_claim)
+                    user_from_authorizer(Some(&context), user_id_claim, audience.as_deref())
                 }
                 AuthMode::Demo => {
                     let _ = writeln!(out, "claims: ignored (AUTH_MODE=demo: every request is the demo user)");
