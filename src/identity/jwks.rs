@@ -13,7 +13,10 @@
 //! naming a `kid` the set lacks causes a fetch too, at most once a minute.
 //! Every fetch gives up after 2 s. When the endpoint is down, the cached set
 //! stays in use (logged once per outage, tried again after a lifetime or a
-//! minute, whichever is sooner) and unknown keys fail closed.
+//! minute, whichever is sooner) and unknown keys fail closed, for at most
+//! `JWT_JWKS_MAX_STALE_SECONDS` (default an hour) after the fetch that
+//! brought it: then the set is dropped and RSA/EC tokens are refused
+//! (`jwks_unavailable`), cached ones too, until a fetch succeeds.
 //!
 //! Each key carries a fingerprint ([`KeyId`]); the verified-token cache
 //! remembers which key verified each token and uses an entry only while that
@@ -39,7 +42,9 @@ pub(crate) const FETCH_TIMEOUT: Duration = Duration::from_secs(2);
 pub(crate) const REFETCH_INTERVAL: Duration = Duration::from_secs(60);
 /// `JWT_JWKS_TTL_SECONDS` when unset: five minutes, as the secret's.
 pub(crate) const DEFAULT_TTL: Duration = Duration::from_secs(300);
-/// The largest `JWT_JWKS_TTL_SECONDS` accepted: a day.
+/// `JWT_JWKS_MAX_STALE_SECONDS` when unset: an hour.
+pub(crate) const DEFAULT_MAX_STALE: Duration = Duration::from_secs(3600);
+/// The largest `JWT_JWKS_TTL_SECONDS` (and `JWT_JWKS_MAX_STALE_SECONDS`) accepted: a day.
 pub(crate) const MAX_TTL_SECONDS: u64 = 86_400;
 /// Largest JWKS document accepted.
 pub(crate) const MAX_JWKS_BYTES: usize = 256 * 1024;
@@ -87,6 +92,7 @@ impl KeySource {
 pub struct RemoteJwks {
     url: http::Uri,
     refetch_interval: Duration,
+    max_stale: Duration,
     keys: Refreshing<Vec<VerificationKey>, FetchError>,
 }
 
@@ -108,8 +114,14 @@ enum FetchError {
 
 /// The key set's cell: stale after `ttl`; after a failed refresh, tried
 /// again one lifetime or one refetch interval later, whichever is sooner.
-fn cell(ttl: Option<Duration>, refetch_interval: Duration) -> Refreshing<Vec<VerificationKey>, FetchError> {
+/// Without a lifetime (fetched once) the set is never refreshed, so never dropped.
+fn cell(
+    ttl: Option<Duration>,
+    refetch_interval: Duration,
+    max_stale: Duration,
+) -> Refreshing<Vec<VerificationKey>, FetchError> {
     Refreshing::new(ttl, ttl.map_or(refetch_interval, |ttl| ttl.min(refetch_interval)))
+        .with_max_stale(ttl.map(|ttl| max_stale.max(ttl)))
 }
 
 /// The log lines of a fetch (never the keys).
@@ -148,12 +160,20 @@ impl RemoteJwks {
 
     /// The same for an address [`jwks_url`] accepted.
     pub(crate) fn at(url: http::Uri) -> Self {
-        Self { url, refetch_interval: REFETCH_INTERVAL, keys: cell(Some(DEFAULT_TTL), REFETCH_INTERVAL) }
+        let keys = cell(Some(DEFAULT_TTL), REFETCH_INTERVAL, DEFAULT_MAX_STALE);
+        Self { url, refetch_interval: REFETCH_INTERVAL, max_stale: DEFAULT_MAX_STALE, keys }
     }
 
     /// The same with another lifetime (`None`: fetched once per environment).
     pub fn with_ttl(mut self, ttl: Option<Duration>) -> Self {
-        self.keys = cell(ttl, self.refetch_interval);
+        self.keys = cell(ttl, self.refetch_interval, self.max_stale);
+        self
+    }
+
+    /// The same with another longest use of a set no fetch has confirmed.
+    pub fn with_max_stale(mut self, max_stale: Duration) -> Self {
+        self.max_stale = max_stale;
+        self.keys = cell(self.keys.ttl(), self.refetch_interval, max_stale);
         self
     }
 
@@ -161,7 +181,7 @@ impl RemoteJwks {
     #[cfg(any(test, feature = "testing"))]
     pub fn with_refetch_interval(mut self, interval: Duration) -> Self {
         self.refetch_interval = interval;
-        self.keys = cell(self.keys.ttl(), interval);
+        self.keys = cell(self.keys.ttl(), interval, self.max_stale);
         self
     }
 
@@ -179,7 +199,7 @@ impl RemoteJwks {
         let unknown = || {
             tracing::warn!(
                 reason = AuthFailure::TokenUnknownKey.as_str(),
-                kid = head.kid.as_deref().unwrap_or(""),
+                kid = crate::identity::jwt::capped(head.kid.as_deref().unwrap_or(""), 64),
                 "no key of the JWKS in force fits the token (a fetch for it is allowed once a minute)"
             );
             Refusal::Unauthenticated(AuthFailure::TokenUnknownKey)

@@ -7,7 +7,9 @@
 //! - **Stale** (older than the lifetime): the request that finds it so loads
 //!   it again before it answers, while requests arriving meanwhile keep the
 //!   value in force (never two loads at once). A failed refresh keeps the
-//!   value in force; the next try is `retry` later.
+//!   value in force; the next try is `retry` later. With a `max_stale`, a
+//!   value no load has confirmed for that long is dropped: the next request
+//!   loads as on first use, and a failure is the request's.
 //! - **Out of turn** ([`Refreshing::reload`], a JWKS key the set lacks): waits
 //!   for a load in flight and uses what it brought, else loads, at most once
 //!   per interval.
@@ -49,6 +51,8 @@ pub(crate) struct Refreshing<T, E> {
     ttl: Option<Duration>,
     /// Least time between a failed refresh and the next.
     retry: Duration,
+    /// Longest a value stays in force after the load that brought it (`None`: no limit).
+    max_stale: Option<Duration>,
     state: Mutex<State<T, E>>,
     loading: tokio::sync::Mutex<()>,
 }
@@ -56,6 +60,8 @@ pub(crate) struct Refreshing<T, E> {
 #[derive(Debug)]
 struct State<T, E> {
     value: Option<Arc<T>>,
+    /// When the value in force was loaded.
+    loaded: Option<Instant>,
     /// When the value in force is due for a refresh (`None`: never).
     due: Option<Instant>,
     /// When the last load started.
@@ -72,8 +78,15 @@ impl<T, E: Clone> Refreshing<T, E> {
     /// Nothing loaded yet; stale `ttl` after each load (`None`: never), and
     /// tried again `retry` after a failed refresh.
     pub(crate) fn new(ttl: Option<Duration>, retry: Duration) -> Self {
-        let state = State { value: None, due: None, attempted: None, loads: 0, last_error: None, down: false };
-        Self { ttl, retry, state: Mutex::new(state), loading: tokio::sync::Mutex::new(()) }
+        let state =
+            State { value: None, loaded: None, due: None, attempted: None, loads: 0, last_error: None, down: false };
+        Self { ttl, retry, max_stale: None, state: Mutex::new(state), loading: tokio::sync::Mutex::new(()) }
+    }
+
+    /// The same, with values dropped `max_stale` after the load that brought them.
+    pub(crate) fn with_max_stale(mut self, max_stale: Option<Duration>) -> Self {
+        self.max_stale = max_stale;
+        self
     }
 
     /// The lifetime.
@@ -81,9 +94,17 @@ impl<T, E: Clone> Refreshing<T, E> {
         self.ttl
     }
 
+    /// The state, with a value past `max_stale` dropped.
     fn state(&self) -> MutexGuard<'_, State<T, E>> {
         // Nothing is left half-done under this lock: keep going after a panic.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let (Some(max), Some(loaded)) = (self.max_stale, state.loaded) {
+            if loaded.elapsed() >= max {
+                state.value = None;
+                state.loaded = None;
+            }
+        }
+        state
     }
 
     /// The value in force, without loading anything.
@@ -172,6 +193,7 @@ impl<T, E: Clone> Refreshing<T, E> {
             Ok(value) => {
                 let value = Arc::new(value);
                 state.value = Some(value.clone());
+                state.loaded = Some(Instant::now());
                 state.due = self.ttl.map(|ttl| Instant::now() + ttl);
                 state.last_error = None;
                 let recovered = std::mem::replace(&mut state.down, false);

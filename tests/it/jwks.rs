@@ -331,6 +331,29 @@ fn a_refresh_that_fails_keeps_the_set_in_force() {
     assert_eq!(server.hits(), 3);
 }
 
+/// During an outage the cached set stays in force for at most
+/// `JWT_JWKS_MAX_STALE_SECONDS` after the fetch that brought it; then every
+/// RSA/EC token is refused, a cached one too, until a fetch succeeds.
+#[test]
+fn a_set_no_fetch_confirms_is_dropped_after_the_stale_limit() {
+    let t = tokens();
+    let server = Server::start(&t["jwks"]);
+    let remote = RemoteJwks::new(&server.url)
+        .unwrap()
+        .with_ttl(Some(Duration::from_secs(1)))
+        .with_max_stale(Duration::from_secs(2));
+    let v = validator(remote);
+    assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()));
+    *server.up.lock().unwrap() = false;
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()), "within the limit the set stays in force");
+    std::thread::sleep(Duration::from_millis(1000));
+    assert_eq!(validate(&v, "valid_rs256"), Err("jwks_unavailable".into()), "the cached token too");
+    assert_eq!(validate(&v, "valid_es256"), Err("jwks_unavailable".into()));
+    *server.up.lock().unwrap() = true;
+    assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()), "the next successful fetch ends it");
+}
+
 #[test]
 fn a_zero_lifetime_fetches_once() {
     let t = tokens();
@@ -414,4 +437,68 @@ fn an_outage_is_logged_once() {
     assert_eq!(log.matches("JWKS fetch failed").count(), 1, "{log}");
     assert_eq!(log.matches("the endpoint answers again").count(), 1, "{log}");
     assert!(log.contains("\"JWKS fetched\""), "{log}");
+}
+
+/// `JWT_JWKS_TTL_SECONDS=0` (fetched once) is warned at cold start: a
+/// withdrawn key then verifies for the environment's life.
+/// `JWT_JWKS_MAX_STALE_SECONDS` is checked like the lifetime.
+#[test]
+fn a_zero_lifetime_is_warned_and_the_stale_limit_checked() {
+    use pusher_auth_lambda::logging::Captured;
+    use pusher_auth_lambda::Settings;
+    let vars = |ttl: &'static str, stale: &'static str| {
+        let t = tokens();
+        vec![
+            ("PUSHER_KEY", "k".to_owned()),
+            ("PUSHER_SECRET", "s".to_owned()),
+            ("JWT_ALGORITHMS", "RS256".to_owned()),
+            ("JWT_JWKS_URL", "https://idp.example.com/jwks.json".to_owned()),
+            ("JWT_ISSUER", t["issuer"].as_str().unwrap().to_owned()),
+            ("JWT_AUDIENCE", "app".to_owned()),
+            ("CHANNEL_RULES", "private-*".to_owned()),
+            ("JWT_JWKS_TTL_SECONDS", ttl.to_owned()),
+            ("JWT_JWKS_MAX_STALE_SECONDS", stale.to_owned()),
+        ]
+    };
+    let log = |ttl| {
+        let captured = Captured::default();
+        tracing::subscriber::with_default(captured.subscriber(tracing::Level::INFO), || {
+            crate::helpers::endpoint_from(&vars(ttl, ""));
+        });
+        captured.text()
+    };
+    assert!(log("0").contains("JWT_JWKS_TTL_SECONDS"), "{}", log("0"));
+    assert!(!log("300").contains("JWT_JWKS_TTL_SECONDS"));
+    for bad in ["0", "-1", "86401", "1h"] {
+        let v = vars("300", bad);
+        let lookup = |name: &str| v.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()).filter(|v| !v.is_empty());
+        let error = Settings::from_lookup(lookup).unwrap_err();
+        assert_eq!(error.variable, "JWT_JWKS_MAX_STALE_SECONDS", "{bad}");
+    }
+}
+
+/// An unknown `kid` is logged cut to 64 characters: it is unverified input.
+#[test]
+fn an_unknown_kid_is_logged_capped() {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    use pusher_auth_lambda::logging::Captured;
+    use pusher_auth_lambda::testing::{Credentials, UserValidator};
+    let server = Server::start(&tokens()["jwks"]);
+    let v = validator(RemoteJwks::new(&server.url).unwrap());
+    let kid = "k".repeat(2000);
+    let token = format!(
+        "{}.{}.{}",
+        URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"RS256","kid":"{kid}"}}"#)),
+        URL_SAFE_NO_PAD.encode(r#"{"sub":"u"}"#),
+        URL_SAFE_NO_PAD.encode([7u8; 256])
+    );
+    let captured = Captured::default();
+    let refusal = tracing::subscriber::with_default(captured.subscriber(tracing::Level::INFO), || {
+        let credentials = Credentials { token: Some(&token), ..Default::default() };
+        runtime().block_on(v.validate(credentials)).unwrap_err()
+    });
+    let log = captured.text();
+    assert_eq!(refusal.log_reason(), "token_unknown_key", "{log}");
+    assert!(log.contains(&"k".repeat(64)) && !log.contains(&"k".repeat(65)), "{log}");
 }
