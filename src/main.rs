@@ -105,8 +105,10 @@ async fn serve() -> ExitCode {
             tracing::error!(variable = error.variable, "{error}");
             // Under `cargo lambda watch` (which starts the function with `cargo
             // run`) a failed cold start leaves every local request hanging:
-            // answer each with the error instead. On AWS the init fails.
-            if std::env::var_os("CARGO_MANIFEST_DIR").is_some() {
+            // answer each with the error instead. On AWS, which sets the
+            // reserved AWS_LAMBDA_INITIALIZATION_TYPE, the init fails.
+            let local = std::env::var_os("AWS_LAMBDA_INITIALIZATION_TYPE").is_none();
+            if local && std::env::var_os("CARGO_MANIFEST_DIR").is_some() {
                 return answer_every_request_with(&error).await;
             }
             return ExitCode::FAILURE;

@@ -180,7 +180,8 @@ fn parse_rule(text: &str) -> Result<Rule, RuleError> {
     }
     // Channel names may contain commas, so rules are separated by white space;
     // a comma followed by a rule's start is a list written the wrong way.
-    if [",private-", ",presence-"].iter().any(|start| text.contains(start)) {
+    // A rule ending in one is the same list with a space after each comma.
+    if [",private-", ",presence-"].iter().any(|start| text.contains(start)) || text.ends_with(',') {
         return Err(err(
             "has a ',' before private- or presence-: separate rules with spaces (a comma is valid inside a channel name), e.g. CHANNEL_RULES='private-* presence-*'",
         ));
@@ -790,6 +791,7 @@ mod tests {
             ("private-a/b", "has a character that is not valid in channel names (letters, digits, _-=@,.; and * {claim})"),
             ("private-'a'", "has a quote: write the rules without quotes, separated by spaces"),
             ("private-*,presence-*", "has a ',' before private- or presence-: separate rules with spaces (a comma is valid inside a channel name), e.g. CHANNEL_RULES='private-* presence-*'"),
+            ("private-user-{sub},", "has a ',' before private- or presence-: separate rules with spaces (a comma is valid inside a channel name), e.g. CHANNEL_RULES='private-* presence-*'"),
             ("user-*", "must start with private-, private-encrypted- or presence-"),
             ("private-{a}*", "has a {claim} next to '*' or another {claim}: nothing delimits its value"),
             ("private-*-{a}-*", "has a {claim} with '*' on both sides: its value would be ambiguous"),

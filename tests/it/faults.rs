@@ -189,3 +189,33 @@ fn events_beyond_the_limits_are_refused_and_the_next_served() {
     assert!(error(&request_id(4)).unwrap().contains("UnsupportedEvent"), "deep nesting is refused, not recursed into");
     assert!(signed(&by_id(&request_id(5)).unwrap()), "the next invocation is served");
 }
+
+/// A configuration error under `cargo lambda watch` (which sets
+/// `CARGO_MANIFEST_DIR`) answers every request with the error; on AWS (which
+/// sets `AWS_LAMBDA_INITIALIZATION_TYPE`) the same variable does not keep a
+/// broken function up: the init fails.
+#[test]
+fn a_configuration_error_is_served_only_off_aws() {
+    let start = |on_aws: bool| {
+        let api = start(Options { events: vec![allowed_event()], ..Options::default() });
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pusher-auth"));
+        lambda_environment(&mut command, &api.address, "info")
+            .env("AUTH_MODE", "demo")
+            .env("CHANNEL_RULES", "user-*")
+            .env("CARGO_MANIFEST_DIR", env!("CARGO_MANIFEST_DIR"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if on_aws {
+            command.env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand");
+        }
+        Function { child: command.spawn().unwrap(), seen: api.seen }
+    };
+    let mut local = start(false);
+    local.wait_answers(1);
+    let (seen, _) = local.stop();
+    let (status, body) = proxy(&seen.responses[0].1);
+    assert_eq!(status, 500);
+    assert!(body.contains("CHANNEL_RULES"), "{body}");
+    let (code, seen, log) = start(true).wait_exit();
+    assert_eq!((code, seen.answered), (Some(1), 0), "{log}");
+}
