@@ -10,7 +10,6 @@ use crate::identity::user_info::{presence_channel_data, signin_user_data};
 use crate::identity::validators::{Credentials, UserValidator};
 use crate::pusher::names::{ChannelKind, ChannelName, SocketId};
 use crate::secrets::AppSecrets;
-use crate::support::json_text;
 use crate::web::params::AuthParams;
 use crate::web::request::Route;
 use crate::web::response::AuthBody;
@@ -25,6 +24,32 @@ enum Decision {
     Repeated,
     /// Signed, or refused for this channel alone.
     Answered(Result<AuthBody, Refusal>),
+}
+
+/// One channel of a batch's answer: `{"status":200,"data":{…}}` or `{"status":<refusal status>}`.
+#[derive(serde::Serialize)]
+struct BatchEntry<'a> {
+    status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a AuthBody>,
+}
+
+impl<'a> From<&'a Result<AuthBody, Refusal>> for BatchEntry<'a> {
+    fn from(signed: &'a Result<AuthBody, Refusal>) -> Self {
+        match signed {
+            Ok(body) => Self { status: 200, data: Some(body) },
+            Err(refusal) => Self { status: refusal.status(), data: None },
+        }
+    }
+}
+
+/// A batch's answer: an object keyed by channel name, in the order asked.
+struct Batch<'a>(Vec<(&'a str, BatchEntry<'a>)>);
+
+impl serde::Serialize for Batch<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(channel, entry)| (channel, entry)))
+    }
 }
 
 /// What an authorization produced: one answer, or a batch's JSON object.
@@ -156,28 +181,11 @@ impl Endpoint {
             };
             decisions.push(decision);
         }
-        let mut json = String::with_capacity(64 + 160 * decisions.len());
-        json.push('{');
-        for (channel, decision) in &decisions {
-            let (Some(channel), Decision::Answered(signed)) = (channel, decision) else { continue };
-            if json.len() > 1 {
-                json.push(',');
-            }
-            json_text::push_string(&mut json, channel.as_str());
-            match signed {
-                Ok(body) => {
-                    json.push_str(":{\"status\":200,\"data\":");
-                    json.push_str(&body.to_json());
-                    json.push('}');
-                }
-                Err(refusal) => {
-                    json.push_str(":{\"status\":");
-                    json.push_str(itoa::Buffer::new().format(refusal.status()));
-                    json.push('}');
-                }
-            }
-        }
-        json.push('}');
+        let answered = decisions.iter().filter_map(|(channel, decision)| match (channel, decision) {
+            (Some(channel), Decision::Answered(signed)) => Some((channel.as_str(), BatchEntry::from(signed))),
+            _ => None,
+        });
+        let json = serde_json::to_string(&Batch(answered.collect())).expect("strings and numbers serialize");
         let mut log = String::with_capacity(48 * decisions.len());
         for (channel, decision) in &decisions {
             if !log.is_empty() {

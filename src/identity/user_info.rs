@@ -2,11 +2,12 @@
 //! `user_data`, with the configured `user_info` claims and the watchlist.
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde::Serialize as DeriveSerialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::error::Refusal;
 use crate::identity::user::{check_user_id, is_unverified, User};
-use crate::support::json_text;
 
 /// Which claims become `user_info`, in order (`USER_INFO_CLAIMS`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -74,30 +75,37 @@ fn watchlist<'u>(user: &'u User, claim: Option<&str>) -> Result<Option<&'u [Valu
     }
 }
 
-/// `{"<id_field>":<id>[,"user_info":{…}]}`; `user_info` is left out when no
-/// configured claim is present and refused above 1 KB.
-fn identity_json(id_field: &str, user: &User, info: &UserInfoClaims) -> Result<String, Refusal> {
+/// What is signed for the user: `{"user_id"|"id":…[,"user_info":{…}][,"watchlist":[…]]}`.
+#[derive(DeriveSerialize)]
+struct Identity<'a> {
+    #[serde(rename = "user_id", skip_serializing_if = "Option::is_none")]
+    user_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_info: Option<Box<RawValue>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    watchlist: Option<&'a [Value]>,
+}
+
+/// The configured claims as `user_info`: left out when none is present,
+/// refused above 1 KB.
+fn user_info(user: &User, info: &UserInfoClaims) -> Result<Option<Box<RawValue>>, Refusal> {
     let selected = info.select(user);
-    let mut out = String::with_capacity(64);
-    out.push_str("{\"");
-    out.push_str(id_field);
-    out.push_str("\":");
-    json_text::push_string(&mut out, &user.id);
-    if !selected.is_empty() {
-        let info = serde_json::to_string(&selected).expect("claims are JSON values");
-        if info.len() > MAX_USER_INFO_BYTES {
-            return Err(Refusal::UserInfoTooLarge);
-        }
-        out.push_str(",\"user_info\":");
-        out.push_str(&info);
+    if selected.is_empty() {
+        return Ok(None);
     }
-    out.push('}');
-    Ok(out)
+    let json = serde_json::value::to_raw_value(&selected).expect("claims are JSON values");
+    if json.get().len() > MAX_USER_INFO_BYTES {
+        return Err(Refusal::UserInfoTooLarge);
+    }
+    Ok(Some(json))
 }
 
 /// Presence `channel_data`: `{"user_id":…,"user_info":{…}}`.
 pub fn presence_channel_data(user: &User, info: &UserInfoClaims) -> Result<String, Refusal> {
-    identity_json("user_id", user, info)
+    let identity = Identity { user_id: Some(&user.id), id: None, user_info: user_info(user, info)?, watchlist: None };
+    Ok(serde_json::to_string(&identity).expect("JSON values serialize"))
 }
 
 /// User authentication `user_data`: `{"id":…,"user_info":{…},"watchlist":[…]}`
@@ -107,17 +115,8 @@ pub(crate) fn signin_user_data(
     info: &UserInfoClaims,
     watchlist_claim: Option<&str>,
 ) -> Result<String, Refusal> {
-    let mut out = identity_json("id", user, info)?;
-    if let Some(list) = watchlist(user, watchlist_claim)? {
-        out.pop(); // the closing brace
-        out.push_str(",\"watchlist\":[");
-        for (i, id) in list.iter().filter_map(Value::as_str).enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            json_text::push_string(&mut out, id);
-        }
-        out.push_str("]}");
-    }
-    Ok(out)
+    let user_info = user_info(user, info)?;
+    let identity =
+        Identity { user_id: None, id: Some(&user.id), user_info, watchlist: watchlist(user, watchlist_claim)? };
+    Ok(serde_json::to_string(&identity).expect("JSON values serialize"))
 }

@@ -60,16 +60,6 @@ pub(crate) fn find_quote_or_bracket(bytes: &[u8], from: usize) -> Option<usize> 
     )
 }
 
-/// The first `<`, `>`, `&` or 0xE2 (the lead byte of U+2028 and U+2029).
-pub(crate) fn find_script_unsafe(bytes: &[u8], from: usize) -> Option<usize> {
-    swar::find(
-        bytes,
-        from,
-        |x| swar::equal(x, b'<') | swar::equal(x, b'>') | swar::equal(x, b'&') | swar::equal(x, 0xE2),
-        |b| matches!(b, b'<' | b'>' | b'&' | 0xE2),
-    )
-}
-
 /// The first byte that a JSON string must escape: `"`, `\` or a control character.
 fn find_escapable(bytes: &[u8], from: usize) -> Option<usize> {
     swar::find(
@@ -150,7 +140,6 @@ mod tests {
                 assert_eq!(find_quote_or_backslash(hay, from), n(&|b| b == b'"' || b == b'\\'));
                 assert_eq!(find_quote_or_bracket(hay, from), n(&|b| matches!(b, b'"' | b'{' | b'}' | b'[' | b']')));
                 assert_eq!(find_escapable(hay, from), n(&|b| b < 0x20 || b == b'"' || b == b'\\'));
-                assert_eq!(find_script_unsafe(hay, from), n(&|b| matches!(b, b'<' | b'>' | b'&' | 0xE2)));
             }
         }
     }

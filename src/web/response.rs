@@ -7,7 +7,6 @@ use serde::Serialize;
 
 use crate::error::Refusal;
 use crate::pusher::names::{ChannelKind, ChannelName, JsonpCallback, SocketId};
-use crate::support::json_text;
 
 /// A successful authorization: `auth` plus what the channel type needs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -26,29 +25,15 @@ pub struct AuthBody {
 }
 
 impl AuthBody {
-    /// `{"auth":…[,"channel_data":…][,"shared_secret":…][,"user_data":…]}`,
-    /// as `serde_json` would write it.
+    /// `{"auth":…[,"channel_data":…][,"shared_secret":…][,"user_data":…]}`.
     pub fn to_json(&self) -> String {
-        let optional = [
-            ("channel_data", &self.channel_data),
-            ("shared_secret", &self.shared_secret),
-            ("user_data", &self.user_data),
-        ];
-        let len = self.auth.len() + optional.iter().map(|(_, v)| v.as_ref().map_or(0, |v| v.len() + 20)).sum::<usize>();
-        let mut out = String::with_capacity(len + 16);
-        out.push_str("{\"auth\":");
-        json_text::push_string(&mut out, &self.auth);
-        for (name, value) in optional {
-            if let Some(value) = value {
-                out.push_str(",\"");
-                out.push_str(name);
-                out.push_str("\":");
-                json_text::push_string(&mut out, value);
-            }
-        }
-        out.push('}');
-        out
+        serde_json::to_string(self).expect("strings serialize")
     }
+}
+
+/// `value` as a JSON string.
+pub(crate) fn json_string(value: &str) -> String {
+    serde_json::to_string(value).expect("strings serialize")
 }
 
 /// `Content-Type` of JSON answers.
@@ -150,19 +135,8 @@ impl Response {
             ChannelKind::Presence => presence_error_json(refusal),
             ChannelKind::Private | ChannelKind::Encrypted => error_json(refusal),
         };
-        let mut args = String::with_capacity(error.len() + channel.as_str().len() + 64);
-        json_text::push_string(&mut args, socket_id.as_str());
-        args.push(',');
-        json_text::push_string(&mut args, channel.as_str());
-        args.push(',');
-        json_text::push_string(&mut args, callback.id());
-        args.push(',');
-        args.push_str(&error);
-        let mut body = String::with_capacity(CHANNEL_DENIAL_HEAD.len() + args.len() + 2);
-        body.push_str(CHANNEL_DENIAL_HEAD);
-        escape_for_script(&args, &mut body);
-        body.push_str(");");
-        Self::new(200, Some(JAVASCRIPT), body).refusing(refusal)
+        let args = [socket_id.as_str(), channel.as_str(), callback.id()].map(json_string).join(",");
+        Self::script_call(CHANNEL_DENIAL_HEAD, &format!("{args},{error}")).refusing(refusal)
     }
 
     /// JSONP denial of a private or encrypted channel: a script answered with
@@ -195,18 +169,17 @@ impl Response {
     /// `user` (pusher-js 8's shape for AJAX signin errors; no other state is
     /// touched). Without a global `Pusher` it does nothing.
     pub fn jsonp_signin_denial(callback: JsonpCallback<'_>, socket_id: SocketId<'_>, refusal: Refusal) -> Self {
-        let error = error_json(refusal);
-        let mut args = String::with_capacity(error.len() + 64);
-        json_text::push_string(&mut args, socket_id.as_str());
-        args.push(',');
-        json_text::push_string(&mut args, callback.id());
-        args.push(',');
-        args.push_str(&error);
-        let mut body = String::with_capacity(SIGNIN_DENIAL_HEAD.len() + args.len() + 2);
-        body.push_str(SIGNIN_DENIAL_HEAD);
-        escape_for_script(&args, &mut body);
+        let args = [socket_id.as_str(), callback.id()].map(json_string).join(",");
+        Self::script_call(SIGNIN_DENIAL_HEAD, &format!("{args},{}", error_json(refusal))).refusing(refusal)
+    }
+
+    /// `head` (a function expression) called with `args`, escaped for a script.
+    fn script_call(head: &str, args: &str) -> Self {
+        let mut body = String::with_capacity(head.len() + args.len() + 2);
+        body.push_str(head);
+        escape_for_script(args, &mut body);
         body.push_str(");");
-        Self::new(200, Some(JAVASCRIPT), body).refusing(refusal)
+        Self::new(200, Some(JAVASCRIPT), body)
     }
 
     /// JSONP denial of user authentication (`pusher.signin()`): a script that
@@ -313,28 +286,16 @@ fn jsonp_script(callback: JsonpCallback<'_>, json: &str) -> String {
 
 /// Appends `json` with the characters that are unsafe in a script escaped.
 pub fn escape_for_script(json: &str, out: &mut String) {
-    let bytes = json.as_bytes();
-    let mut start = 0;
-    let mut from = 0;
-    while let Some(i) = json_text::find_script_unsafe(bytes, from) {
-        let (escape, len) = match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
-            (b'<', ..) => ("\\u003c", 1),
-            (b'>', ..) => ("\\u003e", 1),
-            (b'&', ..) => ("\\u0026", 1),
-            // U+2028 and U+2029 are E2 80 A8 and E2 80 A9 in UTF-8.
-            (_, Some(0x80), Some(0xA8)) => ("\\u2028", 3),
-            (_, Some(0x80), Some(0xA9)) => ("\\u2029", 3),
-            _ => {
-                from = i + 1; // another character starting with 0xE2
-                continue;
-            }
-        };
-        out.push_str(&json[start..i]);
-        out.push_str(escape);
-        start = i + len;
-        from = start;
+    for c in json.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
     }
-    out.push_str(&json[start..]);
 }
 
 #[cfg(test)]
