@@ -8,18 +8,24 @@
 //   - it passes against the local run (scripts/run-local.sh, the demo configuration, PAGE_PORT=off,
 //     CHANNEL_RULES naming the channels it signs) for a private, a presence and an encrypted
 //     channel, with the demo key and secret; with the demo's own rules (`private-*` signs every
-//     private channel) it reports exactly the two foreign-channel checks;
-//   - scripts/deploy.sh with a stand-in `sam` first on PATH (AWS is not reachable here): usage
-//     errors exit 2, the stand-in sees `build` then `deploy --config-env staging`, the smoke
-//     check runs against the stack output's URL (the local run), and its failure fails the deploy;
+//     private channel) it passes, the two foreign-channel checks a SKIP line saying why, and
+//     --foreign-channel names the channel to check instead;
+//   - the token and secret never travel over plain http:// to a host that is not loopback, and
+//     come from SMOKE_TOKEN / SMOKE_SECRET or a file as well as arguments;
+//   - scripts/deploy.sh with a stand-in `sam` first on PATH (AWS is not reachable here) and a
+//     samconfig file with its placeholders filled (SAMCONFIG): usage errors exit 2, the stand-in
+//     sees `build` then `deploy --config-env staging`, the smoke check runs against the stack
+//     output's URL (the local run) with SMOKE_TOKEN and SMOKE_SECRET from the environment, and its
+//     failure fails the deploy; a failing policy test stops it before the build;
 //   - `cargo lambda watch --env-file scripts/demo.env` starts and signs a JSONP request.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 
+import { filledSamconfig, noAwsEnv, run, standinSam } from './lib/deploy_sh.mjs';
 import { cleanupWorkDir, fatal, freePort, readLog, REPO_ROOT, startFunction, waitUntil, WORK_DIR } from './lib/harness.mjs';
 import { startPeer } from './lib/peer-endpoint.mjs';
 
@@ -40,40 +46,21 @@ const BASE_CHECKS = [
 const SIGNATURE_CHECKS = ['jsonp-signature', 'ajax-signature'];
 const TOKEN_CHECKS = ['no-token-ajax', 'no-token-jsonp'];
 
-/** Runs a command to completion: { code, stdout, stderr }. */
-function run(command, args, { env = process.env, timeoutMs = 120_000 } = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const smoke = (args, { env = {}, ...opts } = {}) => run('bash', ['scripts/smoke.sh', ...args], { env: { ...noAwsEnv(), ...env }, ...opts });
 
-const smoke = (args, opts) => run('bash', ['scripts/smoke.sh', ...args], opts);
-
-/** The smoke check's result lines: { ok: [check…], fail: {check: reason} }; no other stdout line. */
+/** The smoke check's result lines: { ok: [check…], fail: {check: reason}, skip: {check: reason} }; no other stdout line. */
 function parseSmoke({ stdout }) {
   const ok = [];
   const fail = {};
+  const skip = {};
   for (const line of stdout.split('\n').filter(Boolean)) {
     let m;
     if ((m = /^ok (\S+)$/.exec(line))) ok.push(m[1]);
     else if ((m = /^FAIL (\S+): (.+)$/.exec(line))) fail[m[1]] = m[2];
+    else if ((m = /^SKIP (\S+): (.+)$/.exec(line))) skip[m[1]] = m[2];
     else assert.fail(`unexpected smoke.sh output line: ${line}`);
   }
-  return { ok, fail };
+  return { ok, fail, skip };
 }
 
 /** Nothing secret in what the smoke check printed: the secret, the token, any 64-hex signature. */
@@ -83,9 +70,10 @@ function assertNothingSecret(result, ...secrets) {
   assert.ok(!/[0-9a-f]{64}/i.test(out), `smoke.sh printed a signature:\n${out}`);
 }
 
-function assertPassed(result, expected, what) {
-  const { ok, fail } = parseSmoke(result);
+function assertPassed(result, expected, what, skipped = []) {
+  const { ok, fail, skip } = parseSmoke(result);
   assert.deepEqual(fail, {}, `${what}: failures\n${result.stdout}${result.stderr}`);
+  assert.deepEqual(Object.keys(skip).sort(), [...skipped].sort(), `${what}: the checks skipped`);
   assert.equal(result.code, 0, `${what}: exit ${result.code}\n${result.stdout}${result.stderr}`);
   assert.deepEqual([...ok].sort(), [...expected].sort(), `${what}: the checks run`);
 }
@@ -99,6 +87,33 @@ test('smoke.sh: usage errors exit 2', async () => {
     assert.equal(result.code, 2, `${JSON.stringify(args)}: ${result.stderr}`);
     assert.match(result.stderr, /usage: bash scripts\/smoke\.sh BASE_URL/);
     assert.equal(result.stdout, '');
+  }
+});
+
+test('smoke.sh never sends a token over plain http:// to a host that is not loopback', async () => {
+  const tokenFile = join(WORK_DIR, 'smoke-token');
+  writeFileSync(tokenFile, 'a-user-token\n');
+  for (const [args, env, what] of [
+    [['http://example.com/staging', '--token', 'a-user-token'], {}, 'token'],
+    [['http://example.com/staging'], { SMOKE_TOKEN: 'a-user-token' }, 'token'],
+    [['http://example.com/staging', '--token-file', tokenFile], {}, 'token'],
+    [['http://10.1.2.3:9000', '--key', 'k'], { SMOKE_SECRET: 'the-app-secret' }, 'secret'],
+    [['http://[fe80::1]:9000', '--key', 'k', '--secret', 'the-app-secret'], {}, 'secret'],
+    [['http://localhost.example.com/'], { SMOKE_TOKEN: 'a-user-token' }, 'token'],
+  ]) {
+    const result = await smoke(args, { env });
+    const label = `${JSON.stringify(args)} ${JSON.stringify(env)}`;
+    assert.equal(result.code, 2, `${label}: ${result.stderr}`);
+    assert.equal(result.stdout, '', label);
+    assert.match(result.stderr, new RegExp(`^smoke: refusing plain http:// to \\S+, which is not loopback, when a ${what} is given: .*use https://`, 'm'), label);
+    assertNothingSecret(result, 'a-user-token', 'the-app-secret');
+  }
+  // Loopback hosts are fine (nothing listens: each check fails with the connection error).
+  const port = await freePort();
+  for (const host of ['127.0.0.1', '127.8.9.10', '[::1]', 'localhost']) {
+    const result = await smoke([`http://${host}:${port}`, '--channel', 'private-x'], { env: { SMOKE_TOKEN: 'a-user-token' } });
+    assert.equal(result.code, 1, `${host}: ${result.stderr}`);
+    assert.match(parseSmoke(result).fail['jsonp-answer'], /^request failed: /, host);
   }
 });
 
@@ -140,6 +155,18 @@ test('smoke.sh passes against a peer written with the npm pusher library', async
     assertPassed(presence, [...BASE_CHECKS, ...SIGNATURE_CHECKS, ...TOKEN_CHECKS, 'cors-origin'], 'presence channel');
     assertNothingSecret(presence, PEER.secret, PEER.token);
 
+    // The token and the secret from the environment, then from files: the same checks pass.
+    const fromEnv = await smoke([peer.base, '--origin', PEER.origins[0], '--key', PEER.key],
+      { env: { SMOKE_TOKEN: PEER.token, SMOKE_SECRET: PEER.secret } });
+    assertPassed(fromEnv, [...BASE_CHECKS, ...SIGNATURE_CHECKS, ...TOKEN_CHECKS, 'cors-origin'], 'SMOKE_TOKEN, SMOKE_SECRET');
+    assertNothingSecret(fromEnv, PEER.secret, PEER.token);
+    const tokenFile = join(WORK_DIR, 'peer-token');
+    const secretFile = join(WORK_DIR, 'peer-secret');
+    writeFileSync(tokenFile, `${PEER.token}\n`);
+    writeFileSync(secretFile, PEER.secret);
+    const fromFiles = await smoke([peer.base, '--key', PEER.key, '--token-file', tokenFile, '--secret-file', secretFile]);
+    assertPassed(fromFiles, [...BASE_CHECKS, ...SIGNATURE_CHECKS, ...TOKEN_CHECKS], '--token-file, --secret-file');
+
     // Only what needs no option: no token, origin, key or secret checks.
     const bare = await run('bash', ['scripts/smoke.sh', peer.base]);
     // Without the token the peer refuses to sign: the answers fail, naming the refusal.
@@ -147,11 +174,13 @@ test('smoke.sh passes against a peer written with the npm pusher library', async
     assert.notEqual(bare.code, 0);
     assert.match(fail['jsonp-answer'], /refused with error 'unauthenticated'/);
     assert.match(fail['ajax-answer'], /status 401, expected 200/);
+    assert.match(bare.stderr, /^smoke: the endpoint wants a user token \(401 unauthenticated\): pass one it accepts with --token-file FILE or SMOKE_TOKEN/m);
 
     // A channel the peer does not sign: the answers fail with the channel refusal.
     const refused = await smoke(peerArgs(peer, ['--channel', 'private-other']));
     assert.equal(refused.code, 1);
     assert.match(parseSmoke(refused).fail['jsonp-answer'], /refused with error 'forbidden'/);
+    assert.doesNotMatch(refused.stderr, /wants a user token/, 'a token was given: no hint');
 
     // An origin the peer does not allow.
     const origin = await smoke([peer.base, '--token', PEER.token, '--origin', 'https://elsewhere.smoke.test']);
@@ -201,9 +230,9 @@ test('smoke.sh fails, naming the reason, against broken endpoints', async () => 
 
 // ---------------------------------------------------------------------------------------------
 // The local run: scripts/run-local.sh with the demo configuration. Its own CHANNEL_RULES sign
-// every private- channel, so the "foreign channel" would be signed: the first run names the
-// channels it signs instead (the rest of the configuration is the demo's); the second, with the
-// demo's rules, shows the smoke check reporting exactly that.
+// every private- channel, so the default "foreign channel" is signed: the first run names the
+// channels it signs instead (the rest of the configuration is the demo's); the second, the
+// README's local run exactly, passes with the foreign-channel checks skipped, saying why.
 
 test('smoke.sh passes against the local run; deploy.sh drives sam, then the smoke check', { timeout: 900_000 }, async (t) => {
   const demoOverrides = {};
@@ -234,8 +263,8 @@ test('smoke.sh passes against the local run; deploy.sh drives sam, then the smok
     await fn.child.stop();
   }
 
-  // The demo configuration exactly as it is: its `private-*` rule signs the "foreign" channel
-  // too, which the smoke check reports (and nothing else).
+  // The demo configuration exactly as it is: its `private-*` rule signs the default "foreign"
+  // channel too; without a token on a loopback endpoint that is a SKIP saying why, not a FAIL.
   const demo = await startFunction({ key: DEMO.key, jwtSecret: randomBytes(32).toString('hex') }, {
     allowedOrigins: [],
     env: { ...demoOverrides, CHANNEL_RULES: undefined, PAGE_PORT: 'off' },
@@ -243,53 +272,30 @@ test('smoke.sh passes against the local run; deploy.sh drives sam, then the smok
   });
   try {
     const result = await smoke([demo.base, '--origin', 'http://localhost:8080', '--key', DEMO.key, '--secret', DEMO.secret]);
-    const { ok, fail } = parseSmoke(result);
-    assert.equal(result.code, 1);
-    assert.deepEqual(fail, {
+    const foreignChecks = ['foreign-channel-ajax', 'foreign-channel-jsonp'];
+    assertPassed(result, [...BASE_CHECKS, ...SIGNATURE_CHECKS, 'cors-origin'].filter((c) => !foreignChecks.includes(c)),
+      'the README\'s local run', foreignChecks);
+    for (const reason of Object.values(parseSmoke(result).skip)) {
+      assert.match(reason, /^private-smoke-not-allowed-[0-9a-f]{8} was signed without a token by a local endpoint: a demo configuration \(AUTH_MODE=demo\) whose CHANNEL_RULES sign every private- channel .*--foreign-channel NAME/);
+    }
+    // A foreign channel named with --foreign-channel is checked, and fails when signed.
+    const named = await smoke([demo.base, '--foreign-channel', 'private-smoke-someone-else']);
+    assert.equal(named.code, 1);
+    assert.deepEqual(parseSmoke(named).fail, {
       'foreign-channel-ajax': 'signed (status 200), expected a refusal with 403',
       'foreign-channel-jsonp': 'signed (status 200), expected a refusal',
     });
-    assert.equal(ok.length, BASE_CHECKS.length + SIGNATURE_CHECKS.length + 1 - 2);
   } finally {
     await demo.child.stop();
   }
 });
 
-// A stand-in for the SAM CLI: records each call's arguments, answers `list stack-outputs` with
-// the outputs template.yaml defines, pointing at STANDIN_BASE.
-const STANDIN_SAM = `#!/usr/bin/env bash
-printf '%s\\n' "$*" >> "$STANDIN_LOG"
-case "$1 \${2:-}" in
-  "build "*|"deploy "*) echo "stand-in sam: $1 done" ;;
-  "list stack-outputs")
-    cat <<JSON
-[{"OutputKey": "FrontDoor", "OutputValue": "rest-api", "Description": "The way in this stack deploys."},
- {"OutputKey": "ChannelAuthEndpoint", "OutputValue": "$STANDIN_BASE/pusher/auth", "Description": "pusher-js channelAuthorization.endpoint"},
- {"OutputKey": "UserAuthEndpoint", "OutputValue": "$STANDIN_BASE/pusher/user-auth", "Description": "pusher-js userAuthentication.endpoint"}]
-JSON
-    ;;
-  *) echo "stand-in sam: unexpected $*" >&2; exit 64 ;;
-esac
-`;
-
 async function deployScenarios(fn) {
-  const dir = mkdtempSync(join(WORK_DIR, 'standin-sam-'));
-  const sam = join(dir, 'sam');
-  writeFileSync(sam, STANDIN_SAM);
-  chmodSync(sam, 0o755);
-  const log = join(dir, 'calls.log');
-  const env = (extra) => {
-    const e = { ...process.env, PATH: `${dir}:${process.env.PATH}`, STANDIN_LOG: log, STANDIN_BASE: fn.base, ...extra };
-    for (const name of ['SMOKE_TOKEN', 'SMOKE_CHANNEL', 'SMOKE_ORIGIN']) if (!(name in extra)) delete e[name];
-    return e;
-  };
-  const calls = () => {
-    try {
-      return readFileSync(log, 'utf8').split('\n').filter(Boolean);
-    } catch {
-      return [];
-    }
-  };
+  const sam = standinSam(fn.base);
+  const samconfig = filledSamconfig();
+  const env = (extra) => sam.env({ SAMCONFIG: samconfig, ...extra });
+  const calls = sam.calls;
+  const log = join(sam.dir, 'calls.log');
 
   for (const args of [[], ['prod'], ['Staging'], ['--config-env']]) {
     writeFileSync(log, '');
@@ -301,19 +307,22 @@ async function deployScenarios(fn) {
 
   writeFileSync(log, '');
   const good = await run('bash', ['scripts/deploy.sh', 'staging'], {
-    env: env({ SMOKE_CHANNEL: 'presence-smoke', SMOKE_ORIGIN: 'http://localhost:8080' }),
+    env: env({ SMOKE_CHANNEL: 'presence-smoke', SMOKE_ORIGIN: 'http://localhost:8080', SMOKE_KEY: DEMO.key, SMOKE_SECRET: DEMO.secret }),
     timeoutMs: 600_000,
   });
   assert.equal(good.code, 0, `deploy.sh staging: exit ${good.code}\n${good.stdout}\n${good.stderr}`);
   assert.deepEqual(calls(), [
-    'build --config-env staging',
-    'deploy --config-env staging',
+    `build --config-env staging --config-file ${samconfig}`,
+    `deploy --config-env staging --config-file ${samconfig}`,
     'list stack-outputs --stack-name pusher-auth-staging --region eu-west-1 --output json',
   ]);
+  assert.match(good.stderr, /Cognito attribute check skipped: no AWS credentials/);
+  assertNothingSecret(good, DEMO.secret);
   assert.ok(good.stdout.includes(`ChannelAuthEndpoint: ${fn.base}/pusher/auth`), good.stdout);
   const { ok, fail } = parseSmoke({ stdout: good.stdout.split('\n').filter((l) => /^(ok|FAIL) /.test(l)).join('\n') });
   assert.deepEqual(fail, {});
   assert.ok(ok.includes('cors-origin') && ok.includes('jsonp-answer'), good.stdout);
+  assert.ok(ok.includes('jsonp-signature') && ok.includes('ajax-signature'), 'SMOKE_SECRET reached the smoke check');
   assert.match(good.stderr, /staging deployed and smoke-checked/);
 
   // The smoke check fails (a channel the stage does not sign): the deploy fails.
@@ -324,22 +333,33 @@ async function deployScenarios(fn) {
   });
   assert.notEqual(bad.code, 0, bad.stdout);
   assert.deepEqual(calls(), [
-    'build --config-env production',
-    'deploy --config-env production --no-confirm-changeset',
+    `build --config-env production --config-file ${samconfig}`,
+    `deploy --config-env production --config-file ${samconfig} --no-confirm-changeset`,
     'list stack-outputs --stack-name pusher-auth-production --region eu-west-1 --output json',
   ]);
   assert.match(bad.stdout, /^FAIL jsonp-answer: refused with error 'forbidden'/m);
   assert.match(bad.stderr, /production is deployed \(stack pusher-auth-production\) but the smoke check failed/);
 
+  // SMOKE_TOKEN reaches the smoke check through the environment, never as an argument: its
+  // no-token checks run (and fail here: the demo configuration signs without a token), and the
+  // token is printed nowhere.
+  writeFileSync(log, '');
+  const token = `smoke-token-${randomBytes(8).toString('hex')}`;
+  const withToken = await run('bash', ['scripts/deploy.sh', 'staging'], { env: env({ SMOKE_TOKEN: token }), timeoutMs: 600_000 });
+  assert.notEqual(withToken.code, 0);
+  assert.match(withToken.stdout, /^FAIL no-token-ajax: signed \(status 200\), expected a refusal with 401$/m);
+  assertNothingSecret(withToken, token);
+  assert.doesNotMatch(readFileSync(join(REPO_ROOT, 'scripts/deploy.sh'), 'utf8'), /--(token|secret)\b/, 'deploy.sh passes no token or secret argument');
+
   // A policy test that does not hold: built, never deployed, the failing case named.
   writeFileSync(log, '');
-  const tests = join(dir, 'policy-tests.toml');
+  const tests = join(sam.dir, 'policy-tests.toml');
   writeFileSync(tests, '[[case]]\nclaims = { sub = "u" }\nchannel = "private-user-v"\nallowed = true\n');
   const refused = await run('bash', ['scripts/deploy.sh', 'staging'], { env: env({ POLICY_TESTS: tests }), timeoutMs: 600_000 });
   assert.notEqual(refused.code, 0, refused.stdout);
-  assert.deepEqual(calls(), ['build --config-env staging'], 'no deploy after a failing policy test');
+  assert.deepEqual(calls(), [], 'no build after a failing policy test');
   assert.match(refused.stdout, /^FAIL staging case 1 \(private-user-v\): expected allowed, got refused/m);
-  assert.match(refused.stderr, /a policy test does not hold \(above\); nothing is deployed/);
+  assert.match(refused.stderr, /a policy test does not hold \(above\); nothing is built or deployed/);
 }
 
 // ---------------------------------------------------------------------------------------------
