@@ -14,7 +14,7 @@ use crate::web::params::AuthParams;
 use crate::web::request::Route;
 use crate::web::response::AuthBody;
 
-use super::{Endpoint, Trace};
+use super::Endpoint;
 
 /// What became of one name of a batch.
 enum Decision {
@@ -58,51 +58,96 @@ pub(super) enum Answer {
     Batch(String),
 }
 
+/// An authorization's outcome, with what the log line records of it.
+pub(super) struct Authorized {
+    pub(super) answer: Result<Answer, Refusal>,
+    /// The channel of a one-channel request, once its name is valid.
+    pub(super) channel: Option<String>,
+    /// A batch's decisions (see [`batch_log`]).
+    pub(super) batch: Option<String>,
+}
+
+impl From<Result<Answer, Refusal>> for Authorized {
+    fn from(answer: Result<Answer, Refusal>) -> Self {
+        Self { answer, channel: None, batch: None }
+    }
+}
+
 impl Endpoint {
-    /// Validation, user and signing, shared by JSONP and AJAX.
+    /// Shared by JSONP and AJAX: the socket id, then the route's user,
+    /// decision and signature.
     pub(super) async fn authorize(
         &self,
         route: Route,
         app: AppView<'_>,
         params: &AuthParams<'_>,
         credentials: Credentials<'_>,
-        trace: &mut Trace,
-    ) -> Result<Answer, Refusal> {
-        let socket_id = SocketId::parse(params.socket_id.as_deref().ok_or(Refusal::MissingSocketId)?)?;
-        let secrets = &self.secrets;
+    ) -> Authorized {
+        let socket_id = match params.socket_id.as_deref().ok_or(Refusal::MissingSocketId).and_then(SocketId::parse) {
+            Ok(socket_id) => socket_id,
+            Err(refusal) => return Err(refusal).into(),
+        };
         match route {
             Route::ChannelAuth if !params.batch.is_empty() => {
                 if params.channel_name.is_some() {
-                    return Err(Refusal::DuplicateParameter);
+                    return Err(Refusal::DuplicateParameter).into();
                 }
-                self.authorize_batch(app, socket_id, &params.batch, credentials, trace).await.map(Answer::Batch)
+                match self.authorize_batch(app, socket_id, &params.batch, credentials).await {
+                    Ok((json, log)) => Authorized { answer: Ok(Answer::Batch(json)), channel: None, batch: Some(log) },
+                    Err(refusal) => Err(refusal).into(),
+                }
             }
             Route::ChannelAuth => {
-                let channel = ChannelName::parse(params.channel_name.as_deref().ok_or(Refusal::MissingChannelName)?)?;
-                trace.channel = Some(channel.as_str().to_owned());
-                // Known before any user check when the secret is fixed.
-                if channel.kind() == ChannelKind::Encrypted
-                    && secrets.fixed_secrets().is_some_and(|s| s.master_key.is_none())
-                    && app.secret_id.is_none()
-                {
-                    return Err(Refusal::EncryptionNotConfigured);
+                let name = params.channel_name.as_deref().ok_or(Refusal::MissingChannelName);
+                match name.and_then(ChannelName::parse) {
+                    Ok(channel) => Authorized {
+                        answer: self.authorize_channel(app, socket_id, channel, credentials).await.map(Answer::One),
+                        channel: Some(channel.as_str().to_owned()),
+                        batch: None,
+                    },
+                    Err(refusal) => Err(refusal).into(),
                 }
-                let user = self.validator.validate(credentials).await?;
-                self.policy.decide(&user, channel)?;
-                let keys = secrets.get(app.secret_id).await?;
-                self.sign_channel(app, socket_id, channel, &user, &keys).map(Answer::One)
             }
-            Route::UserAuth => {
-                let user = self.validator.validate(credentials).await?;
-                let user_data = signin_user_data(&user, &self.user_info_claims, self.watchlist_claim.as_deref())?;
-                let keys = secrets.get(app.secret_id).await?;
-                Ok(Answer::One(AuthBody {
-                    auth: keys.secret.user_auth(app.key, socket_id, &user_data),
-                    user_data: Some(user_data),
-                    ..AuthBody::default()
-                }))
-            }
+            Route::UserAuth => self.authorize_signin(app, socket_id, credentials).await.map(Answer::One).into(),
         }
+    }
+
+    /// One channel: user, policy, secret, signature.
+    async fn authorize_channel(
+        &self,
+        app: AppView<'_>,
+        socket_id: SocketId<'_>,
+        channel: ChannelName<'_>,
+        credentials: Credentials<'_>,
+    ) -> Result<AuthBody, Refusal> {
+        // Known before any user check when the secret is fixed.
+        if channel.kind() == ChannelKind::Encrypted
+            && self.secrets.fixed_secrets().is_some_and(|s| s.master_key.is_none())
+            && app.secret_id.is_none()
+        {
+            return Err(Refusal::EncryptionNotConfigured);
+        }
+        let user = self.validator.validate(credentials).await?;
+        self.policy.decide(&user, channel)?;
+        let keys = self.secrets.get(app.secret_id).await?;
+        self.sign_channel(app, socket_id, channel, &user, &keys)
+    }
+
+    /// User authentication: user, `user_data`, secret, signature.
+    async fn authorize_signin(
+        &self,
+        app: AppView<'_>,
+        socket_id: SocketId<'_>,
+        credentials: Credentials<'_>,
+    ) -> Result<AuthBody, Refusal> {
+        let user = self.validator.validate(credentials).await?;
+        let user_data = signin_user_data(&user, &self.user_info_claims, self.watchlist_claim.as_deref())?;
+        let keys = self.secrets.get(app.secret_id).await?;
+        Ok(AuthBody {
+            auth: keys.secret.user_auth(app.key, socket_id, &user_data),
+            user_data: Some(user_data),
+            ..AuthBody::default()
+        })
     }
 
     /// Signs one channel the policy allowed.
@@ -141,22 +186,20 @@ impl Endpoint {
     /// A batch (the pusher-js-auth format): one user check for the batch,
     /// then each channel validated, policy-checked and signed on its own, so
     /// one refused channel refuses only itself. The answer is one JSON object
-    /// keyed by channel name: `{"status":200,"data":{…}}` or
-    /// `{"status":<refusal status>}`. A name that is not a valid channel name
-    /// is left out of the answer (it is never echoed) and logged as `-`.
-    /// Only a failure of the whole batch (socket id, user, secret) refuses it.
+    /// keyed by channel name (see [`BatchEntry`]); a name that is not a valid
+    /// channel name is left out of it (never echoed) and logged as `-`. Only
+    /// a failure of the whole batch (user, secret) refuses it. Returns the
+    /// answer and its log.
     async fn authorize_batch(
         &self,
         app: AppView<'_>,
         socket_id: SocketId<'_>,
         batch: &[(u8, Cow<'_, str>)],
         credentials: Credentials<'_>,
-        trace: &mut Trace,
-    ) -> Result<String, Refusal> {
+    ) -> Result<(String, String), Refusal> {
         let user = self.validator.validate(credentials).await?;
         let mut order: Vec<&(u8, Cow<'_, str>)> = batch.iter().collect();
         order.sort_by_key(|(index, _)| *index);
-        // Decide every channel first, then write the answer and the log line from the decisions.
         let mut keys = None;
         let mut decisions: Vec<(Option<ChannelName<'_>>, Decision)> = Vec::with_capacity(batch.len());
         for (_, name) in order {
@@ -167,13 +210,11 @@ impl Endpoint {
                 }
                 Ok(channel) => {
                     let signed = match self.policy.decide(&user, channel) {
-                        Ok(()) => {
-                            if keys.is_none() {
-                                keys = Some(self.secrets.get(app.secret_id).await?);
-                            }
-                            let keys = keys.as_deref().unwrap_or_else(|| unreachable!("fetched above"));
-                            self.sign_channel(app, socket_id, channel, &user, keys)
+                        Ok(()) if keys.is_none() => {
+                            let fetched = keys.insert(self.secrets.get(app.secret_id).await?);
+                            self.sign_channel(app, socket_id, channel, &user, fetched)
                         }
+                        Ok(()) => self.sign_channel(app, socket_id, channel, &user, keys.as_deref().expect("fetched")),
                         Err(refusal) => Err(refusal),
                     };
                     (Some(channel), Decision::Answered(signed))
@@ -181,25 +222,29 @@ impl Endpoint {
             };
             decisions.push(decision);
         }
-        let answered = decisions.iter().filter_map(|(channel, decision)| match (channel, decision) {
-            (Some(channel), Decision::Answered(signed)) => Some((channel.as_str(), BatchEntry::from(signed))),
-            _ => None,
-        });
-        let json = serde_json::to_string(&Batch(answered.collect())).expect("strings and numbers serialize");
-        let mut log = String::with_capacity(48 * decisions.len());
-        for (channel, decision) in &decisions {
-            if !log.is_empty() {
-                log.push(' ');
-            }
-            log.push_str(channel.map_or("-", |c| c.as_str()));
-            log.push(':');
-            log.push_str(match decision {
-                Decision::Invalid(refusal) | Decision::Answered(Err(refusal)) => refusal.log_reason(),
-                Decision::Repeated => "repeated",
-                Decision::Answered(Ok(_)) => "ok",
-            });
-        }
-        trace.batch = Some(log);
-        Ok(json)
+        Ok((batch_json(&decisions), batch_log(&decisions)))
     }
+}
+
+/// The batch's answer, from its decisions.
+fn batch_json(decisions: &[(Option<ChannelName<'_>>, Decision)]) -> String {
+    let answered = decisions.iter().filter_map(|(channel, decision)| match (channel, decision) {
+        (Some(channel), Decision::Answered(signed)) => Some((channel.as_str(), BatchEntry::from(signed))),
+        _ => None,
+    });
+    serde_json::to_string(&Batch(answered.collect())).expect("strings and numbers serialize")
+}
+
+/// The batch's log: `<channel>:<reason>` for each name asked, in order,
+/// separated by spaces; an invalid name is `-`.
+fn batch_log(decisions: &[(Option<ChannelName<'_>>, Decision)]) -> String {
+    let entry = |(channel, decision): &(Option<ChannelName<'_>>, Decision)| {
+        let reason = match decision {
+            Decision::Invalid(refusal) | Decision::Answered(Err(refusal)) => refusal.log_reason(),
+            Decision::Repeated => "repeated",
+            Decision::Answered(Ok(_)) => "ok",
+        };
+        format!("{}:{reason}", channel.map_or("-", |c| c.as_str()))
+    };
+    decisions.iter().map(entry).collect::<Vec<_>>().join(" ")
 }

@@ -25,15 +25,23 @@ mod transport;
 /// Largest query string or body accepted, in bytes (tokens travel in the query).
 pub const MAX_INPUT_BYTES: usize = 16 * 1024;
 
-/// What the log line records about a request.
-#[derive(Debug, Default)]
-struct Trace {
-    route: Option<Route>,
+/// What a request came to: the answer, and what its log line records
+/// beside the answer's own outcome.
+#[derive(Debug)]
+struct Handled {
+    response: Response,
     transport: &'static str,
+    /// The channel of a one-channel request, once its name is valid.
     channel: Option<String>,
     /// A batch's decisions, `<channel>:<reason>` separated by spaces (channel
     /// names hold neither); an invalid name is written `-`, never echoed.
     batch: Option<String>,
+}
+
+impl Handled {
+    fn with(response: Response, transport: &'static str) -> Self {
+        Self { response, transport, channel: None, batch: None }
+    }
 }
 
 /// The endpoint: the plain settings it answers with and the long-lived
@@ -119,11 +127,40 @@ impl Endpoint {
         self.app.resolve(matches!(self.validator, AuthMode::Demo), req.stage, req.stage_variables)
     }
 
-    /// Answers one request and writes its log line.
+    /// Answers one request and writes its log line: route, then the
+    /// transport's reading, authorization and answer (`transport.rs`, which
+    /// calls `authorize.rs`: user, decide, sign), then one log line from
+    /// what came back.
     pub(crate) async fn handle(&self, req: &Request<'_>) -> Response {
         let started = Instant::now();
-        let mut trace = Trace { transport: "none", ..Trace::default() };
-        let response = self.answer(req, &mut trace).await;
+        let route = Route::of(req.path);
+        let handled = match route {
+            None => Handled::with(Response::error(Refusal::NotFound), "none"),
+            Some(route) => self.route(route, req).await,
+        };
+        self.log(req, route, &handled, started);
+        handled.response
+    }
+
+    /// The transport the method selects.
+    async fn route(&self, route: Route, req: &Request<'_>) -> Handled {
+        match req.method {
+            Method::Get => self.jsonp(route, req).await,
+            Method::Post => self.ajax(route, req).await,
+            Method::Options => {
+                let response = self.preflight(req).unwrap_or_else(Response::error);
+                Handled::with(response, "preflight")
+            }
+            Method::Other => Handled::with(
+                Response::error(Refusal::MethodNotAllowed).with_header("Allow", "GET, POST, OPTIONS"),
+                "none",
+            ),
+        }
+    }
+
+    /// The request's one log line (and EMF metrics, when on).
+    fn log(&self, req: &Request<'_>, route: Option<Route>, handled: &Handled, started: Instant) {
+        let response = &handled.response;
         // The outcome is the response's own (see `Response::refusal`).
         let decision = if response.refusal.is_none() { "allowed" } else { "refused" };
         let duration_us = started.elapsed().as_micros() as u64;
@@ -133,10 +170,10 @@ impl Endpoint {
         let (requests, duration) = if emf.is_some() { (Some(1u64), Some(duration_us)) } else { (None, None) };
         tracing::info!(
             request_id = req.request_id,
-            route = trace.route.map_or("none", Route::as_str),
-            transport = trace.transport,
-            channel = trace.channel.as_deref(),
-            batch = trace.batch.as_deref(),
+            route = route.map_or("none", Route::as_str),
+            transport = handled.transport,
+            channel = handled.channel.as_deref(),
+            batch = handled.batch.as_deref(),
             decision,
             reason = response.outcome_reason(),
             status = response.outcome_status(),
@@ -146,38 +183,6 @@ impl Endpoint {
             Requests = requests,
             Duration = duration,
         );
-        response
-    }
-
-    async fn answer(&self, req: &Request<'_>, trace: &mut Trace) -> Response {
-        let result = match Route::of(req.path) {
-            None => Err(Refusal::NotFound),
-            Some(route) => {
-                trace.route = Some(route);
-                match req.method {
-                    Method::Get => {
-                        trace.transport = "jsonp";
-                        return self.jsonp(route, req, trace).await;
-                    }
-                    Method::Post => {
-                        trace.transport = "ajax";
-                        return self.ajax(route, req, trace).await;
-                    }
-                    Method::Options => {
-                        trace.transport = "preflight";
-                        self.preflight(req)
-                    }
-                    Method::Other => Err(Refusal::MethodNotAllowed),
-                }
-            }
-        };
-        match result {
-            Ok(response) => response,
-            Err(Refusal::MethodNotAllowed) => {
-                Response::error(Refusal::MethodNotAllowed).with_header("Allow", "GET, POST, OPTIONS")
-            }
-            Err(refusal) => Response::error(refusal),
-        }
     }
 }
 #[cfg(test)]

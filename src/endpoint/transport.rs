@@ -5,24 +5,25 @@ use std::borrow::Cow;
 
 use base64::Engine as _;
 
-use crate::config::AppView;
 use crate::error::Refusal;
 use crate::identity::validators::Credentials;
-use crate::pusher::names::{ChannelKind, ChannelName, JsonpCallback, SocketId};
-use crate::web::params::{Collected, ParamCollector};
+use crate::pusher::names::JsonpCallback;
+use crate::web::params::{AuthParams, Collected, ParamCollector};
 use crate::web::request::{Body, Query, Request, Route};
 use crate::web::response::Response;
 
 use super::authorize::Answer;
-use super::{Endpoint, Trace, MAX_INPUT_BYTES};
+use super::{Endpoint, Handled, MAX_INPUT_BYTES};
 
 impl Endpoint {
-    pub(super) async fn jsonp(&self, route: Route, req: &Request<'_>, trace: &mut Trace) -> Response {
+    /// JSONP: the query, the callback (until it is known sound, refusals are
+    /// plain JSON), the authorization, and the script.
+    pub(super) async fn jsonp(&self, route: Route, req: &Request<'_>) -> Handled {
+        let handled = |response| Handled::with(response, "jsonp");
         let collected = match self.params_from_query(req.query) {
             Ok(collected) => collected,
-            Err(refusal) => return Response::error(refusal),
+            Err(refusal) => return handled(Response::error(refusal)),
         };
-        // Until the callback is known to be sound, refusals are plain JSON.
         let callback = match collected.params.callback.as_deref().map(JsonpCallback::parse) {
             _ if collected.callback_unusable => Err(collected.error.unwrap_or(Refusal::InvalidCallback)),
             None => Err(Refusal::MissingCallback),
@@ -30,63 +31,50 @@ impl Endpoint {
         };
         let callback = match callback {
             Ok(callback) => callback,
-            Err(refusal) => return Response::error(refusal),
+            Err(refusal) => return handled(Response::error(refusal)),
         };
         let params = &collected.params;
-        let outcome = match (collected.error, self.app(req)) {
-            (Some(refusal), _) | (None, Err(refusal)) => Err(refusal),
+        let authorized = match (collected.error, self.app(req)) {
+            (Some(refusal), _) | (None, Err(refusal)) => Err(refusal).into(),
             (None, Ok(app)) => {
                 let credentials =
                     Credentials { token: params.token.as_deref(), authorization: None, authorizer: req.authorizer };
-                self.authorize(route, app, params, credentials, trace).await
+                self.authorize(route, app, params, credentials).await
             }
         };
-        match outcome {
-            Ok(Answer::One(body)) => Response::jsonp(callback, &body),
-            Ok(Answer::Batch(json)) => Response::jsonp_json(callback, &json),
-            Err(refusal) => {
-                // Which denial depends on the route, on whether the request is one
-                // pusher-js sends (read without error, one channel, not a batch)
-                // with a socket id and channel name that pass validation (only then
-                // are they written into the script, to reach that channel), and on
-                // the channel prefix (README, "Answers to refusals"). A signin denial names
-                // the socket id when it is valid (to tell that connection), never anything else.
-                let presence = params.channel_name.as_deref().and_then(ChannelKind::of) == Some(ChannelKind::Presence);
-                let target = match (params.socket_id.as_deref(), params.channel_name.as_deref()) {
-                    (Some(socket_id), Some(channel)) if collected.error.is_none() && params.batch.is_empty() => {
-                        SocketId::parse(socket_id).ok().zip(ChannelName::parse(channel).ok())
-                    }
-                    _ => None,
-                };
-                let signin_target = params.socket_id.as_deref().filter(|_| collected.error.is_none());
-                match (route, target) {
-                    (Route::UserAuth, _) => match signin_target.map(SocketId::parse) {
-                        Some(Ok(socket_id)) => Response::jsonp_signin_denial(callback, socket_id, refusal),
-                        _ => Response::jsonp_user_auth_denial(refusal),
-                    },
-                    (Route::ChannelAuth, Some((socket_id, channel))) => {
-                        Response::jsonp_channel_denial(callback, socket_id, channel, refusal)
-                    }
-                    (Route::ChannelAuth, None) if presence => Response::jsonp_presence_denial(callback, refusal),
-                    (Route::ChannelAuth, None) => Response::jsonp_denial(callback, refusal),
-                }
-            }
-        }
+        let response = match authorized.answer {
+            Ok(Answer::One(ref body)) => Response::jsonp(callback, body),
+            Ok(Answer::Batch(ref json)) => Response::jsonp_json(callback, json),
+            Err(refusal) => Response::jsonp_refusal(route, callback, params, collected.error.is_none(), refusal),
+        };
+        Handled { response, transport: "jsonp", channel: authorized.channel, batch: authorized.batch }
     }
 
     /// AJAX: once the origin is known to be allowed, every answer (refusals
     /// too) carries the CORS headers, so the page can read the status.
-    pub(super) async fn ajax(&self, route: Route, req: &Request<'_>, trace: &mut Trace) -> Response {
+    pub(super) async fn ajax(&self, route: Route, req: &Request<'_>) -> Handled {
         let (app, allowed_origin) = match self.app(req) {
-            Err(refusal) => return Response::error(refusal),
+            Err(refusal) => return Handled::with(Response::error(refusal), "ajax"),
             Ok(app) => match req.headers.origin {
                 Some(origin) if app.origin_allowed(origin) => (app, Some(origin)),
-                Some(_) => return Response::error(Refusal::OriginNotAllowed),
+                Some(_) => return Handled::with(Response::error(Refusal::OriginNotAllowed), "ajax"),
                 None => (app, None),
             },
         };
-        let response = match self.ajax_signed(route, app, req, trace).await {
-            Ok(Answer::One(body)) => Response::json(&body),
+        let form = Self::ajax_form(req);
+        let authorized = match form.as_deref().map_err(|r| *r).and_then(|text| self.form_params(text)) {
+            Ok(params) => {
+                let credentials = Credentials {
+                    token: params.token.as_deref(),
+                    authorization: req.headers.authorization,
+                    authorizer: req.authorizer,
+                };
+                self.authorize(route, app, &params, credentials).await
+            }
+            Err(refusal) => Err(refusal).into(),
+        };
+        let response = match authorized.answer {
+            Ok(Answer::One(ref body)) => Response::json(body),
             Ok(Answer::Batch(json)) => Response::json_text(json),
             Err(refusal) => match refusal.bearer_challenge() {
                 Some(challenge) => Response::error(refusal).with_header("WWW-Authenticate", challenge),
@@ -94,19 +82,15 @@ impl Endpoint {
             },
         };
         let response = response.with_header("Vary", "Origin");
-        match allowed_origin {
+        let response = match allowed_origin {
             Some(origin) => response.with_header("Access-Control-Allow-Origin", origin.to_owned()),
             None => response,
-        }
+        };
+        Handled { response, transport: "ajax", channel: authorized.channel, batch: authorized.batch }
     }
 
-    async fn ajax_signed(
-        &self,
-        route: Route,
-        app: AppView<'_>,
-        req: &Request<'_>,
-        trace: &mut Trace,
-    ) -> Result<Answer, Refusal> {
+    /// The form text of an AJAX request: a form, decoded, within the size limit.
+    fn ajax_form<'a>(req: &Request<'a>) -> Result<Cow<'a, str>, Refusal> {
         let is_form = req.headers.content_type.is_some_and(|ct| {
             ct.split(';')
                 .next()
@@ -115,36 +99,33 @@ impl Endpoint {
         if !is_form {
             return Err(Refusal::UnsupportedMediaType);
         }
-        let decoded;
         let text = match req.body {
-            Body::None => "",
-            Body::Text(text) => text,
+            Body::None => Cow::Borrowed(""),
+            Body::Text(text) => Cow::Borrowed(text),
             Body::Base64(encoded) => {
                 if encoded.len() > MAX_INPUT_BYTES * 4 / 3 + 4 {
                     return Err(Refusal::PayloadTooLarge);
                 }
                 let bytes =
                     base64::engine::general_purpose::STANDARD.decode(encoded).map_err(|_| Refusal::InvalidEncoding)?;
-                decoded = String::from_utf8(bytes).map_err(|_| Refusal::InvalidEncoding)?;
-                &decoded
+                Cow::Owned(String::from_utf8(bytes).map_err(|_| Refusal::InvalidEncoding)?)
             }
         };
         if text.len() > MAX_INPUT_BYTES {
             return Err(Refusal::PayloadTooLarge);
         }
+        Ok(text)
+    }
+
+    /// The parameters of a form; any problem refuses it.
+    fn form_params<'t>(&self, text: &'t str) -> Result<AuthParams<'t>, Refusal> {
         let mut collector = ParamCollector::new(&self.token_param);
         collector.push_form(text);
         let collected = collector.finish();
-        if let Some(refusal) = collected.error {
-            return Err(refusal);
+        match collected.error {
+            Some(refusal) => Err(refusal),
+            None => Ok(collected.params),
         }
-        let params = collected.params;
-        let credentials = Credentials {
-            token: params.token.as_deref(),
-            authorization: req.headers.authorization,
-            authorizer: req.authorizer,
-        };
-        self.authorize(route, app, &params, credentials, trace).await
     }
 
     pub(super) fn preflight(&self, req: &Request<'_>) -> Result<Response, Refusal> {

@@ -7,6 +7,8 @@ use serde::Serialize;
 
 use crate::error::Refusal;
 use crate::pusher::names::{ChannelKind, ChannelName, JsonpCallback, SocketId};
+use crate::web::params::AuthParams;
+use crate::web::request::Route;
 
 /// A successful authorization: `auth` plus what the channel type needs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -105,6 +107,40 @@ impl Response {
     /// A script calling the callback with the authorization.
     pub fn jsonp(callback: JsonpCallback<'_>, body: &AuthBody) -> Self {
         Self::new(200, Some(JAVASCRIPT), jsonp_script(callback, &body.to_json()))
+    }
+
+    /// The JSONP refusal of a request whose callback is sound. Which one
+    /// depends on the route, on whether the request is one pusher-js sends
+    /// (`read_cleanly`: read without error; one channel, not a batch) with a
+    /// socket id and channel name that pass validation (only then are they
+    /// written into the script, to reach that channel), and on the channel
+    /// prefix (README, "Answers to refusals"). A signin denial names the
+    /// socket id when it is valid (to tell that connection), never anything else.
+    pub(crate) fn jsonp_refusal(
+        route: Route,
+        callback: JsonpCallback<'_>,
+        params: &AuthParams<'_>,
+        read_cleanly: bool,
+        refusal: Refusal,
+    ) -> Self {
+        let socket_id = params.socket_id.as_deref().filter(|_| read_cleanly).map(SocketId::parse);
+        if route == Route::UserAuth {
+            return match socket_id {
+                Some(Ok(socket_id)) => Self::jsonp_signin_denial(callback, socket_id, refusal),
+                _ => Self::jsonp_user_auth_denial(refusal),
+            };
+        }
+        let channel = params.channel_name.as_deref();
+        let target = socket_id.and_then(Result::ok).zip(channel.and_then(|c| ChannelName::parse(c).ok()));
+        match target {
+            Some((socket_id, channel)) if params.batch.is_empty() => {
+                Self::jsonp_channel_denial(callback, socket_id, channel, refusal)
+            }
+            _ if channel.and_then(ChannelKind::of) == Some(ChannelKind::Presence) => {
+                Self::jsonp_presence_denial(callback, refusal)
+            }
+            _ => Self::jsonp_denial(callback, refusal),
+        }
     }
 
     /// JSONP denial of one channel whose socket id and name are valid: a script
