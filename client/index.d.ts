@@ -35,7 +35,9 @@ declare namespace PusherBatchAuth {
   /**
    * A refused channel or signin: `code` is the endpoint's public code (`forbidden`, `token_expired`,
    * `unauthenticated`, …) or the helper's own (`not_answered`, `network_error`, `timeout`,
-   * `http_error`, `invalid_answer`); `status` the HTTP status it stands for (0: no answer).
+   * `http_error`, `invalid_answer`, `request_failed`); `status` the HTTP status it stands for (0:
+   * none). Its `message` is the code and it is an instance of pusher-js 8's HTTPAuthError, so
+   * pusher-js reports `{type: 'AuthError', error: code, status}`.
    */
   interface PusherBatchAuthError extends Error {
     code: string;

@@ -40,10 +40,14 @@
  * A whole-batch refusal (no valid token, say) is the endpoint's error object
  * `{"error":"<code>","status":<status>}`: every channel of the batch fails
  * with an Error whose `code` and `status` are those (e.g. `token_expired`:
- * refresh the token and subscribe again). Over JSONP a request that never
- * answers (network error, a script answered 4xx/5xx, which browsers do not
- * run) fails its channels after `timeoutMs` (default 10 s) or on the script's
- * `error` event.
+ * refresh the token and subscribe again). Each refusal is shaped as pusher-js's
+ * own (its message is the code, its class pusher-js's HTTPAuthError), so
+ * pusher-js reports `{type: 'AuthError', error: '<code>', status: <status>}`,
+ * as plain pusher-js over JSONP does. Any answer settles every channel and
+ * the signin (`invalid_answer`, status 0, for one that is not the endpoint's
+ * format). Over JSONP a request that never answers (network error, a script
+ * answered 4xx/5xx, which browsers do not run) fails its channels after
+ * `timeoutMs` (default 10 s) or on the script's `error` event.
  *
  * JSONP callbacks are registered as `Pusher.auth_callbacks['N']`, the only
  * callback form the endpoint accepts, with N from a range pusher-js's own
@@ -85,31 +89,107 @@
     return parts.join('&');
   }
 
-  function failure(code, status, what) {
-    var error = new Error((what || 'channel authorization') + ' refused: ' + code + ' (' + status + ')');
+  /**
+   * The prototype of pusher-js 8's own refusal (its HTTPAuthError, which it does not export):
+   * pusher-js puts an error's `status` into `pusher:subscription_error` / `pusher:signin_error`
+   * only for an instance of it. Found once by letting pusher-js's AJAX authorizer fail on a
+   * stand-in request that is never sent; `Error.prototype` without pusher-js 8 to ask.
+   */
+  var authErrorPrototype = null;
+  function authError(options) {
+    if (authErrorPrototype) return authErrorPrototype;
+    var global = typeof window !== 'undefined' ? window : self;
+    var runtime = (options.Pusher || global.Pusher || {}).Runtime;
+    var found = Error.prototype;
+    try {
+      var own = Object.prototype.hasOwnProperty.call(runtime, 'createXHR');
+      var createXHR = runtime.createXHR;
+      runtime.createXHR = function () {
+        return {
+          open: function () {},
+          setRequestHeader: function () {},
+          send: function () { this.readyState = 4; this.status = 0; this.onreadystatechange(); },
+        };
+      };
+      try {
+        runtime.getAuthorizers().ajax(runtime, '', { endpoint: '', headers: {} }, '', function (error) {
+          if (error instanceof Error) found = Object.getPrototypeOf(error);
+        });
+      } finally {
+        if (own) runtime.createXHR = createXHR;
+        else delete runtime.createXHR;
+      }
+    } catch (e) { /* no pusher-js 8 runtime: a plain Error */ }
+    if (found !== Error.prototype) authErrorPrototype = found;
+    return found;
+  }
+
+  /**
+   * A refusal as pusher-js's own: an Error whose message is the code (pusher-js reports it as
+   * `error`) with `code` and `status` (reported as `status`), whatever the answer held.
+   */
+  function failure(options, code, status) {
+    code = typeof code === 'string' && code ? code : 'invalid_answer';
+    status = typeof status === 'number' && status % 1 === 0 && status >= 0 && status < 1000 ? status : 0;
+    var error = new Error(code);
+    Object.setPrototypeOf(error, authError(options));
     error.code = code;
     error.status = status;
     return error;
   }
 
-  /** Hands each waiting channel its result from the batch answer. */
-  function settle(waiting, answer) {
-    if (!answer || typeof answer !== 'object') {
-      answer = { error: 'invalid_answer', status: 0 };
+  /** The failure an answer that is not a signature stands for: its `{error, status}`, or invalid_answer. */
+  function refusal(options, answer) {
+    try {
+      if (answer && typeof answer.error === 'string') return failure(options, answer.error, answer.status);
+    } catch (e) { /* an answer that throws when read */ }
+    return failure(options, 'invalid_answer', 0);
+  }
+
+  /** What pusher-js 8 accepts as a channel's signature without throwing or stalling. */
+  function signed(data) {
+    if (!data || typeof data.auth !== 'string') return false;
+    if (data.shared_secret !== undefined && typeof data.shared_secret !== 'string') return false;
+    if (data.channel_data === undefined) return true;
+    try {
+      return typeof data.channel_data === 'string' && !!JSON.parse(data.channel_data);
+    } catch (e) {
+      return false;
     }
-    if (typeof answer.error === 'string') {
-      waiting.forEach(function (w) { w.callback(failure(answer.error, answer.status), null); });
-      return;
-    }
-    waiting.forEach(function (w) {
-      var entry = answer[w.channel];
-      if (entry && entry.status === 200 && entry.data && typeof entry.data.auth === 'string') {
-        w.callback(null, entry.data);
-      } else {
-        var status = entry && entry.status ? entry.status : 404;
-        w.callback(failure(status === 404 ? 'not_answered' : 'forbidden', status), null);
+  }
+
+  /**
+   * Calls a pusher-js callback; a throw does not stop the other channels of the batch. When
+   * pusher-js throws on a signature (an encrypted channel's `shared_secret` that is not base64),
+   * the channel is refused instead; the throw is reported afterwards, as uncaught.
+   */
+  function deliver(options, callback, error, data) {
+    try {
+      callback(error, data);
+    } catch (thrown) {
+      if (!error) {
+        try { callback(failure(options, 'invalid_answer', 0), null); } catch (e) { /* reported below */ }
       }
-    });
+      setTimeout(function () { throw thrown; }, 0);
+    }
+  }
+
+  /** Hands each waiting channel its result from the batch answer, whatever its shape. */
+  function settle(options, waiting, answer) {
+    var results;
+    try {
+      var batch = answer && typeof answer === 'object' && !Array.isArray(answer) && typeof answer.error !== 'string';
+      results = waiting.map(function (w) {
+        if (!batch) return [refusal(options, answer), null];
+        var entry = Object.prototype.hasOwnProperty.call(answer, w.channel) ? answer[w.channel] : null;
+        if (!entry || typeof entry !== 'object') return [failure(options, 'not_answered', 404), null];
+        if (entry.status === 200) return signed(entry.data) ? [null, entry.data] : [failure(options, 'invalid_answer', 0), null];
+        return [failure(options, entry.status === 404 ? 'not_answered' : 'forbidden', entry.status), null];
+      });
+    } catch (e) {
+      results = waiting.map(function () { return [failure(options, 'invalid_answer', 0), null]; });
+    }
+    waiting.forEach(function (w, i) { deliver(options, w.callback, results[i][0], results[i][1]); });
   }
 
   /**
@@ -140,6 +220,8 @@
     script.src = endpoint + (endpoint.indexOf('?') < 0 ? '?' : '&') +
       'callback=' + encodeURIComponent(callback) + '&' + queryText;
     script.onerror = function () { finish({ error: 'network_error', status: 0 }); };
+    // A script that ran without calling back (not the endpoint's answer) settles at once too.
+    script.onload = function () { finish({ error: 'invalid_answer', status: 0 }); };
     timer = setTimeout(function () { finish({ error: 'timeout', status: 0 }); }, options.timeoutMs || 10000);
     (document.head || document.getElementsByTagName('head')[0]).appendChild(script);
   }
@@ -163,8 +245,20 @@
     xhr.send(queryText);
   }
 
-  function request(options, endpoint, queryText, onAnswer) {
-    (options.transport === 'ajax' ? ajaxRequest : jsonpRequest)(options, endpoint, queryText, onAnswer);
+  /** One request; `onAnswer` is called once, also when sending throws (e.g. a paramsProvider). */
+  function request(options, endpoint, socketId, channels, onAnswer) {
+    var answered = false;
+    function once(answer) {
+      if (answered) return;
+      answered = true;
+      onAnswer(answer);
+    }
+    try {
+      var queryText = query(socketId, channels, currentParams(options));
+      (options.transport === 'ajax' ? ajaxRequest : jsonpRequest)(options, endpoint, queryText, once);
+    } catch (e) {
+      once({ error: 'request_failed', status: 0 });
+    }
   }
 
   function currentParams(options) {
@@ -200,8 +294,8 @@
     function sendBatch(socketId, part) {
       var channels = part.map(function (w) { return w.channel; });
       if (options.onRequest) options.onRequest(channels);
-      request(options, options.endpoint, query(socketId, channels, currentParams(options)), function (answer) {
-        settle(part, answer);
+      request(options, options.endpoint, socketId, channels, function (answer) {
+        settle(options, part, answer);
       });
     }
     return {
@@ -219,13 +313,11 @@
        * `pusher:signin_error` on `pusher.user`), over JSONP too.
        */
       userHandler: function (params, callback) {
-        request(options, userEndpoint(options), query(params.socketId, [], currentParams(options)), function (answer) {
-          if (answer && typeof answer.auth === 'string' && typeof answer.user_data === 'string') {
-            callback(null, answer);
-          } else {
-            var refusal = answer && typeof answer.error === 'string' ? answer : { error: 'invalid_answer', status: 0 };
-            callback(failure(refusal.error, refusal.status, 'user authentication'), null);
-          }
+        request(options, userEndpoint(options), params.socketId, [], function (answer) {
+          var ok = false;
+          try { ok = typeof answer.auth === 'string' && typeof answer.user_data === 'string'; } catch (e) { /* refused below */ }
+          if (ok) deliver(options, callback, null, answer);
+          else deliver(options, callback, refusal(options, answer), null);
         });
       },
       /** Sends what is waiting now. */

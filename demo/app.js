@@ -21,9 +21,11 @@
     return node;
   }
 
-  // Signatures and shared secrets are shortened on the page (and never logged in full).
+  // Signatures, shared secrets and the user's token are shortened on the page (and never
+  // logged in full).
   function shorten(text) {
     return String(text)
+      .replace(/\b(token=)([^&\s]{8})[^&\s]*/g, '$1$2…')
       .replace(/("auth"\s*:\s*"[^":]*:)([0-9a-f]{8})[0-9a-f]{56}/g, '$1$2…')
       .replace(/("shared_secret"\s*:\s*")([A-Za-z0-9+/]{6})[A-Za-z0-9+/=]+/g, '$1$2…')
       .replace(/\b(auth|signature)=([0-9a-f]{8})[0-9a-f]{56}/g, '$1=$2…');
@@ -71,6 +73,7 @@
       el('h2', { text: title }),
       el('span', { class: 'pill wait status', text: 'waiting' }),
       el('div', { class: 'detail' }),
+      el('div', { class: 'code mono' }),
     ]);
     $('cards').appendChild(c);
     return c;
@@ -87,6 +90,21 @@
       d.textContent = '';
       d.appendChild(detail);
     }
+  }
+
+  // The refusal's code on its card: the function's own (read from its answer), else the one
+  // pusher-js reports (over JSONP the function's code; over AJAX only the HTTP status).
+  function showCode(c, code) {
+    if (!c || !code) return;
+    c.setAttribute('data-code', code);
+    c.querySelector('.code').textContent = 'code: ' + code;
+  }
+
+  function reportedCode(err) {
+    if (!err) return '';
+    var status = err.status ? ' (' + err.status + ')' : '';
+    if (typeof err.error === 'string' && /^[a-z][a-z_]*$/.test(err.error)) return err.error + status;
+    return err.status ? 'HTTP ' + err.status : '';
   }
 
   function describeError(err) {
@@ -125,7 +143,10 @@
       lastRefusal[what] = refusal;
       // The reason is the function's, read from its answer by this page's instrumentation
       // (pusher-js passes AJAX bodies on to no app; a JSONP error object it takes as a signature).
-      if (cardsBySubject[what]) setCard(cardsBySubject[what], 'bad', 'refused', 'by the function: ' + refusal + INSTRUMENTED);
+      if (cardsBySubject[what]) {
+        setCard(cardsBySubject[what], 'bad', 'refused', 'by the function: ' + refusal + INSTRUMENTED);
+        showCode(cardsBySubject[what], refusal);
+      }
     }
   }
 
@@ -214,7 +235,37 @@
   // --- the page -----------------------------------------------------------------------
 
   var CONFIG;
-  var transport = /[?&]transport=ajax\b/.test(location.search) ? 'ajax' : 'jsonp';
+  var query = new URLSearchParams(location.search);
+  var transport = query.get('transport') === 'ajax' ? 'ajax' : 'jsonp';
+  // The user's token (AUTH_MODE=jwt): ?token=… or the token field, which reloads with it.
+  var token = query.get('token') || '';
+  function reloadWith(name, value) {
+    if (value) query.set(name, value);
+    else query.delete(name);
+    location.search = '?' + query.toString();
+  }
+
+  // AUTH_MODE=jwt: the function signs only for a valid token; say whether the page has one.
+  function showTokenNeeds() {
+    $('token-form').hidden = false;
+    $('token-form').addEventListener('submit', function (e) {
+      e.preventDefault();
+      reloadWith('token', $('token').value.trim());
+    });
+    var box = $('token-needed');
+    box.hidden = false;
+    if (token) {
+      box.className = 'has-token';
+      $('token').placeholder = 'a token is set: paste another to replace it';
+      box.textContent = 'AUTH_MODE=jwt: the function signs for the user of the token this page sends ' +
+        '(from ?token=…); a refusal below shows the function\'s code (e.g. token_expired).';
+    } else {
+      box.setAttribute('data-missing', 'token');
+      box.textContent = 'AUTH_MODE=jwt: the function signs only for a user with a token it accepts, and this page has ' +
+        'none: every channel and the signin are refused (code unauthenticated, 401; the function logs token_missing). ' +
+        'Paste one into the token field below, or open this page with ?token=<token>.';
+    }
+  }
 
   function where() {
     return CONFIG.wsHost
@@ -264,6 +315,7 @@
         ? 'by the function: ' + lastRefusal[name] + INSTRUMENTED + '; pusher-js reports: ' + reported
         : 'pusher-js reports: ' + reported;
       setCard(c, 'bad', 'refused', reason);
+      showCode(c, lastRefusal[name] || reportedCode(err));
       step('refused', name + ' refused: ' + describeError(err), 'app');
     });
     channel.bind('pusher:error', function (err) {
@@ -297,13 +349,14 @@
     $('legend').hidden = false;
     document.querySelectorAll('input[name=transport]').forEach(function (r) {
       r.checked = r.value === transport;
-      r.addEventListener('change', function () { location.search = '?transport=' + r.value; });
+      r.addEventListener('change', function () { reloadWith('transport', r.value); });
     });
+    if (CONFIG.authMode === 'jwt') showTokenNeeds();
 
     var options = {
       cluster: CONFIG.cluster,
-      channelAuthorization: { endpoint: CONFIG.authEndpoint, transport: transport },
-      userAuthentication: { endpoint: CONFIG.userAuthEndpoint, transport: transport },
+      channelAuthorization: { endpoint: CONFIG.authEndpoint, transport: transport, params: token ? { token: token } : {} },
+      userAuthentication: { endpoint: CONFIG.userAuthEndpoint, transport: transport, params: token ? { token: token } : {} },
     };
     if (CONFIG.wsHost) {
       options.wsHost = CONFIG.wsHost;
@@ -345,6 +398,7 @@
     pusher.user.bind('pusher:signin_error', function (err) {
       var reason = lastRefusal.signin ? 'by the function: ' + lastRefusal.signin + INSTRUMENTED + '; pusher-js reports: ' + describeError(err) : describeError(err);
       setCard(cards.signin, 'bad', 'refused', reason);
+      showCode(cards.signin, lastRefusal.signin || reportedCode(err));
       step('refused', 'signin refused: ' + reason);
     });
 

@@ -10,13 +10,27 @@
 # http://localhost:$PAGE_PORT (default 8080; PAGE_PORT=off to skip it). The page connects to
 # Pusher with PUSHER_KEY/PUSHER_CLUSTER, or to a local Pusher-protocol server given by
 # PUSHER_WS_HOST/PUSHER_WS_PORT (e.g. scripts/run-sockudo.sh), and asks this function to sign.
+#
+#   bash scripts/run-local.sh invoke <event file>
+# sends one event (e.g. tests/fixtures/events/apigw-v2-jsonp-private.json) to the function a
+# run command serves on PORT, with `cargo lambda invoke` (from the cache: it is not on PATH).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+PORT="${PORT:-9000}"
+if [ "${1:-}" = invoke ]; then
+  if [ "$#" -ne 2 ]; then
+    echo "usage: bash scripts/run-local.sh invoke <event file>" >&2
+    exit 2
+  fi
+  PATH="$(bash scripts/setup.sh):$PATH"
+  exec cargo lambda invoke pusher-auth --data-file "$2" --invoke-address 127.0.0.1 --invoke-port "$PORT"
+fi
+
+echo "==> Setting up and building: cargo-lambda from PyPI and pusher-js from npm (once, into the cache), then the function; about 2 minutes on a first run, seconds after"
 BIN_DIR="$(bash scripts/setup.sh)"
 export PATH="$BIN_DIR:$PATH"
 
-PORT="${PORT:-9000}"
 FUNCTION=pusher-auth
 # The demo configuration (scripts/demo.env), each value a default the environment overrides.
 # The secret comes from PUSHER_SECRET, or from Secrets Manager when PUSHER_SECRET_ID is set
@@ -46,6 +60,16 @@ if [ "$PAGE_PORT" = off ]; then DEMO_PAGE_PORT=8080; else DEMO_PAGE_PORT="$PAGE_
 export ALLOWED_ORIGINS="${ALLOWED_ORIGINS:-http://localhost:$DEMO_PAGE_PORT,http://127.0.0.1:$DEMO_PAGE_PORT}"
 
 BASE="http://127.0.0.1:$PORT/lambda-url/$FUNCTION"
+if [ -n "${PUSHER_WS_PORT:-}" ] && ! [[ "$PUSHER_WS_PORT" =~ ^[0-9]{1,5}$ ]]; then
+  echo "run-local: PUSHER_WS_PORT is not a port number" >&2
+  exit 1
+fi
+# The printed pusher-js snippets reach the same Pusher-protocol server as the page.
+SOCKET_OPTIONS=""
+if [ -n "${PUSHER_WS_HOST:-}" ]; then
+  SOCKET_OPTIONS="
+    wsHost: '$PUSHER_WS_HOST', wsPort: ${PUSHER_WS_PORT:-6001}, forceTLS: false, enabledTransports: ['ws'],"
+fi
 
 # --- the live page --------------------------------------------------------------
 PAGE_MSG=""
@@ -56,10 +80,6 @@ elif ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 elif ! PAGE_LIB="$(bash scripts/page-npm.sh)"; then
   PAGE_MSG="(the live page is not served: npm ci of demo/package.json failed)"
 else
-  if [ -n "${PUSHER_WS_PORT:-}" ] && ! [[ "$PUSHER_WS_PORT" =~ ^[0-9]{1,5}$ ]]; then
-    echo "run-local: PUSHER_WS_PORT is not a port number" >&2
-    exit 1
-  fi
   # Only public settings go to the page (never PUSHER_SECRET or the encryption master key);
   # the page's server gets this JSON and a bare environment.
   PAGE_CONFIG="$(python3 - "$PUSHER_KEY" "$PUSHER_CLUSTER" "${PUSHER_WS_HOST:-}" "${PUSHER_WS_PORT:-}" \
@@ -104,14 +124,14 @@ Try AJAX (pusher-js's default transport):
 
 pusher-js over JSONP:
   const pusher = new Pusher('$PUSHER_KEY', {
-    cluster: '$PUSHER_CLUSTER',
+    cluster: '$PUSHER_CLUSTER',$SOCKET_OPTIONS
     channelAuthorization: { endpoint: '$BASE/pusher/auth', transport: 'jsonp', params: { token: '<user token>' } },
     userAuthentication: { endpoint: '$BASE/pusher/user-auth', transport: 'jsonp', params: { token: '<user token>' } },
   });
 
 pusher-js over AJAX (pages served from ALLOWED_ORIGINS=$ALLOWED_ORIGINS):
   const pusher = new Pusher('$PUSHER_KEY', {
-    cluster: '$PUSHER_CLUSTER',
+    cluster: '$PUSHER_CLUSTER',$SOCKET_OPTIONS
     channelAuthorization: { endpoint: '$BASE/pusher/auth', transport: 'ajax', params: { token: '<user token>' } },
   });
 

@@ -5,7 +5,9 @@ JSONP body whose signature verifies with the demo secret (checked here with
 Python's hmac, independently of the function). Then the live page it serves on
 PAGE_PORT: the address it prints, the page, pusher-js, and a configuration that
 says what is missing with the demo defaults and holds no secret (nor does the
-page server's environment)."""
+page server's environment). Then what else it prints and offers: the line before
+the build, `run-local.sh invoke <event>` against the running function, and the
+pusher-js snippets (evaluated with Node), which follow PUSHER_WS_HOST/PORT."""
 import hashlib
 import hmac
 import json
@@ -85,6 +87,14 @@ def main():
         expected = hmac.new(DEMO["PUSHER_SECRET"].encode(), b"123.456:private-demo", hashlib.sha256).hexdigest()
         assert m.group(1) == expected, "signature does not verify"
         check_page(log.name, proc.pid, port, page_port)
+        with open(log.name) as f:
+            printed = f.read()
+        first = printed.splitlines()[0]
+        assert first.startswith("==> Setting up and building:") and "about 2 minutes on a first run" in first, first
+        assert printed.index(first) < printed.index("==> Serving"), "the setup line comes first"
+        options = printed_pusher_options(printed)
+        assert len(options) == 2 and all(o["cluster"] == "mt1" and "wsHost" not in o for o in options), options
+        check_invoke(port)
     except AssertionError:
         with open(log.name) as f:
             sys.stderr.write(f.read()[-4000:])
@@ -92,9 +102,56 @@ def main():
     finally:
         stop(proc)
         os.unlink(log.name)
+    check_ws_snippets()
     check_config_refused_before_serving()
     check_config_error_answered_under_watch()
-    print("local run: 4 passed, 0 failed")
+    print("local run: 6 passed, 0 failed")
+
+
+def printed_pusher_options(printed):
+    """The options of each `new Pusher(…)` snippet run-local.sh printed, as Node evaluates them."""
+    snippets = re.findall(r"^  (const pusher = new Pusher\(.*?^  \}\);)$", printed, re.M | re.S)
+    script = ("const seen = []; function Pusher(key, options) { seen.push(options); }\n"
+              + "\n".join("{ %s }" % s for s in snippets) + "\nconsole.log(JSON.stringify(seen));")
+    done = subprocess.run(["node", "-e", script], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
+def check_invoke(port):
+    """The README's `bash scripts/run-local.sh invoke <event>` against the running function:
+    cargo lambda invoke (from the cache, on 127.0.0.1 and PORT) gets a signed JSONP answer."""
+    event = "tests/fixtures/events/apigw-v2-jsonp-private.json"
+    done = subprocess.run(["bash", "scripts/run-local.sh", "invoke", event], cwd=ROOT, capture_output=True, text=True,
+                          env=dict(os.environ, PORT=str(port)), timeout=120)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["statusCode"] == 200, answer
+    with open(os.path.join(ROOT, event)) as f:
+        query = json.load(f)["queryStringParameters"]
+    signed = f"{query['socket_id']}:{query['channel_name']}".encode()
+    expected = hmac.new(DEMO["PUSHER_SECRET"].encode(), signed, hashlib.sha256).hexdigest()
+    assert f'{{"auth":"{DEMO["PUSHER_KEY"]}:{expected}"}}' in answer["body"], "the invoked answer is not signed"
+    print("run-local.sh invoke: a signed JSONP answer from the running function")
+
+
+def check_ws_snippets():
+    """With PUSHER_WS_HOST/PORT set, both printed pusher-js snippets connect there as the page does."""
+    env = dict(os.environ, PORT=str(free_port()), PAGE_PORT="off", PUSHER_WS_HOST="127.0.0.1", PUSHER_WS_PORT="6001")
+    proc = subprocess.Popen(["bash", "scripts/run-local.sh"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    try:
+        printed = ""
+        for line in proc.stdout:
+            printed += line
+            if line.startswith("  });") and "pusher-js over AJAX" in printed:
+                break
+    finally:
+        stop(proc)
+    options = printed_pusher_options(printed)
+    assert len(options) == 2, printed
+    for o in options:
+        assert (o["wsHost"], o["wsPort"], o["forceTLS"], o["enabledTransports"]) == ("127.0.0.1", 6001, False, ["ws"]), o
+    print("run-local.sh with PUSHER_WS_HOST/PORT prints pusher-js snippets for that server")
 
 
 def check_config_refused_before_serving():

@@ -4,6 +4,7 @@
 // from the checkout) and the npm pusher-js-auth plugin. See README.md next to this file.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -198,6 +199,19 @@ test('client/pusher-batch-auth.js is the build of client/src/pusher-batch-auth.m
   assert.ok(upToDate(), 'run node client/build.mjs');
 });
 
+// docs/batching.md installs the package from what `npm pack ./client` writes: it holds every
+// file the package's `exports`, `main` and `types` name.
+test('npm pack of client/ holds every file its package.json names', () => {
+  const [packed] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--loglevel=error', './client'], { cwd: REPO_ROOT, encoding: 'utf8' }));
+  const files = packed.files.map((f) => f.path).sort();
+  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'client/package.json'), 'utf8'));
+  const named = new Set([pkg.main, pkg.module, pkg.types]);
+  const walk = (v) => (typeof v === 'string' ? named.add(v) : Object.values(v).forEach(walk));
+  walk(pkg.exports);
+  for (const file of named) assert.ok(files.includes(file.replace(/^\.\//, '')), `${file} is in the tarball: ${files}`);
+  assert.equal(packed.name, 'pusher-batch-auth');
+});
+
 /** The bundled page: built from the package's ES module (not the script-tag build). */
 async function assertBundled(page) {
   const { inputs } = await bundledPage();
@@ -263,8 +277,8 @@ for (const client of CLIENTS) {
     assert.equal(results[forbidden].subscribed, false);
     assert.equal(results[forbidden].detail.type, 'AuthError');
     if (client.setup === HELPER_SETUP) {
-      // The helper's Error for the channel carries the endpoint's code and status.
-      assert.equal(results[forbidden].detail.error, 'channel authorization refused: forbidden (403)', JSON.stringify(results[forbidden]));
+      // The helper's refusal reaches the page as plain pusher-js's over JSONP: the code and status.
+      assert.deepEqual(results[forbidden].detail, { type: 'AuthError', error: 'forbidden', status: 403 }, JSON.stringify(results[forbidden]));
     }
     delete results[forbidden];
     await assertAllSubscribed(results, sub);
@@ -308,10 +322,82 @@ for (const transport of ['jsonp', 'ajax']) {
     await connect(page, 'late', socketOptions(), SIGNIN_SETUP, { ...arg, token: expired });
     r = await page.evaluate(([i, t]) => window.E2E.signin(i, t), ['late', 5000]);
     assert.equal(r.outcome, 'signin_error', `the page sees the refused signin: ${JSON.stringify(r)}`);
-    assert.deepEqual(r.detail, { type: 'AuthError', error: 'user authentication refused: token_expired (401)' }, JSON.stringify(r));
+    assert.deepEqual(r.detail, { type: 'AuthError', error: 'token_expired', status: 401 }, JSON.stringify(r));
     assert.ok(r.elapsedMs < 2000, `within 2 s (${r.elapsedMs} ms)`);
     assert.equal(r.userData, null, 'not signed in');
     assert.equal((await page.evaluate((i) => window.E2E.state(i), 'late')).state, 'connected', 'still connected');
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Whatever an endpoint answers, the client package settles every channel and the signin: each
+// gets pusher-js's AuthError with a string code and a numeric status, at once. The answers come
+// from a stand-in endpoint on the page's origin (Playwright answers its requests: the function
+// never gives these), over JSONP (the callback called with the answer) and AJAX (the body).
+
+/** Hostile answers to a batch of `channels` (private, presence, encrypted, private) and to the signin. */
+const HOSTILE_ANSWERS = [
+  ['an error whose status is an object', () => '{"error":"forbidden","status":{"toString":1}}'],
+  ['an error whose code is an object', () => '{"error":{"toString":1},"status":401}'],
+  ['an error with a huge status', () => '{"error":"forbidden","status":1e400}'],
+  ['null', () => 'null'],
+  ['a number', () => '42'],
+  ['a string', () => '"signed"'],
+  ['an array', () => '[{"status":200,"data":{"auth":"k:s"}}]'],
+  ['no channel answered', () => '{}'],
+  // Served as it is: over JSONP a script that runs without calling back.
+  ['a script that never calls back', () => ({ raw: 'void 0;' })],
+  ['each channel answered wrongly', (channels) => JSON.stringify({
+    [channels[0]]: { status: { toString: 1 } },
+    [channels[1]]: { status: 200, data: { auth: 'k:s', channel_data: '{not json' } },
+    [channels[2]]: { status: 200, data: { auth: 'k:s', shared_secret: '!!not base64!!' } },
+    [channels[3]]: { status: 200, data: { auth: 5 } },
+    auth: 'k:s',
+    user_data: { id: 'not a string' },
+  })],
+];
+
+const HOSTILE_SETUP = `
+  const batch = PusherBatchAuth({ endpoint: arg.endpoint, transport: arg.transport, params: { case: arg.case } });
+  options.channelAuthorization = { customHandler: batch.handler };
+  options.userAuthentication = { customHandler: batch.userHandler };
+`;
+
+for (const transport of ['jsonp', 'ajax']) {
+  scenario(`pusher-batch-auth over ${transport.toUpperCase()}: any answer, however shaped, settles every channel and the signin`, async ({ open, note }) => {
+    const { page } = await open(`hostile-${transport}`, '/v8-batch-helper.html');
+    const endpoint = `${pageServer.origin}/hostile/pusher/auth`;
+    const answers = {}; // case number -> the answer's body
+    await page.route(`${pageServer.origin}/hostile/**`, (route) => {
+      const req = route.request();
+      const params = new URLSearchParams(req.method() === 'GET' ? new URL(req.url()).search : req.postData() || '');
+      const body = answers[params.get('case')];
+      if (body.raw) return route.fulfill({ status: 200, contentType: transport === 'jsonp' ? 'application/javascript' : 'application/json', body: body.raw });
+      if (transport === 'jsonp') {
+        return route.fulfill({ status: 200, contentType: 'application/javascript', body: `${params.get('callback')}(${body});` });
+      }
+      return route.fulfill({ status: 200, contentType: 'application/json', body });
+    });
+    for (const [n, [name, answer]] of HOSTILE_ANSWERS.entries()) {
+      const u = uniq();
+      const channels = [`private-allowed-${u}`, `presence-room-${u}`, `private-encrypted-room-${u}`, `private-allowed-${u}-b`];
+      answers[n] = answer(channels);
+      const id = `hostile-${n}`;
+      await connect(page, id, socketOptions(), HOSTILE_SETUP, { endpoint, transport, case: String(n) });
+      const outcomes = await page.evaluate(([i, cs, t]) => Promise.all(cs.map((c) => window.E2E.subscribe(i, c, t))), [id, channels, 5000]);
+      const results = Object.fromEntries(channels.map((c, k) => [c, outcomes[k]]));
+      const signin = await page.evaluate(([i, t]) => window.E2E.signin(i, t), [id, 5000]);
+      for (const [what, r] of [...Object.entries(results), ['signin', signin]]) {
+        const expected = what === 'signin' ? 'signin_error' : 'subscription_error';
+        assert.equal(r.outcome, expected, `${name}: ${what}: ${JSON.stringify(r)}`);
+        assert.equal(r.detail.type, 'AuthError', `${name}: ${what}: ${JSON.stringify(r)}`);
+        assert.equal(typeof r.detail.error, 'string', `${name}: ${what}: a string code: ${JSON.stringify(r)}`);
+        assert.ok(Number.isInteger(r.detail.status), `${name}: ${what}: a numeric status: ${JSON.stringify(r)}`);
+        assert.ok(r.elapsedMs < 2000, `${name}: ${what}: at once (${r.elapsedMs} ms)`);
+      }
+      note(`${name}: ${[...Object.values(results), signin].map((r) => `${r.detail.error} (${r.detail.status})`).join(', ')}`);
+      assert.equal((await page.evaluate((i) => window.E2E.state(i), id)).state, 'connected', `${name}: still connected`);
+    }
   });
 }
 
@@ -447,3 +533,52 @@ for (const [recipe, transport] of [['token-expired-jsonp', 'jsonp'], ['token-exp
     note(`function lines: ${lines.map((e) => `${e.channel || 'batch'}:${e.reason}`).join(' ')}`);
   });
 }
+
+// The Amplify recipe of docs/users.md, run verbatim (its `import` line left out) with pusher-js 8
+// over JSONP and a stand-in for Amplify v6's `fetchAuthSession` that hands out tokens the function
+// accepts, shaped as Amplify's ({tokens: {idToken: {toString(), payload}}}). The first token
+// expires 62 s after it is minted, so the recipe refreshes it after about 2 s.
+scenario('Amplify recipe: a cached token for paramsProvider, refreshed before it expires', async ({ open, note }) => {
+  const { page, requests } = await open('amplify', '/v8.html');
+  const sub = `amplify-${uniq()}`;
+  const issued = []; // [{ token, forceRefresh }]
+  await page.exposeFunction('e2eFetchAuthSession', async (forceRefresh) => {
+    const token = await mintToken(cfg, { sub, name: 'Amplify User', expiresInSeconds: issued.length === 0 ? 62 : 600 });
+    issued.push({ token, forceRefresh });
+    return token;
+  });
+  const code = readmeBlock('amplify').replace(/^import .*\n/m, '');
+  const socketId = await page.evaluate(
+    async ([block, key, base, extra, id, t]) => {
+      let connected;
+      function Pusher(k, options) {
+        connected = window.E2E.connect(id, k, Object.assign({}, options, extra), t);
+        return window.E2E.client(id);
+      }
+      async function fetchAuthSession({ forceRefresh } = {}) {
+        const jwt = await window.e2eFetchAuthSession(Boolean(forceRefresh));
+        const payload = JSON.parse(atob(jwt.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
+        return { tokens: { idToken: { toString: () => jwt, payload } } };
+      }
+      const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor;
+      await new AsyncFunction('key', 'cluster', 'base', 'fetchAuthSession', 'Pusher', block)(key, 'mt1', base, fetchAuthSession, Pusher);
+      const r = await connected;
+      return r.outcome === 'connected' ? r.detail.socketId : JSON.stringify(r);
+    },
+    [code, cfg.key, fn.base, socketOptions(), 'c', WAIT_MS],
+  );
+  assert.match(socketId, /^\d+\.\d+$/, 'connected');
+  const tokenOf = (channel) => {
+    const asked = requests.map((r) => new URL(r.url).searchParams).find((q) => q.get('channel_name') === channel);
+    return asked && asked.get('token');
+  };
+  const first = `private-allowed-${uniq()}`;
+  await assertAllSubscribed(await subscribeAll(page, 'c', [first]), sub);
+  assert.ok(tokenOf(first) === issued[0].token, 'the first channel was asked with the first token');
+  await waitUntil('the recipe to refresh the token before it expires', 10_000, async () => issued.length >= 2);
+  assert.deepEqual(issued.map((i) => i.forceRefresh), [false, true], 'fetched once, then refreshed with forceRefresh');
+  const second = `presence-room-${uniq()}`;
+  await assertAllSubscribed(await subscribeAll(page, 'c', [second]), sub);
+  assert.ok(tokenOf(second) === issued[1].token, 'a channel subscribed after the refresh is asked with the new token');
+  note(`tokens handed out: ${issued.length}; requests: ${requests.length}`);
+});

@@ -18,10 +18,12 @@ import {
   freePort,
   loadPage,
   makeConfig,
+  mintToken,
   readLog,
   startFunction,
   startStack,
   stopStack,
+  uniq,
   waitUntil,
 } from './lib/harness.mjs';
 
@@ -285,5 +287,83 @@ wrap('with the demo defaults and no local server, the page says what is missing'
     }
   } finally {
     await demo.child.stop();
+  }
+});
+
+/** Waits until the card `id` shows the refusal code `code` (its data-code and its text). */
+async function waitForCode(page, id, code) {
+  return waitUntil(`the ${id} card to show the code ${code}`, WAIT_MS, async () => {
+    const c = await page.$eval(`#card-${id}`, (el) => ({ code: el.dataset.code, state: el.dataset.state, text: el.innerText }));
+    if (c.state === 'ok') throw Object.assign(new Error(`${id}: ${c.text}`), { fatal: true });
+    return c.code === code ? c : undefined;
+  }, 100);
+}
+
+const CARDS = ['private', 'presence', 'encrypted', 'signin'];
+
+wrap('AUTH_MODE=jwt: without a token the page says it needs one and shows each code; a token from the field or ?token= signs', async () => {
+  // run-local.sh with the suite's jwt settings (HS256, its secret) and the demo's channel rules,
+  // its page on another port, the same sockudo.
+  const pagePort = await freePort();
+  const origin = `http://127.0.0.1:${pagePort}`;
+  const jwt = await startFunction(cfg, {
+    allowedOrigins: [origin],
+    pagePort,
+    env: { CHANNEL_RULES: undefined, PUSHER_WS_HOST: '127.0.0.1', PUSHER_WS_PORT: String(sockudo.port) },
+  });
+  try {
+    assert.equal(JSON.parse((await pageConfig(origin)).text).authMode, 'jwt');
+    for (const transport of ['jsonp', 'ajax']) {
+      const { page, context } = await openPage(`jwt-${transport}`, `${origin}/?transport=${transport}`);
+      try {
+        // No token: the page says so, and every card shows the function's code.
+        await page.waitForSelector('#token-needed:not([hidden])', { timeout: WAIT_MS });
+        const notice = await page.innerText('#token-needed');
+        assert.match(notice, /AUTH_MODE=jwt: the function signs only for a user with a token it accepts, and this page has none/, notice);
+        assert.match(notice, /code unauthenticated, 401; the function logs token_missing/, notice);
+        assert.match(notice, /token field below, or open this page with \?token=<token>/, notice);
+        for (const id of CARDS) {
+          const c = await waitForCode(page, id, 'unauthenticated (401)');
+          assert.match(c.text, /refused/, `${transport}: ${id}: ${c.text}`);
+          assert.match(c.text, /code: unauthenticated \(401\)/, `${transport}: ${id}: ${c.text}`);
+        }
+
+        // A token typed into the field: the page reloads with it (the transport kept) and signs.
+        const sub = `page-user-${uniq()}`;
+        const token = await mintToken(cfg, { sub, name: 'Page User' });
+        await Promise.all([page.waitForNavigation({ timeout: WAIT_MS }), (async () => {
+          await page.fill('#token', token);
+          await page.click('#token-form button');
+        })()]);
+        const address = new URL(page.url()).searchParams;
+        assert.ok(address.get('token') === token, 'the token is in the address');
+        assert.equal(address.get('transport'), transport);
+        for (const id of ['private', 'encrypted']) assert.match((await waitForCard(page, id, 'ok')).text, /subscribed/);
+        const presence = await waitForCard(page, 'presence', 'ok');
+        assert.ok(presence.text.includes(`${sub} (Page User) — you`), presence.text);
+        const signin = await waitForCard(page, 'signin', 'ok');
+        assert.ok(/signed in\s+as /.test(signin.text) && signin.text.includes(`as ${sub} (Page User)`), signin.text);
+        const notice2 = await page.innerText('#token-needed');
+        assert.match(notice2, /signs for the user of the token this page sends/, notice2);
+        const text = await page.innerText('body');
+        assert.ok(!text.includes(token), 'the token is never shown whole');
+        assert.ok(text.includes(`token=${token.slice(0, 8)}…`), 'the requests show it shortened');
+      } finally {
+        await context.close().catch(() => {});
+      }
+    }
+
+    // An expired token in ?token=: each card shows token_expired.
+    const expired = await mintToken(cfg, { sub: `late-${uniq()}`, name: 'Late', expiresInSeconds: -600 });
+    for (const transport of ['jsonp', 'ajax']) {
+      const { page, context } = await openPage(`jwt-expired-${transport}`, `${origin}/?transport=${transport}&token=${expired}`);
+      try {
+        for (const id of CARDS) await waitForCode(page, id, 'token_expired (401)');
+      } finally {
+        await context.close().catch(() => {});
+      }
+    }
+  } finally {
+    await jwt.child.stop();
   }
 });
