@@ -62,8 +62,29 @@ fn user_id_claim(get: &impl Fn(&str) -> Option<String>) -> Result<String, Config
 
 /// `AUTH_MODE=jwt`: the `JWT_*` variables.
 fn jwt_options(get: &impl Fn(&str) -> Option<String>) -> Result<JwtOptions, ConfigError> {
-    let pusher_secret = get("PUSHER_SECRET");
-    let err = |variable, problem: &str| ConfigError { variable, problem: problem.to_owned() };
+    let algorithms = algorithms(get)?;
+    let wants_keys = algorithms.iter().any(|a| !jwt::is_hmac(*a));
+    let secret = jwt_secret(get, algorithms.iter().any(|a| jwt::is_hmac(*a)))?;
+    let keys = jwks(get, wants_keys)?;
+    let leeway = match get("JWT_LEEWAY_SECONDS") {
+        None => 30,
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|l| *l <= jwt::MAX_LEEWAY_SECONDS)
+            .ok_or(err("JWT_LEEWAY_SECONDS", "must be a whole number of seconds from 0 to 60"))?,
+    };
+    let (issuer, audience) = recipient(get, wants_keys)?;
+    let rules = ClaimRules { algorithms, issuer, audience, leeway, user_id_claim: user_id_claim(get)? };
+    Ok(JwtOptions { rules, secret, keys })
+}
+
+fn err(variable: &'static str, problem: &str) -> ConfigError {
+    ConfigError { variable, problem: problem.to_owned() }
+}
+
+/// `JWT_ALGORITHMS`: the allow-list (EdDSA is not supported).
+fn algorithms(get: &impl Fn(&str) -> Option<String>) -> Result<Vec<Algorithm>, ConfigError> {
     let list = get("JWT_ALGORITHMS").ok_or(err("JWT_ALGORITHMS", "is not set (e.g. RS256 or ES256,RS256)"))?;
     let algorithms = list
         .split(',')
@@ -78,69 +99,65 @@ fn jwt_options(get: &impl Fn(&str) -> Option<String>) -> Result<JwtOptions, Conf
     if algorithms.is_empty() {
         return Err(err("JWT_ALGORITHMS", "is empty"));
     }
-    let wants_hmac = algorithms.iter().any(|a| jwt::is_hmac(*a));
-    let wants_keys = algorithms.iter().any(|a| !jwt::is_hmac(*a));
-    let secret = match get("JWT_SECRET") {
-        Some(_) if !wants_hmac => return Err(err("JWT_SECRET", "is set but JWT_ALGORITHMS allows no HS algorithm")),
-        Some(s) if Some(&s) == pusher_secret.as_ref() => {
-            return Err(err("JWT_SECRET", "must differ from PUSHER_SECRET"))
+    Ok(algorithms)
+}
+
+/// `JWT_SECRET`: required exactly when an HS algorithm is allowed.
+fn jwt_secret(get: &impl Fn(&str) -> Option<String>, wants_hmac: bool) -> Result<Option<DecodingKey>, ConfigError> {
+    match get("JWT_SECRET") {
+        Some(_) if !wants_hmac => Err(err("JWT_SECRET", "is set but JWT_ALGORITHMS allows no HS algorithm")),
+        Some(s) if Some(&s) == get("PUSHER_SECRET").as_ref() => {
+            Err(err("JWT_SECRET", "must differ from PUSHER_SECRET"))
         }
-        Some(s) if s.len() < 32 => return Err(err("JWT_SECRET", "is shorter than 32 bytes")),
-        Some(s) => Some(DecodingKey::from_secret(s.as_bytes())),
-        None if wants_hmac => return Err(err("JWT_SECRET", "is not set, and JWT_ALGORITHMS allows an HS algorithm")),
-        None => None,
-    };
-    let keys = match (get("JWT_JWKS"), get("JWT_JWKS_URL")) {
-        (Some(_), Some(_)) => return Err(err("JWT_JWKS_URL", "and JWT_JWKS are both set; choose one")),
+        Some(s) if s.len() < 32 => Err(err("JWT_SECRET", "is shorter than 32 bytes")),
+        Some(s) => Ok(Some(DecodingKey::from_secret(s.as_bytes()))),
+        None if wants_hmac => Err(err("JWT_SECRET", "is not set, and JWT_ALGORITHMS allows an HS algorithm")),
+        None => Ok(None),
+    }
+}
+
+/// `JWT_JWKS` or `JWT_JWKS_URL` (with its lifetimes): required exactly when
+/// an RS/PS/ES algorithm is allowed.
+fn jwks(get: &impl Fn(&str) -> Option<String>, wants_keys: bool) -> Result<Jwks, ConfigError> {
+    match (get("JWT_JWKS"), get("JWT_JWKS_URL")) {
+        (Some(_), Some(_)) => Err(err("JWT_JWKS_URL", "and JWT_JWKS are both set; choose one")),
         (Some(_), None) | (None, Some(_)) if !wants_keys => {
-            return Err(err("JWT_JWKS", "is set but JWT_ALGORITHMS allows no RS/PS/ES algorithm"))
+            Err(err("JWT_JWKS", "is set but JWT_ALGORITHMS allows no RS/PS/ES algorithm"))
         }
         (Some(text), None) => {
             let keys = jwt::keys_from_jwks(&text).map_err(|problem| err("JWT_JWKS", problem))?;
             if keys.is_empty() {
                 return Err(err("JWT_JWKS", "has no RSA or EC signing key"));
             }
-            Jwks::Inline(Arc::new(keys))
+            Ok(Jwks::Inline(Arc::new(keys)))
         }
-        (None, Some(url)) => Jwks::Url {
-            url: jwks::jwks_url(&url).map_err(|problem| err("JWT_JWKS_URL", problem))?,
-            // Read only with JWT_JWKS_URL; 0: fetched once per execution environment.
-            ttl: seconds(
-                get,
-                "JWT_JWKS_TTL_SECONDS",
-                DEFAULT_TTL,
-                MAX_TTL_SECONDS,
-                &format!("must be a whole number of seconds from 0 to {MAX_TTL_SECONDS} (0: fetched once)"),
-            )?,
-            max_stale: seconds(
-                get,
-                "JWT_JWKS_MAX_STALE_SECONDS",
-                DEFAULT_MAX_STALE,
-                MAX_TTL_SECONDS,
-                &format!("must be a whole number of seconds from 1 to {MAX_TTL_SECONDS}"),
-            )?
-            .ok_or(err(
-                "JWT_JWKS_MAX_STALE_SECONDS",
-                &format!("must be a whole number of seconds from 1 to {MAX_TTL_SECONDS}"),
-            ))?,
-        },
+        (None, Some(url)) => {
+            let url = jwks::jwks_url(&url).map_err(|problem| err("JWT_JWKS_URL", problem))?;
+            // 0: fetched once per execution environment.
+            let ttl_problem =
+                format!("must be a whole number of seconds from 0 to {MAX_TTL_SECONDS} (0: fetched once)");
+            let ttl = seconds(get, "JWT_JWKS_TTL_SECONDS", DEFAULT_TTL, MAX_TTL_SECONDS, &ttl_problem)?;
+            let stale_problem = format!("must be a whole number of seconds from 1 to {MAX_TTL_SECONDS}");
+            let max_stale =
+                seconds(get, "JWT_JWKS_MAX_STALE_SECONDS", DEFAULT_MAX_STALE, MAX_TTL_SECONDS, &stale_problem)?
+                    .ok_or(err("JWT_JWKS_MAX_STALE_SECONDS", &stale_problem))?;
+            Ok(Jwks::Url { url, ttl, max_stale })
+        }
         (None, None) if wants_keys => {
-            return Err(err("JWT_JWKS_URL", "is not set (nor JWT_JWKS), and JWT_ALGORITHMS allows RS/PS/ES"))
+            Err(err("JWT_JWKS_URL", "is not set (nor JWT_JWKS), and JWT_ALGORITHMS allows RS/PS/ES"))
         }
-        (None, None) => Jwks::None,
-    };
-    let leeway = match get("JWT_LEEWAY_SECONDS") {
-        None => 30,
-        Some(v) => v
-            .parse::<u64>()
-            .ok()
-            .filter(|l| *l <= jwt::MAX_LEEWAY_SECONDS)
-            .ok_or(err("JWT_LEEWAY_SECONDS", "must be a whole number of seconds from 0 to 60"))?,
-    };
-    // A JWKS (a Cognito pool, an IdP) signs tokens for many audiences and
-    // sometimes many issuers: without both checks any of them would pass.
+        (None, None) => Ok(Jwks::None),
+    }
+}
+
+/// `JWT_ISSUER` and `JWT_AUDIENCE`. A JWKS (a Cognito pool, an IdP) signs
+/// tokens for many audiences and sometimes many issuers: without both checks
+/// any of them would pass, so both are required with RS/PS/ES.
+fn recipient(
+    get: &impl Fn(&str) -> Option<String>,
+    wants_keys: bool,
+) -> Result<(Option<String>, Option<String>), ConfigError> {
     let issuer = get("JWT_ISSUER");
-    let audience = get("JWT_AUDIENCE");
     if let Some(issuer) = &issuer {
         // The issuer of every provider that publishes keys is an https URL
         // (OpenID Connect Discovery §2); a scheme-less or http:// value is a
@@ -156,9 +173,9 @@ fn jwt_options(get: &impl Fn(&str) -> Option<String>) -> Result<JwtOptions, Conf
     if wants_keys && issuer.is_none() {
         return Err(err("JWT_ISSUER", "is not set, and is required when JWT_ALGORITHMS allows RS/PS/ES (JWKS keys)"));
     }
+    let audience = get("JWT_AUDIENCE");
     if wants_keys && audience.is_none() {
         return Err(err("JWT_AUDIENCE", "is not set, and is required when JWT_ALGORITHMS allows RS/PS/ES (JWKS keys)"));
     }
-    let rules = ClaimRules { algorithms, issuer, audience, leeway, user_id_claim: user_id_claim(get)? };
-    Ok(JwtOptions { rules, secret, keys })
+    Ok((issuer, audience))
 }
