@@ -759,7 +759,7 @@ JWT_OK = {"AuthMode": "jwt", "JwtAlgorithms": "RS256",
           "JwtJwksUrl": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Abc123/.well-known/jwks.json",
           "JwtIssuer": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Abc123", "JwtAudience": "client1"}
 # What a deployer sets for each front door in authorizer mode.
-AUTHORIZER_OK = {"rest-api": {"AuthMode": "authorizer", "CognitoUserPoolArn": POOL},
+AUTHORIZER_OK = {"rest-api": {"AuthMode": "authorizer", "CognitoUserPoolArn": POOL, "JwtAudience": "client1"},
                  "http-api": {"AuthMode": "authorizer", "JwtIssuer": JWT_OK["JwtIssuer"], "JwtAudience": "client1"}}
 # Functions CloudFormation evaluates in a Rule (no Condition: Rules cannot read Conditions).
 RULE_FUNCTIONS = {"Fn::And", "Fn::Contains", "Fn::EachMemberEquals", "Fn::EachMemberIn", "Fn::Equals", "Fn::Not",
@@ -801,7 +801,12 @@ def _blank(*names):
     (JWT_OK, []),
     # authorizer: an API Gateway front door with its authorizer's settings.
     ({**_blank(*JWT_OK), "AuthMode": "authorizer", "FrontDoor": "function-url"}, ["AuthorizerNeedsAnApiGateway"]),
-    ({"AuthMode": "authorizer", "FrontDoor": "rest-api"}, ["RestAuthorizerNeedsAUserPool"]),
+    ({"AuthMode": "authorizer", "FrontDoor": "rest-api"}, ["RestAuthorizerNeedsAUserPoolAndAudience"] * 2),
+    # Issue 30 §1: without the audience the Cognito authorizer takes any app client's ID token.
+    ({**AUTHORIZER_OK["rest-api"], "FrontDoor": "rest-api", "JwtAudience": ""},
+     ["RestAuthorizerNeedsAUserPoolAndAudience"]),
+    ({**AUTHORIZER_OK["rest-api"], "FrontDoor": "rest-api", "CognitoUserPoolArn": ""},
+     ["RestAuthorizerNeedsAUserPoolAndAudience"]),
     ({**AUTHORIZER_OK["rest-api"], "FrontDoor": "rest-api"}, []),
     ({"AuthMode": "authorizer", "FrontDoor": "http-api", **_blank("JwtIssuer", "JwtAudience")},
      ["HttpAuthorizerNeedsIssuerAndAudience"] * 2),
@@ -831,12 +836,43 @@ def test_jwt_mode_has_no_authorizer(front_door):
     assert set(_security(body).values()) == {None}
 
 
+def string_value(node, values):
+    """A string-valued intrinsic (Ref, Fn::Join, Fn::Split, Fn::Select) for these parameter values, as
+    CloudFormation computes it (Fn::Split gives a list)."""
+    if isinstance(node, str):
+        return node
+    if isinstance(node, list):
+        return [string_value(v, values) for v in node]
+    ((fn, args),) = node.items()
+    if fn == "Ref":
+        return values[args]
+    if fn == "Fn::Join":
+        parts = string_value(args[1], values)
+        return args[0].join(parts)
+    if fn == "Fn::Split":
+        return string_value(args[1], values).split(args[0])
+    if fn == "Fn::Select":
+        return string_value(args[1], values)[int(args[0])]
+    raise AssertionError("unexpected function %s" % fn)
+
+
+def _validation_expression(audience):
+    """The REST Cognito authorizer's identityValidationExpression, evaluated for this JwtAudience."""
+    rendered = render(FrontDoor="rest-api", **{**AUTHORIZER_OK["rest-api"], "JwtAudience": audience})
+    scheme = _api_body(rendered["Resources"])["components"]["securitySchemes"]["CognitoUserPool"]
+    return string_value(scheme["x-amazon-apigateway-authorizer"]["identityValidationExpression"], rendered["values"])
+
+
 def test_authorizer_mode_on_the_rest_api_is_a_cognito_authorizer_on_post():
     rendered = render(FrontDoor="rest-api", **AUTHORIZER_OK["rest-api"])
     assert rules_pass(rendered["values"]) == []
     _no_dangling_references(rendered)
     body = _api_body(rendered["Resources"])
-    assert body["components"]["securitySchemes"] == {"CognitoUserPool": {
+    schemes = copy.deepcopy(body["components"]["securitySchemes"])
+    # The audience check (issue 30 §1), tested on its own below.
+    expression = schemes["CognitoUserPool"]["x-amazon-apigateway-authorizer"].pop("identityValidationExpression")
+    assert references(expression) == {"JwtAudience"}
+    assert schemes == {"CognitoUserPool": {
         "type": "apiKey", "name": "Authorization", "in": "header",
         "x-amazon-apigateway-authtype": "cognito_user_pools",
         "x-amazon-apigateway-authorizer": {"type": "cognito_user_pools", "providerARNs": [{"Ref": "CognitoUserPoolArn"}]},
@@ -847,6 +883,36 @@ def test_authorizer_mode_on_the_rest_api_is_a_cognito_authorizer_on_post():
         assert security == ([{"CognitoUserPool": []}] if method == "post" else None), (path, method)
     env = rendered["Resources"]["PusherAuthFunction"]["Properties"]["Environment"]["Variables"]
     assert env["AUTH_MODE"] == {"Ref": "AuthMode"}
+
+
+# Audiences with every regular-expression metacharacter JwtAudience's pattern lets through.
+AUDIENCES = ["7e9abc123def456ghi789jkl0", "a+b", "a.b", "api://default", "x\\E.*", "^$.|?*+()[]{}\\",
+             "a\\Qb", "(a|b)", "[abc]", "a{2}", "%2F&=!#@~`'\"", "-"]
+
+
+@pytest.mark.parametrize("audience", AUDIENCES)
+def test_rest_authorizer_accepts_only_id_tokens_of_the_audience(audience):
+    """Issue 30 §1: API Gateway matches the REST Cognito authorizer's identityValidationExpression
+    against the ID token's aud (an access token has none: 401). It is JwtAudience, escaped and
+    anchored: the audience itself matches, and no other app client's id does."""
+    pattern = _validation_expression(audience)
+    assert pattern.startswith("^") and pattern.endswith("$"), pattern
+    assert re.fullmatch(load()["Parameters"]["JwtAudience"]["AllowedPattern"], audience), audience
+    assert re.search(pattern, audience), (pattern, audience)
+    others = ["", audience + "x", "x" + audience, audience[:-1], audience.upper() if audience.upper() != audience else "Q",
+              "7e9abc123def456ghi789jkl1", "aab", "a\nb", "aXb", "api:/default", "a", "b", "aa", "abc", "c"]
+    for other in others:
+        if other != audience:
+            assert not re.search(pattern, other), (pattern, audience, other)
+
+
+@pytest.mark.parametrize("front_door", ["rest-api", "http-api"])
+def test_authorizer_mode_gives_the_function_the_audience(front_door):
+    """The function checks the audience in authorizer mode too (issue 30 §1): JWT_AUDIENCE is set."""
+    rendered = render(FrontDoor=front_door, **AUTHORIZER_OK[front_door])
+    env = rendered["Resources"]["PusherAuthFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["JWT_AUDIENCE"] == {"Ref": "JwtAudience"}
+    assert rendered["values"]["JwtAudience"] == "client1"
 
 
 def test_authorizer_mode_on_the_http_api_is_a_jwt_authorizer_on_get_and_post():
