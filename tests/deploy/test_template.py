@@ -949,3 +949,11 @@ def test_every_front_door_and_auth_mode_transforms_and_lints(front_door, auth_mo
     path = tmp_path / ("template-%s-%s.json" % (front_door, auth_mode))
     path.write_text(json.dumps(template))
     _cfn_lint(str(path))
+
+
+def test_a_jwks_ttl_of_0_is_described_as_keeping_a_withdrawn_key():
+    """Issue 30 §8: 0 fetches the key set once per execution environment, so a withdrawn key keeps
+    verifying for that environment's life; the parameter's description says so."""
+    description = load()["Parameters"]["JwtJwksTtlSeconds"]["Description"]
+    assert re.search(r"Warning: 0 .*withdraws keeps verifying tokens for as long as that environment lives",
+                     " ".join(description.split())), description
