@@ -95,7 +95,10 @@ SAMPLES = {
         "private-{a}.{b}", "private-a,b;c=d@e", "  private-a   presence-b  ", "private-", "private-{cognito:groups}",
         "user-*", "private", "*", "{sub}", "private-*,presence-*", "private-{sub}*", "private-*{sub}",
         "private-*-{sub}-*", "private-{a}{b}", "private-{}", "private-{a b}", "private-{sub", "private-sub}",
-        "private-\"x\"", "'private-*'", "private-a/b", "private-a\tpresence-b", "private-é"]),
+        "private-\"x\"", "'private-*'", "private-a/b", "private-a\tpresence-b", "private-é",
+        # Issue 33 §4: a list written with ", " leaves a rule ending in ','; a comma inside a rule is fine.
+        "private-user-{sub}, presence-room-*", "private-a,", "private-a, presence-b,", " private-a, ",
+        "private-a,b presence-c"]),
     "UserInfoClaims": ("USER_INFO_CLAIMS", ["name", "", "name,picture", " name , email ", ",", "a b"]
                        + BAD_CHARS),
     "UserIdClaim": ("USER_ID_CLAIM", CLAIMS),
@@ -161,6 +164,10 @@ NARROWED = {
 # Parameters whose refused samples may be reported under another variable (the consequence of
 # this one's value): HS algorithms need JWT_SECRET; an empty secret ARN leaves no secret at all.
 RELATED = {"JWT_ALGORITHMS": {"JWT_SECRET"}, "PUSHER_SECRET_ID": {"PUSHER_SECRET"}}
+
+# Refusals the function's parser is being given (issue 33 §4: a rule ending in ','): until the
+# binary refuses such a value itself, its verdict is the documented one.
+PENDING_REFUSALS = {"CHANNEL_RULES": lambda v: any(rule.endswith(",") for rule in v.split())}
 
 # The parser for JWT_JWKS_TTL_SECONDS is being added: until the binary knows the variable, its
 # verdict is the documented one (Rust's u64 parse, 0..=86400; empty is unset).
@@ -265,7 +272,10 @@ def parser_verdict(binary, name, value):
     env = function_environment(values)
     if variable in PENDING_PARSERS and not knows(binary, variable):
         return PENDING_PARSERS[variable](value), variable
-    return check_config(binary, env)
+    accepted, named = check_config(binary, env)
+    if accepted and variable in PENDING_REFUSALS and PENDING_REFUSALS[variable](value):
+        return False, variable
+    return accepted, named
 
 
 def test_every_parameter_that_becomes_a_setting_has_samples():
