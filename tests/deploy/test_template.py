@@ -50,6 +50,7 @@ def overrides(env):
 
 # What samconfig.toml's <placeholders> stand for, as a deployer fills them in.
 PLACEHOLDERS = {
+    "region": "eu-west-1",
     "app-id": "1000001",
     "app-key": "a1b2c3d4e5f6a7b8c9d0",
     "secret-arn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:pusher-auth/app-AbCdEf",
@@ -289,6 +290,41 @@ def test_samconfig_has_two_stacks_whose_overrides_fit_the_parameters():
                 assert re.fullmatch(spec["AllowedPattern"], value), (env, name, value)
         assert not any("secret" in k.lower() and "arn" not in k.lower() for k in values), "no secret in samconfig"
     assert len(stacks) == 2
+
+
+# An AWS region name (eu-west-1, us-gov-west-1, cn-north-1, ap-southeast-4, ...).
+REGION = re.compile(r"\b[a-z]{2}(-gov|-iso[a-z]?)?-(north|south|east|west|central|northeast|northwest|southeast|southwest)-[0-9]\b")
+
+
+@pytest.mark.parametrize("env", ["staging", "production"])
+def test_samconfig_region_is_one_placeholder(env):
+    """Issue 33 §2: no region is fixed in samconfig.toml; the stack's region, the JWKS URL's and the
+    issuer's are one placeholder, so filling it once makes them agree."""
+    with open(SAMCONFIG, encoding="utf-8") as f:
+        fixed = REGION.search(f.read())
+    assert not fixed, fixed.group(0)
+    placeholder = "<%s-region>" % env
+    assert samconfig()[env]["deploy"]["parameters"]["region"] == placeholder
+    values = overrides(env)
+    for name in ("JwtJwksUrl", "JwtIssuer"):
+        assert values[name].startswith("https://cognito-idp.%s.amazonaws.com/" % placeholder), (name, values[name])
+    filled = {name: fill_placeholders(values[name]) for name in ("JwtJwksUrl", "JwtIssuer", "PusherSecretArn")}
+    assert filled["JwtJwksUrl"] == filled["JwtIssuer"] + "/.well-known/jwks.json"
+    assert filled["PusherSecretArn"].split(":")[3] == fill_placeholders(placeholder)
+
+
+def test_docs_create_secret_in_the_stacks_region():
+    """Issue 33 §2: the docs' create-secret commands name the region as a placeholder (a secret
+    created in the CLI's default region is not found by a stack in another)."""
+    commands = 0
+    for doc in ("README.md", os.path.join("docs", "deploy.md")):
+        with open(os.path.join(ROOT, doc), encoding="utf-8") as f:
+            text = f.read()
+        for command in re.findall(r"aws secretsmanager create-secret(?:[^\n]*\\\n)*[^\n]*", text):
+            commands += 1
+            assert "--region <region>" in command, (doc, command)
+        assert not REGION.search(text.split("create-secret", 1)[1].split("```", 1)[0]), doc
+    assert commands == 3
 
 
 def test_only_the_secret_arn_is_a_parameter():
