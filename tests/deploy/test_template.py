@@ -797,7 +797,11 @@ JWT_OK = {"AuthMode": "jwt", "JwtAlgorithms": "RS256",
 # What a deployer sets for each front door in authorizer mode.
 AUTHORIZER_OK = {"rest-api": {"AuthMode": "authorizer", "CognitoUserPoolArn": POOL, "JwtAudience": "client1"},
                  "http-api": {"AuthMode": "authorizer", "JwtIssuer": JWT_OK["JwtIssuer"], "JwtAudience": "client1"}}
-# Functions CloudFormation evaluates in a Rule (no Condition: Rules cannot read Conditions).
+# Functions CloudFormation evaluates in a Rule (no Condition: Rules cannot read Conditions). Any
+# other function there fails the change set ("Template format error: Following functions are not
+# supported in the Rules block of the template"), and cfn-lint 1.58 does not see a nested one
+# (Fn::Split/Fn::Select inside Fn::Equals): this list is the check. Hence no Rule compares the
+# regions of PusherSecretArn, JwtIssuer and JwtJwksUrl (issue 33 §2): that needs Fn::Split.
 RULE_FUNCTIONS = {"Fn::And", "Fn::Contains", "Fn::EachMemberEquals", "Fn::EachMemberIn", "Fn::Equals", "Fn::Not",
                   "Fn::Or", "Fn::RefAll", "Fn::ValueOf", "Fn::ValueOfAll", "Ref"}
 
