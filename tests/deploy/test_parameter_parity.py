@@ -85,7 +85,9 @@ SAMPLES = {
         ",https://a.example,,", ",", "https://app.example.com/", "https://", "app.example.com",
         "ftp://a.example", "HTTPS://a.example", "https://a.example/path", "https://a.example b.example",
         "https://a.example, https://b.example", "https://a.example https://b.example", "https://[::1]:8080",
-        "https://<staging-origin>", "https://a_b.example", "http://:"] + BAD_CHARS),
+        "https://<staging-origin>", "https://a_b.example", "http://:",
+        # Issue 30 §8: two origins glued together (the function reads one host with a path).
+        "https://a.example.comhttps://b.example.com", "http://localhost:8080http://localhost:3000"] + BAD_CHARS),
     "AuthMode": ("AUTH_MODE", ["jwt", "authorizer", "demo", "", "none", "JWT"]),
     "ChannelRules": ("CHANNEL_RULES", [
         "", "private-user-{sub} presence-room-*", "private-*", "presence-*", "private-encrypted-{sub}",
@@ -93,7 +95,10 @@ SAMPLES = {
         "private-{a}.{b}", "private-a,b;c=d@e", "  private-a   presence-b  ", "private-", "private-{cognito:groups}",
         "user-*", "private", "*", "{sub}", "private-*,presence-*", "private-{sub}*", "private-*{sub}",
         "private-*-{sub}-*", "private-{a}{b}", "private-{}", "private-{a b}", "private-{sub", "private-sub}",
-        "private-\"x\"", "'private-*'", "private-a/b", "private-a\tpresence-b", "private-é"]),
+        "private-\"x\"", "'private-*'", "private-a/b", "private-a\tpresence-b", "private-é",
+        # Issue 33 §4: a list written with ", " leaves a rule ending in ','; a comma inside a rule is fine.
+        "private-user-{sub}, presence-room-*", "private-a,", "private-a, presence-b,", " private-a, ",
+        "private-a,b presence-c"]),
     "UserInfoClaims": ("USER_INFO_CLAIMS", ["name", "", "name,picture", " name , email ", ",", "a b"]
                        + BAD_CHARS),
     "UserIdClaim": ("USER_ID_CLAIM", CLAIMS),
@@ -109,7 +114,15 @@ SAMPLES = {
         "https://cognito-idp.eu-west-1.amazonaws.com/<staging-user-pool-id>/.well-known/jwks.json"]),
     "JwtJwksTtlSeconds": ("JWT_JWKS_TTL_SECONDS", TTL),
     "JwtIssuer": ("JWT_ISSUER", [ISSUER, "https://issuer.example", "", "http://issuer.example", "issuer",
-                                 "https://a b", "https://cognito-idp.eu-west-1.amazonaws.com/<staging-user-pool-id>"]),
+                                 "https://a b", "https://cognito-idp.eu-west-1.amazonaws.com/<staging-user-pool-id>",
+                                 "https://login.example/tenant/v2.0/", "https://issuer.example:8443/a%2Fb?c=d#e",
+                                 "https://issuer.example/a'b(c)*", "https://:443",
+                                 # Issue 30 §8: what http::Uri refuses in the host.
+                                 "https://issuer.example\\", "https://issuer.example^", "https://issuer.example[",
+                                 "https://issuer.example%", "https://issuer.example%zz", "https://issuer.example%41",
+                                 # ... and takes in a path, which the template refuses all the same.
+                                 "https://issuer.example/%zz", "https://issuer.example/a\\b",
+                                 "https://issuer.example/a^b", "https://issuer.example/{x}"]),
     "JwtAudience": ("JWT_AUDIENCE", ["7e9abc123def456ghi789jkl0", "api://default", "", "a b", "<staging-app-client-id>",
                                      "é"]),
     "SecretTtlSeconds": ("PUSHER_SECRET_TTL_SECONDS", TTL),
@@ -137,8 +150,11 @@ NARROWED = {
                    "a deployed function fetches keys over https, from a host (the parser lets an empty host "
                    "or port through)"),
     "JwtIssuer": ({"http://issuer.example", "issuer", "https://a b",
-                   "https://cognito-idp.eu-west-1.amazonaws.com/<staging-user-pool-id>"},
-                  "the issuer is an https URL (issue 24 §3, the parser is to require it); <...> is a placeholder"),
+                   "https://cognito-idp.eu-west-1.amazonaws.com/<staging-user-pool-id>",
+                   "https://issuer.example/%zz", "https://issuer.example/a\\b", "https://issuer.example/a^b",
+                   "https://issuer.example/{x}"},
+                  "the issuer is an https URL (issue 24 §3, the parser is to require it); <...> is a placeholder; "
+                  "\\ ^ { } and a bad % escape, which http::Uri refuses in the host, are refused in the path too"),
     "JwtAudience": ({"a b", "<staging-app-client-id>", "é"},
                     "an app client id has no spaces; <...> is a samconfig.toml placeholder"),
     "MetricsNamespace": ({""}, "the alarms read the namespace, so it is never left to the function's default"),
@@ -148,6 +164,10 @@ NARROWED = {
 # Parameters whose refused samples may be reported under another variable (the consequence of
 # this one's value): HS algorithms need JWT_SECRET; an empty secret ARN leaves no secret at all.
 RELATED = {"JWT_ALGORITHMS": {"JWT_SECRET"}, "PUSHER_SECRET_ID": {"PUSHER_SECRET"}}
+
+# Refusals the function's parser is being given (issue 33 §4: a rule ending in ','): until the
+# binary refuses such a value itself, its verdict is the documented one.
+PENDING_REFUSALS = {"CHANNEL_RULES": lambda v: any(rule.endswith(",") for rule in v.split())}
 
 # The parser for JWT_JWKS_TTL_SECONDS is being added: until the binary knows the variable, its
 # verdict is the documented one (Rust's u64 parse, 0..=86400; empty is unset).
@@ -252,7 +272,10 @@ def parser_verdict(binary, name, value):
     env = function_environment(values)
     if variable in PENDING_PARSERS and not knows(binary, variable):
         return PENDING_PARSERS[variable](value), variable
-    return check_config(binary, env)
+    accepted, named = check_config(binary, env)
+    if accepted and variable in PENDING_REFUSALS and PENDING_REFUSALS[variable](value):
+        return False, variable
+    return accepted, named
 
 
 def test_every_parameter_that_becomes_a_setting_has_samples():
@@ -349,6 +372,9 @@ GENERATED = {
     "JwtJwksUrl": (["https://" + v for v in _generated("a.-:/0%?#@ [_~", ["example.com", ":443", "/jwks", "..", "%2F"],
                                                        100, 4)], False),
     "AllowedOrigins": (_generated(",:/.-a1[]_", ["https://", "http://", "a.example", ":8080", "/"], 100, 5), False),
+    "JwtIssuer": (["https://" + v for v in _generated("a.-:/%?#@[]\\^{}|\"`'_~2F", ["example.com", ":443", "/v2.0",
+                                                                                "%2F", "%zz", "?a=b"], 200, 6)],
+                  False),
 }
 
 

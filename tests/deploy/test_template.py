@@ -50,6 +50,7 @@ def overrides(env):
 
 # What samconfig.toml's <placeholders> stand for, as a deployer fills them in.
 PLACEHOLDERS = {
+    "region": "eu-west-1",
     "app-id": "1000001",
     "app-key": "a1b2c3d4e5f6a7b8c9d0",
     "secret-arn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:pusher-auth/app-AbCdEf",
@@ -289,6 +290,41 @@ def test_samconfig_has_two_stacks_whose_overrides_fit_the_parameters():
                 assert re.fullmatch(spec["AllowedPattern"], value), (env, name, value)
         assert not any("secret" in k.lower() and "arn" not in k.lower() for k in values), "no secret in samconfig"
     assert len(stacks) == 2
+
+
+# An AWS region name (eu-west-1, us-gov-west-1, cn-north-1, ap-southeast-4, ...).
+REGION = re.compile(r"\b[a-z]{2}(-gov|-iso[a-z]?)?-(north|south|east|west|central|northeast|northwest|southeast|southwest)-[0-9]\b")
+
+
+@pytest.mark.parametrize("env", ["staging", "production"])
+def test_samconfig_region_is_one_placeholder(env):
+    """Issue 33 §2: no region is fixed in samconfig.toml; the stack's region, the JWKS URL's and the
+    issuer's are one placeholder, so filling it once makes them agree."""
+    with open(SAMCONFIG, encoding="utf-8") as f:
+        fixed = REGION.search(f.read())
+    assert not fixed, fixed.group(0)
+    placeholder = "<%s-region>" % env
+    assert samconfig()[env]["deploy"]["parameters"]["region"] == placeholder
+    values = overrides(env)
+    for name in ("JwtJwksUrl", "JwtIssuer"):
+        assert values[name].startswith("https://cognito-idp.%s.amazonaws.com/" % placeholder), (name, values[name])
+    filled = {name: fill_placeholders(values[name]) for name in ("JwtJwksUrl", "JwtIssuer", "PusherSecretArn")}
+    assert filled["JwtJwksUrl"] == filled["JwtIssuer"] + "/.well-known/jwks.json"
+    assert filled["PusherSecretArn"].split(":")[3] == fill_placeholders(placeholder)
+
+
+def test_docs_create_secret_in_the_stacks_region():
+    """Issue 33 §2: the docs' create-secret commands name the region as a placeholder (a secret
+    created in the CLI's default region is not found by a stack in another)."""
+    commands = 0
+    for doc in ("README.md", os.path.join("docs", "deploy.md")):
+        with open(os.path.join(ROOT, doc), encoding="utf-8") as f:
+            text = f.read()
+        for command in re.findall(r"aws secretsmanager create-secret(?:[^\n]*\\\n)*[^\n]*", text):
+            commands += 1
+            assert "--region <region>" in command, (doc, command)
+        assert not REGION.search(text.split("create-secret", 1)[1].split("```", 1)[0]), doc
+    assert commands == 3
 
 
 def test_only_the_secret_arn_is_a_parameter():
@@ -759,9 +795,13 @@ JWT_OK = {"AuthMode": "jwt", "JwtAlgorithms": "RS256",
           "JwtJwksUrl": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Abc123/.well-known/jwks.json",
           "JwtIssuer": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Abc123", "JwtAudience": "client1"}
 # What a deployer sets for each front door in authorizer mode.
-AUTHORIZER_OK = {"rest-api": {"AuthMode": "authorizer", "CognitoUserPoolArn": POOL},
+AUTHORIZER_OK = {"rest-api": {"AuthMode": "authorizer", "CognitoUserPoolArn": POOL, "JwtAudience": "client1"},
                  "http-api": {"AuthMode": "authorizer", "JwtIssuer": JWT_OK["JwtIssuer"], "JwtAudience": "client1"}}
-# Functions CloudFormation evaluates in a Rule (no Condition: Rules cannot read Conditions).
+# Functions CloudFormation evaluates in a Rule (no Condition: Rules cannot read Conditions). Any
+# other function there fails the change set ("Template format error: Following functions are not
+# supported in the Rules block of the template"), and cfn-lint 1.58 does not see a nested one
+# (Fn::Split/Fn::Select inside Fn::Equals): this list is the check. Hence no Rule compares the
+# regions of PusherSecretArn, JwtIssuer and JwtJwksUrl (issue 33 §2): that needs Fn::Split.
 RULE_FUNCTIONS = {"Fn::And", "Fn::Contains", "Fn::EachMemberEquals", "Fn::EachMemberIn", "Fn::Equals", "Fn::Not",
                   "Fn::Or", "Fn::RefAll", "Fn::ValueOf", "Fn::ValueOfAll", "Ref"}
 
@@ -801,7 +841,12 @@ def _blank(*names):
     (JWT_OK, []),
     # authorizer: an API Gateway front door with its authorizer's settings.
     ({**_blank(*JWT_OK), "AuthMode": "authorizer", "FrontDoor": "function-url"}, ["AuthorizerNeedsAnApiGateway"]),
-    ({"AuthMode": "authorizer", "FrontDoor": "rest-api"}, ["RestAuthorizerNeedsAUserPool"]),
+    ({"AuthMode": "authorizer", "FrontDoor": "rest-api"}, ["RestAuthorizerNeedsAUserPoolAndAudience"] * 2),
+    # Issue 30 §1: without the audience the Cognito authorizer takes any app client's ID token.
+    ({**AUTHORIZER_OK["rest-api"], "FrontDoor": "rest-api", "JwtAudience": ""},
+     ["RestAuthorizerNeedsAUserPoolAndAudience"]),
+    ({**AUTHORIZER_OK["rest-api"], "FrontDoor": "rest-api", "CognitoUserPoolArn": ""},
+     ["RestAuthorizerNeedsAUserPoolAndAudience"]),
     ({**AUTHORIZER_OK["rest-api"], "FrontDoor": "rest-api"}, []),
     ({"AuthMode": "authorizer", "FrontDoor": "http-api", **_blank("JwtIssuer", "JwtAudience")},
      ["HttpAuthorizerNeedsIssuerAndAudience"] * 2),
@@ -831,12 +876,43 @@ def test_jwt_mode_has_no_authorizer(front_door):
     assert set(_security(body).values()) == {None}
 
 
+def string_value(node, values):
+    """A string-valued intrinsic (Ref, Fn::Join, Fn::Split, Fn::Select) for these parameter values, as
+    CloudFormation computes it (Fn::Split gives a list)."""
+    if isinstance(node, str):
+        return node
+    if isinstance(node, list):
+        return [string_value(v, values) for v in node]
+    ((fn, args),) = node.items()
+    if fn == "Ref":
+        return values[args]
+    if fn == "Fn::Join":
+        parts = string_value(args[1], values)
+        return args[0].join(parts)
+    if fn == "Fn::Split":
+        return string_value(args[1], values).split(args[0])
+    if fn == "Fn::Select":
+        return string_value(args[1], values)[int(args[0])]
+    raise AssertionError("unexpected function %s" % fn)
+
+
+def _validation_expression(audience):
+    """The REST Cognito authorizer's identityValidationExpression, evaluated for this JwtAudience."""
+    rendered = render(FrontDoor="rest-api", **{**AUTHORIZER_OK["rest-api"], "JwtAudience": audience})
+    scheme = _api_body(rendered["Resources"])["components"]["securitySchemes"]["CognitoUserPool"]
+    return string_value(scheme["x-amazon-apigateway-authorizer"]["identityValidationExpression"], rendered["values"])
+
+
 def test_authorizer_mode_on_the_rest_api_is_a_cognito_authorizer_on_post():
     rendered = render(FrontDoor="rest-api", **AUTHORIZER_OK["rest-api"])
     assert rules_pass(rendered["values"]) == []
     _no_dangling_references(rendered)
     body = _api_body(rendered["Resources"])
-    assert body["components"]["securitySchemes"] == {"CognitoUserPool": {
+    schemes = copy.deepcopy(body["components"]["securitySchemes"])
+    # The audience check (issue 30 §1), tested on its own below.
+    expression = schemes["CognitoUserPool"]["x-amazon-apigateway-authorizer"].pop("identityValidationExpression")
+    assert references(expression) == {"JwtAudience"}
+    assert schemes == {"CognitoUserPool": {
         "type": "apiKey", "name": "Authorization", "in": "header",
         "x-amazon-apigateway-authtype": "cognito_user_pools",
         "x-amazon-apigateway-authorizer": {"type": "cognito_user_pools", "providerARNs": [{"Ref": "CognitoUserPoolArn"}]},
@@ -847,6 +923,36 @@ def test_authorizer_mode_on_the_rest_api_is_a_cognito_authorizer_on_post():
         assert security == ([{"CognitoUserPool": []}] if method == "post" else None), (path, method)
     env = rendered["Resources"]["PusherAuthFunction"]["Properties"]["Environment"]["Variables"]
     assert env["AUTH_MODE"] == {"Ref": "AuthMode"}
+
+
+# Audiences with every regular-expression metacharacter JwtAudience's pattern lets through.
+AUDIENCES = ["7e9abc123def456ghi789jkl0", "a+b", "a.b", "api://default", "x\\E.*", "^$.|?*+()[]{}\\",
+             "a\\Qb", "(a|b)", "[abc]", "a{2}", "%2F&=!#@~`'\"", "-"]
+
+
+@pytest.mark.parametrize("audience", AUDIENCES)
+def test_rest_authorizer_accepts_only_id_tokens_of_the_audience(audience):
+    """Issue 30 §1: API Gateway matches the REST Cognito authorizer's identityValidationExpression
+    against the ID token's aud (an access token has none: 401). It is JwtAudience, escaped and
+    anchored: the audience itself matches, and no other app client's id does."""
+    pattern = _validation_expression(audience)
+    assert pattern.startswith("^") and pattern.endswith("$"), pattern
+    assert re.fullmatch(load()["Parameters"]["JwtAudience"]["AllowedPattern"], audience), audience
+    assert re.search(pattern, audience), (pattern, audience)
+    others = ["", audience + "x", "x" + audience, audience[:-1], audience.upper() if audience.upper() != audience else "Q",
+              "7e9abc123def456ghi789jkl1", "aab", "a\nb", "aXb", "api:/default", "a", "b", "aa", "abc", "c"]
+    for other in others:
+        if other != audience:
+            assert not re.search(pattern, other), (pattern, audience, other)
+
+
+@pytest.mark.parametrize("front_door", ["rest-api", "http-api"])
+def test_authorizer_mode_gives_the_function_the_audience(front_door):
+    """The function checks the audience in authorizer mode too (issue 30 §1): JWT_AUDIENCE is set."""
+    rendered = render(FrontDoor=front_door, **AUTHORIZER_OK[front_door])
+    env = rendered["Resources"]["PusherAuthFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["JWT_AUDIENCE"] == {"Ref": "JwtAudience"}
+    assert rendered["values"]["JwtAudience"] == "client1"
 
 
 def test_authorizer_mode_on_the_http_api_is_a_jwt_authorizer_on_get_and_post():
@@ -883,3 +989,11 @@ def test_every_front_door_and_auth_mode_transforms_and_lints(front_door, auth_mo
     path = tmp_path / ("template-%s-%s.json" % (front_door, auth_mode))
     path.write_text(json.dumps(template))
     _cfn_lint(str(path))
+
+
+def test_a_jwks_ttl_of_0_is_described_as_keeping_a_withdrawn_key():
+    """Issue 30 §8: 0 fetches the key set once per execution environment, so a withdrawn key keeps
+    verifying for that environment's life; the parameter's description says so."""
+    description = load()["Parameters"]["JwtJwksTtlSeconds"]["Description"]
+    assert re.search(r"Warning: 0 .*withdraws keeps verifying tokens for as long as that environment lives",
+                     " ".join(description.split())), description
