@@ -75,8 +75,21 @@ fn jwt_options(get: &impl Fn(&str) -> Option<String>) -> Result<JwtOptions, Conf
             .ok_or(err("JWT_LEEWAY_SECONDS", "must be a whole number of seconds from 0 to 60"))?,
     };
     let (issuer, audience) = recipient(get, wants_keys)?;
+    let region = |variable: &str| get(variable).and_then(|url| cognito_region(&url).map(str::to_owned));
+    if let (Some(keys), Some(issuer)) = (region("JWT_JWKS_URL"), region("JWT_ISSUER")) {
+        if keys != issuer {
+            let problem =
+                format!("is a user pool's in {keys}, but JWT_ISSUER names one in {issuer}: both are the same pool's");
+            return Err(err("JWT_JWKS_URL", &problem));
+        }
+    }
     let rules = ClaimRules { algorithms, issuer, audience, leeway, user_id_claim: user_id_claim(get)? };
     Ok(JwtOptions { rules, secret, keys })
+}
+
+/// The region of a Cognito user pool's address, `https://cognito-idp.<region>.amazonaws.com/…`.
+fn cognito_region(url: &str) -> Option<&str> {
+    url.strip_prefix("https://cognito-idp.")?.split_once(".amazonaws.com").map(|(region, _)| region)
 }
 
 fn err(variable: &'static str, problem: &str) -> ConfigError {

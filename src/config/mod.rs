@@ -378,6 +378,29 @@ mod tests {
     }
 
     #[test]
+    fn a_user_pool_is_in_one_region() {
+        let pool = |keys: &str, issuer: &str| {
+            let vars = [
+                ("AUTH_MODE", "jwt"),
+                ("JWT_ALGORITHMS", "RS256"),
+                ("JWT_AUDIENCE", "client-1"),
+                ("JWT_JWKS_URL", keys),
+                ("JWT_ISSUER", issuer),
+            ];
+            settings(&vars).map(|_| ()).map_err(|e| e.to_string())
+        };
+        let url = |region: &str| format!("https://cognito-idp.{region}.amazonaws.com/{region}_AbC");
+        let keys = |region: &str| format!("{}/.well-known/jwks.json", url(region));
+        assert_eq!(pool(&keys("us-east-1"), &url("us-east-1")), Ok(()));
+        assert_eq!(
+            pool(&keys("us-east-1"), &url("eu-west-1")),
+            Err("configuration error: JWT_JWKS_URL is a user pool's in us-east-1, but JWT_ISSUER names one in eu-west-1: both are the same pool's".into())
+        );
+        // Another provider's URLs are not compared.
+        assert_eq!(pool("https://idp.example/jwks", &url("eu-west-1")), Ok(()));
+    }
+
+    #[test]
     fn the_issuer_is_an_https_url() {
         let rs = [
             ("AUTH_MODE", "jwt"),

@@ -165,9 +165,6 @@ NARROWED = {
 # this one's value): HS algorithms need JWT_SECRET; an empty secret ARN leaves no secret at all.
 RELATED = {"JWT_ALGORITHMS": {"JWT_SECRET"}, "PUSHER_SECRET_ID": {"PUSHER_SECRET"}}
 
-# Refusals the function's parser is being given (issue 33 §4: a rule ending in ','): until the
-# binary refuses such a value itself, its verdict is the documented one.
-PENDING_REFUSALS = {"CHANNEL_RULES": lambda v: any(rule.endswith(",") for rule in v.split())}
 
 # The parser for JWT_JWKS_TTL_SECONDS is being added: until the binary knows the variable, its
 # verdict is the documented one (Rust's u64 parse, 0..=86400; empty is unset).
@@ -273,8 +270,6 @@ def parser_verdict(binary, name, value):
     if variable in PENDING_PARSERS and not knows(binary, variable):
         return PENDING_PARSERS[variable](value), variable
     accepted, named = check_config(binary, env)
-    if accepted and variable in PENDING_REFUSALS and PENDING_REFUSALS[variable](value):
-        return False, variable
     return accepted, named
 
 
