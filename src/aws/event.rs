@@ -20,6 +20,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
+use lambda_runtime::Diagnostic;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -34,39 +35,33 @@ type Pairs<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
 
 /// The members the endpoint reads, from any of the four shapes.
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+// Every member is optional; every `'a` borrows from the event's text.
+#[serde(rename_all = "camelCase", default, bound = "'de: 'a")]
 pub struct ApiEvent<'a> {
     /// `"2.0"` for HTTP API and function URLs, absent or `"1.0"` for REST.
-    #[serde(borrow)]
     version: Option<Text<'a>>,
     /// REST: the method and the path (behind a custom domain, with its base path).
-    #[serde(borrow)]
     http_method: Option<Text<'a>>,
-    #[serde(borrow)]
     path: Option<Text<'a>>,
     /// 2.0: the path (with the stage prefix for named stages) and the query as sent.
-    #[serde(borrow)]
     raw_path: Option<Text<'a>>,
-    #[serde(borrow)]
     raw_query_string: Option<Text<'a>>,
     /// REST: decoded query parameters, every value of each (a null value reads as "").
-    #[serde(borrow, deserialize_with = "multi_values")]
+    #[serde(deserialize_with = "multi_values")]
     multi_value_query_string_parameters: MultiValueParams<'a>,
-    #[serde(borrow)]
     headers: Members<'a, Option<Text<'a>>>,
-    #[serde(borrow)]
     body: Option<Text<'a>>,
     is_base64_encoded: Option<bool>,
     /// The stage variables as sent, in order, with no knowledge of the names
     /// (which ones the endpoint reads is `config`'s business); a null value is
     /// left out, as if unset.
-    #[serde(borrow, alias = "stage-variables", deserialize_with = "pairs")]
+    #[serde(alias = "stage-variables", deserialize_with = "pairs")]
     pub stage_variables: Pairs<'a>,
     /// `requestContext`, or the mapping template's `context`.
-    #[serde(borrow, alias = "context", deserialize_with = "or_default")]
+    #[serde(alias = "context", deserialize_with = "or_default")]
     request_context: Context<'a>,
     /// Mapping template: the query (one value per name) and the headers.
-    #[serde(borrow, deserialize_with = "or_default")]
+    #[serde(deserialize_with = "or_default")]
     params: Params<'a>,
     /// Mapping template: the authorizer it passed, in the REST authorizer's shape.
     #[serde(skip)]
@@ -74,73 +69,64 @@ pub struct ApiEvent<'a> {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase", default, bound = "'de: 'a")]
 struct Context<'a> {
-    #[serde(borrow, alias = "request-id")]
+    #[serde(alias = "request-id")]
     request_id: Option<Text<'a>>,
-    #[serde(borrow)]
     stage: Option<Text<'a>>,
-    #[serde(borrow)]
     http: Option<Http<'a>>,
-    #[serde(borrow)]
     authorizer: Option<&'a RawValue>,
-    #[serde(borrow, rename = "http-method")]
+    #[serde(rename = "http-method")]
     mapping_method: Option<Text<'a>>,
-    #[serde(borrow, rename = "resource-path")]
+    #[serde(rename = "resource-path")]
     resource_path: Option<Text<'a>>,
-    #[serde(borrow, rename = "authorizer-principal-id")]
+    #[serde(rename = "authorizer-principal-id")]
     principal_id: Option<Text<'a>>,
-    #[serde(borrow, rename = "authorizer-claims")]
+    #[serde(rename = "authorizer-claims")]
     claims: Option<&'a RawValue>,
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(bound = "'de: 'a")]
 struct Http<'a> {
-    #[serde(borrow)]
     method: Option<Text<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, bound = "'de: 'a")]
 struct Params<'a> {
-    #[serde(borrow, deserialize_with = "single_values")]
+    #[serde(deserialize_with = "single_values")]
     querystring: MultiValueParams<'a>,
-    #[serde(borrow)]
     header: Members<'a, Option<Text<'a>>>,
 }
 
-/// An event that is not an HTTP request from API Gateway or a function URL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UnsupportedEvent;
-
-impl fmt::Display for UnsupportedEvent {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("unsupported event: not an API Gateway proxy or function URL request")
-    }
+/// The function error for an event that is not an HTTP request from API
+/// Gateway or a function URL.
+pub(crate) fn unsupported() -> Diagnostic {
+    let message = "unsupported event: not an API Gateway proxy or function URL request";
+    Diagnostic { error_type: "UnsupportedEvent".into(), error_message: message.into() }
 }
 
 impl<'a> ApiEvent<'a> {
     /// Decodes the members the endpoint reads from the event's text.
-    pub fn decode(text: &'a [u8]) -> Result<Self, UnsupportedEvent> {
-        let mut event: Self = serde_json::from_slice(text).map_err(|_| UnsupportedEvent)?;
+    pub fn decode(text: &'a [u8]) -> Result<Self, Diagnostic> {
+        let mut event: Self = serde_json::from_slice(text).map_err(|_| unsupported())?;
         event.mapped_authorizer = event.request_context.mapped_authorizer();
         Ok(event)
     }
 
     /// The payload format, which the answer must follow.
     pub(crate) fn format(&self) -> PayloadFormat {
-        if self.request_context.resource_path.is_some() {
-            PayloadFormat::Mapping
-        } else if self.version.as_deref() == Some("2.0") {
-            PayloadFormat::V2
-        } else {
-            PayloadFormat::V1
+        match (&self.request_context.resource_path, self.version.as_deref()) {
+            (Some(_), _) => PayloadFormat::Mapping,
+            (None, Some("2.0")) => PayloadFormat::V2,
+            _ => PayloadFormat::V1,
         }
     }
 
     /// The request this event carries; `fallback_request_id` (the Lambda
     /// invocation's) is used when the event has none.
-    pub fn request(&'a self, fallback_request_id: &'a str) -> Result<Request<'a>, UnsupportedEvent> {
+    pub fn request(&'a self, fallback_request_id: &'a str) -> Result<Request<'a>, Diagnostic> {
         let context = &self.request_context;
         let (method, path, query) = match self.format() {
             PayloadFormat::V2 => (
@@ -160,7 +146,7 @@ impl<'a> ApiEvent<'a> {
             ),
         };
         let (Some(method), Some(path)) = (method, path) else {
-            return Err(UnsupportedEvent);
+            return Err(unsupported());
         };
         let body = match self.body.as_deref() {
             None => Body::None,
@@ -226,14 +212,8 @@ impl std::ops::Deref for Text<'_> {
 }
 
 /// An object's members in order, each value read as `V`; `null` has none.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct Members<'a, V>(Vec<(Cow<'a, str>, V)>);
-
-impl<V> Default for Members<'_, V> {
-    fn default() -> Self {
-        Self(Vec::new())
-    }
-}
 
 impl<'de: 'a, 'a, V: Deserialize<'de>> Deserialize<'de> for Members<'a, V> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -244,7 +224,7 @@ impl<'de: 'a, 'a, V: Deserialize<'de>> Deserialize<'de> for Members<'a, V> {
                 f.write_str("an object or null")
             }
             fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(Members::default())
+                Ok(Members(Vec::new()))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut members = Vec::new();

@@ -14,7 +14,7 @@ use lambda_runtime::{service_fn, Diagnostic, LambdaEvent, Runtime};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
-use crate::aws::event::{ApiEvent, UnsupportedEvent};
+use crate::aws::event::{unsupported, ApiEvent};
 use crate::aws::reply::{answer, Answer};
 use crate::endpoint::Endpoint;
 
@@ -33,7 +33,7 @@ pub async fn run_lambda(endpoint: Endpoint) -> Result<(), lambda_runtime::Error>
     let handler = service_fn(move |event: LambdaEvent<RawEvent>| {
         let endpoint = Arc::clone(&endpoint);
         async move {
-            let json = event.payload.0.ok_or(UnsupportedEvent)?;
+            let json = event.payload.0.ok_or_else(unsupported)?;
             handle_bytes(&endpoint, json.get().as_bytes(), &event.context.request_id).await
         }
     });
@@ -47,11 +47,5 @@ struct RawEvent(Option<Box<RawValue>>);
 impl<'de> Deserialize<'de> for RawEvent {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         Ok(Self(Box::<RawValue>::deserialize(deserializer).ok()))
-    }
-}
-
-impl From<UnsupportedEvent> for Diagnostic {
-    fn from(error: UnsupportedEvent) -> Self {
-        Self { error_type: "UnsupportedEvent".into(), error_message: error.to_string() }
     }
 }
