@@ -28,7 +28,7 @@ if [[ "${1:-}" == --short || "${1:-}" == --long ]]; then
 fi
 TARGETS=("$@")
 if [[ ${#TARGETS[@]} -eq 0 ]]; then
-  TARGETS=(event json_reader params policy token response shapes)
+  TARGETS=(event params policy token response shapes)
 fi
 if [[ "$MODE" == long ]]; then
   SECONDS_PER_TARGET="${FUZZ_LONG_SECONDS:-3600}"
@@ -78,7 +78,7 @@ trap 'rm -rf "$WORK"' EXIT
 fuzz_one() { # target -> exit status; figures in $WORK/<target>.line, libFuzzer's log in $WORK/<target>.log
   local target="$1" max_len log done_line runs rate rss corpus started=$SECONDS
   case "$target" in
-    event | json_reader) max_len=16384 ;;
+    event) max_len=16384 ;;
     *) max_len=4096 ;;
   esac
   log="$WORK/$target.log"

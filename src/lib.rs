@@ -39,7 +39,8 @@ pub(crate) mod secrets;
 pub(crate) mod support;
 pub(crate) mod web;
 
-pub use aws::handler::{handle_bytes, pass_through, DecodeOnceLayer};
+pub use aws::handler::{handle_bytes, run_lambda};
+pub use aws::reply::Answer;
 pub use aws::secrets_manager::store_from_lookup;
 pub use config::{ConfigError, Settings};
 pub use endpoint::Endpoint;
@@ -57,8 +58,7 @@ pub use support::logging;
 #[cfg(feature = "testing")]
 pub mod testing {
     pub use crate::aws::event::ApiEvent;
-    pub use crate::aws::json::{key_str, Reader};
-    pub use crate::aws::reply::{ApiReply, Outcome, PayloadFormat};
+    pub use crate::aws::reply::{answer, PayloadFormat};
     pub use crate::endpoint::MAX_INPUT_BYTES;
     pub use crate::error::{AuthFailure, Misconfig, Outage, Refusal};
     pub use crate::identity::jwks::{KeySource, RemoteJwks};

@@ -9,10 +9,10 @@
 
 use std::process::ExitCode;
 
-use lambda_runtime::{service_fn, Diagnostic, LambdaEvent, Runtime};
+use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use pusher_auth_lambda::logging;
+use pusher_auth_lambda::run_lambda;
 use pusher_auth_lambda::store_from_lookup;
-use pusher_auth_lambda::{pass_through, DecodeOnceLayer};
 use pusher_auth_lambda::{ConfigError, Endpoint, Settings};
 
 fn main() -> ExitCode {
@@ -114,10 +114,7 @@ async fn serve() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let endpoint: &'static Endpoint = Box::leak(Box::new(endpoint));
-    let runtime = Runtime::new(service_fn(pass_through)).layer(DecodeOnceLayer::new(endpoint));
-    // Sequential unless AWS_LAMBDA_MAX_CONCURRENCY is above 1.
-    match runtime.run_concurrent().await {
+    match run_lambda(endpoint).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!("runtime error: {error}");

@@ -33,7 +33,6 @@ events += sorted(glob.glob(os.path.join(ROOT, "perf/events/*.json")))
 for path in events:
     raw = open(path, "rb").read()
     put("event", raw)
-    put("json_reader", raw)
     event = json.loads(raw)
     for field in ("rawQueryString", "body"):
         if isinstance(event.get(field), str):

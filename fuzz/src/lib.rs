@@ -9,7 +9,6 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use pusher_auth_lambda::handle_bytes;
 use pusher_auth_lambda::testing::ApiEvent;
-use pusher_auth_lambda::testing::Outcome;
 use pusher_auth_lambda::testing::ParamCollector;
 use pusher_auth_lambda::testing::{Body, Query};
 use pusher_auth_lambda::testing::{ChannelName, JsonpCallback, SocketId, CHANNEL_DENIAL_HEAD, SIGNIN_DENIAL_HEAD};
@@ -77,9 +76,25 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
     RT.with(|rt| rt.block_on(future))
 }
 
+/// What an invocation returned, from the handler's result: `Ok` with the payload's JSON text,
+/// `Err` with a refusal's `errorMessage`, or `None` for an event that is not an HTTP request.
+#[macro_export]
+macro_rules! outcome {
+    ($result:expr) => {
+        match $result {
+            Ok(answer) => Some(Ok(serde_json::to_string(&answer).expect("the answer serializes"))),
+            Err(error) if error.error_type == "Refusal" => Some(Err(error.error_message)),
+            Err(_) => None,
+        }
+    };
+}
+
+/// The payload of a successful invocation, or the `errorMessage` of a refused one.
+pub type Outcome = Result<String, String>;
+
 /// One event through the real handler.
 pub fn handle(endpoint: &Endpoint, event: &[u8]) -> Option<Outcome> {
-    block_on(handle_bytes(endpoint, event, "fuzz-invocation")).ok()
+    outcome!(block_on(handle_bytes(endpoint, event, "fuzz-invocation")))
 }
 
 /// What an invocation answered, reduced to what a client sees.
@@ -96,7 +111,7 @@ pub struct Answer {
 /// Checks an invocation's outcome is well formed and returns the answer in it.
 pub fn answer_of(outcome: &Outcome) -> Answer {
     match outcome {
-        Outcome::Payload(json) => {
+        Ok(json) => {
             let value: Value = serde_json::from_str(json).expect("the payload is JSON");
             match value {
                 // Mapping template success: the body as a JSON string (the script or JSON).
@@ -121,7 +136,7 @@ pub fn answer_of(outcome: &Outcome) -> Answer {
                 other => panic!("unexpected payload {other}"),
             }
         }
-        Outcome::FunctionError(message) => {
+        Err(message) => {
             let value: Value = serde_json::from_str(message).expect("the error message is JSON");
             let status = value["status"].as_u64().expect("status") as u16;
             assert!(value["error"].is_string());
@@ -313,7 +328,7 @@ pub fn answer_json(answer: &Answer, callback: Option<&str>) -> Option<Value> {
 /// for POST), when they can be read, and the app key in force (a stage
 /// variable may override it).
 pub fn request_params(event: &[u8]) -> Option<(String, Option<String>, String)> {
-    let event = ApiEvent::from_slice(event).ok()?;
+    let event = ApiEvent::decode(event).ok()?;
     let request = event.request("x").ok()?;
     let token_param = "token";
     let mut collector = ParamCollector::new(token_param);

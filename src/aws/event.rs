@@ -1,10 +1,11 @@
 //! API Gateway events: REST API proxy (payload 1.0), HTTP API (payload 2.0),
 //! Lambda function URLs (2.0 shape) and the REST API non-proxy integration's
-//! mapping-template event (`mapping-templates/request.vtl`), decoded lazily
-//! into one struct that borrows the event's bytes.
+//! mapping-template event (`mapping-templates/request.vtl`), decoded by serde
+//! into one struct that borrows the event's text (a string is copied only when
+//! it has escapes); members the endpoint does not read are skipped.
 //!
 //! The mapping-template event has the shape of the console's "Method Request
-//! passthrough" template:
+//! passthrough" template, recognised by its `context.resource-path`:
 //!
 //! ```json
 //! {"body": "…",
@@ -17,303 +18,427 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::marker::PhantomData;
 
+use lambda_runtime::Diagnostic;
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::aws::json::{key_str, JsonError, Reader};
 use crate::aws::reply::PayloadFormat;
 use crate::web::request::{Body, Headers, Method, Query, Request};
 
 /// Decoded query parameters: each name with all its values.
 pub(crate) type MultiValueParams<'a> = Vec<(Cow<'a, str>, Vec<Cow<'a, str>>)>;
+/// Names with their values, in order.
+type Pairs<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
 
-/// The fields of a proxy event the endpoint needs, from any of the three shapes.
-#[derive(Debug, Default)]
+/// The members the endpoint reads, from any of the four shapes.
+#[derive(Debug, Default, Deserialize)]
+// Every member is optional; every `'a` borrows from the event's text.
+#[serde(rename_all = "camelCase", default, bound = "'de: 'a")]
 pub struct ApiEvent<'a> {
     /// `"2.0"` for HTTP API and function URLs, absent or `"1.0"` for REST.
-    pub version: Option<Cow<'a, str>>,
-    /// REST: the method.
-    pub http_method: Option<Cow<'a, str>>,
-    /// REST: the path (behind a custom domain, with its base path).
-    pub path: Option<Cow<'a, str>>,
-    /// 2.0: the path, with the stage prefix for named stages.
-    pub raw_path: Option<Cow<'a, str>>,
-    /// 2.0: the query string as sent.
-    pub raw_query_string: Option<Cow<'a, str>>,
-    /// REST: decoded query parameters, every value of each.
-    pub multi_value_query: MultiValueParams<'a>,
-    /// `Origin`, `Authorization` and `Content-Type`, matched case-insensitively
-    /// (REST events keep the client's case; 2.0 events are lowercase).
-    pub origin: Option<Cow<'a, str>>,
-    /// The `Authorization` header.
-    pub authorization: Option<Cow<'a, str>>,
-    /// The `Content-Type` header.
-    pub content_type: Option<Cow<'a, str>>,
-    /// The body, possibly base64.
-    pub body: Option<Cow<'a, str>>,
-    /// Whether `body` is base64.
-    pub is_base64_encoded: bool,
-    /// The stage variables as sent (`stageVariables`, or a mapping
-    /// template's `stage-variables`), each name with its value, in order.
-    pub stage_variables: Vec<(Cow<'a, str>, Cow<'a, str>)>,
-    /// The API Gateway stage (`requestContext.stage`, or a mapping template's
-    /// `context.stage`); not a stage variable.
-    pub stage: Option<Cow<'a, str>>,
-    /// `requestContext.requestId`.
-    pub request_id: Option<Cow<'a, str>>,
-    /// `requestContext.http.method` (2.0).
-    pub context_method: Option<Cow<'a, str>>,
-    /// `requestContext.authorizer`, unparsed.
-    pub authorizer: Option<&'a RawValue>,
-    /// Whether this is a mapping-template event (it has `params`, `context`
-    /// or `stage-variables`).
-    pub mapping: bool,
-    /// Mapping template: `context.resource-path`.
-    pub resource_path: Option<Cow<'a, str>>,
-    /// Mapping template: the authorizer built from `context.authorizer-claims`
-    /// or `context.authorizer-principal-id`, in the REST authorizer's shape.
-    pub mapped_authorizer: Option<Box<RawValue>>,
+    version: Option<Text<'a>>,
+    /// REST: the method and the path (behind a custom domain, with its base path).
+    http_method: Option<Text<'a>>,
+    path: Option<Text<'a>>,
+    /// 2.0: the path (with the stage prefix for named stages) and the query as sent.
+    raw_path: Option<Text<'a>>,
+    raw_query_string: Option<Text<'a>>,
+    /// REST: decoded query parameters, every value of each (a null value reads as "").
+    #[serde(deserialize_with = "multi_values")]
+    multi_value_query_string_parameters: MultiValueParams<'a>,
+    headers: Members<'a, Option<Text<'a>>>,
+    body: Option<Text<'a>>,
+    is_base64_encoded: Option<bool>,
+    /// The stage variables as sent, in order, with no knowledge of the names
+    /// (which ones the endpoint reads is `config`'s business); a null value is
+    /// left out, as if unset.
+    #[serde(alias = "stage-variables", deserialize_with = "pairs")]
+    pub stage_variables: Pairs<'a>,
+    /// `requestContext`, or the mapping template's `context`.
+    #[serde(alias = "context", deserialize_with = "or_default")]
+    request_context: Context<'a>,
+    /// Mapping template: the query (one value per name) and the headers.
+    #[serde(deserialize_with = "or_default")]
+    params: Params<'a>,
+    /// Mapping template: the authorizer it passed, in the REST authorizer's shape.
+    #[serde(skip)]
+    mapped_authorizer: Option<Box<RawValue>>,
 }
 
-/// An event that is not an HTTP request from API Gateway or a function URL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UnsupportedEvent;
-
-impl fmt::Display for UnsupportedEvent {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("unsupported event: not an API Gateway proxy or function URL request")
-    }
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default, bound = "'de: 'a")]
+struct Context<'a> {
+    #[serde(alias = "request-id")]
+    request_id: Option<Text<'a>>,
+    stage: Option<Text<'a>>,
+    http: Option<Http<'a>>,
+    authorizer: Option<&'a RawValue>,
+    #[serde(rename = "http-method")]
+    mapping_method: Option<Text<'a>>,
+    #[serde(rename = "resource-path")]
+    resource_path: Option<Text<'a>>,
+    #[serde(rename = "authorizer-principal-id")]
+    principal_id: Option<Text<'a>>,
+    #[serde(rename = "authorizer-claims")]
+    claims: Option<&'a RawValue>,
 }
 
-impl std::error::Error for UnsupportedEvent {}
+#[derive(Debug, Deserialize)]
+#[serde(bound = "'de: 'a")]
+struct Http<'a> {
+    method: Option<Text<'a>>,
+}
 
-impl From<JsonError> for UnsupportedEvent {
-    fn from(_: JsonError) -> Self {
-        Self
-    }
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, bound = "'de: 'a")]
+struct Params<'a> {
+    #[serde(deserialize_with = "single_values")]
+    querystring: MultiValueParams<'a>,
+    header: Members<'a, Option<Text<'a>>>,
+}
+
+/// The function error for an event that is not an HTTP request from API
+/// Gateway or a function URL.
+pub(crate) fn unsupported() -> Diagnostic {
+    let message = "unsupported event: not an API Gateway proxy or function URL request";
+    Diagnostic { error_type: "UnsupportedEvent".into(), error_message: message.into() }
 }
 
 impl<'a> ApiEvent<'a> {
-    /// Decodes the fields the endpoint reads from the event's bytes.
-    pub fn from_slice(bytes: &'a [u8]) -> Result<Self, UnsupportedEvent> {
-        let mut event = ApiEvent::default();
-        let mut r = Reader::new(bytes);
-        r.object(|key, r| {
-            match &*key {
-                b"version" => event.version = r.opt_string()?,
-                b"httpMethod" => event.http_method = r.opt_string()?,
-                b"path" => event.path = r.opt_string()?,
-                b"rawPath" => event.raw_path = r.opt_string()?,
-                b"rawQueryString" => event.raw_query_string = r.opt_string()?,
-                b"multiValueQueryStringParameters" => event.multi_value_query = multi_value_params(r)?,
-                b"headers" => read_headers(&mut event, r)?,
-                b"body" => event.body = r.opt_string()?,
-                b"isBase64Encoded" => event.is_base64_encoded = r.bool()?,
-                b"stageVariables" => read_stage_variables(&mut event.stage_variables, r)?,
-                b"params" => {
-                    event.mapping = true;
-                    r.object(|name, r| {
-                        match &*name {
-                            b"querystring" => event.multi_value_query = single_value_params(r)?,
-                            b"header" => read_headers(&mut event, r)?,
-                            _ => r.skip()?,
-                        }
-                        Ok(())
-                    })?
-                }
-                b"stage-variables" => {
-                    event.mapping = true;
-                    read_stage_variables(&mut event.stage_variables, r)?
-                }
-                b"context" => {
-                    event.mapping = true;
-                    let (mut principal, mut claims) = (None, None);
-                    r.object(|name, r| {
-                        match &*name {
-                            b"http-method" => event.context_method = r.opt_string()?,
-                            b"resource-path" => event.resource_path = r.opt_string()?,
-                            b"stage" => event.stage = r.opt_string()?,
-                            b"request-id" => event.request_id = r.opt_string()?,
-                            b"authorizer-principal-id" => principal = r.opt_string()?,
-                            b"authorizer-claims" => claims = Some(r.raw()?),
-                            _ => r.skip()?,
-                        }
-                        Ok(())
-                    })?;
-                    event.mapped_authorizer = mapped_authorizer(principal.as_deref(), claims)?;
-                }
-                b"requestContext" => r.object(|name, r| {
-                    match &*name {
-                        b"requestId" => event.request_id = r.opt_string()?,
-                        b"stage" => event.stage = r.opt_string()?,
-                        b"http" => r.object(|name, r| {
-                            if *name == *b"method" {
-                                event.context_method = r.opt_string()?;
-                            } else {
-                                r.skip()?;
-                            }
-                            Ok(())
-                        })?,
-                        b"authorizer" => {
-                            let raw = r.raw()?;
-                            if raw != "null" {
-                                event.authorizer = Some(raw_value(raw)?);
-                            }
-                        }
-                        _ => {
-                            r.skip()?;
-                        }
-                    }
-                    Ok(())
-                })?,
-                _ => {
-                    r.skip()?;
-                }
-            }
-            Ok(())
-        })?;
-        if !r.at_end() {
-            return Err(UnsupportedEvent);
-        }
+    /// Decodes the members the endpoint reads from the event's text.
+    pub fn decode(text: &'a [u8]) -> Result<Self, Diagnostic> {
+        let mut event: Self = serde_json::from_slice(text).map_err(|_| unsupported())?;
+        event.mapped_authorizer = event.request_context.mapped_authorizer();
         Ok(event)
     }
 
     /// The payload format, which the answer must follow.
     pub(crate) fn format(&self) -> PayloadFormat {
-        if self.mapping {
-            PayloadFormat::Mapping
-        } else if self.version.as_deref() == Some("2.0") {
-            PayloadFormat::V2
-        } else {
-            PayloadFormat::V1
+        match (&self.request_context.resource_path, self.version.as_deref()) {
+            (Some(_), _) => PayloadFormat::Mapping,
+            (None, Some("2.0")) => PayloadFormat::V2,
+            _ => PayloadFormat::V1,
         }
     }
 
     /// The request this event carries; `fallback_request_id` (the Lambda
-    /// invocation id) is used when the event has none.
-    pub fn request(&'a self, fallback_request_id: &'a str) -> Result<Request<'a>, UnsupportedEvent> {
+    /// invocation's) is used when the event has none.
+    pub fn request(&'a self, fallback_request_id: &'a str) -> Result<Request<'a>, Diagnostic> {
+        let context = &self.request_context;
         let (method, path, query) = match self.format() {
             PayloadFormat::V2 => (
-                self.context_method.as_deref(),
+                context.http.as_ref().and_then(|http| http.method.as_deref()),
                 self.raw_path.as_deref(),
                 Query::Raw(self.raw_query_string.as_deref().unwrap_or("")),
             ),
-            PayloadFormat::V1 => {
-                (self.http_method.as_deref(), self.path.as_deref(), Query::Decoded(&self.multi_value_query))
-            }
-            PayloadFormat::Mapping => {
-                (self.context_method.as_deref(), self.resource_path.as_deref(), Query::Decoded(&self.multi_value_query))
-            }
+            PayloadFormat::V1 => (
+                self.http_method.as_deref(),
+                self.path.as_deref(),
+                Query::Decoded(&self.multi_value_query_string_parameters),
+            ),
+            PayloadFormat::Mapping => (
+                context.mapping_method.as_deref(),
+                context.resource_path.as_deref(),
+                Query::Decoded(&self.params.querystring),
+            ),
         };
         let (Some(method), Some(path)) = (method, path) else {
-            return Err(UnsupportedEvent);
+            return Err(unsupported());
         };
         let body = match self.body.as_deref() {
             None => Body::None,
-            Some(b) if self.is_base64_encoded => Body::Base64(b),
+            Some(b) if self.is_base64_encoded == Some(true) => Body::Base64(b),
             Some(b) => Body::Text(b),
         };
         Ok(Request {
-            request_id: self.request_id.as_deref().unwrap_or(fallback_request_id),
+            request_id: context.request_id.as_deref().unwrap_or(fallback_request_id),
             method: Method::parse(method),
             path,
             query,
             body,
             headers: Headers {
-                origin: self.origin.as_deref(),
-                authorization: self.authorization.as_deref(),
-                content_type: self.content_type.as_deref(),
+                origin: self.header("origin"),
+                authorization: self.header("authorization"),
+                content_type: self.header("content-type"),
             },
-            stage: self.stage.as_deref(),
+            stage: context.stage.as_deref(),
             stage_variables: &self.stage_variables,
-            authorizer: self.authorizer.or(self.mapped_authorizer.as_deref()),
+            authorizer: context.authorizer.or(self.mapped_authorizer.as_deref()),
         })
+    }
+
+    /// A header, matched case-insensitively (REST events keep the client's
+    /// case; 2.0 events are lowercase); of a name given twice, the last.
+    fn header(&self, name: &str) -> Option<&str> {
+        let all = self.headers.0.iter().chain(&self.params.header.0);
+        all.rev().find(|(n, _)| n.eq_ignore_ascii_case(name))?.1.as_deref()
     }
 }
 
-/// `{"name": ["v1", "v2"], …}` or null, kept in order.
-fn multi_value_params<'a>(r: &mut Reader<'a>) -> Result<MultiValueParams<'a>, JsonError> {
-    let mut pairs = Vec::new();
-    r.object(|name, r| {
-        let mut values = Vec::with_capacity(1);
-        r.array(|r| {
-            values.push(r.opt_string()?.unwrap_or_default());
-            Ok(())
-        })?;
-        pairs.push((key_str(name)?, values));
-        Ok(())
-    })?;
-    Ok(pairs)
-}
-
-/// `Origin`, `Authorization` and `Content-Type` from a header object, matched
-/// case-insensitively (REST events keep the client's case; 2.0 events are lowercase).
-fn read_headers<'a>(event: &mut ApiEvent<'a>, r: &mut Reader<'a>) -> Result<(), JsonError> {
-    r.object(|name, r| {
-        let slot = if name.eq_ignore_ascii_case(b"origin") {
-            &mut event.origin
-        } else if name.eq_ignore_ascii_case(b"authorization") {
-            &mut event.authorization
-        } else if name.eq_ignore_ascii_case(b"content-type") {
-            &mut event.content_type
-        } else {
-            return r.skip();
-        };
-        *slot = r.opt_string()?;
-        Ok(())
-    })
-}
-
-/// `{"NAME": "value", …}` or null, kept in order, with no knowledge of the
-/// names (which ones the endpoint reads, and which it ignores, is
-/// `config`'s business). A null value is left out, as if unset.
-fn read_stage_variables<'a>(
-    pairs: &mut Vec<(Cow<'a, str>, Cow<'a, str>)>,
-    r: &mut Reader<'a>,
-) -> Result<(), JsonError> {
-    r.object(|name, r| {
-        if let Some(value) = r.opt_string()? {
-            pairs.push((key_str(name)?, value));
+impl Context<'_> {
+    /// The authorizer a mapping template passed, in the REST authorizer's shape:
+    /// `{"claims":{…}}` when it passed claims (Cognito), else `{"principalId":"…"}`
+    /// (Lambda authorizer), else none. Templates render absent values as `""`.
+    fn mapped_authorizer(&self) -> Option<Box<RawValue>> {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        enum Mapped<'a> {
+            Claims(&'a RawValue),
+            PrincipalId(&'a str),
         }
-        Ok(())
-    })
+        let claims = self.claims.filter(|raw| raw.get().strip_prefix('{').is_some_and(|rest| rest.trim_start() != "}"));
+        let mapped = match (claims, self.principal_id.as_deref()) {
+            (Some(claims), _) => Mapped::Claims(claims),
+            (None, Some(id)) if !id.is_empty() => Mapped::PrincipalId(id),
+            _ => return None,
+        };
+        serde_json::value::to_raw_value(&mapped).ok()
+    }
+}
+
+/// A JSON string, borrowed from the event when it has no escapes.
+#[derive(Debug, Default, Deserialize)]
+#[serde(transparent)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An object's members in order, each value read as `V`; `null` has none.
+#[derive(Debug, Default)]
+struct Members<'a, V>(Vec<(Cow<'a, str>, V)>);
+
+impl<'de: 'a, 'a, V: Deserialize<'de>> Deserialize<'de> for Members<'a, V> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Walk<'a, V>(PhantomData<Members<'a, V>>);
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for Walk<'de, V> {
+            type Value = Members<'de, V>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object or null")
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Members(Vec::new()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut members = Vec::new();
+                while let Some((Text(name), value)) = map.next_entry()? {
+                    members.push((name, value));
+                }
+                Ok(Members(members))
+            }
+        }
+        deserializer.deserialize_any(Walk(PhantomData))
+    }
+}
+
+/// A member that may be null, as if absent.
+fn or_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Result<T, D::Error> {
+    Ok(Option::deserialize(d)?.unwrap_or_default())
+}
+
+fn text(value: Option<Text<'_>>) -> Cow<'_, str> {
+    value.map(|t| t.0).unwrap_or_default()
+}
+
+/// `{"name": ["v1", "v2"], …}` (a null list has no values, a null value reads as "").
+fn multi_values<'de, D: Deserializer<'de>>(d: D) -> Result<MultiValueParams<'de>, D::Error> {
+    let members = Members::<Option<Vec<Option<Text<'de>>>>>::deserialize(d)?.0;
+    Ok(members
+        .into_iter()
+        .map(|(name, values)| (name, values.unwrap_or_default().into_iter().map(text).collect()))
+        .collect())
 }
 
 /// `{"name": "value", …}` (a mapping template's `params.querystring`: API
 /// Gateway keeps one value per name) as one-value lists.
-fn single_value_params<'a>(r: &mut Reader<'a>) -> Result<MultiValueParams<'a>, JsonError> {
-    let mut pairs = Vec::new();
-    r.object(|name, r| {
-        pairs.push((key_str(name)?, vec![r.opt_string()?.unwrap_or_default()]));
-        Ok(())
-    })?;
-    Ok(pairs)
+fn single_values<'de, D: Deserializer<'de>>(d: D) -> Result<MultiValueParams<'de>, D::Error> {
+    let members = Members::<Option<Text<'de>>>::deserialize(d)?.0;
+    Ok(members.into_iter().map(|(name, value)| (name, vec![text(value)])).collect())
 }
 
-/// The authorizer a mapping template passed, in the REST authorizer's shape:
-/// `{"claims":{…}}` when it passed claims (Cognito), else `{"principalId":"…"}`
-/// (Lambda authorizer), else none. Templates render absent values as `""`.
-fn mapped_authorizer(principal: Option<&str>, claims: Option<&str>) -> Result<Option<Box<RawValue>>, JsonError> {
-    let claims = claims.filter(|raw| {
-        let inner = raw.trim();
-        inner.starts_with('{') && !inner[1..inner.len() - 1].trim().is_empty()
-    });
-    let text = match (claims, principal) {
-        (Some(claims), _) => format!("{{\"claims\":{claims}}}"),
-        (None, Some(id)) if !id.is_empty() => {
-            let mut text = String::from("{\"principalId\":");
-            crate::support::json_text::push_string(&mut text, id);
-            text.push('}');
-            text
+/// `{"NAME": "value", …}`, a null value left out.
+fn pairs<'de, D: Deserializer<'de>>(d: D) -> Result<Pairs<'de>, D::Error> {
+    let members = Members::<Option<Text<'de>>>::deserialize(d)?.0;
+    Ok(members.into_iter().filter_map(|(name, value)| Some((name, value?.0))).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decoded(json: &str) -> ApiEvent<'_> {
+        ApiEvent::decode(json.as_bytes()).unwrap_or_else(|_| panic!("refused: {json}"))
+    }
+
+    /// A 2.0 event with these members of `requestContext` and of the event.
+    fn v2(context: &str, members: &str) -> String {
+        format!(
+            r#"{{"version":"2.0","rawPath":"/a","requestContext":{{"http":{{"method":"GET"}}{context}}}{members}}}"#
+        )
+    }
+
+    #[test]
+    fn every_fixture_is_a_request_in_its_format() {
+        let mut seen = 0;
+        for dir in ["tests/fixtures/events", "perf/events"] {
+            for entry in std::fs::read_dir(format!("{}/{dir}", env!("CARGO_MANIFEST_DIR"))).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().is_none_or(|e| e != "json") {
+                    continue;
+                }
+                let text = std::fs::read(&path).unwrap();
+                let event = ApiEvent::decode(&text).unwrap();
+                let request = event.request("fallback").unwrap();
+                let name = path.file_name().unwrap().to_str().unwrap();
+                let format = match name.split('-').next().unwrap() {
+                    "apigw" if name.starts_with("apigw-v1") => PayloadFormat::V1,
+                    "rest" => PayloadFormat::Mapping,
+                    _ => PayloadFormat::V2,
+                };
+                assert_eq!(event.format(), format, "{name}");
+                assert_ne!(request.request_id, "fallback", "{name}");
+                assert!(request.path.contains("/pusher/") || name.contains("not-found"), "{name}");
+                seen += 1;
+            }
         }
-        _ => return Ok(None),
-    };
-    RawValue::from_string(text).map(Some).map_err(|_| JsonError)
-}
+        assert!(seen >= 27, "{seen} fixtures");
+    }
 
-/// Wraps already-skipped JSON text as a `RawValue` without copying.
-fn raw_value(raw: &str) -> Result<&RawValue, JsonError> {
-    // A borrowed RawValue checks the text is one JSON value; the authorizer is
-    // small and present only behind an authorizer.
-    serde_json::from_str::<&RawValue>(raw).map_err(|_| JsonError)
+    #[test]
+    fn strings_are_unescaped_and_borrowed_when_they_have_no_escapes() {
+        let text = r#"{"version":"2.0","raw\u0050ath":"\/pusher\/auth","rawQueryString":"a=\u00e9&b=\"","body":"x\ny","requestContext":{"http":{"method":"GET"}}}"#;
+        let event = decoded(text);
+        let request = event.request("r").unwrap();
+        assert_eq!((request.path, request.method), ("/pusher/auth", Method::Get));
+        assert!(matches!(request.query, Query::Raw("a=\u{e9}&b=\"")));
+        assert!(matches!(request.body, Body::Text("x\ny")));
+        assert!(matches!(event.version, Some(Text(Cow::Borrowed("2.0")))));
+    }
+
+    #[test]
+    fn headers_match_in_any_case_the_last_of_a_name_winning() {
+        let text =
+            v2("", r#","headers":{"ORIGIN":"a","Content-Type":"b","AuThOrIzAtIoN":"c","x-other":"1","origin":"d"}"#);
+        let event = decoded(&text);
+        let headers = event.request("r").unwrap().headers;
+        assert_eq!((headers.origin, headers.content_type, headers.authorization), (Some("d"), Some("b"), Some("c")));
+        let text = v2("", r#","headers":{"Origin":"a","origin":null}"#);
+        assert_eq!(decoded(&text).request("r").unwrap().headers.origin, None);
+    }
+
+    #[test]
+    fn rest_query_parameters_keep_every_value_in_order() {
+        let text = r#"{"httpMethod":"GET","path":"/p","multiValueQueryStringParameters":{"a":["1","2"],"b":null,"c":[null,"x"],"a":["3"]}}"#;
+        let event = decoded(text);
+        let Query::Decoded(pairs) = event.request("r").unwrap().query else { panic!("decoded") };
+        let pairs: Vec<(&str, Vec<&str>)> =
+            pairs.iter().map(|(k, v)| (&**k, v.iter().map(|v| &**v).collect())).collect();
+        assert_eq!(pairs, [("a", vec!["1", "2"]), ("b", vec![]), ("c", vec!["", "x"]), ("a", vec!["3"])]);
+    }
+
+    #[test]
+    fn nulls_read_as_absent() {
+        let text = r#"{"httpMethod":"POST","path":"/p","headers":null,"multiValueQueryStringParameters":null,"stageVariables":null,"body":null,"isBase64Encoded":null,"params":null}"#;
+        let event = decoded(text);
+        let request = event.request("fallback").unwrap();
+        assert!(matches!(request.body, Body::None));
+        assert_eq!((request.request_id, request.stage_variables.len()), ("fallback", 0));
+        assert!(decoded(r#"{"requestContext":null}"#).request("r").is_err());
+    }
+
+    #[test]
+    fn base64_bodies_are_marked() {
+        let event = decoded(r#"{"httpMethod":"POST","path":"/p","body":"c29ja2V0","isBase64Encoded":true}"#);
+        assert!(matches!(event.request("r").unwrap().body, Body::Base64("c29ja2V0")));
+    }
+
+    #[test]
+    fn the_authorizer_stays_raw_json() {
+        let text = v2(r#","authorizer":{"claims":{"sub":"u","n":[1,{"a":null}]}}"#, "");
+        let event = decoded(&text);
+        let raw = event.request("r").unwrap().authorizer.unwrap().get();
+        assert_eq!(raw, r#"{"claims":{"sub":"u","n":[1,{"a":null}]}}"#);
+        assert!(decoded(&v2(r#","authorizer":null"#, "")).request("r").unwrap().authorizer.is_none());
+    }
+
+    /// The event's stage variables reach the endpoint as sent, names it reads
+    /// or not, in order; the stage's name travels beside them.
+    #[test]
+    fn stage_variables_are_decoded_as_sent() {
+        let text =
+            v2(r#","stage":"prod""#, r#","stageVariables":{"ZED":"1","PUSHER_KEY":"k\u0031","GONE":null,"stage":"x"}"#);
+        let event = decoded(&text);
+        let request = event.request("r").unwrap();
+        let pairs: Vec<(&str, &str)> = request.stage_variables.iter().map(|(n, v)| (&**n, &**v)).collect();
+        assert_eq!(pairs, [("ZED", "1"), ("PUSHER_KEY", "k1"), ("stage", "x")]);
+        assert_eq!(request.stage, Some("prod"));
+    }
+
+    fn mapping(context: &str) -> String {
+        format!(
+            r#"{{"body":"","params":{{"querystring":{{"a":"1","b":"x\"y"}},"header":{{"Origin":"o"}}}},"stage-variables":{{"K":"v"}},"context":{{"http-method":"GET","resource-path":"/pusher/auth","stage":"s","request-id":"id",{context}}}}}"#
+        )
+    }
+
+    #[test]
+    fn the_mapping_template_event_is_read_with_its_own_names() {
+        let text = mapping(r#""authorizer-principal-id":"""#);
+        let event = decoded(&text);
+        let request = event.request("r").unwrap();
+        assert_eq!(event.format(), PayloadFormat::Mapping);
+        assert_eq!(
+            (request.method, request.path, request.stage, request.request_id),
+            (Method::Get, "/pusher/auth", Some("s"), "id")
+        );
+        let Query::Decoded(pairs) = request.query else { panic!("decoded") };
+        assert_eq!(format!("{pairs:?}"), r#"[("a", ["1"]), ("b", ["x\"y"])]"#);
+        assert_eq!((request.headers.origin, &*request.stage_variables[0].1), (Some("o"), "v"));
+        assert!(request.authorizer.is_none());
+    }
+
+    #[test]
+    fn a_mapping_template_authorizer_takes_the_rest_authorizer_shape() {
+        for (context, expected) in [
+            (r#""authorizer-claims":{"sub":"u"},"authorizer-principal-id":"p""#, Some(r#"{"claims":{"sub":"u"}}"#)),
+            (r#""authorizer-claims":{ },"authorizer-principal-id":"p\"q""#, Some(r#"{"principalId":"p\"q"}"#)),
+            (r#""authorizer-claims":{},"authorizer-principal-id":"""#, None),
+            (r#""authorizer-claims":"x""#, None),
+        ] {
+            let text = mapping(context);
+            let event = decoded(&text);
+            assert_eq!(event.request("r").unwrap().authorizer.map(RawValue::get), expected, "{context}");
+        }
+    }
+
+    #[test]
+    fn anything_else_is_refused() {
+        for json in [
+            "",
+            "not json",
+            "\"x\"",
+            "{",
+            "{\"a\":1,}",
+            r#"{"body":1}"#,
+            r#"{"isBase64Encoded":"true"}"#,
+            r#"{"headers":"x"}"#,
+            r#"{"headers":{"origin":1}}"#,
+            r#"{"multiValueQueryStringParameters":{"a":"x"}}"#,
+            r#"{"requestContext":{"http":{"method":true}}}"#,
+            r#"{"params":{"querystring":{"a":["x"]}}}"#,
+            r#"{"stageVariables":{"PUSHER_KEY":5}}"#,
+            "{\"body\":\"\\ud800\"}",
+        ] {
+            assert!(ApiEvent::decode(json.as_bytes()).is_err(), "{json}");
+        }
+        for json in ["{}", "[]", "null", r#"{"Records":[]}"#, r#"{"version":"2.0","rawPath":"/p"}"#] {
+            assert!(ApiEvent::decode(json.as_bytes()).and_then(|e| e.request("r").map(drop)).is_err(), "{json}");
+        }
+    }
 }

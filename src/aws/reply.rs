@@ -5,14 +5,18 @@
 //!   emulators such as `cargo lambda watch` require the field).
 //! - The mapping-template (non-proxy) integration: a success is the body as a
 //!   JSON string, which the response template `$input.path('$')` writes out
-//!   unescaped; any other status fails the invocation with the error body
-//!   (`{"error":…,"status":…}`) as `errorMessage`, which the integration
-//!   response's selection patterns map to that status.
+//!   unescaped; any other status fails the invocation (error type `Refusal`)
+//!   with the error body (`{"error":…,"status":…}`) as `errorMessage`, which
+//!   the integration response's selection patterns map to that status.
 
-use crate::support::json_text;
+use std::borrow::Cow;
+
+use lambda_runtime::Diagnostic;
+use serde::{Serialize, Serializer};
+
 use crate::web::response::Response;
 
-/// Which proxy payload format to answer in.
+/// Which payload format to answer in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PayloadFormat {
     /// REST API (payload format 1.0).
@@ -23,73 +27,44 @@ pub enum PayloadFormat {
     Mapping,
 }
 
-/// The invocation's outcome as Lambda sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// A successful invocation returning this JSON text.
-    Payload(String),
-    /// A failed invocation (a "function error") with this `errorMessage`.
-    FunctionError(String),
+/// What a successful invocation returns, written by serde.
+#[derive(Debug, Serialize)]
+#[serde(untagged, rename_all_fields = "camelCase")]
+pub enum Answer {
+    /// A proxy integration's response.
+    Proxy {
+        /// HTTP status.
+        status_code: u16,
+        /// Headers, in the order they are sent.
+        #[serde(serialize_with = "object")]
+        headers: Vec<(&'static str, Cow<'static, str>)>,
+        /// The body.
+        body: String,
+        /// Always false: every answer is text.
+        is_base64_encoded: bool,
+        /// 2.0 only.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cookies: Option<[(); 0]>,
+    },
+    /// A mapping-template success: the body, as a JSON string.
+    Body(String),
 }
 
-impl Outcome {
-    /// The payload of a successful invocation, or the `errorMessage` of a failed one.
-    pub fn into_result(self) -> Result<String, String> {
-        match self {
-            Self::Payload(json) => Ok(json),
-            Self::FunctionError(message) => Err(message),
-        }
+/// The invocation's result for `response` to an event of `format`.
+pub fn answer(response: Response, format: PayloadFormat) -> Result<Answer, Diagnostic> {
+    match format {
+        PayloadFormat::Mapping if (200..300).contains(&response.status) => Ok(Answer::Body(response.body)),
+        PayloadFormat::Mapping => Err(Diagnostic { error_type: "Refusal".into(), error_message: response.body }),
+        PayloadFormat::V1 | PayloadFormat::V2 => Ok(Answer::Proxy {
+            status_code: response.status,
+            headers: response.headers,
+            body: response.body,
+            is_base64_encoded: false,
+            cookies: (format == PayloadFormat::V2).then_some([]),
+        }),
     }
 }
 
-/// The `errorType` of a mapping-template refusal.
-pub(crate) const REFUSAL_ERROR_TYPE: &str = "Refusal";
-
-/// A [`Response`] in the proxy integration's JSON form.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiReply {
-    /// The answer.
-    pub response: Response,
-    /// The format of the event it answers.
-    pub format: PayloadFormat,
-}
-
-impl ApiReply {
-    /// What the invocation returns for this response.
-    pub fn outcome(&self) -> Outcome {
-        match self.format {
-            PayloadFormat::Mapping if (200..300).contains(&self.response.status) => {
-                let mut out = String::with_capacity(self.response.body.len() + 16);
-                json_text::push_string(&mut out, &self.response.body);
-                Outcome::Payload(out)
-            }
-            PayloadFormat::Mapping => Outcome::FunctionError(self.response.body.clone()),
-            PayloadFormat::V1 | PayloadFormat::V2 => Outcome::Payload(self.to_json()),
-        }
-    }
-
-    /// The proxy integration's JSON text for this response.
-    pub(crate) fn to_json(&self) -> String {
-        let r = &self.response;
-        let mut out = String::with_capacity(r.body.len() + 64 * (r.headers.len() + 2));
-        out.push_str("{\"statusCode\":");
-        out.push_str(itoa::Buffer::new().format(r.status));
-        out.push_str(",\"headers\":{");
-        for (i, (name, value)) in r.headers.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            json_text::push_string(&mut out, name);
-            out.push(':');
-            json_text::push_string(&mut out, value);
-        }
-        out.push_str("},\"body\":");
-        json_text::push_string(&mut out, &r.body);
-        out.push_str(",\"isBase64Encoded\":false");
-        if self.format == PayloadFormat::V2 {
-            out.push_str(",\"cookies\":[]");
-        }
-        out.push('}');
-        out
-    }
+fn object<S: Serializer>(headers: &[(&str, Cow<'_, str>)], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(headers.iter().map(|(name, value)| (name, value)))
 }

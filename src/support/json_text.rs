@@ -41,25 +41,6 @@ mod swar {
     }
 }
 
-/// The first `"` or `\` at or after `from`.
-pub(crate) fn find_quote_or_backslash(bytes: &[u8], from: usize) -> Option<usize> {
-    swar::find(bytes, from, |x| swar::equal(x, b'"') | swar::equal(x, b'\\'), |b| b == b'"' || b == b'\\')
-}
-
-/// The first `"`, `{`, `}`, `[` or `]` at or after `from`.
-pub(crate) fn find_quote_or_bracket(bytes: &[u8], from: usize) -> Option<usize> {
-    // `[` `]` are 0x5B 0x5D, `{` `}` are 0x7B 0x7D: with bit 0x20 set, one test each.
-    swar::find(
-        bytes,
-        from,
-        |x| {
-            let folded = x | 0x2020_2020_2020_2020;
-            swar::equal(x, b'"') | swar::equal(folded, b'{') | swar::equal(folded, b'}')
-        },
-        |b| matches!(b, b'"' | b'{' | b'}' | b'[' | b']'),
-    )
-}
-
 /// The first byte that a JSON string must escape: `"`, `\` or a control character.
 fn find_escapable(bytes: &[u8], from: usize) -> Option<usize> {
     swar::find(
@@ -137,8 +118,6 @@ mod tests {
                 let hay = &sample[start..];
                 let from = from.min(hay.len());
                 let n = |f: &dyn Fn(u8) -> bool| hay[from..].iter().position(|&b| f(b)).map(|p| p + from);
-                assert_eq!(find_quote_or_backslash(hay, from), n(&|b| b == b'"' || b == b'\\'));
-                assert_eq!(find_quote_or_bracket(hay, from), n(&|b| matches!(b, b'"' | b'{' | b'}' | b'[' | b']')));
                 assert_eq!(find_escapable(hay, from), n(&|b| b < 0x20 || b == b'"' || b == b'\\'));
             }
         }

@@ -528,20 +528,6 @@ fn stage_variables_choose_the_key_but_never_the_secret() {
     );
 }
 
-/// The event's stage variables reach the endpoint as sent, names it reads
-/// or not, in order; the stage's name travels beside them.
-#[test]
-fn stage_variables_are_decoded_as_sent() {
-    use pusher_auth_lambda::testing::ApiEvent;
-    let text = r#"{"requestContext":{"stage":"prod"},"stageVariables":{"ZED":"1","PUSHER_KEY":"k\u0031","GONE":null,"stage":"x"}}"#;
-    let event = ApiEvent::from_slice(text.as_bytes()).unwrap();
-    let pairs: Vec<(&str, &str)> = event.stage_variables.iter().map(|(n, v)| (&**n, &**v)).collect();
-    assert_eq!(pairs, [("ZED", "1"), ("PUSHER_KEY", "k1"), ("stage", "x")]);
-    assert_eq!(event.stage.as_deref(), Some("prod"));
-    // A value is a string, or null for unset.
-    assert!(ApiEvent::from_slice(br#"{"stageVariables":{"PUSHER_KEY":5}}"#).is_err());
-}
-
 #[test]
 fn non_http_events_are_invocation_errors() {
     let endpoint = endpoint();

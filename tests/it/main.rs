@@ -3,7 +3,6 @@
 //! bootstrap; `helpers` holds what they share.
 
 mod bootstrap;
-mod decoders;
 mod docs;
 mod events;
 mod explain;

@@ -101,7 +101,12 @@ pub(crate) fn handle_logged(
             "invocation-1",
         ))
     });
-    (outcome.expect("an HTTP event").into_result(), captured.text())
+    let outcome = match outcome {
+        Ok(answer) => Ok(serde_json::to_string(&answer).unwrap()),
+        Err(error) if error.error_type == "Refusal" => Err(error.error_message),
+        Err(error) => panic!("not an HTTP event: {error:?}"),
+    };
+    (outcome, captured.text())
 }
 
 /// The units CloudWatch accepts in an EMF `MetricDefinition`.
