@@ -42,14 +42,14 @@ pub(crate) mod web;
 pub use aws::handler::{handle_bytes, pass_through, DecodeOnceLayer};
 pub use aws::secrets_manager::store_from_lookup;
 pub use config::{ConfigError, Settings};
-pub use endpoint::Endpoint;
-/// `pusher-auth explain`: why a channel or signin is allowed or refused.
-#[cfg(feature = "explain")]
-pub mod explain {
-    pub use crate::endpoint::explain::{
-        check, endpoint_for_explain, explain, run, samconfig_environments, samconfig_variables, Asked, Asker, Verdict,
-    };
-}
+pub use endpoint::{Decision, Endpoint};
+// What the core's questions (`Endpoint::user`, `Endpoint::decide`) take and answer.
+pub use error::Refusal;
+pub use identity::jwt::ClaimRules;
+pub use identity::user::User;
+pub use identity::validators::Credentials;
+pub use policy::Miss;
+pub use pusher::names::ChannelName;
 pub use support::logging;
 
 /// Internals the integration tests, benches and fuzz targets drive directly
