@@ -21,14 +21,12 @@ const PARAMETERS: &str = "PusherAppId=PUSHER_APP_ID PusherKey=PUSHER_KEY PusherC
 /// What decides who may join what once a user's claims are known: all a
 /// `--claims` explanation or a policy test reads (the master key and whether
 /// the secret is stored decide encrypted channels).
-const POLICY_VARIABLES: &[&str] = &[
-    "AUTH_MODE",
-    "CHANNEL_RULES",
-    "USER_ID_CLAIM",
-    "USER_INFO_CLAIMS",
-    "WATCHLIST_CLAIM",
-    "PUSHER_ENCRYPTION_MASTER_KEY_BASE64",
-];
+const POLICY_VARIABLES: &str =
+    "AUTH_MODE CHANNEL_RULES USER_ID_CLAIM USER_INFO_CLAIMS WATCHLIST_CLAIM PUSHER_ENCRYPTION_MASTER_KEY_BASE64";
+
+fn is_policy_variable(name: &str) -> bool {
+    POLICY_VARIABLES.split(' ').any(|v| v == name)
+}
 
 /// samconfig.toml, as SAM reads it: environments of `deploy.parameters`.
 #[derive(Deserialize)]
@@ -62,16 +60,15 @@ enum Overrides {
     Line(String),
 }
 
-/// The variables, the front door and the samconfig environment they came from.
+/// The variables, and the front door.
 pub(super) struct Config {
     vars: BTreeMap<String, String>,
     pub(super) front_door: String,
-    pub(super) environment: Option<String>,
 }
 
 impl Config {
     pub(super) fn from_env() -> Self {
-        Self { vars: std::env::vars().collect(), front_door: "rest-api".into(), environment: None }
+        Self { vars: std::env::vars().collect(), front_door: "rest-api".into() }
     }
 
     /// The samconfig environment `env` of the file `path`.
@@ -83,11 +80,9 @@ impl Config {
     }
 
     /// Every samconfig environment of the file `path`, for the policy tests.
-    pub(super) fn every_environment(path: &str) -> Result<Vec<Self>, String> {
-        read_samconfig(path)?
-            .into_iter()
-            .map(|(env, overrides)| Self::from_overrides(path, &env, overrides, true))
-            .collect()
+    pub(super) fn every_environment(path: &str) -> Result<Vec<(String, Self)>, String> {
+        let all = read_samconfig(path)?.into_iter();
+        all.map(|(env, overrides)| Ok((env.clone(), Self::from_overrides(path, &env, overrides, true)?))).collect()
     }
 
     /// The variables the parameters set; a placeholder left in one that is read names the parameter.
@@ -96,7 +91,7 @@ impl Config {
             Overrides::List(items) => items,
             Overrides::Line(line) => line.split_whitespace().map(String::from).collect(),
         };
-        let mut config = Self { vars: BTreeMap::new(), front_door: "rest-api".into(), environment: Some(env.into()) };
+        let mut config = Self { vars: BTreeMap::new(), front_door: "rest-api".into() };
         for (name, value) in pairs.iter().filter_map(|pair| pair.split_once('=')) {
             // SAM strips the double quotes that keep a value with spaces whole.
             let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value);
@@ -105,7 +100,7 @@ impl Config {
             }
             let variable = PARAMETERS.split_whitespace().find_map(|p| p.strip_prefix(name)?.strip_prefix('='));
             let Some(variable) = variable else { continue };
-            let read = variable != "PUSHER_SECRET_ID" && (!claims_only || POLICY_VARIABLES.contains(&variable));
+            let read = variable != "PUSHER_SECRET_ID" && (!claims_only || is_policy_variable(variable));
             if let (true, Some(start), Some(end)) = (read, value.find('<'), value.find('>')) {
                 let placeholder = value.get(start..=end).unwrap_or(value);
                 return Err(format!("{path} [{env}]: {name} is still the placeholder {placeholder}: replace it"));
@@ -128,7 +123,7 @@ impl Config {
         Ok(Endpoint::new(Settings::from_lookup(|name| match name {
             "PUSHER_SECRET_ID" => stored.then(|| "explain-never-reads-it".into()),
             "PUSHER_SECRET" => (!stored).then(|| "explain-never-signs".into()),
-            name if !claims_only || POLICY_VARIABLES.contains(&name) => self.get(name),
+            name if !claims_only || is_policy_variable(name) => self.get(name),
             "PUSHER_KEY" => Some("explain".into()),
             "JWT_ALGORITHMS" => Some("HS256".into()),
             "JWT_SECRET" => Some("explain-checks-no-token-signature".into()),

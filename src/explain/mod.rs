@@ -54,36 +54,34 @@ struct Args {
 /// Who is asking: a token, or the claims of one already verified.
 enum Asker {
     Token(String),
-    Claims(String),
+    Claims(Map<String, Value>),
 }
 
 /// `pusher-auth explain ARGS…`: the report on stdout; exit 0 allowed, 1 refused, 2 bad input.
 pub(crate) fn run() -> ExitCode {
     let args = Args::parse_from(std::env::args_os().skip(1));
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
-    let result = match (runtime, &args.check) {
-        (Err(error), _) => Err(format!("cannot start the tokio runtime: {error}")),
-        (Ok(runtime), Some(tests)) => runtime.block_on(check(&args.samconfig, tests)),
-        (Ok(runtime), None) => runtime.block_on(explain_one(&args)),
-    };
-    result.map_or_else(
-        |message| {
-            eprintln!("{message}");
-            ExitCode::from(2)
-        },
-        ExitCode::from,
-    )
+    let result =
+        runtime.map_err(|e| format!("cannot start the tokio runtime: {e}")).and_then(|runtime| match &args.check {
+            Some(tests) => runtime.block_on(check(&args.samconfig, tests)),
+            None => runtime.block_on(explain_one(&args)),
+        });
+    ExitCode::from(result.unwrap_or_else(|message| {
+        eprintln!("{message}");
+        2
+    }))
 }
 
 async fn explain_one(args: &Args) -> Result<u8, String> {
-    let asker = match (&args.token, &args.claims) {
-        (Some(token), _) if token == "-" => {
-            let mut token = String::new();
-            std::io::stdin().read_to_string(&mut token).map_err(|e| format!("--token -: {e}"))?;
-            Asker::Token(token.trim().to_owned())
-        }
-        (Some(token), _) => Asker::Token(token.clone()),
-        (None, claims) => Asker::Claims(claims.clone().unwrap_or_default()),
+    let mut token = args.token.clone().unwrap_or_default();
+    if token == "-" {
+        token.clear();
+        std::io::stdin().read_to_string(&mut token).map_err(|e| format!("--token -: {e}"))?;
+    }
+    let asker = match serde_json::from_str(args.claims.as_deref().unwrap_or("null")) {
+        _ if args.token.is_some() => Asker::Token(token.trim().to_owned()),
+        Ok(Value::Object(claims)) => Asker::Claims(claims),
+        _ => return Err("claims: not a JSON object".into()),
     };
     let claims_only = matches!(asker, Asker::Claims(_));
     let mut config = match &args.samconfig_env {
@@ -153,29 +151,22 @@ async fn user_of(endpoint: &Endpoint, config: &Config, asker: &Asker, out: &mut 
         Asker::Token(token) => {
             (endpoint.user(Credentials { token: Some(token), ..Credentials::default() }).await, "token")
         }
-        Asker::Claims(text) => {
-            let Ok(Value::Object(claims)) = serde_json::from_str::<Value>(text) else {
-                out.push_str("claims: not a JSON object\n");
-                return Err(2);
-            };
+        Asker::Claims(claims) => {
             if config.get("AUTH_MODE").as_deref() == Some("demo") {
                 out.push_str("claims: ignored (AUTH_MODE=demo: every request is the demo user)\n");
             }
-            (endpoint.user_from_claims(config.as_received(claims, out)).await, "claims")
+            (endpoint.user_from_claims(config.as_received(claims.clone(), out)).await, "claims")
         }
     };
-    match (user, asker) {
-        (Ok(user), Asker::Token(_)) => {
-            out.push_str("token: accepted\n");
-            Ok(user)
+    match (user, asker, endpoint.token_rules()) {
+        (Ok(user), Asker::Token(_), _) => Ok(user).inspect(|_| out.push_str("token: accepted\n")),
+        (Ok(user), ..) => Ok(user),
+        (Err(refusal), Asker::Token(token), Some(rules)) => {
+            let _ = writeln!(out, "token: refused: {}{}", refusal.log_reason(), token_detail(token, refusal, rules));
+            Err(1)
         }
-        (Ok(user), Asker::Claims(_)) => Ok(user),
-        (Err(refusal), asker) => {
-            let _ = write!(out, "{what}: refused: {}", refusal.log_reason());
-            if let (Asker::Token(token), Some(rules)) = (asker, endpoint.token_rules()) {
-                out.push_str(&token_detail(token, refusal, rules));
-            }
-            out.push('\n');
+        (Err(refusal), ..) => {
+            let _ = writeln!(out, "{what}: refused: {}", refusal.log_reason());
             Err(1)
         }
     }
@@ -188,39 +179,31 @@ fn token_detail(token: &str, refusal: Refusal, rules: &ClaimRules) -> String {
         let bytes = token.split('.').nth(n).and_then(|p| URL_SAFE_NO_PAD.decode(p).ok()).unwrap_or_default();
         serde_json::from_slice(&bytes).unwrap_or_default()
     };
-    let (header, claims) = (part(0), part(1));
+    let (header, claims, leeway) = (part(0), part(1), rules.leeway);
     let now = jsonwebtoken::get_current_timestamp();
-    let leeway = rules.leeway;
-    let date = |name: &str| claims.get(name).and_then(Value::as_u64);
+    let date = |name: &str| claims.get(name).and_then(Value::as_u64).unwrap_or(now);
+    let (iss, aud) = (rules.issuer.as_deref().unwrap_or(""), rules.audience.as_deref().unwrap_or(""));
     match refusal.log_reason() {
-        "token_expired" => {
-            date("exp").map(|exp| format!(" (expired {} s ago; leeway {leeway} s)", now.saturating_sub(exp)))
+        "token_expired" => format!(" (expired {} s ago; leeway {leeway} s)", now.saturating_sub(date("exp"))),
+        "token_not_yet_valid" => format!(" (valid in {} s; leeway {leeway} s)", date("nbf").saturating_sub(now)),
+        "token_wrong_issuer" | "token_without_issuer" => {
+            format!(" (expected iss {iss:?}; the token has {})", shown(&claims, "iss"))
         }
-        "token_not_yet_valid" => {
-            date("nbf").map(|nbf| format!(" (valid in {} s; leeway {leeway} s)", nbf.saturating_sub(now)))
-        }
-        "token_wrong_issuer" | "token_without_issuer" => Some(format!(
-            " (expected iss {:?}; the token has {})",
-            rules.issuer.as_deref().unwrap_or(""),
-            shown(&claims, "iss")
-        )),
-        "token_wrong_audience" | "token_without_audience" | "token_unexpected_audience" => Some(format!(
-            " (expected aud {:?}; the token has aud {}, token_use {}, client_id {})",
-            rules.audience.as_deref().unwrap_or(""),
+        "token_wrong_audience" | "token_without_audience" | "token_unexpected_audience" => format!(
+            " (expected aud {aud:?}; the token has aud {}, token_use {}, client_id {})",
             shown(&claims, "aud"),
             shown(&claims, "token_use"),
             shown(&claims, "client_id")
-        )),
-        "token_unknown_key" => Some(format!(" (kid {} is in no key of the key set in force)", shown(&header, "kid"))),
+        ),
+        "token_unknown_key" => format!(" (kid {} is in no key of the key set in force)", shown(&header, "kid")),
         "token_algorithm_not_allowed" => {
-            Some(format!(" (alg {}; JWT_ALGORITHMS allows {:?})", shown(&header, "alg"), rules.algorithms))
+            format!(" (alg {}; JWT_ALGORITHMS allows {:?})", shown(&header, "alg"), rules.algorithms)
         }
         "token_without_subject" | "token_identity_unverified" => {
-            Some(format!(" (USER_ID_CLAIM is {:?})", rules.user_id_claim))
+            format!(" (USER_ID_CLAIM is {:?})", rules.user_id_claim)
         }
-        _ => None,
+        _ => String::new(),
     }
-    .unwrap_or_default()
 }
 
 fn shown(map: &Map<String, Value>, name: &str) -> String {
@@ -299,15 +282,14 @@ async fn check(samconfig: &str, tests: &str) -> Result<u8, String> {
     let text = std::fs::read_to_string(tests).map_err(|e| format!("cannot read {tests}: {e}"))?;
     let cases: Cases = toml::from_str(&text).map_err(|e| format!("policy tests are not valid: {e}"))?;
     let (mut passed, mut failed) = (0, 0);
-    for config in Config::every_environment(samconfig)? {
-        let env = config.environment.clone().unwrap_or_default();
+    for (env, config) in Config::every_environment(samconfig)? {
         config.warn(&format!("[{env}] "));
         let endpoint = config.endpoint(true).map_err(|error| format!("{samconfig} [{env}]: {error}"))?;
         for (n, case) in cases.case.iter().enumerate() {
             if !case.environments.as_ref().is_none_or(|envs| envs.contains(&env)) {
                 continue;
             }
-            let asker = Asker::Claims(Value::Object(case.claims.clone()).to_string());
+            let asker = Asker::Claims(case.claims.clone());
             let (code, report) = explain(&endpoint, &config, &asker, Some(&case.channel)).await;
             if code < 2 && (code == 0) == case.allowed {
                 passed += 1;

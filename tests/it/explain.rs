@@ -325,3 +325,36 @@ fn samconfig_placeholders_are_named_by_parameter() {
     let args = ["--samconfig-env", "staging", "--claims", r#"{"sub":"u"}"#, "--channel", "private-user-u"];
     assert_eq!(explain(&[], &args).0, 0);
 }
+
+#[test]
+fn policy_tests_decide_each_environment_as_its_front_door_passes_claims() {
+    let dir = std::env::temp_dir().join(format!("explain-front-door-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (samconfig, tests) = (dir.join("samconfig.toml"), dir.join("policy-tests.toml"));
+    let environment = |name: &str, front_door: &str| {
+        format!(
+            "[{name}.deploy.parameters]\nparameter_overrides = [\"AuthMode=authorizer\", \"FrontDoor={front_door}\", \
+             \"PusherKey=<key>\", \"ChannelRules=private-group-{{cognito:groups}}\"]\n"
+        )
+    };
+    std::fs::write(
+        &samconfig,
+        "version = 0.1\n".to_owned() + &environment("rest", "rest-api") + &environment("http", "http-api"),
+    )
+    .unwrap();
+    let case = "[[case]]\nclaims = { sub = \"u\", \"cognito:groups\" = [\"staff\", \"admins\"] }\n";
+    std::fs::write(&tests, format!("{case}channel = \"private-group-staff\"\nallowed = true\n")).unwrap();
+    let args = ["--check", tests.to_str().unwrap(), "--samconfig", samconfig.to_str().unwrap()];
+    let (code, report) = explain(&[], &args);
+    assert_eq!(code, 1, "{report}");
+    assert!(report.contains("FAIL http case 1 (private-group-staff): expected allowed, got refused"), "{report}");
+    assert!(report.contains(r#"arrives as the string "[staff admins]""#), "{report}");
+    assert!(report.contains(r#"arrives as the string "staff,admins""#), "{report}");
+    assert!(report.contains("policy tests: 0 passed, 2 failed"), "{report}");
+    // A placeholder left in a parameter the policy reads is named.
+    std::fs::write(&samconfig, "[staging.deploy.parameters]\nparameter_overrides = \"ChannelRules=<rules>\"\n")
+        .unwrap();
+    let (code, report) = explain(&[], &args);
+    assert!(code == 2 && report.contains("[staging]: ChannelRules is still the placeholder <rules>"), "{report}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
