@@ -21,7 +21,7 @@ use config::Config;
 /// Why the function would allow or refuse a channel or a signin, with its own code.
 #[derive(Parser)]
 #[command(
-    name = "pusher-auth explain",
+    bin_name = "pusher-auth explain",
     after_help = "Exit status: 0 allowed (or every test held), 1 refused (or a test failed), 2 bad input."
 )]
 struct Args {
@@ -47,7 +47,7 @@ struct Args {
     #[arg(long, value_name = "POLICY_TESTS", conflicts_with = "samconfig_env")]
     check: Option<String>,
     /// With AUTH_MODE=authorizer, whose authorizer passes the claims (default: samconfig's FrontDoor, else rest-api)
-    #[arg(long, value_parser = ["rest-api", "http-api"])]
+    #[arg(long, value_parser = ["rest-api", "http-api"], conflicts_with = "check")]
     front_door: Option<String>,
 }
 

@@ -263,6 +263,10 @@ fn the_token_can_come_from_standard_input_and_is_never_echoed() {
     }
     let (code, report) = run(&env(), &args, &token("expired"));
     assert!(code == 1 && report.contains("token: refused: token_expired"), "{report}");
+    // A usage error names the option, not its value.
+    let (code, report) = explain(&env(), &["--token", &secret, "--claims", "{}", "--signin"]);
+    assert!(code == 2 && report.contains("'--token <TOKEN>' cannot be used with"), "{report}");
+    assert!(!secret.split('.').any(|part| report.contains(part)), "{report}");
 }
 
 #[test]
@@ -273,6 +277,7 @@ fn help_prints_the_usage_and_exits_0() {
         assert!(out.contains("explain") && !out.contains("panicked") && !out.contains("backtrace"), "{out}");
     }
     let (_, out) = run(&[], &["explain", "--help"], "");
+    assert!(out.contains("Usage: pusher-auth explain [OPTIONS]"), "{out}");
     for option in ["--samconfig-env", "--token", "--claims", "--channel", "--signin", "--check", "Exit status"] {
         assert!(out.contains(option), "{option}: {out}");
     }
