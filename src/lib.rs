@@ -19,7 +19,9 @@
 //! encodes the answer back; the Secrets Manager client is a `SecretStore`
 //! that `main` hands to [`Endpoint::with_store`].
 //!
-//! The public surface is what the bootstrap (`src/main.rs`) wires together.
+//! The public surface is what the bootstrap (`src/main.rs`) wires together, and the
+//! questions its `explain` module asks without a request ([`Endpoint::user`],
+//! [`Endpoint::decide`]).
 //! `testing` (cargo feature `testing`) re-exports internals for the integration tests, benches and
 //! fuzz targets only; it is not an API.
 
