@@ -19,7 +19,9 @@
 //! encodes the answer back; the Secrets Manager client is a `SecretStore`
 //! that `main` hands to [`Endpoint::with_store`].
 //!
-//! The public surface is what the bootstrap (`src/main.rs`) wires together.
+//! The public surface is what the bootstrap (`src/main.rs`) wires together, and the
+//! questions its `explain` module asks without a request ([`Endpoint::user`],
+//! [`Endpoint::decide`]).
 //! `testing` (cargo feature `testing`) re-exports internals for the integration tests, benches and
 //! fuzz targets only; it is not an API.
 
@@ -43,14 +45,14 @@ pub use aws::handler::{handle_bytes, run_lambda};
 pub use aws::reply::Answer;
 pub use aws::secrets_manager::store_from_lookup;
 pub use config::{ConfigError, Settings};
-pub use endpoint::Endpoint;
-/// `pusher-auth explain`: why a channel or signin is allowed or refused.
-#[cfg(feature = "explain")]
-pub mod explain {
-    pub use crate::endpoint::explain::{
-        check, endpoint_for_explain, explain, run, samconfig_environments, samconfig_variables, Asked, Asker, Verdict,
-    };
-}
+pub use endpoint::{Decision, Endpoint};
+// What the core's questions (`Endpoint::user`, `Endpoint::decide`) take and answer.
+pub use error::Refusal;
+pub use identity::jwt::ClaimRules;
+pub use identity::user::User;
+pub use identity::validators::Credentials;
+pub use policy::Miss;
+pub use pusher::names::ChannelName;
 pub use support::logging;
 
 /// Internals the integration tests, benches and fuzz targets drive directly

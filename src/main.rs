@@ -15,11 +15,22 @@ use pusher_auth_lambda::run_lambda;
 use pusher_auth_lambda::store_from_lookup;
 use pusher_auth_lambda::{ConfigError, Endpoint, Settings};
 
+#[cfg(feature = "explain")]
+mod explain;
+
+const USAGE: &str = "usage: pusher-auth                 the Lambda function (AWS Lambda or cargo lambda runs it)
+       pusher-auth --check-config  checks the configuration in the environment, as a cold start does
+       pusher-auth explain --help  why a channel or signin is allowed or refused (local builds only)";
+
 fn main() -> ExitCode {
     match std::env::args().nth(1).as_deref() {
         Some("--check-config") => return check_config(),
+        Some("--help" | "-h") => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
         #[cfg(feature = "explain")]
-        Some("explain") => return ExitCode::from(pusher_auth_lambda::explain::run(std::env::args().skip(2).collect())),
+        Some("explain") => return explain::run(),
         #[cfg(not(feature = "explain"))]
         Some("explain") => {
             eprintln!("pusher-auth explain is a local tool, left out of this build: run it from the repository");

@@ -95,7 +95,6 @@ impl ChannelPolicy {
 
     /// Every rule with, for those of the channel's kind, the first step that
     /// failed for `user` (`Ok` when it matched): what `pusher-auth explain` shows.
-    #[cfg(any(feature = "explain", feature = "testing"))]
     pub fn explain<'a>(
         &'a self,
         user: &User,

@@ -17,10 +17,11 @@ use crate::support::metrics::{self, Metrics};
 use crate::web::request::{Method, Request, Route};
 use crate::web::response::Response;
 
+mod api;
 mod authorize;
-#[cfg(feature = "explain")]
-pub(crate) mod explain;
 mod transport;
+
+pub use api::Decision;
 
 /// Largest query string or body accepted, in bytes (tokens travel in the query).
 pub const MAX_INPUT_BYTES: usize = 16 * 1024;

@@ -6,7 +6,8 @@ use std::process::Command;
 use crate::helpers::{fixture, token, tokens};
 use serde_json::{json, Value};
 
-const RULES: &str = "private-user-{sub} presence-room-* private-org-{org}-* private-inbox-{email}";
+const RULES: &str =
+    "private-user-{sub} presence-room-* private-org-{org}-* private-inbox-{email} private-encrypted-org-{org}-*";
 
 /// The jwt configuration of the identity tests, as environment variables.
 fn env() -> Vec<(String, String)> {
@@ -29,16 +30,33 @@ fn env() -> Vec<(String, String)> {
 
 /// Runs `pusher-auth explain ARGS` with `vars`; exit code and standard output.
 fn explain(vars: &[(String, String)], args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_pusher-auth"))
+    run(vars, &[&["explain"], args].concat(), "")
+}
+
+/// Runs `pusher-auth ARGS` with `vars` and `stdin`; exit code, standard output and standard error.
+fn run(vars: &[(String, String)], args: &[&str], stdin: &str) -> (i32, String) {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pusher-auth"))
         .env_clear()
         .envs(vars.iter().map(|(k, v)| (k, v)))
-        .arg("explain")
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
     (out.status.code().unwrap(), stdout + &String::from_utf8(out.stderr).unwrap())
+}
+
+/// `vars` with `more` set (replaced when already there).
+fn with(vars: &[(String, String)], more: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut out: Vec<_> = vars.iter().filter(|(k, _)| !more.iter().any(|(m, _)| m == k)).cloned().collect();
+    out.extend(more.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    out
 }
 
 /// Whether the handler signs `channel` for `token` over JSONP.
@@ -166,5 +184,182 @@ fn policy_tests_run_against_every_samconfig_environment() {
     assert!(report.contains("policy tests: 2 passed, 1 failed"), "{report}");
     std::fs::write(&failing, "[[case]]\nchannel = \"private-user-u\"\n").unwrap();
     assert_eq!(explain(&[], &["--check", failing.to_str().unwrap()]).0, 2);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_encrypted_channel_without_a_master_key_is_refused_as_the_function_refuses_it() {
+    let vars = env();
+    let channel = "private-encrypted-org-acme-x";
+    let (code, report) = explain(&vars, &["--token", &token("valid_rs256"), "--channel", channel]);
+    assert_eq!(code, 1, "{report}");
+    assert!(report.contains("rule private-encrypted-org-{org}-*: matches"), "{report}");
+    assert!(report.contains("refused: encryption_not_configured (403 "), "{report}");
+    assert!(!handler_signs(&vars, &token("valid_rs256"), channel));
+    let claims = r#"{"sub":"u","org":"acme"}"#;
+    assert_eq!(explain(&vars, &["--claims", claims, "--channel", channel]).0, 1, "the same from claims");
+    // With the master key, both sign it.
+    let keyed = with(&vars, &[("PUSHER_ENCRYPTION_MASTER_KEY_BASE64", "dGhpcyBpcyAzMiBieXRlcyBsb25nIG1hc3RlciBrZXk=")]);
+    let (code, report) = explain(&keyed, &["--token", &token("valid_rs256"), "--channel", channel]);
+    assert_eq!((code, report.lines().last()), (0, Some("allowed")), "{report}");
+    assert!(handler_signs(&keyed, &token("valid_rs256"), channel));
+    // A stored secret's key is known only once read: allowed, saying so.
+    let stored = with(&vars, &[("PUSHER_SECRET_ID", "pusher/staging")]);
+    let stored: Vec<_> = stored.into_iter().filter(|(k, _)| k != "PUSHER_SECRET").collect();
+    let (code, report) = explain(&stored, &["--claims", claims, "--channel", channel]);
+    assert!(code == 0 && report.contains("when the stored secret holds encryptionMasterKeyBase64"), "{report}");
+}
+
+/// A REST API Cognito authorizer event for `channel` whose `cognito:groups` is `groups`, as API Gateway passes it.
+fn cognito_event(channel: &str, groups: &str) -> Vec<u8> {
+    let mut event = fixture("apigw-v1-jsonp-cognito-authorizer");
+    event["queryStringParameters"]["channel_name"] = Value::from(channel);
+    event["multiValueQueryStringParameters"]["channel_name"] = json!([channel]);
+    event["requestContext"]["authorizer"]["claims"]["cognito:groups"] = Value::from(groups);
+    serde_json::to_vec(&event).unwrap()
+}
+
+#[test]
+fn authorizer_mode_sees_list_claims_flattened_as_the_front_door_passes_them() {
+    let vars = [("PUSHER_KEY", "app-key"), ("PUSHER_SECRET", "secret"), ("AUTH_MODE", "authorizer")]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+    let vars = with(&vars, &[("CHANNEL_RULES", "private-group-{cognito:groups}")]);
+    let claims = r#"{"sub":"u8","cognito:groups":["staff","admins"]}"#;
+    let (code, report) = explain(&vars, &["--claims", claims, "--channel", "private-group-staff"]);
+    assert_eq!(code, 1, "{report}");
+    assert!(report.contains(r#"claims: cognito:groups arrives as the string "staff,admins""#), "{report}");
+    // The function, given what the REST API's Cognito authorizer passes, refuses it too.
+    let signs = |event: &[u8]| {
+        let (out, _) =
+            crate::helpers::handle_logged(&crate::helpers::endpoint_from(&vars), event, tracing::Level::ERROR);
+        out.unwrap().contains("\\\"auth\\\"")
+    };
+    assert!(!signs(&cognito_event("private-group-staff", "staff,admins")));
+    assert!(signs(&cognito_event("private-group-staff", "staff")), "one group: a plain string, signed");
+    assert_eq!(
+        explain(&vars, &["--claims", r#"{"sub":"u8","cognito:groups":["staff"]}"#, "--channel", "private-group-staff"])
+            .0,
+        0
+    );
+    // A comma is legal in a group name: the flattened string is never split.
+    assert_eq!(explain(&vars, &["--claims", claims, "--channel", "private-group-staff,admins"]).0, 0);
+    let (_, report) =
+        explain(&vars, &["--claims", claims, "--channel", "private-group-staff", "--front-door", "http-api"]);
+    assert!(report.contains(r#"arrives as the string "[staff admins]""#), "{report}");
+    // In jwt mode the list is the token's own.
+    let jwt = with(&env(), &[("CHANNEL_RULES", "private-group-{cognito:groups}")]);
+    assert_eq!(explain(&jwt, &["--claims", claims, "--channel", "private-group-staff"]).0, 0);
+}
+
+#[test]
+fn the_token_can_come_from_standard_input_and_is_never_echoed() {
+    let args = ["explain", "--token", "-", "--channel", "private-user-user-1"];
+    let secret = token("valid_rs256");
+    let (code, report) = run(&env(), &args, &format!("{secret}\n"));
+    assert_eq!(code, 0, "{report}");
+    assert!(report.contains("token: accepted"), "{report}");
+    for part in secret.split('.') {
+        assert!(!report.contains(part), "{report}");
+    }
+    let (code, report) = run(&env(), &args, &token("expired"));
+    assert!(code == 1 && report.contains("token: refused: token_expired"), "{report}");
+    // A usage error names the option, not its value.
+    let (code, report) = explain(&env(), &["--token", &secret, "--claims", "{}", "--signin"]);
+    assert!(code == 2 && report.contains("'--token <TOKEN>' cannot be used with"), "{report}");
+    assert!(!secret.split('.').any(|part| report.contains(part)), "{report}");
+}
+
+#[test]
+fn help_prints_the_usage_and_exits_0() {
+    for args in [&["--help"][..], &["-h"], &["explain", "--help"]] {
+        let (code, out) = run(&[], args, "");
+        assert_eq!(code, 0, "{args:?}: {out}");
+        assert!(out.contains("explain") && !out.contains("panicked") && !out.contains("backtrace"), "{out}");
+    }
+    let (_, out) = run(&[], &["explain", "--help"], "");
+    assert!(out.contains("Usage: pusher-auth explain [OPTIONS]"), "{out}");
+    for option in ["--samconfig-env", "--token", "--claims", "--channel", "--signin", "--check", "Exit status"] {
+        assert!(out.contains(option), "{option}: {out}");
+    }
+    let (code, out) = run(&[], &["--check-config"], "");
+    assert!(code == 1 && out.contains("PUSHER_KEY"), "--check-config still checks: {out}");
+}
+
+#[test]
+fn custom_attributes_are_hinted_and_warned_about() {
+    let vars = with(&env(), &[("CHANNEL_RULES", "private-org-{org_id}-* private-team-{custom:team}-*")]);
+    let claims = r#"{"sub":"u","custom:org_id":"acme"}"#;
+    let (code, report) = explain(&vars, &["--claims", claims, "--channel", "private-org-acme-x"]);
+    assert_eq!(code, 1, "{report}");
+    assert!(report.contains(r#"the user's org_id is absent (did you mean `custom:org_id`?)"#), "{report}");
+    // Offline, a rule or USER_ID_CLAIM trusting a custom: claim is worth a warning.
+    assert!(report.contains("warning: custom:team is trusted") && report.contains("docs/users.md"), "{report}");
+    let (_, report) = explain(&with(&env(), &[("USER_ID_CLAIM", "custom:uid")]), &["--claims", "{}", "--signin"]);
+    assert!(report.contains("warning: custom:uid is trusted"), "{report}");
+    let (_, report) = explain(&env(), &["--claims", claims, "--signin"]);
+    assert!(!report.contains("warning"), "{report}");
+}
+
+#[test]
+fn a_value_holding_the_rules_delimiter_is_named() {
+    let vars = with(&env(), &[("CHANNEL_RULES", "private-org-{custom:org_id}-* private-team-*-{sub}")]);
+    let uuid = "3f2b8c1e-7d4a-4f1e-9c2b-5d6e7f8a9b0c";
+    let claims = json!({"sub": "u", "custom:org_id": uuid}).to_string();
+    let (code, report) = explain(&vars, &["--claims", &claims, "--channel", &format!("private-org-{uuid}-general")]);
+    assert_eq!(code, 1, "{report}");
+    assert!(report.contains(r#"{custom:org_id} read "3f2b8c1e" from the name"#), "{report}");
+    assert!(report.contains("the user's value contains '-', the character that ends {custom:org_id}"), "{report}");
+    // Read from the right: the character before it.
+    let (_, report) = explain(&vars, &["--claims", r#"{"sub":"4-2"}"#, "--channel", "private-team-red-4-2"]);
+    assert!(report.contains("contains '-', the character that ends {sub}"), "{report}");
+    // A value that merely differs is not blamed on the delimiter.
+    let (_, report) =
+        explain(&vars, &["--claims", r#"{"sub":"u","custom:org_id":"acme"}"#, "--channel", "private-org-ac-x"]);
+    assert!(!report.contains("the character that ends"), "{report}");
+}
+
+#[test]
+fn samconfig_placeholders_are_named_by_parameter() {
+    // The repository's samconfig still has its placeholders: a token explanation reads them all.
+    let (code, report) =
+        explain(&[], &["--samconfig-env", "staging", "--token", "a.b.c", "--channel", "private-user-u"]);
+    assert_eq!(code, 2, "{report}");
+    assert!(report.contains("PusherAppId is still the placeholder <staging-app-id>"), "{report}");
+    assert!(!report.contains("PUSHER_"), "{report}");
+    // With claims only the policy parameters are read.
+    let args = ["--samconfig-env", "staging", "--claims", r#"{"sub":"u"}"#, "--channel", "private-user-u"];
+    assert_eq!(explain(&[], &args).0, 0);
+}
+
+#[test]
+fn policy_tests_decide_each_environment_as_its_front_door_passes_claims() {
+    let dir = std::env::temp_dir().join(format!("explain-front-door-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (samconfig, tests) = (dir.join("samconfig.toml"), dir.join("policy-tests.toml"));
+    let environment = |name: &str, front_door: &str| {
+        format!(
+            "[{name}.deploy.parameters]\nparameter_overrides = [\"AuthMode=authorizer\", \"FrontDoor={front_door}\", \
+             \"PusherKey=<key>\", \"ChannelRules=private-group-{{cognito:groups}}\"]\n"
+        )
+    };
+    std::fs::write(
+        &samconfig,
+        "version = 0.1\n".to_owned() + &environment("rest", "rest-api") + &environment("http", "http-api"),
+    )
+    .unwrap();
+    let case = "[[case]]\nclaims = { sub = \"u\", \"cognito:groups\" = [\"staff\", \"admins\"] }\n";
+    std::fs::write(&tests, format!("{case}channel = \"private-group-staff\"\nallowed = true\n")).unwrap();
+    let args = ["--check", tests.to_str().unwrap(), "--samconfig", samconfig.to_str().unwrap()];
+    let (code, report) = explain(&[], &args);
+    assert_eq!(code, 1, "{report}");
+    assert!(report.contains("FAIL http case 1 (private-group-staff): expected allowed, got refused"), "{report}");
+    assert!(report.contains(r#"arrives as the string "[staff admins]""#), "{report}");
+    assert!(report.contains(r#"arrives as the string "staff,admins""#), "{report}");
+    assert!(report.contains("policy tests: 0 passed, 2 failed"), "{report}");
+    // A placeholder left in a parameter the policy reads is named.
+    std::fs::write(&samconfig, "[staging.deploy.parameters]\nparameter_overrides = \"ChannelRules=<rules>\"\n")
+        .unwrap();
+    let (code, report) = explain(&[], &args);
+    assert!(code == 2 && report.contains("[staging]: ChannelRules is still the placeholder <rules>"), "{report}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -10,7 +10,8 @@
 //! its own layer and any layer to its right, never one to its left nor one
 //! of the same rank, and nothing outside `aws/` and `main.rs` names
 //! `crate::aws`. `main.rs` wires everything and `lib.rs` only declares the
-//! modules, so neither is checked.
+//! modules, so neither is checked; nor is `explain/`, a module of the binary
+//! that reaches the library through its public API only.
 
 use std::path::{Path, PathBuf};
 
@@ -134,7 +135,7 @@ fn imports_run_one_way() {
     let mut broken = Vec::new();
     for path in &files {
         let relative = path.strip_prefix(&src).unwrap().to_string_lossy().replace('\\', "/");
-        if relative == "main.rs" || relative == "lib.rs" {
+        if relative == "main.rs" || relative == "lib.rs" || relative.starts_with("explain/") {
             continue;
         }
         broken.extend(violations(&relative, &std::fs::read_to_string(path).unwrap()));

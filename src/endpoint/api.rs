@@ -1,0 +1,80 @@
+//! The core's questions without a request: who a credential or a set of
+//! verified claims is, and what the function decides for a user and a
+//! channel. `pusher-auth explain` and the policy tests use only this, so
+//! their verdicts are the function's own.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::error::{AuthFailure, Refusal};
+use crate::identity::authorizer::user_from_authorizer;
+use crate::identity::jwt::{self, ClaimRules};
+use crate::identity::user::User;
+use crate::identity::user_info::{presence_channel_data, signin_user_data};
+use crate::identity::validators::{AuthMode, Credentials, UserValidator};
+use crate::policy::Miss;
+use crate::pusher::names::{ChannelKind, ChannelName};
+
+use super::Endpoint;
+
+/// What the function decides for one user and one channel.
+#[derive(Debug)]
+pub struct Decision<'a> {
+    /// Each rule of `CHANNEL_RULES`: `None` for a rule of another kind of
+    /// channel, else `Ok` when it matched or the first step that failed.
+    pub rules: Vec<(&'a str, Option<Result<(), Miss<'a>>>)>,
+    /// The verdict: what would be signed beside the signature (a presence
+    /// channel's `channel_data`), or the refusal a request gets.
+    pub signed: Result<Option<String>, Refusal>,
+}
+
+impl Endpoint {
+    /// The user `credentials` prove, as a request's are checked.
+    pub async fn user(&self, credentials: Credentials<'_>) -> Result<User, Refusal> {
+        self.validator.validate(credentials).await.map(Arc::unwrap_or_clone)
+    }
+
+    /// The user whose claims these are, once verified: a token's (`jwt`), or
+    /// what API Gateway's authorizer passes, as it passes them (`authorizer`:
+    /// list claims arrive flattened, see docs/users.md); the demo user in `demo`.
+    pub async fn user_from_claims(&self, claims: Map<String, Value>) -> Result<User, Refusal> {
+        match &self.validator {
+            AuthMode::Jwt(jwt) => jwt::user_from_claims(claims, &jwt.rules.user_id_claim),
+            AuthMode::Authorizer { user_id_claim, audience } => {
+                let context = serde_json::value::to_raw_value(&serde_json::json!({ "claims": claims }))
+                    .map_err(|_| Refusal::Unauthenticated(AuthFailure::NoAuthorizerContext))?;
+                user_from_authorizer(Some(&context), user_id_claim, audience.as_deref())
+            }
+            AuthMode::Demo => self.user(Credentials::default()).await,
+        }
+    }
+
+    /// The token rules in force (`AUTH_MODE=jwt`).
+    pub fn token_rules(&self) -> Option<&ClaimRules> {
+        match &self.validator {
+            AuthMode::Jwt(jwt) => Some(&jwt.rules),
+            _ => None,
+        }
+    }
+
+    /// Whether `user` gets `channel` signed, with each rule's outcome: the
+    /// policy, then what signing needs (a presence `channel_data`; for an
+    /// encrypted channel the master key, when the secret is fixed: a stored
+    /// secret's is known only once read).
+    pub fn decide<'a>(&'a self, user: &User, channel: &'a ChannelName<'a>) -> Decision<'a> {
+        let signed = self.policy.decide(user, *channel).and_then(|()| match channel.kind() {
+            ChannelKind::Presence => presence_channel_data(user, &self.user_info_claims).map(Some),
+            ChannelKind::Encrypted if self.secrets.fixed_secrets().is_some_and(|s| s.master_key.is_none()) => {
+                Err(Refusal::EncryptionNotConfigured)
+            }
+            _ => Ok(None),
+        });
+        Decision { rules: self.policy.explain(user, channel), signed }
+    }
+
+    /// The `user_data` a signin would sign for `user`, or the refusal.
+    pub fn signin(&self, user: &User) -> Result<String, Refusal> {
+        signin_user_data(user, &self.user_info_claims, self.watchlist_claim.as_deref())
+    }
+}
