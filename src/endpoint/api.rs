@@ -58,18 +58,18 @@ impl Endpoint {
         }
     }
 
-    /// Whether `user` gets `channel` signed, with each rule's outcome: the
-    /// policy, then what signing needs (a presence `channel_data`; for an
-    /// encrypted channel the master key, when the secret is fixed: a stored
-    /// secret's is known only once read).
+    /// Whether `user` gets `channel` signed, with each rule's outcome, in the
+    /// request's order: an encrypted channel's master key (when the secret
+    /// is fixed: a stored secret's is known only once read), the policy, then
+    /// what signing needs (a presence `channel_data`).
     pub fn decide<'a>(&'a self, user: &User, channel: &'a ChannelName<'a>) -> Decision<'a> {
-        let signed = self.policy.decide(user, *channel).and_then(|()| match channel.kind() {
-            ChannelKind::Presence => presence_channel_data(user, &self.user_info_claims).map(Some),
-            ChannelKind::Encrypted if self.secrets.fixed_secrets().is_some_and(|s| s.master_key.is_none()) => {
-                Err(Refusal::EncryptionNotConfigured)
-            }
-            _ => Ok(None),
-        });
+        let signed = self
+            .encryption_available(*channel, None)
+            .and_then(|()| self.policy.decide(user, *channel))
+            .and_then(|()| match channel.kind() {
+                ChannelKind::Presence => presence_channel_data(user, &self.user_info_claims).map(Some),
+                _ => Ok(None),
+            });
         Decision { rules: self.policy.explain(user, channel), signed }
     }
 

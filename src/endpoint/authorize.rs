@@ -120,17 +120,26 @@ impl Endpoint {
         channel: ChannelName<'_>,
         credentials: Credentials<'_>,
     ) -> Result<AuthBody, Refusal> {
-        // Known before any user check when the secret is fixed.
-        if channel.kind() == ChannelKind::Encrypted
-            && self.secrets.fixed_secrets().is_some_and(|s| s.master_key.is_none())
-            && app.secret_id.is_none()
-        {
-            return Err(Refusal::EncryptionNotConfigured);
-        }
+        self.encryption_available(channel, app.secret_id)?;
         let user = self.validator.validate(credentials).await?;
         self.policy.decide(&user, channel)?;
         let keys = self.secrets.get(app.secret_id).await?;
         self.sign_channel(app, socket_id, channel, &user, &keys)
+    }
+
+    /// A `private-encrypted-` channel with a fixed secret and no master key
+    /// is refused, before any user check; a stored secret's key is known only
+    /// once read (`secret_id`: the stage's override of the secret).
+    pub(super) fn encryption_available(
+        &self,
+        channel: ChannelName<'_>,
+        secret_id: Option<&str>,
+    ) -> Result<(), Refusal> {
+        let fixed_without_key = self.secrets.fixed_secrets().is_some_and(|s| s.master_key.is_none());
+        match channel.kind() {
+            ChannelKind::Encrypted if fixed_without_key && secret_id.is_none() => Err(Refusal::EncryptionNotConfigured),
+            _ => Ok(()),
+        }
     }
 
     /// User authentication: user, `user_data`, secret, signature.
