@@ -185,76 +185,54 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    /// The HTTP status this refusal stands for.
-    pub fn status(self) -> u16 {
+    /// The one table: HTTP status, the public code a client sees (fixed
+    /// words, never input) and, for the operator's log line, the reason
+    /// when it says more than the code.
+    fn table(self) -> (u16, &'static str, Option<&'static str>) {
         match self {
-            Self::NotFound => 404,
-            Self::MethodNotAllowed => 405,
-            Self::PayloadTooLarge | Self::BatchTooLarge => 413,
-            Self::UnsupportedMediaType => 415,
-            Self::DuplicateParameter
-            | Self::InvalidEncoding
-            | Self::MissingCallback
-            | Self::InvalidCallback
-            | Self::MissingSocketId
-            | Self::InvalidSocketId
-            | Self::MissingChannelName
-            | Self::InvalidChannelName
-            | Self::PublicChannel => 400,
-            Self::Unauthenticated(_) => 401,
-            Self::EncryptionNotConfigured
-            | Self::OriginNotAllowed
-            | Self::Forbidden
-            | Self::ClaimUnverified
-            | Self::UserInfoTooLarge
-            | Self::InvalidWatchlist => 403,
-            Self::Misconfigured(_) => 500,
-            Self::Unavailable(_) => 503,
-        }
-    }
-
-    /// The fixed code shown to the client (in `{"error":…,"status":…}`).
-    pub fn public_code(self) -> &'static str {
-        match self {
-            Self::NotFound => "not_found",
-            Self::MethodNotAllowed => "method_not_allowed",
-            Self::PayloadTooLarge => "payload_too_large",
-            Self::BatchTooLarge => "batch_too_large",
-            Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::DuplicateParameter => "duplicate_parameter",
-            Self::InvalidEncoding => "invalid_encoding",
-            Self::MissingCallback => "missing_callback",
-            Self::InvalidCallback => "invalid_callback",
-            Self::MissingSocketId => "missing_socket_id",
-            Self::InvalidSocketId => "invalid_socket_id",
-            Self::MissingChannelName => "missing_channel_name",
-            Self::InvalidChannelName => "invalid_channel_name",
-            Self::PublicChannel => "public_channel",
-            Self::EncryptionNotConfigured => "encryption_not_configured",
-            Self::OriginNotAllowed => "origin_not_allowed",
+            Self::NotFound => (404, "not_found", None),
+            Self::MethodNotAllowed => (405, "method_not_allowed", None),
+            Self::PayloadTooLarge => (413, "payload_too_large", None),
+            Self::BatchTooLarge => (413, "batch_too_large", None),
+            Self::UnsupportedMediaType => (415, "unsupported_media_type", None),
+            Self::DuplicateParameter => (400, "duplicate_parameter", None),
+            Self::InvalidEncoding => (400, "invalid_encoding", None),
+            Self::MissingCallback => (400, "missing_callback", None),
+            Self::InvalidCallback => (400, "invalid_callback", None),
+            Self::MissingSocketId => (400, "missing_socket_id", None),
+            Self::InvalidSocketId => (400, "invalid_socket_id", None),
+            Self::MissingChannelName => (400, "missing_channel_name", None),
+            Self::InvalidChannelName => (400, "invalid_channel_name", None),
+            Self::PublicChannel => (400, "public_channel", None),
             // An expired token is the one failure a page can fix by itself
             // (refresh the token and retry), so it has its own code.
-            Self::Unauthenticated(AuthFailure::TokenExpired) => "token_expired",
-            Self::Unauthenticated(_) => "unauthenticated",
-            Self::UserInfoTooLarge => "user_info_too_large",
-            Self::InvalidWatchlist => "invalid_watchlist",
-            Self::Forbidden | Self::ClaimUnverified => "forbidden",
-            Self::Misconfigured(_) => "server_error",
-            Self::Unavailable(_) => "service_unavailable",
+            Self::Unauthenticated(AuthFailure::TokenExpired) => (401, "token_expired", Some("token_expired")),
+            Self::Unauthenticated(reason) => (401, "unauthenticated", Some(reason.as_str())),
+            Self::EncryptionNotConfigured => (403, "encryption_not_configured", None),
+            Self::OriginNotAllowed => (403, "origin_not_allowed", None),
+            Self::Forbidden => (403, "forbidden", Some("channel_not_allowed")),
+            Self::ClaimUnverified => (403, "forbidden", Some("channel_claim_unverified")),
+            Self::UserInfoTooLarge => (403, "user_info_too_large", None),
+            Self::InvalidWatchlist => (403, "invalid_watchlist", None),
+            Self::Misconfigured(reason) => (500, "server_error", Some(reason.as_str())),
+            Self::Unavailable(reason) => (503, "service_unavailable", Some(reason.as_str())),
         }
     }
 
-    /// The reason written to the log. For configuration errors it names the
-    /// variable (never its value).
+    /// The HTTP status this refusal stands for (over JSONP, the one logged).
+    pub fn status(self) -> u16 {
+        self.table().0
+    }
+
+    /// The code the client sees: `{"error":"<code>","status":…}`.
+    pub fn public_code(self) -> &'static str {
+        self.table().1
+    }
+
+    /// The reason in the log line: the code, or what it hides from the client.
     pub fn log_reason(self) -> &'static str {
-        match self {
-            Self::Unauthenticated(reason) => reason.as_str(),
-            Self::Misconfigured(reason) => reason.as_str(),
-            Self::Unavailable(reason) => reason.as_str(),
-            Self::Forbidden => "channel_not_allowed",
-            Self::ClaimUnverified => "channel_claim_unverified",
-            other => other.public_code(),
-        }
+        let (_, code, reason) = self.table();
+        reason.unwrap_or(code)
     }
 }
 
