@@ -1,14 +1,16 @@
 //! The configuration `explain` decides with: the process environment, or a
 //! samconfig environment's `parameter_overrides` as the template passes them
-//! to the function; and, for `AUTH_MODE=authorizer`, the front door whose
-//! authorizer hands the function its claims.
+//! to the function; and, for `AUTH_MODE=authorizer`, `FRONT_DOOR` (samconfig's
+//! `FrontDoor`, or `--front-door`): the front door whose authorizer hands the
+//! function its claims.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
+use std::collections::{BTreeMap, BTreeSet};
 
 use pusher_auth_lambda::{ConfigError, Endpoint, Settings};
-use serde::Deserialize;
 use serde_json::{Map, Value};
+
+/// The function's variables (and `FRONT_DOOR`), by name.
+pub(super) type Config = BTreeMap<String, String>;
 
 /// Template parameter = function variable (template.yaml's `Environment.Variables`).
 const PARAMETERS: &str = "PusherAppId=PUSHER_APP_ID PusherKey=PUSHER_KEY PusherCluster=PUSHER_CLUSTER \
@@ -16,164 +18,106 @@ const PARAMETERS: &str = "PusherAppId=PUSHER_APP_ID PusherKey=PUSHER_KEY PusherC
     UserInfoClaims=USER_INFO_CLAIMS UserIdClaim=USER_ID_CLAIM WatchlistClaim=WATCHLIST_CLAIM \
     JwtAlgorithms=JWT_ALGORITHMS JwtJwksUrl=JWT_JWKS_URL JwtJwksTtlSeconds=JWT_JWKS_TTL_SECONDS \
     JwtIssuer=JWT_ISSUER JwtAudience=JWT_AUDIENCE JwtLeewaySeconds=JWT_LEEWAY_SECONDS \
-    MetricsNamespace=METRICS_NAMESPACE";
+    MetricsNamespace=METRICS_NAMESPACE FrontDoor=FRONT_DOOR";
 
 /// What decides who may join what once a user's claims are known: all a
 /// `--claims` explanation or a policy test reads (the master key and whether
 /// the secret is stored decide encrypted channels).
-const POLICY_VARIABLES: &str =
-    "AUTH_MODE CHANNEL_RULES USER_ID_CLAIM USER_INFO_CLAIMS WATCHLIST_CLAIM PUSHER_ENCRYPTION_MASTER_KEY_BASE64";
-
 fn is_policy_variable(name: &str) -> bool {
-    POLICY_VARIABLES.split(' ').any(|v| v == name)
+    let policy =
+        "AUTH_MODE CHANNEL_RULES USER_ID_CLAIM USER_INFO_CLAIMS WATCHLIST_CLAIM PUSHER_ENCRYPTION_MASTER_KEY_BASE64";
+    policy.split(' ').any(|variable| variable == name)
 }
 
-/// samconfig.toml, as SAM reads it: environments of `deploy.parameters`.
-#[derive(Deserialize)]
-struct SamConfig {
-    #[serde(rename = "version")]
-    _version: Option<toml::Value>,
-    #[serde(flatten)]
-    environments: BTreeMap<String, SamEnvironment>,
-}
+/// A samconfig environment as SAM reads it: command (`deploy`), then `parameters`, then each parameter.
+type Environment = BTreeMap<String, BTreeMap<String, BTreeMap<String, toml::Value>>>;
 
-#[derive(Deserialize)]
-struct SamEnvironment {
-    deploy: Option<SamDeploy>,
-}
-
-#[derive(Deserialize)]
-struct SamDeploy {
-    parameters: SamParameters,
-}
-
-#[derive(Deserialize)]
-struct SamParameters {
-    parameter_overrides: Option<Overrides>,
-}
-
-/// `parameter_overrides`: a list of `Name=value`, or one line of them.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Overrides {
-    List(Vec<String>),
-    Line(String),
-}
-
-/// The variables, and the front door.
-pub(super) struct Config {
-    vars: BTreeMap<String, String>,
-    pub(super) front_door: String,
-}
-
-impl Config {
-    pub(super) fn from_env() -> Self {
-        Self { vars: std::env::vars().collect(), front_door: "rest-api".into() }
-    }
-
-    /// The samconfig environment `env` of the file `path`.
-    pub(super) fn from_samconfig(path: &str, env: &str, claims_only: bool) -> Result<Self, String> {
-        let mut all = read_samconfig(path)?;
-        let overrides =
-            all.remove(env).ok_or_else(|| format!("{path} has no [{env}.deploy.parameters] parameter_overrides"))?;
-        Self::from_overrides(path, env, overrides, claims_only)
-    }
-
-    /// Every samconfig environment of the file `path`, for the policy tests.
-    pub(super) fn every_environment(path: &str) -> Result<Vec<(String, Self)>, String> {
-        let all = read_samconfig(path)?.into_iter();
-        all.map(|(env, overrides)| Ok((env.clone(), Self::from_overrides(path, &env, overrides, true)?))).collect()
-    }
-
-    /// The variables the parameters set; a placeholder left in one that is read names the parameter.
-    fn from_overrides(path: &str, env: &str, overrides: Overrides, claims_only: bool) -> Result<Self, String> {
-        let pairs = match overrides {
-            Overrides::List(items) => items,
-            Overrides::Line(line) => line.split_whitespace().map(String::from).collect(),
-        };
-        let mut config = Self { vars: BTreeMap::new(), front_door: "rest-api".into() };
-        for (name, value) in pairs.iter().filter_map(|pair| pair.split_once('=')) {
-            // SAM strips the double quotes that keep a value with spaces whole.
-            let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value);
-            if name == "FrontDoor" {
-                config.front_door = value.into();
-            }
-            let variable = PARAMETERS.split_whitespace().find_map(|p| p.strip_prefix(name)?.strip_prefix('='));
-            let Some(variable) = variable else { continue };
-            let read = variable != "PUSHER_SECRET_ID" && (!claims_only || is_policy_variable(variable));
-            if let (true, Some(start), Some(end)) = (read, value.find('<'), value.find('>')) {
-                let placeholder = value.get(start..=end).unwrap_or(value);
-                return Err(format!("{path} [{env}]: {name} is still the placeholder {placeholder}: replace it"));
-            }
-            config.vars.insert(variable.into(), value.into());
-        }
-        Ok(config)
-    }
-
-    pub(super) fn get(&self, name: &str) -> Option<String> {
-        self.vars.get(name).cloned()
-    }
-
-    /// The function's endpoint, for deciding only: explain never signs nor
-    /// reads a stored secret, so the app secret is a stand-in. With
-    /// `claims_only` only [`POLICY_VARIABLES`] are read and the token checks
-    /// are stand-ins: the rest (an app key, URLs) may still be placeholders.
-    pub(super) fn endpoint(&self, claims_only: bool) -> Result<Endpoint, ConfigError> {
-        let stored = self.get("PUSHER_SECRET_ID").is_some();
-        Ok(Endpoint::new(Settings::from_lookup(|name| match name {
-            "PUSHER_SECRET_ID" => stored.then(|| "explain-never-reads-it".into()),
-            "PUSHER_SECRET" => (!stored).then(|| "explain-never-signs".into()),
-            name if !claims_only || is_policy_variable(name) => self.get(name),
-            "PUSHER_KEY" => Some("explain".into()),
-            "JWT_ALGORITHMS" => Some("HS256".into()),
-            "JWT_SECRET" => Some("explain-checks-no-token-signature".into()),
-            _ => None,
-        })?))
-    }
-
-    /// The claims as the function receives them: in authorizer mode, each
-    /// list flattened into the string the front door's authorizer passes.
-    pub(super) fn as_received(&self, mut claims: Map<String, Value>, out: &mut String) -> Map<String, Value> {
-        if self.get("AUTH_MODE").as_deref() != Some("authorizer") {
-            return claims;
-        }
-        let http = self.front_door == "http-api";
-        for (name, value) in &mut claims {
-            let Value::Array(list) = value else { continue };
-            let items: Vec<String> =
-                list.iter().map(|v| v.as_str().map_or_else(|| v.to_string(), String::from)).collect();
-            let flat = if http { format!("[{}]", items.join(" ")) } else { items.join(",") };
-            let _ = writeln!(
-                out,
-                "claims: {name} arrives as the string {flat:?} (AUTH_MODE=authorizer behind the {}'s authorizer, which flattens lists): a rule on it matches that whole string only",
-                if http { "HTTP API" } else { "REST API" },
-            );
-            *value = Value::String(flat);
-        }
-        claims
-    }
-
-    /// Warns (on stderr) about each `custom:` claim a rule or `USER_ID_CLAIM` trusts.
-    pub(super) fn warn(&self, prefix: &str) {
-        let rules = self.get("CHANNEL_RULES").unwrap_or_default();
-        let placeholders = rules.split('{').skip(1).filter_map(|p| Some(p.split_once('}')?.0.to_owned()));
-        let trusted = placeholders.chain(self.get("USER_ID_CLAIM")).filter(|claim| claim.starts_with("custom:"));
-        for claim in trusted.collect::<std::collections::BTreeSet<_>>() {
-            eprintln!(
-                "{prefix}warning: {claim} is trusted (CHANNEL_RULES or USER_ID_CLAIM), which is safe only when the app client cannot write it: see docs/users.md"
-            );
-        }
-    }
-}
-
-/// Each environment's `parameter_overrides`.
-fn read_samconfig(path: &str) -> Result<BTreeMap<String, Overrides>, String> {
+/// Each samconfig environment's `parameter_overrides` (a list of `Name=value`, or one line of them) as one line.
+pub(super) fn samconfig(path: &str) -> Result<BTreeMap<String, String>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-    let samconfig: SamConfig =
+    let all: BTreeMap<String, toml::Value> =
         toml::from_str(&text).map_err(|e| format!("samconfig is not TOML as SAM reads it: {e}"))?;
-    Ok(samconfig
-        .environments
-        .into_iter()
-        .filter_map(|(env, e)| Some((env, e.deploy?.parameters.parameter_overrides?)))
-        .collect())
+    let overrides = |environment: toml::Value| {
+        let overrides = environment
+            .try_into::<Environment>()
+            .ok()?
+            .remove("deploy")?
+            .remove("parameters")?
+            .remove("parameter_overrides")?;
+        let items = overrides.as_array().map_or(vec![&overrides], |items| items.iter().collect());
+        Some(items.into_iter().filter_map(toml::Value::as_str).collect::<Vec<_>>().join(" "))
+    };
+    Ok(all.into_iter().filter_map(|(env, environment)| Some((env, overrides(environment)?))).collect())
+}
+
+/// The variables SAM's `Name=value Name="value with spaces"` pairs set; a
+/// placeholder left in one that is read names its parameter.
+pub(super) fn variables(mut line: &str, claims_only: bool) -> Result<Config, String> {
+    let mut config = Config::new();
+    while let Some((name, rest)) = line.split_once('=') {
+        let name = name.rsplit(' ').next().unwrap_or_default();
+        let (value, rest) = match rest.strip_prefix('"') {
+            Some(quoted) => quoted.split_once('"').unwrap_or((quoted, "")),
+            None => rest.split_once(' ').unwrap_or((rest, "")),
+        };
+        line = rest;
+        let Some(variable) = PARAMETERS.split(' ').find_map(|p| p.strip_prefix(name)?.strip_prefix('=')) else {
+            continue;
+        };
+        let read = variable != "PUSHER_SECRET_ID" && (!claims_only || is_policy_variable(variable));
+        match value.find('<').and_then(|at| value.get(at..=at + value[at..].find('>')?)) {
+            Some(placeholder) if read => {
+                return Err(format!("{name} is still the placeholder {placeholder}: replace it"))
+            }
+            _ => config.insert(variable.into(), value.into()),
+        };
+    }
+    Ok(config)
+}
+
+/// The function's endpoint, for deciding only: explain never signs nor
+/// reads a stored secret, so the app secret is a stand-in. With
+/// `claims_only` only the policy variables are read and the token checks
+/// are stand-ins: the rest (an app key, URLs) may still be placeholders.
+/// Warns (on stderr) about each `custom:` claim a rule or `USER_ID_CLAIM` trusts.
+pub(super) fn endpoint(config: &Config, claims_only: bool, prefix: &str) -> Result<Endpoint, ConfigError> {
+    let placeholders =
+        config.get("CHANNEL_RULES").into_iter().flat_map(|rules| rules.split(['{', '}']).skip(1).step_by(2));
+    let trusted = placeholders.chain(config.get("USER_ID_CLAIM").map(String::as_str));
+    for claim in trusted.filter(|claim| claim.starts_with("custom:")).collect::<BTreeSet<_>>() {
+        eprintln!("{prefix}warning: {claim} is trusted (CHANNEL_RULES or USER_ID_CLAIM), which is safe only when the app client cannot write it: see docs/users.md");
+    }
+    let stored = config.contains_key("PUSHER_SECRET_ID");
+    Ok(Endpoint::new(Settings::from_lookup(|name| match name {
+        "PUSHER_SECRET_ID" => stored.then(|| "explain-never-reads-it".into()),
+        "PUSHER_SECRET" => (!stored).then(|| "explain-never-signs".into()),
+        name if !claims_only || is_policy_variable(name) => config.get(name).cloned(),
+        "PUSHER_KEY" => Some("explain".into()),
+        "JWT_ALGORITHMS" => Some("HS256".into()),
+        "JWT_SECRET" => Some("explain-checks-no-token-signature".into()),
+        _ => None,
+    })?))
+}
+
+/// The claims as the function receives them (said in `out`): ignored in demo mode; in
+/// authorizer mode, each list flattened into the string the front door's authorizer passes.
+pub(super) fn as_received(
+    config: &Config,
+    mut claims: Map<String, Value>,
+    out: &mut Vec<String>,
+) -> Map<String, Value> {
+    let mode = config.get("AUTH_MODE").map_or("", String::as_str);
+    if mode == "demo" {
+        out.push("claims: ignored (AUTH_MODE=demo: every request is the demo user)".into());
+    }
+    let http = config.get("FRONT_DOOR").is_some_and(|door| door == "http-api");
+    let door = if http { "HTTP API" } else { "REST API" };
+    for (name, value) in claims.iter_mut().filter(|_| mode == "authorizer") {
+        let Value::Array(list) = value else { continue };
+        let items: Vec<String> = list.iter().map(|v| v.as_str().map_or_else(|| v.to_string(), String::from)).collect();
+        let flat = if http { format!("[{}]", items.join(" ")) } else { items.join(",") };
+        out.push(format!("claims: {name} arrives as the string {flat:?} (AUTH_MODE=authorizer behind the {door}'s authorizer, which flattens lists): a rule on it matches that whole string only"));
+        *value = Value::String(flat);
+    }
+    claims
 }
