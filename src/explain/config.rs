@@ -29,22 +29,14 @@ fn is_policy_variable(name: &str) -> bool {
     policy.split(' ').any(|variable| variable == name)
 }
 
-/// A samconfig environment as SAM reads it: command (`deploy`), then `parameters`, then each parameter.
-type Environment = BTreeMap<String, BTreeMap<String, BTreeMap<String, toml::Value>>>;
-
 /// Each samconfig environment's `parameter_overrides` (a list of `Name=value`, or one line of them) as one line.
 pub(super) fn samconfig(path: &str) -> Result<BTreeMap<String, String>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
     let all: BTreeMap<String, toml::Value> =
         toml::from_str(&text).map_err(|e| format!("samconfig is not TOML as SAM reads it: {e}"))?;
     let overrides = |environment: toml::Value| {
-        let overrides = environment
-            .try_into::<Environment>()
-            .ok()?
-            .remove("deploy")?
-            .remove("parameters")?
-            .remove("parameter_overrides")?;
-        let items = overrides.as_array().map_or(vec![&overrides], |items| items.iter().collect());
+        let overrides = environment.get("deploy")?.get("parameters")?.get("parameter_overrides")?;
+        let items = overrides.as_array().map_or(vec![overrides], |items| items.iter().collect());
         Some(items.into_iter().filter_map(toml::Value::as_str).collect::<Vec<_>>().join(" "))
     };
     Ok(all.into_iter().filter_map(|(env, environment)| Some((env, overrides(environment)?))).collect())
@@ -61,16 +53,13 @@ pub(super) fn variables(mut line: &str, claims_only: bool) -> Result<Config, Str
             None => rest.split_once(' ').unwrap_or((rest, "")),
         };
         line = rest;
-        let Some(variable) = PARAMETERS.split(' ').find_map(|p| p.strip_prefix(name)?.strip_prefix('=')) else {
-            continue;
-        };
-        let read = variable != "PUSHER_SECRET_ID" && (!claims_only || is_policy_variable(variable));
-        match value.find('<').and_then(|at| value.get(at..=at + value[at..].find('>')?)) {
-            Some(placeholder) if read => {
-                return Err(format!("{name} is still the placeholder {placeholder}: replace it"))
-            }
-            _ => config.insert(variable.into(), value.into()),
-        };
+        let variable = PARAMETERS.split(' ').find_map(|p| p.strip_prefix(name)?.strip_prefix('='));
+        let read = variable.is_some_and(|v| v != "PUSHER_SECRET_ID" && (!claims_only || is_policy_variable(v)));
+        let placeholder = value.find('<').and_then(|at| value.get(at..=at + value[at..].find('>')?));
+        if let (true, Some(placeholder)) = (read, placeholder) {
+            return Err(format!("{name} is still the placeholder {placeholder}: replace it"));
+        }
+        config.extend(variable.map(|variable| (variable.to_owned(), value.to_owned())));
     }
     Ok(config)
 }
@@ -101,11 +90,7 @@ pub(super) fn endpoint(config: &Config, claims_only: bool, prefix: &str) -> Resu
 
 /// The claims as the function receives them (said in `out`): ignored in demo mode; in
 /// authorizer mode, each list flattened into the string the front door's authorizer passes.
-pub(super) fn as_received(
-    config: &Config,
-    mut claims: Map<String, Value>,
-    out: &mut Vec<String>,
-) -> Map<String, Value> {
+pub(super) fn as_received(config: &Config, claims: &mut Map<String, Value>, out: &mut Vec<String>) {
     let mode = config.get("AUTH_MODE").map_or("", String::as_str);
     if mode == "demo" {
         out.push("claims: ignored (AUTH_MODE=demo: every request is the demo user)".into());
@@ -119,5 +104,4 @@ pub(super) fn as_received(
         out.push(format!("claims: {name} arrives as the string {flat:?} (AUTH_MODE=authorizer behind the {door}'s authorizer, which flattens lists): a rule on it matches that whole string only"));
         *value = Value::String(flat);
     }
-    claims
 }
