@@ -3,18 +3,22 @@
 //! ([`Endpoint::user`], [`Endpoint::decide`]), so its verdict is the
 //! function's. It prints no secret, token, signature or shared secret.
 //! `--check` runs a file of policy tests against every samconfig environment.
+//!
+//! The configuration it decides with is the process environment, or a
+//! samconfig environment's `parameter_overrides` as the template passes them
+//! to the function; for `AUTH_MODE=authorizer`, `FRONT_DOOR` (samconfig's
+//! `FrontDoor`, or `--front-door`) names the front door whose authorizer
+//! hands the function its claims.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use clap::Parser;
-use pusher_auth_lambda::{ChannelName, ClaimRules, Credentials, Endpoint, Miss, Refusal, User};
+use pusher_auth_lambda::{ChannelName, ClaimRules, ConfigError, Credentials, Endpoint, Miss, Refusal, Settings, User};
 use serde::Deserialize;
 use serde_json::{Map, Value};
-
-mod config;
-use config::{as_received, endpoint, samconfig, variables, Config};
 
 const EXIT_STATUS: &str = "Exit status: 0 allowed (or every test held), 1 refused (or a test failed), 2 bad input.";
 
@@ -100,18 +104,16 @@ async fn check(path: &str, tests: &str) -> Result<u8, String> {
     for (env, line) in samconfig(path)? {
         let config = variables(&line, true).map_err(|e| format!("{path} [{env}]: {e}"))?;
         let endpoint = endpoint(&config, true, &format!("[{env}] ")).map_err(|e| format!("{path} [{env}]: {e}"))?;
-        for (n, case) in cases.case.iter().enumerate() {
-            if !case.environments.as_ref().is_none_or(|envs| envs.contains(&env)) {
-                continue;
-            }
+        let applies = |case: &Case| case.environments.as_ref().is_none_or(|envs| envs.contains(&env));
+        for (n, case) in cases.case.iter().enumerate().filter(|(_, case)| applies(case)) {
             let ask =
                 Args { claims: Some(case.claims.clone()), channel: Some(case.channel.clone()), ..Args::default() };
             let (code, report) = explain(&endpoint, &config, &ask).await;
-            if (code == 0) == case.allowed {
-                passed += 1;
+            let held = (code == 0) == case.allowed;
+            (passed, failed) = (passed + usize::from(held), failed + usize::from(!held));
+            if held {
                 continue;
             }
-            failed += 1;
             let [expected, got] = [!case.allowed, code == 1].map(|refused| if refused { "refused" } else { "allowed" });
             println!("FAIL {env} case {} ({}): expected {expected}, got {got}", n + 1, case.channel);
             report.iter().for_each(|line| println!("    {line}"));
@@ -169,28 +171,22 @@ async fn user_of(e: &Endpoint, config: &Config, ask: &Args, out: &mut Vec<String
 fn token_refused(token: &str, refusal: Refusal, rules: Option<&ClaimRules>) -> String {
     let reason = refusal.log_reason();
     let Some(rules) = rules else { return format!("token: refused: {reason}") };
-    let part = |n: usize| -> Map<String, Value> {
-        let json = token.split('.').nth(n).and_then(|part| URL_SAFE_NO_PAD.decode(part).ok()).unwrap_or_default();
-        serde_json::from_slice(&json).unwrap_or_default()
-    };
     // The claims, and the header's fields over them.
-    let (mut token, now, leeway) = (part(1), jsonwebtoken::get_current_timestamp(), rules.leeway);
-    token.extend(part(0));
+    let json = |n| serde_json::from_slice::<Map<_, _>>(&URL_SAFE_NO_PAD.decode(token.split('.').nth(n)?).ok()?).ok();
+    let token: Map<String, Value> = [1, 0].into_iter().filter_map(json).flatten().collect();
+    let (now, leeway) = (jsonwebtoken::get_current_timestamp(), rules.leeway);
     let since = |name: &str| now.abs_diff(token.get(name).and_then(Value::as_u64).unwrap_or(now));
-    let has = |names: &[&str]| {
-        let shown = |name: &&str| format!("{name} {}", token.get(*name).map_or("none".into(), Value::to_string));
-        names.iter().map(shown).collect::<Vec<_>>().join(", ").chars().take(300).collect::<String>()
-    };
+    let has = |name: &str| format!("{name} {}", token.get(name).map_or("none".into(), Value::to_string));
     let (iss, aud) = (rules.issuer.as_deref().unwrap_or(""), rules.audience.as_deref().unwrap_or(""));
     let detail = match reason {
         "token_expired" => format!("expired {} s ago; leeway {leeway} s", since("exp")),
         "token_not_yet_valid" => format!("valid in {} s; leeway {leeway} s", since("nbf")),
-        r if r.contains("issuer") => format!("expected iss {iss:?}; the token has {}", has(&["iss"])),
+        r if r.contains("issuer") => format!("expected iss {iss:?}; the token has {}", has("iss")),
         r if r.contains("audience") => {
-            format!("expected aud {aud:?}; the token has {}", has(&["aud", "token_use", "client_id"]))
+            format!("expected aud {aud:?}; the token has {}", ["aud", "token_use", "client_id"].map(has).join(", "))
         }
-        "token_unknown_key" => format!("{} is in no key of the key set in force", has(&["kid"])),
-        "token_algorithm_not_allowed" => format!("{}; JWT_ALGORITHMS allows {:?}", has(&["alg"]), rules.algorithms),
+        "token_unknown_key" => format!("{} is in no key of the key set in force", has("kid")),
+        "token_algorithm_not_allowed" => format!("{}; JWT_ALGORITHMS allows {:?}", has("alg"), rules.algorithms),
         "token_without_subject" | "token_identity_unverified" => format!("USER_ID_CLAIM is {:?}", rules.user_id_claim),
         _ => return format!("token: refused: {reason}"),
     };
@@ -206,13 +202,11 @@ fn describe(outcome: Option<Result<(), Miss<'_>>>, user: &User, name: &str) -> S
         Miss::Literal(literal, at) => format!("the name has no {literal:?} at byte {at}"),
         Miss::TrailingText(at) => format!("the rule ends at byte {at}, the name goes on"),
         Miss::TooShort => "the name is shorter than the rule's start and end".to_owned(),
-        Miss::NoDelimiter(c, d, at) => {
-            format!("{{{c}}} ends at a {:?}, and the name has none after byte {at}", d as char)
+        Miss::NoDelimiter(c, d, i) => {
+            format!("{{{c}}} ends at a {:?}, and the name has none after byte {i}", d as char)
         }
         Miss::NotTheUsers(claim, read) => not_the_users(claim, read, user, name),
-        Miss::Unverified(claim) => {
-            format!("{{{claim}}} is the user's, but not verified ({claim}_verified is not true)")
-        }
+        Miss::Unverified(c) => format!("{{{c}}} is the user's, but not verified ({c}_verified is not true)"),
         Miss::NotBetweenStars(literal) => format!("{literal:?} is not in the name between the stars"),
     };
     format!("no match: {why}")
@@ -245,4 +239,100 @@ fn delimiter_inside(held: &Value, read: &[u8], name: &[u8]) -> Option<char> {
     };
     let values = held.as_array().map_or(std::slice::from_ref(held), Vec::as_slice);
     values.iter().filter_map(Value::as_str).find_map(|value| on(value.as_bytes())).map(char::from)
+}
+
+/// The function's variables (and `FRONT_DOOR`), by name.
+type Config = BTreeMap<String, String>;
+
+/// Template parameter = function variable (template.yaml's `Environment.Variables`).
+const PARAMETERS: &str = "PusherAppId=PUSHER_APP_ID PusherKey=PUSHER_KEY PusherCluster=PUSHER_CLUSTER \
+    PusherSecretArn=PUSHER_SECRET_ID AllowedOrigins=ALLOWED_ORIGINS AuthMode=AUTH_MODE ChannelRules=CHANNEL_RULES \
+    UserInfoClaims=USER_INFO_CLAIMS UserIdClaim=USER_ID_CLAIM WatchlistClaim=WATCHLIST_CLAIM \
+    JwtAlgorithms=JWT_ALGORITHMS JwtJwksUrl=JWT_JWKS_URL JwtJwksTtlSeconds=JWT_JWKS_TTL_SECONDS \
+    JwtIssuer=JWT_ISSUER JwtAudience=JWT_AUDIENCE JwtLeewaySeconds=JWT_LEEWAY_SECONDS \
+    MetricsNamespace=METRICS_NAMESPACE FrontDoor=FRONT_DOOR";
+
+/// What decides who may join what once a user's claims are known: all a
+/// `--claims` explanation or a policy test reads (the master key and whether
+/// the secret is stored decide encrypted channels).
+fn is_policy_variable(name: &str) -> bool {
+    let policy =
+        "AUTH_MODE CHANNEL_RULES USER_ID_CLAIM USER_INFO_CLAIMS WATCHLIST_CLAIM PUSHER_ENCRYPTION_MASTER_KEY_BASE64";
+    policy.split(' ').any(|variable| variable == name)
+}
+
+/// Each samconfig environment's `parameter_overrides` (a list of `Name=value`, or one line of them) as one line.
+fn samconfig(path: &str) -> Result<BTreeMap<String, String>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let all: BTreeMap<String, toml::Value> =
+        toml::from_str(&text).map_err(|e| format!("samconfig is not TOML as SAM reads it: {e}"))?;
+    let overrides = |environment: toml::Value| {
+        let overrides = environment.get("deploy")?.get("parameters")?.get("parameter_overrides")?;
+        let items = overrides.as_array().map_or(vec![overrides], |items| items.iter().collect());
+        Some(items.into_iter().filter_map(toml::Value::as_str).collect::<Vec<_>>().join(" "))
+    };
+    Ok(all.into_iter().filter_map(|(env, environment)| Some((env, overrides(environment)?))).collect())
+}
+
+/// The variables SAM's `Name=value Name="value with spaces"` pairs set; a
+/// placeholder left in one that is read names its parameter.
+fn variables(mut line: &str, claims_only: bool) -> Result<Config, String> {
+    let mut config = Config::new();
+    while let Some((name, rest)) = line.split_once('=') {
+        let name = name.rsplit(' ').next().unwrap_or_default();
+        // SAM strips the double quotes that keep a value with spaces whole.
+        let quoted = rest.strip_prefix('"');
+        let (value, rest) =
+            quoted.map_or(rest.split_once(' '), |q| q.split_once('"')).unwrap_or((quoted.unwrap_or(rest), ""));
+        line = rest;
+        let variable = PARAMETERS.split(' ').find_map(|p| p.strip_prefix(name)?.strip_prefix('='));
+        let read = variable.is_some_and(|v| v != "PUSHER_SECRET_ID" && (!claims_only || is_policy_variable(v)));
+        let placeholder = value.find('<').and_then(|at| value.get(at..=at + value[at..].find('>')?));
+        if let (true, Some(placeholder)) = (read, placeholder) {
+            return Err(format!("{name} is still the placeholder {placeholder}: replace it"));
+        }
+        config.extend(variable.map(|variable| (variable.to_owned(), value.to_owned())));
+    }
+    Ok(config)
+}
+
+/// The function's endpoint, for deciding only: explain never signs nor
+/// reads a stored secret, so the app secret is a stand-in. With
+/// `claims_only` only the policy variables are read and the token checks
+/// are stand-ins: the rest (an app key, URLs) may still be placeholders.
+/// Warns (on stderr) about each `custom:` claim a rule or `USER_ID_CLAIM` trusts.
+fn endpoint(config: &Config, claims_only: bool, prefix: &str) -> Result<Endpoint, ConfigError> {
+    let rules = config.get("CHANNEL_RULES").map_or("", String::as_str);
+    let trusted = rules.split(['{', '}']).skip(1).step_by(2).chain(config.get("USER_ID_CLAIM").map(String::as_str));
+    for claim in trusted.filter(|claim| claim.starts_with("custom:")).collect::<BTreeSet<_>>() {
+        eprintln!("{prefix}warning: {claim} is trusted (CHANNEL_RULES or USER_ID_CLAIM), which is safe only when the app client cannot write it: see docs/users.md");
+    }
+    let stored = config.contains_key("PUSHER_SECRET_ID");
+    Ok(Endpoint::new(Settings::from_lookup(|name| match name {
+        "PUSHER_SECRET_ID" => stored.then(|| "explain-never-reads-it".into()),
+        "PUSHER_SECRET" => (!stored).then(|| "explain-never-signs".into()),
+        name if !claims_only || is_policy_variable(name) => config.get(name).cloned(),
+        "PUSHER_KEY" => Some("explain".into()),
+        "JWT_ALGORITHMS" => Some("HS256".into()),
+        "JWT_SECRET" => Some("explain-checks-no-token-signature".into()),
+        _ => None,
+    })?))
+}
+
+/// The claims as the function receives them (said in `out`): ignored in demo mode; in
+/// authorizer mode, each list flattened into the string the front door's authorizer passes.
+fn as_received(config: &Config, claims: &mut Map<String, Value>, out: &mut Vec<String>) {
+    let mode = config.get("AUTH_MODE").map_or("", String::as_str);
+    if mode == "demo" {
+        out.push("claims: ignored (AUTH_MODE=demo: every request is the demo user)".into());
+    }
+    let http = config.get("FRONT_DOOR").is_some_and(|door| door == "http-api");
+    let door = if http { "HTTP API" } else { "REST API" };
+    for (name, value) in claims.iter_mut().filter(|_| mode == "authorizer") {
+        let Value::Array(list) = value else { continue };
+        let items: Vec<String> = list.iter().map(|v| v.as_str().map_or_else(|| v.to_string(), String::from)).collect();
+        let flat = if http { format!("[{}]", items.join(" ")) } else { items.join(",") };
+        out.push(format!("claims: {name} arrives as the string {flat:?} (AUTH_MODE=authorizer behind the {door}'s authorizer, which flattens lists): a rule on it matches that whole string only"));
+        *value = Value::String(flat);
+    }
 }
