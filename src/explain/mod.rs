@@ -105,17 +105,16 @@ async fn check(path: &str, tests: &str) -> Result<u8, String> {
         let config = variables(&line, true).map_err(|e| format!("{path} [{env}]: {e}"))?;
         let endpoint = endpoint(&config, true, &format!("[{env}] ")).map_err(|e| format!("{path} [{env}]: {e}"))?;
         let applies = |case: &Case| case.environments.as_ref().is_none_or(|envs| envs.contains(&env));
-        for (n, case) in cases.case.iter().enumerate().filter(|(_, case)| applies(case)) {
-            let ask =
-                Args { claims: Some(case.claims.clone()), channel: Some(case.channel.clone()), ..Args::default() };
+        for (n, row) in cases.case.iter().enumerate().filter(|(_, row)| applies(row)) {
+            let ask = Args { claims: Some(row.claims.clone()), channel: Some(row.channel.clone()), ..Args::default() };
             let (code, report) = explain(&endpoint, &config, &ask).await;
-            let held = (code == 0) == case.allowed;
+            let held = (code == 0) == row.allowed;
             (passed, failed) = (passed + usize::from(held), failed + usize::from(!held));
             if held {
                 continue;
             }
-            let [expected, got] = [!case.allowed, code == 1].map(|refused| if refused { "refused" } else { "allowed" });
-            println!("FAIL {env} case {} ({}): expected {expected}, got {got}", n + 1, case.channel);
+            let [expected, got] = [!row.allowed, code == 1].map(|refused| if refused { "refused" } else { "allowed" });
+            println!("FAIL {env} case {} ({}): expected {expected}, got {got}", n + 1, row.channel);
             report.iter().for_each(|line| println!("    {line}"));
         }
     }
@@ -178,13 +177,12 @@ fn token_refused(token: &str, refusal: Refusal, rules: Option<&ClaimRules>) -> S
     let since = |name: &str| now.abs_diff(token.get(name).and_then(Value::as_u64).unwrap_or(now));
     let has = |name: &str| format!("{name} {}", token.get(name).map_or("none".into(), Value::to_string));
     let (iss, aud) = (rules.issuer.as_deref().unwrap_or(""), rules.audience.as_deref().unwrap_or(""));
+    let audience = ["aud", "token_use", "client_id"].map(has).join(", ");
     let detail = match reason {
         "token_expired" => format!("expired {} s ago; leeway {leeway} s", since("exp")),
         "token_not_yet_valid" => format!("valid in {} s; leeway {leeway} s", since("nbf")),
         r if r.contains("issuer") => format!("expected iss {iss:?}; the token has {}", has("iss")),
-        r if r.contains("audience") => {
-            format!("expected aud {aud:?}; the token has {}", ["aud", "token_use", "client_id"].map(has).join(", "))
-        }
+        r if r.contains("audience") => format!("expected aud {aud:?}; the token has {audience}"),
         "token_unknown_key" => format!("{} is in no key of the key set in force", has("kid")),
         "token_algorithm_not_allowed" => format!("{}; JWT_ALGORITHMS allows {:?}", has("alg"), rules.algorithms),
         "token_without_subject" | "token_identity_unverified" => format!("USER_ID_CLAIM is {:?}", rules.user_id_claim),
@@ -256,16 +254,15 @@ const PARAMETERS: &str = "PusherAppId=PUSHER_APP_ID PusherKey=PUSHER_KEY PusherC
 /// `--claims` explanation or a policy test reads (the master key and whether
 /// the secret is stored decide encrypted channels).
 fn is_policy_variable(name: &str) -> bool {
-    let policy =
-        "AUTH_MODE CHANNEL_RULES USER_ID_CLAIM USER_INFO_CLAIMS WATCHLIST_CLAIM PUSHER_ENCRYPTION_MASTER_KEY_BASE64";
-    policy.split(' ').any(|variable| variable == name)
+    "AUTH_MODE CHANNEL_RULES USER_ID_CLAIM USER_INFO_CLAIMS WATCHLIST_CLAIM PUSHER_ENCRYPTION_MASTER_KEY_BASE64"
+        .split(' ')
+        .any(|variable| variable == name)
 }
 
 /// Each samconfig environment's `parameter_overrides` (a list of `Name=value`, or one line of them) as one line.
 fn samconfig(path: &str) -> Result<BTreeMap<String, String>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-    let all: BTreeMap<String, toml::Value> =
-        toml::from_str(&text).map_err(|e| format!("samconfig is not TOML as SAM reads it: {e}"))?;
+    let all: toml::Table = toml::from_str(&text).map_err(|e| format!("samconfig is not TOML as SAM reads it: {e}"))?;
     let overrides = |environment: toml::Value| {
         let overrides = environment.get("deploy")?.get("parameters")?.get("parameter_overrides")?;
         let items = overrides.as_array().map_or(vec![overrides], |items| items.iter().collect());
