@@ -363,3 +363,27 @@ fn policy_tests_decide_each_environment_as_its_front_door_passes_claims() {
     assert!(code == 2 && report.contains("[staging]: ChannelRules is still the placeholder <rules>"), "{report}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_line_of_overrides_keeps_a_quoted_value_whole_and_a_bad_channel_is_refused() {
+    let dir = std::env::temp_dir().join(format!("explain-line-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (samconfig, tests) = (dir.join("samconfig.toml"), dir.join("policy-tests.toml"));
+    // As SAM reads it: the double quotes keep the two rules one value, and go.
+    let line =
+        r#"parameter_overrides = "AuthMode=jwt PusherKey=<key> ChannelRules=\"private-user-{sub} presence-room-*\"""#;
+    std::fs::write(&samconfig, format!("[staging.deploy.parameters]\n{line}\n")).unwrap();
+    let row = |channel: &str, allowed: bool| {
+        format!("[[case]]\nclaims = {{ sub = \"u\" }}\nchannel = \"{channel}\"\nallowed = {allowed}\n")
+    };
+    // A name the function refuses is refused, as the function refuses it.
+    let rows = [row("presence-room-1", true), row("private-user-u", true), row("public-room", false)];
+    std::fs::write(&tests, rows.concat()).unwrap();
+    let args = ["--check", tests.to_str().unwrap(), "--samconfig", samconfig.to_str().unwrap()];
+    let (code, report) = explain(&[], &args);
+    assert_eq!((code, report.trim_end().lines().last()), (0, Some("policy tests: 3 passed, 0 failed")), "{report}");
+    std::fs::write(&tests, row("public-room", true)).unwrap();
+    let (code, report) = explain(&[], &args);
+    assert!(code == 1 && report.contains("got refused") && report.contains("    refused: public_channel"), "{report}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
