@@ -30,7 +30,8 @@ mutants_status=0
 rm -f "$CACHE/mutants-timed-out"
 setsid bash scripts/mutants.sh HEAD~1 &
 MUTANTS=$!
-( sleep 600 && kill -- -"$MUTANTS" 2>/dev/null && touch "$CACHE/mutants-timed-out" ) &
+# The marker first: `wait` returns as soon as the group is killed.
+( sleep 600 && touch "$CACHE/mutants-timed-out" && kill -- -"$MUTANTS" 2>/dev/null ) &
 WATCHDOG=$!
 wait "$MUTANTS" || mutants_status=$?
 kill "$WATCHDOG" 2>/dev/null || true
