@@ -385,7 +385,7 @@ mod tests {
     async fn failed_refreshes_keep_the_cached_value_and_log_once() {
         let store = Memory::new(Ok("first-secret"));
         let cache = SecretCache::new(Some(Duration::ZERO));
-        let captured = crate::support::logging::Captured::default();
+        let captured = crate::support::logging::captured::Captured::default();
         let _log = tracing::subscriber::set_default(captured.subscriber(tracing::Level::INFO));
         assert_eq!(hmac_of(&cache.get("a", &store).await.unwrap()), expected("first-secret"));
         for failure in [StoreError::Unavailable, StoreError::Denied, StoreError::Unavailable] {

@@ -393,7 +393,7 @@ fn a_token_verified_with_a_jwks_key_is_a_cache_hit() {
 /// and its end once.
 #[test]
 fn an_outage_is_logged_once() {
-    use pusher_auth_lambda::logging::Captured;
+    use crate::helpers::Captured;
     let t = tokens();
     let server = Server::start(&t["jwks"]);
     let v = validator(RemoteJwks::new(&server.url).unwrap().with_ttl(Some(Duration::from_millis(300))));
