@@ -131,7 +131,7 @@ impl SecretsManager {
             if !wait.is_zero() {
                 tokio::time::sleep(wait).await;
             }
-            outcome = match tokio::time::timeout(self.retry.attempt_timeout, self.attempt(&client, &body)).await {
+            outcome = match tokio::time::timeout(self.retry.attempt_timeout, self.attempt(client, &body)).await {
                 Ok(result) => result,
                 Err(_) => Err(Attempt::Retry("timeout")),
             };
