@@ -16,9 +16,13 @@ use serde::Deserialize;
 
 use crate::aws::sigv4::{self, AwsCredentials, Scope, SignedRequest};
 use crate::error::ConfigError;
-use crate::secrets::{SecretStore, StoreError, StoreFromConfig, StoreFuture};
+use crate::error::{Misconfig, Outage, Refusal};
+use crate::secrets::{SecretStore, StoreFuture};
 use crate::support::https::HttpsClient;
 use crate::support::json_text;
+
+/// Every attempt failed: connection, timeout, throttling or a 5xx.
+const UNAVAILABLE: Refusal = Refusal::Unavailable(Outage::SecretStore);
 
 /// Largest answer accepted (a secret is at most 64 KiB).
 const MAX_ANSWER_BYTES: usize = 256 * 1024;
@@ -72,7 +76,7 @@ impl std::fmt::Debug for SecretsManager {
 /// The store `main` hands to `Endpoint::with_store`: a client from the AWS
 /// variables read through `lookup` (empty values count as unset), or `None`
 /// without a region or credentials.
-pub fn store_from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> StoreFromConfig {
+pub fn store_from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Option<Arc<dyn SecretStore>>, ConfigError> {
     let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
     Ok(SecretsManager::from_lookup(&get)?.map(|client| Arc::new(client) as Arc<dyn SecretStore>))
 }
@@ -90,7 +94,7 @@ impl SecretsManager {
         let Some(region) = get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")) else {
             return Ok(None);
         };
-        if region.is_empty() || !region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        if !crate::config::valid_region(&region) {
             return Err(ConfigError::new("AWS_REGION", "is not a region name"));
         }
         let (Some(access_key_id), Some(secret_access_key)) = (get("AWS_ACCESS_KEY_ID"), get("AWS_SECRET_ACCESS_KEY"))
@@ -104,28 +108,20 @@ impl SecretsManager {
             (None, None) => ("AWS_REGION", format!("https://secretsmanager.{region}.amazonaws.com")),
         };
         let endpoint: http::Uri = url.parse().map_err(|_| ConfigError::new(variable, "is not a URL"))?;
-        let host = endpoint.host().unwrap_or("");
-        match endpoint.scheme_str() {
-            Some("https") => {}
-            Some("http") if matches!(host, "127.0.0.1" | "localhost" | "[::1]" | "::1") => {}
-            _ => {
-                return Err(ConfigError::new(
-                    variable,
-                    "must be an https:// URL (http:// only to 127.0.0.1 or localhost)",
-                ))
-            }
+        if !crate::support::https::https_or_loopback(&endpoint) {
+            return Err(ConfigError::new(variable, "must be an https:// URL (http:// only to 127.0.0.1 or localhost)"));
         }
         let host = host_header(&endpoint).ok_or_else(|| ConfigError::new(variable, "has no host"))?;
         Ok(Some(Self { endpoint, host, region, credentials, retry: RetryPolicy::default() }))
     }
 
     /// The `SecretString` of the secret `id` (a name or ARN), current version.
-    pub(crate) async fn secret_string(&self, id: &str) -> Result<String, StoreError> {
+    pub(crate) async fn secret_string(&self, id: &str) -> Result<String, Refusal> {
         let mut body = String::with_capacity(id.len() + 16);
         body.push_str("{\"SecretId\":");
         json_text::push_string(&mut body, id);
         body.push('}');
-        let client = crate::support::https::client().ok_or(StoreError::Unavailable)?;
+        let client = crate::support::https::client().ok_or(UNAVAILABLE)?;
         let mut outcome = Err(Attempt::Retry("no attempt"));
         for (attempt, wait) in (0u32..).zip(self.retry.waits()) {
             if !wait.is_zero() {
@@ -144,8 +140,8 @@ impl SecretsManager {
         }
         match outcome {
             Ok(secret) => Ok(secret),
-            Err(Attempt::Final(error)) => Err(error),
-            Err(Attempt::Retry(_)) => Err(StoreError::Unavailable),
+            Err(Attempt::Final(error)) => Err(Refusal::Misconfigured(error)),
+            Err(Attempt::Retry(_)) => Err(UNAVAILABLE),
         }
     }
 
@@ -166,19 +162,20 @@ impl SecretsManager {
             .map_err(|_| Attempt::Retry("body"))?
             .to_bytes();
         if status == 200 {
-            let answer: Answer = serde_json::from_slice(&bytes).map_err(|_| Attempt::Final(StoreError::NotAString))?;
-            return answer.secret_string.ok_or(Attempt::Final(StoreError::NotAString));
+            let answer: Answer =
+                serde_json::from_slice(&bytes).map_err(|_| Attempt::Final(Misconfig::SecretNotAString))?;
+            return answer.secret_string.ok_or(Attempt::Final(Misconfig::SecretNotAString));
         }
         let error_type = serde_json::from_slice::<ErrorAnswer>(&bytes).ok().and_then(|e| e.error_type).or(header_type);
         let error_type = error_type.as_deref().unwrap_or("");
         let error_type = error_type.rsplit('#').next().unwrap_or(error_type);
         Err(match (status, error_type) {
-            (_, "ResourceNotFoundException") => Attempt::Final(StoreError::NotFound),
+            (_, "ResourceNotFoundException") => Attempt::Final(Misconfig::SecretNotFound),
             (429 | 500.., _)
             | (_, "ThrottlingException" | "InternalServiceError" | "InternalServiceErrorException") => {
                 Attempt::Retry("throttled or server error")
             }
-            _ => Attempt::Final(StoreError::Denied),
+            _ => Attempt::Final(Misconfig::SecretAccessDenied),
         })
     }
 }
@@ -247,7 +244,7 @@ impl SecretsManager {
 #[derive(Debug, Clone, Copy)]
 enum Attempt {
     Retry(&'static str),
-    Final(StoreError),
+    Final(Misconfig),
 }
 
 #[derive(Deserialize)]
