@@ -5,7 +5,7 @@
 //! A stored secret is read on first use by a request that needs a signature
 //! (never during the cold start, never for a refused request), then cached
 //! per id and refreshed after `PUSHER_SECRET_TTL_SECONDS` (see
-//! [`SecretCache`]), so a rotated secret is in use within one TTL without a
+//! [`Secrets`]), so a rotated secret is in use within one TTL without a
 //! redeploy: the warm path is a lookup in a short list. Failures are not
 //! cached, so a secret created or fixed later is picked up by the next request.
 //!
@@ -53,23 +53,30 @@ pub trait SecretStore: Send + Sync + std::fmt::Debug {
     fn secret_string<'a>(&'a self, id: &'a str) -> StoreFuture<'a>;
 }
 
-/// The configured secret source, with its cache.
+/// The configured secret source, with the stored secrets read so far, by id,
+/// each a [`Refreshing`] value: read on first use (requests arriving meanwhile
+/// share that read's outcome; failures are not kept), refreshed once older
+/// than the TTL while other requests keep the cached value, and kept when a
+/// refresh fails (logged once per outage, the next try one TTL later).
 #[derive(Debug)]
 pub(crate) struct Secrets {
     /// The environment's secret, or the id of the stored one.
     source: SecretSource,
     /// The client, when AWS credentials and a region are set.
     store: Option<Arc<dyn SecretStore>>,
-    /// Secrets read so far, by id.
-    cache: SecretCache,
+    ttl: Option<Duration>,
+    slots: Mutex<Vec<(String, Arc<Slot>)>>,
 }
+
+/// One secret id's value.
+type Slot = Refreshing<AppSecrets, Refusal>;
 
 impl Secrets {
     /// The configured source with its cache: stored secrets (the
     /// environment's, or a stage's) are read from `store` and refreshed
     /// after `ttl` (`None`: never).
     pub(crate) fn new(source: SecretSource, ttl: Option<Duration>, store: Option<Arc<dyn SecretStore>>) -> Self {
-        Self { source, store, cache: SecretCache::new(ttl) }
+        Self { source, store, ttl, slots: Mutex::default() }
     }
 
     /// The fixed secret, if there is one.
@@ -88,29 +95,8 @@ impl Secrets {
             (None, SecretSource::Stored(id)) => id.as_str(),
             (None, SecretSource::Fixed(secrets)) => return Ok(secrets.clone()),
         };
-        let store = self.store.as_ref().ok_or(Refusal::Misconfigured(Misconfig::SecretIdWithoutAws))?;
-        self.cache.get(id, store.as_ref()).await
-    }
-}
-
-/// Stored secrets by id, each a [`Refreshing`] value: read on first use
-/// (requests arriving meanwhile share that read's outcome; failures are not
-/// kept), refreshed once older than the TTL while other requests keep the
-/// cached value, and kept when a refresh fails (logged once per outage, the
-/// next try one TTL later).
-#[derive(Debug)]
-pub(crate) struct SecretCache {
-    ttl: Option<Duration>,
-    slots: Mutex<Vec<(String, Arc<Slot>)>>,
-}
-
-/// One secret id's value.
-type Slot = Refreshing<AppSecrets, Refusal>;
-
-impl SecretCache {
-    /// An empty cache whose values are refreshed after `ttl` (`None`: never).
-    pub(crate) fn new(ttl: Option<Duration>) -> Self {
-        Self { ttl, slots: Mutex::default() }
+        let store = self.store.as_deref().ok_or(Refusal::Misconfigured(Misconfig::SecretIdWithoutAws))?;
+        self.slot(id).get(|| read(id, store), |outcome| report(id, outcome)).await
     }
 
     fn slot(&self, id: &str) -> Arc<Slot> {
@@ -123,32 +109,31 @@ impl SecretCache {
         slots.push((id.to_owned(), slot.clone()));
         slot
     }
+}
 
-    /// The secrets `id` names, from the cache or read from `source`.
-    pub(crate) async fn get(&self, id: &str, source: &(impl SecretStore + ?Sized)) -> Result<Arc<AppSecrets>, Refusal> {
-        let report = |report: Report<'_, Refusal>| match report {
-            Report::Loaded => tracing::info!(secret_id = id, "Pusher secret read from Secrets Manager"),
-            Report::LoadFailed(refusal) => {
-                tracing::error!(secret_id = id, reason = refusal.log_reason(), "cannot read the Pusher secret")
-            }
-            Report::Refreshed { recovered: true } => {
-                tracing::info!(secret_id = id, "Pusher secret refreshed: Secrets Manager answers again")
-            }
-            Report::Refreshed { recovered: false } => tracing::debug!(secret_id = id, "Pusher secret refreshed"),
-            Report::RefreshFailed { error, first: true } => tracing::warn!(
-                secret_id = id,
-                reason = error.log_reason(),
-                "cannot refresh the Pusher secret; the cached value keeps serving until a refresh succeeds"
-            ),
-            Report::RefreshFailed { first: false, .. } => {}
-        };
-        self.slot(id).get(|| read(id, source), report).await
+/// Logs what happened to the stored secret `id` (never its value).
+fn report(id: &str, report: Report<'_, Refusal>) {
+    match report {
+        Report::Loaded => tracing::info!(secret_id = id, "Pusher secret read from Secrets Manager"),
+        Report::LoadFailed(refusal) => {
+            tracing::error!(secret_id = id, reason = refusal.log_reason(), "cannot read the Pusher secret")
+        }
+        Report::Refreshed { recovered: true } => {
+            tracing::info!(secret_id = id, "Pusher secret refreshed: Secrets Manager answers again")
+        }
+        Report::Refreshed { recovered: false } => tracing::debug!(secret_id = id, "Pusher secret refreshed"),
+        Report::RefreshFailed { error, first: true } => tracing::warn!(
+            secret_id = id,
+            reason = error.log_reason(),
+            "cannot refresh the Pusher secret; the cached value keeps serving until a refresh succeeds"
+        ),
+        Report::RefreshFailed { first: false, .. } => {}
     }
 }
 
 /// One read of the secret `id`, parsed; logs only what makes a stored value
 /// unusable (never the value).
-async fn read(id: &str, source: &(impl SecretStore + ?Sized)) -> Result<AppSecrets, Refusal> {
+async fn read(id: &str, source: &dyn SecretStore) -> Result<AppSecrets, Refusal> {
     let text = source.secret_string(id).await?;
     parse_stored(&text).map_err(|problem| {
         tracing::error!(secret_id = id, problem = ?problem, "the stored Pusher secret is not usable");
@@ -226,6 +211,11 @@ mod tests {
         }
     }
 
+    /// Stored secrets read from `store`, refreshed after `ttl`.
+    fn stored(ttl: Option<Duration>, store: &Arc<Memory>) -> Secrets {
+        Secrets::new(SecretSource::Stored("unused".into()), ttl, Some(Arc::new(store.clone())))
+    }
+
     fn hmac_of(secrets: &AppSecrets) -> String {
         let socket = crate::pusher::names::SocketId::parse("1.2").unwrap();
         secrets.secret.channel_auth("k", socket, crate::pusher::names::ChannelName::parse("private-a").unwrap())
@@ -238,38 +228,37 @@ mod tests {
     #[tokio::test]
     async fn hits_misses_and_failures_not_cached() {
         let store = Memory::new(Err(NOT_FOUND));
-        let cache = SecretCache::new(None);
-        assert_eq!(cache.get("a", &store).await.unwrap_err(), Refusal::Misconfigured(Misconfig::SecretNotFound));
-        assert_eq!(cache.get("a", &store).await.unwrap_err(), Refusal::Misconfigured(Misconfig::SecretNotFound));
+        let cache = stored(None, &store);
+        assert_eq!(cache.get(Some("a")).await.unwrap_err(), Refusal::Misconfigured(Misconfig::SecretNotFound));
+        assert_eq!(cache.get(Some("a")).await.unwrap_err(), Refusal::Misconfigured(Misconfig::SecretNotFound));
         assert_eq!(store.reads(), 2, "a failure is not kept");
         store.set(Ok("first-secret"));
-        assert_eq!(hmac_of(&cache.get("a", &store).await.unwrap()), expected("first-secret"));
+        assert_eq!(hmac_of(&cache.get(Some("a")).await.unwrap()), expected("first-secret"));
         store.set(Ok("second-secret"));
-        assert_eq!(hmac_of(&cache.get("a", &store).await.unwrap()), expected("first-secret"), "a hit");
+        assert_eq!(hmac_of(&cache.get(Some("a")).await.unwrap()), expected("first-secret"), "a hit");
         assert_eq!(store.reads(), 3);
         // Another id is another entry.
-        assert_eq!(hmac_of(&cache.get("b", &store).await.unwrap()), expected("second-secret"));
+        assert_eq!(hmac_of(&cache.get(Some("b")).await.unwrap()), expected("second-secret"));
         assert_eq!(store.reads(), 4);
         // An unusable value is refused, and not kept either.
         store.set(Ok(" padded\n"));
-        assert_eq!(cache.get("c", &store).await.unwrap_err(), Refusal::Misconfigured(Misconfig::SecretInvalid));
+        assert_eq!(cache.get(Some("c")).await.unwrap_err(), Refusal::Misconfigured(Misconfig::SecretInvalid));
         store.set(Err(UNAVAILABLE));
-        assert_eq!(cache.get("c", &store).await.unwrap_err(), Refusal::Unavailable(Outage::SecretStore));
+        assert_eq!(cache.get(Some("c")).await.unwrap_err(), Refusal::Unavailable(Outage::SecretStore));
         assert_eq!(store.reads(), 6);
     }
 
     /// Runs `n` concurrent gets of "a"; returns their tasks and a count of those finished.
     fn spawn_gets(
-        cache: &Arc<SecretCache>,
-        store: &Arc<Memory>,
+        cache: &Arc<Secrets>,
         n: usize,
     ) -> (tokio::task::JoinSet<Result<Arc<AppSecrets>, Refusal>>, Arc<AtomicU64>) {
         let done = Arc::new(AtomicU64::new(0));
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..n {
-            let (cache, store, done) = (cache.clone(), store.clone(), done.clone());
+            let (cache, done) = (cache.clone(), done.clone());
             tasks.spawn(async move {
-                let out = cache.get("a", &store).await;
+                let out = cache.get(Some("a")).await;
                 done.fetch_add(1, Ordering::SeqCst);
                 out
             });
@@ -288,9 +277,9 @@ mod tests {
     async fn one_read_at_a_time_per_id() {
         // First use: 50 concurrent requests, one read, all served by it.
         let store = Memory::new(Ok("first-secret"));
-        let cache = Arc::new(SecretCache::new(Some(Duration::ZERO)));
+        let cache = Arc::new(stored(Some(Duration::ZERO), &store));
         store.close();
-        let (tasks, done) = spawn_gets(&cache, &store, 50);
+        let (tasks, done) = spawn_gets(&cache, 50);
         settle().await;
         assert_eq!((store.reads(), done.load(Ordering::SeqCst)), (1, 0), "all wait for the one read");
         store.open();
@@ -303,22 +292,22 @@ mod tests {
         // others are served the cached value without waiting for it.
         store.set(Ok("second-secret"));
         store.close();
-        let (tasks, done) = spawn_gets(&cache, &store, 50);
+        let (tasks, done) = spawn_gets(&cache, 50);
         settle().await;
         assert_eq!((store.reads(), done.load(Ordering::SeqCst)), (2, 49));
         store.open();
         let answers: Vec<String> = tasks.join_all().await.into_iter().map(|out| hmac_of(&out.unwrap())).collect();
         assert_eq!(answers.iter().filter(|a| **a == expected("first-secret")).count(), 49);
         assert_eq!(answers.iter().filter(|a| **a == expected("second-secret")).count(), 1);
-        assert_eq!(hmac_of(&cache.get("a", &store).await.unwrap()), expected("second-secret"));
+        assert_eq!(hmac_of(&cache.get(Some("a")).await.unwrap()), expected("second-secret"));
         assert_eq!(store.reads(), 3);
 
         // A failing first read is shared by those waiting for it, then tried again.
         let (tasks, _) = {
             store.set(Err(UNAVAILABLE));
-            let cache = Arc::new(SecretCache::new(None));
+            let cache = Arc::new(stored(None, &store));
             store.close();
-            let spawned = spawn_gets(&cache, &store, 20);
+            let spawned = spawn_gets(&cache, 20);
             settle().await;
             store.open();
             spawned
@@ -332,28 +321,28 @@ mod tests {
     #[tokio::test]
     async fn failed_refreshes_keep_the_cached_value_and_log_once() {
         let store = Memory::new(Ok("first-secret"));
-        let cache = SecretCache::new(Some(Duration::ZERO));
+        let cache = stored(Some(Duration::ZERO), &store);
         let captured = crate::support::logging::captured::Captured::default();
         let _log = tracing::subscriber::set_default(captured.subscriber(tracing::Level::INFO));
-        assert_eq!(hmac_of(&cache.get("a", &store).await.unwrap()), expected("first-secret"));
+        assert_eq!(hmac_of(&cache.get(Some("a")).await.unwrap()), expected("first-secret"));
         for failure in [UNAVAILABLE, DENIED, UNAVAILABLE] {
             store.set(Err(failure));
-            assert_eq!(hmac_of(&cache.get("a", &store).await.unwrap()), expected("first-secret"));
+            assert_eq!(hmac_of(&cache.get(Some("a")).await.unwrap()), expected("first-secret"));
         }
         store.set(Ok(" unusable\n"));
-        assert_eq!(hmac_of(&cache.get("a", &store).await.unwrap()), expected("first-secret"));
+        assert_eq!(hmac_of(&cache.get(Some("a")).await.unwrap()), expected("first-secret"));
         assert_eq!(store.reads(), 5, "each due request tries");
         let log = captured.text();
         assert_eq!(log.matches("cannot refresh the Pusher secret").count(), 1, "{log}");
         assert!(log.contains("secret_unavailable") && !log.contains("unusable"), "{log}");
         store.set(Ok("second-secret"));
-        assert_eq!(hmac_of(&cache.get("a", &store).await.unwrap()), expected("second-secret"));
+        assert_eq!(hmac_of(&cache.get(Some("a")).await.unwrap()), expected("second-secret"));
         let log = captured.text();
         assert_eq!(log.matches("Secrets Manager answers again").count(), 1, "{log}");
         // A second outage is logged again, once.
         store.set(Err(UNAVAILABLE));
         for _ in 0..3 {
-            assert_eq!(hmac_of(&cache.get("a", &store).await.unwrap()), expected("second-secret"));
+            assert_eq!(hmac_of(&cache.get(Some("a")).await.unwrap()), expected("second-secret"));
         }
         assert_eq!(captured.text().matches("cannot refresh the Pusher secret").count(), 2);
     }

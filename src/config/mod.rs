@@ -154,31 +154,26 @@ fn secret_source(get: &impl Fn(&str) -> Option<String>) -> Result<(SecretSource,
         MAX_SECRET_TTL_SECONDS,
         "must be a whole number of seconds from 1 to 86400, or 0 for never",
     )?;
-    let master_key = get("PUSHER_ENCRYPTION_MASTER_KEY_BASE64");
+    const MASTER_KEY: &str = "PUSHER_ENCRYPTION_MASTER_KEY_BASE64";
+    let master_key = get(MASTER_KEY);
+    let fault = |variable, problem| Err(ConfigError::new(variable, problem));
     let source = match (get("PUSHER_SECRET_ID"), get("PUSHER_SECRET")) {
-        (Some(_), Some(_)) => {
-            return Err(ConfigError::new("PUSHER_SECRET_ID", "and PUSHER_SECRET are both set; choose one"))
-        }
+        (Some(_), Some(_)) => return fault("PUSHER_SECRET_ID", "and PUSHER_SECRET are both set; choose one"),
         (Some(_), None) if master_key.is_some() => {
-            return Err(ConfigError::new(
-                "PUSHER_ENCRYPTION_MASTER_KEY_BASE64",
+            return fault(
+                MASTER_KEY,
                 "must be kept in the secret (encryptionMasterKeyBase64) when PUSHER_SECRET_ID is set",
-            ))
+            )
         }
-        (Some(id), None) if !valid_secret_id(&id) => {
-            return Err(ConfigError::new("PUSHER_SECRET_ID", "is not a secret name or ARN"))
-        }
+        (Some(id), None) if !valid_secret_id(&id) => return fault("PUSHER_SECRET_ID", "is not a secret name or ARN"),
         (Some(id), None) => SecretSource::Stored(id),
-        (None, None) => return Err(ConfigError::new("PUSHER_SECRET", "is not set (nor PUSHER_SECRET_ID)")),
+        (None, None) => return fault("PUSHER_SECRET", "is not set (nor PUSHER_SECRET_ID)"),
         (None, Some(secret)) => match AppSecrets::new(&secret, master_key.as_deref()) {
             Ok(secrets) => SecretSource::Fixed(Arc::new(secrets)),
             Err(SecretFormatError::BadMasterKey) => {
-                return Err(ConfigError::new(
-                    "PUSHER_ENCRYPTION_MASTER_KEY_BASE64",
-                    "is not standard base64 of exactly 32 bytes",
-                ))
+                return fault(MASTER_KEY, "is not standard base64 of exactly 32 bytes")
             }
-            Err(_) => return Err(ConfigError::new("PUSHER_SECRET", "has leading or trailing whitespace")),
+            Err(_) => return fault("PUSHER_SECRET", "has leading or trailing whitespace"),
         },
     };
     Ok((source, ttl))
