@@ -196,7 +196,7 @@ mod tests {
         let metrics = crate::support::metrics::Metrics::new("NS");
         let captured = Captured::default();
         tracing::subscriber::with_default(captured.subscriber(Level::INFO), || {
-            tracing::info!(_aws = metrics.directive(false), Requests = 1u64, "ours");
+            tracing::info!(_aws = metrics.directive(false), Requests = 1u64, note = "{not a block", "ours");
             tracing::warn!(target: "lambda_runtime", _aws = "{\"x\":1}", "theirs");
         });
         let text = captured.text();
@@ -207,6 +207,7 @@ mod tests {
         assert_eq!(stamp, humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(millis)).to_string());
         assert_eq!(lines[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"], "NS");
         assert_eq!(lines[0]["Requests"], 1);
+        assert_eq!(lines[0]["note"], "{not a block", "only the EMF field is written as an object");
         assert_eq!(lines[1]["_aws"], "{\"x\":1}", "a dependency's field stays a string");
     }
 
