@@ -92,10 +92,8 @@ impl AppSecrets {
         if secret.is_empty() || secret.trim() != secret {
             return Err(SecretFormatError::BadSecret);
         }
-        let master_key = match master_key.filter(|k| !k.is_empty()) {
-            None => None,
-            Some(encoded) => Some(MasterKey::from_base64(encoded).ok_or(SecretFormatError::BadMasterKey)?),
-        };
+        let master_key = master_key.filter(|k| !k.is_empty()).map(MasterKey::from_base64);
+        let master_key = master_key.map(|key| key.ok_or(SecretFormatError::BadMasterKey)).transpose()?;
         Ok(Self { secret: AppSecret::new(secret.as_bytes()), master_key })
     }
 }

@@ -68,11 +68,8 @@ where
 {
     fn format_event(&self, _: &FmtContext<'_, S, N>, mut out: Writer<'_>, event: &Event<'_>) -> fmt::Result {
         let now = SystemTime::now();
-        let emf_millis = event
-            .metadata()
-            .target()
-            .starts_with(OURS)
-            .then(|| now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64));
+        let millis = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        let emf_millis = event.metadata().target().starts_with(OURS).then_some(millis);
         let mut fields = JsonFields { line: Vec::with_capacity(512), emf_millis };
         let level = event.metadata().level().as_str();
         let time = humantime::format_rfc3339_millis(now);

@@ -27,12 +27,10 @@
 /// `METRICS_NAMESPACE` when unset.
 pub(crate) const DEFAULT_NAMESPACE: &str = "PusherAuth";
 
-/// The metric counting requests (one per log line); the refusal alarm reads it.
-pub(crate) const REQUESTS: &str = "Requests";
-/// The metric timing the handler, in microseconds.
-pub(crate) const DURATION: &str = "Duration";
-
-/// The EMF directive for one namespace, without and with the stage dimension.
+/// The EMF directive for one namespace, without and with the stage dimension:
+/// two metrics, `Requests` (one per log line; the refusal alarm reads it) and
+/// `Duration` (the handler's time in microseconds), which the endpoint's log
+/// line carries as fields of the same names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Metrics([Box<str>; 2]);
 
@@ -42,7 +40,7 @@ impl Metrics {
         let namespace = serde_json::Value::from(namespace);
         let directive = |stage: &str| {
             format!(
-                r#"{{"CloudWatchMetrics":[{{"Namespace":{namespace},"Dimensions":[["decision"],["route","transport","decision","reason"]{stage}],"Metrics":[{{"Name":"{REQUESTS}","Unit":"Count"}},{{"Name":"{DURATION}","Unit":"Microseconds"}}]}}]}}"#
+                r#"{{"CloudWatchMetrics":[{{"Namespace":{namespace},"Dimensions":[["decision"],["route","transport","decision","reason"]{stage}],"Metrics":[{{"Name":"Requests","Unit":"Count"}},{{"Name":"Duration","Unit":"Microseconds"}}]}}]}}"#
             )
             .into_boxed_str()
         };
