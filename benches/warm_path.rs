@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use jsonwebtoken::Algorithm;
 use pusher_auth_lambda::handle_bytes;
-use pusher_auth_lambda::logging::JsonLines;
+use pusher_auth_lambda::logging;
 use pusher_auth_lambda::testing::jwt::{self, ClaimRules};
 use pusher_auth_lambda::testing::{Lookup, TokenCache};
 use pusher_auth_lambda::Endpoint;
@@ -71,10 +71,7 @@ fn main() {
     // The real log subscriber, writing to a sink: formatting is measured, the
     // write to stdout (a pipe on Lambda) is not.
     if std::env::var_os("NO_LOG").is_none() {
-        let sink = std::sync::Arc::new(|line: &[u8]| {
-            black_box(line);
-        });
-        tracing::subscriber::set_global_default(JsonLines::new(tracing::Level::INFO, sink)).unwrap();
+        tracing::subscriber::set_global_default(logging::subscriber(tracing::Level::INFO, std::io::sink)).unwrap();
     }
     let vectors: serde_json::Value =
         serde_json::from_str(include_str!("../tests/fixtures/pusher-auth-vectors.json")).unwrap();

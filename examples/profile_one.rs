@@ -9,17 +9,14 @@
 #[path = "../benches/common/mod.rs"]
 mod common;
 use pusher_auth_lambda::handle_bytes;
-use pusher_auth_lambda::logging::JsonLines;
+use pusher_auth_lambda::logging;
 use pusher_auth_lambda::Endpoint;
 use pusher_auth_lambda::Settings;
 use std::future::Future;
 use std::hint::black_box;
 fn main() {
-    let sink = std::sync::Arc::new(|line: &[u8]| {
-        black_box(line);
-    });
     if std::env::var_os("NO_LOG").is_none() {
-        tracing::subscriber::set_global_default(JsonLines::new(tracing::Level::INFO, sink)).unwrap();
+        tracing::subscriber::set_global_default(logging::subscriber(tracing::Level::INFO, std::io::sink)).unwrap();
     }
     let env = |n: &str| -> Option<String> {
         match n {

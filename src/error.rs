@@ -104,8 +104,6 @@ reasons! {
         SecretNotAString => "secret_not_a_string",
         /// The stored secret's value is not usable.
         SecretInvalid => "secret_invalid",
-        /// Neither `PUSHER_SECRET` nor `PUSHER_SECRET_ID`.
-        NoSecret => "no PUSHER_SECRET or PUSHER_SECRET_ID",
         /// A stage's `PUSHER_SECRET_ID` without a secret store.
         SecretIdWithoutAws => "PUSHER_SECRET_ID needs AWS_REGION and credentials",
         /// `AUTH_MODE=demo` reached through a production stage.

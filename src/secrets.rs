@@ -5,7 +5,7 @@
 //! A stored secret is read on first use by a request that needs a signature
 //! (never during the cold start, never for a refused request), then cached
 //! per id and refreshed after `PUSHER_SECRET_TTL_SECONDS` (see
-//! [`SecretCache`]), so a rotated secret is in use within one TTL without a
+//! [`Secrets`]), so a rotated secret is in use within one TTL without a
 //! redeploy: the warm path is a lookup in a short list. Failures are not
 //! cached, so a secret created or fixed later is picked up by the next request.
 //!
@@ -20,31 +20,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::{SecretSource, DEFAULT_SECRET_TTL};
-use crate::error::{ConfigError, Misconfig, Outage, Refusal};
-use crate::pusher::signer::{AppSecret, MasterKey};
+pub(crate) use crate::config::AppSecrets;
+use crate::config::{SecretFormatError, SecretSource, DEFAULT_SECRET_TTL};
+use crate::error::{Misconfig, Refusal};
 use crate::support::refresh::{Refreshing, Report};
-
-/// What signing needs: the app secret and, for encrypted channels, the master key.
-#[derive(Debug, Clone)]
-pub(crate) struct AppSecrets {
-    /// The app secret.
-    pub(crate) secret: AppSecret,
-    /// The encryption master key, if configured.
-    pub(crate) master_key: Option<MasterKey>,
-}
-
-/// Why a `SecretString` was not usable (names no value).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(clippy::enum_variant_names)] // the names read as the problems they are
-pub(crate) enum SecretFormatError {
-    /// Empty, or surrounded by whitespace.
-    BadSecret,
-    /// JSON without a string `secret`, or with other unknown content.
-    BadJson,
-    /// `encryptionMasterKeyBase64` is not base64 of 32 bytes.
-    BadMasterKey,
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -54,41 +33,18 @@ struct StoredJson {
     master_key: Option<String>,
 }
 
-impl AppSecrets {
-    /// Parses a stored `SecretString`: the plain secret, or the JSON form.
-    pub(crate) fn parse(text: &str) -> Result<Self, SecretFormatError> {
-        let (secret, master_key) = if text.trim_start().starts_with('{') {
-            let stored: StoredJson = serde_json::from_str(text).map_err(|_| SecretFormatError::BadJson)?;
-            let key = match stored.master_key.as_deref().filter(|k| !k.is_empty()) {
-                None => None,
-                Some(encoded) => Some(MasterKey::from_base64(encoded).ok_or(SecretFormatError::BadMasterKey)?),
-            };
-            (stored.secret, key)
-        } else {
-            (text.to_owned(), None)
-        };
-        if secret.is_empty() || secret.trim() != secret {
-            return Err(SecretFormatError::BadSecret);
-        }
-        Ok(Self { secret: AppSecret::new(secret.as_bytes()), master_key })
+/// Parses a stored `SecretString`: the plain secret, or the JSON form.
+fn parse_stored(text: &str) -> Result<AppSecrets, SecretFormatError> {
+    if !text.trim_start().starts_with('{') {
+        return AppSecrets::new(text, None);
     }
+    let stored: StoredJson = serde_json::from_str(text).map_err(|_| SecretFormatError::BadJson)?;
+    AppSecrets::new(&stored.secret, stored.master_key.as_deref())
 }
 
-/// Why a stored secret could not be read. Carries no secret material.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StoreError {
-    /// No such secret (or no current version).
-    NotFound,
-    /// The function may not read it.
-    Denied,
-    /// The answer is not a secret string (a binary secret, or malformed).
-    NotAString,
-    /// Every attempt failed: connection, timeout, throttling or a 5xx.
-    Unavailable,
-}
-
-/// What [`SecretStore::secret_string`] returns.
-pub(crate) type StoreFuture<'a> = Pin<Box<dyn Future<Output = Result<String, StoreError>> + Send + 'a>>;
+/// What [`SecretStore::secret_string`] returns: the value, or why it could
+/// not be read (a missing, forbidden or binary secret; the store unavailable).
+pub(crate) type StoreFuture<'a> = Pin<Box<dyn Future<Output = Result<String, Refusal>> + Send + 'a>>;
 
 /// Where stored secrets are read: Secrets Manager (`aws::secrets_manager`
 /// implements this), or a stand-in in tests. Called only on a cache miss.
@@ -97,61 +53,17 @@ pub trait SecretStore: Send + Sync + std::fmt::Debug {
     fn secret_string<'a>(&'a self, id: &'a str) -> StoreFuture<'a>;
 }
 
-/// A secret store built from the configuration variables (`None`: no store
-/// configured), or the variable that is wrong and what is wrong with it.
-pub(crate) type StoreFromConfig = Result<Option<Arc<dyn SecretStore>>, ConfigError>;
-
-/// The configured secret source, with its cache.
+/// The configured secret source, with the stored secrets read so far, by id,
+/// each a [`Refreshing`] value: read on first use (requests arriving meanwhile
+/// share that read's outcome; failures are not kept), refreshed once older
+/// than the TTL while other requests keep the cached value, and kept when a
+/// refresh fails (logged once per outage, the next try one TTL later).
 #[derive(Debug)]
 pub(crate) struct Secrets {
-    /// From `PUSHER_SECRET` (and `PUSHER_ENCRYPTION_MASTER_KEY_BASE64`).
-    fixed: Option<Arc<AppSecrets>>,
-    /// `PUSHER_SECRET_ID` from the environment.
-    default_id: Option<String>,
+    /// The environment's secret, or the id of the stored one.
+    source: SecretSource,
     /// The client, when AWS credentials and a region are set.
     store: Option<Arc<dyn SecretStore>>,
-    /// Secrets read so far, by id.
-    cache: SecretCache,
-}
-
-impl Secrets {
-    /// The configured source with its cache: stored secrets (the
-    /// environment's, or a stage's) are read from `store` and refreshed
-    /// after `ttl` (`None`: never).
-    pub(crate) fn new(source: SecretSource, ttl: Option<Duration>, store: Option<Arc<dyn SecretStore>>) -> Self {
-        let (fixed, default_id) = match source {
-            SecretSource::Fixed { secret, master_key } => (Some(Arc::new(AppSecrets { secret, master_key })), None),
-            SecretSource::Stored(id) => (None, Some(id)),
-        };
-        Self { fixed, default_id, store, cache: SecretCache::new(ttl) }
-    }
-
-    /// The fixed secret, if there is one.
-    pub(crate) fn fixed_secrets(&self) -> Option<&AppSecrets> {
-        self.fixed.as_deref()
-    }
-
-    /// The secrets for a request: the stage's `PUSHER_SECRET_ID` if it names
-    /// one, else the environment's.
-    pub(crate) async fn get(&self, stage_id: Option<&str>) -> Result<Arc<AppSecrets>, Refusal> {
-        let id = match (stage_id, &self.default_id, &self.fixed) {
-            (Some(id), _, _) => id,
-            (None, Some(id), _) => id.as_str(),
-            (None, None, Some(fixed)) => return Ok(fixed.clone()),
-            (None, None, None) => return Err(Refusal::Misconfigured(Misconfig::NoSecret)),
-        };
-        let store = self.store.as_ref().ok_or(Refusal::Misconfigured(Misconfig::SecretIdWithoutAws))?;
-        self.cache.get(id, store.as_ref()).await
-    }
-}
-
-/// Stored secrets by id, each a [`Refreshing`] value: read on first use
-/// (requests arriving meanwhile share that read's outcome; failures are not
-/// kept), refreshed once older than the TTL while other requests keep the
-/// cached value, and kept when a refresh fails (logged once per outage, the
-/// next try one TTL later).
-#[derive(Debug)]
-pub(crate) struct SecretCache {
     ttl: Option<Duration>,
     slots: Mutex<Vec<(String, Arc<Slot>)>>,
 }
@@ -159,10 +71,32 @@ pub(crate) struct SecretCache {
 /// One secret id's value.
 type Slot = Refreshing<AppSecrets, Refusal>;
 
-impl SecretCache {
-    /// An empty cache whose values are refreshed after `ttl` (`None`: never).
-    pub(crate) fn new(ttl: Option<Duration>) -> Self {
-        Self { ttl, slots: Mutex::default() }
+impl Secrets {
+    /// The configured source with its cache: stored secrets (the
+    /// environment's, or a stage's) are read from `store` and refreshed
+    /// after `ttl` (`None`: never).
+    pub(crate) fn new(source: SecretSource, ttl: Option<Duration>, store: Option<Arc<dyn SecretStore>>) -> Self {
+        Self { source, store, ttl, slots: Mutex::default() }
+    }
+
+    /// The fixed secret, if there is one.
+    pub(crate) fn fixed_secrets(&self) -> Option<&AppSecrets> {
+        match &self.source {
+            SecretSource::Fixed(secrets) => Some(secrets),
+            SecretSource::Stored(_) => None,
+        }
+    }
+
+    /// The secrets for a request: the stage's `PUSHER_SECRET_ID` if it names
+    /// one, else the environment's.
+    pub(crate) async fn get(&self, stage_id: Option<&str>) -> Result<Arc<AppSecrets>, Refusal> {
+        let id = match (stage_id, &self.source) {
+            (Some(id), _) => id,
+            (None, SecretSource::Stored(id)) => id.as_str(),
+            (None, SecretSource::Fixed(secrets)) => return Ok(secrets.clone()),
+        };
+        let store = self.store.as_deref().ok_or(Refusal::Misconfigured(Misconfig::SecretIdWithoutAws))?;
+        self.slot(id).get(|| read(id, store), |outcome| report(id, outcome)).await
     }
 
     fn slot(&self, id: &str) -> Arc<Slot> {
@@ -175,39 +109,33 @@ impl SecretCache {
         slots.push((id.to_owned(), slot.clone()));
         slot
     }
+}
 
-    /// The secrets `id` names, from the cache or read from `source`.
-    pub(crate) async fn get(&self, id: &str, source: &(impl SecretStore + ?Sized)) -> Result<Arc<AppSecrets>, Refusal> {
-        let report = |report: Report<'_, Refusal>| match report {
-            Report::Loaded => tracing::info!(secret_id = id, "Pusher secret read from Secrets Manager"),
-            Report::LoadFailed(refusal) => {
-                tracing::error!(secret_id = id, reason = refusal.log_reason(), "cannot read the Pusher secret")
-            }
-            Report::Refreshed { recovered: true } => {
-                tracing::info!(secret_id = id, "Pusher secret refreshed: Secrets Manager answers again")
-            }
-            Report::Refreshed { recovered: false } => tracing::debug!(secret_id = id, "Pusher secret refreshed"),
-            Report::RefreshFailed { error, first: true } => tracing::warn!(
-                secret_id = id,
-                reason = error.log_reason(),
-                "cannot refresh the Pusher secret; the cached value keeps serving until a refresh succeeds"
-            ),
-            Report::RefreshFailed { first: false, .. } => {}
-        };
-        self.slot(id).get(|| read(id, source), report).await
+/// Logs what happened to the stored secret `id` (never its value).
+fn report(id: &str, report: Report<'_, Refusal>) {
+    match report {
+        Report::Loaded => tracing::info!(secret_id = id, "Pusher secret read from Secrets Manager"),
+        Report::LoadFailed(refusal) => {
+            tracing::error!(secret_id = id, reason = refusal.log_reason(), "cannot read the Pusher secret")
+        }
+        Report::Refreshed { recovered: true } => {
+            tracing::info!(secret_id = id, "Pusher secret refreshed: Secrets Manager answers again")
+        }
+        Report::Refreshed { recovered: false } => tracing::debug!(secret_id = id, "Pusher secret refreshed"),
+        Report::RefreshFailed { error, first: true } => tracing::warn!(
+            secret_id = id,
+            reason = error.log_reason(),
+            "cannot refresh the Pusher secret; the cached value keeps serving until a refresh succeeds"
+        ),
+        Report::RefreshFailed { first: false, .. } => {}
     }
 }
 
 /// One read of the secret `id`, parsed; logs only what makes a stored value
 /// unusable (never the value).
-async fn read(id: &str, source: &(impl SecretStore + ?Sized)) -> Result<AppSecrets, Refusal> {
-    let text = source.secret_string(id).await.map_err(|error| match error {
-        StoreError::NotFound => Refusal::Misconfigured(Misconfig::SecretNotFound),
-        StoreError::Denied => Refusal::Misconfigured(Misconfig::SecretAccessDenied),
-        StoreError::NotAString => Refusal::Misconfigured(Misconfig::SecretNotAString),
-        StoreError::Unavailable => Refusal::Unavailable(Outage::SecretStore),
-    })?;
-    AppSecrets::parse(&text).map_err(|problem| {
+async fn read(id: &str, source: &dyn SecretStore) -> Result<AppSecrets, Refusal> {
+    let text = source.secret_string(id).await?;
+    parse_stored(&text).map_err(|problem| {
         tracing::error!(secret_id = id, problem = ?problem, "the stored Pusher secret is not usable");
         Refusal::Misconfigured(Misconfig::SecretInvalid)
     })
@@ -216,33 +144,38 @@ async fn read(id: &str, source: &(impl SecretStore + ?Sized)) -> Result<AppSecre
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Outage;
     use std::sync::atomic::{AtomicU64, Ordering};
 
     #[test]
     fn stored_formats() {
-        assert!(AppSecrets::parse("7ad3773142a6692b25b8").unwrap().master_key.is_none());
+        assert!(parse_stored("7ad3773142a6692b25b8").unwrap().master_key.is_none());
         let key = "ZGVtby1tYXN0ZXIta2V5LWZvci1sb2NhbC1ydW5zISE=";
         let json = format!(r#"{{"secret":"7ad3773142a6692b25b8","encryptionMasterKeyBase64":"{key}"}}"#);
-        assert!(AppSecrets::parse(&json).unwrap().master_key.is_some());
-        assert!(AppSecrets::parse(r#"{"secret":"abc"}"#).unwrap().master_key.is_none());
-        assert_eq!(AppSecrets::parse("").unwrap_err(), SecretFormatError::BadSecret);
-        assert_eq!(AppSecrets::parse(" abc\n").unwrap_err(), SecretFormatError::BadSecret);
-        assert_eq!(AppSecrets::parse(r#"{"key":"abc"}"#).unwrap_err(), SecretFormatError::BadJson);
-        assert_eq!(AppSecrets::parse(r#"{"secret":"abc","extra":1}"#).unwrap_err(), SecretFormatError::BadJson);
+        assert!(parse_stored(&json).unwrap().master_key.is_some());
+        assert!(parse_stored(r#"{"secret":"abc"}"#).unwrap().master_key.is_none());
+        assert_eq!(parse_stored("").unwrap_err(), SecretFormatError::BadSecret);
+        assert_eq!(parse_stored(" abc\n").unwrap_err(), SecretFormatError::BadSecret);
+        assert_eq!(parse_stored(r#"{"key":"abc"}"#).unwrap_err(), SecretFormatError::BadJson);
+        assert_eq!(parse_stored(r#"{"secret":"abc","extra":1}"#).unwrap_err(), SecretFormatError::BadJson);
         let short = r#"{"secret":"abc","encryptionMasterKeyBase64":"c2hvcnQ="}"#;
-        assert_eq!(AppSecrets::parse(short).unwrap_err(), SecretFormatError::BadMasterKey);
+        assert_eq!(parse_stored(short).unwrap_err(), SecretFormatError::BadMasterKey);
     }
+
+    const NOT_FOUND: Refusal = Refusal::Misconfigured(Misconfig::SecretNotFound);
+    const DENIED: Refusal = Refusal::Misconfigured(Misconfig::SecretAccessDenied);
+    const UNAVAILABLE: Refusal = Refusal::Unavailable(Outage::SecretStore);
 
     /// Secrets in memory; each read is counted and waits while the gate is closed.
     #[derive(Debug)]
     struct Memory {
-        value: Mutex<Result<String, StoreError>>,
+        value: Mutex<Result<String, Refusal>>,
         gate: tokio::sync::watch::Sender<bool>,
         reads: AtomicU64,
     }
 
     impl Memory {
-        fn new(value: Result<&str, StoreError>) -> Arc<Self> {
+        fn new(value: Result<&str, Refusal>) -> Arc<Self> {
             Arc::new(Self {
                 value: Mutex::new(value.map(str::to_owned)),
                 gate: tokio::sync::watch::Sender::new(true),
@@ -250,7 +183,7 @@ mod tests {
             })
         }
 
-        fn set(&self, value: Result<&str, StoreError>) {
+        fn set(&self, value: Result<&str, Refusal>) {
             *self.value.lock().unwrap() = value.map(str::to_owned);
         }
 
@@ -278,50 +211,54 @@ mod tests {
         }
     }
 
+    /// Stored secrets read from `store`, refreshed after `ttl`.
+    fn stored(ttl: Option<Duration>, store: &Arc<Memory>) -> Secrets {
+        Secrets::new(SecretSource::Stored("unused".into()), ttl, Some(Arc::new(store.clone())))
+    }
+
     fn hmac_of(secrets: &AppSecrets) -> String {
         let socket = crate::pusher::names::SocketId::parse("1.2").unwrap();
         secrets.secret.channel_auth("k", socket, crate::pusher::names::ChannelName::parse("private-a").unwrap())
     }
 
     fn expected(secret: &str) -> String {
-        hmac_of(&AppSecrets::parse(secret).unwrap())
+        hmac_of(&parse_stored(secret).unwrap())
     }
 
     #[tokio::test]
     async fn hits_misses_and_failures_not_cached() {
-        let store = Memory::new(Err(StoreError::NotFound));
-        let cache = SecretCache::new(None);
-        assert_eq!(cache.get("a", &store).await.unwrap_err(), Refusal::Misconfigured(Misconfig::SecretNotFound));
-        assert_eq!(cache.get("a", &store).await.unwrap_err(), Refusal::Misconfigured(Misconfig::SecretNotFound));
+        let store = Memory::new(Err(NOT_FOUND));
+        let cache = stored(None, &store);
+        assert_eq!(cache.get(Some("a")).await.unwrap_err(), Refusal::Misconfigured(Misconfig::SecretNotFound));
+        assert_eq!(cache.get(Some("a")).await.unwrap_err(), Refusal::Misconfigured(Misconfig::SecretNotFound));
         assert_eq!(store.reads(), 2, "a failure is not kept");
         store.set(Ok("first-secret"));
-        assert_eq!(hmac_of(&cache.get("a", &store).await.unwrap()), expected("first-secret"));
+        assert_eq!(hmac_of(&cache.get(Some("a")).await.unwrap()), expected("first-secret"));
         store.set(Ok("second-secret"));
-        assert_eq!(hmac_of(&cache.get("a", &store).await.unwrap()), expected("first-secret"), "a hit");
+        assert_eq!(hmac_of(&cache.get(Some("a")).await.unwrap()), expected("first-secret"), "a hit");
         assert_eq!(store.reads(), 3);
         // Another id is another entry.
-        assert_eq!(hmac_of(&cache.get("b", &store).await.unwrap()), expected("second-secret"));
+        assert_eq!(hmac_of(&cache.get(Some("b")).await.unwrap()), expected("second-secret"));
         assert_eq!(store.reads(), 4);
         // An unusable value is refused, and not kept either.
         store.set(Ok(" padded\n"));
-        assert_eq!(cache.get("c", &store).await.unwrap_err(), Refusal::Misconfigured(Misconfig::SecretInvalid));
-        store.set(Err(StoreError::Unavailable));
-        assert_eq!(cache.get("c", &store).await.unwrap_err(), Refusal::Unavailable(Outage::SecretStore));
+        assert_eq!(cache.get(Some("c")).await.unwrap_err(), Refusal::Misconfigured(Misconfig::SecretInvalid));
+        store.set(Err(UNAVAILABLE));
+        assert_eq!(cache.get(Some("c")).await.unwrap_err(), Refusal::Unavailable(Outage::SecretStore));
         assert_eq!(store.reads(), 6);
     }
 
     /// Runs `n` concurrent gets of "a"; returns their tasks and a count of those finished.
     fn spawn_gets(
-        cache: &Arc<SecretCache>,
-        store: &Arc<Memory>,
+        cache: &Arc<Secrets>,
         n: usize,
     ) -> (tokio::task::JoinSet<Result<Arc<AppSecrets>, Refusal>>, Arc<AtomicU64>) {
         let done = Arc::new(AtomicU64::new(0));
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..n {
-            let (cache, store, done) = (cache.clone(), store.clone(), done.clone());
+            let (cache, done) = (cache.clone(), done.clone());
             tasks.spawn(async move {
-                let out = cache.get("a", &store).await;
+                let out = cache.get(Some("a")).await;
                 done.fetch_add(1, Ordering::SeqCst);
                 out
             });
@@ -340,9 +277,9 @@ mod tests {
     async fn one_read_at_a_time_per_id() {
         // First use: 50 concurrent requests, one read, all served by it.
         let store = Memory::new(Ok("first-secret"));
-        let cache = Arc::new(SecretCache::new(Some(Duration::ZERO)));
+        let cache = Arc::new(stored(Some(Duration::ZERO), &store));
         store.close();
-        let (tasks, done) = spawn_gets(&cache, &store, 50);
+        let (tasks, done) = spawn_gets(&cache, 50);
         settle().await;
         assert_eq!((store.reads(), done.load(Ordering::SeqCst)), (1, 0), "all wait for the one read");
         store.open();
@@ -355,22 +292,22 @@ mod tests {
         // others are served the cached value without waiting for it.
         store.set(Ok("second-secret"));
         store.close();
-        let (tasks, done) = spawn_gets(&cache, &store, 50);
+        let (tasks, done) = spawn_gets(&cache, 50);
         settle().await;
         assert_eq!((store.reads(), done.load(Ordering::SeqCst)), (2, 49));
         store.open();
         let answers: Vec<String> = tasks.join_all().await.into_iter().map(|out| hmac_of(&out.unwrap())).collect();
         assert_eq!(answers.iter().filter(|a| **a == expected("first-secret")).count(), 49);
         assert_eq!(answers.iter().filter(|a| **a == expected("second-secret")).count(), 1);
-        assert_eq!(hmac_of(&cache.get("a", &store).await.unwrap()), expected("second-secret"));
+        assert_eq!(hmac_of(&cache.get(Some("a")).await.unwrap()), expected("second-secret"));
         assert_eq!(store.reads(), 3);
 
         // A failing first read is shared by those waiting for it, then tried again.
         let (tasks, _) = {
-            store.set(Err(StoreError::Unavailable));
-            let cache = Arc::new(SecretCache::new(None));
+            store.set(Err(UNAVAILABLE));
+            let cache = Arc::new(stored(None, &store));
             store.close();
-            let spawned = spawn_gets(&cache, &store, 20);
+            let spawned = spawn_gets(&cache, 20);
             settle().await;
             store.open();
             spawned
@@ -384,36 +321,35 @@ mod tests {
     #[tokio::test]
     async fn failed_refreshes_keep_the_cached_value_and_log_once() {
         let store = Memory::new(Ok("first-secret"));
-        let cache = SecretCache::new(Some(Duration::ZERO));
-        let captured = crate::support::logging::Captured::default();
+        let cache = stored(Some(Duration::ZERO), &store);
+        let captured = crate::support::logging::captured::Captured::default();
         let _log = tracing::subscriber::set_default(captured.subscriber(tracing::Level::INFO));
-        assert_eq!(hmac_of(&cache.get("a", &store).await.unwrap()), expected("first-secret"));
-        for failure in [StoreError::Unavailable, StoreError::Denied, StoreError::Unavailable] {
+        assert_eq!(hmac_of(&cache.get(Some("a")).await.unwrap()), expected("first-secret"));
+        for failure in [UNAVAILABLE, DENIED, UNAVAILABLE] {
             store.set(Err(failure));
-            assert_eq!(hmac_of(&cache.get("a", &store).await.unwrap()), expected("first-secret"));
+            assert_eq!(hmac_of(&cache.get(Some("a")).await.unwrap()), expected("first-secret"));
         }
         store.set(Ok(" unusable\n"));
-        assert_eq!(hmac_of(&cache.get("a", &store).await.unwrap()), expected("first-secret"));
+        assert_eq!(hmac_of(&cache.get(Some("a")).await.unwrap()), expected("first-secret"));
         assert_eq!(store.reads(), 5, "each due request tries");
         let log = captured.text();
         assert_eq!(log.matches("cannot refresh the Pusher secret").count(), 1, "{log}");
         assert!(log.contains("secret_unavailable") && !log.contains("unusable"), "{log}");
         store.set(Ok("second-secret"));
-        assert_eq!(hmac_of(&cache.get("a", &store).await.unwrap()), expected("second-secret"));
+        assert_eq!(hmac_of(&cache.get(Some("a")).await.unwrap()), expected("second-secret"));
         let log = captured.text();
         assert_eq!(log.matches("Secrets Manager answers again").count(), 1, "{log}");
         // A second outage is logged again, once.
-        store.set(Err(StoreError::Unavailable));
+        store.set(Err(UNAVAILABLE));
         for _ in 0..3 {
-            assert_eq!(hmac_of(&cache.get("a", &store).await.unwrap()), expected("second-secret"));
+            assert_eq!(hmac_of(&cache.get(Some("a")).await.unwrap()), expected("second-secret"));
         }
         assert_eq!(captured.text().matches("cannot refresh the Pusher secret").count(), 2);
     }
 
     #[tokio::test]
     async fn fixed_secret_without_a_store() {
-        let secret = crate::pusher::signer::AppSecret::new(b"abc");
-        let secrets = Secrets::new(SecretSource::Fixed { secret, master_key: None }, None, None);
+        let secrets = Secrets::new(SecretSource::Fixed(Arc::new(AppSecrets::new("abc", None).unwrap())), None, None);
         assert!(secrets.get(None).await.is_ok());
         assert_eq!(
             secrets.get(Some("pusher/staging")).await.unwrap_err(),
@@ -425,7 +361,7 @@ mod tests {
     fn debug_redacts_both_secrets() {
         let key = "ZGVtby1tYXN0ZXIta2V5LWZvci1sb2NhbC1ydW5zISE=";
         let json = format!(r#"{{"secret":"7ad3773142a6692b25b8","encryptionMasterKeyBase64":"{key}"}}"#);
-        let shown = format!("{:?}", AppSecrets::parse(&json).unwrap());
+        let shown = format!("{:?}", parse_stored(&json).unwrap());
         assert!(!shown.contains("7ad3773142a6692b25b8") && !shown.contains(key), "{shown}");
         assert!(!shown.contains("demo") && !shown.contains("100, 101, 109, 111"), "{shown}");
         assert_eq!(shown.matches("<redacted>").count(), 2, "{shown}");

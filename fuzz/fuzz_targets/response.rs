@@ -29,10 +29,10 @@ struct Input {
 }
 
 const REFUSALS: [Refusal; 6] = [
+    Refusal::Misconfigured(Misconfig::SecretInvalid),
     Refusal::Forbidden,
     Refusal::InvalidSocketId,
     Refusal::Unauthenticated(AuthFailure::TokenExpired),
-    Refusal::Misconfigured(Misconfig::NoSecret),
     Refusal::Unavailable(Outage::SecretStore),
     Refusal::PayloadTooLarge,
 ];

@@ -16,9 +16,13 @@ use serde::Deserialize;
 
 use crate::aws::sigv4::{self, AwsCredentials, Scope, SignedRequest};
 use crate::error::ConfigError;
-use crate::secrets::{SecretStore, StoreError, StoreFromConfig, StoreFuture};
+use crate::error::{Misconfig, Outage, Refusal};
+use crate::secrets::{SecretStore, StoreFuture};
 use crate::support::https::HttpsClient;
 use crate::support::json_text;
+
+/// Every attempt failed: connection, timeout, throttling or a 5xx.
+const UNAVAILABLE: Refusal = Refusal::Unavailable(Outage::SecretStore);
 
 /// Largest answer accepted (a secret is at most 64 KiB).
 const MAX_ANSWER_BYTES: usize = 256 * 1024;
@@ -72,7 +76,7 @@ impl std::fmt::Debug for SecretsManager {
 /// The store `main` hands to `Endpoint::with_store`: a client from the AWS
 /// variables read through `lookup` (empty values count as unset), or `None`
 /// without a region or credentials.
-pub fn store_from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> StoreFromConfig {
+pub fn store_from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Option<Arc<dyn SecretStore>>, ConfigError> {
     let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
     Ok(SecretsManager::from_lookup(&get)?.map(|client| Arc::new(client) as Arc<dyn SecretStore>))
 }
@@ -90,7 +94,7 @@ impl SecretsManager {
         let Some(region) = get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")) else {
             return Ok(None);
         };
-        if region.is_empty() || !region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        if !crate::config::valid_region(&region) {
             return Err(ConfigError::new("AWS_REGION", "is not a region name"));
         }
         let (Some(access_key_id), Some(secret_access_key)) = (get("AWS_ACCESS_KEY_ID"), get("AWS_SECRET_ACCESS_KEY"))
@@ -104,34 +108,25 @@ impl SecretsManager {
             (None, None) => ("AWS_REGION", format!("https://secretsmanager.{region}.amazonaws.com")),
         };
         let endpoint: http::Uri = url.parse().map_err(|_| ConfigError::new(variable, "is not a URL"))?;
-        let host = endpoint.host().unwrap_or("");
-        match endpoint.scheme_str() {
-            Some("https") => {}
-            Some("http") if matches!(host, "127.0.0.1" | "localhost" | "[::1]" | "::1") => {}
-            _ => {
-                return Err(ConfigError::new(
-                    variable,
-                    "must be an https:// URL (http:// only to 127.0.0.1 or localhost)",
-                ))
-            }
+        if !crate::support::https::https_or_loopback(&endpoint) {
+            return Err(ConfigError::new(variable, "must be an https:// URL (http:// only to 127.0.0.1 or localhost)"));
         }
-        let host = host_header(&endpoint).ok_or_else(|| ConfigError::new(variable, "has no host"))?;
-        Ok(Some(Self { endpoint, host, region, credentials, retry: RetryPolicy::default() }))
+        Ok(Some(Self { host: host_header(&endpoint), endpoint, region, credentials, retry: RetryPolicy::default() }))
     }
 
     /// The `SecretString` of the secret `id` (a name or ARN), current version.
-    pub(crate) async fn secret_string(&self, id: &str) -> Result<String, StoreError> {
+    pub(crate) async fn secret_string(&self, id: &str) -> Result<String, Refusal> {
         let mut body = String::with_capacity(id.len() + 16);
         body.push_str("{\"SecretId\":");
         json_text::push_string(&mut body, id);
         body.push('}');
-        let client = crate::support::https::client().ok_or(StoreError::Unavailable)?;
+        let client = crate::support::https::client().ok_or(UNAVAILABLE)?;
         let mut outcome = Err(Attempt::Retry("no attempt"));
         for (attempt, wait) in (0u32..).zip(self.retry.waits()) {
             if !wait.is_zero() {
                 tokio::time::sleep(wait).await;
             }
-            outcome = match tokio::time::timeout(self.retry.attempt_timeout, self.attempt(&client, &body)).await {
+            outcome = match tokio::time::timeout(self.retry.attempt_timeout, self.attempt(client, &body)).await {
                 Ok(result) => result,
                 Err(_) => Err(Attempt::Retry("timeout")),
             };
@@ -144,15 +139,14 @@ impl SecretsManager {
         }
         match outcome {
             Ok(secret) => Ok(secret),
-            Err(Attempt::Final(error)) => Err(error),
-            Err(Attempt::Retry(_)) => Err(StoreError::Unavailable),
+            Err(Attempt::Final(error)) => Err(Refusal::Misconfigured(error)),
+            Err(Attempt::Retry(_)) => Err(UNAVAILABLE),
         }
     }
 
     async fn attempt(&self, client: &HttpsClient, body: &str) -> Result<String, Attempt> {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let (headers, authorization) = self.sign(&sigv4::amz_date(now), body);
-        let request = self.request(headers, authorization, body).map_err(|_| Attempt::Retry("request"))?;
+        let request = self.request(&sigv4::amz_date(now), body).map_err(|_| Attempt::Retry("request"))?;
         let response = client.request(request).await.map_err(|_| Attempt::Retry("connect"))?;
         let status = response.status().as_u16();
         let header_type = response
@@ -166,19 +160,20 @@ impl SecretsManager {
             .map_err(|_| Attempt::Retry("body"))?
             .to_bytes();
         if status == 200 {
-            let answer: Answer = serde_json::from_slice(&bytes).map_err(|_| Attempt::Final(StoreError::NotAString))?;
-            return answer.secret_string.ok_or(Attempt::Final(StoreError::NotAString));
+            let answer: Answer =
+                serde_json::from_slice(&bytes).map_err(|_| Attempt::Final(Misconfig::SecretNotAString))?;
+            return answer.secret_string.ok_or(Attempt::Final(Misconfig::SecretNotAString));
         }
         let error_type = serde_json::from_slice::<ErrorAnswer>(&bytes).ok().and_then(|e| e.error_type).or(header_type);
         let error_type = error_type.as_deref().unwrap_or("");
         let error_type = error_type.rsplit('#').next().unwrap_or(error_type);
         Err(match (status, error_type) {
-            (_, "ResourceNotFoundException") => Attempt::Final(StoreError::NotFound),
+            (_, "ResourceNotFoundException") => Attempt::Final(Misconfig::SecretNotFound),
             (429 | 500.., _)
             | (_, "ThrottlingException" | "InternalServiceError" | "InternalServiceErrorException") => {
                 Attempt::Retry("throttled or server error")
             }
-            _ => Attempt::Final(StoreError::Denied),
+            _ => Attempt::Final(Misconfig::SecretAccessDenied),
         })
     }
 }
@@ -187,59 +182,42 @@ impl SecretsManager {
 /// the host, with the port only when it is not the scheme's default
 /// (`https://…:443` is sent and signed as plain `…`, as HTTP clients and
 /// AWS's own SDKs do).
-fn host_header(endpoint: &http::Uri) -> Option<String> {
-    let host = endpoint.host().filter(|h| !h.is_empty())?;
-    let default_port = match endpoint.scheme_str() {
-        Some("https") => 443,
-        _ => 80,
-    };
-    Some(match endpoint.port_u16() {
+fn host_header(endpoint: &http::Uri) -> String {
+    let host = endpoint.host().unwrap_or_default();
+    let default_port = if endpoint.scheme_str() == Some("https") { 443 } else { 80 };
+    match endpoint.port_u16() {
         Some(port) if port != default_port => format!("{host}:{port}"),
         _ => host.to_owned(),
-    })
+    }
 }
 
 impl SecretsManager {
-    /// The HTTP request: exactly the signed headers (`Host` among them, set
-    /// here rather than left to the HTTP client, so what is sent is what was
-    /// signed), the `Authorization` and the body.
-    fn request(
-        &self,
-        headers: Vec<(&'static str, String)>,
-        authorization: String,
-        body: &str,
-    ) -> Result<http::Request<Full<Bytes>>, http::Error> {
-        let mut request = http::Request::post(self.endpoint.clone());
-        for (name, value) in headers {
-            request = request.header(name, value);
-        }
-        request
-            .header(http::header::AUTHORIZATION, authorization)
-            .body(Full::new(Bytes::copy_from_slice(body.as_bytes())))
-    }
-
-    /// The headers of a `GetSecretValue` request (sorted, `host` included)
-    /// and its `Authorization` value.
-    fn sign(&self, amz_date: &str, body: &str) -> (Vec<(&'static str, String)>, String) {
-        let mut headers: Vec<(&'static str, String)> = vec![
-            ("content-type", "application/x-amz-json-1.1".into()),
-            ("host", self.host.clone()),
-            ("x-amz-date", amz_date.to_owned()),
-            ("x-amz-target", "secretsmanager.GetSecretValue".into()),
+    /// The signed `GetSecretValue` request: exactly the signed headers
+    /// (`Host` among them, set here rather than left to the HTTP client, so
+    /// what is sent is what was signed), the `Authorization` and the body.
+    fn request(&self, amz_date: &str, body: &str) -> Result<http::Request<Full<Bytes>>, http::Error> {
+        let mut headers = vec![
+            ("content-type", "application/x-amz-json-1.1"),
+            ("host", &self.host),
+            ("x-amz-date", amz_date),
+            ("x-amz-target", "secretsmanager.GetSecretValue"),
         ];
         if let Some(token) = &self.credentials.session_token {
-            headers.push(("x-amz-security-token", token.clone()));
+            headers.push(("x-amz-security-token", token));
             headers.sort_by_key(|(name, _)| *name);
         }
         let path = match self.endpoint.path() {
             "" => "/",
             path => path,
         };
-        let pairs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
-        let signed = SignedRequest { method: "POST", path, query: "", headers: &pairs, body: body.as_bytes() };
+        let signed = SignedRequest { method: "POST", path, query: "", headers: &headers, body: body.as_bytes() };
         let scope = Scope { amz_date, region: &self.region, service: "secretsmanager" };
-        let authorization = sigv4::authorization(&signed, &scope, &self.credentials);
-        (headers, authorization)
+        let mut request = http::Request::post(self.endpoint.clone())
+            .header(http::header::AUTHORIZATION, sigv4::authorization(&signed, &scope, &self.credentials));
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        request.body(Full::new(Bytes::copy_from_slice(body.as_bytes())))
     }
 }
 
@@ -247,7 +225,7 @@ impl SecretsManager {
 #[derive(Debug, Clone, Copy)]
 enum Attempt {
     Retry(&'static str),
-    Final(StoreError),
+    Final(Misconfig),
 }
 
 #[derive(Deserialize)]
@@ -294,9 +272,9 @@ mod tests {
         ] {
             let c = client(&[KEYS[0], KEYS[1], region, ("AWS_ENDPOINT_URL_SECRETS_MANAGER", url)]).unwrap().unwrap();
             assert_eq!(c.host, host, "{url}");
-            let (headers, authorization) = c.sign("20261201T000000Z", "{}");
+            let request = c.request("20261201T000000Z", "{}").unwrap();
+            let authorization = request.headers()[http::header::AUTHORIZATION].to_str().unwrap();
             assert!(authorization.contains("SignedHeaders=content-type;host;"), "{authorization}");
-            let request = c.request(headers, authorization, "{}").unwrap();
             let sent: Vec<_> = request.headers().get_all(http::header::HOST).iter().collect();
             assert_eq!(sent, [host], "{url}: the Host sent is the one signed");
         }
@@ -327,10 +305,10 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(format!("https://{}/", c.host), s("url"));
-        let (headers, authorization) = c.sign(s("amz_date"), s("body"));
-        assert_eq!(authorization, s("authorization"));
-        assert!(headers.contains(&("x-amz-security-token", s("session_token").to_owned())));
-        assert!(headers.contains(&("x-amz-target", s("target").to_owned())));
+        let request = c.request(s("amz_date"), s("body")).unwrap();
+        assert_eq!(request.headers()[http::header::AUTHORIZATION], s("authorization"));
+        assert_eq!(request.headers()["x-amz-security-token"], s("session_token"));
+        assert_eq!(request.headers()["x-amz-target"], s("target"));
     }
 
     #[test]

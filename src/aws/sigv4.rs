@@ -96,10 +96,8 @@ pub(crate) fn authorization(request: &SignedRequest<'_>, scope: &Scope<'_>, cred
 
 /// `YYYYMMDDTHHMMSSZ` for a Unix time in seconds (UTC).
 pub(crate) fn amz_date(unix_seconds: u64) -> String {
-    let days = (unix_seconds / 86_400) as i64;
-    let secs = unix_seconds % 86_400;
-    let (year, month, day) = crate::support::clock::civil_from_days(days);
-    format!("{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix_seconds);
+    humantime::format_rfc3339_seconds(time).to_string().replace(['-', ':'], "")
 }
 
 #[cfg(test)]

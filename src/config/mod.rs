@@ -12,6 +12,7 @@
 //! Here: one small parse per concern and the value checks; `auth`:
 //! `AUTH_MODE` and the variables of its modes; `stage`: the per-request overrides.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::identity::user_info::UserInfoClaims;
@@ -59,9 +60,42 @@ pub struct Settings {
 #[derive(Debug)]
 pub(crate) enum SecretSource {
     /// `PUSHER_SECRET`, with `PUSHER_ENCRYPTION_MASTER_KEY_BASE64` when set.
-    Fixed { secret: AppSecret, master_key: Option<MasterKey> },
+    Fixed(Arc<AppSecrets>),
     /// `PUSHER_SECRET_ID`: the Secrets Manager secret to read.
     Stored(String),
+}
+
+/// What signing needs: the app secret and, for encrypted channels, the master key.
+#[derive(Debug, Clone)]
+pub(crate) struct AppSecrets {
+    /// The app secret.
+    pub(crate) secret: AppSecret,
+    /// The encryption master key, if configured.
+    pub(crate) master_key: Option<MasterKey>,
+}
+
+/// Why a secret is not usable (names no value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names)] // the names read as the problems they are
+pub(crate) enum SecretFormatError {
+    /// Empty, or surrounded by whitespace.
+    BadSecret,
+    /// A stored secret's JSON without a string `secret`, or with other unknown content.
+    BadJson,
+    /// The master key is not standard base64 of 32 bytes.
+    BadMasterKey,
+}
+
+impl AppSecrets {
+    /// The app secret and the base64 master key (empty counts as none), checked.
+    pub(crate) fn new(secret: &str, master_key: Option<&str>) -> Result<Self, SecretFormatError> {
+        if secret.is_empty() || secret.trim() != secret {
+            return Err(SecretFormatError::BadSecret);
+        }
+        let master_key = master_key.filter(|k| !k.is_empty()).map(MasterKey::from_base64);
+        let master_key = master_key.map(|key| key.ok_or(SecretFormatError::BadMasterKey)).transpose()?;
+        Ok(Self { secret: AppSecret::new(secret.as_bytes()), master_key })
+    }
 }
 
 /// `PUSHER_SECRET_TTL_SECONDS` when unset: five minutes, as AWS's own
@@ -118,34 +152,26 @@ fn secret_source(get: &impl Fn(&str) -> Option<String>) -> Result<(SecretSource,
         MAX_SECRET_TTL_SECONDS,
         "must be a whole number of seconds from 1 to 86400, or 0 for never",
     )?;
-    let master_key = get("PUSHER_ENCRYPTION_MASTER_KEY_BASE64");
+    const MASTER_KEY: &str = "PUSHER_ENCRYPTION_MASTER_KEY_BASE64";
+    let master_key = get(MASTER_KEY);
+    let fault = |variable, problem| Err(ConfigError::new(variable, problem));
     let source = match (get("PUSHER_SECRET_ID"), get("PUSHER_SECRET")) {
-        (Some(_), Some(_)) => {
-            return Err(ConfigError::new("PUSHER_SECRET_ID", "and PUSHER_SECRET are both set; choose one"))
-        }
+        (Some(_), Some(_)) => return fault("PUSHER_SECRET_ID", "and PUSHER_SECRET are both set; choose one"),
         (Some(_), None) if master_key.is_some() => {
-            return Err(ConfigError::new(
-                "PUSHER_ENCRYPTION_MASTER_KEY_BASE64",
+            return fault(
+                MASTER_KEY,
                 "must be kept in the secret (encryptionMasterKeyBase64) when PUSHER_SECRET_ID is set",
-            ))
+            )
         }
-        (Some(id), None) if !valid_secret_id(&id) => {
-            return Err(ConfigError::new("PUSHER_SECRET_ID", "is not a secret name or ARN"))
-        }
+        (Some(id), None) if !valid_secret_id(&id) => return fault("PUSHER_SECRET_ID", "is not a secret name or ARN"),
         (Some(id), None) => SecretSource::Stored(id),
-        (None, None) => return Err(ConfigError::new("PUSHER_SECRET", "is not set (nor PUSHER_SECRET_ID)")),
-        (None, Some(secret)) if secret.trim() != secret => {
-            return Err(ConfigError::new("PUSHER_SECRET", "has leading or trailing whitespace"))
-        }
-        (None, Some(secret)) => SecretSource::Fixed {
-            secret: AppSecret::new(secret.as_bytes()),
-            master_key: match master_key {
-                None => None,
-                Some(encoded) => Some(MasterKey::from_base64(&encoded).ok_or(ConfigError::new(
-                    "PUSHER_ENCRYPTION_MASTER_KEY_BASE64",
-                    "is not standard base64 of exactly 32 bytes",
-                ))?),
-            },
+        (None, None) => return fault("PUSHER_SECRET", "is not set (nor PUSHER_SECRET_ID)"),
+        (None, Some(secret)) => match AppSecrets::new(&secret, master_key.as_deref()) {
+            Ok(secrets) => SecretSource::Fixed(Arc::new(secrets)),
+            Err(SecretFormatError::BadMasterKey) => {
+                return fault(MASTER_KEY, "is not standard base64 of exactly 32 bytes")
+            }
+            Err(_) => return fault("PUSHER_SECRET", "has leading or trailing whitespace"),
         },
     };
     Ok((source, ttl))
@@ -296,7 +322,7 @@ fn valid_secret_id(id: &str) -> bool {
     let Some(rest) = id.strip_prefix("arn:") else { return name_ok(id) };
     match rest.splitn(6, ':').collect::<Vec<_>>().as_slice() {
         [partition, "secretsmanager", region, account, "secret", name] => {
-            partition_ok(partition) && region_ok(region) && account_ok(account) && name_ok(name)
+            partition_ok(partition) && valid_region(region) && account_ok(account) && name_ok(name)
         }
         _ => false,
     }
@@ -306,7 +332,8 @@ fn partition_ok(partition: &str) -> bool {
     partition.starts_with("aws") && partition.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
 }
 
-fn region_ok(region: &str) -> bool {
+/// An AWS region name as `AWS_REGION` and ARNs carry it (`eu-west-1`).
+pub(crate) fn valid_region(region: &str) -> bool {
     !region.is_empty() && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
@@ -480,7 +507,7 @@ mod tests {
         let s = settings(&[]).unwrap();
         assert_eq!(s.app.key, "key1");
         assert_eq!(s.token_param, "token");
-        assert!(matches!(s.secrets, SecretSource::Fixed { master_key: None, .. }));
+        assert!(matches!(&s.secrets, SecretSource::Fixed(secrets) if secrets.master_key.is_none()));
     }
 
     #[test]

@@ -83,16 +83,6 @@ pub(crate) fn push_string(out: &mut String, value: &str) {
     out.push('"');
 }
 
-/// Appends `value` zero-padded to `width` digits.
-pub(crate) fn push_padded(out: &mut String, value: u64, width: usize) {
-    let mut buffer = itoa::Buffer::new();
-    let digits = buffer.format(value);
-    for _ in digits.len()..width {
-        out.push('0');
-    }
-    out.push_str(digits);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,13 +111,5 @@ mod tests {
                 assert_eq!(find_escapable(hay, from), n(&|b| b < 0x20 || b == b'"' || b == b'\\'));
             }
         }
-    }
-
-    #[test]
-    fn padding() {
-        let mut s = String::new();
-        push_padded(&mut s, 7, 3);
-        push_padded(&mut s, 1234, 2);
-        assert_eq!(s, "0071234");
     }
 }

@@ -1,52 +1,35 @@
-//! JSON lines through `tracing`: a small subscriber that writes each event as
-//! one JSON object per line, e.g.
+//! JSON lines through `tracing-subscriber`'s fmt layer, one object per event:
 //! `{"timestamp":"2026-11-21T12:00:00.123Z","level":"INFO","message":"…","route":"channel-auth",…}`.
 //!
-//! Why not `tracing-subscriber`'s JSON formatter: on the warm path it cost
-//! several microseconds per line here, more than everything else the endpoint
-//! does (see docs/benchmarks.md); this writer formats straight into one reused
-//! buffer and issues one `write` per line. Spans are not recorded: every
-//! request's line carries its own request id.
+//! The line is written by [`JsonLine`] rather than the fmt layer's JSON
+//! formatter because that formatter writes every field as a string, and the
+//! Embedded Metric Format block must be an object carrying the line's time
+//! (docs/design.md). Spans are not recorded: every request's line carries its
+//! own request id.
 
-use std::cell::RefCell;
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::io::Write as _;
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use serde::Serialize;
 use tracing::field::{Field, Visit};
-use tracing::level_filters::LevelFilter;
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Level, Metadata, Subscriber};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
+use tracing_subscriber::fmt::{FmtContext, MakeWriter};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
 
-use crate::support::json_text;
+/// The target prefix of this crate's records (the library and the bootstrap).
+const OURS: &str = "pusher_auth";
 
-/// Where finished lines go (each call gets one whole line, newline included).
-pub(crate) type Sink = Arc<dyn Fn(&[u8]) + Send + Sync>;
-
-/// A `tracing` subscriber writing JSON lines.
-pub struct JsonLines {
-    max_level: Level,
-    sink: Sink,
-}
-
-impl JsonLines {
-    /// Lines at `max_level` and more severe go to `sink`.
-    pub fn new(max_level: Level, sink: Sink) -> Self {
-        Self { max_level, sink }
-    }
-
-    /// Lines go to standard output (Lambda sends it to CloudWatch Logs).
-    pub(crate) fn stdout(max_level: Level) -> Self {
-        Self::new(
-            max_level,
-            Arc::new(|line: &[u8]| {
-                // A failed log write must not fail the request.
-                let _ = std::io::stdout().lock().write_all(line);
-            }),
-        )
-    }
-}
+/// The field whose value [`JsonLine`] writes as the line's CloudWatch
+/// Embedded Metric Format block rather than as a string: for a record of this
+/// crate, `_aws = "{<rest>"` (a JSON object, see
+/// [`crate::support::metrics::Metrics::directive`]) becomes
+/// `"_aws":{"Timestamp":<the line's time in ms>,<rest>`. From any other
+/// target it is an ordinary string.
+pub(crate) const EMF_FIELD: &str = "_aws";
 
 /// Installs the stdout subscriber. The level comes from `AWS_LAMBDA_LOG_LEVEL`
 /// or `LOG_LEVEL` (`error`, `warn`, `info`, `debug`, `trace`; default `info`).
@@ -57,184 +40,129 @@ pub fn init() {
         .and_then(|l| l.trim().parse::<Level>().ok())
         .unwrap_or(Level::INFO);
     // Only fails if a subscriber is already set, which then stays in charge.
-    let _ = tracing::subscriber::set_global_default(JsonLines::stdout(level));
+    let _ = tracing::subscriber::set_global_default(subscriber(level, std::io::stdout));
 }
 
-thread_local! {
-    static LINE: RefCell<String> = RefCell::new(String::with_capacity(512));
+/// A subscriber writing JSON lines to `writer`, one `write` per line. Our own
+/// records follow `max_level`; those of dependencies (`lambda_runtime`,
+/// hyper, rustls) pass only at WARN and ERROR, whatever the level: at DEBUG
+/// and TRACE `lambda_runtime` writes each invocation's body, which is the
+/// finished answer (signatures, shared secrets, `channel_data`) and, for the
+/// raw event, the token and the query string.
+pub fn subscriber<W>(max_level: Level, writer: W) -> impl Subscriber + Send + Sync
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let levels = Targets::new().with_default(max_level.min(Level::WARN)).with_target(OURS, max_level);
+    let lines = tracing_subscriber::fmt::layer().event_format(JsonLine).with_writer(writer);
+    tracing_subscriber::registry().with(lines).with(levels)
 }
 
-/// The field whose value [`JsonLines`] writes as the line's CloudWatch
-/// Embedded Metric Format block rather than as a string: for a record of this
-/// crate, `_aws = "<rest>"` becomes `"_aws":{"Timestamp":<the line's time in
-/// ms>,<rest>`, where `<rest>` is [`crate::support::metrics::Metrics::directive`] (the
-/// rest of the object, closing brace included). From any other target it is
-/// an ordinary string.
-pub(crate) const EMF_FIELD: &str = "_aws";
+/// Writes an event as `{"timestamp":…,"level":…,<its fields in order>}`.
+struct JsonLine;
 
-/// Whether a log record comes from this crate (the library or the bootstrap).
-fn is_ours(target: &str) -> bool {
-    target.starts_with("pusher_auth")
+impl<S, N> FormatEvent<S, N> for JsonLine
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(&self, _: &FmtContext<'_, S, N>, mut out: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+        let now = SystemTime::now();
+        let millis = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        let emf_millis = event.metadata().target().starts_with(OURS).then_some(millis);
+        let mut fields = JsonFields { line: Vec::with_capacity(512), emf_millis };
+        let level = event.metadata().level().as_str();
+        let time = humantime::format_rfc3339_millis(now);
+        let _ = write!(fields.line, r#"{{"timestamp":"{time}","level":"{level}""#);
+        event.record(&mut fields);
+        fields.line.extend_from_slice(b"}\n");
+        out.write_str(std::str::from_utf8(&fields.line).map_err(|_| fmt::Error)?)
+    }
 }
 
-impl Subscriber for JsonLines {
-    /// Our own records follow the configured level. Records of dependencies
-    /// (`lambda_runtime`, hyper, rustls) pass only at WARN and ERROR,
-    /// whatever the level: at DEBUG and TRACE `lambda_runtime` writes each
-    /// invocation's body, which behind the AWS adapter's layer (`aws::handler`) is the
-    /// finished answer (signatures, shared secrets, `channel_data`) and, for
-    /// the raw event, the token and the query string.
-    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        metadata.level() <= &self.max_level && (metadata.level() <= &Level::WARN || is_ours(metadata.target()))
-    }
-
-    fn max_level_hint(&self) -> Option<LevelFilter> {
-        Some(LevelFilter::from_level(self.max_level))
-    }
-
-    fn new_span(&self, _span: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
-    }
-
-    fn record(&self, _span: &Id, _values: &Record<'_>) {}
-
-    fn record_follows_from(&self, _span: &Id, _follows: &Id) {}
-
-    fn event(&self, event: &Event<'_>) {
-        LINE.with(|cell| {
-            let Ok(mut line) = cell.try_borrow_mut() else { return };
-            line.clear();
-            line.push_str("{\"timestamp\":\"");
-            let now = SystemTime::now();
-            write_timestamp(&mut line, now);
-            line.push_str("\",\"level\":\"");
-            line.push_str(event.metadata().level().as_str());
-            line.push('"');
-            let emf_millis = is_ours(event.metadata().target())
-                .then(|| now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64));
-            event.record(&mut JsonFields { line: &mut line, scratch: String::new(), emf_millis });
-            line.push_str("}\n");
-            (self.sink)(line.as_bytes());
-        });
-    }
-
-    fn enter(&self, _span: &Id) {}
-
-    fn exit(&self, _span: &Id) {}
-}
-
-struct JsonFields<'a> {
-    line: &'a mut String,
-    scratch: String,
+struct JsonFields {
+    line: Vec<u8>,
     /// The line's time in ms, for an [`EMF_FIELD`] of our own records.
     emf_millis: Option<u64>,
 }
 
-impl JsonFields<'_> {
-    fn key(&mut self, field: &Field) {
-        self.line.push(',');
-        json_text::push_string(self.line, field.name());
-        self.line.push(':');
+impl JsonFields {
+    /// `,"name":value`; writing into a `Vec` cannot fail.
+    fn entry(&mut self, field: &Field, value: &(impl Serialize + ?Sized)) {
+        self.line.push(b',');
+        let _ = serde_json::to_writer(&mut self.line, field.name());
+        self.line.push(b':');
+        let _ = serde_json::to_writer(&mut self.line, value);
     }
 }
 
-impl Visit for JsonFields<'_> {
+impl Visit for JsonFields {
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.key(field);
-        match self.emf_millis {
-            Some(millis) if field.name() == EMF_FIELD => {
-                self.line.push_str("{\"Timestamp\":");
-                self.line.push_str(itoa::Buffer::new().format(millis));
-                self.line.push(',');
-                self.line.push_str(value);
+        match (self.emf_millis, value.strip_prefix('{')) {
+            (Some(millis), Some(rest)) if field.name() == EMF_FIELD => {
+                let _ = write!(self.line, r#","{EMF_FIELD}":{{"Timestamp":{millis},{rest}"#);
             }
-            _ => json_text::push_string(self.line, value),
+            _ => self.entry(field, value),
         }
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.key(field);
-        self.line.push_str(itoa::Buffer::new().format(value));
+        self.entry(field, &value);
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.key(field);
-        self.line.push_str(itoa::Buffer::new().format(value));
+        self.entry(field, &value);
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.key(field);
-        self.line.push_str(if value { "true" } else { "false" });
+        self.entry(field, &value);
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.key(field);
-        self.scratch.clear();
-        let _ = write!(self.scratch, "{value:?}");
-        json_text::push_string(self.line, &self.scratch);
+        self.entry(field, &format_args!("{value:?}"));
     }
 }
 
-/// RFC 3339 UTC with milliseconds, e.g. `2026-11-21T12:00:00.123Z`.
-fn write_timestamp(out: &mut String, now: SystemTime) {
-    let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (year, month, day) = crate::support::clock::civil_from_days(days as i64);
-    json_text::push_padded(out, year.max(0) as u64, 4);
-    out.push('-');
-    json_text::push_padded(out, month.into(), 2);
-    out.push('-');
-    json_text::push_padded(out, day.into(), 2);
-    out.push('T');
-    json_text::push_padded(out, rem / 3600, 2);
-    out.push(':');
-    json_text::push_padded(out, rem % 3600 / 60, 2);
-    out.push(':');
-    json_text::push_padded(out, rem % 60, 2);
-    out.push('.');
-    json_text::push_padded(out, since.subsec_millis().into(), 3);
-    out.push('Z');
-}
+/// Lines collected in memory, for the unit tests that read what was logged
+/// (the integration tests have their own in `tests/it/helpers`).
+#[cfg(test)]
+pub(crate) mod captured {
+    use super::*;
 
-/// Collects lines in memory; for tests that read what was logged.
-#[derive(Clone, Default)]
-pub struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+    /// Collects lines in memory; for tests that read what was logged.
+    #[derive(Clone, Default)]
+    pub(crate) struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
-impl Captured {
-    /// A subscriber writing into this buffer.
-    pub fn subscriber(&self, max_level: Level) -> JsonLines {
-        let buffer = self.0.clone();
-        JsonLines::new(
-            max_level,
-            Arc::new(move |line: &[u8]| buffer.lock().expect("log buffer").extend_from_slice(line)),
-        )
+    impl Captured {
+        /// A subscriber writing into this buffer.
+        pub(crate) fn subscriber(&self, max_level: Level) -> impl Subscriber + Send + Sync {
+            let captured = self.clone();
+            subscriber(max_level, move || captured.clone())
+        }
+
+        /// Everything logged so far.
+        pub(crate) fn text(&self) -> String {
+            String::from_utf8(self.0.lock().expect("log buffer").clone()).expect("lines are UTF-8")
+        }
     }
 
-    /// Everything logged so far.
-    pub fn text(&self) -> String {
-        String::from_utf8(self.0.lock().expect("log buffer").clone()).expect("lines are UTF-8")
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("log buffer").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::captured::Captured;
     use super::*;
     use std::time::Duration;
-
-    #[test]
-    fn timestamps() {
-        let mut s = String::new();
-        write_timestamp(&mut s, UNIX_EPOCH);
-        assert_eq!(s, "1970-01-01T00:00:00.000Z");
-        s.clear();
-        // 2024-02-29T23:59:59.999Z (a leap day) = 1709251199.999
-        write_timestamp(&mut s, UNIX_EPOCH + Duration::from_millis(1_709_251_199_999));
-        assert_eq!(s, "2024-02-29T23:59:59.999Z");
-        s.clear();
-        write_timestamp(&mut s, UNIX_EPOCH + Duration::from_secs(4_102_444_800));
-        assert_eq!(s, "2100-01-01T00:00:00.000Z");
-    }
 
     #[test]
     fn dependencies_log_only_warnings_and_errors() {
@@ -249,6 +177,15 @@ mod tests {
         let text = captured.text();
         assert!(!text.contains("secret") && !text.contains("connecting") && !text.contains("\"info\""), "{text}");
         assert!(text.contains("warned") && text.contains("ours at trace"), "{text}");
+        // At ERROR, a dependency's warning is left out too.
+        let captured = Captured::default();
+        tracing::subscriber::with_default(captured.subscriber(Level::ERROR), || {
+            tracing::warn!(target: "lambda_runtime", "warned");
+            tracing::warn!("ours warned");
+            tracing::error!(target: "lambda_runtime", "failed");
+        });
+        let text = captured.text();
+        assert!(!text.contains("warned") && text.contains("failed"), "{text}");
     }
 
     #[test]
@@ -256,19 +193,19 @@ mod tests {
         let metrics = crate::support::metrics::Metrics::new("NS");
         let captured = Captured::default();
         tracing::subscriber::with_default(captured.subscriber(Level::INFO), || {
-            tracing::info!(_aws = metrics.directive(false), Requests = 1u64, "ours");
-            tracing::warn!(target: "lambda_runtime", _aws = "\"x\":1}", "theirs");
+            tracing::info!(_aws = metrics.directive(false), Requests = 1u64, note = "{not a block", "ours");
+            tracing::warn!(target: "lambda_runtime", _aws = "{\"x\":1}", "theirs");
         });
         let text = captured.text();
         let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
         assert_eq!(lines.len(), 2, "{text}");
         let millis = lines[0]["_aws"]["Timestamp"].as_u64().unwrap();
         let stamp = lines[0]["timestamp"].as_str().unwrap();
-        let mut expected = String::new();
-        write_timestamp(&mut expected, UNIX_EPOCH + Duration::from_millis(millis));
-        assert_eq!(stamp, expected);
+        assert_eq!(stamp, humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(millis)).to_string());
         assert_eq!(lines[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"], "NS");
-        assert_eq!(lines[1]["_aws"], "\"x\":1}", "a dependency's field stays a string");
+        assert_eq!(lines[0]["Requests"], 1);
+        assert_eq!(lines[0]["note"], "{not a block", "only the EMF field is written as an object");
+        assert_eq!(lines[1]["_aws"], "{\"x\":1}", "a dependency's field stays a string");
     }
 
     #[test]
@@ -280,6 +217,7 @@ mod tests {
         });
         let text = captured.text();
         assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(text.starts_with("{\"timestamp\":\"") && text.ends_with("}\n"), "{text}");
         let line: serde_json::Value = serde_json::from_str(text.trim_end()).unwrap();
         assert_eq!(line["level"], "INFO");
         assert_eq!(line["message"], "hello world");
@@ -287,6 +225,8 @@ mod tests {
         assert_eq!(line["n"], 5);
         assert_eq!(line["ok"], true);
         assert_eq!(line["neg"], -3);
-        assert!(line["timestamp"].as_str().unwrap().ends_with('Z'));
+        // RFC 3339, UTC, milliseconds.
+        let stamp = line["timestamp"].as_str().unwrap();
+        assert!(stamp.len() == 24 && stamp.ends_with('Z') && stamp.as_bytes()[19] == b'.', "{stamp}");
     }
 }

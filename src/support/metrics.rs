@@ -20,57 +20,37 @@
 //! metrics stays bounded whatever clients send.
 //!
 //! Everything but the timestamp and the two values is fixed at cold start:
-//! [`Metrics`] holds the directive text, and the log subscriber
-//! ([`crate::support::logging`]) writes it with the line's own timestamp in
-//! milliseconds (see [`crate::support::logging::EMF_FIELD`]).
+//! [`Metrics`] holds the directive, and the log line
+//! ([`crate::support::logging`]) adds the line's own time in milliseconds
+//! (see [`crate::support::logging::EMF_FIELD`]).
 
 /// `METRICS_NAMESPACE` when unset.
 pub(crate) const DEFAULT_NAMESPACE: &str = "PusherAuth";
 
-/// The metric counting requests (one per log line); the refusal alarm reads it.
-pub(crate) const REQUESTS: &str = "Requests";
-/// The metric timing the handler, in microseconds.
-pub(crate) const DURATION: &str = "Duration";
-
-/// The EMF directive for one namespace, with and without the stage dimension.
+/// The EMF directive for one namespace, without and with the stage dimension:
+/// two metrics, `Requests` (one per log line; the refusal alarm reads it) and
+/// `Duration` (the handler's time in microseconds), which the endpoint's log
+/// line carries as fields of the same names.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Metrics {
-    plain: Box<str>,
-    staged: Box<str>,
-}
+pub(crate) struct Metrics([Box<str>; 2]);
 
 impl Metrics {
     /// The directive for `namespace` (checked by [`valid_namespace`]).
     pub(crate) fn new(namespace: &str) -> Self {
-        let directive = |dimensions: &str| {
-            let mut out = String::with_capacity(256);
-            out.push_str("\"CloudWatchMetrics\":[{\"Namespace\":");
-            crate::support::json_text::push_string(&mut out, namespace);
-            out.push_str(",\"Dimensions\":");
-            out.push_str(dimensions);
-            out.push_str(",\"Metrics\":[{\"Name\":\"");
-            out.push_str(REQUESTS);
-            out.push_str("\",\"Unit\":\"Count\"},{\"Name\":\"");
-            out.push_str(DURATION);
-            out.push_str("\",\"Unit\":\"Microseconds\"}]}]}");
-            out.into_boxed_str()
+        let namespace = serde_json::Value::from(namespace);
+        let directive = |stage: &str| {
+            format!(
+                r#"{{"CloudWatchMetrics":[{{"Namespace":{namespace},"Dimensions":[["decision"],["route","transport","decision","reason"]{stage}],"Metrics":[{{"Name":"Requests","Unit":"Count"}},{{"Name":"Duration","Unit":"Microseconds"}}]}}]}}"#
+            )
+            .into_boxed_str()
         };
-        Self {
-            plain: directive(r#"[["decision"],["route","transport","decision","reason"]]"#),
-            staged: directive(
-                r#"[["decision"],["route","transport","decision","reason"],["stage","route","transport","decision","reason"]]"#,
-            ),
-        }
+        Self([directive(""), directive(r#",["stage","route","transport","decision","reason"]"#)])
     }
 
-    /// The `_aws` object after its `Timestamp` member (closing brace
-    /// included), with the stage dimension set when the line has a `stage`.
+    /// The `_aws` object without its `Timestamp`, with the stage dimension
+    /// set when the line has a `stage`.
     pub(crate) fn directive(&self, with_stage: bool) -> &str {
-        if with_stage {
-            &self.staged
-        } else {
-            &self.plain
-        }
+        &self.0[usize::from(with_stage)]
     }
 }
 
@@ -120,11 +100,10 @@ mod tests {
     }
 
     #[test]
-    fn directives_are_the_rest_of_a_json_object() {
+    fn directives_are_json_objects() {
         let m = Metrics::new("PusherAuth/staging");
         for staged in [false, true] {
-            let object = format!("{{\"Timestamp\":1,{}", m.directive(staged));
-            let value: serde_json::Value = serde_json::from_str(&object).unwrap();
+            let value: serde_json::Value = serde_json::from_str(m.directive(staged)).unwrap();
             let directive = &value["CloudWatchMetrics"][0];
             assert_eq!(directive["Namespace"], "PusherAuth/staging");
             assert_eq!(directive["Dimensions"][0], serde_json::json!(["decision"]));

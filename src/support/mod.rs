@@ -1,8 +1,7 @@
-//! Helpers every layer may use: JSON text, civil time, the HTTPS connector,
-//! the log subscriber and the metrics directive it writes, and the one
-//! refreshing single-flight value the secret cache and the JWKS share.
+//! Helpers every layer may use: JSON text, the HTTPS client, the log
+//! subscriber and the metrics directive it writes, and the one refreshing
+//! single-flight value the secret cache and the JWKS share.
 
-pub(crate) mod clock;
 pub(crate) mod https;
 pub(crate) mod json_text;
 pub mod logging;

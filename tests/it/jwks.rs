@@ -416,7 +416,7 @@ fn a_token_verified_with_a_jwks_key_is_a_cache_hit() {
 /// and its end once.
 #[test]
 fn an_outage_is_logged_once() {
-    use pusher_auth_lambda::logging::Captured;
+    use crate::helpers::Captured;
     let t = tokens();
     let server = Server::start(&t["jwks"]);
     let v = validator(RemoteJwks::new(&server.url).unwrap().with_ttl(Some(Duration::from_millis(300))));
@@ -444,7 +444,7 @@ fn an_outage_is_logged_once() {
 /// `JWT_JWKS_MAX_STALE_SECONDS` is checked like the lifetime.
 #[test]
 fn a_zero_lifetime_is_warned_and_the_stale_limit_checked() {
-    use pusher_auth_lambda::logging::Captured;
+    use crate::helpers::Captured;
     use pusher_auth_lambda::Settings;
     let vars = |ttl: &'static str, stale: &'static str| {
         let t = tokens();
@@ -480,9 +480,9 @@ fn a_zero_lifetime_is_warned_and_the_stale_limit_checked() {
 /// An unknown `kid` is logged cut to 64 characters: it is unverified input.
 #[test]
 fn an_unknown_kid_is_logged_capped() {
+    use crate::helpers::Captured;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine;
-    use pusher_auth_lambda::logging::Captured;
     use pusher_auth_lambda::testing::{Credentials, UserValidator};
     let server = Server::start(&tokens()["jwks"]);
     let v = validator(RemoteJwks::new(&server.url).unwrap());

@@ -6,11 +6,9 @@
 //! crash; a refused token is never cached; a JWKS rotation clears the cache.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
 
-use crate::helpers::{token, tokens};
+use crate::helpers::{token, tokens, Captured};
 use jsonwebtoken::{Algorithm, DecodingKey};
-use pusher_auth_lambda::logging::JsonLines;
 use pusher_auth_lambda::testing::jwt::{keys_from_jwks, ClaimRules};
 use pusher_auth_lambda::testing::KeySource;
 use pusher_auth_lambda::testing::{Credentials, JwtValidator, UserValidator};
@@ -156,14 +154,9 @@ fn a_refused_token_is_never_cached() {
 
 /// Collects the JSON log lines written while `f` runs on this thread.
 fn logged<T>(f: impl FnOnce() -> T) -> (T, String) {
-    let out = Arc::new(Mutex::new(Vec::<u8>::new()));
-    let sink = {
-        let out = out.clone();
-        Arc::new(move |line: &[u8]| out.lock().unwrap().extend_from_slice(line))
-    };
-    let value = tracing::subscriber::with_default(JsonLines::new(tracing::Level::INFO, sink), f);
-    let text = String::from_utf8(out.lock().unwrap().clone()).unwrap();
-    (value, text)
+    let captured = Captured::default();
+    let value = tracing::subscriber::with_default(captured.subscriber(tracing::Level::INFO), f);
+    (value, captured.text())
 }
 
 #[test]

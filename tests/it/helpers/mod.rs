@@ -7,13 +7,13 @@
 pub(crate) mod jwks_server;
 
 use pusher_auth_lambda::handle_bytes;
-use pusher_auth_lambda::logging::Captured;
 use pusher_auth_lambda::store_from_lookup;
 use pusher_auth_lambda::testing::CHANNEL_DENIAL_HEAD;
 use pusher_auth_lambda::Endpoint;
 use pusher_auth_lambda::Settings;
 
 use std::process::Command;
+use std::sync::{Arc, Mutex};
 
 use hmac::{Hmac, Mac};
 use serde_json::Value;
@@ -84,6 +84,34 @@ pub(crate) fn lambda_environment<'c>(command: &'c mut Command, address: &str, le
         .env("AWS_LAMBDA_LOG_LEVEL", level)
         .env("PUSHER_KEY", KEY)
         .env("PUSHER_SECRET", SECRET)
+}
+
+/// Log lines collected in memory, for the tests that read what was logged.
+#[derive(Clone, Default)]
+pub(crate) struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    /// The function's log subscriber at `level`, writing into this buffer.
+    pub(crate) fn subscriber(&self, level: tracing::Level) -> impl tracing::Subscriber + Send + Sync {
+        let captured = self.clone();
+        pusher_auth_lambda::logging::subscriber(level, move || captured.clone())
+    }
+
+    /// Everything logged so far.
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).expect("lines are UTF-8")
+    }
+}
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Runs one event through the handler, capturing the log at `level`; returns
