@@ -15,7 +15,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { cleanupWorkDir, freePort, REPO_ROOT, waitUntil, WORK_DIR } from './lib/harness.mjs';
+import { cleanupWorkDir, freePort, REPO_ROOT, VTL_PYTHON, waitUntil, WORK_DIR } from './lib/harness.mjs';
 import { filledSamconfig, run, standinSam } from './lib/deploy_sh.mjs';
 
 after(() => cleanupWorkDir());
@@ -87,7 +87,8 @@ function templateConstraint(name) {
 let yamlParams;
 function templateByYaml() {
   if (!yamlParams) {
-    const out = spawnSync('python3', ['-c', `
+    // PyYAML is in the venv scripts/e2e.sh builds for the Velocity checks, not on the machine.
+    const out = spawnSync(VTL_PYTHON, ['-c', `
 import json, yaml
 class Loader(yaml.SafeLoader): pass
 Loader.add_multi_constructor('!', lambda loader, suffix, node: None)

@@ -541,7 +541,7 @@ scenario('production: at AWS_LAMBDA_LOG_LEVEL=TRACE the log holds no signature, 
   // What the function wrote, after scripts/run-local.sh's banner (its example curl
   // commands and pusher-js snippets, printed before `cargo lambda watch` starts).
   const whole = fn.child.log();
-  assert.ok(whole.startsWith('==> Serving the pusher-auth function'), 'the log starts with the banner');
+  assert.ok(whole.includes('==> Serving the pusher-auth function'), 'the log holds the banner');
   const bannerEnd = whole.indexOf('\n\n', whole.indexOf('pusher-js over AJAX'));
   assert.ok(bannerEnd > 0, 'the banner ends');
   const log = whole.slice(bannerEnd);
