@@ -37,7 +37,7 @@ pub(crate) struct RetryPolicy {
 impl RetryPolicy {
     /// The wait before each attempt: none before the first, then the backoff,
     /// doubled for each further one.
-    fn waits(self) -> impl Iterator<Item = Duration> {
+    pub(crate) fn waits(self) -> impl Iterator<Item = Duration> {
         let first = std::iter::once(Duration::ZERO);
         let later = std::iter::successors(Some(self.backoff), |wait| Some(*wait * 2));
         first.chain(later).take(self.attempts.max(1) as usize)
@@ -187,7 +187,7 @@ impl SecretsManager {
 /// the host, with the port only when it is not the scheme's default
 /// (`https://…:443` is sent and signed as plain `…`, as HTTP clients and
 /// AWS's own SDKs do).
-fn host_header(endpoint: &http::Uri) -> Option<String> {
+pub(crate) fn host_header(endpoint: &http::Uri) -> Option<String> {
     let host = endpoint.host().filter(|h| !h.is_empty())?;
     let default_port = match endpoint.scheme_str() {
         Some("https") => 443,

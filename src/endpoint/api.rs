@@ -66,7 +66,7 @@ impl Endpoint {
         let signed = self
             .encryption_available(*channel, None)
             .and_then(|()| self.policy.decide(user, *channel))
-            .and_then(|()| match channel.kind() {
+            .and_then(|_| match channel.kind() {
                 ChannelKind::Presence => presence_channel_data(user, &self.user_info_claims).map(Some),
                 _ => Ok(None),
             });
