@@ -93,7 +93,7 @@ pub struct ChannelPolicy {
 impl ChannelPolicy {
     /// Parses rules separated by white space (spaces are not valid in channel names).
     pub fn parse(text: &str) -> Result<Self, RuleError> {
-        let rules = text.split_whitespace().map(parse_rule).collect::<Result<_, _>>()?;
+        let rules = text.split_whitespace().map(parse_marked_rule).collect::<Result<_, _>>()?;
         Ok(Self { rules })
     }
 
@@ -149,15 +149,22 @@ impl ChannelPolicy {
     }
 }
 
-fn parse_rule(text: &str) -> Result<Rule, RuleError> {
+/// A rule, with its `?member` marker (see the module docs).
+fn parse_marked_rule(text: &str) -> Result<Rule, RuleError> {
     let err = |problem| RuleError { rule: text.to_owned(), problem };
     let (body, member) = text.strip_suffix("?member").map_or((text, false), |body| (body, true));
     if body.contains('?') {
         return Err(err("has a '?' other than a final ?member"));
     }
+    let rule = parse_rule(body).map_err(|e| err(e.problem))?;
+    Ok(Rule { text: text.to_owned(), member, ..rule })
+}
+
+fn parse_rule(text: &str) -> Result<Rule, RuleError> {
+    let err = |problem| RuleError { rule: text.to_owned(), problem };
     let mut parts = Vec::new();
     let mut literal = String::new();
-    let mut chars = body.chars();
+    let mut chars = text.chars();
     while let Some(c) = chars.next() {
         match c {
             '*' => {
@@ -207,7 +214,7 @@ fn parse_rule(text: &str) -> Result<Rule, RuleError> {
     // Channel names may contain commas, so rules are separated by white space;
     // a comma followed by a rule's start is a list written the wrong way.
     // A rule ending in one is the same list with a space after each comma.
-    if [",private-", ",presence-"].iter().any(|start| body.contains(start)) || body.ends_with(',') {
+    if [",private-", ",presence-"].iter().any(|start| text.contains(start)) || text.ends_with(',') {
         return Err(err(
             "has a ',' before private- or presence-: separate rules with spaces (a comma is valid inside a channel name), e.g. CHANNEL_RULES='private-* presence-*'",
         ));
@@ -218,7 +225,7 @@ fn parse_rule(text: &str) -> Result<Rule, RuleError> {
     };
     let kind = ChannelKind::of(head).ok_or_else(|| err("must start with private-, private-encrypted- or presence-"))?;
     delimit_placeholders(&mut parts).map_err(err)?;
-    Ok(Rule { text: text.to_owned(), kind, parts, member })
+    Ok(Rule { text: text.to_owned(), kind, parts, member: false })
 }
 
 /// Gives each placeholder its delimiter (see the module docs), or says why

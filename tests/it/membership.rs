@@ -336,3 +336,117 @@ fn a_member_rule_needs_a_table_and_credentials() {
     assert_eq!(error.variable, "MEMBERSHIP_TABLE");
     assert!(error.to_string().contains("AWS_REGION"), "{error}");
 }
+
+/// Runs `pusher-auth explain ARGS` with `vars` only; exit code and output.
+fn explain(vars: &[(&str, &str)], args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_pusher-auth"))
+        .env_clear()
+        .envs(vars.iter().copied())
+        .arg("explain")
+        .args(args)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap() + &String::from_utf8(out.stderr).unwrap();
+    (out.status.code().unwrap(), text)
+}
+
+const EXPLAINED: [(&str, &str); 5] = [
+    ("PUSHER_KEY", KEY),
+    ("PUSHER_SECRET", SECRET),
+    ("AUTH_MODE", "demo"),
+    ("CHANNEL_RULES", RULES),
+    ("MEMBERSHIP_TABLE", "chat-members"),
+];
+
+/// `explain` says which item a `?member` rule needs and whether it is there:
+/// in the table (read with the caller's AWS credentials), or in a file of items.
+#[test]
+fn explain_names_the_item_and_whether_it_was_found() {
+    let (_server, url, setup) = start_moto();
+    let (id, secret) = (setup["function"]["id"].as_str().unwrap(), setup["function"]["secret"].as_str().unwrap());
+    let aws = [
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_ENDPOINT_URL", &url),
+        ("AWS_ACCESS_KEY_ID", id),
+        ("AWS_SECRET_ACCESS_KEY", secret),
+    ];
+    let vars = [&EXPLAINED[..], &aws[..]].concat();
+    let (code, report) = explain(&vars, &["--claims", "{}", "--channel", "private-chat-42"]);
+    assert_eq!(code, 0, "{report}");
+    assert!(report.contains("rule private-chat-*?member: matches"), "{report}");
+    assert!(
+        report.contains(r#"item (channel "private-chat-42", user_id "demo-user") in chat-members: found"#),
+        "{report}"
+    );
+    let (code, report) = explain(&vars, &["--claims", "{}", "--channel", "private-chat-9"]);
+    assert_eq!(code, 1, "{report}");
+    assert!(
+        report.contains("in chat-members: not found")
+            && report.contains("refused: channel_not_a_member (403 forbidden)"),
+        "{report}"
+    );
+    assert!(!report.contains(secret), "{report}");
+    // Without credentials nor a file: the table cannot be read, and the verdict says so.
+    let (code, report) = explain(&EXPLAINED, &["--claims", "{}", "--channel", "private-chat-42"]);
+    assert_eq!(code, 1, "{report}");
+    assert!(report.contains("cannot be read") && report.contains("membership_unavailable (503"), "{report}");
+    // Offline: a file of items.
+    let dir = std::env::temp_dir().join(format!("explain-items-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let items = dir.join("items.json");
+    std::fs::write(
+        &items,
+        r#"[{"channel": "private-chat-9", "user_id": "demo-user"}, {"channel": "private-chat-5", "user_id": "bob"}]"#,
+    )
+    .unwrap();
+    let items = items.to_str().unwrap();
+    let (code, report) = explain(&EXPLAINED, &["--claims", "{}", "--channel", "private-chat-9", "--items", items]);
+    assert_eq!(code, 0, "{report}");
+    let (code, report) = explain(&EXPLAINED, &["--claims", "{}", "--channel", "private-chat-5", "--items", items]);
+    assert_eq!(code, 1, "another user's item: {report}");
+    // A channel a plain rule grants needs no item.
+    let (code, report) = explain(&EXPLAINED, &["--claims", "{}", "--channel", "private-open-1"]);
+    assert_eq!(code, 0, "{report}");
+    assert!(!report.contains("item ("), "{report}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A policy-test row states the memberships it assumes (`members`); the
+/// samconfig's MemberChannelRules join CHANNEL_RULES as the template joins
+/// them, and without MembershipTable the check names the variable.
+#[test]
+fn policy_tests_state_the_memberships_they_assume() {
+    let dir = std::env::temp_dir().join(format!("policy-members-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let samconfig = dir.join("samconfig.toml");
+    let write_samconfig = |table: &str| {
+        let overrides = format!(
+            r#"AuthMode=jwt JwtAlgorithms=HS256 ChannelRules="private-open-*" MemberChannelRules="presence-chat-*?member" {table}"#
+        );
+        std::fs::write(
+            &samconfig,
+            format!("version = 0.1\n[staging.deploy.parameters]\nparameter_overrides = '{overrides}'\n"),
+        )
+        .unwrap();
+    };
+    write_samconfig("MembershipTable=create");
+    let tests = dir.join("policy-tests.toml");
+    std::fs::write(
+        &tests,
+        "[[case]]\nclaims = { sub = \"ada\" }\nchannel = \"presence-chat-42\"\nmembers = [\"presence-chat-42\"]\nallowed = true\n\n\
+         [[case]]\nclaims = { sub = \"ada\" }\nchannel = \"presence-chat-42\"\nallowed = false\n\n\
+         [[case]]\nclaims = { sub = \"ada\" }\nchannel = \"private-open-1\"\nallowed = true\n\n\
+         [[case]]\nclaims = { sub = \"ada\" }\nchannel = \"presence-chat-7\"\nmembers = [\"presence-chat-42\"]\nallowed = true\n",
+    )
+    .unwrap();
+    let args = ["--check", tests.to_str().unwrap(), "--samconfig", samconfig.to_str().unwrap()];
+    let (code, report) = explain(&[], &args);
+    assert_eq!(code, 1, "{report}");
+    assert!(report.contains("FAIL staging case 4 (presence-chat-7): expected allowed, got refused"), "{report}");
+    assert!(report.contains("not found") && report.contains("policy tests: 3 passed, 1 failed"), "{report}");
+    write_samconfig("");
+    let (code, report) = explain(&[], &args);
+    assert_eq!(code, 2, "{report}");
+    assert!(report.contains("MEMBERSHIP_TABLE"), "{report}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
