@@ -450,3 +450,39 @@ fn policy_tests_state_the_memberships_they_assume() {
     assert!(report.contains("MEMBERSHIP_TABLE"), "{report}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The cost of a `?member` channel beside a plain rule's (the demo path),
+/// side by side in one run: a cache hit, and a miss (one `GetItem` to a
+/// stand-in on loopback, `MEMBERSHIP_TTL_SECONDS=0`). Figures for
+/// docs/benchmarks.md: `cargo test --release --test it membership::bench -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn bench_cache_hit_and_miss() {
+    let found = json!({"Item": item("private-chat-1")}).to_string();
+    let (url, bodies) = stand_in(vec![Some((200, found))]);
+    let aws =
+        [("AWS_ENDPOINT_URL", url.as_str()), ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"), ("AWS_SECRET_ACCESS_KEY", "sk")];
+    let cached = endpoint(&aws);
+    let uncached = endpoint(&[&aws[..], &[("MEMBERSHIP_TTL_SECONDS", "0")]].concat());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let median_us = |e: &Endpoint, channel: &str, runs: usize| {
+        let event = event(false, &format!("{CALLBACK}&channel_name={channel}"), json!({}));
+        let mut times: Vec<f64> = (0..runs)
+            .map(|_| {
+                let started = Instant::now();
+                let answer = runtime.block_on(pusher_auth_lambda::handle_bytes(e, &event, "bench")).unwrap();
+                assert!(format!("{answer:?}").contains("auth"), "{answer:?}");
+                started.elapsed().as_secs_f64() * 1e6
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        times[runs / 2]
+    };
+    for round in 0..3 {
+        let plain = median_us(&cached, "private-open-1", 20_000);
+        let hit = median_us(&cached, "private-chat-1", 20_000);
+        let miss = median_us(&uncached, "private-chat-1", 300);
+        println!("round {round}: plain rule {plain:.1} µs, ?member cache hit {hit:.1} µs, miss {miss:.0} µs (median)");
+    }
+    assert!(bodies.lock().unwrap().len() >= 900, "every miss reached the table");
+}
