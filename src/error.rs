@@ -118,6 +118,8 @@ reasons! {
         StageAllowedOrigins => "invalid stage variable ALLOWED_ORIGINS",
         /// An invalid `PUSHER_SECRET_ID` stage variable.
         StageSecretId => "invalid stage variable PUSHER_SECRET_ID",
+        /// An invalid `MEMBERSHIP_TABLE` stage variable.
+        StageMembershipTable => "invalid stage variable MEMBERSHIP_TABLE",
     }
 }
 
@@ -126,6 +128,8 @@ reasons! {
     Outage {
         /// Secrets Manager.
         SecretStore => "secret_unavailable",
+        /// The membership table (DynamoDB).
+        Membership => "membership_unavailable",
     }
 }
 
@@ -176,6 +180,8 @@ pub enum Refusal {
     /// A rule would grant the channel through an e-mail or phone number the
     /// provider has not verified.
     ClaimUnverified,
+    /// Only a `?member` rule matches, and the table has no item for the user.
+    NotAMember,
     /// The effective configuration (e.g. a stage variable) is invalid.
     Misconfigured(Misconfig),
     /// A service the function depends on (Secrets Manager) did not answer.
@@ -210,6 +216,7 @@ impl Refusal {
             Self::OriginNotAllowed => (403, "origin_not_allowed", None),
             Self::Forbidden => (403, "forbidden", Some("channel_not_allowed")),
             Self::ClaimUnverified => (403, "forbidden", Some("channel_claim_unverified")),
+            Self::NotAMember => (403, "forbidden", Some("channel_not_a_member")),
             Self::UserInfoTooLarge => (403, "user_info_too_large", None),
             Self::InvalidWatchlist => (403, "invalid_watchlist", None),
             Self::Misconfigured(reason) => (500, "server_error", Some(reason.as_str())),
@@ -330,6 +337,7 @@ mod tests {
             InvalidWatchlist,
             Forbidden,
             ClaimUnverified,
+            NotAMember,
         ];
         // No wildcard: a new variant fails to compile here until it is listed.
         for refusal in plain {
@@ -353,7 +361,8 @@ mod tests {
                 | UserInfoTooLarge
                 | InvalidWatchlist
                 | Forbidden
-                | ClaimUnverified => {}
+                | ClaimUnverified
+                | NotAMember => {}
                 Unauthenticated(_) | Misconfigured(_) | Unavailable(_) => unreachable!(),
             }
         }

@@ -5,7 +5,7 @@
 //! The source is layered, and imports run one way (`tests/it/layers.rs`
 //! checks it):
 //!
-//! `aws → endpoint → {web, secrets} → config → policy → {identity, pusher} → {error, support}`
+//! `aws → endpoint → {web, secrets, membership} → config → policy → {identity, pusher} → {error, support}`
 //!
 //! [`Settings`] (`config`) is plain data: the variables, read and checked.
 //! The [`Endpoint`] is the one place the long-lived services are built from
@@ -35,12 +35,14 @@ pub(crate) mod config;
 pub(crate) mod endpoint;
 pub(crate) mod error;
 pub(crate) mod identity;
+pub(crate) mod membership;
 pub(crate) mod policy;
 pub(crate) mod pusher;
 pub(crate) mod secrets;
 pub(crate) mod support;
 pub(crate) mod web;
 
+pub use aws::dynamodb::membership_store_from_lookup;
 pub use aws::handler::{handle_bytes, run_lambda};
 pub use aws::reply::Answer;
 pub use aws::secrets_manager::store_from_lookup;

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use pusher_auth_lambda::logging;
 use pusher_auth_lambda::run_lambda;
-use pusher_auth_lambda::store_from_lookup;
+use pusher_auth_lambda::{membership_store_from_lookup, store_from_lookup};
 use pusher_auth_lambda::{ConfigError, Endpoint, Settings};
 
 #[cfg(feature = "explain")]
@@ -101,11 +101,12 @@ fn check_config() -> ExitCode {
 }
 
 /// The wiring: the environment's settings, then the endpoint that builds its
-/// services from them, reading stored secrets from Secrets Manager.
+/// services from them, reading stored secrets from Secrets Manager and
+/// `?member` rules' table from DynamoDB.
 fn endpoint_from_env() -> Result<Endpoint, ConfigError> {
     let env = |name: &str| std::env::var(name).ok();
     let settings = Settings::from_lookup(env)?;
-    Endpoint::with_store(settings, store_from_lookup(&env)?)
+    Endpoint::with_store(settings, store_from_lookup(&env)?)?.with_membership_store(membership_store_from_lookup(&env)?)
 }
 
 async fn serve() -> ExitCode {

@@ -30,6 +30,11 @@
 //! through one rule. Rules are checked one at a time: two rules with
 //! different placeholders that can produce the same name are the policy
 //! writer's to avoid.
+//!
+//! **`?member`.** A rule ending in `?member` (`presence-chat-*?member`) also
+//! needs an item for (channel, user) in the membership table
+//! (the `membership` module): it grants [`Grant::Member`], which the endpoint
+//! checks before signing. A plain rule that matches wins over it (no lookup).
 
 use serde_json::Value;
 
@@ -66,6 +71,17 @@ struct Rule {
     text: String,
     kind: ChannelKind,
     parts: Vec<Part>,
+    /// Ends in `?member`: an item in the membership table is needed too.
+    member: bool,
+}
+
+/// What a matching rule grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Grant {
+    /// The channel, signed without a lookup.
+    Open,
+    /// The channel if the membership table holds an item for (channel, user).
+    Member,
 }
 
 /// The parsed `CHANNEL_RULES`.
@@ -77,7 +93,7 @@ pub struct ChannelPolicy {
 impl ChannelPolicy {
     /// Parses rules separated by white space (spaces are not valid in channel names).
     pub fn parse(text: &str) -> Result<Self, RuleError> {
-        let rules = text.split_whitespace().map(parse_rule).collect::<Result<_, _>>()?;
+        let rules = text.split_whitespace().map(parse_marked_rule).collect::<Result<_, _>>()?;
         Ok(Self { rules })
     }
 
@@ -110,20 +126,38 @@ impl ChannelPolicy {
             .collect()
     }
 
-    /// The same, with the refusal: [`Refusal::ClaimUnverified`] when a rule
-    /// would have matched through an unverified `{email}` or
-    /// `{phone_number}`, else [`Refusal::Forbidden`].
-    pub(crate) fn decide(&self, user: &User, channel: ChannelName<'_>) -> Result<(), Refusal> {
+    /// Whether some rule is a `?member` rule.
+    pub(crate) fn has_member_rules(&self) -> bool {
+        self.rules.iter().any(|rule| rule.member)
+    }
+
+    /// The same, with what is granted, or the refusal:
+    /// [`Refusal::ClaimUnverified`] when a rule would have matched through an
+    /// unverified `{email}` or `{phone_number}`, else [`Refusal::Forbidden`].
+    pub(crate) fn decide(&self, user: &User, channel: ChannelName<'_>) -> Result<Grant, Refusal> {
         let name = channel.as_str().as_bytes();
         let mut rules = self.rules.iter().filter(|rule| rule.kind == channel.kind());
-        if rules.clone().any(|rule| rule.matches(user, name, Trust::VerifiedOnly)) {
-            return Ok(());
+        let mut matching = rules.clone().filter(|rule| rule.matches(user, name, Trust::VerifiedOnly));
+        if let Some(first) = matching.next() {
+            let open = !first.member || matching.any(|rule| !rule.member);
+            return Ok(if open { Grant::Open } else { Grant::Member });
         }
         if rules.any(|rule| rule.matches(user, name, Trust::Unverified)) {
             return Err(Refusal::ClaimUnverified);
         }
         Err(Refusal::Forbidden)
     }
+}
+
+/// A rule, with its `?member` marker (see the module docs).
+fn parse_marked_rule(text: &str) -> Result<Rule, RuleError> {
+    let err = |problem| RuleError { rule: text.to_owned(), problem };
+    let (body, member) = text.strip_suffix("?member").map_or((text, false), |body| (body, true));
+    if body.contains('?') {
+        return Err(err("has a '?' other than a final ?member"));
+    }
+    let rule = parse_rule(body).map_err(|e| err(e.problem))?;
+    Ok(Rule { text: text.to_owned(), member, ..rule })
 }
 
 fn parse_rule(text: &str) -> Result<Rule, RuleError> {
@@ -191,7 +225,7 @@ fn parse_rule(text: &str) -> Result<Rule, RuleError> {
     };
     let kind = ChannelKind::of(head).ok_or_else(|| err("must start with private-, private-encrypted- or presence-"))?;
     delimit_placeholders(&mut parts).map_err(err)?;
-    Ok(Rule { text: text.to_owned(), kind, parts })
+    Ok(Rule { text: text.to_owned(), kind, parts, member: false })
 }
 
 /// Gives each placeholder its delimiter (see the module docs), or says why
@@ -431,10 +465,10 @@ mod tests {
         assert_eq!(decide(contact.clone(), "private-inbox-a@b.example"), Err(Refusal::ClaimUnverified));
         assert_eq!(decide(contact.clone(), "private-sms-4412"), Err(Refusal::ClaimUnverified));
         assert_eq!(decide(contact.clone(), "private-inbox-c@d.example"), Err(Refusal::Forbidden));
-        assert_eq!(decide(contact, "private-user-u"), Ok(()));
+        assert_eq!(decide(contact, "private-user-u"), Ok(Grant::Open));
         for flag in [json!(true), json!("true")] {
             let verified = json!({"email": "a@b.example", "email_verified": flag, "phone_number": "4412"});
-            assert_eq!(decide(verified.clone(), "private-inbox-a@b.example"), Ok(()));
+            assert_eq!(decide(verified.clone(), "private-inbox-a@b.example"), Ok(Grant::Open));
             assert_eq!(decide(verified, "private-sms-4412"), Err(Refusal::ClaimUnverified), "phone not verified");
         }
         for flag in [json!(false), json!("false"), json!("TRUE"), json!(1), json!(null)] {
@@ -442,9 +476,28 @@ mod tests {
             assert_eq!(decide(claims, "private-inbox-a@b.example"), Err(Refusal::ClaimUnverified), "{flag}");
         }
         let phone = json!({"phone_number": "4412", "phone_number_verified": true});
-        assert_eq!(decide(phone, "private-sms-4412"), Ok(()));
+        assert_eq!(decide(phone, "private-sms-4412"), Ok(Grant::Open));
         // Other claims need no verification flag.
         assert!(allows("private-org-{org}", &user("u", json!({"org": "acme"})), "private-org-acme"));
+    }
+
+    #[test]
+    fn member_rules_grant_a_lookup_and_a_plain_match_wins() {
+        let policy =
+            ChannelPolicy::parse("presence-chat-*?member private-user-{sub}?member presence-chat-lobby").unwrap();
+        assert!(policy.has_member_rules() && !ChannelPolicy::parse("presence-*").unwrap().has_member_rules());
+        let decide = |channel: &str| policy.decide(&user("u", json!({})), ChannelName::parse(channel).unwrap());
+        assert_eq!(decide("presence-chat-42"), Ok(Grant::Member));
+        assert_eq!(decide("private-user-u"), Ok(Grant::Member));
+        assert_eq!(decide("presence-chat-lobby"), Ok(Grant::Open));
+        assert_eq!(decide("private-user-v"), Err(Refusal::Forbidden));
+        assert_eq!(decide("private-chat-42"), Err(Refusal::Forbidden));
+        for bad in ["presence-chat-*?members", "presence-chat-?member-*", "presence-*?member?member", "?member"] {
+            let error = ChannelPolicy::parse(bad).unwrap_err();
+            assert_eq!(error.rule, bad);
+        }
+        let error = ChannelPolicy::parse("presence-chat-*?Member").unwrap_err().to_string();
+        assert!(error.contains("'?' other than a final ?member"), "{error}");
     }
 
     #[test]

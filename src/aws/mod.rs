@@ -1,5 +1,6 @@
 //! The thin AWS adapter: API Gateway event shapes in, proxy responses out.
 
+pub(crate) mod dynamodb;
 pub(crate) mod event;
 pub(crate) mod handler;
 pub(crate) mod reply;

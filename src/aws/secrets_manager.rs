@@ -41,7 +41,7 @@ pub(crate) struct RetryPolicy {
 impl RetryPolicy {
     /// The wait before each attempt: none before the first, then the backoff,
     /// doubled for each further one.
-    fn waits(self) -> impl Iterator<Item = Duration> {
+    pub(crate) fn waits(self) -> impl Iterator<Item = Duration> {
         let first = std::iter::once(Duration::ZERO);
         let later = std::iter::successors(Some(self.backoff), |wait| Some(*wait * 2));
         first.chain(later).take(self.attempts.max(1) as usize)
@@ -182,7 +182,7 @@ impl SecretsManager {
 /// the host, with the port only when it is not the scheme's default
 /// (`https://…:443` is sent and signed as plain `…`, as HTTP clients and
 /// AWS's own SDKs do).
-fn host_header(endpoint: &http::Uri) -> String {
+pub(crate) fn host_header(endpoint: &http::Uri) -> String {
     let host = endpoint.host().unwrap_or_default();
     let default_port = if endpoint.scheme_str() == Some("https") { 443 } else { 80 };
     match endpoint.port_u16() {

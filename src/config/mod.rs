@@ -22,8 +22,10 @@ use crate::pusher::signer::{AppSecret, MasterKey};
 use crate::support::metrics;
 
 mod auth;
+mod membership;
 mod stage;
 pub(crate) use auth::{Jwks, JwtOptions};
+pub(crate) use membership::MembershipOptions;
 pub(crate) use stage::{App, AppView};
 
 pub use crate::error::ConfigError;
@@ -54,6 +56,8 @@ pub struct Settings {
     /// `METRICS_NAMESPACE` for the EMF metrics in each request's log line;
     /// `None` when `METRICS=off`.
     pub(crate) metrics_namespace: Option<String>,
+    /// `MEMBERSHIP_*`: how `?member` rules read their table (named in `app`).
+    pub(crate) membership: MembershipOptions,
 }
 
 /// Where the app secret comes from.
@@ -112,8 +116,8 @@ impl Settings {
         // In the order the checks report: the first fault found is named.
         let key = pusher_app(&get)?;
         let (secrets, secret_ttl) = secret_source(&get)?;
-        Ok(Self {
-            app: App { key, allowed_origins: allowed_origins(&get)? },
+        let mut settings = Self {
+            app: App { key, allowed_origins: allowed_origins(&get)?, membership_table: None },
             secrets,
             secret_ttl,
             auth: auth::auth_mode(&get)?,
@@ -123,7 +127,10 @@ impl Settings {
             watchlist_claim: claim(&get, "WATCHLIST_CLAIM")?,
             token_param: token_param(&get)?,
             metrics_namespace: metrics_namespace(&get)?,
-        })
+            membership: MembershipOptions::default(),
+        };
+        (settings.app.membership_table, settings.membership) = membership::membership(&get, &settings.policy)?;
+        Ok(settings)
     }
 }
 

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{Misconfig, Refusal};
 
+use super::membership::valid_table_name;
 use super::{is_production, origins, valid_app_id, valid_cluster, valid_key, valid_origin_list, valid_secret_id};
 
 /// The settings a stage variable of the same name may override.
@@ -15,6 +16,8 @@ pub(crate) struct App {
     pub(crate) key: String,
     /// `ALLOWED_ORIGINS`: origins allowed to make AJAX requests.
     pub(crate) allowed_origins: String,
+    /// `MEMBERSHIP_TABLE`: the table `?member` rules read.
+    pub(crate) membership_table: Option<String>,
 }
 
 impl App {
@@ -56,7 +59,9 @@ impl App {
             var("ALLOWED_ORIGINS", valid_origin_list, Misconfig::StageAllowedOrigins)?.unwrap_or(&self.allowed_origins);
         var("PUSHER_CLUSTER", valid_cluster, Misconfig::StageCluster)?;
         let secret_id = var("PUSHER_SECRET_ID", valid_secret_id, Misconfig::StageSecretId)?;
-        Ok(AppView { key, allowed_origins, secret_id })
+        let membership_table = var("MEMBERSHIP_TABLE", valid_table_name, Misconfig::StageMembershipTable)?
+            .or(self.membership_table.as_deref());
+        Ok(AppView { key, allowed_origins, secret_id, membership_table })
     }
 }
 
@@ -67,6 +72,8 @@ pub(crate) struct AppView<'a> {
     pub(crate) key: &'a str,
     /// The stage's `PUSHER_SECRET_ID`, overriding the environment's secret.
     pub(crate) secret_id: Option<&'a str>,
+    /// The stage's `MEMBERSHIP_TABLE`, else the environment's.
+    pub(crate) membership_table: Option<&'a str>,
     allowed_origins: &'a str,
 }
 

@@ -13,7 +13,7 @@ use crate::identity::jwt::{self, ClaimRules};
 use crate::identity::user::User;
 use crate::identity::user_info::{presence_channel_data, signin_user_data};
 use crate::identity::validators::{AuthMode, Credentials, UserValidator};
-use crate::policy::Miss;
+use crate::policy::{Grant, Miss};
 use crate::pusher::names::{ChannelKind, ChannelName};
 
 use super::Endpoint;
@@ -24,6 +24,9 @@ pub struct Decision<'a> {
     /// Each rule of `CHANNEL_RULES`: `None` for a rule of another kind of
     /// channel, else `Ok` when it matched or the first step that failed.
     pub rules: Vec<(&'a str, Option<Result<(), Miss<'a>>>)>,
+    /// Only a `?member` rule matched: signed only when the membership
+    /// table holds an item for (channel, user id), see [`Endpoint::member`].
+    pub needs_item: bool,
     /// The verdict: what would be signed beside the signature (a presence
     /// channel's `channel_data`), or the refusal a request gets.
     pub signed: Result<Option<String>, Refusal>,
@@ -63,14 +66,21 @@ impl Endpoint {
     /// is fixed: a stored secret's is known only once read), the policy, then
     /// what signing needs (a presence `channel_data`).
     pub fn decide<'a>(&'a self, user: &User, channel: &'a ChannelName<'a>) -> Decision<'a> {
-        let signed = self
-            .encryption_available(*channel, None)
-            .and_then(|()| self.policy.decide(user, *channel))
-            .and_then(|()| match channel.kind() {
-                ChannelKind::Presence => presence_channel_data(user, &self.user_info_claims).map(Some),
-                _ => Ok(None),
-            });
-        Decision { rules: self.policy.explain(user, channel), signed }
+        let granted = self.encryption_available(*channel, None).and_then(|()| self.policy.decide(user, *channel));
+        let signed = granted.and_then(|_| match channel.kind() {
+            ChannelKind::Presence => presence_channel_data(user, &self.user_info_claims).map(Some),
+            _ => Ok(None),
+        });
+        Decision { rules: self.policy.explain(user, channel), needs_item: granted == Ok(Grant::Member), signed }
+    }
+
+    /// Whether the membership table (`MEMBERSHIP_TABLE`) holds an item for
+    /// (`channel`, `user`), read as a request reads it:
+    /// [`Refusal::NotAMember`] when not, or the table's outage.
+    pub async fn member(&self, user: &User, channel: ChannelName<'_>) -> Result<(), Refusal> {
+        let mut found =
+            self.membership.check(self.app.membership_table.as_deref(), &user.id, &[channel.as_str()]).await;
+        found.pop().expect("one answer per channel").map(|_| ())
     }
 
     /// The `user_data` a signin would sign for `user`, or the refusal.

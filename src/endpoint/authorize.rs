@@ -2,12 +2,15 @@
 //! signatures (one channel or a batch).
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
-use crate::config::AppView;
+use crate::config::{AppView, ConfigError};
 use crate::error::Refusal;
 use crate::identity::user::User;
 use crate::identity::user_info::{presence_channel_data, signin_user_data};
 use crate::identity::validators::{Credentials, UserValidator};
+use crate::membership::{merge_user_info, Item, MembershipStore};
+use crate::policy::Grant;
 use crate::pusher::names::{ChannelKind, ChannelName, SocketId};
 use crate::secrets::AppSecrets;
 use crate::web::params::AuthParams;
@@ -22,6 +25,8 @@ enum Decision {
     Invalid(Refusal),
     /// Named again: answered once, for its first mention.
     Repeated,
+    /// Granted by the policy, not yet signed (no decision is left so).
+    Granted(Grant),
     /// Signed, or refused for this channel alone.
     Answered(Result<AuthBody, Refusal>),
 }
@@ -74,6 +79,20 @@ impl From<Result<Answer, Refusal>> for Authorized {
 }
 
 impl Endpoint {
+    /// The endpoint, reading the membership table of `?member` rules from
+    /// `store` (`main` passes the DynamoDB client, `None` when the AWS
+    /// variables are not set, which a `?member` rule refuses).
+    pub fn with_membership_store(mut self, store: Option<Arc<dyn MembershipStore>>) -> Result<Self, ConfigError> {
+        if self.policy.has_member_rules() && store.is_none() {
+            return Err(ConfigError::new(
+                "MEMBERSHIP_TABLE",
+                "needs AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (Lambda sets them)",
+            ));
+        }
+        self.membership.store = store;
+        Ok(self)
+    }
+
     /// Shared by JSONP and AJAX: the socket id, then the route's user,
     /// decision and signature.
     pub(super) async fn authorize(
@@ -122,9 +141,15 @@ impl Endpoint {
     ) -> Result<AuthBody, Refusal> {
         self.encryption_available(channel, app.secret_id)?;
         let user = self.validator.validate(credentials).await?;
-        self.policy.decide(&user, channel)?;
+        let item = match self.policy.decide(&user, channel)? {
+            Grant::Open => None,
+            Grant::Member => {
+                let mut found = self.membership.check(app.membership_table, &user.id, &[channel.as_str()]).await;
+                Some(found.pop().expect("one answer per channel")?)
+            }
+        };
         let keys = self.secrets.get(app.secret_id).await?;
-        self.sign_channel(app, socket_id, channel, &user, &keys)
+        self.sign_channel(app, socket_id, channel, &user, &keys, item.as_deref())
     }
 
     /// A `private-encrypted-` channel with a fixed secret and no master key
@@ -159,7 +184,8 @@ impl Endpoint {
         })
     }
 
-    /// Signs one channel the policy allowed.
+    /// Signs one channel the policy allowed (with its membership item, if
+    /// a `?member` rule granted it).
     fn sign_channel(
         &self,
         app: AppView<'_>,
@@ -167,6 +193,7 @@ impl Endpoint {
         channel: ChannelName<'_>,
         user: &User,
         keys: &AppSecrets,
+        item: Option<&Item>,
     ) -> Result<AuthBody, Refusal> {
         let secret = &keys.secret;
         Ok(match channel.kind() {
@@ -183,6 +210,10 @@ impl Endpoint {
             }
             ChannelKind::Presence => {
                 let channel_data = presence_channel_data(user, &self.user_info_claims)?;
+                let channel_data = match item {
+                    Some(item) => merge_user_info(channel_data, item)?,
+                    None => channel_data,
+                };
                 AuthBody {
                     auth: secret.presence_auth(app.key, socket_id, channel, &channel_data),
                     channel_data: Some(channel_data),
@@ -193,12 +224,13 @@ impl Endpoint {
     }
 
     /// A batch (the pusher-js-auth format): one user check for the batch,
-    /// then each channel validated, policy-checked and signed on its own, so
-    /// one refused channel refuses only itself. The answer is one JSON object
-    /// keyed by channel name (see [`BatchEntry`]); a name that is not a valid
-    /// channel name is left out of it (never echoed) and logged as `-`. Only
-    /// a failure of the whole batch (user, secret) refuses it. Returns the
-    /// answer and its log.
+    /// then each channel validated and policy-checked on its own, one
+    /// membership lookup for the channels only `?member` rules grant, and
+    /// each signed, so one refused channel refuses only itself. The answer is
+    /// one JSON object keyed by channel name (see [`BatchEntry`]); a name that
+    /// is not a valid channel name is left out of it (never echoed) and logged
+    /// as `-`. Only a failure of the whole batch (user, secret) refuses it.
+    /// Returns the answer and its log.
     async fn authorize_batch(
         &self,
         app: AppView<'_>,
@@ -209,7 +241,6 @@ impl Endpoint {
         let user = self.validator.validate(credentials).await?;
         let mut order: Vec<&(u8, Cow<'_, str>)> = batch.iter().collect();
         order.sort_by_key(|(index, _)| *index);
-        let mut keys = None;
         let mut decisions: Vec<(Option<ChannelName<'_>>, Decision)> = Vec::with_capacity(batch.len());
         for (_, name) in order {
             let decision = match ChannelName::parse(name) {
@@ -217,21 +248,53 @@ impl Endpoint {
                 Ok(channel) if decisions.iter().any(|(c, _)| *c == Some(channel)) => {
                     (Some(channel), Decision::Repeated)
                 }
-                Ok(channel) => {
-                    let signed = match self.policy.decide(&user, channel) {
-                        Ok(()) if keys.is_none() => {
-                            let fetched = keys.insert(self.secrets.get(app.secret_id).await?);
-                            self.sign_channel(app, socket_id, channel, &user, fetched)
-                        }
-                        Ok(()) => self.sign_channel(app, socket_id, channel, &user, keys.as_deref().expect("fetched")),
-                        Err(refusal) => Err(refusal),
-                    };
-                    (Some(channel), Decision::Answered(signed))
-                }
+                Ok(channel) => match self.policy.decide(&user, channel) {
+                    Ok(grant) => (Some(channel), Decision::Granted(grant)),
+                    Err(refusal) => (Some(channel), Decision::Answered(Err(refusal))),
+                },
             };
             decisions.push(decision);
         }
+        self.sign_batch(app, socket_id, &user, &mut decisions).await?;
         Ok((batch_json(&decisions), batch_log(&decisions)))
+    }
+
+    /// Answers each granted channel of a batch: one membership lookup for
+    /// those a `?member` rule granted, then the secret (read once, for the
+    /// first channel to sign) and the signatures.
+    async fn sign_batch(
+        &self,
+        app: AppView<'_>,
+        socket_id: SocketId<'_>,
+        user: &User,
+        decisions: &mut [(Option<ChannelName<'_>>, Decision)],
+    ) -> Result<(), Refusal> {
+        let members: Vec<&str> = decisions
+            .iter()
+            .filter(|(_, decision)| matches!(decision, Decision::Granted(Grant::Member)))
+            .filter_map(|(channel, _)| channel.map(|c| c.as_str()))
+            .collect();
+        let mut items = self.membership.check(app.membership_table, &user.id, &members).await.into_iter();
+        let mut keys = None;
+        for (channel, decision) in decisions.iter_mut() {
+            let (Some(channel), Decision::Granted(grant)) = (*channel, &*decision) else { continue };
+            let item = match grant {
+                Grant::Open => None,
+                Grant::Member => match items.next().expect("one answer per member channel") {
+                    Ok(item) => Some(item),
+                    Err(refusal) => {
+                        *decision = Decision::Answered(Err(refusal));
+                        continue;
+                    }
+                },
+            };
+            if keys.is_none() {
+                keys = Some(self.secrets.get(app.secret_id).await?);
+            }
+            let keys = keys.as_deref().expect("fetched");
+            *decision = Decision::Answered(self.sign_channel(app, socket_id, channel, user, keys, item.as_deref()));
+        }
+        Ok(())
     }
 }
 
@@ -251,7 +314,7 @@ fn batch_log(decisions: &[(Option<ChannelName<'_>>, Decision)]) -> String {
         let reason = match decision {
             Decision::Invalid(refusal) | Decision::Answered(Err(refusal)) => refusal.log_reason(),
             Decision::Repeated => "repeated",
-            Decision::Answered(Ok(_)) => "ok",
+            Decision::Answered(Ok(_)) | Decision::Granted(_) => "ok",
         };
         format!("{}:{reason}", channel.map_or("-", |c| c.as_str()))
     };

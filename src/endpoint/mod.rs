@@ -11,6 +11,7 @@ use crate::error::Refusal;
 use crate::identity::jwks::{KeySource, RemoteJwks};
 use crate::identity::user_info::UserInfoClaims;
 use crate::identity::validators::{AuthMode, JwtValidator};
+use crate::membership::Membership;
 use crate::policy::ChannelPolicy;
 use crate::secrets::{SecretStore, Secrets};
 use crate::support::metrics::{self, Metrics};
@@ -65,6 +66,8 @@ pub struct Endpoint {
     token_param: String,
     /// The EMF metrics block in each request's log line, if on.
     metrics: Option<Metrics>,
+    /// The membership table `?member` rules read, with its cache (see `authorize.rs`).
+    membership: Membership,
 }
 
 impl Endpoint {
@@ -120,6 +123,7 @@ impl Endpoint {
             watchlist_claim: settings.watchlist_claim,
             token_param: settings.token_param,
             metrics: settings.metrics_namespace.as_deref().map(Metrics::new),
+            membership: Membership::new(settings.membership, None),
         }
     }
 

@@ -16,7 +16,8 @@ use std::process::ExitCode;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use clap::Parser;
-use pusher_auth_lambda::{ChannelName, ClaimRules, ConfigError, Credentials, Endpoint, Miss, Refusal, Settings, User};
+use pusher_auth_lambda::{membership_store_from_lookup, ChannelName, ClaimRules, ConfigError, Credentials, Endpoint};
+use pusher_auth_lambda::{Miss, Refusal, Settings, User};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -50,6 +51,23 @@ struct Args {
     /// With AUTH_MODE=authorizer, whose authorizer passes the claims (default: samconfig's FrontDoor, else rest-api)
     #[arg(long, value_parser = ["rest-api", "http-api"], conflicts_with = "check")]
     front_door: Option<String>,
+    /// Membership items for ?member rules, a JSON array of {"channel", "user_id"} (default: the
+    /// table itself, read with the caller's AWS credentials)
+    #[arg(long, value_name = "FILE", conflicts_with = "check", value_parser = read_items)]
+    items: Option<Items>,
+}
+
+/// Membership items given instead of the table: (channel, user id; `None`: the asker's).
+#[derive(Clone)]
+struct Items(Vec<(String, Option<String>)>);
+
+/// `--items FILE`.
+fn read_items(path: &str) -> Result<Items, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let items: Vec<BTreeMap<String, String>> = serde_json::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
+    Ok(Items(
+        items.into_iter().filter_map(|mut item| Some((item.remove("channel")?, item.remove("user_id")))).collect(),
+    ))
 }
 
 /// `pusher-auth explain ARGS…`: the report on stdout; exit 0 allowed, 1 refused, 2 bad input.
@@ -72,7 +90,10 @@ async fn explain_one(args: &Args) -> Result<u8, String> {
         }
     };
     config.extend(args.front_door.clone().map(|door| ("FRONT_DOOR".to_owned(), door)));
-    let endpoint = endpoint(&config, claims_only, "").map_err(|error| error.to_string())?;
+    let mut endpoint = endpoint(&config, claims_only, "").map_err(|error| error.to_string())?;
+    if let (None, Ok(Some(store))) = (&args.items, membership_store_from_lookup(&|name| std::env::var(name).ok())) {
+        endpoint = endpoint.with_membership_store(Some(store)).map_err(|error| error.to_string())?;
+    }
     let (code, report) = explain(&endpoint, &config, args).await;
     report.iter().for_each(|line| println!("{line}"));
     Ok(code)
@@ -94,6 +115,9 @@ struct Case {
     channel: String,
     allowed: bool,
     environments: Option<Vec<String>>,
+    /// The channels of which the user is a member (an item in the membership table).
+    #[serde(default)]
+    members: Vec<String>,
 }
 
 /// Runs the policy tests against every samconfig environment: a line per failure and a summary.
@@ -106,7 +130,9 @@ async fn check(path: &str, tests: &str) -> Result<u8, String> {
         let endpoint = endpoint(&config, true, &format!("[{env}] ")).map_err(|e| format!("{path} [{env}]: {e}"))?;
         let applies = |case: &Case| case.environments.as_ref().is_none_or(|envs| envs.contains(&env));
         for (n, row) in cases.case.iter().enumerate().filter(|(_, row)| applies(row)) {
-            let ask = Args { claims: Some(row.claims.clone()), channel: Some(row.channel.clone()), ..Args::default() };
+            let items = Some(Items(row.members.iter().map(|channel| (channel.clone(), None)).collect()));
+            let ask =
+                Args { claims: Some(row.claims.clone()), channel: Some(row.channel.clone()), items, ..Args::default() };
             let (code, report) = explain(&endpoint, &config, &ask).await;
             let held = (code == 0) == row.allowed;
             (passed, failed) = (passed + usize::from(held), failed + usize::from(!held));
@@ -129,19 +155,45 @@ async fn explain(e: &Endpoint, config: &Config, ask: &Args) -> (u8, Vec<String>)
     out.push(format!("user: {:?}", user.id));
     let verdict = match ask.channel.as_deref().map(ChannelName::parse) {
         None => e.signin(&user).map(|data| format!("signin: allowed; user_data that would be signed: {data}")),
-        Some(channel) => channel.and_then(|channel| decide(e, config, &user, &channel, &mut out)),
+        Some(Ok(channel)) => decide(e, config, &user, &channel, ask.items.as_ref(), &mut out).await,
+        Some(Err(refusal)) => Err(refusal),
     };
     let code = u8::from(verdict.is_err());
     out.push(verdict.unwrap_or_else(|r| format!("refused: {} ({} {})", r.log_reason(), r.status(), r.public_code())));
     (code, out)
 }
 
-/// Each rule's outcome, into `out`; the verdict.
-fn decide(e: &Endpoint, c: &Config, user: &User, ch: &ChannelName, out: &mut Vec<String>) -> Result<String, Refusal> {
+/// Each rule's outcome and the membership item a `?member` rule needs, into `out`; the verdict.
+async fn decide(
+    e: &Endpoint,
+    c: &Config,
+    user: &User,
+    ch: &ChannelName<'_>,
+    items: Option<&Items>,
+    out: &mut Vec<String>,
+) -> Result<String, Refusal> {
     out.push(format!("channel: {} ({:?})", ch.as_str(), ch.kind()));
     let decision = e.decide(user, ch);
     for (rule, outcome) in decision.rules {
         out.push(format!("  rule {rule}: {}", describe(outcome, user, ch.as_str())));
+    }
+    if decision.needs_item && decision.signed.is_ok() {
+        let found = match items {
+            Some(Items(items)) => {
+                let listed =
+                    |(c, u): &(String, Option<String>)| c == ch.as_str() && u.as_ref().is_none_or(|u| *u == user.id);
+                items.iter().any(listed).then_some(()).ok_or(Refusal::NotAMember)
+            }
+            None => e.member(user, *ch).await,
+        };
+        let said = match found {
+            Ok(()) => "found",
+            Err(Refusal::NotAMember) => "not found",
+            Err(_) => "cannot be read (AWS credentials and region, or --items FILE)",
+        };
+        let table = c.get("MEMBERSHIP_TABLE").map_or("", String::as_str);
+        out.push(format!("  item (channel {:?}, user_id {:?}) in {table}: {said}", ch.as_str(), user.id));
+        found?;
     }
     Ok(match decision.signed? {
         Some(data) => format!("allowed; channel_data that would be signed: {data}"),
@@ -248,14 +300,16 @@ const PARAMETERS: &str = "PusherAppId=PUSHER_APP_ID PusherKey=PUSHER_KEY PusherC
     UserInfoClaims=USER_INFO_CLAIMS UserIdClaim=USER_ID_CLAIM WatchlistClaim=WATCHLIST_CLAIM \
     JwtAlgorithms=JWT_ALGORITHMS JwtJwksUrl=JWT_JWKS_URL JwtJwksTtlSeconds=JWT_JWKS_TTL_SECONDS \
     JwtIssuer=JWT_ISSUER JwtAudience=JWT_AUDIENCE JwtLeewaySeconds=JWT_LEEWAY_SECONDS \
-    MetricsNamespace=METRICS_NAMESPACE FrontDoor=FRONT_DOOR";
+    MetricsNamespace=METRICS_NAMESPACE FrontDoor=FRONT_DOOR MembershipTable=MEMBERSHIP_TABLE \
+    MemberChannelRules=MEMBER_CHANNEL_RULES";
 
 /// What decides who may join what once a user's claims are known: all a
 /// `--claims` explanation or a policy test reads (the master key and whether
 /// the secret is stored decide encrypted channels).
 fn is_policy_variable(name: &str) -> bool {
-    "AUTH_MODE CHANNEL_RULES USER_ID_CLAIM USER_INFO_CLAIMS WATCHLIST_CLAIM PUSHER_ENCRYPTION_MASTER_KEY_BASE64"
-        .split(' ')
+    "AUTH_MODE CHANNEL_RULES USER_ID_CLAIM USER_INFO_CLAIMS WATCHLIST_CLAIM PUSHER_ENCRYPTION_MASTER_KEY_BASE64 \
+     MEMBERSHIP_TABLE MEMBER_CHANNEL_RULES"
+        .split_whitespace()
         .any(|variable| variable == name)
 }
 
@@ -289,6 +343,11 @@ fn variables(mut line: &str, claims_only: bool) -> Result<Config, String> {
             return Err(format!("{name} is still the placeholder {placeholder}: replace it"));
         }
         config.extend(variable.map(|variable| (variable.to_owned(), value.to_owned())));
+    }
+    // The template appends MemberChannelRules to CHANNEL_RULES.
+    if let Some(member_rules) = config.remove("MEMBER_CHANNEL_RULES") {
+        let rules = config.entry("CHANNEL_RULES".into()).or_default();
+        *rules = format!("{rules} {member_rules}");
     }
     Ok(config)
 }

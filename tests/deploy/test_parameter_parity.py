@@ -49,6 +49,8 @@ BASELINE = {
     "JwtIssuer": ISSUER,
     "JwtAudience": "7e9abc123def456ghi789jkl0",
     "MetricsNamespace": "PusherAuth/staging",
+    # A table, so that ?member rules (MemberChannelRules) are complete.
+    "MembershipTable": "chat-members",
     # Not a function setting: the REST API's authorizer, so that AuthMode=authorizer is complete.
     "CognitoUserPoolArn": "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_Abc123",
 }
@@ -99,6 +101,13 @@ SAMPLES = {
         # Issue 33 §4: a list written with ", " leaves a rule ending in ','; a comma inside a rule is fine.
         "private-user-{sub}, presence-room-*", "private-a,", "private-a, presence-b,", " private-a, ",
         "private-a,b presence-c"]),
+    "MemberChannelRules": ("CHANNEL_RULES", [
+        "", "presence-chat-*?member", "presence-chat-*?member private-chat-{sub}?member", "private-a?member ",
+        "presence-chat-*", "presence-chat-*?members", "presence-chat-?member-*", "private-a,?member",
+        "?member", "private-a?member?member", "private-{a}{b}?member", "private-a?Member", "private-a ?member"]),
+    "MembershipTable": ("MEMBERSHIP_TABLE", ["", "create", "chat-members", "a.b_c-1", "ab", "t" * 255, "t" * 256,
+                                            "a b", "t/1", "arn:aws:dynamodb:eu-west-1:123456789012:table/t"]
+                        + BAD_CHARS),
     "UserInfoClaims": ("USER_INFO_CLAIMS", ["name", "", "name,picture", " name , email ", ",", "a b"]
                        + BAD_CHARS),
     "UserIdClaim": ("USER_ID_CLAIM", CLAIMS),
@@ -145,6 +154,7 @@ NARROWED = {
                        "http://: through)"),
     "AuthMode": ({"demo", ""}, "demo is for local runs only; empty is jwt, the default, said explicitly"),
     "ChannelRules": ({"private-a\tpresence-b"}, "rules are separated by spaces only"),
+    "MemberChannelRules": ({"presence-chat-*"}, "a rule without ?member belongs in ChannelRules"),
     "JwtAlgorithms": ({"RS256\t"}, "algorithms are separated by commas and spaces only"),
     "JwtJwksUrl": ({"http://127.0.0.1:9999/jwks", "https://:443/jwks", "https://example.com:"},
                    "a deployed function fetches keys over https, from a host (the parser lets an empty host "
@@ -230,7 +240,11 @@ def template_verdict(values):
 
 def _ref(node, values):
     if isinstance(node, dict) and set(node) == {"Ref"}:
-        return values[node["Ref"]]
+        # A resource the stack creates (the membership table) is named by CloudFormation.
+        return values.get(node["Ref"], "stack-" + node["Ref"] + "-1A2B3C")
+    if isinstance(node, dict) and set(node) == {"Fn::Join"}:
+        separator, parts = node["Fn::Join"]
+        return separator.join(_ref(part, values) for part in parts)
     assert isinstance(node, str), node
     return node
 
@@ -362,6 +376,8 @@ def _generated(alphabet, pieces, n, seed):
 GENERATED = {
     # name: (values, whether the constraint is exact: the parser's refusals too are the template's)
     "ChannelRules": (_generated("*{}- ,.;a", ["private-", "presence-", "{sub}", "private-encrypted-", "x"], 200, 1), True),
+    "MemberChannelRules": (_generated("*{}- ,.;a?", ["private-", "presence-", "{sub}", "?member", "?member "], 200, 7),
+                           False),
     "MetricsNamespace": (_generated("aA/: #.-_", ["AWS/", "AWS", "x"], 100, 2), True),
     "JwtAlgorithms": (_generated(", ", ["RS256", "ES384", "HS256", "PS512", "rs256"], 100, 3), True),
     "JwtJwksUrl": (["https://" + v for v in _generated("a.-:/0%?#@ [_~", ["example.com", ":443", "/jwks", "..", "%2F"],

@@ -435,7 +435,7 @@ def test_transform_permission_is_scoped_to_the_api():
 
 
 def test_transform_role_reads_only_that_secret():
-    resources = translate()["Resources"]
+    resources = render()["Resources"]
     (role,) = of_type(resources, "AWS::IAM::Role").values()
     props = role["Properties"]
     assert props["ManagedPolicyArns"] == ["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]
@@ -447,6 +447,43 @@ def test_transform_role_reads_only_that_secret():
             "Resource": {"Fn::Sub": ["${secretArn}", {"secretArn": {"Ref": "PusherSecretArn"}}]},
         }
     ]
+
+
+def test_membership_table_created_or_named_and_read_alone():
+    """MembershipTable=create makes an on-demand table with point-in-time recovery and string keys;
+    a name uses that table. Either way the role may GetItem and BatchGetItem on it alone, and the
+    function is told its name; without one, neither the table nor the permission exists."""
+    resources = render(MembershipTable="create", MemberChannelRules="presence-chat-*?member")["Resources"]
+    (table,) = of_type(resources, "AWS::DynamoDB::Table").values()
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+    assert table["Properties"] == {
+        "BillingMode": "PAY_PER_REQUEST",
+        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        "AttributeDefinitions": [{"AttributeName": "channel", "AttributeType": "S"},
+                                 {"AttributeName": "user_id", "AttributeType": "S"}],
+        "KeySchema": [{"AttributeName": "channel", "KeyType": "HASH"}, {"AttributeName": "user_id", "KeyType": "RANGE"}],
+    }
+
+    def reads(resources):
+        (role,) = of_type(resources, "AWS::IAM::Role").values()
+        statements = [s for p in role["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
+        return [s for s in statements if any(a.startswith("dynamodb:") for a in s["Action"])]
+
+    env = of_type(resources, "AWS::Lambda::Function")["PusherAuthFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["MEMBERSHIP_TABLE"] == {"Ref": "MembershipItems"}
+    assert env["CHANNEL_RULES"] == {"Fn::Join": [" ", [{"Ref": "ChannelRules"}, {"Ref": "MemberChannelRules"}]]}
+    assert reads(resources) == [{"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:BatchGetItem"],
+                                 "Resource": {"Fn::GetAtt": ["MembershipItems", "Arn"]}}]
+    resources = render(MembershipTable="chat-members")["Resources"]
+    assert "MembershipItems" not in resources
+    env = resources["PusherAuthFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["MEMBERSHIP_TABLE"] == {"Ref": "MembershipTable"}
+    arn = "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${MembershipTable}"
+    assert reads(resources) == [{"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:BatchGetItem"],
+                                 "Resource": {"Fn::Sub": arn}}]
+    resources = render()["Resources"]
+    assert "MembershipItems" not in resources and reads(resources) == []
+    assert "MEMBERSHIP_TABLE" not in resources["PusherAuthFunction"]["Properties"]["Environment"]["Variables"]
 
 
 def test_transform_function():
@@ -854,6 +891,10 @@ def _blank(*names):
     ({**AUTHORIZER_OK["http-api"], "FrontDoor": "http-api"}, []),
     # Authorizer mode reads no JWT_* variable: no algorithms needed.
     ({**AUTHORIZER_OK["rest-api"], "FrontDoor": "rest-api", **_blank("JwtAlgorithms", "JwtJwksUrl")}, []),
+    # ?member rules read a table: created or named.
+    ({**JWT_OK, "MemberChannelRules": "presence-chat-*?member"}, ["MemberRulesNeedATable"]),
+    ({**JWT_OK, "MemberChannelRules": "presence-chat-*?member", "MembershipTable": "create"}, []),
+    ({**JWT_OK, "MembershipTable": "chat-members"}, []),
 ])
 def test_rules_refuse_what_cannot_work(params, failed):
     assert rules_pass(parameter_values(env=None, **params)) == failed

@@ -1,6 +1,6 @@
 //! The layer rule, checked on the source text: imports run one way,
 //!
-//! `aws → endpoint → {web, secrets} → config → policy → {identity, pusher} → {error, support}`
+//! `aws → endpoint → {web, secrets, membership} → config → policy → {identity, pusher} → {error, support}`
 //!
 //! `config` is plain data: it sits below `secrets`, whose cache it
 //! configures (the endpoint builds the services), and above the plain types
@@ -24,6 +24,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("policy", 2),
     ("config", 3),
     ("secrets", 4),
+    ("membership", 4),
     ("web", 4),
     ("endpoint", 5),
     ("aws", 6),

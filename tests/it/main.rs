@@ -11,6 +11,7 @@ mod helpers;
 mod identity;
 mod jwks;
 mod layers;
+mod membership;
 mod secrets_manager;
 mod soak;
 mod tls;

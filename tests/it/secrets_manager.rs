@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 /// Kills the server when the test ends, however it ends.
-struct Server(Child);
+pub(crate) struct Server(Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -31,11 +31,11 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn moto_bin() -> String {
+pub(crate) fn moto_bin() -> String {
     let out = Command::new("bash")
         .args([format!("{ROOT}/scripts/venv.sh"), "moto".into(), format!("{ROOT}/tests/tools/requirements-moto.txt")])
         .output()
@@ -45,7 +45,7 @@ fn moto_bin() -> String {
 }
 
 /// Starts moto's server on `port`, with IAM authentication on or off, and waits until it listens.
-fn spawn_moto(bin: &str, port: u16, iam: bool) -> Server {
+pub(crate) fn spawn_moto(bin: &str, port: u16, iam: bool) -> Server {
     let mut command = Command::new(format!("{bin}/moto_server"));
     command.args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null());
     if iam {

@@ -1,0 +1,242 @@
+//! Channel membership from the app's data: a `?member` rule (see
+//! [`crate::policy`]) signs a channel only when the membership table
+//! (`MEMBERSHIP_TABLE`) holds an item for (channel, user). The table is read
+//! through a [`MembershipStore`] (`aws::dynamodb` implements it; `main` hands
+//! it to the endpoint), one call per request: the channels of a batch that
+//! the cache does not answer go in one lookup.
+//!
+//! **Cached, with a bound on revocation.** A found item is kept for
+//! `MEMBERSHIP_TTL_SECONDS` (60 s by default), an absent one for
+//! `MEMBERSHIP_NEGATIVE_TTL_SECONDS` (10 s): a member removed from the table
+//! keeps access for at most the first, one added waits at most the second.
+//! At most [`CAPACITY`] entries; when full of live entries it starts afresh.
+//!
+//! **Fail closed.** Any failure of the table (error, throttling after the
+//! retries, timeout, an answer that cannot be read, keys left unprocessed)
+//! refuses the channels it left undecided with `membership_unavailable`
+//! (503), logged once per outage; failures are never cached, and nothing is
+//! signed without a found item.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde_json::{Map, Value};
+
+use crate::config::MembershipOptions;
+use crate::error::{Outage, Refusal};
+use crate::identity::user_info::MAX_USER_INFO_BYTES;
+
+/// A found item's `user_info` map (empty when it has none), as plain JSON.
+pub(crate) type Item = Map<String, Value>;
+
+/// What [`MembershipStore::items`] returns: for each channel asked, in
+/// order, the item found or `None`; or why the table could not answer.
+pub(crate) type ItemsFuture<'a> = Pin<Box<dyn Future<Output = Result<Vec<Option<Item>>, String>> + Send + 'a>>;
+
+/// Where membership items are read: DynamoDB, or a stand-in in tests.
+pub trait MembershipStore: Send + Sync + std::fmt::Debug {
+    /// The items of `user` for `channels` (distinct, at most 25) in `table`.
+    fn items<'a>(&'a self, table: &'a str, user: &'a str, channels: &'a [&'a str], consistent: bool)
+        -> ItemsFuture<'a>;
+}
+
+/// Most entries the cache holds (a few hundred bytes each).
+pub(crate) const CAPACITY: usize = 4096;
+
+/// One cached answer: until when, and the item (`None`: absent).
+type Entry = (Instant, Option<Arc<Item>>);
+
+/// The membership check: the store, its options and the cache.
+#[derive(Debug)]
+pub(crate) struct Membership {
+    /// The table's client (see `Endpoint::with_membership_store`).
+    pub(crate) store: Option<Arc<dyn MembershipStore>>,
+    options: MembershipOptions,
+    /// By `table \n channel \n user` (none of the three holds a newline).
+    cache: Mutex<HashMap<String, Entry>>,
+    /// Whether the last lookup failed (an outage is logged once).
+    down: AtomicBool,
+}
+
+impl Membership {
+    pub(crate) fn new(options: MembershipOptions, store: Option<Arc<dyn MembershipStore>>) -> Self {
+        Self { store, options, cache: Mutex::default(), down: AtomicBool::new(false) }
+    }
+
+    /// For each of `channels` (distinct), the item of `user` in `table`, or
+    /// why not: [`Refusal::NotAMember`], or the table's outage.
+    pub(crate) async fn check(
+        &self,
+        table: Option<&str>,
+        user: &str,
+        channels: &[&str],
+    ) -> Vec<Result<Arc<Item>, Refusal>> {
+        const UNAVAILABLE: Refusal = Refusal::Unavailable(Outage::Membership);
+        let (Some(table), Some(store)) = (table, &self.store) else { return vec![Err(UNAVAILABLE); channels.len()] };
+        let key = |channel: &str| format!("{table}\n{channel}\n{user}");
+        let now = Instant::now();
+        let mut answers: Vec<Option<Option<Arc<Item>>>> = {
+            let cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let hit = |c: &&str| cache.get(&key(c)).filter(|(until, _)| *until > now).map(|(_, item)| item.clone());
+            channels.iter().map(hit).collect()
+        };
+        let misses: Vec<&str> = channels.iter().zip(&answers).filter(|(_, a)| a.is_none()).map(|(c, _)| *c).collect();
+        if !misses.is_empty() {
+            match store.items(table, user, &misses, self.options.consistent_read).await {
+                Ok(found) if found.len() == misses.len() => {
+                    self.recovered(table);
+                    let found: Vec<Option<Arc<Item>>> = found.into_iter().map(|item| item.map(Arc::new)).collect();
+                    self.remember(misses.iter().map(|c| key(c)).zip(found.iter().cloned()), now);
+                    let mut found = found.into_iter();
+                    answers.iter_mut().filter(|a| a.is_none()).for_each(|a| *a = found.next());
+                }
+                Ok(_) => self.failed(table, "an answer for other channels"),
+                Err(problem) => self.failed(table, &problem),
+            }
+        }
+        answers.into_iter().map(|a| a.ok_or(UNAVAILABLE)?.ok_or(Refusal::NotAMember)).collect()
+    }
+
+    /// Caches what the table answered, each for its lifetime.
+    fn remember(&self, answers: impl Iterator<Item = (String, Option<Arc<Item>>)>, now: Instant) {
+        let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (key, item) in answers {
+            let ttl = if item.is_some() { self.options.found_ttl } else { self.options.absent_ttl };
+            if ttl.is_zero() {
+                continue;
+            }
+            if cache.len() >= CAPACITY {
+                cache.retain(|_, (until, _)| *until > now);
+                if cache.len() >= CAPACITY {
+                    cache.clear();
+                }
+            }
+            cache.insert(key, (now + ttl, item));
+        }
+    }
+
+    fn failed(&self, table: &str, problem: &str) {
+        if !self.down.swap(true, Ordering::Relaxed) {
+            tracing::error!(table, problem, reason = "membership_unavailable", "cannot read the membership table");
+        }
+    }
+
+    fn recovered(&self, table: &str) {
+        if self.down.swap(false, Ordering::Relaxed) {
+            tracing::info!(table, "the membership table answers again");
+        }
+    }
+}
+
+/// Presence `channel_data` with the item's `user_info` merged in: a field
+/// the claims (`USER_INFO_CLAIMS`) already set keeps the claim's value; the
+/// item adds the others. Refused above Pusher's 1 KB, as claims alone are.
+pub(crate) fn merge_user_info(channel_data: String, item: &Item) -> Result<String, Refusal> {
+    if item.is_empty() {
+        return Ok(channel_data);
+    }
+    let mut data: Map<String, Value> = serde_json::from_str(&channel_data).expect("channel_data is a JSON object");
+    let info = data.entry("user_info").or_insert_with(|| Value::Object(Map::new()));
+    if let Value::Object(info) = info {
+        for (name, value) in item {
+            info.entry(name.clone()).or_insert_with(|| value.clone());
+        }
+    }
+    if serde_json::to_string(&data["user_info"]).map_or(0, |s| s.len()) > MAX_USER_INFO_BYTES {
+        return Err(Refusal::UserInfoTooLarge);
+    }
+    Ok(serde_json::to_string(&data).expect("JSON values serialize"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::sync::atomic::AtomicUsize;
+    use std::time::Duration;
+
+    /// A table in memory: `(channel, user) → user_info`, failing while `down`.
+    #[derive(Debug, Default)]
+    struct Memory {
+        items: Mutex<HashMap<(String, String), Item>>,
+        down: AtomicBool,
+        calls: AtomicUsize,
+    }
+
+    impl MembershipStore for Memory {
+        fn items<'a>(&'a self, _: &'a str, user: &'a str, channels: &'a [&'a str], _: bool) -> ItemsFuture<'a> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let items = self.items.lock().unwrap();
+            let found = channels.iter().map(|c| items.get(&(c.to_string(), user.to_owned())).cloned()).collect();
+            let answer =
+                if self.down.load(Ordering::SeqCst) { Err("503 ServiceUnavailable".into()) } else { Ok(found) };
+            Box::pin(async move { answer })
+        }
+    }
+
+    fn membership(found_ttl: u64, absent_ttl: u64) -> (Membership, Arc<Memory>) {
+        let store = Arc::new(Memory::default());
+        let options = MembershipOptions {
+            found_ttl: Duration::from_millis(found_ttl),
+            absent_ttl: Duration::from_millis(absent_ttl),
+            consistent_read: false,
+        };
+        (Membership::new(options, Some(store.clone() as Arc<dyn MembershipStore>)), store)
+    }
+
+    fn verdicts(answers: Vec<Result<Arc<Item>, Refusal>>) -> Vec<Result<(), Refusal>> {
+        answers.into_iter().map(|a| a.map(|_| ())).collect()
+    }
+
+    #[tokio::test]
+    async fn cached_for_their_lifetimes_failures_never() {
+        let (m, store) = membership(200, 50);
+        store.items.lock().unwrap().insert(("a".into(), "u".into()), Item::new());
+        let check = |channels: &'static [&'static str]| m.check(Some("t"), "u", channels);
+        assert_eq!(verdicts(check(&["a", "b"]).await), [Ok(()), Err(Refusal::NotAMember)]);
+        assert_eq!(verdicts(check(&["a", "b"]).await), [Ok(()), Err(Refusal::NotAMember)]);
+        assert_eq!(store.calls.load(Ordering::SeqCst), 1, "the second check is a hit");
+        // Removed and added: each is seen once its answer's lifetime has passed.
+        store.items.lock().unwrap().clear();
+        store.items.lock().unwrap().insert(("b".into(), "u".into()), Item::new());
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert_eq!(verdicts(check(&["a", "b"]).await), [Ok(()), Ok(())], "a still cached, b asked again");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        store.down.store(true, Ordering::SeqCst);
+        let unavailable = Err(Refusal::Unavailable(Outage::Membership));
+        assert_eq!(verdicts(check(&["a"]).await), [unavailable], "never signed on a failure");
+        assert_eq!(verdicts(check(&["a"]).await), [unavailable], "failures are not cached");
+        store.down.store(false, Ordering::SeqCst);
+        assert_eq!(verdicts(check(&["a", "b"]).await), [Err(Refusal::NotAMember), Ok(())]);
+        // No table, or no store: nothing is signed.
+        assert_eq!(verdicts(m.check(None, "u", &["b"]).await), [unavailable]);
+        let without = Membership::new(m.options, None);
+        assert_eq!(verdicts(without.check(Some("t"), "u", &["b"]).await), [unavailable]);
+    }
+
+    #[tokio::test]
+    async fn the_cache_is_bounded() {
+        let (m, _) = membership(60_000, 60_000);
+        for i in 0..CAPACITY + 10 {
+            m.check(Some("t"), &format!("user-{i}"), &["a"]).await;
+            assert!(m.cache.lock().unwrap().len() <= CAPACITY);
+        }
+    }
+
+    #[test]
+    fn the_items_user_info_adds_to_the_claims_never_replaces() {
+        let base = r#"{"user_id":"u","user_info":{"name":"Ada"}}"#.to_owned();
+        let item = json!({"name": "Mallory", "role": "moderator"}).as_object().unwrap().clone();
+        let merged = merge_user_info(base.clone(), &item).unwrap();
+        assert_eq!(merged, r#"{"user_id":"u","user_info":{"name":"Ada","role":"moderator"}}"#);
+        assert_eq!(merge_user_info(base.clone(), &Item::new()).unwrap(), base, "unchanged without user_info");
+        let bare = merge_user_info(r#"{"user_id":"u"}"#.into(), &item).unwrap();
+        assert_eq!(bare, r#"{"user_id":"u","user_info":{"name":"Mallory","role":"moderator"}}"#);
+        let big = json!({"bio": "x".repeat(MAX_USER_INFO_BYTES)}).as_object().unwrap().clone();
+        assert_eq!(merge_user_info(base, &big), Err(Refusal::UserInfoTooLarge));
+    }
+}
