@@ -47,15 +47,11 @@ pub(crate) fn user_from_authorizer(
     Ok(user)
 }
 
+/// The object under `key`, taken out of `map`; anything else stays.
 fn take_object(map: &mut Map<String, Value>, key: &str) -> Option<Map<String, Value>> {
-    match map.remove(key) {
-        Some(Value::Object(object)) => Some(object),
-        Some(other) => {
-            map.insert(key.to_owned(), other);
-            None
-        }
-        None => None,
-    }
+    let object = map.get_mut(key)?.as_object_mut().map(std::mem::take)?;
+    map.remove(key);
+    Some(object)
 }
 
 #[cfg(test)]

@@ -31,7 +31,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use jsonwebtoken::DecodingKey;
 
-use crate::error::{AuthFailure, Refusal};
+use crate::error::AuthFailure::{self, TokenUnknownKey};
+use crate::error::Refusal;
 use crate::identity::jwt::{keys_from_jwks, pick_key, KeyId, TokenHead, VerificationKey};
 use crate::support::refresh::{Refreshing, ReloadError, Report};
 
@@ -69,9 +70,7 @@ impl KeySource {
     pub async fn key_for(&self, head: &TokenHead) -> Result<(Arc<DecodingKey>, KeyId), Refusal> {
         match self {
             Self::None => Err(Refusal::Unauthenticated(AuthFailure::TokenAlgorithmNotAllowed)),
-            Self::Inline(keys) => {
-                pick_key(keys, head).map(shared).ok_or(Refusal::Unauthenticated(AuthFailure::TokenUnknownKey))
-            }
+            Self::Inline(keys) => pick_key(keys, head).map(shared).ok_or(Refusal::Unauthenticated(TokenUnknownKey)),
             Self::Remote(remote) => remote.key_for(head).await,
         }
     }
@@ -137,22 +136,14 @@ fn report(report: Report<'_, FetchError>) {
 /// host (local runs and tests).
 pub(crate) fn jwks_url(url: &str) -> Result<http::Uri, &'static str> {
     let uri: http::Uri = url.parse().map_err(|_| "is not a URL")?;
-    if !crate::support::https::https_or_loopback(&uri) {
-        return Err("must be an https:// URL (http:// only to 127.0.0.1 or localhost)");
-    }
-    Ok(uri)
+    let allowed = crate::support::https::https_or_loopback(&uri);
+    allowed.then_some(uri).ok_or("must be an https:// URL (http:// only to 127.0.0.1 or localhost)")
 }
 
 impl RemoteJwks {
-    /// A cache for the JWKS at `url`: `https://…`, or `http://` to a loopback
-    /// host (local runs and tests); its lifetime is [`DEFAULT_TTL`].
-    #[cfg(any(test, feature = "testing"))]
-    pub fn new(url: &str) -> Result<Self, &'static str> {
-        jwks_url(url).map(Self::at)
-    }
-
-    /// The same for an address [`jwks_url`] accepted.
-    pub(crate) fn at(url: http::Uri) -> Self {
+    /// A cache for the JWKS at `url`, an address [`jwks_url`] accepted; its
+    /// lifetime is [`DEFAULT_TTL`].
+    pub fn at(url: http::Uri) -> Self {
         Self::build(url, Some(DEFAULT_TTL), REFETCH_INTERVAL, DEFAULT_MAX_STALE)
     }
 
@@ -226,8 +217,8 @@ impl RemoteJwks {
             }
             let body =
                 Limited::new(response.into_body(), MAX_JWKS_BYTES).collect().await.map_err(|_| FetchError::Body)?;
-            let text = String::from_utf8(body.to_bytes().to_vec()).map_err(|_| FetchError::NotJwks)?;
-            keys_from_jwks(&text).map_err(|_| FetchError::NotJwks)
+            let keys = std::str::from_utf8(&body.to_bytes()).ok().and_then(|text| keys_from_jwks(text).ok());
+            keys.ok_or(FetchError::NotJwks)
         };
         tokio::time::timeout(FETCH_TIMEOUT, work).await.map_err(|_| FetchError::Timeout)?
     }

@@ -11,7 +11,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet, KeyAlgorithm, KeyOperations, PublicKeyUse};
+use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet, KeyOperations, PublicKeyUse};
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -96,11 +96,8 @@ fn verification_key(jwk: &Jwk) -> Option<VerificationKey> {
     if jwk.common.key_operations.as_ref().is_some_and(|ops| !ops.contains(&KeyOperations::Verify)) {
         return None;
     }
-    let alg = match jwk.common.key_algorithm {
-        None => None,
-        Some(KeyAlgorithm::UNKNOWN_ALGORITHM) => return None,
-        Some(alg) => Some(alg.to_string().parse::<Algorithm>().ok()?),
-    };
+    // A key for another use (`RSA-OAEP`, …) or an unknown `alg` is left out.
+    let alg = jwk.common.key_algorithm.map(|alg| alg.to_string().parse::<Algorithm>()).transpose().ok()?;
     let key = match &jwk.algorithm {
         AlgorithmParameters::RSA(params) => {
             let n = URL_SAFE_NO_PAD.decode(&params.n).ok()?;
@@ -572,6 +569,11 @@ mod tests {
         assert_eq!(keys(r#","key_ops":["encrypt"]"#), 0);
         assert_eq!(keys(r#","key_ops":[]"#), 0);
         assert_eq!(keys(r#","use":"enc""#), 0);
+        // A key whose `alg` is not a signature algorithm we verify, or unknown.
+        assert_eq!(keys(r#","alg":"RS256""#), 1);
+        for alg in ["RSA-OAEP", "RSA1_5", "none", "RS257"] {
+            assert_eq!(keys(&format!(r#","alg":"{alg}""#)), 0, "{alg}");
+        }
     }
 
     /// A JWKS with the fixtures' RSA key as `rsa` and a P-256 key as `ec`,

@@ -161,8 +161,7 @@ impl TokenCache {
     /// [`Lookup::Miss`] gave, verified with the JWKS key `verified_with`
     /// (`None`: `JWT_SECRET`); returns its user, shared.
     pub fn insert(&self, key: Key, now: u64, verified: Verified, verified_with: Option<KeyId>) -> Arc<User> {
-        let Verified { user, exp, nbf } = verified;
-        let user = Arc::new(user);
+        let (user, exp, nbf) = (Arc::new(verified.user), verified.exp, verified.nbf);
         let mut inner = self.lock();
         if inner.map.contains_key(&key) {
             return user;
@@ -191,11 +190,8 @@ impl TokenCache {
 
 impl Inner {
     fn remove(&mut self, key: &Key) {
-        if self.map.remove(key).is_some() {
-            if let Some(at) = self.order.iter().position(|k| k == key) {
-                self.order.remove(at);
-            }
-        }
+        self.map.remove(key);
+        self.order.retain(|k| k != key);
     }
 }
 

@@ -76,7 +76,7 @@ pub(crate) fn is_unverified(claims: &Map<String, Value>, claim: &str) -> bool {
         "phone_number" => "phone_number_verified",
         _ => return false,
     };
-    !matches!(claims.get(flag), Some(Value::Bool(true))) && claims.get(flag).and_then(Value::as_str) != Some("true")
+    !claims.get(flag).is_some_and(|verified| *verified == true || verified == "true")
 }
 
 #[cfg(test)]

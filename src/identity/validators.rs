@@ -110,10 +110,8 @@ const DEMO_USER_ID: &str = "demo-user";
 
 /// The demo user, made once.
 static DEMO_USER: LazyLock<Arc<User>> = LazyLock::new(|| {
-    let mut claims = Map::new();
-    claims.insert("sub".into(), Value::from(DEMO_USER_ID));
-    claims.insert("name".into(), Value::from("Demo User"));
-    Arc::new(User { id: DEMO_USER_ID.into(), claims })
+    let claims = [("sub", DEMO_USER_ID), ("name", "Demo User")].map(|(name, value)| (name.into(), Value::from(value)));
+    Arc::new(User { id: DEMO_USER_ID.into(), claims: Map::from_iter(claims) })
 });
 
 impl UserValidator for AuthMode<JwtValidator> {
