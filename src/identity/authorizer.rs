@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{AuthFailure, Refusal};
 use crate::identity::jwt::check_audience;
-use crate::identity::user::{check_user_id, is_unverified, User, UserIdError};
+use crate::identity::user::{user_from, User};
 
 /// The user API Gateway verified, or a refusal. The id is the claim
 /// `user_id_claim` (`USER_ID_CLAIM`); with the default `sub`, a Lambda
@@ -28,49 +28,30 @@ pub(crate) fn user_from_authorizer(
     user_id_claim: &str,
     audience: Option<&str>,
 ) -> Result<User, Refusal> {
-    let raw = authorizer.ok_or(Refusal::Unauthenticated(AuthFailure::NoAuthorizerContext))?;
-    let Ok(Value::Object(mut context)) = serde_json::from_str::<Value>(raw.get()) else {
-        return Err(Refusal::Unauthenticated(AuthFailure::NoAuthorizerContext));
+    use AuthFailure::*;
+    let Some(Ok(Value::Object(mut context))) = authorizer.map(|raw| serde_json::from_str(raw.get())) else {
+        return Err(Refusal::Unauthenticated(NoAuthorizerContext));
     };
     let claims = match take_object(&mut context, "jwt").and_then(|mut jwt| take_object(&mut jwt, "claims")) {
         Some(claims) => claims,
-        None => match take_object(&mut context, "claims") {
-            Some(claims) => claims,
-            None => take_object(&mut context, "lambda").unwrap_or(context),
-        },
+        None => take_object(&mut context, "claims").or_else(|| take_object(&mut context, "lambda")).unwrap_or(context),
     };
-    let fallback: &[&str] = if user_id_claim == "sub" { &["principalId"] } else { &[] };
-    let id = std::iter::once(user_id_claim)
-        .chain(fallback.iter().copied())
-        .find_map(|name| match claims.get(name) {
-            Some(Value::String(id)) if !id.is_empty() => Some(id.clone()),
-            _ => None,
-        })
-        .ok_or(Refusal::Unauthenticated(AuthFailure::AuthorizerWithoutSubject))?;
-    check_user_id(&id).map_err(|error| {
-        Refusal::Unauthenticated(match error {
-            UserIdError::TooLong => AuthFailure::AuthorizerSubjectTooLong,
-            UserIdError::Empty | UserIdError::ControlCharacter => AuthFailure::AuthorizerSubjectInvalid,
-        })
-    })?;
-    if is_unverified(&claims, user_id_claim) {
-        return Err(Refusal::Unauthenticated(AuthFailure::AuthorizerIdentityUnverified));
-    }
+    let names = [user_id_claim, "principalId"];
+    let names = if user_id_claim == "sub" { &names[..] } else { &names[..1] };
+    let refusals =
+        [AuthorizerWithoutSubject, AuthorizerSubjectTooLong, AuthorizerSubjectInvalid, AuthorizerIdentityUnverified];
+    let user = user_from(claims, names, refusals)?;
     if audience.is_some() {
-        check_audience(&claims, audience).map_err(Refusal::Unauthenticated)?;
+        check_audience(&user.claims, audience).map_err(Refusal::Unauthenticated)?;
     }
-    Ok(User { id, claims })
+    Ok(user)
 }
 
+/// The object under `key`, taken out of `map`; anything else stays.
 fn take_object(map: &mut Map<String, Value>, key: &str) -> Option<Map<String, Value>> {
-    match map.remove(key) {
-        Some(Value::Object(object)) => Some(object),
-        Some(other) => {
-            map.insert(key.to_owned(), other);
-            None
-        }
-        None => None,
-    }
+    let object = map.get_mut(key)?.as_object_mut().map(std::mem::take)?;
+    map.remove(key);
+    Some(object)
 }
 
 #[cfg(test)]

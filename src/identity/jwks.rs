@@ -31,7 +31,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use jsonwebtoken::DecodingKey;
 
-use crate::error::{AuthFailure, Refusal};
+use crate::error::AuthFailure::{self, TokenUnknownKey};
+use crate::error::Refusal;
 use crate::identity::jwt::{keys_from_jwks, pick_key, KeyId, TokenHead, VerificationKey};
 use crate::support::refresh::{Refreshing, ReloadError, Report};
 
@@ -69,9 +70,7 @@ impl KeySource {
     pub async fn key_for(&self, head: &TokenHead) -> Result<(Arc<DecodingKey>, KeyId), Refusal> {
         match self {
             Self::None => Err(Refusal::Unauthenticated(AuthFailure::TokenAlgorithmNotAllowed)),
-            Self::Inline(keys) => pick_key(keys, head)
-                .map(|k| (k.shared_key(), k.id()))
-                .ok_or(Refusal::Unauthenticated(AuthFailure::TokenUnknownKey)),
+            Self::Inline(keys) => pick_key(keys, head).map(shared).ok_or(Refusal::Unauthenticated(TokenUnknownKey)),
             Self::Remote(remote) => remote.key_for(head).await,
         }
     }
@@ -86,6 +85,11 @@ impl KeySource {
             Self::Remote(remote) => remote.current().await,
         }
     }
+}
+
+/// A picked key, shared, with its fingerprint.
+fn shared(key: &VerificationKey) -> (Arc<DecodingKey>, KeyId) {
+    (key.key.clone(), key.id)
 }
 
 /// A JWKS fetched over HTTP(S) and cached.
@@ -112,18 +116,6 @@ enum FetchError {
     NotJwks,
 }
 
-/// The key set's cell: stale after `ttl`; after a failed refresh, tried
-/// again one lifetime or one refetch interval later, whichever is sooner.
-/// Without a lifetime (fetched once) the set is never refreshed, so never dropped.
-fn cell(
-    ttl: Option<Duration>,
-    refetch_interval: Duration,
-    max_stale: Duration,
-) -> Refreshing<Vec<VerificationKey>, FetchError> {
-    Refreshing::new(ttl, ttl.map_or(refetch_interval, |ttl| ttl.min(refetch_interval)))
-        .with_max_stale(ttl.map(|ttl| max_stale.max(ttl)))
-}
-
 /// The log lines of a fetch (never the keys).
 fn report(report: Report<'_, FetchError>) {
     match report {
@@ -144,45 +136,40 @@ fn report(report: Report<'_, FetchError>) {
 /// host (local runs and tests).
 pub(crate) fn jwks_url(url: &str) -> Result<http::Uri, &'static str> {
     let uri: http::Uri = url.parse().map_err(|_| "is not a URL")?;
-    if !crate::support::https::https_or_loopback(&uri) {
-        return Err("must be an https:// URL (http:// only to 127.0.0.1 or localhost)");
-    }
-    Ok(uri)
+    let allowed = crate::support::https::https_or_loopback(&uri);
+    allowed.then_some(uri).ok_or("must be an https:// URL (http:// only to 127.0.0.1 or localhost)")
 }
 
 impl RemoteJwks {
-    /// A cache for the JWKS at `url`: `https://…`, or `http://` to a loopback
-    /// host (local runs and tests); its lifetime is [`DEFAULT_TTL`].
-    #[cfg(any(test, feature = "testing"))]
-    pub fn new(url: &str) -> Result<Self, &'static str> {
-        jwks_url(url).map(Self::at)
-    }
-
-    /// The same for an address [`jwks_url`] accepted.
-    pub(crate) fn at(url: http::Uri) -> Self {
-        let keys = cell(Some(DEFAULT_TTL), REFETCH_INTERVAL, DEFAULT_MAX_STALE);
-        Self { url, refetch_interval: REFETCH_INTERVAL, max_stale: DEFAULT_MAX_STALE, keys }
+    /// A cache for the JWKS at `url`, an address [`jwks_url`] accepted; its
+    /// lifetime is [`DEFAULT_TTL`].
+    pub fn at(url: http::Uri) -> Self {
+        Self::build(url, Some(DEFAULT_TTL), REFETCH_INTERVAL, DEFAULT_MAX_STALE)
     }
 
     /// The same with another lifetime (`None`: fetched once per environment).
-    pub fn with_ttl(mut self, ttl: Option<Duration>) -> Self {
-        self.keys = cell(ttl, self.refetch_interval, self.max_stale);
-        self
+    pub fn with_ttl(self, ttl: Option<Duration>) -> Self {
+        Self::build(self.url, ttl, self.refetch_interval, self.max_stale)
     }
 
     /// The same with another longest use of a set no fetch has confirmed.
-    pub fn with_max_stale(mut self, max_stale: Duration) -> Self {
-        self.max_stale = max_stale;
-        self.keys = cell(self.keys.ttl(), self.refetch_interval, max_stale);
-        self
+    pub fn with_max_stale(self, max_stale: Duration) -> Self {
+        Self::build(self.url, self.keys.ttl(), self.refetch_interval, max_stale)
     }
 
     /// The same with another least time between fetches for unknown keys (tests use zero).
     #[cfg(any(test, feature = "testing"))]
-    pub fn with_refetch_interval(mut self, interval: Duration) -> Self {
-        self.refetch_interval = interval;
-        self.keys = cell(self.keys.ttl(), interval, self.max_stale);
-        self
+    pub fn with_refetch_interval(self, interval: Duration) -> Self {
+        Self::build(self.url, self.keys.ttl(), interval, self.max_stale)
+    }
+
+    /// The key set's cell is stale after `ttl`; after a failed refresh, tried
+    /// again one lifetime or one refetch interval later, whichever is sooner.
+    /// Without a lifetime (fetched once) the set is never refreshed, so never dropped.
+    fn build(url: http::Uri, ttl: Option<Duration>, refetch_interval: Duration, max_stale: Duration) -> Self {
+        let keys = Refreshing::new(ttl, ttl.map_or(refetch_interval, |ttl| ttl.min(refetch_interval)))
+            .with_max_stale(ttl.map(|ttl| max_stale.max(ttl)));
+        Self { url, refetch_interval, max_stale, keys }
     }
 
     /// The set in force, refreshed first when stale; `None` before the first
@@ -195,7 +182,7 @@ impl RemoteJwks {
     /// The key for a token: from the set in force (fetched on first use, or
     /// refreshed when stale), else (at most once per interval) from a fresh fetch.
     pub async fn key_for(&self, head: &TokenHead) -> Result<(Arc<DecodingKey>, KeyId), Refusal> {
-        let found = |keys: &[VerificationKey]| pick_key(keys, head).map(|k| (k.shared_key(), k.id()));
+        let found = |keys: &[VerificationKey]| pick_key(keys, head).map(shared);
         let unknown = || {
             tracing::warn!(
                 reason = AuthFailure::TokenUnknownKey.as_str(),
@@ -230,8 +217,8 @@ impl RemoteJwks {
             }
             let body =
                 Limited::new(response.into_body(), MAX_JWKS_BYTES).collect().await.map_err(|_| FetchError::Body)?;
-            let text = String::from_utf8(body.to_bytes().to_vec()).map_err(|_| FetchError::NotJwks)?;
-            keys_from_jwks(&text).map_err(|_| FetchError::NotJwks)
+            let keys = std::str::from_utf8(&body.to_bytes()).ok().and_then(|text| keys_from_jwks(text).ok());
+            keys.ok_or(FetchError::NotJwks)
         };
         tokio::time::timeout(FETCH_TIMEOUT, work).await.map_err(|_| FetchError::Timeout)?
     }

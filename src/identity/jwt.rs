@@ -11,14 +11,14 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet, KeyAlgorithm, KeyOperations, PublicKeyUse};
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet, KeyOperations, PublicKeyUse};
+use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 use crate::error::{AuthFailure, Refusal};
-use crate::identity::user::{check_user_id, is_unverified, User, UserIdError};
+use crate::identity::user::{user_from, User};
 
 /// Longest token accepted.
 pub(crate) const MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -51,13 +51,14 @@ pub(crate) type KeyId = [u8; 32];
 /// A verification key from a JWKS, with what it may verify.
 #[derive(Clone)]
 pub struct VerificationKey {
-    id: KeyId,
+    /// The key's fingerprint.
+    pub(crate) id: KeyId,
     kid: Option<String>,
     /// The key's own `alg`, when the JWKS names one.
     alg: Option<Algorithm>,
-    rsa: bool,
-    /// Shared, so handing the key to a request copies no key material.
-    key: Arc<DecodingKey>,
+    /// An RSA or EC key (its family says which); shared, so handing the key to
+    /// a request copies no key material.
+    pub(crate) key: Arc<DecodingKey>,
 }
 
 impl VerificationKey {
@@ -65,16 +66,6 @@ impl VerificationKey {
     #[cfg(any(test, feature = "testing"))]
     pub fn key(&self) -> &DecodingKey {
         &self.key
-    }
-
-    /// The key, shared.
-    pub(crate) fn shared_key(&self) -> Arc<DecodingKey> {
-        self.key.clone()
-    }
-
-    /// The key's fingerprint.
-    pub(crate) fn id(&self) -> KeyId {
-        self.id
     }
 }
 
@@ -105,16 +96,8 @@ fn verification_key(jwk: &Jwk) -> Option<VerificationKey> {
     if jwk.common.key_operations.as_ref().is_some_and(|ops| !ops.contains(&KeyOperations::Verify)) {
         return None;
     }
-    let rsa = match jwk.algorithm {
-        AlgorithmParameters::RSA(_) => true,
-        AlgorithmParameters::EllipticCurve(_) => false,
-        _ => return None,
-    };
-    let alg = match jwk.common.key_algorithm {
-        None => None,
-        Some(KeyAlgorithm::UNKNOWN_ALGORITHM) => return None,
-        Some(alg) => Some(alg.to_string().parse::<Algorithm>().ok()?),
-    };
+    // A key for another use (`RSA-OAEP`, …) or an unknown `alg` is left out.
+    let alg = jwk.common.key_algorithm.map(|alg| alg.to_string().parse::<Algorithm>()).transpose().ok()?;
     let key = match &jwk.algorithm {
         AlgorithmParameters::RSA(params) => {
             let n = URL_SAFE_NO_PAD.decode(&params.n).ok()?;
@@ -129,26 +112,16 @@ fn verification_key(jwk: &Jwk) -> Option<VerificationKey> {
             }
             crate::identity::ring_provider::rsa_key(&n, &e)
         }
-        _ => DecodingKey::from_jwk(jwk).ok()?,
+        AlgorithmParameters::EllipticCurve(_) => DecodingKey::from_jwk(jwk).ok()?,
+        _ => return None,
     };
     let id = Sha256::digest(serde_json::to_vec(jwk).ok()?).into();
-    Some(VerificationKey { id, kid: jwk.common.key_id.clone(), alg, rsa, key: Arc::new(key) })
+    Some(VerificationKey { id, kid: jwk.common.key_id.clone(), alg, key: Arc::new(key) })
 }
 
 /// Whether `alg` is an HMAC algorithm.
 pub fn is_hmac(alg: Algorithm) -> bool {
-    matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
-}
-
-fn is_rsa(alg: Algorithm) -> bool {
-    matches!(
-        alg,
-        Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512 | Algorithm::PS256 | Algorithm::PS384 | Algorithm::PS512
-    )
-}
-
-fn is_ec(alg: Algorithm) -> bool {
-    matches!(alg, Algorithm::ES256 | Algorithm::ES384)
+    alg.family() == AlgorithmFamily::Hmac
 }
 
 /// What a token's header says, once it passed the header checks.
@@ -162,40 +135,38 @@ pub struct TokenHead {
 
 /// Shape and header checks, before any key is looked up.
 pub fn check_head(token: &str, rules: &ClaimRules) -> Result<TokenHead, Refusal> {
+    let refuse = |reason| Err(Refusal::Unauthenticated(reason));
     if token.len() > MAX_TOKEN_BYTES {
-        return Err(Refusal::Unauthenticated(AuthFailure::TokenTooLarge));
+        return refuse(AuthFailure::TokenTooLarge);
     }
     // Three parts; an empty signature is left for the header check (`alg: none`).
     let well_formed = token.split('.').count() == 3
         && token.split('.').take(2).all(|part| !part.is_empty())
         && token.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
     if !well_formed {
-        return Err(Refusal::Unauthenticated(AuthFailure::TokenMalformed));
+        return refuse(AuthFailure::TokenMalformed);
     }
     // Unknown algorithms, `none` among them, fail here.
-    let header =
-        jsonwebtoken::decode_header(token).map_err(|_| Refusal::Unauthenticated(AuthFailure::TokenBadHeader))?;
+    let Ok(header) = jsonwebtoken::decode_header(token) else { return refuse(AuthFailure::TokenBadHeader) };
     if header.jku.is_some() || header.x5u.is_some() || header.jwk.is_some() || header.x5c.is_some() {
-        return Err(Refusal::Unauthenticated(AuthFailure::TokenNamesItsKey));
+        return refuse(AuthFailure::TokenNamesItsKey);
     }
     // RFC 7515 §4.1.11: `crit` lists extensions the recipient must understand;
     // we implement none, so any `crit` is refused.
     if header.crit.is_some() {
-        return Err(Refusal::Unauthenticated(AuthFailure::TokenCriticalHeader));
+        return refuse(AuthFailure::TokenCriticalHeader);
     }
     if !rules.algorithms.contains(&header.alg) {
-        return Err(Refusal::Unauthenticated(AuthFailure::TokenAlgorithmNotAllowed));
+        return refuse(AuthFailure::TokenAlgorithmNotAllowed);
     }
     Ok(TokenHead { alg: header.alg, kid: header.kid })
 }
 
 /// Picks the JWKS key for a token: same `kid` (or the only key when the
-/// token has none), a family that fits the algorithm, and the key's own `alg`
-/// when it names one. `None` when no key fits.
+/// token has none), a family that fits the algorithm (an HMAC algorithm fits
+/// none), and the key's own `alg` when it names one. `None` when no key fits.
 pub fn pick_key<'k>(keys: &'k [VerificationKey], head: &TokenHead) -> Option<&'k VerificationKey> {
-    let fits = |k: &&VerificationKey| {
-        (if k.rsa { is_rsa(head.alg) } else { is_ec(head.alg) }) && k.alg.is_none_or(|alg| alg == head.alg)
-    };
+    let fits = |k: &&VerificationKey| k.key.family() == head.alg.family() && k.alg.is_none_or(|alg| alg == head.alg);
     match &head.kid {
         Some(kid) => keys.iter().filter(|k| k.kid.as_deref() == Some(kid)).find(fits),
         None => {
@@ -246,12 +217,12 @@ pub fn verify(
     // Before any `decode` in the process (one atomic load after the first).
     crate::identity::ring_provider::install();
     let claims = jsonwebtoken::decode::<UniqueClaims>(token, key, &validation(head.alg, rules))
-        .map_err(|error| refusal_for(error.kind(), token, rules))?
+        .map_err(|error| refuse(refusal_for(error.kind(), token, rules)))?
         .claims
         .0;
-    check_recipient(&claims, rules)?;
+    check_recipient(&claims, rules).map_err(refuse)?;
     let exp = numeric_date(&claims, "exp").ok().flatten().ok_or(refuse(AuthFailure::TokenBadClaims))?;
-    let nbf = numeric_date(&claims, "nbf").map_err(|NotNumericDate| refuse(AuthFailure::TokenBadClaims))?;
+    let nbf = numeric_date(&claims, "nbf").map_err(|()| refuse(AuthFailure::TokenBadClaims))?;
     if exp < now.saturating_sub(rules.leeway) {
         return Err(refuse(AuthFailure::TokenExpired));
     }
@@ -282,82 +253,63 @@ fn validation(alg: Algorithm, rules: &ClaimRules) -> jsonwebtoken::Validation {
     validation
 }
 
-/// The refusal for what jsonwebtoken's `decode` refused.
-fn refusal_for(kind: &jsonwebtoken::errors::ErrorKind, token: &str, rules: &ClaimRules) -> Refusal {
+/// Why jsonwebtoken's `decode` refused a token.
+fn refusal_for(kind: &jsonwebtoken::errors::ErrorKind, token: &str, rules: &ClaimRules) -> AuthFailure {
     use jsonwebtoken::errors::ErrorKind;
     // Reads the claims again for the log line only; `decode` checked the
     // signature before the claims, so these are the issuer's own.
     let received = |name: &str| {
-        let claims = jsonwebtoken::dangerous::insecure_decode_claims::<Map<String, Value>>(token).unwrap_or_default();
-        shown(claims.get(name).unwrap_or(&Value::Null))
+        let mut claims =
+            jsonwebtoken::dangerous::insecure_decode_claims::<Map<String, Value>>(token).unwrap_or_default();
+        claims.remove(name).unwrap_or(Value::Null)
     };
-    Refusal::Unauthenticated(match kind {
-        ErrorKind::InvalidSignature => AuthFailure::TokenBadSignature,
+    match (kind, &rules.audience) {
+        (ErrorKind::InvalidSignature, _) => AuthFailure::TokenBadSignature,
         // The key is of another family than the token's algorithm.
-        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidKeyFormat => AuthFailure::TokenKeyMismatch,
-        ErrorKind::MissingRequiredClaim(_) | ErrorKind::InvalidClaimFormat(_) => AuthFailure::TokenBadClaims,
-        ErrorKind::InvalidIssuer => {
-            // Neither is a secret, and the pair is what an operator needs to fix a typo.
-            let expected = rules.issuer.as_deref().unwrap_or_default();
-            tracing::info!(expected, received = %received("iss"), "token issuer is not JWT_ISSUER");
-            AuthFailure::TokenWrongIssuer
-        }
-        ErrorKind::InvalidAudience => match &rules.audience {
-            Some(expected) => {
-                let expected = expected.as_str();
-                tracing::info!(expected, received = %received("aud"), "token audience does not name JWT_AUDIENCE");
-                AuthFailure::TokenWrongAudience
-            }
-            None => AuthFailure::TokenUnexpectedAudience,
-        },
+        (ErrorKind::InvalidAlgorithm | ErrorKind::InvalidKeyFormat, _) => AuthFailure::TokenKeyMismatch,
+        (ErrorKind::MissingRequiredClaim(_) | ErrorKind::InvalidClaimFormat(_), _) => AuthFailure::TokenBadClaims,
+        (ErrorKind::InvalidIssuer, _) => wrong_issuer(rules.issuer.as_deref().unwrap_or_default(), &received("iss")),
+        (ErrorKind::InvalidAudience, Some(expected)) => wrong_audience(expected, &received("aud")),
+        (ErrorKind::InvalidAudience, None) => AuthFailure::TokenUnexpectedAudience,
         // Base64, UTF-8 or JSON, a claim named twice included.
         _ => AuthFailure::TokenInvalid,
-    })
+    }
+}
+
+/// An issuer that is not `JWT_ISSUER`, logged: neither is a secret, and the
+/// pair is what an operator needs to fix a typo.
+fn wrong_issuer(expected: &str, received: &Value) -> AuthFailure {
+    tracing::info!(expected, received = %shown(received), "token issuer is not JWT_ISSUER");
+    AuthFailure::TokenWrongIssuer
+}
+
+/// An audience that does not name `JWT_AUDIENCE`, logged as [`wrong_issuer`].
+fn wrong_audience(expected: &str, received: &Value) -> AuthFailure {
+    tracing::info!(expected, received = %shown(received), "token audience does not name JWT_AUDIENCE");
+    AuthFailure::TokenWrongAudience
 }
 
 /// The user verified claims name: the `user_id_claim` claim, a string within
 /// the user-id rules, and (for an e-mail or phone number) verified.
 pub(crate) fn user_from_claims(claims: Map<String, Value>, user_id_claim: &str) -> Result<User, Refusal> {
-    let refuse = |reason| Refusal::Unauthenticated(reason);
-    let id = match claims.get(user_id_claim) {
-        Some(Value::String(id)) if !id.is_empty() => id.clone(),
-        _ => return Err(refuse(AuthFailure::TokenWithoutSubject)),
-    };
-    check_user_id(&id).map_err(|error| {
-        refuse(match error {
-            UserIdError::TooLong => AuthFailure::TokenSubjectTooLong,
-            UserIdError::Empty | UserIdError::ControlCharacter => AuthFailure::TokenSubjectInvalid,
-        })
-    })?;
-    // An e-mail address or phone number is an identity only once the
-    // provider verified it: anyone may put a victim's address in their profile.
-    if is_unverified(&claims, user_id_claim) {
-        return Err(refuse(AuthFailure::TokenIdentityUnverified));
-    }
-    Ok(User { id, claims })
+    use AuthFailure::*;
+    user_from(
+        claims,
+        &[user_id_claim],
+        [TokenWithoutSubject, TokenSubjectTooLong, TokenSubjectInvalid, TokenIdentityUnverified],
+    )
 }
 
 /// A NumericDate claim (RFC 7519 §2) read as jsonwebtoken reads it: a
 /// non-negative integer, or a finite non-negative number rounded to the
 /// nearest second. `Ok(None)` when absent, `Err` when present in another form
 /// (`null` included).
-pub(crate) fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<u64>, NotNumericDate> {
-    match claims.get(name) {
-        None => Ok(None),
-        Some(Value::Number(n)) => match n.as_u64() {
-            Some(seconds) => Ok(Some(seconds)),
-            None => match n.as_f64() {
-                Some(f) if f.is_finite() && f >= 0.0 && f < u64::MAX as f64 => Ok(Some(f.round() as u64)),
-                _ => Err(NotNumericDate),
-            },
-        },
-        Some(_) => Err(NotNumericDate),
-    }
+fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<u64>, ()> {
+    let Some(value) = claims.get(name) else { return Ok(None) };
+    let rounded =
+        value.as_f64().filter(|f| f.is_finite() && *f >= 0.0 && *f < u64::MAX as f64).map(|f| f.round() as u64);
+    value.as_u64().or(rounded).map(Some).ok_or(())
 }
-
-/// A time claim that is present but not a NumericDate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct NotNumericDate;
 
 /// A claims set: a JSON object whose member names are unique (a duplicate
 /// name fails the parse; nested objects keep serde_json's rules).
@@ -365,26 +317,22 @@ struct UniqueClaims(Map<String, Value>);
 
 impl<'de> serde::Deserialize<'de> for UniqueClaims {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Claims;
-        impl<'de> serde::de::Visitor<'de> for Claims {
-            type Value = UniqueClaims;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object with unique member names")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut access: A) -> Result<UniqueClaims, A::Error> {
-                let mut map = Map::new();
-                while let Some((name, value)) = access.next_entry::<String, Value>()? {
-                    match map.entry(name) {
-                        serde_json::map::Entry::Vacant(slot) => slot.insert(value),
-                        serde_json::map::Entry::Occupied(_) => {
-                            return Err(serde::de::Error::custom("a claim named twice"))
-                        }
-                    };
-                }
-                Ok(UniqueClaims(map))
+        deserializer.deserialize_map(UniqueClaims(Map::new()))
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for UniqueClaims {
+    type Value = Self;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object with unique member names")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(mut self, mut access: A) -> Result<Self, A::Error> {
+        while let Some((name, value)) = access.next_entry::<String, Value>()? {
+            if self.0.insert(name, value).is_some() {
+                return Err(serde::de::Error::custom("a claim named twice"));
             }
         }
-        deserializer.deserialize_map(Claims)
+        Ok(self)
     }
 }
 
@@ -404,19 +352,12 @@ impl<'de> serde::Deserialize<'de> for UniqueClaims {
 ///   without this an access token minted for another client would pass.
 /// - With no audience configured, an `aud` the library skipped (`null`, or of
 ///   another type) is refused too.
-fn check_recipient(claims: &Map<String, Value>, rules: &ClaimRules) -> Result<(), Refusal> {
-    let refuse = |reason| Err(Refusal::Unauthenticated(reason));
-    if let Some(issuer) = &rules.issuer {
-        match claims.get("iss") {
-            Some(Value::String(_)) => {}
-            None | Some(Value::Null) => return refuse(AuthFailure::TokenWithoutIssuer),
-            Some(received) => {
-                tracing::info!(expected = issuer.as_str(), received = %shown(received), "token issuer is not JWT_ISSUER");
-                return refuse(AuthFailure::TokenWrongIssuer);
-            }
-        }
+fn check_recipient(claims: &Map<String, Value>, rules: &ClaimRules) -> Result<(), AuthFailure> {
+    match (&rules.issuer, claims.get("iss")) {
+        (None, _) | (Some(_), Some(Value::String(_))) => check_audience(claims, rules.audience.as_deref()),
+        (Some(_), None | Some(Value::Null)) => Err(AuthFailure::TokenWithoutIssuer),
+        (Some(issuer), Some(received)) => Err(wrong_issuer(issuer, received)),
     }
-    check_audience(claims, rules.audience.as_deref()).map_err(Refusal::Unauthenticated)
 }
 
 /// Who the token was minted for, as `jwt` mode and (with `JWT_AUDIENCE`
@@ -425,11 +366,9 @@ fn check_recipient(claims: &Map<String, Value>, rules: &ClaimRules) -> Result<()
 /// token is a Cognito access token whose `client_id` is it; without one,
 /// no `aud` at all.
 pub(crate) fn check_audience(claims: &Map<String, Value>, audience: Option<&str>) -> Result<(), AuthFailure> {
-    let token_use = match claims.get("token_use") {
-        None => None,
-        Some(Value::String(u)) if u == "id" || u == "access" => Some(u.as_str()),
-        Some(_) => return Err(AuthFailure::TokenWrongUse),
-    };
+    if claims.get("token_use").is_some_and(|u| u != "id" && u != "access") {
+        return Err(AuthFailure::TokenWrongUse);
+    }
     let aud = claims.get("aud");
     let names_it = |audience: &str| match aud {
         Some(Value::String(a)) => a == audience,
@@ -441,17 +380,14 @@ pub(crate) fn check_audience(claims: &Map<String, Value>, audience: Option<&str>
         (None, Some(_)) => Err(AuthFailure::TokenUnexpectedAudience),
         (Some(audience), _) if names_it(audience) => Ok(()),
         (Some(audience), None | Some(Value::Null)) => {
-            let client_id = claims.get("client_id").and_then(Value::as_str);
-            if token_use == Some("access") && client_id == Some(audience) {
+            let access = claims.get("token_use").is_some_and(|u| u == "access");
+            if access && claims.get("client_id").is_some_and(|id| id == audience) {
                 Ok(())
             } else {
                 Err(AuthFailure::TokenWithoutAudience)
             }
         }
-        (Some(audience), Some(received)) => {
-            tracing::info!(expected = audience, received = %shown(received), "token audience does not name JWT_AUDIENCE");
-            Err(AuthFailure::TokenWrongAudience)
-        }
+        (Some(audience), Some(received)) => Err(wrong_audience(audience, received)),
     }
 }
 
@@ -633,6 +569,11 @@ mod tests {
         assert_eq!(keys(r#","key_ops":["encrypt"]"#), 0);
         assert_eq!(keys(r#","key_ops":[]"#), 0);
         assert_eq!(keys(r#","use":"enc""#), 0);
+        // A key whose `alg` is not a signature algorithm we verify, or unknown.
+        assert_eq!(keys(r#","alg":"RS256""#), 1);
+        for alg in ["RSA-OAEP", "RSA1_5", "none", "RS257"] {
+            assert_eq!(keys(&format!(r#","alg":"{alg}""#)), 0, "{alg}");
+        }
     }
 
     /// A JWKS with the fixtures' RSA key as `rsa` and a P-256 key as `ec`,

@@ -56,7 +56,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use sha2::{Digest, Sha256};
 
 use crate::error::{AuthFailure, Refusal};
-use crate::identity::jwt::{ClaimRules, KeyId, VerificationKey};
+use crate::identity::jwt::{ClaimRules, KeyId, VerificationKey, Verified};
 use crate::identity::user::User;
 
 /// Most entries kept (see the module doc).
@@ -103,17 +103,13 @@ impl std::fmt::Debug for TokenCache {
 /// What a lookup found.
 #[derive(Debug)]
 pub enum Lookup {
-    /// Not cached (or dropped just now): verify the token in full.
-    Miss,
+    /// Not cached (or dropped just now): verify the token in full, then
+    /// [`TokenCache::insert`] it under this digest of its bytes.
+    Miss(Key),
     /// Cached, and still valid now.
     Hit(Arc<User>),
     /// Cached, but refused now (expired, or the configuration refuses it).
     Refused(Refusal),
-}
-
-/// The digest a token is cached under.
-pub(crate) fn token_key(token: &str) -> Key {
-    Sha256::digest(token.as_bytes()).into()
 }
 
 impl TokenCache {
@@ -142,68 +138,33 @@ impl TokenCache {
     /// Looks `token` up at `now` (Unix seconds). `keys` is the JWKS key set
     /// in force (`None`: none loaded): an entry verified with a key that is
     /// not in it is dropped.
-    #[cfg(any(test, feature = "testing"))]
     pub fn lookup(&self, token: &str, now: u64, rules: &ClaimRules, keys: Option<&[VerificationKey]>) -> Lookup {
-        self.lookup_digest(&token_key(token), now, rules, keys)
-    }
-
-    /// [`Self::lookup`] by the token's digest ([`token_key`]), computed once
-    /// per request for the lookup and the insertion that may follow.
-    pub(crate) fn lookup_digest(
-        &self,
-        key: &Key,
-        now: u64,
-        rules: &ClaimRules,
-        keys: Option<&[VerificationKey]>,
-    ) -> Lookup {
+        let key: Key = Sha256::digest(token.as_bytes()).into();
         let mut inner = self.lock();
-        let Some(entry) = inner.map.get(key) else { return Lookup::Miss };
-        if let Some(id) = entry.verified_with {
-            if !keys.is_some_and(|keys| keys.iter().any(|k| k.id() == id)) {
-                inner.remove(key);
-                return Lookup::Miss;
-            }
-        }
-        if entry.exp < now.saturating_sub(rules.leeway) {
-            inner.remove(key);
-            return Lookup::Refused(Refusal::Unauthenticated(AuthFailure::TokenExpired));
-        }
-        if entry.nbf.is_some_and(|nbf| nbf > now.saturating_add(rules.leeway)) {
+        let Some(entry) = inner.map.get(&key) else { return Lookup::Miss(key) };
+        let key_gone = entry.verified_with.is_some_and(|id| !keys.is_some_and(|keys| keys.iter().any(|k| k.id == id)));
+        let found = if key_gone {
+            Lookup::Miss(key)
+        } else if entry.exp < now.saturating_sub(rules.leeway) {
+            Lookup::Refused(Refusal::Unauthenticated(AuthFailure::TokenExpired))
+        } else if entry.nbf.is_some_and(|nbf| nbf > now.saturating_add(rules.leeway)) {
             // Only a clock that went backwards gets here; verify in full.
-            inner.remove(key);
-            return Lookup::Miss;
-        }
-        Lookup::Hit(entry.user.clone())
-    }
-
-    /// Remembers a fully verified token, verified with the JWKS key
-    /// `verified_with` (`None`: `JWT_SECRET`). Not cached: a token whose
-    /// `exp` is not a plain NumericDate.
-    #[cfg(any(test, feature = "testing"))]
-    pub fn insert(&self, token: &str, now: u64, user: Arc<User>, verified_with: Option<KeyId>) {
-        let (Ok(Some(exp)), Ok(nbf)) = (
-            crate::identity::jwt::numeric_date(&user.claims, "exp"),
-            crate::identity::jwt::numeric_date(&user.claims, "nbf"),
-        ) else {
-            return;
+            Lookup::Miss(key)
+        } else {
+            return Lookup::Hit(entry.user.clone());
         };
-        self.insert_digest(token_key(token), now, user, exp, nbf, verified_with);
+        inner.remove(&key);
+        found
     }
 
-    /// [`Self::insert`] by the token's digest, with the `exp` and `nbf`
-    /// [`crate::identity::jwt::verify`] read.
-    pub(crate) fn insert_digest(
-        &self,
-        key: Key,
-        now: u64,
-        user: Arc<User>,
-        exp: u64,
-        nbf: Option<u64>,
-        verified_with: Option<KeyId>,
-    ) {
+    /// Remembers a fully verified token under the digest its
+    /// [`Lookup::Miss`] gave, verified with the JWKS key `verified_with`
+    /// (`None`: `JWT_SECRET`); returns its user, shared.
+    pub fn insert(&self, key: Key, now: u64, verified: Verified, verified_with: Option<KeyId>) -> Arc<User> {
+        let (user, exp, nbf) = (Arc::new(verified.user), verified.exp, verified.nbf);
         let mut inner = self.lock();
         if inner.map.contains_key(&key) {
-            return;
+            return user;
         }
         if inner.map.len() >= self.capacity {
             // Expired entries first, then the oldest. The sweep walks every
@@ -221,18 +182,16 @@ impl TokenCache {
                 inner.map.remove(&oldest);
             }
         }
-        inner.map.insert(key, Entry { user, exp, nbf, verified_with });
+        inner.map.insert(key, Entry { user: user.clone(), exp, nbf, verified_with });
         inner.order.push_back(key);
+        user
     }
 }
 
 impl Inner {
     fn remove(&mut self, key: &Key) {
-        if self.map.remove(key).is_some() {
-            if let Some(at) = self.order.iter().position(|k| k == key) {
-                self.order.remove(at);
-            }
-        }
+        self.map.remove(key);
+        self.order.retain(|k| k != key);
     }
 }
 
@@ -253,13 +212,21 @@ mod tests {
         }
     }
 
-    fn user(sub: &str, extra: Value) -> Arc<User> {
+    fn user(sub: &str, extra: Value) -> User {
         let mut claims: Map<String, Value> = serde_json::from_value(
             json!({"sub": sub, "iss": "https://issuer.example", "aud": "app", "exp": NOW + 3600}),
         )
         .unwrap();
         claims.extend(extra.as_object().unwrap().clone());
-        Arc::new(User { id: sub.into(), claims })
+        User { id: sub.into(), claims }
+    }
+
+    /// Caches `user` for `token` as the validator does after a verification,
+    /// with the `exp` and `nbf` of its claims.
+    fn put(cache: &TokenCache, token: &str, now: u64, user: User, verified_with: Option<KeyId>) -> Arc<User> {
+        let time = |name| user.claims.get(name).map(|t: &Value| t.as_u64().unwrap());
+        let (exp, nbf) = (time("exp").unwrap(), time("nbf"));
+        cache.insert(Sha256::digest(token).into(), now, Verified { user, exp, nbf }, verified_with)
     }
 
     fn hit_id(cache: &TokenCache, token: &str, now: u64) -> Option<String> {
@@ -272,20 +239,19 @@ mod tests {
     #[test]
     fn a_hit_returns_the_same_user_and_a_changed_byte_misses() {
         let cache = TokenCache::default();
-        let u = user("u1", json!({}));
-        cache.insert("aaa.bbb.ccc", NOW, u.clone(), None);
+        let u = put(&cache, "aaa.bbb.ccc", NOW, user("u1", json!({})), None);
         match cache.lookup("aaa.bbb.ccc", NOW, &rules(), None) {
             Lookup::Hit(hit) => assert!(Arc::ptr_eq(&hit, &u)),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(cache.lookup("aaa.bbb.ccd", NOW, &rules(), None), Lookup::Miss));
-        assert!(matches!(cache.lookup("aaa.bbb.cc", NOW, &rules(), None), Lookup::Miss));
+        assert!(matches!(cache.lookup("aaa.bbb.ccd", NOW, &rules(), None), Lookup::Miss(_)));
+        assert!(matches!(cache.lookup("aaa.bbb.cc", NOW, &rules(), None), Lookup::Miss(_)));
     }
 
     #[test]
     fn expiry_is_checked_on_every_hit_with_the_leeway() {
         let cache = TokenCache::default();
-        cache.insert("t", NOW, user("u1", json!({"exp": NOW + 10})), None);
+        put(&cache, "t", NOW, user("u1", json!({"exp": NOW + 10})), None);
         assert_eq!(hit_id(&cache, "t", NOW + 10), Some("u1".into()));
         assert_eq!(hit_id(&cache, "t", NOW + 40), Some("u1".into()), "within the 30 s leeway");
         match cache.lookup("t", NOW + 41, &rules(), None) {
@@ -293,14 +259,14 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(cache.is_empty(), "an expired entry is dropped");
-        assert!(matches!(cache.lookup("t", NOW, &rules(), None), Lookup::Miss));
+        assert!(matches!(cache.lookup("t", NOW, &rules(), None), Lookup::Miss(_)));
     }
 
     #[test]
     fn not_before_in_the_future_is_a_miss() {
         let cache = TokenCache::default();
-        cache.insert("t", NOW, user("u1", json!({"nbf": NOW + 100})), None);
-        assert!(matches!(cache.lookup("t", NOW, &rules(), None), Lookup::Miss), "clock went backwards");
+        put(&cache, "t", NOW, user("u1", json!({"nbf": NOW + 100})), None);
+        assert!(matches!(cache.lookup("t", NOW, &rules(), None), Lookup::Miss(_)), "clock went backwards");
         assert!(cache.is_empty());
     }
 
@@ -318,12 +284,12 @@ mod tests {
             crate::identity::jwt::keys_from_jwks(&format!(r#"{{"keys":[{}]}}"#, keys.join(","))).unwrap()
         };
         let both = set(&[jwk("k1", n1), jwk("k2", n2)]);
-        let (k1, k2) = (both[0].id(), both[1].id());
+        let (k1, k2) = (both[0].id, both[1].id);
         assert_ne!(k1, k2);
         let cache = TokenCache::default();
-        cache.insert("by-k1", NOW, user("u1", json!({})), Some(k1));
-        cache.insert("by-k2", NOW, user("u2", json!({})), Some(k2));
-        cache.insert("by-secret", NOW, user("u3", json!({})), None);
+        put(&cache, "by-k1", NOW, user("u1", json!({})), Some(k1));
+        put(&cache, "by-k2", NOW, user("u2", json!({})), Some(k2));
+        put(&cache, "by-secret", NOW, user("u3", json!({})), None);
         let hit = |token: &str, keys: Option<&[VerificationKey]>| {
             matches!(cache.lookup(token, NOW, &rules(), keys), Lookup::Hit(_))
         };
@@ -341,36 +307,25 @@ mod tests {
         assert!(!hit("by-k1", Some(&replaced)));
         assert!(!hit("by-k1", Some(&both)), "gone for good");
         // With no key set loaded, only secret-verified entries can hit.
-        cache.insert("by-k1", NOW, user("u1", json!({})), Some(k1));
+        put(&cache, "by-k1", NOW, user("u1", json!({})), Some(k1));
         assert!(!hit("by-k1", None) && hit("by-secret", None));
         let inner = cache.lock();
         assert_eq!(inner.order.iter().collect::<std::collections::HashSet<_>>(), inner.map.keys().collect());
     }
 
     #[test]
-    fn without_a_numeric_exp_nothing_is_cached() {
-        let cache = TokenCache::default();
-        cache.insert("t", NOW, user("u1", json!({"exp": "soon"})), None);
-        cache.insert("t2", NOW, user("u1", json!({"exp": null})), None);
-        cache.insert("t3", NOW, user("u1", json!({"nbf": "x"})), None);
-        assert!(cache.is_empty());
-        cache.insert("t4", NOW, user("u1", json!({"exp": (NOW + 5) as f64 + 0.5})), None);
-        assert_eq!(cache.len(), 1);
-    }
-
-    #[test]
     fn eviction_drops_expired_entries_then_the_oldest() {
         let cache = TokenCache::with_capacity(3);
-        cache.insert("a", NOW, user("a", json!({})), None);
-        cache.insert("b", NOW, user("b", json!({"exp": NOW + 5})), None);
-        cache.insert("c", NOW, user("c", json!({})), None);
+        put(&cache, "a", NOW, user("a", json!({})), None);
+        put(&cache, "b", NOW, user("b", json!({"exp": NOW + 5})), None);
+        put(&cache, "c", NOW, user("c", json!({})), None);
         // Full: at NOW + 10, "b" has expired and goes first.
-        cache.insert("d", NOW + 10, user("d", json!({})), None);
+        put(&cache, "d", NOW + 10, user("d", json!({})), None);
         assert_eq!(cache.len(), 3);
         assert_eq!(hit_id(&cache, "a", NOW), Some("a".into()));
         assert_eq!(hit_id(&cache, "b", NOW), None);
         // Full again, nothing expired: the oldest insertion ("a") goes, hits notwithstanding.
-        cache.insert("e", NOW, user("e", json!({})), None);
+        put(&cache, "e", NOW, user("e", json!({})), None);
         assert_eq!(cache.len(), 3);
         assert_eq!(hit_id(&cache, "a", NOW), None);
         for t in ["c", "d", "e"] {
@@ -378,7 +333,7 @@ mod tests {
         }
         // Many more: never above the bound.
         for i in 0..100 {
-            cache.insert(&format!("x{i}"), NOW, user("x", json!({})), None);
+            put(&cache, &format!("x{i}"), NOW, user("x", json!({})), None);
         }
         assert_eq!(cache.len(), 3);
         assert_eq!(hit_id(&cache, "x99", NOW), Some("x".into()));
@@ -388,7 +343,7 @@ mod tests {
     fn expired_entries_keep_being_swept_and_the_bound_holds() {
         let cache = TokenCache::with_capacity(4);
         let insert = |token: &str, now: u64, exp: u64| {
-            cache.insert(token, now, user(token, json!({"exp": exp})), None);
+            put(&cache, token, now, user(token, json!({"exp": exp})), None);
             assert!(cache.len() <= 4, "{token}: {} entries", cache.len());
         };
         insert("keep", NOW, NOW + 3600);
@@ -417,11 +372,11 @@ mod tests {
     fn not_before_is_exact_at_the_leeway_and_len_counts() {
         let cache = TokenCache::default();
         assert!(cache.is_empty());
-        cache.insert("t", NOW, user("u1", json!({"nbf": NOW + 30})), None);
+        put(&cache, "t", NOW, user("u1", json!({"nbf": NOW + 30})), None);
         assert!(!cache.is_empty());
         assert_eq!(hit_id(&cache, "t", NOW), Some("u1".into()), "nbf at now + leeway is valid");
-        cache.insert("t2", NOW, user("u2", json!({"nbf": NOW + 31})), None);
-        assert!(matches!(cache.lookup("t2", NOW, &rules(), None), Lookup::Miss), "one second past the leeway");
+        put(&cache, "t2", NOW, user("u2", json!({"nbf": NOW + 31})), None);
+        assert!(matches!(cache.lookup("t2", NOW, &rules(), None), Lookup::Miss(_)), "one second past the leeway");
         assert_eq!(cache.len(), 1);
         assert_eq!(format!("{cache:?}"), "TokenCache { capacity: 512, len: 1 }");
     }
@@ -429,23 +384,23 @@ mod tests {
     #[test]
     fn a_full_cache_sweeps_once_per_quarter_capacity_then_drops_the_oldest() {
         let cache = TokenCache::with_capacity(8);
-        cache.insert("keep", NOW, user("keep", json!({"exp": NOW + 3600})), None);
+        put(&cache, "keep", NOW, user("keep", json!({"exp": NOW + 3600})), None);
         for i in 0..7 {
-            cache.insert(&format!("a{i}"), NOW, user("a", json!({"exp": NOW + 5})), None);
+            put(&cache, &format!("a{i}"), NOW, user("a", json!({"exp": NOW + 5})), None);
         }
         // Full at NOW + 10: the sweep drops the seven expired entries.
-        cache.insert("b", NOW + 10, user("b", json!({"exp": NOW + 3600})), None);
+        put(&cache, "b", NOW + 10, user("b", json!({"exp": NOW + 3600})), None);
         assert_eq!(cache.len(), 2);
         for i in 0..6 {
-            cache.insert(&format!("c{i}"), NOW + 10, user("c", json!({"exp": NOW + 15})), None);
+            put(&cache, &format!("c{i}"), NOW + 10, user("c", json!({"exp": NOW + 15})), None);
         }
         // Full again one insertion later: no sweep is due yet (one per 8 / 4 insertions), so
         // the oldest goes, though six entries have expired.
-        cache.insert("d", NOW + 20, user("d", json!({"exp": NOW + 3600})), None);
+        put(&cache, "d", NOW + 20, user("d", json!({"exp": NOW + 3600})), None);
         assert_eq!(cache.len(), 8);
         assert_eq!(hit_id(&cache, "keep", NOW + 20), None, "the oldest insertion went");
         // The next one sweeps.
-        cache.insert("e", NOW + 20, user("e", json!({"exp": NOW + 3600})), None);
+        put(&cache, "e", NOW + 20, user("e", json!({"exp": NOW + 3600})), None);
         assert_eq!(cache.len(), 3);
     }
 
@@ -460,7 +415,7 @@ mod tests {
                         let token = format!("token-{}", (i * 7 + t) % 100);
                         match cache.lookup(&token, NOW, &rules(), None) {
                             Lookup::Hit(user) => assert_eq!(user.id, token),
-                            Lookup::Miss => cache.insert(&token, NOW, user(&token, json!({})), None),
+                            Lookup::Miss(_) => drop(put(cache, &token, NOW, user(&token, json!({})), None)),
                             Lookup::Refused(r) => panic!("{r:?}"),
                         }
                         assert!(cache.len() <= 64);

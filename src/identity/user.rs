@@ -2,6 +2,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::error::{AuthFailure, Refusal};
+
 /// A validated user: an id (the token's subject) and the claims that came with it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct User {
@@ -20,27 +22,46 @@ pub(crate) const MAX_USER_ID_CHARS: usize = 128;
 /// (`/users/<id>/…`) and events; a value outside these rules would be signed
 /// only for the server to reject it.
 pub(crate) fn check_user_id(id: &str) -> Result<(), UserIdError> {
-    if id.is_empty() {
-        return Err(UserIdError::Empty);
-    }
     if id.chars().count() > MAX_USER_ID_CHARS {
-        return Err(UserIdError::TooLong);
+        Err(UserIdError::TooLong)
+    } else if id.is_empty() || id.chars().any(char::is_control) {
+        Err(UserIdError::Invalid)
+    } else {
+        Ok(())
     }
-    if id.chars().any(char::is_control) {
-        return Err(UserIdError::ControlCharacter);
-    }
-    Ok(())
 }
 
 /// Why a string is not a user id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum UserIdError {
-    /// Empty.
-    Empty,
     /// Over [`MAX_USER_ID_CHARS`] characters.
     TooLong,
-    /// A control character.
-    ControlCharacter,
+    /// Empty, or with a control character.
+    Invalid,
+}
+
+/// The user `claims` name: the id is the first of `names` that holds a
+/// non-empty string, and must follow the user-id rules and (when `names[0]`
+/// is an e-mail or phone number) be verified. `refusals` are a source's
+/// reasons for an id that is missing, too long, otherwise invalid, or unverified.
+pub(crate) fn user_from(
+    claims: Map<String, Value>,
+    names: &[&str],
+    [missing, too_long, invalid, unverified]: [AuthFailure; 4],
+) -> Result<User, Refusal> {
+    let refuse = |reason| Err(Refusal::Unauthenticated(reason));
+    let Some(id) = names.iter().find_map(|name| claims.get(*name)?.as_str().filter(|id| !id.is_empty())) else {
+        return refuse(missing);
+    };
+    let id = id.to_owned();
+    match check_user_id(&id) {
+        Err(UserIdError::TooLong) => refuse(too_long),
+        Err(UserIdError::Invalid) => refuse(invalid),
+        // An e-mail address or phone number is an identity only once the
+        // provider verified it: anyone may put a victim's address in their profile.
+        Ok(()) if is_unverified(&claims, names[0]) => refuse(unverified),
+        Ok(()) => Ok(User { id, claims }),
+    }
 }
 
 /// Whether `claim` names a contact the user typed in themselves and the
@@ -55,7 +76,7 @@ pub(crate) fn is_unverified(claims: &Map<String, Value>, claim: &str) -> bool {
         "phone_number" => "phone_number_verified",
         _ => return false,
     };
-    !matches!(claims.get(flag), Some(Value::Bool(true))) && claims.get(flag).and_then(Value::as_str) != Some("true")
+    !claims.get(flag).is_some_and(|verified| *verified == true || verified == "true")
 }
 
 #[cfg(test)]
@@ -66,8 +87,8 @@ mod tests {
     fn user_ids_are_checked_at_their_edges() {
         assert_eq!(check_user_id(&"é".repeat(MAX_USER_ID_CHARS)), Ok(()), "128 characters (256 bytes)");
         assert_eq!(check_user_id(&"a".repeat(MAX_USER_ID_CHARS + 1)), Err(UserIdError::TooLong));
-        assert_eq!(check_user_id(""), Err(UserIdError::Empty));
-        assert_eq!(check_user_id("a\u{7f}b"), Err(UserIdError::ControlCharacter));
+        assert_eq!(check_user_id(""), Err(UserIdError::Invalid));
+        assert_eq!(check_user_id("a\u{7f}b"), Err(UserIdError::Invalid));
         assert_eq!(check_user_id("a b-c@d"), Ok(()));
     }
 

@@ -1,7 +1,7 @@
 //! The identity written into answers: presence `channel_data` and signin
 //! `user_data`, with the configured `user_info` claims and the watchlist.
 
-use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde::ser::{Serialize, Serializer};
 use serde::Serialize as DeriveSerialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -37,22 +37,12 @@ struct UserInfo<'n, 'u>(Vec<(&'n str, &'u Value)>);
 
 impl Serialize for UserInfo<'_, '_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for (name, value) in &self.0 {
-            map.serialize_entry(name, value)?;
-        }
-        map.end()
+        serializer.collect_map(self.0.iter().copied())
     }
 }
 
 /// Largest `user_info` Pusher accepts, in bytes of JSON.
 pub(crate) const MAX_USER_INFO_BYTES: usize = 1024;
-
-impl UserInfo<'_, '_> {
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
 
 /// Most user ids a watchlist may hold (Pusher's default limit).
 pub(crate) const MAX_WATCHLIST: usize = 100;
@@ -62,8 +52,7 @@ pub(crate) const MAX_WATCHLIST: usize = 100;
 /// (see [`crate::identity::user::check_user_id`]); anything else is refused rather than
 /// signed for the server to reject.
 fn watchlist<'u>(user: &'u User, claim: Option<&str>) -> Result<Option<&'u [Value]>, Refusal> {
-    let Some(claim) = claim else { return Ok(None) };
-    match user.claims.get(claim) {
+    match claim.and_then(|claim| user.claims.get(claim)) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(list))
             if list.len() <= MAX_WATCHLIST
@@ -92,7 +81,7 @@ struct Identity<'a> {
 /// refused above 1 KB.
 fn user_info(user: &User, info: &UserInfoClaims) -> Result<Option<Box<RawValue>>, Refusal> {
     let selected = info.select(user);
-    if selected.is_empty() {
+    if selected.0.is_empty() {
         return Ok(None);
     }
     let json = serde_json::value::to_raw_value(&selected).expect("claims are JSON values");

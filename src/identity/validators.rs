@@ -15,7 +15,7 @@ use crate::error::{AuthFailure, Refusal};
 use crate::identity::authorizer::user_from_authorizer;
 use crate::identity::jwks::KeySource;
 use crate::identity::jwt::{self, ClaimRules};
-use crate::identity::token_cache::{token_key, Lookup, TokenCache};
+use crate::identity::token_cache::{Lookup, TokenCache};
 use crate::identity::user::User;
 
 /// What a request offers to prove who is asking. All fields borrow the request.
@@ -62,34 +62,27 @@ impl JwtValidator {
 
 impl UserValidator for JwtValidator {
     async fn validate<'a>(&'a self, credentials: Credentials<'a>) -> Result<Arc<User>, Refusal> {
-        let token = jwt::token_of(credentials.token, credentials.authorization)
-            .ok_or(Refusal::Unauthenticated(AuthFailure::TokenMissing))?;
-        let digest = token_key(token);
+        let refuse = |reason| Err(Refusal::Unauthenticated(reason));
+        let Some(token) = jwt::token_of(credentials.token, credentials.authorization) else {
+            return refuse(AuthFailure::TokenMissing);
+        };
         // The JWKS in force, fetched again first when older than its lifetime.
         let keys = self.keys.current().await;
-        let cached = self.cache.lookup_digest(
-            &digest,
-            jsonwebtoken::get_current_timestamp(),
-            &self.rules,
-            keys.as_deref().map(Vec::as_slice),
-        );
-        match cached {
+        let now = jsonwebtoken::get_current_timestamp();
+        let digest = match self.cache.lookup(token, now, &self.rules, keys.as_deref().map(Vec::as_slice)) {
             Lookup::Hit(user) => return Ok(user),
             Lookup::Refused(refusal) => return Err(refusal),
-            Lookup::Miss => {}
-        }
+            Lookup::Miss(digest) => digest,
+        };
         let head = jwt::check_head(token, &self.rules)?;
-        let now = jsonwebtoken::get_current_timestamp();
         let (verified, verified_with) = if jwt::is_hmac(head.alg) {
-            let secret = self.secret.as_ref().ok_or(Refusal::Unauthenticated(AuthFailure::TokenAlgorithmNotAllowed))?;
+            let Some(secret) = &self.secret else { return refuse(AuthFailure::TokenAlgorithmNotAllowed) };
             (jwt::verify(token, &head, secret, &self.rules, now)?, None)
         } else {
             let (key, id) = self.keys.key_for(&head).await?;
             (jwt::verify(token, &head, &key, &self.rules, now)?, Some(id))
         };
-        let user = Arc::new(verified.user);
-        self.cache.insert_digest(digest, now, user.clone(), verified.exp, verified.nbf, verified_with);
-        Ok(user)
+        Ok(self.cache.insert(digest, now, verified, verified_with))
     }
 }
 
@@ -117,10 +110,8 @@ const DEMO_USER_ID: &str = "demo-user";
 
 /// The demo user, made once.
 static DEMO_USER: LazyLock<Arc<User>> = LazyLock::new(|| {
-    let mut claims = Map::new();
-    claims.insert("sub".into(), Value::from(DEMO_USER_ID));
-    claims.insert("name".into(), Value::from("Demo User"));
-    Arc::new(User { id: DEMO_USER_ID.into(), claims })
+    let claims = [("sub", DEMO_USER_ID), ("name", "Demo User")].map(|(name, value)| (name.into(), Value::from(value)));
+    Arc::new(User { id: DEMO_USER_ID.into(), claims: Map::from_iter(claims) })
 });
 
 impl UserValidator for AuthMode<JwtValidator> {
