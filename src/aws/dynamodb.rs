@@ -115,7 +115,7 @@ impl DynamoDb {
             };
             let body = body.to_string();
             let answer =
-                match tokio::time::timeout(self.retry.attempt_timeout, self.attempt(&client, target, &body)).await {
+                match tokio::time::timeout(self.retry.attempt_timeout, self.attempt(client, target, &body)).await {
                     Err(_) => Err(Attempt::Retry("timeout".into())),
                     Ok(answer) => answer.and_then(|bytes| {
                         let answer = serde_json::from_slice(&bytes).unwrap_or_default();
