@@ -160,57 +160,53 @@ fn parse_marked_rule(text: &str) -> Result<Rule, RuleError> {
     Ok(Rule { text: text.to_owned(), member, ..rule })
 }
 
-fn parse_rule(text: &str) -> Result<Rule, RuleError> {
-    let err = |problem| RuleError { rule: text.to_owned(), problem };
+/// The rule's literals, `*` and `{claim}` placeholders, in order.
+fn tokens(text: &str) -> Result<Vec<Part>, &'static str> {
     let mut parts = Vec::new();
     let mut literal = String::new();
+    let flush = |literal: &mut String, parts: &mut Vec<Part>| {
+        if !literal.is_empty() {
+            parts.push(Part::Literal(std::mem::take(literal)));
+        }
+    };
     let mut chars = text.chars();
     while let Some(c) = chars.next() {
         match c {
             '*' => {
-                if !literal.is_empty() {
-                    parts.push(Part::Literal(std::mem::take(&mut literal)));
-                }
+                flush(&mut literal, &mut parts);
                 if parts.last() != Some(&Part::Star) {
                     parts.push(Part::Star);
                 }
             }
             '{' => {
-                let mut name = String::new();
-                let mut closed = false;
-                for c in chars.by_ref() {
-                    if c == '}' {
-                        closed = true;
-                        break;
-                    }
-                    name.push(c);
-                }
-                if !closed {
-                    return Err(err("has a '{' without '}'"));
-                }
+                let rest = chars.as_str();
+                let (name, after) = rest.split_once('}').ok_or("has a '{' without '}'")?;
+                chars = after.chars();
                 if name.is_empty()
                     || !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':' | b'.'))
                 {
-                    return Err(err("has an empty or invalid {claim} name"));
+                    return Err("has an empty or invalid {claim} name");
                 }
-                if !literal.is_empty() {
-                    parts.push(Part::Literal(std::mem::take(&mut literal)));
-                }
-                parts.push(Part::Claim(name, None));
+                flush(&mut literal, &mut parts);
+                parts.push(Part::Claim(name.to_owned(), None));
             }
-            '}' => return Err(err("has a '}' without '{'")),
-            '"' | '\'' => return Err(err("has a quote: write the rules without quotes, separated by spaces")),
+            '}' => return Err("has a '}' without '{'"),
+            '"' | '\'' => return Err("has a quote: write the rules without quotes, separated by spaces"),
             c if c.is_ascii() && is_channel_char(c as u8) => literal.push(c),
             _ => {
-                return Err(err(
+                return Err(
                     "has a character that is not valid in channel names (letters, digits, _-=@,.; and * {claim})",
-                ))
+                )
             }
         }
     }
-    if !literal.is_empty() {
-        parts.push(Part::Literal(literal));
-    }
+    flush(&mut literal, &mut parts);
+    Ok(parts)
+}
+
+fn parse_rule(text: &str) -> Result<Rule, RuleError> {
+    let err = |problem| RuleError { rule: text.to_owned(), problem };
+    let mut parts = tokens(text).map_err(err)?;
     // Channel names may contain commas, so rules are separated by white space;
     // a comma followed by a rule's start is a list written the wrong way.
     // A rule ending in one is the same list with a space after each comma.
