@@ -54,7 +54,7 @@ pub(crate) type KeySet = Arc<Vec<VerificationKey>>;
 
 /// The configured key source.
 #[derive(Debug)]
-pub enum KeySource {
+pub(crate) enum KeySource {
     /// No RSA/EC keys (HMAC only).
     None,
     /// `JWT_JWKS`.
@@ -66,7 +66,7 @@ pub enum KeySource {
 impl KeySource {
     /// The key for a token, fetching the JWKS if it is remote and the key
     /// unknown, with the fingerprint of the key that was picked.
-    pub async fn key_for(&self, head: &TokenHead) -> Result<(Arc<DecodingKey>, KeyId), Refusal> {
+    pub(crate) async fn key_for(&self, head: &TokenHead) -> Result<(Arc<DecodingKey>, KeyId), Refusal> {
         match self {
             Self::None => Err(Refusal::Unauthenticated(AuthFailure::TokenAlgorithmNotAllowed)),
             Self::Inline(keys) => pick_key(keys, head)
@@ -79,7 +79,7 @@ impl KeySource {
     /// The key set in force, refreshed first when it is older than its
     /// lifetime. `None` when no key set was loaded yet (or none is configured):
     /// then no token verified with a JWKS key can be cached either.
-    pub async fn current(&self) -> Option<KeySet> {
+    pub(crate) async fn current(&self) -> Option<KeySet> {
         match self {
             Self::None => None,
             Self::Inline(keys) => Some(keys.clone()),
@@ -89,7 +89,7 @@ impl KeySource {
 }
 
 /// A JWKS fetched over HTTP(S) and cached.
-pub struct RemoteJwks {
+pub(crate) struct RemoteJwks {
     url: http::Uri,
     refetch_interval: Duration,
     max_stale: Duration,
@@ -153,8 +153,8 @@ pub(crate) fn jwks_url(url: &str) -> Result<http::Uri, &'static str> {
 impl RemoteJwks {
     /// A cache for the JWKS at `url`: `https://…`, or `http://` to a loopback
     /// host (local runs and tests); its lifetime is [`DEFAULT_TTL`].
-    #[cfg(any(test, feature = "testing"))]
-    pub fn new(url: &str) -> Result<Self, &'static str> {
+    #[cfg(test)]
+    pub(crate) fn new(url: &str) -> Result<Self, &'static str> {
         jwks_url(url).map(Self::at)
     }
 
@@ -165,21 +165,21 @@ impl RemoteJwks {
     }
 
     /// The same with another lifetime (`None`: fetched once per environment).
-    pub fn with_ttl(mut self, ttl: Option<Duration>) -> Self {
+    pub(crate) fn with_ttl(mut self, ttl: Option<Duration>) -> Self {
         self.keys = cell(ttl, self.refetch_interval, self.max_stale);
         self
     }
 
     /// The same with another longest use of a set no fetch has confirmed.
-    pub fn with_max_stale(mut self, max_stale: Duration) -> Self {
+    pub(crate) fn with_max_stale(mut self, max_stale: Duration) -> Self {
         self.max_stale = max_stale;
         self.keys = cell(self.keys.ttl(), self.refetch_interval, max_stale);
         self
     }
 
     /// The same with another least time between fetches for unknown keys (tests use zero).
-    #[cfg(any(test, feature = "testing"))]
-    pub fn with_refetch_interval(mut self, interval: Duration) -> Self {
+    #[cfg(test)]
+    pub(crate) fn with_refetch_interval(mut self, interval: Duration) -> Self {
         self.refetch_interval = interval;
         self.keys = cell(self.keys.ttl(), interval, self.max_stale);
         self
@@ -187,14 +187,14 @@ impl RemoteJwks {
 
     /// The set in force, refreshed first when stale; `None` before the first
     /// successful fetch.
-    pub async fn current(&self) -> Option<KeySet> {
+    pub(crate) async fn current(&self) -> Option<KeySet> {
         self.keys.peek()?;
         self.keys.get(|| self.fetch(), report).await.ok()
     }
 
     /// The key for a token: from the set in force (fetched on first use, or
     /// refreshed when stale), else (at most once per interval) from a fresh fetch.
-    pub async fn key_for(&self, head: &TokenHead) -> Result<(Arc<DecodingKey>, KeyId), Refusal> {
+    pub(crate) async fn key_for(&self, head: &TokenHead) -> Result<(Arc<DecodingKey>, KeyId), Refusal> {
         let found = |keys: &[VerificationKey]| pick_key(keys, head).map(|k| (k.shared_key(), k.id()));
         let unknown = || {
             tracing::warn!(

@@ -83,7 +83,7 @@ struct Inner {
 }
 
 /// The cache; shared by every request of an execution environment.
-pub struct TokenCache {
+pub(crate) struct TokenCache {
     capacity: usize,
     inner: Mutex<Inner>,
 }
@@ -102,7 +102,7 @@ impl std::fmt::Debug for TokenCache {
 
 /// What a lookup found.
 #[derive(Debug)]
-pub enum Lookup {
+pub(crate) enum Lookup {
     /// Not cached (or dropped just now): verify the token in full.
     Miss,
     /// Cached, and still valid now.
@@ -129,21 +129,21 @@ impl TokenCache {
     }
 
     /// Entries held now.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.lock().map.len()
     }
 
     /// Whether the cache holds no entry.
-    #[cfg(any(test, feature = "testing"))]
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Looks `token` up at `now` (Unix seconds). `keys` is the JWKS key set
     /// in force (`None`: none loaded): an entry verified with a key that is
     /// not in it is dropped.
-    #[cfg(any(test, feature = "testing"))]
-    pub fn lookup(&self, token: &str, now: u64, rules: &ClaimRules, keys: Option<&[VerificationKey]>) -> Lookup {
+    #[cfg(test)]
+    pub(crate) fn lookup(&self, token: &str, now: u64, rules: &ClaimRules, keys: Option<&[VerificationKey]>) -> Lookup {
         self.lookup_digest(&token_key(token), now, rules, keys)
     }
 
@@ -179,8 +179,8 @@ impl TokenCache {
     /// Remembers a fully verified token, verified with the JWKS key
     /// `verified_with` (`None`: `JWT_SECRET`). Not cached: a token whose
     /// `exp` is not a plain NumericDate.
-    #[cfg(any(test, feature = "testing"))]
-    pub fn insert(&self, token: &str, now: u64, user: Arc<User>, verified_with: Option<KeyId>) {
+    #[cfg(test)]
+    pub(crate) fn insert(&self, token: &str, now: u64, user: Arc<User>, verified_with: Option<KeyId>) {
         let (Ok(Some(exp)), Ok(nbf)) = (
             crate::identity::jwt::numeric_date(&user.claims, "exp"),
             crate::identity::jwt::numeric_date(&user.claims, "nbf"),
