@@ -1,6 +1,7 @@
 //! Shared pieces of the fuzz targets: the endpoints under test and the
 //! oracles every answer must satisfy (see docs/reliability.md).
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::OnceLock;
 
@@ -11,6 +12,8 @@ use pusher_auth_lambda::testing::{CHANNEL_DENIAL_HEAD, SIGNIN_DENIAL_HEAD};
 use pusher_auth_lambda::ChannelName;
 use pusher_auth_lambda::Endpoint;
 use pusher_auth_lambda::Settings;
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -365,57 +368,88 @@ pub fn answer_json(answer: &Answer, callback: Option<&str>) -> Option<Value> {
 /// `params.querystring`), the form body otherwise; and the app key in force (the last
 /// `PUSHER_KEY` stage variable that is not null overrides it).
 pub fn request_params(event: &[u8]) -> Option<(String, Option<String>, String)> {
-    let event: Value = serde_json::from_slice(event).ok()?;
-    let context = event.get("requestContext").or_else(|| event.get("context")).unwrap_or(&Value::Null);
-    let mapping = context.get("resource-path").is_some_and(Value::is_string);
-    let (method, query) = if mapping {
-        (context.get("http-method"), Query::Decoded(event.pointer("/params/querystring")))
-    } else if event.get("version").and_then(Value::as_str) == Some("2.0") {
-        let raw = event.get("rawQueryString").and_then(Value::as_str).unwrap_or("");
-        (context.pointer("/http/method"), Query::Raw(raw))
+    // Members the endpoint skips are skipped here too, unread (they may hold anything).
+    let event: Event = serde_json::from_slice(event).ok()?;
+    let context = event.request_context.unwrap_or_default();
+    let (method, query) = if context.resource_path.is_some() {
+        (context.mapping_method, Query::Decoded(event.params.unwrap_or_default().querystring))
+    } else if event.version.as_deref() == Some("2.0") {
+        let raw = event.raw_query_string.unwrap_or_default();
+        (context.http.and_then(|http| http.method), Query::Raw(raw))
     } else {
-        (event.get("httpMethod"), Query::Decoded(event.get("multiValueQueryStringParameters")))
+        let params = event.multi_value_query_string_parameters.unwrap_or_default();
+        let first = params.into_iter().map(|(k, vs)| (k, vs.unwrap_or_default().into_iter().next().flatten()));
+        (event.http_method, Query::Decoded(Some(first.collect())))
     };
-    let pairs = if method.and_then(Value::as_str) == Some("GET") {
+    let pairs = if method.as_deref() == Some("GET") {
         match query {
-            Query::Raw(raw) => form_pairs(raw)?,
-            Query::Decoded(params) => decoded_pairs(params)?,
+            Query::Raw(raw) => form_pairs(&raw)?,
+            Query::Decoded(params) => {
+                params.unwrap_or_default().into_iter().map(|(k, v)| (k, v.unwrap_or_default())).collect()
+            }
         }
     } else {
-        let body = event.get("body").and_then(Value::as_str).unwrap_or("");
-        if event.get("isBase64Encoded") == Some(&Value::Bool(true)) {
+        let body = event.body.unwrap_or_default();
+        if event.is_base64_encoded == Some(true) {
             let bytes = base64::engine::general_purpose::STANDARD.decode(body).ok()?;
             form_pairs(std::str::from_utf8(&bytes).ok()?)?
         } else {
-            form_pairs(body)?
+            form_pairs(&body)?
         }
     };
     let value = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-    let stage = event.get("stageVariables").or_else(|| event.get("stage-variables"));
-    let key = stage.and_then(|stage| last_string(stage.to_string().as_bytes(), "PUSHER_KEY"));
+    let key = event.stage_variables.and_then(|stage| last_string(stage.get().as_bytes(), "PUSHER_KEY"));
     Some((value("socket_id")?, value("channel_name"), key.unwrap_or_else(|| KEY.to_owned())))
 }
 
-/// A query as the event carries it.
-enum Query<'a> {
-    Raw(&'a str),
-    Decoded(Option<&'a Value>),
+/// The members of an event [`request_params`] reads (REST, HTTP API, mapping template).
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct Event {
+    version: Option<String>,
+    http_method: Option<String>,
+    raw_query_string: Option<String>,
+    multi_value_query_string_parameters: Option<HashMap<String, Option<Vec<Option<String>>>>>,
+    body: Option<String>,
+    is_base64_encoded: Option<bool>,
+    #[serde(alias = "stage-variables")]
+    stage_variables: Option<Box<RawValue>>,
+    #[serde(alias = "context")]
+    request_context: Option<Context>,
+    params: Option<Params>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Context {
+    http: Option<Http>,
+    #[serde(rename = "http-method")]
+    mapping_method: Option<String>,
+    #[serde(rename = "resource-path")]
+    resource_path: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Http {
+    method: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Params {
+    querystring: Option<HashMap<String, Option<String>>>,
+}
+
+/// A query as the event carries it: as sent, or decoded (each name with its first value).
+enum Query {
+    Raw(String),
+    Decoded(Option<HashMap<String, Option<String>>>),
 }
 
 /// The pairs of a form (`a=b&c=d`), each name and value decoded.
 fn form_pairs(form: &str) -> Option<Vec<(String, String)>> {
     let pairs = form.split('&').filter(|p| !p.is_empty()).map(|p| p.split_once('=').unwrap_or((p, "")));
     pairs.map(|(k, v)| Some((decode_form(k)?, decode_form(v)?))).collect()
-}
-
-/// `{"name": "value" | ["value", …] | null, …}`: each name with its first value ("" for null).
-fn decoded_pairs(params: Option<&Value>) -> Option<Vec<(String, String)>> {
-    let Some(Value::Object(params)) = params else { return Some(Vec::new()) };
-    let first = |v: &Value| match v {
-        Value::Array(values) => values.first().and_then(Value::as_str).unwrap_or("").to_owned(),
-        other => other.as_str().unwrap_or("").to_owned(),
-    };
-    Some(params.iter().map(|(k, v)| (k.clone(), first(v))).collect())
 }
 
 /// The last string value of `name` in a JSON object's text, null values skipped (a name given
