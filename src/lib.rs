@@ -22,13 +22,8 @@
 //! The public surface is what the bootstrap (`src/main.rs`) wires together, and the
 //! questions its `explain` module asks without a request ([`Endpoint::user`],
 //! [`Endpoint::decide`]).
-//! `testing` (cargo feature `testing`) re-exports internals for the integration tests, benches and
-//! fuzz targets only; it is not an API.
-
-// With the `testing` feature (the tests, benches, fuzz targets and `clippy --all-targets`)
-// `unreachable_pub` holds every `pub` item to being reachable through the API or `testing`;
-// without it, what only `testing` re-exports is unreachable by design.
-#![cfg_attr(not(feature = "testing"), allow(unreachable_pub))]
+//! The hidden `testing` module re-exports the few internals the fuzz targets and the integration
+//! tests check directly; it is not an API.
 
 pub(crate) mod aws;
 pub(crate) mod config;
@@ -57,39 +52,13 @@ pub use policy::Miss;
 pub use pusher::names::ChannelName;
 pub use support::logging;
 
-/// Internals the integration tests, benches and fuzz targets drive directly
-/// (cargo feature `testing`, which they turn on). Not an API: no stability promise.
-#[cfg(feature = "testing")]
+/// What the fuzz targets and the integration tests check that the public API
+/// cannot show: the input limits, the strict parameter decoder, and the fixed
+/// script text of a JSONP denial. Re-exports only: nothing here is compiled
+/// for them alone. Not an API: no stability promise.
+#[doc(hidden)]
 pub mod testing {
-    pub use crate::aws::event::ApiEvent;
-    pub use crate::aws::reply::{answer, PayloadFormat};
     pub use crate::endpoint::MAX_INPUT_BYTES;
-    pub use crate::error::{AuthFailure, Misconfig, Outage, Refusal};
-    pub use crate::identity::jwks::{KeySource, RemoteJwks};
-    pub use crate::identity::token_cache::{Lookup, TokenCache};
-    pub use crate::identity::user::User;
-    pub use crate::identity::user_info::{presence_channel_data, UserInfoClaims};
-    pub use crate::identity::validators::{Credentials, JwtValidator, UserValidator};
-    pub use crate::policy::ChannelPolicy;
-    pub use crate::pusher::names::{is_channel_char, ChannelKind, ChannelName, JsonpCallback, SocketId};
-    pub use crate::pusher::signer::{AppSecret, MasterKey};
     pub use crate::web::params::{decode_component, ParamCollector, MAX_PARAMS};
-    pub use crate::web::request::{Body, Method, Query};
-    pub use crate::web::response::{escape_for_script, AuthBody, Response, CHANNEL_DENIAL_HEAD, SIGNIN_DENIAL_HEAD};
-
-    /// Each rule's outcome as `pusher-auth explain` reports it: `None` for a
-    /// rule of another kind of channel, else whether it matched.
-    pub fn explained_rules(policy: &ChannelPolicy, user: &User, channel: ChannelName<'_>) -> Vec<Option<bool>> {
-        policy.explain(user, &channel).into_iter().map(|(_, outcome)| outcome.map(|o| o.is_ok())).collect()
-    }
-
-    /// The validator `endpoint`'s settings select.
-    pub fn validator(endpoint: &crate::Endpoint) -> &impl UserValidator {
-        &endpoint.validator
-    }
-
-    /// Token verification, step by step.
-    pub mod jwt {
-        pub use crate::identity::jwt::{check_head, is_hmac, keys_from_jwks, pick_key, verify, ClaimRules};
-    }
+    pub use crate::web::response::{CHANNEL_DENIAL_HEAD, SIGNIN_DENIAL_HEAD};
 }

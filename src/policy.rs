@@ -44,7 +44,7 @@ use crate::pusher::names::{is_channel_char, ChannelKind, ChannelName};
 
 /// A rule that could not be parsed; fails the cold start.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RuleError {
+pub(crate) struct RuleError {
     /// The offending rule (configuration text, not client input).
     pub(crate) rule: String,
     /// What is wrong with it.
@@ -86,13 +86,13 @@ pub(crate) enum Grant {
 
 /// The parsed `CHANNEL_RULES`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ChannelPolicy {
+pub(crate) struct ChannelPolicy {
     rules: Vec<Rule>,
 }
 
 impl ChannelPolicy {
     /// Parses rules separated by white space (spaces are not valid in channel names).
-    pub fn parse(text: &str) -> Result<Self, RuleError> {
+    pub(crate) fn parse(text: &str) -> Result<Self, RuleError> {
         let rules = text.split_whitespace().map(parse_marked_rule).collect::<Result<_, _>>()?;
         Ok(Self { rules })
     }
@@ -103,15 +103,9 @@ impl ChannelPolicy {
         self.rules.is_empty()
     }
 
-    /// Whether `user` may join `channel`.
-    #[cfg(any(test, feature = "testing"))]
-    pub fn allows(&self, user: &User, channel: ChannelName<'_>) -> bool {
-        self.decide(user, channel).is_ok()
-    }
-
     /// Every rule with, for those of the channel's kind, the first step that
     /// failed for `user` (`Ok` when it matched): what `pusher-auth explain` shows.
-    pub fn explain<'a>(
+    pub(crate) fn explain<'a>(
         &'a self,
         user: &User,
         channel: &'a ChannelName<'a>,
@@ -426,7 +420,7 @@ mod tests {
     }
 
     fn allows(rules: &str, user: &User, channel: &str) -> bool {
-        ChannelPolicy::parse(rules).unwrap().allows(user, ChannelName::parse(channel).unwrap())
+        ChannelPolicy::parse(rules).unwrap().decide(user, ChannelName::parse(channel).unwrap()).is_ok()
     }
 
     #[test]
@@ -525,7 +519,7 @@ mod tests {
     fn deny_by_default() {
         let policy = ChannelPolicy::parse("  \n ").unwrap();
         assert!(policy.is_empty());
-        assert!(!policy.allows(&user("1", json!({})), ChannelName::parse("private-a").unwrap()));
+        assert!(policy.decide(&user("1", json!({})), ChannelName::parse("private-a").unwrap()).is_err());
     }
 
     #[test]
@@ -656,7 +650,7 @@ mod tests {
             for name in &names {
                 let channel = format!("private-{name}");
                 let Ok(channel) = ChannelName::parse(&channel) else { continue };
-                let who: Vec<&User> = users.iter().filter(|u| policy.allows(u, channel)).collect();
+                let who: Vec<&User> = users.iter().filter(|u| policy.decide(u, channel).is_ok()).collect();
                 for pair in who.windows(2) {
                     for claim in ["x", "y"].into_iter().filter(|c| rule.contains(&format!("{{{c}}}"))) {
                         assert_eq!(pair[0].claims[claim], pair[1].claims[claim], "{rule} {}", channel.as_str());
@@ -753,7 +747,11 @@ mod tests {
             for name in &names {
                 let channel = format!("private-{name}");
                 let expected = naive_star_match(rule.as_bytes(), name.as_bytes());
-                assert_eq!(policy.allows(&u, ChannelName::parse(&channel).unwrap()), expected, "{rule} {channel}");
+                assert_eq!(
+                    policy.decide(&u, ChannelName::parse(&channel).unwrap()).is_ok(),
+                    expected,
+                    "{rule} {channel}"
+                );
             }
         }
     }

@@ -6,21 +6,10 @@
 
 use std::borrow::Cow;
 
+use fuzz_support::decode_form as reference;
 use libfuzzer_sys::fuzz_target;
-use pusher_auth_lambda::testing::Refusal;
 use pusher_auth_lambda::testing::{decode_component, ParamCollector, MAX_PARAMS};
-
-/// Strict `application/x-www-form-urlencoded` decoding, written another way.
-fn reference(raw: &str) -> Option<String> {
-    let mut pieces = raw.split('%');
-    let mut out: Vec<u8> = pieces.next().unwrap().replace('+', " ").into_bytes();
-    for piece in pieces {
-        let hex = piece.get(..2)?;
-        out.push(u8::from_str_radix(hex, 16).ok().filter(|_| hex.bytes().all(|b| b.is_ascii_hexdigit()))?);
-        out.extend(piece[2..].replace('+', " ").bytes());
-    }
-    String::from_utf8(out).ok()
-}
+use pusher_auth_lambda::Refusal;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };

@@ -10,13 +10,14 @@
 //! **sound**: for every rule, every user and every name tried (the input's
 //! name and each spelled-out name), the policy's verdict equals
 //! [`naive_allows`], a backtracking matcher written from the module docs of
-//! src/policy.rs alone.
+//! src/policy.rs alone. All through the endpoint's own question,
+//! `Endpoint::decide`: each rule's outcome (what `pusher-auth explain` shows)
+//! and the verdict.
 #![no_main]
 
+use fuzz_support::is_channel_char;
 use libfuzzer_sys::fuzz_target;
-use pusher_auth_lambda::testing::User;
-use pusher_auth_lambda::testing::{explained_rules, ChannelPolicy};
-use pusher_auth_lambda::testing::{is_channel_char, ChannelKind, ChannelName};
+use pusher_auth_lambda::{ChannelName, Endpoint, User};
 use serde_json::{Map, Value};
 
 enum Piece<'a> {
@@ -169,26 +170,26 @@ fn matches(pieces: &[Naive<'_>], i: usize, name: &[u8], at: usize, memo: &mut [O
     result
 }
 
-/// The soundness oracle: `policy` (the rules `rules`) and each of its rules
-/// decide `name` for `user` as [`naive_allows`] does.
-fn check_sound(policy: &ChannelPolicy, rules: &str, user: &User, name: ChannelName<'_>) {
+/// Whether rule `index` of the endpoint's rules matched `user` on `name`.
+fn rule_matched(endpoint: &Endpoint, index: usize, user: &User, name: ChannelName<'_>) -> bool {
+    matches!(endpoint.decide(user, &name).rules[index].1, Some(Ok(())))
+}
+
+/// The soundness oracle: the endpoint (the rules `rules`) decides `name` for
+/// `user` as [`naive_allows`] does, and so does each rule's own outcome.
+fn check_sound(endpoint: &Endpoint, rules: &str, user: &User, name: ChannelName<'_>) {
+    let decision = endpoint.decide(user, &name);
+    let texts: Vec<&str> = decision.rules.iter().map(|(text, _)| *text).collect();
+    assert_eq!(texts, rules.split_whitespace().collect::<Vec<_>>(), "every rule is reported, in order");
     let mut any = false;
-    for rule in rules.split_whitespace() {
-        let single = ChannelPolicy::parse(rule).expect("each rule of a parsed list parses");
+    for (rule, (_, outcome)) in rules.split_whitespace().zip(&decision.rules) {
         let expected = naive_allows(rule, user, name.as_str());
         any |= expected;
-        assert_eq!(single.allows(user, name), expected, "{rule} on {} for {user:?}", name.as_str());
+        assert_eq!(matches!(outcome, Some(Ok(()))), expected, "{rule} on {} for {user:?}", name.as_str());
     }
-    assert_eq!(policy.allows(user, name), any, "{rules:?} on {} for {user:?}", name.as_str());
-    // `pusher-auth explain` reports the same: some rule matches exactly when
-    // the channel is allowed, and each rule's outcome is its own verdict.
-    let explained = explained_rules(policy, user, name);
-    assert_eq!(explained.iter().any(|m| *m == Some(true)), any, "explain on {rules:?} {}", name.as_str());
-    for (rule, matched) in rules.split_whitespace().zip(&explained) {
-        if let Some(matched) = matched {
-            assert_eq!(*matched, naive_allows(rule, user, name.as_str()), "explain: {rule} on {}", name.as_str());
-        }
-    }
+    // The verdict (`decide`'s own path through the rules) agrees: some rule
+    // matches exactly when the channel is signed.
+    assert_eq!(decision.signed.is_ok(), any, "{rules:?} on {} for {user:?}", name.as_str());
 }
 
 fn user(id: &str, claims: &str) -> User {
@@ -204,17 +205,16 @@ fuzz_target!(|data: &[u8]| {
     let a = user(line(), line());
     let b = user(line(), line());
     let fillers: Vec<&str> = line().split(' ').collect();
-    let Ok(policy) = ChannelPolicy::parse(rules) else { return };
+    let Some(endpoint) = fuzz_support::policy_endpoint(rules) else { return };
     let name = ChannelName::parse(channel).ok();
     if let Some(name) = name {
-        check_sound(&policy, rules, &a, name);
-        check_sound(&policy, rules, &b, name);
+        check_sound(&endpoint, rules, &a, name);
+        check_sound(&endpoint, rules, &b, name);
     }
-    for rule in rules.split_whitespace() {
-        let single = ChannelPolicy::parse(rule).expect("each rule of a parsed list parses");
+    for (index, rule) in rules.split_whitespace().enumerate() {
         let pieces = pieces(rule);
         if let Some(name) = name {
-            if single.allows(&a, name) && single.allows(&b, name) {
+            if rule_matched(&endpoint, index, &a, name) && rule_matched(&endpoint, index, &b, name) {
                 for piece in &pieces {
                     if let Piece::Claim(claim) = piece {
                         assert_eq!(value(&a, claim), value(&b, claim), "{rule} gives {channel} to two users");
@@ -254,15 +254,14 @@ fuzz_target!(|data: &[u8]| {
             Some(Piece::Literal(l)) => *l,
             _ => "",
         };
-        let rule_kind: Option<ChannelKind> = ChannelKind::of(head);
         if let Ok(name) = ChannelName::parse(&spelled) {
-            check_sound(&policy, rules, &a, name);
-            check_sound(&policy, rules, &b, name);
+            check_sound(&endpoint, rules, &a, name);
+            check_sound(&endpoint, rules, &b, name);
         }
         if let (true, Ok(name)) = (sound, ChannelName::parse(&spelled)) {
-            if Some(name.kind()) == rule_kind {
-                assert!(single.allows(&a, name), "{rule} does not allow {spelled} for {:?}", a);
-                assert!(policy.allows(&a, name));
+            if kind(name.as_str()) == kind(head) {
+                assert!(rule_matched(&endpoint, index, &a, name), "{rule} does not allow {spelled} for {:?}", a);
+                assert!(endpoint.decide(&a, &name).signed.is_ok());
             }
         }
     }

@@ -12,20 +12,9 @@
 //! the `channel_data`/`user_data` returned.
 #![no_main]
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
-use hmac::{Hmac, Mac};
 use libfuzzer_sys::fuzz_target;
-use pusher_auth_lambda::testing::{self, Credentials, UserValidator};
+use pusher_auth_lambda::Credentials;
 use serde_json::{json, Map, Value};
-use sha2::Sha256;
-
-fn sign(header: &[u8], claims: &[u8]) -> String {
-    let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(claims));
-    let mut mac = Hmac::<Sha256>::new_from_slice(fuzz_support::JWT_SECRET.as_bytes()).unwrap();
-    mac.update(input.as_bytes());
-    format!("{input}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
-}
 
 fn now() -> f64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64()
@@ -37,10 +26,10 @@ fuzz_target!(|data: &[u8]| {
         Some(at) => (&rest[..at], &rest[at + 1..]),
         None => (rest, &b"{}"[..]),
     };
-    let token = sign(header, claims);
+    let token = fuzz_support::hs256_token(header, claims);
     let endpoint = fuzz_support::jwt_endpoint();
     let credentials = Credentials { token: Some(&token), ..Credentials::default() };
-    let validated = fuzz_support::block_on(testing::validator(endpoint).validate(credentials));
+    let validated = fuzz_support::block_on(endpoint.user(credentials));
     if let Ok(user) = &validated {
         let header: Map<String, Value> = serde_json::from_slice(header).expect("an accepted header is a JSON object");
         assert_eq!(header.get("alg").and_then(Value::as_str), Some("HS256"));

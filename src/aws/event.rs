@@ -37,7 +37,7 @@ type Pairs<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
 #[derive(Debug, Default, Deserialize)]
 // Every member is optional; every `'a` borrows from the event's text.
 #[serde(rename_all = "camelCase", default, bound = "'de: 'a")]
-pub struct ApiEvent<'a> {
+pub(crate) struct ApiEvent<'a> {
     /// `"2.0"` for HTTP API and function URLs, absent or `"1.0"` for REST.
     version: Option<Text<'a>>,
     /// REST: the method and the path (behind a custom domain, with its base path).
@@ -109,7 +109,7 @@ pub(crate) fn unsupported() -> Diagnostic {
 
 impl<'a> ApiEvent<'a> {
     /// Decodes the members the endpoint reads from the event's text.
-    pub fn decode(text: &'a [u8]) -> Result<Self, Diagnostic> {
+    pub(crate) fn decode(text: &'a [u8]) -> Result<Self, Diagnostic> {
         let mut event: Self = serde_json::from_slice(text).map_err(|_| unsupported())?;
         event.mapped_authorizer = event.request_context.mapped_authorizer();
         Ok(event)
@@ -126,7 +126,7 @@ impl<'a> ApiEvent<'a> {
 
     /// The request this event carries; `fallback_request_id` (the Lambda
     /// invocation's) is used when the event has none.
-    pub fn request(&'a self, fallback_request_id: &'a str) -> Result<Request<'a>, Diagnostic> {
+    pub(crate) fn request(&'a self, fallback_request_id: &'a str) -> Result<Request<'a>, Diagnostic> {
         let context = &self.request_context;
         let (method, path, query) = match self.format() {
             PayloadFormat::V2 => (

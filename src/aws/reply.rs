@@ -18,7 +18,7 @@ use crate::web::response::Response;
 
 /// Which payload format to answer in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PayloadFormat {
+pub(crate) enum PayloadFormat {
     /// REST API (payload format 1.0).
     V1,
     /// HTTP API payload 2.0 and function URLs.
@@ -51,7 +51,7 @@ pub enum Answer {
 }
 
 /// The invocation's result for `response` to an event of `format`.
-pub fn answer(response: Response, format: PayloadFormat) -> Result<Answer, Diagnostic> {
+pub(crate) fn answer(response: Response, format: PayloadFormat) -> Result<Answer, Diagnostic> {
     match format {
         PayloadFormat::Mapping if (200..300).contains(&response.status) => Ok(Answer::Body(response.body)),
         PayloadFormat::Mapping => Err(Diagnostic { error_type: "Refusal".into(), error_message: response.body }),

@@ -55,7 +55,7 @@ pub(crate) type KeySet = Arc<Vec<VerificationKey>>;
 
 /// The configured key source.
 #[derive(Debug)]
-pub enum KeySource {
+pub(crate) enum KeySource {
     /// No RSA/EC keys (HMAC only).
     None,
     /// `JWT_JWKS`.
@@ -67,7 +67,7 @@ pub enum KeySource {
 impl KeySource {
     /// The key for a token, fetching the JWKS if it is remote and the key
     /// unknown, with the fingerprint of the key that was picked.
-    pub async fn key_for(&self, head: &TokenHead) -> Result<(Arc<DecodingKey>, KeyId), Refusal> {
+    pub(crate) async fn key_for(&self, head: &TokenHead) -> Result<(Arc<DecodingKey>, KeyId), Refusal> {
         match self {
             Self::None => Err(Refusal::Unauthenticated(AuthFailure::TokenAlgorithmNotAllowed)),
             Self::Inline(keys) => pick_key(keys, head).map(shared).ok_or(Refusal::Unauthenticated(TokenUnknownKey)),
@@ -78,7 +78,7 @@ impl KeySource {
     /// The key set in force, refreshed first when it is older than its
     /// lifetime. `None` when no key set was loaded yet (or none is configured):
     /// then no token verified with a JWKS key can be cached either.
-    pub async fn current(&self) -> Option<KeySet> {
+    pub(crate) async fn current(&self) -> Option<KeySet> {
         match self {
             Self::None => None,
             Self::Inline(keys) => Some(keys.clone()),
@@ -93,7 +93,7 @@ fn shared(key: &VerificationKey) -> (Arc<DecodingKey>, KeyId) {
 }
 
 /// A JWKS fetched over HTTP(S) and cached.
-pub struct RemoteJwks {
+pub(crate) struct RemoteJwks {
     url: http::Uri,
     refetch_interval: Duration,
     max_stale: Duration,
@@ -143,23 +143,23 @@ pub(crate) fn jwks_url(url: &str) -> Result<http::Uri, &'static str> {
 impl RemoteJwks {
     /// A cache for the JWKS at `url`, an address [`jwks_url`] accepted; its
     /// lifetime is [`DEFAULT_TTL`].
-    pub fn at(url: http::Uri) -> Self {
+    pub(crate) fn at(url: http::Uri) -> Self {
         Self::build(url, Some(DEFAULT_TTL), REFETCH_INTERVAL, DEFAULT_MAX_STALE)
     }
 
     /// The same with another lifetime (`None`: fetched once per environment).
-    pub fn with_ttl(self, ttl: Option<Duration>) -> Self {
+    pub(crate) fn with_ttl(self, ttl: Option<Duration>) -> Self {
         Self::build(self.url, ttl, self.refetch_interval, self.max_stale)
     }
 
     /// The same with another longest use of a set no fetch has confirmed.
-    pub fn with_max_stale(self, max_stale: Duration) -> Self {
+    pub(crate) fn with_max_stale(self, max_stale: Duration) -> Self {
         Self::build(self.url, self.keys.ttl(), self.refetch_interval, max_stale)
     }
 
     /// The same with another least time between fetches for unknown keys (tests use zero).
-    #[cfg(any(test, feature = "testing"))]
-    pub fn with_refetch_interval(self, interval: Duration) -> Self {
+    #[cfg(test)]
+    pub(crate) fn with_refetch_interval(self, interval: Duration) -> Self {
         Self::build(self.url, self.keys.ttl(), interval, self.max_stale)
     }
 
@@ -174,14 +174,14 @@ impl RemoteJwks {
 
     /// The set in force, refreshed first when stale; `None` before the first
     /// successful fetch.
-    pub async fn current(&self) -> Option<KeySet> {
+    pub(crate) async fn current(&self) -> Option<KeySet> {
         self.keys.peek()?;
         self.keys.get(|| self.fetch(), report).await.ok()
     }
 
     /// The key for a token: from the set in force (fetched on first use, or
     /// refreshed when stale), else (at most once per interval) from a fresh fetch.
-    pub async fn key_for(&self, head: &TokenHead) -> Result<(Arc<DecodingKey>, KeyId), Refusal> {
+    pub(crate) async fn key_for(&self, head: &TokenHead) -> Result<(Arc<DecodingKey>, KeyId), Refusal> {
         let found = |keys: &[VerificationKey]| pick_key(keys, head).map(shared);
         let unknown = || {
             tracing::warn!(

@@ -50,7 +50,7 @@ pub(crate) type KeyId = [u8; 32];
 
 /// A verification key from a JWKS, with what it may verify.
 #[derive(Clone)]
-pub struct VerificationKey {
+pub(crate) struct VerificationKey {
     /// The key's fingerprint.
     pub(crate) id: KeyId,
     kid: Option<String>,
@@ -63,8 +63,8 @@ pub struct VerificationKey {
 
 impl VerificationKey {
     /// The key.
-    #[cfg(any(test, feature = "testing"))]
-    pub fn key(&self) -> &DecodingKey {
+    #[cfg(test)]
+    pub(crate) fn key(&self) -> &DecodingKey {
         &self.key
     }
 }
@@ -81,7 +81,7 @@ impl std::fmt::Debug for VerificationKey {
 /// RSA keys ring cannot verify with (a modulus under 2048 or over 8192 bits,
 /// an unusual exponent) are dropped with a warning naming their `kid`: a
 /// token signed with one is then refused as `token_unknown_key`.
-pub fn keys_from_jwks(text: &str) -> Result<Vec<VerificationKey>, &'static str> {
+pub(crate) fn keys_from_jwks(text: &str) -> Result<Vec<VerificationKey>, &'static str> {
     crate::identity::ring_provider::install();
     let set: JwkSet = serde_json::from_str(text).map_err(|_| "is not a JWKS document ({\"keys\":[…]})")?;
     Ok(set.keys.iter().filter_map(verification_key).collect())
@@ -120,13 +120,13 @@ fn verification_key(jwk: &Jwk) -> Option<VerificationKey> {
 }
 
 /// Whether `alg` is an HMAC algorithm.
-pub fn is_hmac(alg: Algorithm) -> bool {
+pub(crate) fn is_hmac(alg: Algorithm) -> bool {
     alg.family() == AlgorithmFamily::Hmac
 }
 
 /// What a token's header says, once it passed the header checks.
 #[derive(Debug)]
-pub struct TokenHead {
+pub(crate) struct TokenHead {
     /// The algorithm, on the allow-list.
     pub alg: Algorithm,
     /// The key id, if any.
@@ -134,7 +134,7 @@ pub struct TokenHead {
 }
 
 /// Shape and header checks, before any key is looked up.
-pub fn check_head(token: &str, rules: &ClaimRules) -> Result<TokenHead, Refusal> {
+pub(crate) fn check_head(token: &str, rules: &ClaimRules) -> Result<TokenHead, Refusal> {
     let refuse = |reason| Err(Refusal::Unauthenticated(reason));
     if token.len() > MAX_TOKEN_BYTES {
         return refuse(AuthFailure::TokenTooLarge);
@@ -165,7 +165,7 @@ pub fn check_head(token: &str, rules: &ClaimRules) -> Result<TokenHead, Refusal>
 /// Picks the JWKS key for a token: same `kid` (or the only key when the
 /// token has none), a family that fits the algorithm (an HMAC algorithm fits
 /// none), and the key's own `alg` when it names one. `None` when no key fits.
-pub fn pick_key<'k>(keys: &'k [VerificationKey], head: &TokenHead) -> Option<&'k VerificationKey> {
+pub(crate) fn pick_key<'k>(keys: &'k [VerificationKey], head: &TokenHead) -> Option<&'k VerificationKey> {
     let fits = |k: &&VerificationKey| k.key.family() == head.alg.family() && k.alg.is_none_or(|alg| alg == head.alg);
     match &head.kid {
         Some(kid) => keys.iter().filter(|k| k.kid.as_deref() == Some(kid)).find(fits),
@@ -180,7 +180,7 @@ pub fn pick_key<'k>(keys: &'k [VerificationKey], head: &TokenHead) -> Option<&'k
 /// A token that passed every check: the user, and the time-bound claims the
 /// verified-token cache re-checks on each hit.
 #[derive(Debug)]
-pub struct Verified {
+pub(crate) struct Verified {
     /// The user the token names.
     pub user: User,
     /// `exp` (required).
@@ -206,7 +206,7 @@ pub struct Verified {
 ///   `unauthenticated`, never `token_expired` (which would tell its sender
 ///   that the signature and the recipient were right). The verified-token
 ///   cache repeats them on every hit with the same leeway.
-pub fn verify(
+pub(crate) fn verify(
     token: &str,
     head: &TokenHead,
     key: &DecodingKey,

@@ -10,3 +10,7 @@ pub(crate) mod token_cache;
 pub(crate) mod user;
 pub(crate) mod user_info;
 pub(crate) mod validators;
+
+#[cfg(test)]
+#[path = "../../tests/identity/mod.rs"]
+mod tests;

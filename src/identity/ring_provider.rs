@@ -7,10 +7,9 @@
 //! ECDSA over P-256 (ES256) and P-384 (ES384) with the JWS fixed-width `r‖s`
 //! signature. EdDSA is refused by the configuration and refused here too.
 //!
-//! Signing is offered for HMAC only (tests and benches mint HS tokens with
-//! it); the function itself never signs a token. The JWK utilities that would
-//! derive public keys from private ones, or thumbprints, are not needed and
-//! answer an error instead of panicking.
+//! The function never signs a token, so signing answers an error, as do the
+//! JWK utilities that would derive public keys from private ones; nothing
+//! here panics.
 //!
 //! [`crate::identity::jwt::verify`] verifies tokens with jsonwebtoken's
 //! `decode`, which reaches ring through this provider.
@@ -22,11 +21,11 @@
 
 use std::sync::Once;
 
-use jsonwebtoken::crypto::{CryptoProvider, JwtSigner, JwtVerifier, KeyUtils};
+use jsonwebtoken::crypto::{CryptoProvider, JwtVerifier, KeyUtils};
 use jsonwebtoken::errors::{Error, ErrorKind};
 use jsonwebtoken::jwk::{EllipticCurve, ThumbprintHash};
-use jsonwebtoken::signature::{self, Signer, Verifier};
-use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, DecodingKeyKind, EncodingKey};
+use jsonwebtoken::signature::{self, Verifier};
+use jsonwebtoken::{Algorithm, DecodingKey, DecodingKeyKind};
 use ring::signature::{
     EcdsaVerificationAlgorithm, RsaParameters, RsaPublicKeyComponents, UnparsedPublicKey, ECDSA_P256_SHA256_FIXED,
     ECDSA_P384_SHA384_FIXED, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_2048_8192_SHA384, RSA_PKCS1_2048_8192_SHA512,
@@ -40,7 +39,7 @@ pub(crate) const RSA_MAX_BITS: usize = 8192;
 
 /// The provider.
 pub(crate) static PROVIDER: CryptoProvider = CryptoProvider {
-    signer_factory: signer,
+    signer_factory: |_, _| Err(ErrorKind::InvalidAlgorithm.into()),
     verifier_factory: verifier,
     key_utils: KeyUtils {
         rsa_pub_components_from_private_key: |_| Err(ErrorKind::InvalidAlgorithm.into()),
@@ -193,32 +192,6 @@ impl JwtVerifier for RingVerifier {
     }
 }
 
-struct HmacSigner {
-    alg: Algorithm,
-    key: ring::hmac::Key,
-}
-
-fn signer(alg: &Algorithm, key: &EncodingKey) -> Result<Box<dyn JwtSigner>, Error> {
-    match hmac_algorithm(*alg) {
-        Some(hmac) if key.family() == AlgorithmFamily::Hmac => {
-            Ok(Box::new(HmacSigner { alg: *alg, key: ring::hmac::Key::new(hmac, key.as_bytes()) }))
-        }
-        _ => Err(ErrorKind::InvalidAlgorithm.into()),
-    }
-}
-
-impl Signer<Vec<u8>> for HmacSigner {
-    fn try_sign(&self, message: &[u8]) -> Result<Vec<u8>, signature::Error> {
-        Ok(ring::hmac::sign(&self.key, message).as_ref().to_vec())
-    }
-}
-
-impl JwtSigner for HmacSigner {
-    fn algorithm(&self) -> Algorithm {
-        self.alg
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,8 +215,8 @@ mod tests {
 
     #[test]
     fn hmac_sign_and_verify_round_trip_and_family_mismatch_is_refused() {
-        let key = EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef");
-        let sig = signer(&Algorithm::HS384, &key).unwrap().try_sign(b"a.b").unwrap();
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA384, b"0123456789abcdef0123456789abcdef");
+        let sig = ring::hmac::sign(&key, b"a.b").as_ref().to_vec();
         assert_eq!(sig.len(), 48);
         let dkey = DecodingKey::from_secret(b"0123456789abcdef0123456789abcdef");
         let v = verifier(&Algorithm::HS384, &dkey).unwrap();
@@ -252,6 +225,7 @@ mod tests {
         assert!(verifier(&Algorithm::HS256, &dkey).unwrap().verify(b"a.b", &sig).is_err());
         assert!(verifier(&Algorithm::RS256, &dkey).is_err(), "an HMAC secret is never an RSA key");
         assert!(verifier(&Algorithm::EdDSA, &dkey).is_err());
-        assert!(signer(&Algorithm::RS256, &key).is_err());
+        let key = jsonwebtoken::EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef");
+        assert!((PROVIDER.signer_factory)(&Algorithm::HS256, &key).is_err(), "nothing is signed");
     }
 }

@@ -83,7 +83,7 @@ struct Inner {
 }
 
 /// The cache; shared by every request of an execution environment.
-pub struct TokenCache {
+pub(crate) struct TokenCache {
     capacity: usize,
     inner: Mutex<Inner>,
 }
@@ -102,7 +102,7 @@ impl std::fmt::Debug for TokenCache {
 
 /// What a lookup found.
 #[derive(Debug)]
-pub enum Lookup {
+pub(crate) enum Lookup {
     /// Not cached (or dropped just now): verify the token in full, then
     /// [`TokenCache::insert`] it under this digest of its bytes.
     Miss(Key),
@@ -125,20 +125,20 @@ impl TokenCache {
     }
 
     /// Entries held now.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.lock().map.len()
     }
 
     /// Whether the cache holds no entry.
-    #[cfg(any(test, feature = "testing"))]
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Looks `token` up at `now` (Unix seconds). `keys` is the JWKS key set
     /// in force (`None`: none loaded): an entry verified with a key that is
     /// not in it is dropped.
-    pub fn lookup(&self, token: &str, now: u64, rules: &ClaimRules, keys: Option<&[VerificationKey]>) -> Lookup {
+    pub(crate) fn lookup(&self, token: &str, now: u64, rules: &ClaimRules, keys: Option<&[VerificationKey]>) -> Lookup {
         let key: Key = Sha256::digest(token.as_bytes()).into();
         let mut inner = self.lock();
         let Some(entry) = inner.map.get(&key) else { return Lookup::Miss(key) };
@@ -160,7 +160,7 @@ impl TokenCache {
     /// Remembers a fully verified token under the digest its
     /// [`Lookup::Miss`] gave, verified with the JWKS key `verified_with`
     /// (`None`: `JWT_SECRET`); returns its user, shared.
-    pub fn insert(&self, key: Key, now: u64, verified: Verified, verified_with: Option<KeyId>) -> Arc<User> {
+    pub(crate) fn insert(&self, key: Key, now: u64, verified: Verified, verified_with: Option<KeyId>) -> Arc<User> {
         let (user, exp, nbf) = (Arc::new(verified.user), verified.exp, verified.nbf);
         let mut inner = self.lock();
         if inner.map.contains_key(&key) {

@@ -30,7 +30,7 @@ pub struct Credentials<'a> {
 }
 
 /// Turns credentials into a user, or refuses.
-pub trait UserValidator: Send + Sync {
+pub(crate) trait UserValidator: Send + Sync {
     /// Validates the credentials of one request.
     fn validate<'a>(
         &'a self,
@@ -41,7 +41,7 @@ pub trait UserValidator: Send + Sync {
 /// `jwt`: a JSON Web Token checked against `JWT_*` (see [`crate::identity::jwt`]),
 /// with verified tokens remembered (see [`crate::identity::token_cache`]).
 #[derive(Debug)]
-pub struct JwtValidator {
+pub(crate) struct JwtValidator {
     /// Algorithms, issuer, audience, leeway.
     pub(crate) rules: ClaimRules,
     /// `JWT_SECRET`, for HMAC algorithms.
@@ -54,7 +54,7 @@ pub struct JwtValidator {
 
 impl JwtValidator {
     /// A validator with an empty token cache.
-    pub fn new(rules: ClaimRules, secret: Option<DecodingKey>, keys: KeySource) -> Self {
+    pub(crate) fn new(rules: ClaimRules, secret: Option<DecodingKey>, keys: KeySource) -> Self {
         crate::identity::ring_provider::install();
         Self { rules, secret, keys, cache: TokenCache::default() }
     }

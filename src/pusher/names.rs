@@ -12,11 +12,11 @@ pub(crate) const MAX_CHANNEL_NAME_LEN: usize = 164;
 
 /// A Pusher socket id: `^[0-9]+\.[0-9]+$`, ASCII digits only, bounded length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SocketId<'a>(&'a str);
+pub(crate) struct SocketId<'a>(&'a str);
 
 impl<'a> SocketId<'a> {
     /// Validates a socket id.
-    pub fn parse(raw: &'a str) -> Result<Self, Refusal> {
+    pub(crate) fn parse(raw: &'a str) -> Result<Self, Refusal> {
         let (left, right) = raw.split_once('.').ok_or(Refusal::InvalidSocketId)?;
         let digits = |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
         if raw.len() <= MAX_SOCKET_ID_LEN && digits(left) && digits(right) {
@@ -27,7 +27,7 @@ impl<'a> SocketId<'a> {
     }
 
     /// The socket id as text.
-    pub fn as_str(&self) -> &'a str {
+    pub(crate) fn as_str(&self) -> &'a str {
         self.0
     }
 }
@@ -59,7 +59,7 @@ impl ChannelKind {
 }
 
 /// True for the characters Pusher allows in channel names: `[A-Za-z0-9_\-=@,.;]`.
-pub fn is_channel_char(b: u8) -> bool {
+pub(crate) fn is_channel_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'=' | b'@' | b',' | b'.' | b';')
 }
 
@@ -95,11 +95,11 @@ impl<'a> ChannelName<'a> {
 /// The JSONP callback pusher-js sends: exactly `Pusher.auth_callbacks['N']` with
 /// 1–9 ASCII digits. Nothing else is ever written into a script.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct JsonpCallback<'a>(&'a str);
+pub(crate) struct JsonpCallback<'a>(&'a str);
 
 impl<'a> JsonpCallback<'a> {
     /// Validates a callback name against `^Pusher\.auth_callbacks\['[0-9]{1,9}'\]$`.
-    pub fn parse(raw: &'a str) -> Result<Self, Refusal> {
+    pub(crate) fn parse(raw: &'a str) -> Result<Self, Refusal> {
         const HEAD: &str = "Pusher.auth_callbacks['";
         const TAIL: &str = "']";
         let digits = raw.strip_prefix(HEAD).and_then(|rest| rest.strip_suffix(TAIL)).ok_or(Refusal::InvalidCallback)?;
@@ -111,7 +111,7 @@ impl<'a> JsonpCallback<'a> {
     }
 
     /// The callback expression as text.
-    pub fn as_str(&self) -> &'a str {
+    pub(crate) fn as_str(&self) -> &'a str {
         self.0
     }
 

@@ -7,7 +7,7 @@ use serde_json::value::RawValue;
 
 /// The HTTP method, as far as the endpoint cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
+pub(crate) enum Method {
     /// JSONP.
     Get,
     /// AJAX.
@@ -20,7 +20,7 @@ pub enum Method {
 
 impl Method {
     /// Parses a method name (case-sensitive, as HTTP defines).
-    pub fn parse(name: &str) -> Self {
+    pub(crate) fn parse(name: &str) -> Self {
         match name {
             "GET" => Self::Get,
             "POST" => Self::Post,
@@ -32,7 +32,7 @@ impl Method {
 
 /// The query string in whichever form the integration delivered it.
 #[derive(Debug, Clone, Copy)]
-pub enum Query<'a> {
+pub(crate) enum Query<'a> {
     /// Still encoded, as in `rawQueryString` (HTTP API, function URLs).
     Raw(&'a str),
     /// Already decoded, one list of values per name, as in REST API
@@ -42,7 +42,7 @@ pub enum Query<'a> {
 
 /// The request body.
 #[derive(Debug, Clone, Copy)]
-pub enum Body<'a> {
+pub(crate) enum Body<'a> {
     /// No body.
     None,
     /// Text as sent.
@@ -64,7 +64,7 @@ pub(crate) struct Headers<'a> {
 
 /// A request, decoded from whatever event shape carried it.
 #[derive(Debug, Clone, Copy)]
-pub struct Request<'a> {
+pub(crate) struct Request<'a> {
     /// API Gateway's request id, for the log.
     pub(crate) request_id: &'a str,
     /// HTTP method.

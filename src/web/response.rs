@@ -12,7 +12,7 @@ use crate::web::request::Route;
 
 /// A successful authorization: `auth` plus what the channel type needs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct AuthBody {
+pub(crate) struct AuthBody {
     /// `<key>:<hex signature>`.
     pub auth: String,
     /// Presence channels: the exact JSON string that was signed.
@@ -28,7 +28,7 @@ pub struct AuthBody {
 
 impl AuthBody {
     /// `{"auth":…[,"channel_data":…][,"shared_secret":…][,"user_data":…]}`.
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         serde_json::to_string(self).expect("strings serialize")
     }
 }
@@ -45,7 +45,7 @@ pub(crate) const JAVASCRIPT: &str = "application/javascript; charset=utf-8";
 
 /// An HTTP answer, independent of how it travels back through API Gateway.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Response {
+pub(crate) struct Response {
     /// HTTP status.
     pub status: u16,
     /// Headers in the order they are sent.
@@ -85,7 +85,7 @@ impl Response {
     }
 
     /// A JSON answer to an AJAX request.
-    pub fn json(body: &AuthBody) -> Self {
+    pub(crate) fn json(body: &AuthBody) -> Self {
         Self::new(200, Some(JSON), body.to_json())
     }
 
@@ -105,7 +105,7 @@ impl Response {
     }
 
     /// A script calling the callback with the authorization.
-    pub fn jsonp(callback: JsonpCallback<'_>, body: &AuthBody) -> Self {
+    pub(crate) fn jsonp(callback: JsonpCallback<'_>, body: &AuthBody) -> Self {
         Self::new(200, Some(JAVASCRIPT), jsonp_script(callback, &body.to_json()))
     }
 
@@ -161,7 +161,7 @@ impl Response {
     /// reconnects) and nothing happens. The arguments are the validated socket
     /// id and channel name, the callback's number and the fixed error object,
     /// written as JSON and escaped for a script.
-    pub fn jsonp_channel_denial(
+    pub(crate) fn jsonp_channel_denial(
         callback: JsonpCallback<'_>,
         socket_id: SocketId<'_>,
         channel: ChannelName<'_>,
@@ -179,7 +179,7 @@ impl Response {
     /// 4xx never runs and pusher-js would wait forever, so the answer is 200
     /// and the callback gets an error object without `auth`. The log records
     /// the status it stands for.
-    pub fn jsonp_denial(callback: JsonpCallback<'_>, refusal: Refusal) -> Self {
+    pub(crate) fn jsonp_denial(callback: JsonpCallback<'_>, refusal: Refusal) -> Self {
         Self::new(200, Some(JAVASCRIPT), jsonp_script(callback, &error_json(refusal))).refusing(refusal)
     }
 
@@ -204,7 +204,7 @@ impl Response {
     /// `pusher:signin_error` `{type:'AuthError',error,status}` emitted on its
     /// `user` (pusher-js 8's shape for AJAX signin errors; no other state is
     /// touched). Without a global `Pusher` it does nothing.
-    pub fn jsonp_signin_denial(callback: JsonpCallback<'_>, socket_id: SocketId<'_>, refusal: Refusal) -> Self {
+    pub(crate) fn jsonp_signin_denial(callback: JsonpCallback<'_>, socket_id: SocketId<'_>, refusal: Refusal) -> Self {
         let args = [socket_id.as_str(), callback.id()].map(json_string).join(",");
         Self::script_call(SIGNIN_DENIAL_HEAD, &format!("{args},{}", error_json(refusal))).refusing(refusal)
     }
@@ -321,7 +321,7 @@ fn jsonp_script(callback: JsonpCallback<'_>, json: &str) -> String {
 }
 
 /// Appends `json` with the characters that are unsafe in a script escaped.
-pub fn escape_for_script(json: &str, out: &mut String) {
+pub(crate) fn escape_for_script(json: &str, out: &mut String) {
     for c in json.chars() {
         match c {
             '<' => out.push_str("\\u003c"),

@@ -1,5 +1,5 @@
 //! The integration tests, as one binary: each module drives the library
-//! through its public surface (and the `testing` facade) or the real
+//! through its public surface (and the hidden `testing` module) or the real
 //! bootstrap; `helpers` holds what they share.
 
 mod bootstrap;
@@ -9,12 +9,9 @@ mod explain;
 mod faults;
 mod helpers;
 mod identity;
-mod jwks;
 mod layers;
 mod membership;
 mod secrets_manager;
 mod soak;
 mod tls;
-mod token_verdicts;
 mod troubleshooting;
-mod vectors;

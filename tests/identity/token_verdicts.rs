@@ -7,11 +7,12 @@
 
 use std::collections::BTreeSet;
 
-use crate::helpers::{token, tokens, Captured};
+use super::{token, tokens};
+use crate::identity::jwks::KeySource;
+use crate::identity::jwt::{keys_from_jwks, ClaimRules};
+use crate::identity::validators::{Credentials, JwtValidator, UserValidator};
+use crate::support::logging::captured::Captured;
 use jsonwebtoken::{Algorithm, DecodingKey};
-use pusher_auth_lambda::testing::jwt::{keys_from_jwks, ClaimRules};
-use pusher_auth_lambda::testing::KeySource;
-use pusher_auth_lambda::testing::{Credentials, JwtValidator, UserValidator};
 use serde_json::Value;
 
 const WEAK: &str = include_str!("../fixtures/weak-rsa.json");
@@ -188,6 +189,6 @@ fn a_1024_bit_rsa_key_is_left_out_with_a_warning() {
         ("JWT_AUDIENCE", "app".to_owned()),
     ];
     let lookup = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
-    let error = pusher_auth_lambda::Settings::from_lookup(lookup).unwrap_err();
+    let error = crate::Settings::from_lookup(lookup).unwrap_err();
     assert_eq!(error.variable, "JWT_JWKS");
 }

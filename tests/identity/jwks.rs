@@ -6,10 +6,10 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::helpers::jwks_server::Server;
-use crate::helpers::tokens;
-use pusher_auth_lambda::testing::jwt::{check_head, ClaimRules};
-use pusher_auth_lambda::testing::RemoteJwks;
+use super::jwks_server::Server;
+use super::tokens;
+use crate::identity::jwks::RemoteJwks;
+use crate::identity::jwt::{check_head, ClaimRules};
 use serde_json::Value;
 
 fn rules() -> ClaimRules {
@@ -32,7 +32,7 @@ fn check(remote: &RemoteJwks, name: &str) -> Result<String, String> {
     let token = tokens()["tokens"][name].as_str().unwrap().to_owned();
     let head = check_head(&token, &rules()).map_err(|r| r.log_reason().to_owned())?;
     let (key, _) = runtime().block_on(remote.key_for(&head)).map_err(|r| r.log_reason().to_owned())?;
-    pusher_auth_lambda::testing::jwt::verify(&token, &head, &key, &rules(), jsonwebtoken::get_current_timestamp())
+    crate::identity::jwt::verify(&token, &head, &key, &rules(), jsonwebtoken::get_current_timestamp())
         .map(|v| v.user.id)
         .map_err(|r| r.log_reason().to_owned())
 }
@@ -134,14 +134,14 @@ fn concurrent_requests_wait_for_the_fetch_in_flight() {
 }
 
 /// A `jwt` validator (with its verified-token cache) over `remote`.
-fn validator(remote: RemoteJwks) -> pusher_auth_lambda::testing::JwtValidator {
-    use pusher_auth_lambda::testing::{JwtValidator, KeySource};
+fn validator(remote: RemoteJwks) -> crate::identity::validators::JwtValidator {
+    use crate::identity::{jwks::KeySource, validators::JwtValidator};
     JwtValidator::new(rules(), None, KeySource::Remote(Box::new(remote)))
 }
 
 /// The `jwt` validator (with its verified-token cache) over the remote JWKS.
-fn validate(v: &pusher_auth_lambda::testing::JwtValidator, name: &str) -> Result<String, String> {
-    use pusher_auth_lambda::testing::{Credentials, UserValidator};
+fn validate(v: &crate::identity::validators::JwtValidator, name: &str) -> Result<String, String> {
+    use crate::identity::validators::{Credentials, UserValidator};
     let token = tokens()["tokens"][name].as_str().unwrap().to_owned();
     let credentials = Credentials { token: Some(&token), ..Default::default() };
     runtime().block_on(v.validate(credentials)).map(|u| u.id.clone()).map_err(|r| r.log_reason().to_owned())
@@ -389,7 +389,7 @@ fn an_unknown_kid_is_fetched_once_the_interval_has_passed() {
 /// lookup the validator makes with the set `current` gives finds it.
 #[test]
 fn a_token_verified_with_a_jwks_key_is_a_cache_hit() {
-    use pusher_auth_lambda::testing::{KeySource, Lookup};
+    use crate::identity::{jwks::KeySource, token_cache::Lookup};
     let t = tokens();
     let server = Server::start(&t["jwks"]);
     let v = validator(RemoteJwks::at(server.url.parse().unwrap()));
@@ -402,8 +402,8 @@ fn a_token_verified_with_a_jwks_key_is_a_cache_hit() {
     assert_eq!(keys.len(), 2);
     assert!(matches!(v.cache.lookup(token, now, &rules(), Some(&keys)), Lookup::Hit(_)));
     // The same for keys given inline.
-    let inline = pusher_auth_lambda::testing::jwt::keys_from_jwks(&t["jwks"].to_string()).unwrap();
-    let v = pusher_auth_lambda::testing::JwtValidator::new(rules(), None, KeySource::Inline(inline.into()));
+    let inline = crate::identity::jwt::keys_from_jwks(&t["jwks"].to_string()).unwrap();
+    let v = crate::identity::validators::JwtValidator::new(rules(), None, KeySource::Inline(inline.into()));
     assert_eq!(validate(&v, "valid_es256"), Ok("user-2".into()));
     let keys = rt.block_on(v.keys.current()).expect("inline keys are always in force");
     assert_eq!(keys.len(), 2);
@@ -415,7 +415,7 @@ fn a_token_verified_with_a_jwks_key_is_a_cache_hit() {
 /// and its end once.
 #[test]
 fn an_outage_is_logged_once() {
-    use crate::helpers::Captured;
+    use crate::support::logging::captured::Captured;
     let t = tokens();
     let server = Server::start(&t["jwks"]);
     let v = validator(RemoteJwks::at(server.url.parse().unwrap()).with_ttl(Some(Duration::from_millis(300))));
@@ -443,8 +443,8 @@ fn an_outage_is_logged_once() {
 /// `JWT_JWKS_MAX_STALE_SECONDS` is checked like the lifetime.
 #[test]
 fn a_zero_lifetime_is_warned_and_the_stale_limit_checked() {
-    use crate::helpers::Captured;
-    use pusher_auth_lambda::Settings;
+    use crate::support::logging::captured::Captured;
+    use crate::Settings;
     let vars = |ttl: &'static str, stale: &'static str| {
         let t = tokens();
         vec![
@@ -462,7 +462,10 @@ fn a_zero_lifetime_is_warned_and_the_stale_limit_checked() {
     let log = |ttl| {
         let captured = Captured::default();
         tracing::subscriber::with_default(captured.subscriber(tracing::Level::INFO), || {
-            crate::helpers::endpoint_from(&vars(ttl, ""));
+            let v = vars(ttl, "");
+            let lookup =
+                |name: &str| v.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()).filter(|v| !v.is_empty());
+            crate::Endpoint::new(Settings::from_lookup(lookup).unwrap());
         });
         captured.text()
     };
@@ -479,10 +482,10 @@ fn a_zero_lifetime_is_warned_and_the_stale_limit_checked() {
 /// An unknown `kid` is logged cut to 64 characters: it is unverified input.
 #[test]
 fn an_unknown_kid_is_logged_capped() {
-    use crate::helpers::Captured;
+    use crate::identity::validators::{Credentials, UserValidator};
+    use crate::support::logging::captured::Captured;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine;
-    use pusher_auth_lambda::testing::{Credentials, UserValidator};
     let server = Server::start(&tokens()["jwks"]);
     let v = validator(RemoteJwks::at(server.url.parse().unwrap()));
     let kid = "k".repeat(2000);
