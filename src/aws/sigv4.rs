@@ -1,9 +1,9 @@
-//! AWS Signature Version 4 for the one call the function makes to AWS
-//! (Secrets Manager `GetSecretValue`): a POST with a JSON body to `/`.
+//! AWS Signature Version 4 for the calls the function makes to AWS
+//! (Secrets Manager, DynamoDB): POSTs with a JSON body.
 //!
 //! Written here rather than taken from the AWS SDK, whose client stack would
 //! double the binary and slow the cold start for a single request. Checked
-//! against the AWS SigV4 test suite and against botocore (`tests/fixtures/sigv4.json`, checked in `secrets_manager`'s tests).
+//! against the AWS SigV4 test suite and against botocore (`tests/fixtures/sigv4.json`, checked in `call`'s tests).
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
