@@ -171,7 +171,14 @@ fn secret_source(get: &impl Fn(&str) -> Option<String>) -> Result<(SecretSource,
             )
         }
         (Some(id), None) if !valid_secret_id(&id) => return fault("PUSHER_SECRET_ID", "is not a secret name or ARN"),
-        (Some(id), None) => SecretSource::Stored(id),
+        (Some(id), None) => match (arn_region(&id), get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION"))) {
+            // The client asks its own region's endpoint, which does not know the secret.
+            (Some(secret), Some(function)) if secret != function => {
+                let problem = format!("is a secret in {secret}, but the function runs in {function}: create the secret in the stack's region");
+                return Err(ConfigError::new("PUSHER_SECRET_ID", problem));
+            }
+            _ => SecretSource::Stored(id),
+        },
         (None, None) => return fault("PUSHER_SECRET", "is not set (nor PUSHER_SECRET_ID)"),
         (None, Some(secret)) => match AppSecrets::new(&secret, master_key.as_deref()) {
             Ok(secrets) => SecretSource::Fixed(Arc::new(secrets)),
@@ -335,6 +342,11 @@ fn valid_secret_id(id: &str) -> bool {
     }
 }
 
+/// The region of a Secrets Manager ARN (`arn:<partition>:secretsmanager:<region>:…`).
+fn arn_region(id: &str) -> Option<&str> {
+    id.strip_prefix("arn:")?.split(':').nth(2)
+}
+
 fn partition_ok(partition: &str) -> bool {
     partition.starts_with("aws") && partition.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
 }
@@ -409,6 +421,23 @@ mod tests {
         assert!(settings(&[("CHANNEL_RULES", "private-a,b-* presence-x")]).is_ok());
         let m = message_of(&[("CHANNEL_RULES", "private-a b")]);
         assert!(m.contains("the rule \"b\" must start with private-"), "{m}");
+    }
+
+    #[test]
+    fn a_stored_secret_is_in_the_functions_region() {
+        let with = |id: &str, region: &str| {
+            let env = [("PUSHER_KEY", "key1"), ("AUTH_MODE", "demo"), ("PUSHER_SECRET_ID", id), ("AWS_REGION", region)];
+            Settings::from_lookup(|name| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()))
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
+        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:pusher/prod-AbCdEf";
+        assert_eq!(with(arn, "us-east-1"), Ok(()));
+        assert_eq!(with("pusher/prod", "eu-west-1"), Ok(()), "a name is looked up in the function's region");
+        assert_eq!(
+            with(arn, "eu-west-1"),
+            Err("configuration error: PUSHER_SECRET_ID is a secret in us-east-1, but the function runs in eu-west-1: create the secret in the stack's region".into())
+        );
     }
 
     #[test]

@@ -260,8 +260,12 @@ def function_environment(values):
 
 def check_config(binary, env):
     """(accepted, the variable the error names)."""
-    done = subprocess.run([binary, "--check-config"], env={**LAMBDA_ENV, **env}, capture_output=True, text=True,
-                          timeout=30)
+    # The stack runs in its secret's region (the function refuses a secret of another region,
+    # which no parameter pattern can see: the region is the stack's, not a parameter).
+    secret = env.get("PUSHER_SECRET_ID", "").split(":")
+    region = {"AWS_REGION": secret[3]} if len(secret) > 3 and secret[0] == "arn" and secret[3] else {}
+    done = subprocess.run([binary, "--check-config"], env={**LAMBDA_ENV, **region, **env}, capture_output=True,
+                          text=True, timeout=30)
     if done.returncode == 0:
         assert "configuration OK" in done.stdout, done.stdout
         return True, None
