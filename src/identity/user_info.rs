@@ -114,6 +114,19 @@ pub(crate) fn signin_user_data(
 mod tests {
     use super::*;
 
+    #[test]
+    fn user_info_of_exactly_one_kilobyte_is_signed_one_byte_more_refused() {
+        let user = |name_len: usize| {
+            let claims = serde_json::json!({"sub": "u", "name": "n".repeat(name_len)});
+            User { id: "u".into(), claims: claims.as_object().unwrap().clone() }
+        };
+        let info = UserInfoClaims::parse("name");
+        // `{"name":""}` is 11 bytes.
+        let at_limit = user_info(&user(MAX_USER_INFO_BYTES - 11), &info).unwrap().unwrap();
+        assert_eq!(at_limit.get().len(), MAX_USER_INFO_BYTES);
+        assert_eq!(user_info(&user(MAX_USER_INFO_BYTES - 10), &info).unwrap_err(), Refusal::UserInfoTooLarge);
+    }
+
     /// Every presence case of the official libraries' vectors
     /// (`tests/fixtures/pusher-auth-vectors.json`): the `channel_data` the
     /// signature covers (the signatures: `pusher::signer`'s tests).
