@@ -1,4 +1,4 @@
-//! JSON and JSONP answers (src/web/response.rs, src/support/json_text.rs,
+//! JSON and JSONP answers (src/web/response.rs,
 //! src/aws/reply.rs) of arbitrary text, through the whole endpoint: a user
 //! whose `name` and `org` claims (its `user_info`) are any text, any
 //! callback, socket id and channel, asked over JSONP in each payload format

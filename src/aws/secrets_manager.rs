@@ -10,7 +10,6 @@ use crate::aws::call::{Attempt, AwsJson, Service};
 use crate::error::ConfigError;
 use crate::error::{Misconfig, Outage, Refusal};
 use crate::secrets::{SecretStore, StoreFuture};
-use crate::support::json_text;
 
 /// The service; a secret is at most 64 KiB, its answer is read up to 256 KiB.
 pub(crate) static SERVICE: Service = Service {
@@ -44,10 +43,7 @@ impl SecretsManager {
     /// a missing secret, a refused read or an answer without a string is
     /// misconfiguration; every attempt failing is an outage.
     pub(crate) async fn secret_string(&self, id: &str) -> Result<String, Refusal> {
-        let mut body = String::with_capacity(id.len() + 16);
-        body.push_str("{\"SecretId\":");
-        json_text::push_string(&mut body, id);
-        body.push('}');
+        let body = serde_json::json!({ "SecretId": id }).to_string();
         let body = &body;
         let read = move || async move {
             let bytes = self.0.call("secretsmanager.GetSecretValue", body).await.map_err(|e| match e {

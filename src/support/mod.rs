@@ -3,7 +3,6 @@
 //! single-flight value the secret cache and the JWKS share.
 
 pub(crate) mod https;
-pub(crate) mod json_text;
 pub mod logging;
 pub(crate) mod metrics;
 pub(crate) mod refresh;
