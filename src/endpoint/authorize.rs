@@ -57,23 +57,18 @@ impl serde::Serialize for Batch<'_> {
     }
 }
 
-/// What an authorization produced: one answer, or a batch's JSON object.
-pub(super) enum Answer {
-    One(AuthBody),
-    Batch(String),
-}
-
 /// An authorization's outcome, with what the log line records of it.
 pub(super) struct Authorized {
-    pub(super) answer: Result<Answer, Refusal>,
+    /// The JSON answer: one authorization, or a batch's object.
+    pub(super) answer: Result<String, Refusal>,
     /// The channel of a one-channel request, once its name is valid.
     pub(super) channel: Option<String>,
     /// A batch's decisions (see [`batch_log`]).
     pub(super) batch: Option<String>,
 }
 
-impl From<Result<Answer, Refusal>> for Authorized {
-    fn from(answer: Result<Answer, Refusal>) -> Self {
+impl From<Result<String, Refusal>> for Authorized {
+    fn from(answer: Result<String, Refusal>) -> Self {
         Self { answer, channel: None, batch: None }
     }
 }
@@ -112,7 +107,7 @@ impl Endpoint {
                     return Err(Refusal::DuplicateParameter).into();
                 }
                 match self.authorize_batch(app, socket_id, &params.batch, credentials).await {
-                    Ok((json, log)) => Authorized { answer: Ok(Answer::Batch(json)), channel: None, batch: Some(log) },
+                    Ok((json, log)) => Authorized { answer: Ok(json), channel: None, batch: Some(log) },
                     Err(refusal) => Err(refusal).into(),
                 }
             }
@@ -120,14 +115,19 @@ impl Endpoint {
                 let name = params.channel_name.as_deref().ok_or(Refusal::MissingChannelName);
                 match name.and_then(ChannelName::parse) {
                     Ok(channel) => Authorized {
-                        answer: self.authorize_channel(app, socket_id, channel, credentials).await.map(Answer::One),
+                        answer: self
+                            .authorize_channel(app, socket_id, channel, credentials)
+                            .await
+                            .map(|body| body.to_json()),
                         channel: Some(channel.as_str().to_owned()),
                         batch: None,
                     },
                     Err(refusal) => Err(refusal).into(),
                 }
             }
-            Route::UserAuth => self.authorize_signin(app, socket_id, credentials).await.map(Answer::One).into(),
+            Route::UserAuth => {
+                self.authorize_signin(app, socket_id, credentials).await.map(|body| body.to_json()).into()
+            }
         }
     }
 

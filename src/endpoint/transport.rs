@@ -12,7 +12,6 @@ use crate::web::params::{AuthParams, Collected, ParamCollector};
 use crate::web::request::{Body, Query, Request, Route};
 use crate::web::response::Response;
 
-use super::authorize::Answer;
 use super::{Endpoint, Handled, MAX_INPUT_BYTES};
 
 impl Endpoint {
@@ -43,8 +42,7 @@ impl Endpoint {
             }
         };
         let response = match authorized.answer {
-            Ok(Answer::One(ref body)) => Response::jsonp(callback, body),
-            Ok(Answer::Batch(ref json)) => Response::jsonp_json(callback, json),
+            Ok(ref json) => Response::jsonp(callback, json),
             Err(refusal) => Response::jsonp_refusal(route, callback, params, collected.error.is_none(), refusal),
         };
         Handled { response, transport: "jsonp", channel: authorized.channel, batch: authorized.batch }
@@ -74,8 +72,7 @@ impl Endpoint {
             Err(refusal) => Err(refusal).into(),
         };
         let response = match authorized.answer {
-            Ok(Answer::One(ref body)) => Response::json(body),
-            Ok(Answer::Batch(json)) => Response::json_text(json),
+            Ok(json) => Response::json(json),
             Err(refusal) => match refusal.bearer_challenge() {
                 Some(challenge) => Response::error(refusal).with_header("WWW-Authenticate", challenge),
                 None => Response::error(refusal),
