@@ -275,6 +275,66 @@ fn a_withdrawn_key_is_refused_after_the_lifetime() {
     assert_eq!(server.hits(), 2, "the first fetch and one refresh");
 }
 
+/// During a JWKS outage the set in force stops verifying once no fetch has
+/// confirmed it for `JWT_JWKS_MAX_STALE_SECONDS`: past that, RSA and EC tokens
+/// are refused (`jwks_unavailable`), one the verified-token cache holds too,
+/// until a fetch succeeds. Through the real bootstrap, with a JWKS on 127.0.0.1
+/// that stops answering after the first request.
+#[test]
+fn a_key_set_no_fetch_confirms_is_dropped_after_the_stale_limit() {
+    let t = tokens();
+    let server = Server::start(&t["jwks"]);
+    let jsonp = |channel: &str, token: &str| {
+        let mut e = fixture("apigw-v2-jsonp-private");
+        e["rawQueryString"] = Value::from(format!(
+            "callback=Pusher.auth_callbacks%5B%271%27%5D&socket_id=1.2&channel_name={channel}&token={token}"
+        ));
+        serde_json::to_vec(&e).unwrap()
+    };
+    let token = |name: &str| t["tokens"][name].as_str().unwrap().to_owned();
+    let events = vec![
+        jsonp("private-user-user-1", &token("valid_rs256")),
+        // The endpoint is down from here; these come 2.5 s after the only fetch,
+        // past the 1 s lifetime and the 2 s limit. The first token is cached.
+        jsonp("private-user-user-1", &token("valid_rs256")),
+        jsonp("private-user-user-2", &token("valid_es256")),
+    ];
+    let count = events.len();
+    let options = Options { events, slow_next: Some((1, Duration::from_millis(2500))), ..Options::default() };
+    let api = start(options);
+    let (address, seen) = (api.address, api.seen);
+    let (watcher_seen, up) = (seen.clone(), server.up.clone());
+    std::thread::spawn(move || {
+        while watcher_seen.lock().unwrap().responses.is_empty() {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        *up.lock().unwrap() = false;
+    });
+    let url = server.url.clone();
+    let extra = [
+        ("JWT_ALGORITHMS", "RS256,ES256"),
+        ("JWT_JWKS", ""),
+        ("JWT_JWKS_URL", url.as_str()),
+        ("JWT_JWKS_TTL_SECONDS", "1"),
+        ("JWT_JWKS_MAX_STALE_SECONDS", "2"),
+    ];
+    let (seen, log) = watch(&address, &seen, count, "info", &extra);
+    let mut answers = seen.responses.clone();
+    answers.sort_by_key(|(id, _)| invocation_of(id).unwrap());
+    let bodies: Vec<String> = answers.iter().map(|(_, b)| String::from_utf8(b.clone()).unwrap()).collect();
+    assert_eq!(bodies.len(), count, "{log}");
+    let signed: Vec<bool> = bodies.iter().map(|b| b.contains(&format!("{KEY}:"))).collect();
+    assert_eq!(signed, [true, false, false], "{bodies:#?}\n{log}");
+    let reasons: Vec<String> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| !l["route"].is_null())
+        .filter_map(|l| l["reason"].as_str().map(String::from))
+        .collect();
+    assert_eq!(reasons, ["ok", "jwks_unavailable", "jwks_unavailable"], "{log}");
+    assert!(server.hits() >= 2, "the dropped set is fetched again, as on a first load");
+}
+
 /// A stage variable that tries to set a secret is ignored (the environment's
 /// secret signs) and logged once per variable for the process's life, never
 /// with its value; a request without one logs nothing.
