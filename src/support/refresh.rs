@@ -8,8 +8,9 @@
 //!   it again before it answers, while requests arriving meanwhile keep the
 //!   value in force (never two loads at once). A failed refresh keeps the
 //!   value in force; the next try is `retry` later. With a `max_stale`, a
-//!   value no load has confirmed for that long is dropped: the next request
-//!   loads as on first use, and a failure is the request's.
+//!   value no load has confirmed for that long is dropped, also when a
+//!   refresh started before then fails after: the next request loads as on
+//!   first use, and a failure is the request's.
 //! - **Out of turn** ([`Refreshing::reload`], a JWKS key the set lacks): waits
 //!   for a load in flight and uses what it brought, else loads, at most once
 //!   per interval.
@@ -131,7 +132,8 @@ impl<T, E: Clone> Refreshing<T, E> {
             if self.state().due.is_some_and(|due| Instant::now() < due) {
                 return Ok(self.peek().unwrap_or(value));
             }
-            return Ok(self.load(load, &report).await.unwrap_or(value));
+            // A failed refresh keeps the value, unless it passed `max_stale` meanwhile.
+            return self.load(load, &report).await.or_else(|error| self.peek().ok_or(error));
         }
         // Nothing cached: wait for the load in flight, or make it.
         let _loading = self.loading.lock().await;

@@ -353,6 +353,24 @@ fn a_set_no_fetch_confirms_is_dropped_after_the_stale_limit() {
     assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()), "the next successful fetch ends it");
 }
 
+/// A refresh that outlasts the stale limit (a JWKS that answers too slowly)
+/// does not stretch it: the set is not used past the limit.
+#[test]
+fn a_slow_refresh_does_not_stretch_the_stale_limit() {
+    let t = tokens();
+    let server = Server::start(&t["jwks"]);
+    let remote = RemoteJwks::at(server.url.parse().unwrap())
+        .with_ttl(Some(Duration::from_secs(1)))
+        .with_max_stale(Duration::from_secs(2));
+    let v = validator(remote);
+    assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()));
+    // From here every fetch times out (2 s): the refresh at 1.1 s ends past the 2 s limit.
+    *server.delay.lock().unwrap() = Duration::from_secs(3);
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(validate(&v, "valid_rs256"), Err("jwks_unavailable".into()), "a cached token too");
+    assert_eq!(validate(&v, "valid_rs256_other_user"), Err("jwks_unavailable".into()));
+}
+
 #[test]
 fn a_zero_lifetime_fetches_once() {
     let t = tokens();
