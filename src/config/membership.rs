@@ -54,8 +54,7 @@ pub(super) const TABLE_NAME: &str = "is not a DynamoDB table name (3 to 255 of l
 
 /// Whether `name` is a DynamoDB table name.
 pub(super) fn valid_table_name(name: &str) -> bool {
-    (3..=255).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    super::shaped(name, 3..=255, |b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 //! Here: one small parse per concern and the value checks; `auth`:
 //! `AUTH_MODE` and the variables of its modes; `stage`: the per-request overrides.
 
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -260,27 +261,29 @@ fn is_production(name: &str) -> bool {
     name.eq_ignore_ascii_case("production") || name.eq_ignore_ascii_case("prod")
 }
 
+/// Whether `value` has a length in `len` and only bytes `byte` accepts.
+pub(crate) fn shaped(value: &str, len: RangeInclusive<usize>, byte: impl Fn(u8) -> bool) -> bool {
+    len.contains(&value.len()) && value.bytes().all(byte)
+}
+
 fn valid_key(key: &str) -> bool {
-    (1..=64).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    shaped(key, 1..=64, |b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 fn valid_app_id(id: &str) -> bool {
-    (1..=20).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit())
+    shaped(id, 1..=20, |b| b.is_ascii_digit())
 }
 
 fn valid_cluster(cluster: &str) -> bool {
-    (1..=32).contains(&cluster.len())
-        && cluster.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    shaped(cluster, 1..=32, |b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 fn valid_claim_name(name: &str) -> bool {
-    (1..=128).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':' | b'.'))
+    shaped(name, 1..=128, |b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':' | b'.'))
 }
 
 fn valid_token_param(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    shaped(name, 1..=64, |b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
         && !matches!(name, "callback" | "socket_id" | "channel_name")
 }
 
@@ -323,15 +326,12 @@ fn origin_list_problem(list: &str) -> Option<String> {
 /// secret id and sent to AWS. Callers never log a value this refuses.
 fn valid_secret_id(id: &str) -> bool {
     let name_ok = |name: &str| {
-        (1..=512).contains(&name.len())
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'+' | b'=' | b'.' | b'@' | b'-'))
+        shaped(name, 1..=512, |b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'+' | b'=' | b'.' | b'@' | b'-')
+        })
     };
-    let looks_like_pusher_secret =
-        id.len() == 20 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    if looks_like_pusher_secret {
-        return false;
+    if shaped(id, 20..=20, |b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        return false; // looks like a Pusher app secret
     }
     let Some(rest) = id.strip_prefix("arn:") else { return name_ok(id) };
     match rest.splitn(6, ':').collect::<Vec<_>>().as_slice() {
@@ -357,7 +357,7 @@ pub(crate) fn valid_region(region: &str) -> bool {
 }
 
 fn account_ok(account: &str) -> bool {
-    account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())
+    shaped(account, 12..=12, |b| b.is_ascii_digit())
 }
 
 #[cfg(test)]
