@@ -135,10 +135,9 @@ impl Membership {
 /// Presence `channel_data` with the item's `user_info` merged in: a field
 /// the claims (`USER_INFO_CLAIMS`) already set keeps the claim's value; the
 /// item adds the others. Refused above Pusher's 1 KB, as claims alone are.
-pub(crate) fn merge_user_info(channel_data: String, item: &Item) -> Result<String, Refusal> {
-    if item.is_empty() {
-        return Ok(channel_data);
-    }
+/// Without an item (a channel no `?member` rule granted), unchanged.
+pub(crate) fn merge_user_info(channel_data: String, item: Option<&Item>) -> Result<String, Refusal> {
+    let Some(item) = item.filter(|item| !item.is_empty()) else { return Ok(channel_data) };
     let mut data: Map<String, Value> = serde_json::from_str(&channel_data).expect("channel_data is a JSON object");
     let info = data.entry("user_info").or_insert_with(|| Value::Object(Map::new()));
     if let Value::Object(info) = info {
@@ -231,12 +230,13 @@ mod tests {
     fn the_items_user_info_adds_to_the_claims_never_replaces() {
         let base = r#"{"user_id":"u","user_info":{"name":"Ada"}}"#.to_owned();
         let item = json!({"name": "Mallory", "role": "moderator"}).as_object().unwrap().clone();
-        let merged = merge_user_info(base.clone(), &item).unwrap();
+        let merged = merge_user_info(base.clone(), Some(&item)).unwrap();
         assert_eq!(merged, r#"{"user_id":"u","user_info":{"name":"Ada","role":"moderator"}}"#);
-        assert_eq!(merge_user_info(base.clone(), &Item::new()).unwrap(), base, "unchanged without user_info");
-        let bare = merge_user_info(r#"{"user_id":"u"}"#.into(), &item).unwrap();
+        assert_eq!(merge_user_info(base.clone(), Some(&Item::new())).unwrap(), base, "unchanged without user_info");
+        assert_eq!(merge_user_info(base.clone(), None).unwrap(), base, "unchanged without an item");
+        let bare = merge_user_info(r#"{"user_id":"u"}"#.into(), Some(&item)).unwrap();
         assert_eq!(bare, r#"{"user_id":"u","user_info":{"name":"Mallory","role":"moderator"}}"#);
         let big = json!({"bio": "x".repeat(MAX_USER_INFO_BYTES)}).as_object().unwrap().clone();
-        assert_eq!(merge_user_info(base, &big), Err(Refusal::UserInfoTooLarge));
+        assert_eq!(merge_user_info(base, Some(&big)), Err(Refusal::UserInfoTooLarge));
     }
 }

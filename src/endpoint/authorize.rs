@@ -195,32 +195,22 @@ impl Endpoint {
         keys: &AppSecrets,
         item: Option<&Item>,
     ) -> Result<AuthBody, Refusal> {
-        let secret = &keys.secret;
-        Ok(match channel.kind() {
-            ChannelKind::Private => {
-                AuthBody { auth: secret.channel_auth(app.key, socket_id, channel), ..AuthBody::default() }
-            }
+        let (channel_data, shared_secret) = match channel.kind() {
+            ChannelKind::Private => (None, None),
             ChannelKind::Encrypted => {
                 let master_key = keys.master_key.as_ref().ok_or(Refusal::EncryptionNotConfigured)?;
-                AuthBody {
-                    auth: secret.channel_auth(app.key, socket_id, channel),
-                    shared_secret: Some(master_key.shared_secret(channel)),
-                    ..AuthBody::default()
-                }
+                (None, Some(master_key.shared_secret(channel)))
             }
             ChannelKind::Presence => {
-                let channel_data = presence_channel_data(user, &self.user_info_claims)?;
-                let channel_data = match item {
-                    Some(item) => merge_user_info(channel_data, item)?,
-                    None => channel_data,
-                };
-                AuthBody {
-                    auth: secret.presence_auth(app.key, socket_id, channel, &channel_data),
-                    channel_data: Some(channel_data),
-                    ..AuthBody::default()
-                }
+                let data = presence_channel_data(user, &self.user_info_claims)?;
+                (Some(merge_user_info(data, item)?), None)
             }
-        })
+        };
+        let auth = match &channel_data {
+            Some(data) => keys.secret.presence_auth(app.key, socket_id, channel, data),
+            None => keys.secret.channel_auth(app.key, socket_id, channel),
+        };
+        Ok(AuthBody { auth, channel_data, shared_secret, user_data: None })
     }
 
     /// A batch (the pusher-js-auth format): one user check for the batch,
