@@ -101,6 +101,7 @@ class Smoke:
         self.failures = 0
         self.passes = 0
         self.unauthenticated = False  # an answer said 401 / unauthenticated
+        self.refused = None  # the error code of a 403 / 503 refusal of --channel
         self.socket_id = f"{secrets.randbelow(10**9)}.{secrets.randbelow(10**9)}"
 
     # --- output -------------------------------------------------------------------------
@@ -269,6 +270,8 @@ class Smoke:
                 obj = self.denial_argument(body)
             if obj is None:
                 return f"the body is not one call of {CALLBACK} with a JSON object: {body}"
+            if obj.get("status") in (403, 503):
+                self.refused = obj.get("error")
             problem = self.auth_problem(obj, channel)
             if not problem:
                 answers["jsonp"] = obj
@@ -277,6 +280,8 @@ class Smoke:
         def ajax_answer():
             status, headers, body = self.ajax(channel)
             self.unauthenticated |= status == 401
+            if status in (403, 503):
+                self.refused = (self.json_object(body) or {}).get("error")
             if status != 200:
                 return f"status {status}, expected 200: {body}"
             if self.content_type(headers) != "application/json":
@@ -329,6 +334,13 @@ class Smoke:
             sys.stderr.write("smoke: the endpoint wants a user token (401 unauthenticated): pass one it accepts with "
                              "--token-file FILE or SMOKE_TOKEN (or --token T); docs/deploy.md shows how to get a "
                              "Cognito ID token\n")
+        if self.refused == "forbidden":
+            sys.stderr.write(f"smoke: {channel} was refused (403 forbidden): name with --channel (SMOKE_CHANNEL) a "
+                             "channel the rules sign for this user; for a ?member channel, put the user's item "
+                             "(channel, user_id) in the membership table\n")
+        elif self.refused == "service_unavailable":
+            sys.stderr.write(f"smoke: {channel} was refused (503 service_unavailable): the function could not read "
+                             "the Pusher secret or the membership table; its log line's reason says which\n")
         sys.stderr.write(f"smoke: {self.passes} ok, {self.failures} failed ({self.endpoint})\n")
         return 1 if self.failures else 0
 

@@ -5,9 +5,9 @@
 // `pusher:subscription_error` (forbidden, 403; the log says channel_not_a_member) over JSONP and
 // AJAX; a member removed from the table is refused once the cache's bound has passed; with the
 // table gone an uncached channel is refused with service_unavailable (503). See README.md.
-import { after, before } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -108,6 +108,21 @@ function options(transport, token) {
 function logFor(offset, channel) {
   return jsonLines(stack.fn.child.logSince(offset)).filter((l) => l.channel === channel);
 }
+
+// docs/deploy.md: with MemberChannelRules, SMOKE_CHANNEL names a ?member channel whose item the
+// test user has. The smoke check passes for it; for a channel without the item it fails and says so.
+test('smoke.sh --channel a ?member channel: passes for a member, and a non-member is told about the item', async () => {
+  const env = { ...process.env, SMOKE_TOKEN: await mintToken(cfg, alice) };
+  const smoke = (channel) =>
+    spawnSync('bash', ['scripts/smoke.sh', stack.fn.base, '--channel', channel], { cwd: REPO_ROOT, env, encoding: 'utf8' });
+  let r = smoke(kept);
+  assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, /^ok jsonp-answer$/m);
+  r = smoke(other);
+  assert.equal(r.status, 1, `${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, /^FAIL ajax-answer: status 403/m);
+  assert.match(r.stderr, /403 forbidden.*for a \?member channel, put the user's item \(channel, user_id\) in the membership table/);
+});
 
 browserScenario('?member: a member joins with the item\'s user_info, a non-member and a removed member are refused, an outage is a 503', { stack: () => stack, consoleLines, timeout: 240_000 }, async ({ newContext }) => {
   const page = await loadPage(await newContext(), consoleLines, 'alice', `${stack.pages[0].origin}/v8.html`, { version: 8 });
