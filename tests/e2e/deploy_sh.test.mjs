@@ -9,6 +9,8 @@
 //   - the Cognito app client's WriteAttributes, read by the real AWS CLI from moto's Cognito:
 //     a writable claim a rule or UserIdClaim trusts stops the deploy before the build; a client
 //     that cannot write them goes on; without credentials the check says it skipped, and why.
+// And docs/deploy.md's recipe for SMOKE_TOKEN, taken from the page and run with bash against
+// moto's Cognito, gets an ID token for the app client.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -186,4 +188,68 @@ test('deploy.sh stops when the app client lets users write a claim the configura
   assert.equal(wrong.code, 1, wrong.stderr);
   assert.deepEqual(wrong.calls, []);
   assert.match(wrong.stderr, /deploy: cannot read app client nosuchclient of user pool \S+ \(eu-west-1\) to check which claims its users may write/);
+});
+
+// ---------------------------------------------------------------------------------------------
+// docs/deploy.md's recipe for an ID token (SMOKE_TOKEN), as a reader copies it, against moto's
+// Cognito through the real AWS CLI.
+
+const ID_TOKEN_MARKER = "<!-- not run: needs an AWS account and a Cognito user (tests/e2e/deploy_sh.test.mjs runs it against moto's Cognito) -->";
+
+/** The shell block right after `marker` in docs/deploy.md (the marker appears once). */
+function deployDocBlock(marker) {
+  const text = readFileSync(join(REPO_ROOT, 'docs', 'deploy.md'), 'utf8');
+  const opening = `${marker}\n\`\`\`sh\n`;
+  const at = text.indexOf(opening);
+  assert.notEqual(at, -1, `docs/deploy.md has a shell block right after ${marker}`);
+  assert.equal(text.indexOf(marker, at + 1), -1, 'the marker appears once');
+  const start = at + opening.length;
+  return text.slice(start, text.indexOf('\n```\n', start));
+}
+
+test("docs/deploy.md's ID-token recipe gets SMOKE_TOKEN from Cognito", () => {
+  const block = deployDocBlock(ID_TOKEN_MARKER);
+  // The recipe ends by deploying; in its place a child process shows what the deploy would get.
+  const lines = block.split('\n');
+  assert.equal(lines.at(-1), 'bash scripts/deploy.sh staging', block);
+  const recipe = [...lines.slice(0, -1), 'printenv SMOKE_TOKEN SMOKE_CHANNEL'].join('\n');
+
+  const client = cognito.clients['password-auth'];
+  // AWS_ENDPOINT_URL sends the CLI to moto; nothing else of the machine's AWS settings applies.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_')));
+  Object.assign(env, {
+    AWS_ENDPOINT_URL: cognito.url, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing',
+    AWS_CONFIG_FILE: join(WORK_DIR, 'no-aws-config'), AWS_SHARED_CREDENTIALS_FILE: join(WORK_DIR, 'no-aws-credentials'),
+  });
+  /** Runs the recipe for one user, the password typed on stdin: [SMOKE_TOKEN, SMOKE_CHANNEL]. */
+  const getToken = (username) => {
+    const { sub, password } = cognito.users[username];
+    let script = recipe;
+    for (const [placeholder, value] of [['<region>', 'eu-west-1'], ['<app-client-id>', client], ['<test user>', username],
+      ['<sub of the test user>', sub]]) {
+      assert.ok(script.includes(placeholder), `the recipe has ${placeholder}:\n${block}`);
+      script = script.replaceAll(placeholder, value);
+    }
+    assert.doesNotMatch(script, /<[a-z][a-z -]*>/, 'no placeholder left');
+    const out = spawnSync('bash', ['-c', script], { cwd: REPO_ROOT, env, input: `${password}\n`, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(out.status, 0, `${out.stdout}\n${out.stderr}`);
+    assert.doesNotMatch(out.stderr, /error/i, out.stderr);
+    const [token, channel] = out.stdout.trim().split('\n').slice(-2);
+    return { token, channel, sub, stderr: out.stderr };
+  };
+
+  const { token, channel, sub, stderr } = getToken('smoke-user');
+  const parts = token.split('.');
+  assert.equal(parts.length, 3, `SMOKE_TOKEN is a JWT: ${token}\n${stderr}`);
+  for (const part of parts) assert.match(part, /^[A-Za-z0-9_-]+$/, 'base64url');
+  const payload = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
+  assert.equal(payload.token_use, 'id', JSON.stringify(payload));
+  assert.equal(payload.aud, client);
+  assert.equal(payload.sub, sub);
+  assert.equal(payload['cognito:username'], 'smoke-user');
+  assert.equal(channel, `private-user-${sub}`, 'SMOKE_CHANNEL is the signed-in user\'s own channel');
+
+  // What the docs say of a user with a temporary password only: Cognito answers a challenge,
+  // and SMOKE_TOKEN is `None`.
+  assert.equal(getToken('new-user').token, 'None');
 });
