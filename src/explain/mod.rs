@@ -298,7 +298,7 @@ type Config = BTreeMap<String, String>;
 const PARAMETERS: &str = "PusherAppId=PUSHER_APP_ID PusherKey=PUSHER_KEY PusherCluster=PUSHER_CLUSTER \
     PusherSecretArn=PUSHER_SECRET_ID AllowedOrigins=ALLOWED_ORIGINS AuthMode=AUTH_MODE ChannelRules=CHANNEL_RULES \
     UserInfoClaims=USER_INFO_CLAIMS UserIdClaim=USER_ID_CLAIM WatchlistClaim=WATCHLIST_CLAIM \
-    JwtAlgorithms=JWT_ALGORITHMS JwtJwksUrl=JWT_JWKS_URL JwtJwksTtlSeconds=JWT_JWKS_TTL_SECONDS \
+    JwtAlgorithms=JWT_ALGORITHMS JwtJwksUrl=JWT_JWKS_URL JwtJwksTtlSeconds=JWT_JWKS_TTL_SECONDS JwtJwksMaxStaleSeconds=JWT_JWKS_MAX_STALE_SECONDS \
     JwtIssuer=JWT_ISSUER JwtAudience=JWT_AUDIENCE JwtLeewaySeconds=JWT_LEEWAY_SECONDS \
     MetricsNamespace=METRICS_NAMESPACE FrontDoor=FRONT_DOOR MembershipTable=MEMBERSHIP_TABLE \
     MemberChannelRules=MEMBER_CHANNEL_RULES";

@@ -122,6 +122,7 @@ SAMPLES = {
         "http://127.0.0.1:9999/jwks", "ftp://example.com/jwks", "https://:443/jwks", "https://example.com:",
         "https://cognito-idp.eu-west-1.amazonaws.com/<staging-user-pool-id>/.well-known/jwks.json"]),
     "JwtJwksTtlSeconds": ("JWT_JWKS_TTL_SECONDS", TTL),
+    "JwtJwksMaxStaleSeconds": ("JWT_JWKS_MAX_STALE_SECONDS", TTL + ["00", "+0"]),
     "JwtIssuer": ("JWT_ISSUER", [ISSUER, "https://issuer.example", "", "http://issuer.example", "issuer",
                                  "https://a b", "https://cognito-idp.eu-west-1.amazonaws.com/<staging-user-pool-id>",
                                  "https://login.example/tenant/v2.0/", "https://issuer.example:8443/a%2Fb?c=d#e",
@@ -174,12 +175,6 @@ NARROWED = {
 # Parameters whose refused samples may be reported under another variable (the consequence of
 # this one's value): HS algorithms need JWT_SECRET; an empty secret ARN leaves no secret at all.
 RELATED = {"JWT_ALGORITHMS": {"JWT_SECRET"}, "PUSHER_SECRET_ID": {"PUSHER_SECRET"}}
-
-
-# The parser for JWT_JWKS_TTL_SECONDS is being added: until the binary knows the variable, its
-# verdict is the documented one (Rust's u64 parse, 0..=86400; empty is unset).
-PENDING_PARSERS = {"JWT_JWKS_TTL_SECONDS": lambda v: v == "" or (re.fullmatch(r"\+?[0-9]+", v) is not None
-                                                                 and int(v) <= 86400)}
 
 
 def _binary():
@@ -274,19 +269,10 @@ def check_config(binary, env):
     return False, m.group(1)
 
 
-def knows(binary, variable):
-    """Whether the parser reads this variable (a nonsense value of it is refused under its name)."""
-    env = function_environment({**DEFAULTS, **BASELINE})
-    env[variable] = "not-a-value"
-    return check_config(binary, env) == (False, variable)
-
-
 def parser_verdict(binary, name, value):
     variable = SAMPLES[name][0]
     values = {**DEFAULTS, **BASELINE, name: value}
     env = function_environment(values)
-    if variable in PENDING_PARSERS and not knows(binary, variable):
-        return PENDING_PARSERS[variable](value), variable
     accepted, named = check_config(binary, env)
     return accepted, named
 
