@@ -331,18 +331,24 @@ fn a_refresh_that_fails_keeps_the_set_in_force() {
     assert_eq!(server.hits(), 3);
 }
 
-/// During an outage the cached set stays in force for at most
-/// `JWT_JWKS_MAX_STALE_SECONDS` after the fetch that brought it; then every
-/// RSA/EC token is refused, a cached one too, until a fetch succeeds.
-#[test]
-fn a_set_no_fetch_confirms_is_dropped_after_the_stale_limit() {
-    let t = tokens();
-    let server = Server::start(&t["jwks"]);
+/// A JWKS server and a validator over it with a 1 s lifetime and a 2 s stale
+/// limit, its set fetched (and `valid_rs256` cached) at the start.
+fn stale_limited() -> (Server, crate::identity::validators::JwtValidator) {
+    let server = Server::start(&tokens()["jwks"]);
     let remote = RemoteJwks::at(server.url.parse().unwrap())
         .with_ttl(Some(Duration::from_secs(1)))
         .with_max_stale(Duration::from_secs(2));
     let v = validator(remote);
     assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()));
+    (server, v)
+}
+
+/// During an outage the cached set stays in force for at most
+/// `JWT_JWKS_MAX_STALE_SECONDS` after the fetch that brought it; then every
+/// RSA/EC token is refused, a cached one too, until a fetch succeeds.
+#[test]
+fn a_set_no_fetch_confirms_is_dropped_after_the_stale_limit() {
+    let (server, v) = stale_limited();
     *server.up.lock().unwrap() = false;
     std::thread::sleep(Duration::from_millis(1100));
     assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()), "within the limit the set stays in force");
@@ -357,13 +363,7 @@ fn a_set_no_fetch_confirms_is_dropped_after_the_stale_limit() {
 /// does not stretch it: the set is not used past the limit.
 #[test]
 fn a_slow_refresh_does_not_stretch_the_stale_limit() {
-    let t = tokens();
-    let server = Server::start(&t["jwks"]);
-    let remote = RemoteJwks::at(server.url.parse().unwrap())
-        .with_ttl(Some(Duration::from_secs(1)))
-        .with_max_stale(Duration::from_secs(2));
-    let v = validator(remote);
-    assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()));
+    let (server, v) = stale_limited();
     // From here every fetch times out (2 s): the refresh at 1.1 s ends past the 2 s limit.
     *server.delay.lock().unwrap() = Duration::from_secs(3);
     std::thread::sleep(Duration::from_millis(1100));

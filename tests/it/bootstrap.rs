@@ -208,6 +208,41 @@ fn managed_instances_take_several_invocations_at_once() {
     assert_eq!(lines.iter().filter(|l| !l["route"].is_null()).count(), many.len());
 }
 
+/// A JSONP request for `channel` carrying the fixture token `token`.
+fn jsonp_with(channel: &str, token: &str) -> Vec<u8> {
+    let token = tokens()["tokens"][token].as_str().unwrap().to_owned();
+    let mut e = fixture("apigw-v2-jsonp-private");
+    e["rawQueryString"] = Value::from(format!(
+        "callback=Pusher.auth_callbacks%5B%271%27%5D&socket_id=1.2&channel_name={channel}&token={token}"
+    ));
+    serde_json::to_vec(&e).unwrap()
+}
+
+/// The bootstrap with RS256 and ES256 keys from the JWKS at `url` (and `extra`),
+/// until it has answered `count` events: the answers in order, each one's log
+/// reason, and the log.
+fn with_jwks_url(
+    address: &str,
+    seen: &Mutex<Seen>,
+    count: usize,
+    url: &str,
+    extra: &[(&str, &str)],
+) -> (Vec<String>, Vec<String>, String) {
+    let variables = [&[("JWT_ALGORITHMS", "RS256,ES256"), ("JWT_JWKS", ""), ("JWT_JWKS_URL", url)], extra].concat();
+    let (seen, log) = watch(address, seen, count, "info", &variables);
+    let mut answers = seen.responses.clone();
+    answers.sort_by_key(|(id, _)| invocation_of(id).unwrap());
+    let bodies: Vec<String> = answers.iter().map(|(_, b)| String::from_utf8(b.clone()).unwrap()).collect();
+    assert_eq!(bodies.len(), count, "{log}");
+    let reasons = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| !l["route"].is_null())
+        .filter_map(|l| l["reason"].as_str().map(String::from))
+        .collect();
+    (bodies, reasons, log)
+}
+
 /// A key withdrawn from the JWKS (`{rsa-1, ec-1}` → `{ec-1}`) stops verifying
 /// within the key set's lifetime, through the real bootstrap: a token signed
 /// with it is refused whether it was cached or new, and a token signed with
@@ -216,21 +251,13 @@ fn managed_instances_take_several_invocations_at_once() {
 fn a_withdrawn_key_is_refused_after_the_lifetime() {
     let t = tokens();
     let server = Server::start(&t["jwks"]);
-    let jsonp = |channel: &str, token: &str| {
-        let mut e = fixture("apigw-v2-jsonp-private");
-        e["rawQueryString"] = Value::from(format!(
-            "callback=Pusher.auth_callbacks%5B%271%27%5D&socket_id=1.2&channel_name={channel}&token={token}"
-        ));
-        serde_json::to_vec(&e).unwrap()
-    };
-    let token = |name: &str| t["tokens"][name].as_str().unwrap().to_owned();
     let events = vec![
-        jsonp("private-user-user-1", &token("valid_rs256")),
-        jsonp("private-user-user-2", &token("valid_es256")),
+        jsonp_with("private-user-user-1", "valid_rs256"),
+        jsonp_with("private-user-user-2", "valid_es256"),
         // After the withdrawal and a wait past the 1 s lifetime:
-        jsonp("private-user-user-1", &token("valid_rs256")),
-        jsonp("private-user-user-5", &token("valid_rs256_other_user")),
-        jsonp("private-user-user-2", &token("valid_es256")),
+        jsonp_with("private-user-user-1", "valid_rs256"),
+        jsonp_with("private-user-user-5", "valid_rs256_other_user"),
+        jsonp_with("private-user-user-2", "valid_es256"),
     ];
     let count = events.len();
     let options = Options { events, slow_next: Some((2, Duration::from_millis(1500))), ..Options::default() };
@@ -248,29 +275,12 @@ fn a_withdrawn_key_is_refused_after_the_lifetime() {
         }
         *body.lock().unwrap() = withdrawn;
     });
-    let url = server.url.clone();
-    let extra = [
-        ("JWT_ALGORITHMS", "RS256,ES256"),
-        ("JWT_JWKS", ""),
-        ("JWT_JWKS_URL", url.as_str()),
-        ("JWT_JWKS_TTL_SECONDS", "1"),
-    ];
-    let (seen, log) = watch(&address, &seen, count, "info", &extra);
-    let mut answers = seen.responses.clone();
-    answers.sort_by_key(|(id, _)| invocation_of(id).unwrap());
-    let bodies: Vec<String> = answers.iter().map(|(_, b)| String::from_utf8(b.clone()).unwrap()).collect();
-    assert_eq!(bodies.len(), count, "{log}");
+    let (bodies, reasons, log) = with_jwks_url(&address, &seen, count, &server.url, &[("JWT_JWKS_TTL_SECONDS", "1")]);
     let signed: Vec<bool> = bodies.iter().map(|b| b.contains(&format!("{KEY}:"))).collect();
     assert_eq!(signed, [true, true, false, false, true], "{bodies:#?}\n{log}");
     for refused in [&bodies[2], &bodies[3]] {
         assert!(refused.contains(r#"{\"error\":\"unauthenticated\",\"status\":401}"#), "{refused}");
     }
-    let reasons: Vec<String> = log
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|l| !l["route"].is_null())
-        .filter_map(|l| l["reason"].as_str().map(String::from))
-        .collect();
     assert_eq!(reasons, ["ok", "ok", "token_unknown_key", "token_unknown_key", "ok"], "{log}");
     assert_eq!(server.hits(), 2, "the first fetch and one refresh");
 }
@@ -282,22 +292,13 @@ fn a_withdrawn_key_is_refused_after_the_lifetime() {
 /// that stops answering after the first request.
 #[test]
 fn a_key_set_no_fetch_confirms_is_dropped_after_the_stale_limit() {
-    let t = tokens();
-    let server = Server::start(&t["jwks"]);
-    let jsonp = |channel: &str, token: &str| {
-        let mut e = fixture("apigw-v2-jsonp-private");
-        e["rawQueryString"] = Value::from(format!(
-            "callback=Pusher.auth_callbacks%5B%271%27%5D&socket_id=1.2&channel_name={channel}&token={token}"
-        ));
-        serde_json::to_vec(&e).unwrap()
-    };
-    let token = |name: &str| t["tokens"][name].as_str().unwrap().to_owned();
+    let server = Server::start(&tokens()["jwks"]);
     let events = vec![
-        jsonp("private-user-user-1", &token("valid_rs256")),
+        jsonp_with("private-user-user-1", "valid_rs256"),
         // The endpoint is down from here; these come 2.5 s after the only fetch,
         // past the 1 s lifetime and the 2 s limit. The first token is cached.
-        jsonp("private-user-user-1", &token("valid_rs256")),
-        jsonp("private-user-user-2", &token("valid_es256")),
+        jsonp_with("private-user-user-1", "valid_rs256"),
+        jsonp_with("private-user-user-2", "valid_es256"),
     ];
     let count = events.len();
     let options = Options { events, slow_next: Some((1, Duration::from_millis(2500))), ..Options::default() };
@@ -310,27 +311,10 @@ fn a_key_set_no_fetch_confirms_is_dropped_after_the_stale_limit() {
         }
         *up.lock().unwrap() = false;
     });
-    let url = server.url.clone();
-    let extra = [
-        ("JWT_ALGORITHMS", "RS256,ES256"),
-        ("JWT_JWKS", ""),
-        ("JWT_JWKS_URL", url.as_str()),
-        ("JWT_JWKS_TTL_SECONDS", "1"),
-        ("JWT_JWKS_MAX_STALE_SECONDS", "2"),
-    ];
-    let (seen, log) = watch(&address, &seen, count, "info", &extra);
-    let mut answers = seen.responses.clone();
-    answers.sort_by_key(|(id, _)| invocation_of(id).unwrap());
-    let bodies: Vec<String> = answers.iter().map(|(_, b)| String::from_utf8(b.clone()).unwrap()).collect();
-    assert_eq!(bodies.len(), count, "{log}");
+    let limits = [("JWT_JWKS_TTL_SECONDS", "1"), ("JWT_JWKS_MAX_STALE_SECONDS", "2")];
+    let (bodies, reasons, log) = with_jwks_url(&address, &seen, count, &server.url, &limits);
     let signed: Vec<bool> = bodies.iter().map(|b| b.contains(&format!("{KEY}:"))).collect();
     assert_eq!(signed, [true, false, false], "{bodies:#?}\n{log}");
-    let reasons: Vec<String> = log
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|l| !l["route"].is_null())
-        .filter_map(|l| l["reason"].as_str().map(String::from))
-        .collect();
     assert_eq!(reasons, ["ok", "jwks_unavailable", "jwks_unavailable"], "{log}");
     assert!(server.hits() >= 2, "the dropped set is fetched again, as on a first load");
 }
