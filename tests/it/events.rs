@@ -308,6 +308,12 @@ fn rejection_duplicate_parameter() {
     let mut event = fixture("apigw-v1-jsonp-private");
     event["multiValueQueryStringParameters"]["socket_id"] = serde_json::json!(["1.1", "1.2"]);
     assert_answer(&event_name(&event), &run_value(&endpoint(), &event), &expected);
+    // A batch that also names one channel: its sound socket id and channel name do not make
+    // the refusal one addressed to that channel.
+    let mut event = fixture("apigw-v2-jsonp-private");
+    let raw = event["rawQueryString"].as_str().unwrap().to_owned();
+    event["rawQueryString"] = Value::from(format!("{raw}&channel_name%5B0%5D=private-user-user-2"));
+    assert_answer(&event_name(&event), &run_value(&endpoint(), &event), &expected);
 }
 
 /// Found by the `shapes` fuzz target: a `channel_name` given twice, the first a
