@@ -164,13 +164,19 @@ mod tests {
         items: Mutex<HashMap<(String, String), Item>>,
         down: AtomicBool,
         calls: AtomicUsize,
+        /// Answers one item more than asked (a store gone wrong).
+        extra: AtomicBool,
     }
 
     impl MembershipStore for Memory {
         fn items<'a>(&'a self, _: &'a str, user: &'a str, channels: &'a [&'a str], _: bool) -> ItemsFuture<'a> {
             self.calls.fetch_add(1, Ordering::SeqCst);
             let items = self.items.lock().unwrap();
-            let found = channels.iter().map(|c| items.get(&(c.to_string(), user.to_owned())).cloned()).collect();
+            let mut found: Vec<_> =
+                channels.iter().map(|c| items.get(&(c.to_string(), user.to_owned())).cloned()).collect();
+            if self.extra.load(Ordering::SeqCst) {
+                found.insert(0, Some(Item::new()));
+            }
             let answer =
                 if self.down.load(Ordering::SeqCst) { Err("503 ServiceUnavailable".into()) } else { Ok(found) };
             Box::pin(async move { answer })
@@ -224,6 +230,43 @@ mod tests {
             m.check(Some("t"), &format!("user-{i}"), &["a"]).await;
             assert!(m.cache.lock().unwrap().len() <= CAPACITY);
         }
+    }
+
+    /// At its bound the cache first drops the answers whose lifetime has passed, and keeps
+    /// the others; it empties only when none has.
+    #[tokio::test]
+    async fn the_cache_sweeps_expired_answers_before_it_empties() {
+        let (m, store) = membership(60_000, 30);
+        store.items.lock().unwrap().insert(("a".into(), "keeper".into()), Item::new());
+        assert_eq!(verdicts(m.check(Some("t"), "keeper", &["a"]).await), [Ok(())]);
+        for i in 1..CAPACITY {
+            m.check(Some("t"), &format!("user-{i}"), &["a"]).await;
+        }
+        assert_eq!(m.cache.lock().unwrap().len(), CAPACITY);
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        m.check(Some("t"), "one-more", &["a"]).await;
+        let calls = store.calls.load(Ordering::SeqCst);
+        assert_eq!(verdicts(m.check(Some("t"), "keeper", &["a"]).await), [Ok(())]);
+        assert_eq!(store.calls.load(Ordering::SeqCst), calls, "the found answer outlived the sweep");
+        assert_eq!(m.cache.lock().unwrap().len(), 2, "the expired absent answers went");
+    }
+
+    /// A store that answers for other channels than asked is a failure: nothing is
+    /// signed from it or kept, and it is logged; the next good answer is logged as recovery.
+    #[tokio::test]
+    async fn an_answer_of_the_wrong_length_is_a_failure() {
+        let (m, store) = membership(60_000, 60_000);
+        let captured = crate::support::logging::captured::Captured::default();
+        let _log = tracing::subscriber::set_default(captured.subscriber(tracing::Level::INFO));
+        store.items.lock().unwrap().insert(("a".into(), "u".into()), Item::new());
+        store.extra.store(true, Ordering::SeqCst);
+        let unavailable = Err(Refusal::Unavailable(Outage::Membership));
+        assert_eq!(verdicts(m.check(Some("t"), "u", &["b"]).await), [unavailable]);
+        assert!(m.cache.lock().unwrap().is_empty());
+        assert!(captured.text().contains("an answer for other channels"), "{}", captured.text());
+        store.extra.store(false, Ordering::SeqCst);
+        assert_eq!(verdicts(m.check(Some("t"), "u", &["a"]).await), [Ok(())]);
+        assert!(captured.text().contains("the membership table answers again"), "{}", captured.text());
     }
 
     #[test]
