@@ -280,6 +280,11 @@ mod tests {
         let bare = merge_user_info(r#"{"user_id":"u"}"#.into(), Some(&item)).unwrap();
         assert_eq!(bare, r#"{"user_id":"u","user_info":{"name":"Mallory","role":"moderator"}}"#);
         let big = json!({"bio": "x".repeat(MAX_USER_INFO_BYTES)}).as_object().unwrap().clone();
-        assert_eq!(merge_user_info(base, Some(&big)), Err(Refusal::UserInfoTooLarge));
+        assert_eq!(merge_user_info(base.clone(), Some(&big)), Err(Refusal::UserInfoTooLarge));
+        // `{"name":"Ada","bio":""}` is 23 bytes: exactly 1 KB is signed, one byte more refused.
+        let bio = |len: usize| json!({"bio": "x".repeat(len)}).as_object().unwrap().clone();
+        let at_limit = merge_user_info(base.clone(), Some(&bio(MAX_USER_INFO_BYTES - 23))).unwrap();
+        assert_eq!(at_limit.len(), r#"{"user_id":"u","user_info":}"#.len() + MAX_USER_INFO_BYTES);
+        assert_eq!(merge_user_info(base, Some(&bio(MAX_USER_INFO_BYTES - 22))), Err(Refusal::UserInfoTooLarge));
     }
 }
