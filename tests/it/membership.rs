@@ -243,9 +243,9 @@ fn stand_in_endpoint(url: &str) -> Endpoint {
 }
 
 /// Every failure of the table refuses the member channels, over JSONP,
-/// AJAX and a batch, and never signs one: throttling (retried, then 503),
-/// a server error, a timeout, an unreadable answer, an item of another
-/// user, keys DynamoDB never processes.
+/// AJAX and a batch, and never signs one: throttling and a 429 (retried,
+/// then 503), a server error, a timeout, access denied (not retried), an
+/// unreadable answer, an item of another user, keys DynamoDB never processes.
 #[test]
 fn every_failure_of_the_table_fails_closed() {
     let throttled =
@@ -256,6 +256,13 @@ fn every_failure_of_the_table_fails_closed() {
         ("throttled", Some(throttled), 3),
         ("server error", Some((500, "{}".to_owned())), 3),
         ("timeout", None, 3),
+        // A 429 is retried whatever its type; an error of the caller's own (access denied) is not.
+        ("too many requests", Some((429, "{}".to_owned())), 3),
+        (
+            "access denied",
+            Some((400, json!({"__type": "com.amazon.coral.service#AccessDeniedException"}).to_string())),
+            1,
+        ),
         ("unreadable", Some((200, "<html>".to_owned())), 1),
         ("another user's item", Some((200, other_user.to_string())), 1),
         ("unprocessed", Some((200, unprocessed.to_string())), 3),
@@ -280,6 +287,24 @@ fn every_failure_of_the_table_fails_closed() {
             });
         }
     });
+}
+
+/// An answer up to DynamoDB's 1 MiB is read (an item's `user_info` may be large);
+/// one past the cap is a failure.
+#[test]
+fn answers_up_to_one_mebibyte_are_read() {
+    let answer = |bio: usize| {
+        let mut item = item("private-chat-1");
+        item["user_info"] = json!({"M": {"bio": {"S": "x".repeat(bio)}}});
+        Some((200, json!({"Item": item}).to_string()))
+    };
+    let (url, _) = stand_in(vec![answer(1024 * 1024 - 200), answer(1024 * 1024)]);
+    let e = stand_in_endpoint(&url);
+    let (first, log) = jsonp(&e, "private-chat-1", json!({}));
+    assert_eq!(first, signed("private-chat-1"), "{log}");
+    let e = stand_in_endpoint(&url);
+    let (second, log) = jsonp(&e, "private-chat-1", json!({}));
+    assert_eq!(second, unavailable(), "{log}");
 }
 
 /// Keys left unprocessed are asked again, alone, and then signed; one channel is one
