@@ -49,16 +49,14 @@ fn batch_index(name: &str) -> Option<u8> {
 /// pair so that a JSONP request with a sound callback can still be answered
 /// with a script (the first problem is kept in [`ParamCollector::finish`]).
 pub struct ParamCollector<'a, 'n> {
-    params: AuthParams<'a>,
+    collected: Collected<'a>,
     token_param: &'n str,
     others: Vec<Cow<'a, str>>,
     count: usize,
-    error: Option<Refusal>,
-    callback_unusable: bool,
 }
 
 /// What [`ParamCollector::finish`] returns.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Collected<'a> {
     /// The parameters read.
     pub params: AuthParams<'a>,
@@ -72,18 +70,11 @@ pub struct Collected<'a> {
 impl<'a, 'n> ParamCollector<'a, 'n> {
     /// A collector that stores the token found under `token_param`.
     pub fn new(token_param: &'n str) -> Self {
-        Self {
-            params: AuthParams::default(),
-            token_param,
-            others: Vec::new(),
-            count: 0,
-            error: None,
-            callback_unusable: false,
-        }
+        Self { collected: Collected::default(), token_param, others: Vec::new(), count: 0 }
     }
 
     fn fail(&mut self, refusal: Refusal) {
-        self.error.get_or_insert(refusal);
+        self.collected.error.get_or_insert(refusal);
     }
 
     /// Adds one pair; `value` is `Err` when it could not be decoded. A bad
@@ -91,19 +82,20 @@ impl<'a, 'n> ParamCollector<'a, 'n> {
     /// ignored one named again.
     pub fn push(&mut self, key: Cow<'a, str>, value: Result<Cow<'a, str>, Refusal>) {
         self.count += 1;
+        let params = &mut self.collected.params;
         let slot = match &*key {
             _ if self.count > MAX_PARAMS => return self.fail(Refusal::PayloadTooLarge),
-            "callback" => &mut self.params.callback,
-            "socket_id" => &mut self.params.socket_id,
-            "channel_name" => &mut self.params.channel_name,
-            k if k == self.token_param => &mut self.params.token,
+            "callback" => &mut params.callback,
+            "socket_id" => &mut params.socket_id,
+            "channel_name" => &mut params.channel_name,
+            k if k == self.token_param => &mut params.token,
             k => match (batch_index(k), value) {
                 (Some(_), Err(refusal)) => return self.fail(refusal),
-                (Some(index), Ok(_)) if self.params.batch.iter().any(|(i, _)| *i == index) => {
+                (Some(index), Ok(_)) if params.batch.iter().any(|(i, _)| *i == index) => {
                     return self.fail(Refusal::DuplicateParameter)
                 }
-                (Some(_), Ok(_)) if self.params.batch.len() >= MAX_BATCH => return self.fail(Refusal::BatchTooLarge),
-                (Some(index), Ok(value)) => return self.params.batch.push((index, value)),
+                (Some(_), Ok(_)) if params.batch.len() >= MAX_BATCH => return self.fail(Refusal::BatchTooLarge),
+                (Some(index), Ok(value)) => return params.batch.push((index, value)),
                 (None, _) if self.others.contains(&key) => return self.fail(Refusal::DuplicateParameter),
                 (None, value) => {
                     self.others.push(key);
@@ -116,7 +108,7 @@ impl<'a, 'n> ParamCollector<'a, 'n> {
             Ok(value) => return *slot = Some(value),
             Err(refusal) => refusal,
         };
-        self.callback_unusable |= key == "callback";
+        self.collected.callback_unusable |= key == "callback";
         self.fail(refusal);
     }
 
@@ -133,7 +125,7 @@ impl<'a, 'n> ParamCollector<'a, 'n> {
 
     /// The collected parameters and the first problem found.
     pub fn finish(self) -> Collected<'a> {
-        Collected { params: self.params, error: self.error, callback_unusable: self.callback_unusable }
+        self.collected
     }
 }
 
