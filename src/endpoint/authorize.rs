@@ -2,16 +2,15 @@
 //! signatures (one channel or a batch).
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
 use serde::Serializer as _;
 
-use crate::config::{AppView, ConfigError};
+use crate::config::AppView;
 use crate::error::Refusal;
 use crate::identity::user::User;
 use crate::identity::user_info::{presence_channel_data, signin_user_data};
 use crate::identity::validators::{Credentials, UserValidator};
-use crate::membership::{merge_user_info, Item, MembershipStore};
+use crate::membership::{merge_user_info, Item};
 use crate::policy::Grant;
 use crate::pusher::names::{ChannelKind, ChannelName, SocketId};
 use crate::secrets::AppSecrets;
@@ -30,20 +29,6 @@ struct BatchEntry<'a> {
 }
 
 impl Endpoint {
-    /// The endpoint, reading the membership table of `?member` rules from
-    /// `store` (`main` passes the DynamoDB client, `None` when the AWS
-    /// variables are not set, which a `?member` rule refuses).
-    pub fn with_membership_store(mut self, store: Option<Arc<dyn MembershipStore>>) -> Result<Self, ConfigError> {
-        if self.policy.has_member_rules() && store.is_none() {
-            return Err(ConfigError::new(
-                "MEMBERSHIP_TABLE",
-                "needs AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (Lambda sets them)",
-            ));
-        }
-        self.membership.store = store;
-        Ok(self)
-    }
-
     /// Shared by JSONP and AJAX: the socket id, then the route's user,
     /// decision and signature; the JSON answer (one authorization, or a
     /// batch's object) and what the log line records of it.

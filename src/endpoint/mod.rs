@@ -11,7 +11,7 @@ use crate::error::Refusal;
 use crate::identity::jwks::{KeySource, RemoteJwks};
 use crate::identity::user_info::UserInfoClaims;
 use crate::identity::validators::{AuthMode, JwtValidator};
-use crate::membership::Membership;
+use crate::membership::{Membership, MembershipStore};
 use crate::policy::ChannelPolicy;
 use crate::secrets::{SecretStore, Secrets};
 use crate::support::metrics::{self, Metrics};
@@ -35,6 +35,11 @@ struct Logged {
     /// A batch's decisions, `<channel>:<reason>` separated by spaces (channel
     /// names hold neither); an invalid name is written `-`, never echoed.
     batch: Option<String>,
+}
+
+/// The error of `variable`, set where the AWS variables its store needs are not.
+fn needs_aws(variable: &'static str) -> ConfigError {
+    ConfigError::new(variable, "needs AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (Lambda sets them)")
 }
 
 /// The endpoint: the plain settings it answers with and the long-lived
@@ -74,12 +79,20 @@ impl Endpoint {
     /// variables are not set, which `PUSHER_SECRET_ID` refuses).
     pub fn with_store(settings: Settings, store: Option<Arc<dyn SecretStore>>) -> Result<Self, ConfigError> {
         if matches!(settings.secrets, SecretSource::Stored(_)) && store.is_none() {
-            return Err(ConfigError::new(
-                "PUSHER_SECRET_ID",
-                "needs AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (Lambda sets them)",
-            ));
+            return Err(needs_aws("PUSHER_SECRET_ID"));
         }
         Ok(Self::build(settings, store))
+    }
+
+    /// The endpoint, reading the membership table of `?member` rules from
+    /// `store` (`main` passes the DynamoDB client, `None` when the AWS
+    /// variables are not set, which a `?member` rule refuses).
+    pub fn with_membership_store(mut self, store: Option<Arc<dyn MembershipStore>>) -> Result<Self, ConfigError> {
+        if self.policy.has_member_rules() && store.is_none() {
+            return Err(needs_aws("MEMBERSHIP_TABLE"));
+        }
+        self.membership.store = store;
+        Ok(self)
     }
 
     /// The composition root: every service, from the plain settings.
