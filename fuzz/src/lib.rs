@@ -311,7 +311,7 @@ pub fn check_signed(answer: &Value, key: &str, socket_id: &str, channel: Option<
             return;
         }
         assert!(answer.get("error").is_some_and(Value::is_string), "neither auth nor error: {answer}");
-        // A presence denial carries the fixed `"channel_data":"{}"` (see Response::jsonp_presence_denial).
+        // A presence denial carries the fixed `"channel_data":"{}"` (see Response::jsonp_refusal).
         assert!(answer.get("channel_data").is_none_or(|d| d == "{}"), "{answer}");
         assert!(answer.get("shared_secret").is_none());
         return;

@@ -2,14 +2,15 @@
 //! signatures (one channel or a batch).
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
-use crate::config::{AppView, ConfigError};
+use serde::Serializer as _;
+
+use crate::config::AppView;
 use crate::error::Refusal;
 use crate::identity::user::User;
 use crate::identity::user_info::{presence_channel_data, signin_user_data};
 use crate::identity::validators::{Credentials, UserValidator};
-use crate::membership::{merge_user_info, Item, MembershipStore};
+use crate::membership::{merge_user_info, Item};
 use crate::policy::Grant;
 use crate::pusher::names::{ChannelKind, ChannelName, SocketId};
 use crate::secrets::AppSecrets;
@@ -17,19 +18,7 @@ use crate::web::params::AuthParams;
 use crate::web::request::Route;
 use crate::web::response::AuthBody;
 
-use super::Endpoint;
-
-/// What became of one name of a batch.
-enum Decision {
-    /// Not a valid channel name: left out of the answer, logged as `-`.
-    Invalid(Refusal),
-    /// Named again: answered once, for its first mention.
-    Repeated,
-    /// Granted by the policy, not yet signed (no decision is left so).
-    Granted(Grant),
-    /// Signed, or refused for this channel alone.
-    Answered(Result<AuthBody, Refusal>),
-}
+use super::{Endpoint, Logged};
 
 /// One channel of a batch's answer: `{"status":200,"data":{…}}` or `{"status":<refusal status>}`.
 #[derive(serde::Serialize)]
@@ -39,117 +28,56 @@ struct BatchEntry<'a> {
     data: Option<&'a AuthBody>,
 }
 
-impl<'a> From<&'a Result<AuthBody, Refusal>> for BatchEntry<'a> {
-    fn from(signed: &'a Result<AuthBody, Refusal>) -> Self {
-        match signed {
-            Ok(body) => Self { status: 200, data: Some(body) },
-            Err(refusal) => Self { status: refusal.status(), data: None },
-        }
-    }
-}
-
-/// A batch's answer: an object keyed by channel name, in the order asked.
-struct Batch<'a>(Vec<(&'a str, BatchEntry<'a>)>);
-
-impl serde::Serialize for Batch<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_map(self.0.iter().map(|(channel, entry)| (channel, entry)))
-    }
-}
-
-/// An authorization's outcome, with what the log line records of it.
-pub(super) struct Authorized {
-    /// The JSON answer: one authorization, or a batch's object.
-    pub(super) answer: Result<String, Refusal>,
-    /// The channel of a one-channel request, once its name is valid.
-    pub(super) channel: Option<String>,
-    /// A batch's decisions (see [`batch_log`]).
-    pub(super) batch: Option<String>,
-}
-
-impl From<Result<String, Refusal>> for Authorized {
-    fn from(answer: Result<String, Refusal>) -> Self {
-        Self { answer, channel: None, batch: None }
-    }
-}
-
 impl Endpoint {
-    /// The endpoint, reading the membership table of `?member` rules from
-    /// `store` (`main` passes the DynamoDB client, `None` when the AWS
-    /// variables are not set, which a `?member` rule refuses).
-    pub fn with_membership_store(mut self, store: Option<Arc<dyn MembershipStore>>) -> Result<Self, ConfigError> {
-        if self.policy.has_member_rules() && store.is_none() {
-            return Err(ConfigError::new(
-                "MEMBERSHIP_TABLE",
-                "needs AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (Lambda sets them)",
-            ));
-        }
-        self.membership.store = store;
-        Ok(self)
-    }
-
     /// Shared by JSONP and AJAX: the socket id, then the route's user,
-    /// decision and signature.
+    /// decision and signature; the JSON answer (one authorization, or a
+    /// batch's object) and what the log line records of it.
     pub(super) async fn authorize(
         &self,
         route: Route,
         app: AppView<'_>,
         params: &AuthParams<'_>,
         credentials: Credentials<'_>,
-    ) -> Authorized {
+    ) -> (Result<String, Refusal>, Logged) {
         let socket_id = match params.socket_id.as_deref().ok_or(Refusal::MissingSocketId).and_then(SocketId::parse) {
             Ok(socket_id) => socket_id,
-            Err(refusal) => return Err(refusal).into(),
+            Err(refusal) => return (Err(refusal), Logged::default()),
         };
         match route {
-            Route::ChannelAuth if !params.batch.is_empty() => {
-                if params.channel_name.is_some() {
-                    return Err(Refusal::DuplicateParameter).into();
-                }
-                match self.authorize_batch(app, socket_id, &params.batch, credentials).await {
-                    Ok((json, log)) => Authorized { answer: Ok(json), channel: None, batch: Some(log) },
-                    Err(refusal) => Err(refusal).into(),
-                }
-            }
-            Route::ChannelAuth => {
+            Route::UserAuth => (self.authorize_signin(app, socket_id, credentials).await, Logged::default()),
+            Route::ChannelAuth if params.batch.is_empty() => {
                 let name = params.channel_name.as_deref().ok_or(Refusal::MissingChannelName);
                 match name.and_then(ChannelName::parse) {
-                    Ok(channel) => Authorized {
-                        answer: self
-                            .authorize_channel(app, socket_id, channel, credentials)
-                            .await
-                            .map(|body| body.to_json()),
-                        channel: Some(channel.as_str().to_owned()),
-                        batch: None,
-                    },
-                    Err(refusal) => Err(refusal).into(),
+                    Ok(channel) => {
+                        let logged = Logged { channel: Some(channel.as_str().to_owned()), batch: None };
+                        (self.authorize_channel(app, socket_id, channel, credentials).await, logged)
+                    }
+                    Err(refusal) => (Err(refusal), Logged::default()),
                 }
             }
-            Route::UserAuth => {
-                self.authorize_signin(app, socket_id, credentials).await.map(|body| body.to_json()).into()
+            Route::ChannelAuth if params.channel_name.is_some() => {
+                (Err(Refusal::DuplicateParameter), Logged::default())
             }
+            Route::ChannelAuth => match self.authorize_batch(app, socket_id, &params.batch, credentials).await {
+                Ok((json, log)) => (Ok(json), Logged { channel: None, batch: Some(log) }),
+                Err(refusal) => (Err(refusal), Logged::default()),
+            },
         }
     }
 
-    /// One channel: user, policy, secret, signature.
+    /// One channel: the master key an encrypted channel needs (before any
+    /// user check), the user, then decided and signed as a batch of one.
     async fn authorize_channel(
         &self,
         app: AppView<'_>,
         socket_id: SocketId<'_>,
         channel: ChannelName<'_>,
         credentials: Credentials<'_>,
-    ) -> Result<AuthBody, Refusal> {
+    ) -> Result<String, Refusal> {
         self.encryption_available(channel, app.secret_id)?;
         let user = self.validator.validate(credentials).await?;
-        let item = match self.policy.decide(&user, channel)? {
-            Grant::Open => None,
-            Grant::Member => {
-                let mut found = self.membership.check(app.membership_table, &user.id, &[channel.as_str()]).await;
-                Some(found.pop().expect("one answer per channel")?)
-            }
-        };
-        let keys = self.secrets.get(app.secret_id).await?;
-        self.sign_channel(app, socket_id, channel, &user, &keys, item.as_deref())
+        let mut answers = self.sign_channels(app, socket_id, &user, &[channel]).await?;
+        answers.pop().expect("one answer per channel").map(|body| body.to_json())
     }
 
     /// A `private-encrypted-` channel with a fixed secret and no master key
@@ -173,15 +101,94 @@ impl Endpoint {
         app: AppView<'_>,
         socket_id: SocketId<'_>,
         credentials: Credentials<'_>,
-    ) -> Result<AuthBody, Refusal> {
+    ) -> Result<String, Refusal> {
         let user = self.validator.validate(credentials).await?;
         let user_data = signin_user_data(&user, &self.user_info_claims, self.watchlist_claim.as_deref())?;
         let keys = self.secrets.get(app.secret_id).await?;
-        Ok(AuthBody {
-            auth: keys.secret.user_auth(app.key, socket_id, &user_data),
-            user_data: Some(user_data),
-            ..AuthBody::default()
-        })
+        let auth = keys.secret.user_auth(app.key, socket_id, &user_data);
+        Ok(AuthBody { auth, user_data: Some(user_data), ..AuthBody::default() }.to_json())
+    }
+
+    /// A batch (the pusher-js-auth format): one user check for the batch,
+    /// then its channels decided and signed each on its own (see
+    /// [`Endpoint::sign_channels`]), so one refused channel refuses only
+    /// itself; a channel named again is answered once, for its first mention.
+    /// The answer is one JSON object keyed by channel name (see
+    /// [`BatchEntry`]); a name that is not a valid channel name is left out of
+    /// it (never echoed). Only a failure of the whole batch (user, secret)
+    /// refuses it. Returns the answer and its log: `<channel>:<reason>` for
+    /// each name asked, in order, separated by spaces; an invalid name is `-`,
+    /// a repeated one's reason `repeated`.
+    async fn authorize_batch(
+        &self,
+        app: AppView<'_>,
+        socket_id: SocketId<'_>,
+        batch: &[(u8, Cow<'_, str>)],
+        credentials: Credentials<'_>,
+    ) -> Result<(String, String), Refusal> {
+        let user = self.validator.validate(credentials).await?;
+        let mut names: Vec<(u8, Result<ChannelName<'_>, Refusal>)> =
+            batch.iter().map(|(index, name)| (*index, ChannelName::parse(name))).collect();
+        names.sort_by_key(|(index, _)| *index);
+        let repeated = |k: usize| names[..k].iter().any(|(_, earlier)| *earlier == names[k].1);
+        let channels: Vec<ChannelName<'_>> =
+            (0..names.len()).filter(|k| !repeated(*k)).filter_map(|k| names[k].1.ok()).collect();
+        let answers = self.sign_channels(app, socket_id, &user, &channels).await?;
+        let entries = channels.iter().zip(&answers).map(|(channel, answer)| {
+            let status = answer.as_ref().map_or_else(|refusal| refusal.status(), |_| 200);
+            (channel.as_str(), BatchEntry { status, data: answer.as_ref().ok() })
+        });
+        let mut json = Vec::new();
+        serde_json::Serializer::new(&mut json).collect_map(entries).expect("strings and numbers serialize");
+        let mut answered = answers.iter();
+        let log = |k: usize| {
+            let reason = match names[k].1 {
+                Err(refusal) => refusal.log_reason(),
+                Ok(_) if repeated(k) => "repeated",
+                Ok(_) => {
+                    answered.next().expect("one answer per channel").as_ref().err().map_or("ok", |r| r.log_reason())
+                }
+            };
+            format!("{}:{reason}", names[k].1.as_ref().map_or("-", |channel| channel.as_str()))
+        };
+        let log: Vec<String> = (0..names.len()).map(log).collect();
+        Ok((String::from_utf8(json).expect("JSON is UTF-8"), log.join(" ")))
+    }
+
+    /// Decides and signs each of `channels` for `user` on its own: the
+    /// policy, one membership lookup for the channels only `?member` rules
+    /// grant, then the secret (read once, for the first channel to sign) and
+    /// the signatures. Only the secret's failure refuses them all.
+    async fn sign_channels(
+        &self,
+        app: AppView<'_>,
+        socket_id: SocketId<'_>,
+        user: &User,
+        channels: &[ChannelName<'_>],
+    ) -> Result<Vec<Result<AuthBody, Refusal>>, Refusal> {
+        let grants: Vec<Result<Grant, Refusal>> = channels.iter().map(|c| self.policy.decide(user, *c)).collect();
+        let members: Vec<&str> =
+            channels.iter().zip(&grants).filter(|(_, g)| **g == Ok(Grant::Member)).map(|(c, _)| c.as_str()).collect();
+        let mut items = self.membership.check(app.membership_table, &user.id, &members).await.into_iter();
+        let mut keys = None;
+        let mut answers = Vec::with_capacity(channels.len());
+        for (channel, grant) in channels.iter().zip(grants) {
+            let item = grant.and_then(|grant| match grant {
+                Grant::Open => Ok(None),
+                Grant::Member => items.next().expect("one answer per member channel").map(Some),
+            });
+            answers.push(match item {
+                Ok(item) => {
+                    if keys.is_none() {
+                        keys = Some(self.secrets.get(app.secret_id).await?);
+                    }
+                    let keys = keys.as_deref().expect("read above");
+                    self.sign_channel(app, socket_id, *channel, user, keys, item.as_deref())
+                }
+                Err(refusal) => Err(refusal),
+            });
+        }
+        Ok(answers)
     }
 
     /// Signs one channel the policy allowed (with its membership item, if
@@ -212,101 +219,4 @@ impl Endpoint {
         };
         Ok(AuthBody { auth, channel_data, shared_secret, user_data: None })
     }
-
-    /// A batch (the pusher-js-auth format): one user check for the batch,
-    /// then each channel validated and policy-checked on its own, one
-    /// membership lookup for the channels only `?member` rules grant, and
-    /// each signed, so one refused channel refuses only itself. The answer is
-    /// one JSON object keyed by channel name (see [`BatchEntry`]); a name that
-    /// is not a valid channel name is left out of it (never echoed) and logged
-    /// as `-`. Only a failure of the whole batch (user, secret) refuses it.
-    /// Returns the answer and its log.
-    async fn authorize_batch(
-        &self,
-        app: AppView<'_>,
-        socket_id: SocketId<'_>,
-        batch: &[(u8, Cow<'_, str>)],
-        credentials: Credentials<'_>,
-    ) -> Result<(String, String), Refusal> {
-        let user = self.validator.validate(credentials).await?;
-        let mut order: Vec<&(u8, Cow<'_, str>)> = batch.iter().collect();
-        order.sort_by_key(|(index, _)| *index);
-        let mut decisions: Vec<(Option<ChannelName<'_>>, Decision)> = Vec::with_capacity(batch.len());
-        for (_, name) in order {
-            let decision = match ChannelName::parse(name) {
-                Err(refusal) => (None, Decision::Invalid(refusal)),
-                Ok(channel) if decisions.iter().any(|(c, _)| *c == Some(channel)) => {
-                    (Some(channel), Decision::Repeated)
-                }
-                Ok(channel) => match self.policy.decide(&user, channel) {
-                    Ok(grant) => (Some(channel), Decision::Granted(grant)),
-                    Err(refusal) => (Some(channel), Decision::Answered(Err(refusal))),
-                },
-            };
-            decisions.push(decision);
-        }
-        self.sign_batch(app, socket_id, &user, &mut decisions).await?;
-        Ok((batch_json(&decisions), batch_log(&decisions)))
-    }
-
-    /// Answers each granted channel of a batch: one membership lookup for
-    /// those a `?member` rule granted, then the secret (read once, for the
-    /// first channel to sign) and the signatures.
-    async fn sign_batch(
-        &self,
-        app: AppView<'_>,
-        socket_id: SocketId<'_>,
-        user: &User,
-        decisions: &mut [(Option<ChannelName<'_>>, Decision)],
-    ) -> Result<(), Refusal> {
-        let members: Vec<&str> = decisions
-            .iter()
-            .filter(|(_, decision)| matches!(decision, Decision::Granted(Grant::Member)))
-            .filter_map(|(channel, _)| channel.map(|c| c.as_str()))
-            .collect();
-        let mut items = self.membership.check(app.membership_table, &user.id, &members).await.into_iter();
-        let mut keys = None;
-        for (channel, decision) in decisions.iter_mut() {
-            let (Some(channel), Decision::Granted(grant)) = (*channel, &*decision) else { continue };
-            let item = match grant {
-                Grant::Open => None,
-                Grant::Member => match items.next().expect("one answer per member channel") {
-                    Ok(item) => Some(item),
-                    Err(refusal) => {
-                        *decision = Decision::Answered(Err(refusal));
-                        continue;
-                    }
-                },
-            };
-            if keys.is_none() {
-                keys = Some(self.secrets.get(app.secret_id).await?);
-            }
-            let keys = keys.as_deref().expect("fetched");
-            *decision = Decision::Answered(self.sign_channel(app, socket_id, channel, user, keys, item.as_deref()));
-        }
-        Ok(())
-    }
-}
-
-/// The batch's answer, from its decisions.
-fn batch_json(decisions: &[(Option<ChannelName<'_>>, Decision)]) -> String {
-    let answered = decisions.iter().filter_map(|(channel, decision)| match (channel, decision) {
-        (Some(channel), Decision::Answered(signed)) => Some((channel.as_str(), BatchEntry::from(signed))),
-        _ => None,
-    });
-    serde_json::to_string(&Batch(answered.collect())).expect("strings and numbers serialize")
-}
-
-/// The batch's log: `<channel>:<reason>` for each name asked, in order,
-/// separated by spaces; an invalid name is `-`.
-fn batch_log(decisions: &[(Option<ChannelName<'_>>, Decision)]) -> String {
-    let entry = |(channel, decision): &(Option<ChannelName<'_>>, Decision)| {
-        let reason = match decision {
-            Decision::Invalid(refusal) | Decision::Answered(Err(refusal)) => refusal.log_reason(),
-            Decision::Repeated => "repeated",
-            Decision::Answered(Ok(_)) | Decision::Granted(_) => "ok",
-        };
-        format!("{}:{reason}", channel.map_or("-", |c| c.as_str()))
-    };
-    decisions.iter().map(entry).collect::<Vec<_>>().join(" ")
 }

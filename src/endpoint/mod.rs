@@ -11,7 +11,7 @@ use crate::error::Refusal;
 use crate::identity::jwks::{KeySource, RemoteJwks};
 use crate::identity::user_info::UserInfoClaims;
 use crate::identity::validators::{AuthMode, JwtValidator};
-use crate::membership::Membership;
+use crate::membership::{Membership, MembershipStore};
 use crate::policy::ChannelPolicy;
 use crate::secrets::{SecretStore, Secrets};
 use crate::support::metrics::{self, Metrics};
@@ -27,12 +27,9 @@ pub use api::Decision;
 /// Largest query string or body accepted, in bytes (tokens travel in the query).
 pub const MAX_INPUT_BYTES: usize = 16 * 1024;
 
-/// What a request came to: the answer, and what its log line records
-/// beside the answer's own outcome.
-#[derive(Debug)]
-struct Handled {
-    response: Response,
-    transport: &'static str,
+/// What a request's log line records beside its answer's own outcome.
+#[derive(Debug, Default)]
+struct Logged {
     /// The channel of a one-channel request, once its name is valid.
     channel: Option<String>,
     /// A batch's decisions, `<channel>:<reason>` separated by spaces (channel
@@ -40,10 +37,9 @@ struct Handled {
     batch: Option<String>,
 }
 
-impl Handled {
-    fn with(response: Response, transport: &'static str) -> Self {
-        Self { response, transport, channel: None, batch: None }
-    }
+/// The error of `variable`, set where the AWS variables its store needs are not.
+fn needs_aws(variable: &'static str) -> ConfigError {
+    ConfigError::new(variable, "needs AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (Lambda sets them)")
 }
 
 /// The endpoint: the plain settings it answers with and the long-lived
@@ -83,12 +79,20 @@ impl Endpoint {
     /// variables are not set, which `PUSHER_SECRET_ID` refuses).
     pub fn with_store(settings: Settings, store: Option<Arc<dyn SecretStore>>) -> Result<Self, ConfigError> {
         if matches!(settings.secrets, SecretSource::Stored(_)) && store.is_none() {
-            return Err(ConfigError::new(
-                "PUSHER_SECRET_ID",
-                "needs AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (Lambda sets them)",
-            ));
+            return Err(needs_aws("PUSHER_SECRET_ID"));
         }
         Ok(Self::build(settings, store))
+    }
+
+    /// The endpoint, reading the membership table of `?member` rules from
+    /// `store` (`main` passes the DynamoDB client, `None` when the AWS
+    /// variables are not set, which a `?member` rule refuses).
+    pub fn with_membership_store(mut self, store: Option<Arc<dyn MembershipStore>>) -> Result<Self, ConfigError> {
+        if self.policy.has_member_rules() && store.is_none() {
+            return Err(needs_aws("MEMBERSHIP_TABLE"));
+        }
+        self.membership.store = store;
+        Ok(self)
     }
 
     /// The composition root: every service, from the plain settings.
@@ -139,54 +143,55 @@ impl Endpoint {
     pub(crate) async fn handle(&self, req: &Request<'_>) -> Response {
         let started = Instant::now();
         let route = Route::of(req.path);
-        let handled = match route {
-            None => Handled::with(Response::error(Refusal::NotFound), "none"),
+        let (response, logged) = match route {
+            None => (Response::error(Refusal::NotFound), Logged::default()),
             Some(route) => self.route(route, req).await,
         };
-        self.log(req, route, &handled, started);
-        handled.response
+        self.log(req, route, &response, &logged, started);
+        response
     }
 
     /// The transport the method selects.
-    async fn route(&self, route: Route, req: &Request<'_>) -> Handled {
+    async fn route(&self, route: Route, req: &Request<'_>) -> (Response, Logged) {
         match req.method {
             Method::Get => self.jsonp(route, req).await,
             Method::Post => self.ajax(route, req).await,
-            Method::Options => {
-                let response = self.preflight(req).unwrap_or_else(Response::error);
-                Handled::with(response, "preflight")
+            Method::Options => (self.preflight(req).unwrap_or_else(Response::error), Logged::default()),
+            Method::Other => {
+                let response = Response::error(Refusal::MethodNotAllowed).with_header("Allow", "GET, POST, OPTIONS");
+                (response, Logged::default())
             }
-            Method::Other => Handled::with(
-                Response::error(Refusal::MethodNotAllowed).with_header("Allow", "GET, POST, OPTIONS"),
-                "none",
-            ),
         }
     }
 
     /// The request's one log line (and EMF metrics, when on).
-    fn log(&self, req: &Request<'_>, route: Option<Route>, handled: &Handled, started: Instant) {
-        let response = &handled.response;
+    fn log(&self, req: &Request<'_>, route: Option<Route>, response: &Response, logged: &Logged, started: Instant) {
+        let transport = match (route, req.method) {
+            (Some(_), Method::Get) => "jsonp",
+            (Some(_), Method::Post) => "ajax",
+            (Some(_), Method::Options) => "preflight",
+            _ => "none",
+        };
         // The outcome is the response's own (see `Response::refusal`).
-        let decision = if response.refusal.is_none() { "allowed" } else { "refused" };
+        let refusal = response.refusal;
         let duration_us = started.elapsed().as_micros() as u64;
         // A dimension value only when it is a stage name (bounded, the operator's).
         let stage = req.stage.filter(|s| metrics::valid_stage_name(s));
         let emf = self.metrics.as_ref().map(|m| m.directive(stage.is_some()));
-        let (requests, duration) = if emf.is_some() { (Some(1u64), Some(duration_us)) } else { (None, None) };
         tracing::info!(
             request_id = req.request_id,
             route = route.map_or("none", Route::as_str),
-            transport = handled.transport,
-            channel = handled.channel.as_deref(),
-            batch = handled.batch.as_deref(),
-            decision,
-            reason = response.outcome_reason(),
-            status = response.outcome_status(),
+            transport,
+            channel = logged.channel.as_deref(),
+            batch = logged.batch.as_deref(),
+            decision = if refusal.is_none() { "allowed" } else { "refused" },
+            reason = refusal.map_or("ok", Refusal::log_reason),
+            status = refusal.map_or(response.status, Refusal::status),
             stage,
             duration_us,
             _aws = emf,
-            Requests = requests,
-            Duration = duration,
+            Requests = emf.map(|_| 1u64),
+            Duration = emf.map(|_| duration_us),
         );
     }
 }

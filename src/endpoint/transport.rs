@@ -5,6 +5,7 @@ use std::borrow::Cow;
 
 use base64::Engine as _;
 
+use crate::config::AppView;
 use crate::error::Refusal;
 use crate::identity::validators::Credentials;
 use crate::pusher::names::JsonpCallback;
@@ -12,55 +13,49 @@ use crate::web::params::{AuthParams, Collected, ParamCollector};
 use crate::web::request::{Body, Query, Request, Route};
 use crate::web::response::Response;
 
-use super::{Endpoint, Handled, MAX_INPUT_BYTES};
+use super::{Endpoint, Logged, MAX_INPUT_BYTES};
 
 impl Endpoint {
     /// JSONP: the query, the callback (until it is known sound, refusals are
     /// plain JSON), the authorization, and the script.
-    pub(super) async fn jsonp(&self, route: Route, req: &Request<'_>) -> Handled {
-        let handled = |response| Handled::with(response, "jsonp");
+    pub(super) async fn jsonp(&self, route: Route, req: &Request<'_>) -> (Response, Logged) {
         let collected = match self.params_from_query(req.query) {
             Ok(collected) => collected,
-            Err(refusal) => return handled(Response::error(refusal)),
+            Err(refusal) => return (Response::error(refusal), Logged::default()),
         };
-        let callback = match collected.params.callback.as_deref().map(JsonpCallback::parse) {
+        let callback = match collected.params.callback.as_deref() {
             _ if collected.callback_unusable => Err(collected.error.unwrap_or(Refusal::InvalidCallback)),
-            None => Err(Refusal::MissingCallback),
-            Some(parsed) => parsed,
+            callback => callback.ok_or(Refusal::MissingCallback).and_then(JsonpCallback::parse),
         };
         let callback = match callback {
             Ok(callback) => callback,
-            Err(refusal) => return handled(Response::error(refusal)),
+            Err(refusal) => return (Response::error(refusal), Logged::default()),
         };
         let params = &collected.params;
-        let authorized = match (collected.error, self.app(req)) {
-            (Some(refusal), _) | (None, Err(refusal)) => Err(refusal).into(),
+        let (answer, logged) = match (collected.error, self.app(req)) {
+            (Some(refusal), _) | (None, Err(refusal)) => (Err(refusal), Logged::default()),
             (None, Ok(app)) => {
                 let credentials =
                     Credentials { token: params.token.as_deref(), authorization: None, authorizer: req.authorizer };
                 self.authorize(route, app, params, credentials).await
             }
         };
-        let response = match authorized.answer {
-            Ok(ref json) => Response::jsonp(callback, json),
+        let response = match answer {
+            Ok(json) => Response::jsonp(callback, &json),
             Err(refusal) => Response::jsonp_refusal(route, callback, params, collected.error.is_none(), refusal),
         };
-        Handled { response, transport: "jsonp", channel: authorized.channel, batch: authorized.batch }
+        (response, logged)
     }
 
     /// AJAX: once the origin is known to be allowed, every answer (refusals
     /// too) carries the CORS headers, so the page can read the status.
-    pub(super) async fn ajax(&self, route: Route, req: &Request<'_>) -> Handled {
-        let (app, allowed_origin) = match self.app(req) {
-            Err(refusal) => return Handled::with(Response::error(refusal), "ajax"),
-            Ok(app) => match req.headers.origin {
-                Some(origin) if app.origin_allowed(origin) => (app, Some(origin)),
-                Some(_) => return Handled::with(Response::error(Refusal::OriginNotAllowed), "ajax"),
-                None => (app, None),
-            },
+    pub(super) async fn ajax(&self, route: Route, req: &Request<'_>) -> (Response, Logged) {
+        let (app, origin) = match self.app(req).and_then(|app| Ok((app, allowed_origin(app, req)?))) {
+            Ok(allowed) => allowed,
+            Err(refusal) => return (Response::error(refusal), Logged::default()),
         };
         let form = Self::ajax_form(req);
-        let authorized = match form.as_deref().map_err(|r| *r).and_then(|text| self.form_params(text)) {
+        let (answer, logged) = match form.as_deref().map_err(|r| *r).and_then(|text| self.form_params(text)) {
             Ok(params) => {
                 let credentials = Credentials {
                     token: params.token.as_deref(),
@@ -69,31 +64,17 @@ impl Endpoint {
                 };
                 self.authorize(route, app, &params, credentials).await
             }
-            Err(refusal) => Err(refusal).into(),
+            Err(refusal) => (Err(refusal), Logged::default()),
         };
-        let response = match authorized.answer {
-            Ok(json) => Response::json(json),
-            Err(refusal) => match refusal.bearer_challenge() {
-                Some(challenge) => Response::error(refusal).with_header("WWW-Authenticate", challenge),
-                None => Response::error(refusal),
-            },
-        };
-        let response = response.with_header("Vary", "Origin");
-        let response = match allowed_origin {
-            Some(origin) => response.with_header("Access-Control-Allow-Origin", origin.to_owned()),
-            None => response,
-        };
-        Handled { response, transport: "ajax", channel: authorized.channel, batch: authorized.batch }
+        (answer.map_or_else(Response::error, Response::json).cors(origin), logged)
     }
 
     /// The form text of an AJAX request: a form, decoded, within the size limit.
     fn ajax_form<'a>(req: &Request<'a>) -> Result<Cow<'a, str>, Refusal> {
-        let is_form = req.headers.content_type.is_some_and(|ct| {
-            ct.split(';')
-                .next()
-                .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
-        });
-        if !is_form {
+        let is_form = |ct: &str| {
+            ct.split(';').next().unwrap_or(ct).trim().eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        };
+        if !req.headers.content_type.is_some_and(is_form) {
             return Err(Refusal::UnsupportedMediaType);
         }
         let text = match req.body {
@@ -103,9 +84,8 @@ impl Endpoint {
                 if encoded.len() > MAX_INPUT_BYTES * 4 / 3 + 4 {
                     return Err(Refusal::PayloadTooLarge);
                 }
-                let bytes =
-                    base64::engine::general_purpose::STANDARD.decode(encoded).map_err(|_| Refusal::InvalidEncoding)?;
-                Cow::Owned(String::from_utf8(bytes).map_err(|_| Refusal::InvalidEncoding)?)
+                let bytes = base64::engine::general_purpose::STANDARD.decode(encoded);
+                Cow::Owned(bytes.ok().and_then(|b| String::from_utf8(b).ok()).ok_or(Refusal::InvalidEncoding)?)
             }
         };
         if text.len() > MAX_INPUT_BYTES {
@@ -119,23 +99,17 @@ impl Endpoint {
         let mut collector = ParamCollector::new(&self.token_param);
         collector.push_form(text);
         let collected = collector.finish();
-        match collected.error {
-            Some(refusal) => Err(refusal),
-            None => Ok(collected.params),
-        }
+        collected.error.map_or(Ok(collected.params), Err)
     }
 
+    /// CORS preflight: allowed only from an allowed origin.
     pub(super) fn preflight(&self, req: &Request<'_>) -> Result<Response, Refusal> {
-        let app = self.app(req)?;
-        match req.headers.origin {
-            Some(origin) if app.origin_allowed(origin) => Ok(Response::no_content()
-                .with_header("Vary", "Origin")
-                .with_header("Access-Control-Allow-Origin", origin.to_owned())
-                .with_header("Access-Control-Allow-Methods", "POST, OPTIONS")
-                .with_header("Access-Control-Allow-Headers", "Authorization, Content-Type")
-                .with_header("Access-Control-Max-Age", "600")),
-            _ => Err(Refusal::OriginNotAllowed),
-        }
+        let origin = allowed_origin(self.app(req)?, req)?.ok_or(Refusal::OriginNotAllowed)?;
+        Ok(Response::no_content()
+            .cors(Some(origin))
+            .with_header("Access-Control-Allow-Methods", "POST, OPTIONS")
+            .with_header("Access-Control-Allow-Headers", "Authorization, Content-Type")
+            .with_header("Access-Control-Max-Age", "600"))
     }
 
     /// Reads the query; only an oversized one is refused outright.
@@ -167,5 +141,13 @@ impl Endpoint {
             }
         }
         Ok(collector.finish())
+    }
+}
+
+/// The request's `Origin`, if it sent one, once `app` allows it.
+fn allowed_origin<'r>(app: AppView<'_>, req: &Request<'r>) -> Result<Option<&'r str>, Refusal> {
+    match req.headers.origin {
+        Some(origin) if !app.origin_allowed(origin) => Err(Refusal::OriginNotAllowed),
+        origin => Ok(origin),
     }
 }

@@ -49,16 +49,14 @@ fn batch_index(name: &str) -> Option<u8> {
 /// pair so that a JSONP request with a sound callback can still be answered
 /// with a script (the first problem is kept in [`ParamCollector::finish`]).
 pub struct ParamCollector<'a, 'n> {
-    params: AuthParams<'a>,
+    collected: Collected<'a>,
     token_param: &'n str,
     others: Vec<Cow<'a, str>>,
     count: usize,
-    error: Option<Refusal>,
-    callback_unusable: bool,
 }
 
 /// What [`ParamCollector::finish`] returns.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Collected<'a> {
     /// The parameters read.
     pub params: AuthParams<'a>,
@@ -72,65 +70,45 @@ pub struct Collected<'a> {
 impl<'a, 'n> ParamCollector<'a, 'n> {
     /// A collector that stores the token found under `token_param`.
     pub fn new(token_param: &'n str) -> Self {
-        Self {
-            params: AuthParams::default(),
-            token_param,
-            others: Vec::new(),
-            count: 0,
-            error: None,
-            callback_unusable: false,
-        }
+        Self { collected: Collected::default(), token_param, others: Vec::new(), count: 0 }
     }
 
     fn fail(&mut self, refusal: Refusal) {
-        self.error.get_or_insert(refusal);
+        self.collected.error.get_or_insert(refusal);
     }
 
-    /// Adds one pair; `value` is `Err` when it could not be decoded.
+    /// Adds one pair; `value` is `Err` when it could not be decoded. A bad
+    /// value is refused before a read parameter named again, but after an
+    /// ignored one named again.
     pub fn push(&mut self, key: Cow<'a, str>, value: Result<Cow<'a, str>, Refusal>) {
         self.count += 1;
-        if self.count > MAX_PARAMS {
-            return self.fail(Refusal::PayloadTooLarge);
-        }
+        let params = &mut self.collected.params;
         let slot = match &*key {
-            "callback" => &mut self.params.callback,
-            "socket_id" => &mut self.params.socket_id,
-            "channel_name" => &mut self.params.channel_name,
-            k if k == self.token_param => &mut self.params.token,
-            k if batch_index(k).is_some() => {
-                let index = batch_index(k).unwrap_or_default();
-                return match value {
-                    Err(refusal) => self.fail(refusal),
-                    Ok(_) if self.params.batch.iter().any(|(i, _)| *i == index) => {
-                        self.fail(Refusal::DuplicateParameter)
-                    }
-                    Ok(_) if self.params.batch.len() >= MAX_BATCH => self.fail(Refusal::BatchTooLarge),
-                    Ok(value) => self.params.batch.push((index, value)),
-                };
-            }
-            _ => {
-                if self.others.contains(&key) {
-                    return self.fail(Refusal::DuplicateParameter);
+            _ if self.count > MAX_PARAMS => return self.fail(Refusal::PayloadTooLarge),
+            "callback" => &mut params.callback,
+            "socket_id" => &mut params.socket_id,
+            "channel_name" => &mut params.channel_name,
+            k if k == self.token_param => &mut params.token,
+            k => match (batch_index(k), value) {
+                (Some(_), Err(refusal)) => return self.fail(refusal),
+                (Some(index), Ok(_)) if params.batch.iter().any(|(i, _)| *i == index) => {
+                    return self.fail(Refusal::DuplicateParameter)
                 }
-                self.others.push(key);
-                return match value {
-                    Ok(_) => (),
-                    Err(refusal) => self.fail(refusal),
-                };
-            }
+                (Some(_), Ok(_)) if params.batch.len() >= MAX_BATCH => return self.fail(Refusal::BatchTooLarge),
+                (Some(index), Ok(value)) => return params.batch.push((index, value)),
+                (None, _) if self.others.contains(&key) => return self.fail(Refusal::DuplicateParameter),
+                (None, value) => {
+                    self.others.push(key);
+                    return value.map_or_else(|refusal| self.fail(refusal), drop);
+                }
+            },
         };
-        let is_callback = key == "callback";
         let refusal = match value {
             Ok(_) if slot.is_some() => Refusal::DuplicateParameter,
-            Ok(value) => {
-                *slot = Some(value);
-                return;
-            }
+            Ok(value) => return *slot = Some(value),
             Err(refusal) => refusal,
         };
-        if is_callback {
-            self.callback_unusable = true;
-        }
+        self.collected.callback_unusable |= key == "callback";
         self.fail(refusal);
     }
 
@@ -147,7 +125,7 @@ impl<'a, 'n> ParamCollector<'a, 'n> {
 
     /// The collected parameters and the first problem found.
     pub fn finish(self) -> Collected<'a> {
-        Collected { params: self.params, error: self.error, callback_unusable: self.callback_unusable }
+        self.collected
     }
 }
 
@@ -157,33 +135,20 @@ pub fn decode_component(raw: &str) -> Result<Cow<'_, str>, Refusal> {
     if !raw.bytes().any(|b| b == b'%' || b == b'+') {
         return Ok(Cow::Borrowed(raw));
     }
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
+    let mut bytes = raw.bytes();
+    let mut out = Vec::with_capacity(raw.len());
+    while let Some(byte) = bytes.next() {
+        out.push(match byte {
+            b'+' => b' ',
             b'%' => {
-                let hex = bytes.get(i + 1..i + 3).ok_or(Refusal::InvalidEncoding)?;
-                let hi = hex_value(hex[0]).ok_or(Refusal::InvalidEncoding)?;
-                let lo = hex_value(hex[1]).ok_or(Refusal::InvalidEncoding)?;
-                out.push(hi << 4 | lo);
-                i += 2;
+                let mut digit =
+                    || bytes.next().and_then(|b| char::from(b).to_digit(16)).ok_or(Refusal::InvalidEncoding);
+                (digit()? * 16 + digit()?) as u8
             }
-            b => out.push(b),
-        }
-        i += 1;
+            byte => byte,
+        });
     }
     String::from_utf8(out).map(Cow::Owned).map_err(|_| Refusal::InvalidEncoding)
-}
-
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
 }
 
 #[cfg(test)]
@@ -281,10 +246,14 @@ mod tests {
 
     #[test]
     fn hex_digits_of_either_case() {
-        // Lowercase and mixed-case hex too. Each byte against the standard library.
-        for b in 0..=u8::MAX {
-            let expected = (b as char).to_digit(16).map(|d| d as u8);
-            assert_eq!(hex_value(b), expected, "{:?}", b as char);
+        // Lowercase and mixed-case hex too. Each ASCII character as either
+        // digit, against the standard library (a high digit of 8 or more
+        // gives a byte that is not UTF-8 on its own).
+        for c in (0..0x80).map(char::from) {
+            let low = c.to_digit(16).map(|d| char::from(d as u8).to_string());
+            assert_eq!(decode_component(&format!("%0{c}")).ok().map(Cow::into_owned), low, "{c:?}");
+            let high = c.to_digit(16).filter(|d| *d < 8).map(|d| char::from(d as u8 * 16).to_string());
+            assert_eq!(decode_component(&format!("%{c}0")).ok().map(Cow::into_owned), high, "{c:?}");
         }
     }
 

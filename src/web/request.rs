@@ -98,13 +98,10 @@ pub(crate) enum Route {
 impl Route {
     /// Finds the route a path ends in.
     pub(crate) fn of(path: &str) -> Option<Self> {
-        let path = path.strip_suffix('/').unwrap_or(path);
-        if path.ends_with("/pusher/auth") {
-            Some(Self::ChannelAuth)
-        } else if path.ends_with("/pusher/user-auth") {
-            Some(Self::UserAuth)
-        } else {
-            None
+        match path.strip_suffix('/').unwrap_or(path).rsplit_once("/pusher/")?.1 {
+            "auth" => Some(Self::ChannelAuth),
+            "user-auth" => Some(Self::UserAuth),
+            _ => None,
         }
     }
 
@@ -112,6 +109,32 @@ impl Route {
         match self {
             Self::ChannelAuth => "channel-auth",
             Self::UserAuth => "user-auth",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_are_path_suffixes_behind_any_prefix() {
+        for (path, route) in [
+            ("/pusher/auth", Some(Route::ChannelAuth)),
+            ("/prod/pusher/auth/", Some(Route::ChannelAuth)),
+            ("/a/pusher/pusher/auth", Some(Route::ChannelAuth)),
+            ("/pusher/user-auth", Some(Route::UserAuth)),
+            ("/v1/pusher/user-auth/", Some(Route::UserAuth)),
+            ("/pusher/auth//", None),
+            ("/pusher/authx", None),
+            ("/pusher/auth/x", None),
+            ("/x-pusher/auth", None),
+            ("pusher/auth", None),
+            ("/pusher/user-auth-x", None),
+            ("/", None),
+            ("", None),
+        ] {
+            assert_eq!(Route::of(path), route, "{path}");
         }
     }
 }

@@ -61,9 +61,7 @@ pub(crate) struct Response {
 impl Response {
     fn new(status: u16, content_type: Option<&'static str>, body: String) -> Self {
         let mut headers = Vec::with_capacity(6);
-        if let Some(content_type) = content_type {
-            headers.push(("Content-Type", Cow::Borrowed(content_type)));
-        }
+        headers.extend(content_type.map(|content_type| ("Content-Type", Cow::Borrowed(content_type))));
         headers.push(("X-Content-Type-Options", Cow::Borrowed("nosniff")));
         headers.push(("Cache-Control", Cow::Borrowed("no-store, private")));
         Self { status, headers, body, refusal: None }
@@ -74,29 +72,27 @@ impl Response {
         self
     }
 
-    /// The status the outcome stands for: the refusal's, else the one sent.
-    pub(crate) fn outcome_status(&self) -> u16 {
-        self.refusal.map_or(self.status, Refusal::status)
-    }
-
-    /// The log reason: the refusal's, else `ok`.
-    pub(crate) fn outcome_reason(&self) -> &'static str {
-        self.refusal.map_or("ok", Refusal::log_reason)
-    }
-
     /// A JSON answer to an AJAX request: an authorization or a batch.
     pub(crate) fn json(json: String) -> Self {
         Self::new(200, Some(JSON), json)
     }
 
-    /// A script calling the callback with a JSON answer (an authorization or a batch).
+    /// A script calling the callback with a JSON answer (an authorization, a
+    /// batch, or the error object of a denial):
+    /// `/**/typeof CB === 'function' && CB(<json>);`.
     pub(crate) fn jsonp(callback: JsonpCallback<'_>, json: &str) -> Self {
-        Self::new(200, Some(JAVASCRIPT), jsonp_script(callback, json))
+        let cb = callback.as_str();
+        Self::script_call(&format!("/**/typeof {cb} === 'function' && {cb}("), json)
     }
 
-    /// A JSON error: `{"error":"<code>","status":<status>}` with that status.
+    /// A JSON error: `{"error":"<code>","status":<status>}` with that status;
+    /// a 401 carries its `WWW-Authenticate` challenge.
     pub(crate) fn error(refusal: Refusal) -> Self {
-        Self::new(refusal.status(), Some(JSON), error_json(refusal)).refusing(refusal)
+        let response = Self::new(refusal.status(), Some(JSON), error_json(refusal, false)).refusing(refusal);
+        match refusal.bearer_challenge() {
+            Some(challenge) => response.with_header("WWW-Authenticate", challenge),
+            None => response,
+        }
     }
 
     /// The JSONP refusal of a request whose callback is sound. Which one
@@ -106,6 +102,18 @@ impl Response {
     /// written into the script, to reach that channel), and on the channel
     /// prefix (README, "Answers to refusals"). A signin denial names the
     /// socket id when it is valid (to tell that connection), never anything else.
+    ///
+    /// Any other channel denial is sent as 200 (a script answered with 4xx
+    /// never runs and pusher-js would wait forever) and calls the callback
+    /// with an error object without `auth`; the log records the status it
+    /// stands for. A presence channel's error object also carries the fixed
+    /// `"channel_data":"{}"`: pusher-js takes any JSONP answer as a success;
+    /// without `channel_data` a presence channel on a connection that asked
+    /// to sign in waits for the signin and then subscribes without
+    /// `channel_data`, which crashes the connection on some servers (sockudo
+    /// 5.2.0) or waits forever when the signin was refused. With it,
+    /// pusher-js sends `pusher:subscribe` without `auth`, which every
+    /// Pusher-protocol server refuses for that channel alone.
     pub(crate) fn jsonp_refusal(
         route: Route,
         callback: JsonpCallback<'_>,
@@ -113,23 +121,18 @@ impl Response {
         read_cleanly: bool,
         refusal: Refusal,
     ) -> Self {
-        let socket_id = params.socket_id.as_deref().filter(|_| read_cleanly).map(SocketId::parse);
-        if route == Route::UserAuth {
-            return match socket_id {
-                Some(Ok(socket_id)) => Self::jsonp_signin_denial(callback, socket_id, refusal),
-                _ => Self::jsonp_user_auth_denial(refusal),
-            };
-        }
+        let socket_id = params.socket_id.as_deref().filter(|_| read_cleanly).and_then(|s| SocketId::parse(s).ok());
         let channel = params.channel_name.as_deref();
-        let target = socket_id.and_then(Result::ok).zip(channel.and_then(|c| ChannelName::parse(c).ok()));
-        match target {
-            Some((socket_id, channel)) if params.batch.is_empty() => {
+        match (route, socket_id, channel.and_then(|c| ChannelName::parse(c).ok())) {
+            (Route::UserAuth, Some(socket_id), _) => Self::jsonp_signin_denial(callback, socket_id, refusal),
+            (Route::UserAuth, None, _) => Self::jsonp_user_auth_denial(refusal),
+            (Route::ChannelAuth, Some(socket_id), Some(channel)) if params.batch.is_empty() => {
                 Self::jsonp_channel_denial(callback, socket_id, channel, refusal)
             }
-            _ if channel.and_then(ChannelKind::of) == Some(ChannelKind::Presence) => {
-                Self::jsonp_presence_denial(callback, refusal)
+            (Route::ChannelAuth, ..) => {
+                let presence = channel.and_then(ChannelKind::of) == Some(ChannelKind::Presence);
+                Self::jsonp(callback, &error_json(refusal, presence)).refusing(refusal)
             }
-            _ => Self::jsonp_denial(callback, refusal),
         }
     }
 
@@ -145,7 +148,7 @@ impl Response {
     /// Nothing is sent to the Pusher server. When `Pusher` is not a global the
     /// script does nothing (no callback could be reached either); when
     /// `Pusher` has no `instances` (not pusher-js) the callback gets the error
-    /// object of [`Response::jsonp_denial`] / [`Response::jsonp_presence_denial`];
+    /// object of the other channel denials (see [`Response::jsonp_refusal`]);
     /// when no instance has that socket id or the channel is not waiting, the
     /// answer is stale (pusher-js asks again for every channel once it
     /// reconnects) and nothing happens. The arguments are the validated socket
@@ -157,32 +160,9 @@ impl Response {
         channel: ChannelName<'_>,
         refusal: Refusal,
     ) -> Self {
-        let error = match channel.kind() {
-            ChannelKind::Presence => presence_error_json(refusal),
-            ChannelKind::Private | ChannelKind::Encrypted => error_json(refusal),
-        };
+        let error = error_json(refusal, channel.kind() == ChannelKind::Presence);
         let args = [socket_id.as_str(), channel.as_str(), callback.id()].map(json_string).join(",");
         Self::script_call(CHANNEL_DENIAL_HEAD, &format!("{args},{error}")).refusing(refusal)
-    }
-
-    /// JSONP denial of a private or encrypted channel: a script answered with
-    /// 4xx never runs and pusher-js would wait forever, so the answer is 200
-    /// and the callback gets an error object without `auth`. The log records
-    /// the status it stands for.
-    pub(crate) fn jsonp_denial(callback: JsonpCallback<'_>, refusal: Refusal) -> Self {
-        Self::new(200, Some(JAVASCRIPT), jsonp_script(callback, &error_json(refusal))).refusing(refusal)
-    }
-
-    /// JSONP denial of a presence channel: the error object also carries the
-    /// fixed `"channel_data":"{}"` (no `auth`). pusher-js takes any JSONP answer
-    /// as a success; without `channel_data` a presence channel on a connection
-    /// that asked to sign in waits for the signin and then subscribes without
-    /// `channel_data`, which crashes the connection on some servers (sockudo
-    /// 5.2.0) or waits forever when the signin was refused. With it, pusher-js
-    /// sends `pusher:subscribe` without `auth`, which every Pusher-protocol
-    /// server refuses for that channel alone.
-    pub(crate) fn jsonp_presence_denial(callback: JsonpCallback<'_>, refusal: Refusal) -> Self {
-        Self::new(200, Some(JAVASCRIPT), jsonp_script(callback, &presence_error_json(refusal))).refusing(refusal)
     }
 
     /// JSONP denial of user authentication for a valid socket id: a script that
@@ -196,10 +176,12 @@ impl Response {
     /// touched). Without a global `Pusher` it does nothing.
     pub(crate) fn jsonp_signin_denial(callback: JsonpCallback<'_>, socket_id: SocketId<'_>, refusal: Refusal) -> Self {
         let args = [socket_id.as_str(), callback.id()].map(json_string).join(",");
-        Self::script_call(SIGNIN_DENIAL_HEAD, &format!("{args},{}", error_json(refusal))).refusing(refusal)
+        Self::script_call(SIGNIN_DENIAL_HEAD, &format!("{args},{}", error_json(refusal, false))).refusing(refusal)
     }
 
-    /// `head` (a function expression) called with `args`, escaped for a script.
+    /// `head` (a function expression) called with `args`, escaped for a
+    /// script: U+2028, U+2029, `<`, `>` and `&` become `\uXXXX` escapes (they
+    /// can only occur inside JSON strings, so the value is unchanged).
     fn script_call(head: &str, args: &str) -> Self {
         let mut body = String::with_capacity(head.len() + args.len() + 2);
         body.push_str(head);
@@ -215,15 +197,22 @@ impl Response {
     /// close codes 4000–4099 stop pusher-js from reconnecting). Not calling it
     /// leaves the connection as it was: not signed in, channels working.
     pub(crate) fn jsonp_user_auth_denial(refusal: Refusal) -> Self {
-        let mut body = String::from("/**/void ");
-        body.push_str(&error_json(refusal));
-        body.push(';');
-        Self::new(200, Some(JAVASCRIPT), body).refusing(refusal)
+        Self::new(200, Some(JAVASCRIPT), format!("/**/void {};", error_json(refusal, false))).refusing(refusal)
     }
 
     /// An empty answer (CORS preflight).
     pub(crate) fn no_content() -> Self {
         Self::new(204, None, String::new())
+    }
+
+    /// The CORS headers of an AJAX answer: `Vary: Origin`, and the allowed
+    /// `origin` the request came from, if any.
+    pub(crate) fn cors(self, origin: Option<&str>) -> Self {
+        let response = self.with_header("Vary", "Origin");
+        match origin {
+            Some(origin) => response.with_header("Access-Control-Allow-Origin", origin.to_owned()),
+            None => response,
+        }
     }
 
     /// Adds a header.
@@ -238,10 +227,6 @@ impl Response {
         self.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| &**v)
     }
 }
-
-/// What a presence denial adds to the error object (fixed text; see
-/// [`Response::jsonp_presence_denial`]).
-const PRESENCE_DENIAL_CHANNEL_DATA: &str = ",\"channel_data\":\"{}\"}";
 
 /// The fixed text of [`Response::jsonp_channel_denial`] before its arguments
 /// `("<socket id>","<channel>","<N>",{"error":…,"status":…[,"channel_data":"{}"]});`.
@@ -280,34 +265,12 @@ pub const SIGNIN_DENIAL_HEAD: &str = concat!(
     "}})(",
 );
 
-/// The presence denial's error object: [`error_json`] plus the fixed
-/// `"channel_data":"{}"`.
-fn presence_error_json(refusal: Refusal) -> String {
-    let mut json = error_json(refusal);
-    json.pop();
-    json.push_str(PRESENCE_DENIAL_CHANNEL_DATA);
-    json
-}
-
-/// `{"error":"<code>","status":<status>}` (codes are fixed snake_case words).
-fn error_json(refusal: Refusal) -> String {
-    format!("{{\"error\":\"{}\",\"status\":{}}}", refusal.public_code(), refusal.status())
-}
-
-/// `/**/typeof CB === 'function' && CB(<json>);` with the JSON made safe to
-/// embed in a script: U+2028, U+2029, `<`, `>` and `&` become `\uXXXX`
-/// escapes (they can only occur inside JSON strings, so the value is unchanged).
-fn jsonp_script(callback: JsonpCallback<'_>, json: &str) -> String {
-    let cb = callback.as_str();
-    let mut out = String::with_capacity(json.len() + 2 * cb.len() + 40);
-    out.push_str("/**/typeof ");
-    out.push_str(cb);
-    out.push_str(" === 'function' && ");
-    out.push_str(cb);
-    out.push('(');
-    escape_for_script(json, &mut out);
-    out.push_str(");");
-    out
+/// `{"error":"<code>","status":<status>}` (codes are fixed snake_case words),
+/// with the fixed `"channel_data":"{}"` added for a `presence` channel's
+/// denial (see [`Response::jsonp_refusal`]).
+fn error_json(refusal: Refusal, presence: bool) -> String {
+    let channel_data = if presence { ",\"channel_data\":\"{}\"" } else { "" };
+    format!("{{\"error\":\"{}\",\"status\":{}{channel_data}}}", refusal.public_code(), refusal.status())
 }
 
 /// Appends `json` with the characters that are unsafe in a script escaped.
@@ -328,6 +291,13 @@ pub(crate) fn escape_for_script(json: &str, out: &mut String) {
 mod tests {
     use super::*;
     use crate::error::AuthFailure;
+
+    /// The JSONP refusal of one channel asked without a socket id (so no
+    /// channel is reached): the callback gets the error object.
+    fn denial(callback: JsonpCallback<'_>, channel: &str, refusal: Refusal) -> Response {
+        let params = AuthParams { channel_name: Some(channel.into()), ..AuthParams::default() };
+        Response::jsonp_refusal(Route::ChannelAuth, callback, &params, true, refusal)
+    }
 
     #[test]
     fn jsonp_escapes_script_breakers_but_keeps_the_value() {
@@ -356,8 +326,8 @@ mod tests {
         for r in [
             Response::json(AuthBody::default().to_json()),
             Response::error(Refusal::Forbidden),
-            Response::jsonp_denial(cb, Refusal::Forbidden),
-            Response::jsonp_presence_denial(cb, Refusal::Forbidden),
+            denial(cb, "private-a", Refusal::Forbidden),
+            denial(cb, "presence-a", Refusal::Forbidden),
             Response::jsonp_channel_denial(
                 cb,
                 SocketId::parse("1.2").unwrap(),
@@ -375,7 +345,7 @@ mod tests {
     #[test]
     fn presence_denial_carries_fixed_channel_data_and_no_auth() {
         let cb = JsonpCallback::parse("Pusher.auth_callbacks['3']").unwrap();
-        let r = Response::jsonp_presence_denial(cb, Refusal::Forbidden);
+        let r = denial(cb, "presence-a", Refusal::Forbidden);
         assert_eq!(r.status, 200);
         assert_eq!(r.header("Content-Type"), Some(JAVASCRIPT));
         assert_eq!(
@@ -460,7 +430,7 @@ mod tests {
     #[test]
     fn denial_has_no_auth_and_names_the_status() {
         let cb = JsonpCallback::parse("Pusher.auth_callbacks['2']").unwrap();
-        let r = Response::jsonp_denial(cb, Refusal::Forbidden);
+        let r = denial(cb, "private-a", Refusal::Forbidden);
         assert_eq!(r.status, 200);
         assert_eq!(
             r.body,

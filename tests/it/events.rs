@@ -590,6 +590,21 @@ fn log_line_records_the_real_outcome_of_a_jsonp_denial() {
     );
 }
 
+#[test]
+fn the_log_line_names_the_transport_the_method_selects() {
+    for (name, transport) in [
+        ("apigw-v2-jsonp-private", "jsonp"),
+        ("apigw-v1-ajax-private", "ajax"),
+        ("apigw-v1-options-preflight", "preflight"),
+        ("apigw-v2-delete", "none"),
+        ("apigw-v2-not-found", "none"),
+    ] {
+        let (_, log) = run_logged(&endpoint(), &fixture_bytes(name));
+        let line: Value = serde_json::from_str(log.trim()).unwrap();
+        assert_eq!(line["transport"], transport, "{name}: {log}");
+    }
+}
+
 /// Runs an event and returns the invocation's outcome (payload or function error) and the log.
 fn outcome_logged(endpoint: &Endpoint, event: &[u8]) -> (Result<String, String>, String) {
     crate::helpers::handle_logged(endpoint, event, tracing::Level::TRACE)
