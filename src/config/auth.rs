@@ -10,7 +10,7 @@ use crate::identity::jwks::{self, KeySet, DEFAULT_MAX_STALE, DEFAULT_TTL, MAX_TT
 use crate::identity::jwt::{self, ClaimRules};
 use crate::identity::validators::AuthMode;
 
-use super::{claim, is_production, seconds, ConfigError, Result, Vars};
+use super::{checked, claim, is_production, seconds, ConfigError, Result, Vars};
 
 /// `AUTH_MODE=jwt`'s options: what the endpoint builds its JWT validator from.
 #[derive(Debug)]
@@ -89,20 +89,15 @@ fn cognito_region(url: &str) -> Option<&str> {
 
 /// `JWT_ALGORITHMS`: the allow-list (EdDSA is not supported).
 fn algorithms(get: &impl Vars) -> Result<Vec<Algorithm>> {
-    let list =
-        get("JWT_ALGORITHMS").ok_or(ConfigError::new("JWT_ALGORITHMS", "is not set (e.g. RS256 or ES256,RS256)"))?;
-    let algorithms = list
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
+    let fault = |problem: &str| ConfigError::new("JWT_ALGORITHMS", problem);
+    let list = get("JWT_ALGORITHMS").ok_or(fault("is not set (e.g. RS256 or ES256,RS256)"))?;
+    let names = list.split(',').map(str::trim).filter(|s| !s.is_empty());
+    let algorithms = names
         .map(|name| name.parse::<Algorithm>().ok().filter(|a| !matches!(a, Algorithm::EdDSA)))
         .collect::<Option<Vec<_>>>()
-        .ok_or(ConfigError::new(
-            "JWT_ALGORITHMS",
-            "names an unsupported algorithm (HS256/384/512, RS256/384/512, PS256/384/512, ES256, ES384)",
-        ))?;
+        .ok_or(fault("names an unsupported algorithm (HS256/384/512, RS256/384/512, PS256/384/512, ES256, ES384)"))?;
     if algorithms.is_empty() {
-        return Err(ConfigError::new("JWT_ALGORITHMS", "is empty"));
+        return Err(fault("is empty"));
     }
     Ok(algorithms)
 }
@@ -158,19 +153,14 @@ fn jwks(get: &impl Vars, wants_keys: bool) -> Result<Jwks> {
 /// tokens for many audiences and sometimes many issuers: without both checks
 /// any of them would pass, so both are required with RS/PS/ES.
 fn recipient(get: &impl Vars, wants_keys: bool) -> Result<(Option<String>, Option<String>)> {
-    let issuer = get("JWT_ISSUER");
-    if let Some(issuer) = &issuer {
-        // The issuer of every provider that publishes keys is an https URL
-        // (OpenID Connect Discovery §2); a scheme-less or http:// value is a
-        // typo that would refuse every token.
-        let https = issuer.parse::<http::Uri>().is_ok_and(|uri| crate::support::https::https_or_loopback(&uri));
-        if !https || issuer.trim() != issuer {
-            return Err(ConfigError::new(
-                "JWT_ISSUER",
-                "must be the issuer's https:// URL exactly as tokens carry it in iss (http:// only to 127.0.0.1 or localhost), e.g. https://cognito-idp.<region>.amazonaws.com/<pool id>",
-            ));
-        }
-    }
+    // The issuer of every provider that publishes keys is an https URL
+    // (OpenID Connect Discovery §2); a scheme-less or http:// value is a
+    // typo that would refuse every token.
+    let https: fn(&str) -> bool = |issuer| {
+        issuer.trim() == issuer && issuer.parse().is_ok_and(|uri| crate::support::https::https_or_loopback(&uri))
+    };
+    let problem = "must be the issuer's https:// URL exactly as tokens carry it in iss (http:// only to 127.0.0.1 or localhost), e.g. https://cognito-idp.<region>.amazonaws.com/<pool id>";
+    let issuer = checked(get, "JWT_ISSUER", https, problem)?;
     let audience = get("JWT_AUDIENCE");
     for (variable, value) in [("JWT_ISSUER", &issuer), ("JWT_AUDIENCE", &audience)] {
         if wants_keys && value.is_none() {

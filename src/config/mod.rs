@@ -219,19 +219,13 @@ fn metrics_namespace(get: &impl Vars) -> Result<Option<String>> {
 }
 
 /// A lifetime in whole seconds: `default` when unset, `None` (for ever) for
-/// `0`, at most `max`; else `problem` with the variable `name`.
-fn seconds(
-    get: &impl Vars,
-    name: &'static str,
-    default: Duration,
-    max: u64,
-    problem: &str,
-) -> Result<Option<Duration>> {
+/// `0`, at most `max`; else the error `fault` with the variable `name`.
+fn seconds(get: &impl Vars, name: &'static str, default: Duration, max: u64, fault: &str) -> Result<Option<Duration>> {
     match get(name).map(|v| v.parse::<u64>()) {
         None => Ok(Some(default)),
         Some(Ok(0)) => Ok(None),
         Some(Ok(seconds)) if seconds <= max => Ok(Some(Duration::from_secs(seconds))),
-        Some(_) => Err(ConfigError::new(name, problem)),
+        Some(_) => Err(ConfigError::new(name, fault)),
     }
 }
 

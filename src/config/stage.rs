@@ -42,14 +42,12 @@ impl App {
             }
         }
         // The last value of a name given twice wins.
-        let var = |variable: &str, valid: fn(&str) -> bool, refusal: Misconfig| match vars
-            .iter()
-            .rev()
-            .find(|(name, _)| name == variable)
-            .map(|(_, value)| &**value)
-        {
-            Some(value) if !valid(value) => Err(Refusal::Misconfigured(refusal)),
-            value => Ok(value),
+        let var = |variable: &str, valid: fn(&str) -> bool, refusal| {
+            let value = vars.iter().rev().find(|(name, _)| name == variable).map(|(_, value)| &**value);
+            match value {
+                Some(value) if !valid(value) => Err(Refusal::Misconfigured(refusal)),
+                value => Ok(value),
+            }
         };
         let key = var("PUSHER_KEY", valid_key, Misconfig::StageKey)?.unwrap_or(&self.key);
         var("PUSHER_APP_ID", valid_app_id, Misconfig::StageAppId)?;
