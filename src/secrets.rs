@@ -81,10 +81,8 @@ impl Secrets {
 
     /// The fixed secret, if there is one.
     pub(crate) fn fixed_secrets(&self) -> Option<&AppSecrets> {
-        match &self.source {
-            SecretSource::Fixed(secrets) => Some(secrets),
-            SecretSource::Stored(_) => None,
-        }
+        let SecretSource::Fixed(secrets) = &self.source else { return None };
+        Some(secrets)
     }
 
     /// The secrets for a request: the stage's `PUSHER_SECRET_ID` if it names
