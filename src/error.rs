@@ -136,7 +136,7 @@ reasons! {
 /// `Refusal` and its one table, from each plain variant's row: HTTP status,
 /// the public code a client sees (fixed words, never input) and, for the
 /// operator's log line, the reason when it says more than the code. The
-/// three variants that carry a reason log that reason.
+/// three variants that carry a reason log that reason (their rows are here).
 macro_rules! refusals {
     ($($(#[$doc:meta])* $variant:ident => $row:expr,)*) => {
         /// Why a request was refused. Variants carry no client input, so nothing a
@@ -157,6 +157,9 @@ macro_rules! refusals {
             fn table(self) -> (u16, &'static str, Option<&'static str>) {
                 match self {
                     $(Self::$variant => $row,)*
+                    // An expired token is the one failure a page can fix by itself
+                    // (refresh the token and retry), so it has its own code.
+                    Self::Unauthenticated(AuthFailure::TokenExpired) => (401, "token_expired", Some("token_expired")),
                     Self::Unauthenticated(reason) => (401, "unauthenticated", Some(reason.as_str())),
                     Self::Misconfigured(reason) => (500, "server_error", Some(reason.as_str())),
                     Self::Unavailable(reason) => (503, "service_unavailable", Some(reason.as_str())),
@@ -218,13 +221,8 @@ impl Refusal {
         self.table().0
     }
 
-    /// The code the client sees: `{"error":"<code>","status":…}`. An expired
-    /// token is the one failure a page can fix by itself (refresh the token
-    /// and retry), so it has its own code.
+    /// The code the client sees: `{"error":"<code>","status":…}`.
     pub fn public_code(self) -> &'static str {
-        if self == Self::Unauthenticated(AuthFailure::TokenExpired) {
-            return "token_expired";
-        }
         self.table().1
     }
 
