@@ -41,13 +41,12 @@ pub(crate) enum Jwks {
 /// `AUTH_MODE` (refused as `demo` when `DEPLOYMENT_ENVIRONMENT` says
 /// production), with the options of the mode it selects.
 pub(super) fn auth_mode(get: &impl Vars) -> Result<AuthMode<JwtOptions>> {
-    let production = || get("DEPLOYMENT_ENVIRONMENT").is_some_and(|v| is_production(&v));
     match get("AUTH_MODE").as_deref() {
         None | Some("jwt") => Ok(AuthMode::Jwt(Box::new(jwt_options(get)?))),
         Some("authorizer") => {
             Ok(AuthMode::Authorizer { user_id_claim: user_id_claim(get)?, audience: get("JWT_AUDIENCE") })
         }
-        Some("demo") if production() => {
+        Some("demo") if get("DEPLOYMENT_ENVIRONMENT").is_some_and(|v| is_production(&v)) => {
             Err(ConfigError::new("AUTH_MODE", "is demo, which is refused when DEPLOYMENT_ENVIRONMENT says production"))
         }
         Some("demo") => Ok(AuthMode::Demo),

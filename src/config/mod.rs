@@ -272,19 +272,17 @@ fn origins(list: &str) -> impl Iterator<Item = &str> {
 /// or `https://host[:port]`, no path.
 fn origin_list_problem(list: &str) -> Option<String> {
     const SHAPE: &str = "an origin is scheme://host[:port], e.g. https://app.example.com; separate them with commas";
+    let host =
+        |hostport: &str| shaped(hostport, 1..=usize::MAX, |b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
     origins(list).find_map(|origin| {
-        if origin.contains(['"', '\'']) {
-            return Some(format!("has a quote in {origin:?}: write the origins without quotes ({SHAPE})"));
-        }
-        let Some(hostport) = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://")) else {
-            return Some(format!("has {origin:?}, which does not start with https:// or http:// ({SHAPE})"));
+        let problem = match origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://")) {
+            _ if origin.contains(['"', '\'']) => format!("has a quote in {origin:?}: write the origins without quotes"),
+            None => format!("has {origin:?}, which does not start with https:// or http://"),
+            Some(hostport) if hostport.contains('/') => format!("has a path or a trailing '/' in {origin:?}"),
+            Some(hostport) if host(hostport) => return None,
+            Some(_) => format!("has {origin:?}, which is not a host and optional port"),
         };
-        if hostport.contains('/') {
-            return Some(format!("has a path or a trailing '/' in {origin:?} ({SHAPE})"));
-        }
-        let host_ok = !hostport.is_empty()
-            && hostport.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b':' | b'[' | b']'));
-        (!host_ok).then(|| format!("has {origin:?}, which is not a host and optional port ({SHAPE})"))
+        Some(format!("{problem} ({SHAPE})"))
     })
 }
 
@@ -298,11 +296,7 @@ fn origin_list_problem(list: &str) -> Option<String> {
 /// shape Pusher issues) is refused too: it would otherwise be logged as the
 /// secret id and sent to AWS. Callers never log a value this refuses.
 fn valid_secret_id(id: &str) -> bool {
-    let name_ok = |name: &str| {
-        shaped(name, 1..=512, |b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'+' | b'=' | b'.' | b'@' | b'-')
-        })
-    };
+    let name_ok = |name: &str| shaped(name, 1..=512, |b| b.is_ascii_alphanumeric() || b"/_+=.@-".contains(&b));
     if shaped(id, 20..=20, |b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
         return false; // looks like a Pusher app secret
     }
