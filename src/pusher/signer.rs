@@ -31,10 +31,7 @@ impl std::fmt::Debug for AppSecret {
 impl AppSecret {
     /// Keys the HMAC with the secret's bytes.
     pub(crate) fn new(secret: &[u8]) -> Self {
-        Self {
-            // HMAC accepts keys of any length.
-            mac: Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length"),
-        }
+        Self { mac: Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length") }
     }
 
     /// `<key>:<lowercase hex HMAC-SHA256 over the concatenation of parts>`,
