@@ -231,8 +231,7 @@ fn seconds(get: &impl Vars, name: &'static str, default: Duration, max: u64, fau
 
 /// A claim-name variable (`USER_ID_CLAIM`, `WATCHLIST_CLAIM`), when set.
 fn claim(get: &impl Vars, variable: &'static str) -> Result<Option<String>> {
-    let valid: fn(&str) -> bool =
-        |name| shaped(name, 1..=128, |b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':' | b'.'));
+    let valid: fn(&str) -> bool = |name| shaped(name, 1..=128, |b| b.is_ascii_alphanumeric() || b"_-:.".contains(&b));
     checked(get, variable, valid, "is not a claim name (letters, digits, _ - : .)")
 }
 
