@@ -133,97 +133,89 @@ reasons! {
     }
 }
 
-/// Why a request was refused. Variants carry no client input, so nothing a
-/// client sent can be echoed back through an error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
+/// `Refusal` and its one table, from each plain variant's row: HTTP status,
+/// the public code a client sees (fixed words, never input) and, for the
+/// operator's log line, the reason when it says more than the code. The
+/// three variants that carry a reason log that reason (their rows are here).
+macro_rules! refusals {
+    ($($(#[$doc:meta])* $variant:ident => $row:expr,)*) => {
+        /// Why a request was refused. Variants carry no client input, so nothing a
+        /// client sent can be echoed back through an error.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Refusal {
+            $($(#[$doc])* $variant,)*
+            /// No valid user could be established.
+            Unauthenticated(AuthFailure),
+            /// The effective configuration (e.g. a stage variable) is invalid.
+            Misconfigured(Misconfig),
+            /// A service the function depends on (Secrets Manager) did not answer.
+            Unavailable(Outage),
+        }
+
+        impl Refusal {
+            /// The one table: status, public code and, when it differs, log reason.
+            fn table(self) -> (u16, &'static str, Option<&'static str>) {
+                match self {
+                    $(Self::$variant => $row,)*
+                    // An expired token is the one failure a page can fix by itself
+                    // (refresh the token and retry), so it has its own code.
+                    Self::Unauthenticated(AuthFailure::TokenExpired) => (401, "token_expired", Some("token_expired")),
+                    Self::Unauthenticated(reason) => (401, "unauthenticated", Some(reason.as_str())),
+                    Self::Misconfigured(reason) => (500, "server_error", Some(reason.as_str())),
+                    Self::Unavailable(reason) => (503, "service_unavailable", Some(reason.as_str())),
+                }
+            }
+        }
+    };
+}
+
+refusals! {
     /// The path is not one of the endpoint's routes.
-    NotFound,
+    NotFound => (404, "not_found", None),
     /// The route exists but not for this HTTP method.
-    MethodNotAllowed,
+    MethodNotAllowed => (405, "method_not_allowed", None),
     /// The query string or body is larger than the endpoint accepts.
-    PayloadTooLarge,
+    PayloadTooLarge => (413, "payload_too_large", None),
     /// A POST whose body is not `application/x-www-form-urlencoded`.
-    UnsupportedMediaType,
+    UnsupportedMediaType => (415, "unsupported_media_type", None),
     /// A parameter appeared more than once (or `channel_name` beside a batch).
-    DuplicateParameter,
+    DuplicateParameter => (400, "duplicate_parameter", None),
     /// A batch naming more channels than the batch limit (`web::params::MAX_BATCH`).
-    BatchTooLarge,
+    BatchTooLarge => (413, "batch_too_large", None),
     /// Bad percent-encoding, bad base64 body, or a value that is not UTF-8.
-    InvalidEncoding,
+    InvalidEncoding => (400, "invalid_encoding", None),
     /// A JSONP request without a `callback`.
-    MissingCallback,
+    MissingCallback => (400, "missing_callback", None),
     /// A callback other than `Pusher.auth_callbacks['N']`.
-    InvalidCallback,
+    InvalidCallback => (400, "invalid_callback", None),
     /// No `socket_id`.
-    MissingSocketId,
+    MissingSocketId => (400, "missing_socket_id", None),
     /// A `socket_id` that is not `digits.digits`.
-    InvalidSocketId,
+    InvalidSocketId => (400, "invalid_socket_id", None),
     /// No `channel_name` on a channel authorization request.
-    MissingChannelName,
+    MissingChannelName => (400, "missing_channel_name", None),
     /// A channel name with invalid characters or length.
-    InvalidChannelName,
+    InvalidChannelName => (400, "invalid_channel_name", None),
     /// A public channel: it needs no authorization.
-    PublicChannel,
+    PublicChannel => (400, "public_channel", None),
     /// A `private-encrypted-` channel while no master key is configured.
-    EncryptionNotConfigured,
+    EncryptionNotConfigured => (403, "encryption_not_configured", None),
     /// A cross-origin AJAX request or preflight from an origin not in `ALLOWED_ORIGINS`.
-    OriginNotAllowed,
-    /// No valid user could be established.
-    Unauthenticated(AuthFailure),
+    OriginNotAllowed => (403, "origin_not_allowed", None),
     /// The user's `user_info` is larger than Pusher accepts (1 KB).
-    UserInfoTooLarge,
+    UserInfoTooLarge => (403, "user_info_too_large", None),
     /// The watchlist claim is not a list of at most 100 valid user ids.
-    InvalidWatchlist,
+    InvalidWatchlist => (403, "invalid_watchlist", None),
     /// The user may not join this channel.
-    Forbidden,
+    Forbidden => (403, "forbidden", Some("channel_not_allowed")),
     /// A rule would grant the channel through an e-mail or phone number the
     /// provider has not verified.
-    ClaimUnverified,
+    ClaimUnverified => (403, "forbidden", Some("channel_claim_unverified")),
     /// Only a `?member` rule matches, and the table has no item for the user.
-    NotAMember,
-    /// The effective configuration (e.g. a stage variable) is invalid.
-    Misconfigured(Misconfig),
-    /// A service the function depends on (Secrets Manager) did not answer.
-    Unavailable(Outage),
+    NotAMember => (403, "forbidden", Some("channel_not_a_member")),
 }
 
 impl Refusal {
-    /// The one table: HTTP status, the public code a client sees (fixed
-    /// words, never input) and, for the operator's log line, the reason
-    /// when it says more than the code.
-    fn table(self) -> (u16, &'static str, Option<&'static str>) {
-        match self {
-            Self::NotFound => (404, "not_found", None),
-            Self::MethodNotAllowed => (405, "method_not_allowed", None),
-            Self::PayloadTooLarge => (413, "payload_too_large", None),
-            Self::BatchTooLarge => (413, "batch_too_large", None),
-            Self::UnsupportedMediaType => (415, "unsupported_media_type", None),
-            Self::DuplicateParameter => (400, "duplicate_parameter", None),
-            Self::InvalidEncoding => (400, "invalid_encoding", None),
-            Self::MissingCallback => (400, "missing_callback", None),
-            Self::InvalidCallback => (400, "invalid_callback", None),
-            Self::MissingSocketId => (400, "missing_socket_id", None),
-            Self::InvalidSocketId => (400, "invalid_socket_id", None),
-            Self::MissingChannelName => (400, "missing_channel_name", None),
-            Self::InvalidChannelName => (400, "invalid_channel_name", None),
-            Self::PublicChannel => (400, "public_channel", None),
-            // An expired token is the one failure a page can fix by itself
-            // (refresh the token and retry), so it has its own code.
-            Self::Unauthenticated(AuthFailure::TokenExpired) => (401, "token_expired", Some("token_expired")),
-            Self::Unauthenticated(reason) => (401, "unauthenticated", Some(reason.as_str())),
-            Self::EncryptionNotConfigured => (403, "encryption_not_configured", None),
-            Self::OriginNotAllowed => (403, "origin_not_allowed", None),
-            Self::Forbidden => (403, "forbidden", Some("channel_not_allowed")),
-            Self::ClaimUnverified => (403, "forbidden", Some("channel_claim_unverified")),
-            Self::NotAMember => (403, "forbidden", Some("channel_not_a_member")),
-            Self::UserInfoTooLarge => (403, "user_info_too_large", None),
-            Self::InvalidWatchlist => (403, "invalid_watchlist", None),
-            Self::Misconfigured(reason) => (500, "server_error", Some(reason.as_str())),
-            Self::Unavailable(reason) => (503, "service_unavailable", Some(reason.as_str())),
-        }
-    }
-
     /// The HTTP status this refusal stands for (over JSONP, the one logged).
     pub fn status(self) -> u16 {
         self.table().0
@@ -239,9 +231,7 @@ impl Refusal {
         let (_, code, reason) = self.table();
         reason.unwrap_or(code)
     }
-}
 
-impl Refusal {
     /// The `WWW-Authenticate` challenge of a 401 (RFC 6750 §3): no error
     /// code when no token came, `invalid_token` when one was refused.
     pub(crate) fn bearer_challenge(self) -> Option<&'static str> {

@@ -38,12 +38,14 @@ fn main() -> ExitCode {
         }
         _ => {}
     }
-    let runtime = if max_concurrency() > 1 {
-        tokio::runtime::Builder::new_multi_thread().enable_all().build()
-    } else {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    // `AWS_LAMBDA_MAX_CONCURRENCY` read as `lambda_runtime` reads it (anything
+    // but a positive whole number counts as 1).
+    let concurrency = std::env::var("AWS_LAMBDA_MAX_CONCURRENCY").ok().and_then(|v| v.parse::<u32>().ok());
+    let mut runtime = match concurrency {
+        Some(2..) => tokio::runtime::Builder::new_multi_thread(),
+        _ => tokio::runtime::Builder::new_current_thread(),
     };
-    match runtime {
+    match runtime.enable_all().build() {
         Ok(runtime) => runtime.block_on(serve()),
         Err(error) => {
             eprintln!("cannot start the tokio runtime: {error}");
@@ -52,52 +54,34 @@ fn main() -> ExitCode {
     }
 }
 
-/// `AWS_LAMBDA_MAX_CONCURRENCY` read as `lambda_runtime` reads it (anything
-/// but a positive whole number counts as 1).
-fn max_concurrency() -> u32 {
-    std::env::var("AWS_LAMBDA_MAX_CONCURRENCY").ok().and_then(|v| v.parse::<u32>().ok()).unwrap_or(1)
-}
-
 /// Local runs only: every invocation is answered with a 500 whose body is the
 /// configuration error (it names the variable, never a value), in the proxy
 /// shape a function URL, an HTTP API or a REST proxy route understands.
 async fn answer_every_request_with(error: &ConfigError) -> ExitCode {
-    let body = format!("{error}\n");
     let answer = serde_json::json!({
         "statusCode": 500,
         "headers": {"content-type": "text/plain; charset=utf-8", "x-content-type-options": "nosniff"},
-        "body": body,
+        "body": format!("{error}\n"),
         "isBase64Encoded": false,
         // cargo-lambda reads the HTTP API answer with `cookies` required.
         "cookies": [],
     });
     let handler = service_fn(move |_: LambdaEvent<serde::de::IgnoredAny>| {
-        let answer = answer.clone();
-        async move { Ok::<_, Diagnostic>(answer) }
+        std::future::ready(Ok::<_, Diagnostic>(answer.clone()))
     });
-    match lambda_runtime::run(handler).await {
-        Ok(()) => ExitCode::FAILURE,
-        Err(error) => {
-            tracing::error!("runtime error: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    stopped(lambda_runtime::run(handler).await.map(|()| ExitCode::FAILURE))
 }
 
 /// `pusher-auth --check-config`: the cold start's configuration check alone,
 /// with the function's own parser. Prints the error (which names the
 /// variable, never a value) and exits 1, or prints a line and exits 0.
 fn check_config() -> ExitCode {
-    match endpoint_from_env() {
-        Ok(_) => {
-            println!("configuration OK");
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
-            eprintln!("{error}");
-            ExitCode::FAILURE
-        }
-    }
+    let Err(error) = endpoint_from_env() else {
+        println!("configuration OK");
+        return ExitCode::SUCCESS;
+    };
+    eprintln!("{error}");
+    ExitCode::FAILURE
 }
 
 /// The wiring: the environment's settings, then the endpoint that builds its
@@ -111,8 +95,8 @@ fn endpoint_from_env() -> Result<Endpoint, ConfigError> {
 
 async fn serve() -> ExitCode {
     logging::init();
-    let endpoint = match endpoint_from_env() {
-        Ok(endpoint) => endpoint,
+    match endpoint_from_env() {
+        Ok(endpoint) => stopped(run_lambda(endpoint).await.map(|()| ExitCode::SUCCESS)),
         Err(error) => {
             tracing::error!(variable = error.variable, "{error}");
             // Under `cargo lambda watch` (which starts the function with `cargo
@@ -123,14 +107,15 @@ async fn serve() -> ExitCode {
             if local && std::env::var_os("CARGO_MANIFEST_DIR").is_some() {
                 return answer_every_request_with(&error).await;
             }
-            return ExitCode::FAILURE;
-        }
-    };
-    match run_lambda(endpoint).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!("runtime error: {error}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// The exit code of a runtime that stopped: the one given, or a failure logged.
+fn stopped(outcome: Result<ExitCode, lambda_runtime::Error>) -> ExitCode {
+    outcome.unwrap_or_else(|error| {
+        tracing::error!("runtime error: {error}");
+        ExitCode::FAILURE
+    })
 }

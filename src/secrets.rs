@@ -26,11 +26,10 @@ use crate::error::{Misconfig, Refusal};
 use crate::support::refresh::{Refreshing, Report};
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct StoredJson {
     secret: String,
-    #[serde(rename = "encryptionMasterKeyBase64")]
-    master_key: Option<String>,
+    encryption_master_key_base64: Option<String>,
 }
 
 /// Parses a stored `SecretString`: the plain secret, or the JSON form.
@@ -39,7 +38,7 @@ fn parse_stored(text: &str) -> Result<AppSecrets, SecretFormatError> {
         return AppSecrets::new(text, None);
     }
     let stored: StoredJson = serde_json::from_str(text).map_err(|_| SecretFormatError::BadJson)?;
-    AppSecrets::new(&stored.secret, stored.master_key.as_deref())
+    AppSecrets::new(&stored.secret, stored.encryption_master_key_base64.as_deref())
 }
 
 /// What [`SecretStore::secret_string`] returns: the value, or why it could
@@ -81,10 +80,8 @@ impl Secrets {
 
     /// The fixed secret, if there is one.
     pub(crate) fn fixed_secrets(&self) -> Option<&AppSecrets> {
-        match &self.source {
-            SecretSource::Fixed(secrets) => Some(secrets),
-            SecretSource::Stored(_) => None,
-        }
+        let SecretSource::Fixed(secrets) = &self.source else { return None };
+        Some(secrets)
     }
 
     /// The secrets for a request: the stage's `PUSHER_SECRET_ID` if it names

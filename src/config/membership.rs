@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::policy::ChannelPolicy;
 
-use super::{seconds, ConfigError};
+use super::{checked, seconds, ConfigError, Result, Vars};
 
 /// How membership items are read and cached.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -22,14 +22,8 @@ pub(crate) struct MembershipOptions {
 const MAX_TTL_SECONDS: u64 = 3600;
 
 /// `MEMBERSHIP_TABLE` (required by a `?member` rule) and the options.
-pub(super) fn membership(
-    get: &impl Fn(&str) -> Option<String>,
-    policy: &ChannelPolicy,
-) -> Result<(Option<String>, MembershipOptions), ConfigError> {
-    let table = get("MEMBERSHIP_TABLE");
-    if table.as_deref().is_some_and(|name| !valid_table_name(name)) {
-        return Err(ConfigError::new("MEMBERSHIP_TABLE", TABLE_NAME));
-    }
+pub(super) fn membership(get: &impl Vars, policy: &ChannelPolicy) -> Result<(Option<String>, MembershipOptions)> {
+    let table = checked(get, "MEMBERSHIP_TABLE", valid_table_name, TABLE_NAME)?;
     if table.is_none() && policy.has_member_rules() {
         return Err(ConfigError::new("MEMBERSHIP_TABLE", "is not set, and CHANNEL_RULES has a ?member rule"));
     }
@@ -40,17 +34,16 @@ pub(super) fn membership(
     let options = MembershipOptions {
         found_ttl: ttl("MEMBERSHIP_TTL_SECONDS", 60)?,
         absent_ttl: ttl("MEMBERSHIP_NEGATIVE_TTL_SECONDS", 10)?,
-        consistent_read: match get("MEMBERSHIP_CONSISTENT_READ").as_deref() {
-            None | Some("false") => false,
-            Some("true") => true,
-            Some(_) => return Err(ConfigError::new("MEMBERSHIP_CONSISTENT_READ", "must be true or false")),
-        },
+        // `bool`'s parse takes exactly `true` and `false`.
+        consistent_read: get("MEMBERSHIP_CONSISTENT_READ")
+            .map_or(Ok(false), |v| v.parse())
+            .map_err(|_| ConfigError::new("MEMBERSHIP_CONSISTENT_READ", "must be true or false"))?,
     };
     Ok((table, options))
 }
 
 /// What a table name must be (DynamoDB's rule).
-pub(super) const TABLE_NAME: &str = "is not a DynamoDB table name (3 to 255 of letters, digits, '_', '-', '.')";
+const TABLE_NAME: &str = "is not a DynamoDB table name (3 to 255 of letters, digits, '_', '-', '.')";
 
 /// Whether `name` is a DynamoDB table name.
 pub(super) fn valid_table_name(name: &str) -> bool {

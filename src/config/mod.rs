@@ -112,7 +112,7 @@ const MAX_SECRET_TTL_SECONDS: u64 = 86_400;
 impl Settings {
     /// Reads and checks the configuration through `lookup` (`main` passes
     /// the process environment). Empty values count as unset.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
         let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
         // In the order the checks report: the first fault found is named.
         let key = pusher_app(&get)?;
@@ -126,7 +126,8 @@ impl Settings {
                 .map_err(|e| ConfigError::new("CHANNEL_RULES", format!("is wrong: {e}")))?,
             user_info_claims: UserInfoClaims::parse(&get("USER_INFO_CLAIMS").unwrap_or_else(|| "name".into())),
             watchlist_claim: claim(&get, "WATCHLIST_CLAIM")?,
-            token_param: token_param(&get)?,
+            token_param: checked(&get, "AUTH_TOKEN_PARAM", valid_token_param, TOKEN_PARAM)?
+                .unwrap_or_else(|| "token".into()),
             metrics_namespace: metrics_namespace(&get)?,
             membership: MembershipOptions::default(),
         };
@@ -135,125 +136,103 @@ impl Settings {
     }
 }
 
+/// What `AUTH_TOKEN_PARAM` must be.
+const TOKEN_PARAM: &str = "must be a plain parameter name other than callback, socket_id and channel_name";
+
+/// What config's functions return: a value, or the first fault found.
+type Result<T, E = ConfigError> = std::result::Result<T, E>;
+
+/// A variable's value as [`Settings::from_lookup`] reads it: `None` when unset or empty.
+trait Vars: Fn(&str) -> Option<String> {}
+
+impl<F: Fn(&str) -> Option<String>> Vars for F {}
+
+/// `variable`, when set, refused with `problem` unless `valid` holds for it.
+fn checked(get: &impl Vars, variable: &'static str, valid: fn(&str) -> bool, problem: &str) -> Result<Option<String>> {
+    match get(variable) {
+        Some(value) if !valid(&value) => Err(ConfigError::new(variable, problem)),
+        value => Ok(value),
+    }
+}
+
 /// `PUSHER_KEY`, with `PUSHER_APP_ID` and `PUSHER_CLUSTER` checked.
-fn pusher_app(get: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
-    let key = get("PUSHER_KEY").ok_or(ConfigError::new("PUSHER_KEY", "is not set"))?;
-    if !valid_key(&key) {
-        return Err(ConfigError::new("PUSHER_KEY", "is not a valid app key (letters, digits, '-', '_'; at most 64)"));
-    }
-    if get("PUSHER_APP_ID").is_some_and(|v| !valid_app_id(&v)) {
-        return Err(ConfigError::new("PUSHER_APP_ID", "is not a valid app id (digits only)"));
-    }
-    if get("PUSHER_CLUSTER").is_some_and(|v| !valid_cluster(&v)) {
-        return Err(ConfigError::new("PUSHER_CLUSTER", "is not a valid cluster name (lowercase letters, digits, '-')"));
-    }
+fn pusher_app(get: &impl Vars) -> Result<String> {
+    let key = checked(get, "PUSHER_KEY", valid_key, "is not a valid app key (letters, digits, '-', '_'; at most 64)")?
+        .ok_or(ConfigError::new("PUSHER_KEY", "is not set"))?;
+    checked(get, "PUSHER_APP_ID", valid_app_id, "is not a valid app id (digits only)")?;
+    checked(get, "PUSHER_CLUSTER", valid_cluster, "is not a valid cluster name (lowercase letters, digits, '-')")?;
     Ok(key)
 }
 
 /// `PUSHER_SECRET_TTL_SECONDS`, then `PUSHER_SECRET` (and the master key) or
 /// `PUSHER_SECRET_ID`.
-fn secret_source(get: &impl Fn(&str) -> Option<String>) -> Result<(SecretSource, Option<Duration>), ConfigError> {
-    let ttl = seconds(
-        get,
-        "PUSHER_SECRET_TTL_SECONDS",
-        DEFAULT_SECRET_TTL,
-        MAX_SECRET_TTL_SECONDS,
-        "must be a whole number of seconds from 1 to 86400, or 0 for never",
-    )?;
+fn secret_source(get: &impl Vars) -> Result<(SecretSource, Option<Duration>)> {
+    let ttl_problem = "must be a whole number of seconds from 1 to 86400, or 0 for never";
+    let ttl = seconds(get, "PUSHER_SECRET_TTL_SECONDS", DEFAULT_SECRET_TTL, MAX_SECRET_TTL_SECONDS, ttl_problem)?;
     const MASTER_KEY: &str = "PUSHER_ENCRYPTION_MASTER_KEY_BASE64";
-    let master_key = get(MASTER_KEY);
-    let fault = |variable, problem| Err(ConfigError::new(variable, problem));
-    let source = match (get("PUSHER_SECRET_ID"), get("PUSHER_SECRET")) {
-        (Some(_), Some(_)) => return fault("PUSHER_SECRET_ID", "and PUSHER_SECRET are both set; choose one"),
-        (Some(_), None) if master_key.is_some() => {
-            return fault(
-                MASTER_KEY,
-                "must be kept in the secret (encryptionMasterKeyBase64) when PUSHER_SECRET_ID is set",
-            )
-        }
-        (Some(id), None) if !valid_secret_id(&id) => return fault("PUSHER_SECRET_ID", "is not a secret name or ARN"),
-        (Some(id), None) => match (arn_region(&id), get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION"))) {
-            // The client asks its own region's endpoint, which does not know the secret.
-            (Some(secret), Some(function)) if secret != function => {
-                let problem = format!("is a secret in {secret}, but the function runs in {function}: create the secret in the stack's region");
-                return Err(ConfigError::new("PUSHER_SECRET_ID", problem));
+    let Some(id) = get("PUSHER_SECRET_ID") else {
+        let secret =
+            get("PUSHER_SECRET").ok_or(ConfigError::new("PUSHER_SECRET", "is not set (nor PUSHER_SECRET_ID)"))?;
+        let secrets = AppSecrets::new(&secret, get(MASTER_KEY).as_deref()).map_err(|e| match e {
+            SecretFormatError::BadMasterKey => {
+                ConfigError::new(MASTER_KEY, "is not standard base64 of exactly 32 bytes")
             }
-            _ => SecretSource::Stored(id),
-        },
-        (None, None) => return fault("PUSHER_SECRET", "is not set (nor PUSHER_SECRET_ID)"),
-        (None, Some(secret)) => match AppSecrets::new(&secret, master_key.as_deref()) {
-            Ok(secrets) => SecretSource::Fixed(Arc::new(secrets)),
-            Err(SecretFormatError::BadMasterKey) => {
-                return fault(MASTER_KEY, "is not standard base64 of exactly 32 bytes")
-            }
-            Err(_) => return fault("PUSHER_SECRET", "has leading or trailing whitespace"),
-        },
+            _ => ConfigError::new("PUSHER_SECRET", "has leading or trailing whitespace"),
+        })?;
+        return Ok((SecretSource::Fixed(Arc::new(secrets)), ttl));
     };
-    Ok((source, ttl))
+    let fault = |problem: &str| Err(ConfigError::new("PUSHER_SECRET_ID", problem));
+    if get("PUSHER_SECRET").is_some() {
+        return fault("and PUSHER_SECRET are both set; choose one");
+    }
+    if get(MASTER_KEY).is_some() {
+        let problem = "must be kept in the secret (encryptionMasterKeyBase64) when PUSHER_SECRET_ID is set";
+        return Err(ConfigError::new(MASTER_KEY, problem));
+    }
+    if !valid_secret_id(&id) {
+        return fault("is not a secret name or ARN");
+    }
+    match (arn_region(&id), get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION"))) {
+        // The client asks its own region's endpoint, which does not know the secret.
+        (Some(secret), Some(function)) if secret != function => fault(&format!(
+            "is a secret in {secret}, but the function runs in {function}: create the secret in the stack's region"
+        )),
+        _ => Ok((SecretSource::Stored(id), ttl)),
+    }
 }
 
 /// `ALLOWED_ORIGINS` (none by default).
-fn allowed_origins(get: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+fn allowed_origins(get: &impl Vars) -> Result<String> {
     let list = get("ALLOWED_ORIGINS").unwrap_or_default();
-    match origin_list_problem(&list) {
-        Some(problem) => Err(ConfigError::new("ALLOWED_ORIGINS", problem)),
-        None => Ok(list),
-    }
-}
-
-/// `AUTH_TOKEN_PARAM` (default `token`).
-fn token_param(get: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
-    let name = get("AUTH_TOKEN_PARAM").unwrap_or_else(|| "token".into());
-    if !valid_token_param(&name) {
-        return Err(ConfigError::new(
-            "AUTH_TOKEN_PARAM",
-            "must be a plain parameter name other than callback, socket_id and channel_name",
-        ));
-    }
-    Ok(name)
+    origin_list_problem(&list).map_or(Ok(list), |problem| Err(ConfigError::new("ALLOWED_ORIGINS", problem)))
 }
 
 /// `METRICS_NAMESPACE` (checked even when off), or `None` when `METRICS=off`.
-fn metrics_namespace(get: &impl Fn(&str) -> Option<String>) -> Result<Option<String>, ConfigError> {
-    let namespace = get("METRICS_NAMESPACE").unwrap_or_else(|| metrics::DEFAULT_NAMESPACE.into());
-    if !metrics::valid_namespace(&namespace) {
-        return Err(ConfigError::new(
-            "METRICS_NAMESPACE",
-            "is not a CloudWatch namespace (1-255 of letters, digits and .-_/#:, not starting with AWS/)",
-        ));
-    }
+fn metrics_namespace(get: &impl Vars) -> Result<Option<String>> {
+    let problem = "is not a CloudWatch namespace (1-255 of letters, digits and .-_/#:, not starting with AWS/)";
+    let namespace = checked(get, "METRICS_NAMESPACE", metrics::valid_namespace, problem)?;
     match get("METRICS").as_deref() {
-        None | Some("on") => Ok(Some(namespace)),
+        None | Some("on") => Ok(Some(namespace.unwrap_or_else(|| metrics::DEFAULT_NAMESPACE.into()))),
         Some("off") => Ok(None),
         Some(_) => Err(ConfigError::new("METRICS", "must be on or off")),
     }
 }
 
 /// A lifetime in whole seconds: `default` when unset, `None` (for ever) for
-/// `0`, at most `max`; else `problem`.
-fn seconds(
-    get: &impl Fn(&str) -> Option<String>,
-    variable: &'static str,
-    default: Duration,
-    max: u64,
-    problem: &str,
-) -> Result<Option<Duration>, ConfigError> {
-    match get(variable).map(|v| v.parse::<u64>()) {
+/// `0`, at most `max`; else the error `fault` with the variable `name`.
+fn seconds(get: &impl Vars, name: &'static str, default: Duration, max: u64, fault: &str) -> Result<Option<Duration>> {
+    match get(name).map(|v| v.parse::<u64>()) {
         None => Ok(Some(default)),
         Some(Ok(0)) => Ok(None),
         Some(Ok(seconds)) if seconds <= max => Ok(Some(Duration::from_secs(seconds))),
-        Some(_) => Err(ConfigError::new(variable, problem)),
+        Some(_) => Err(ConfigError::new(name, fault)),
     }
 }
 
 /// A claim-name variable (`USER_ID_CLAIM`, `WATCHLIST_CLAIM`), when set.
-fn claim(get: &impl Fn(&str) -> Option<String>, variable: &'static str) -> Result<Option<String>, ConfigError> {
-    match get(variable) {
-        Some(claim) if !valid_claim_name(&claim) => {
-            Err(ConfigError::new(variable, "is not a claim name (letters, digits, _ - : .)"))
-        }
-        claim => Ok(claim),
-    }
+fn claim(get: &impl Vars, variable: &'static str) -> Result<Option<String>> {
+    let valid: fn(&str) -> bool = |name| shaped(name, 1..=128, |b| b.is_ascii_alphanumeric() || b"_-:.".contains(&b));
+    checked(get, variable, valid, "is not a claim name (letters, digits, _ - : .)")
 }
 
 /// Stage or environment names that mean production.
@@ -278,10 +257,6 @@ fn valid_cluster(cluster: &str) -> bool {
     shaped(cluster, 1..=32, |b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
-fn valid_claim_name(name: &str) -> bool {
-    shaped(name, 1..=128, |b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':' | b'.'))
-}
-
 fn valid_token_param(name: &str) -> bool {
     shaped(name, 1..=64, |b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
         && !matches!(name, "callback" | "socket_id" | "channel_name")
@@ -291,52 +266,47 @@ fn origins(list: &str) -> impl Iterator<Item = &str> {
     list.split(|c: char| c == ',' || c.is_ascii_whitespace()).filter(|s| !s.is_empty())
 }
 
-/// Each entry must be `http://host[:port]` or `https://host[:port]`, no path.
-fn valid_origin_list(list: &str) -> bool {
-    origin_list_problem(list).is_none()
-}
-
 /// What is wrong with an `ALLOWED_ORIGINS` list (which is not secret, so the
-/// faulty entry is named), or `None`.
+/// faulty entry is named), or `None`: each entry must be `http://host[:port]`
+/// or `https://host[:port]`, no path.
 fn origin_list_problem(list: &str) -> Option<String> {
     const SHAPE: &str = "an origin is scheme://host[:port], e.g. https://app.example.com; separate them with commas";
+    let host =
+        |hostport: &str| shaped(hostport, 1..=usize::MAX, |b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
     origins(list).find_map(|origin| {
-        if origin.contains(['"', '\'']) {
-            return Some(format!("has a quote in {origin:?}: write the origins without quotes ({SHAPE})"));
-        }
-        let Some(hostport) = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://")) else {
-            return Some(format!("has {origin:?}, which does not start with https:// or http:// ({SHAPE})"));
+        let problem = match origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://")) {
+            _ if origin.contains(['"', '\'']) => format!("has a quote in {origin:?}: write the origins without quotes"),
+            None => format!("has {origin:?}, which does not start with https:// or http://"),
+            Some(hostport) if hostport.contains('/') => format!("has a path or a trailing '/' in {origin:?}"),
+            Some(hostport) if host(hostport) => return None,
+            Some(_) => format!("has {origin:?}, which is not a host and optional port"),
         };
-        if hostport.contains('/') {
-            return Some(format!("has a path or a trailing '/' in {origin:?} ({SHAPE})"));
-        }
-        let host_ok = !hostport.is_empty()
-            && hostport.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b':' | b'[' | b']'));
-        (!host_ok).then(|| format!("has {origin:?}, which is not a host and optional port ({SHAPE})"))
+        Some(format!("{problem} ({SHAPE})"))
     })
 }
 
 /// Whether `PUSHER_SECRET_ID` (environment or stage variable) can be a
 /// Secrets Manager secret name or ARN, by AWS's rules: a name is 1–512 of
 /// ASCII letters, digits and `/_+=.@-`; an ARN is
-/// `arn:<partition>:secretsmanager:<region>:<12-digit account>:secret:<name>`.
+/// `arn:<partition>:secretsmanager:<region>:<12-digit account>:secret:<name>`
+/// with an `aws…` partition.
 ///
 /// A Pusher app secret pasted here by mistake (20 lowercase hex digits, the
 /// shape Pusher issues) is refused too: it would otherwise be logged as the
 /// secret id and sent to AWS. Callers never log a value this refuses.
 fn valid_secret_id(id: &str) -> bool {
-    let name_ok = |name: &str| {
-        shaped(name, 1..=512, |b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'+' | b'=' | b'.' | b'@' | b'-')
-        })
-    };
+    let name_ok = |name: &str| shaped(name, 1..=512, |b| b.is_ascii_alphanumeric() || b"/_+=.@-".contains(&b));
     if shaped(id, 20..=20, |b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
         return false; // looks like a Pusher app secret
     }
     let Some(rest) = id.strip_prefix("arn:") else { return name_ok(id) };
     match rest.splitn(6, ':').collect::<Vec<_>>().as_slice() {
         [partition, "secretsmanager", region, account, "secret", name] => {
-            partition_ok(partition) && valid_region(region) && account_ok(account) && name_ok(name)
+            partition.starts_with("aws")
+                && partition.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+                && valid_region(region)
+                && shaped(account, 12..=12, |b| b.is_ascii_digit())
+                && name_ok(name)
         }
         _ => false,
     }
@@ -347,17 +317,9 @@ fn arn_region(id: &str) -> Option<&str> {
     id.strip_prefix("arn:")?.split(':').nth(2)
 }
 
-fn partition_ok(partition: &str) -> bool {
-    partition.starts_with("aws") && partition.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
-}
-
 /// An AWS region name as `AWS_REGION` and ARNs carry it (`eu-west-1`).
 pub(crate) fn valid_region(region: &str) -> bool {
     !region.is_empty() && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-}
-
-fn account_ok(account: &str) -> bool {
-    shaped(account, 12..=12, |b| b.is_ascii_digit())
 }
 
 #[cfg(test)]

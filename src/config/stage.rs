@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::error::{Misconfig, Refusal};
 
 use super::membership::valid_table_name;
-use super::{is_production, origins, valid_app_id, valid_cluster, valid_key, valid_origin_list, valid_secret_id};
+use super::{is_production, origin_list_problem, origins, valid_app_id, valid_cluster, valid_key, valid_secret_id};
 
 /// The settings a stage variable of the same name may override.
 #[derive(Debug)]
@@ -36,27 +36,24 @@ impl App {
         if demo && stage.is_some_and(is_production) {
             return Err(Refusal::Misconfigured(Misconfig::DemoOnProductionStage));
         }
-        for (variable, warned) in
-            [("PUSHER_SECRET", &SECRET_WARNED), ("PUSHER_ENCRYPTION_MASTER_KEY_BASE64", &MASTER_KEY_WARNED)]
-        {
+        for (variable, warned) in ["PUSHER_SECRET", "PUSHER_ENCRYPTION_MASTER_KEY_BASE64"].into_iter().zip(&WARNED) {
             if vars.iter().any(|(name, _)| name == variable) && !warned.swap(true, Ordering::Relaxed) {
                 tracing::warn!(variable, "stage variable ignored: secrets are read only from the environment");
             }
         }
         // The last value of a name given twice wins.
-        let var = |variable: &str, valid: fn(&str) -> bool, refusal: Misconfig| match vars
-            .iter()
-            .rev()
-            .find(|(name, _)| name == variable)
-            .map(|(_, value)| &**value)
-        {
-            Some(value) if !valid(value) => Err(Refusal::Misconfigured(refusal)),
-            value => Ok(value),
+        let var = |variable: &str, valid: fn(&str) -> bool, refusal| {
+            let value = vars.iter().rev().find(|(name, _)| name == variable).map(|(_, value)| &**value);
+            match value {
+                Some(value) if !valid(value) => Err(Refusal::Misconfigured(refusal)),
+                value => Ok(value),
+            }
         };
         let key = var("PUSHER_KEY", valid_key, Misconfig::StageKey)?.unwrap_or(&self.key);
         var("PUSHER_APP_ID", valid_app_id, Misconfig::StageAppId)?;
+        let valid_origins = |list: &str| origin_list_problem(list).is_none();
         let allowed_origins =
-            var("ALLOWED_ORIGINS", valid_origin_list, Misconfig::StageAllowedOrigins)?.unwrap_or(&self.allowed_origins);
+            var("ALLOWED_ORIGINS", valid_origins, Misconfig::StageAllowedOrigins)?.unwrap_or(&self.allowed_origins);
         var("PUSHER_CLUSTER", valid_cluster, Misconfig::StageCluster)?;
         let secret_id = var("PUSHER_SECRET_ID", valid_secret_id, Misconfig::StageSecretId)?;
         let membership_table = var("MEMBERSHIP_TABLE", valid_table_name, Misconfig::StageMembershipTable)?
@@ -84,5 +81,5 @@ impl AppView<'_> {
     }
 }
 
-static SECRET_WARNED: AtomicBool = AtomicBool::new(false);
-static MASTER_KEY_WARNED: AtomicBool = AtomicBool::new(false);
+/// Whether the ignored `PUSHER_SECRET` and master-key stage variables were logged.
+static WARNED: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)];

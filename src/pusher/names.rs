@@ -17,13 +17,9 @@ pub(crate) struct SocketId<'a>(&'a str);
 impl<'a> SocketId<'a> {
     /// Validates a socket id.
     pub(crate) fn parse(raw: &'a str) -> Result<Self, Refusal> {
-        let (left, right) = raw.split_once('.').ok_or(Refusal::InvalidSocketId)?;
         let digits = |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
-        if raw.len() <= MAX_SOCKET_ID_LEN && digits(left) && digits(right) {
-            Ok(Self(raw))
-        } else {
-            Err(Refusal::InvalidSocketId)
-        }
+        let valid = raw.split_once('.').is_some_and(|(left, right)| digits(left) && digits(right));
+        (valid && raw.len() <= MAX_SOCKET_ID_LEN).then_some(Self(raw)).ok_or(Refusal::InvalidSocketId)
     }
 
     /// The socket id as text.
@@ -46,15 +42,9 @@ pub enum ChannelKind {
 impl ChannelKind {
     /// The kind a name (or a name's start) denotes by its prefix, if any.
     pub fn of(name: &str) -> Option<Self> {
-        if name.starts_with("private-encrypted-") {
-            Some(Self::Encrypted)
-        } else if name.starts_with("private-") {
-            Some(Self::Private)
-        } else if name.starts_with("presence-") {
-            Some(Self::Presence)
-        } else {
-            None
-        }
+        let kinds =
+            [("private-encrypted-", Self::Encrypted), ("private-", Self::Private), ("presence-", Self::Presence)];
+        kinds.into_iter().find_map(|(prefix, kind)| name.starts_with(prefix).then_some(kind))
     }
 }
 
@@ -100,14 +90,9 @@ pub(crate) struct JsonpCallback<'a>(&'a str);
 impl<'a> JsonpCallback<'a> {
     /// Validates a callback name against `^Pusher\.auth_callbacks\['[0-9]{1,9}'\]$`.
     pub(crate) fn parse(raw: &'a str) -> Result<Self, Refusal> {
-        const HEAD: &str = "Pusher.auth_callbacks['";
-        const TAIL: &str = "']";
-        let digits = raw.strip_prefix(HEAD).and_then(|rest| rest.strip_suffix(TAIL)).ok_or(Refusal::InvalidCallback)?;
-        if (1..=9).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
-            Ok(Self(raw))
-        } else {
-            Err(Refusal::InvalidCallback)
-        }
+        let digits = raw.strip_prefix("Pusher.auth_callbacks['").and_then(|rest| rest.strip_suffix("']"));
+        let valid = digits.is_some_and(|d| (1..=9).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()));
+        valid.then_some(Self(raw)).ok_or(Refusal::InvalidCallback)
     }
 
     /// The callback expression as text.

@@ -31,30 +31,17 @@ impl std::fmt::Debug for AppSecret {
 impl AppSecret {
     /// Keys the HMAC with the secret's bytes.
     pub(crate) fn new(secret: &[u8]) -> Self {
-        Self {
-            // HMAC accepts keys of any length.
-            mac: Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length"),
-        }
+        Self { mac: Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length") }
     }
 
-    /// Lowercase hex HMAC-SHA256 over the concatenation of `parts`.
-    fn hex_signature(&self, parts: &[&[u8]]) -> [u8; 64] {
-        let mut mac = self.mac.clone();
-        for part in parts {
-            mac.update(part);
-        }
-        let mut out = [0u8; 64];
-        hex::encode_to_slice(mac.finalize().into_bytes(), &mut out).expect("64 bytes hold 32 hex pairs");
-        out
-    }
-
+    /// `<key>:<lowercase hex HMAC-SHA256 over the concatenation of parts>`,
+    /// in one allocation.
     fn auth(&self, key: &str, parts: &[&[u8]]) -> String {
-        let hex = self.hex_signature(parts);
-        let mut auth = String::with_capacity(key.len() + 1 + hex.len());
-        auth.push_str(key);
-        auth.push(':');
-        auth.push_str(std::str::from_utf8(&hex).expect("hex is ASCII"));
-        auth
+        let mut mac = self.mac.clone();
+        parts.iter().for_each(|part| mac.update(part));
+        let mut hex = [0u8; 64];
+        hex::encode_to_slice(mac.finalize().into_bytes(), &mut hex).expect("64 bytes hold 32 hex pairs");
+        [key, ":", std::str::from_utf8(&hex).expect("hex is ASCII")].concat()
     }
 
     /// `auth` for a private or encrypted channel: signs `socket_id:channel_name`.

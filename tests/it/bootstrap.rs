@@ -4,6 +4,7 @@
 //! process writes (stdout and stderr, its own lines and `lambda_runtime`'s)
 //! holds a signature, shared secret, token, secret or raw query string.
 
+use std::cell::RefCell;
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
@@ -61,6 +62,21 @@ pub(crate) fn run_with(level: &str, events: &[Value], extra: &[(&str, &str)], co
     watch(&api.address, &api.seen, count, level, extra)
 }
 
+thread_local! {
+    /// The names of the bootstrap's threads when [`watch`] last stopped it on
+    /// this test's thread (Linux's `/proc/<pid>/task/*/comm`; none elsewhere).
+    static THREADS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The names of the threads of the process `pid` (empty where `/proc` is not).
+fn thread_names(pid: u32) -> Vec<String> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return Vec::new() };
+    tasks
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim_end().to_owned())
+        .collect()
+}
+
 /// Runs the bootstrap against the stand-in at `address` until it has answered
 /// `count` invocations; `extra` variables come last (an empty value unsets).
 fn watch(address: &str, seen: &Mutex<Seen>, count: usize, level: &str, extra: &[(&str, &str)]) -> (Seen, String) {
@@ -108,6 +124,7 @@ fn watch(address: &str, seen: &Mutex<Seen>, count: usize, level: &str, extra: &[
     }
     // Let the last lines out, then stop it where it waits for the next event.
     std::thread::sleep(Duration::from_millis(100));
+    THREADS.set(thread_names(child.id()));
     child.kill().unwrap();
     child.wait().unwrap();
     let log = format!("{}{}", stdout.join().unwrap(), stderr.join().unwrap());
@@ -179,10 +196,10 @@ fn no_secret_at_any_log_level() {
 }
 
 /// Lambda Managed Instances: with `AWS_LAMBDA_MAX_CONCURRENCY=4` the bootstrap
-/// polls with four workers, so four invocations are outstanding at once (the
-/// stub hands none out before four `/next` requests wait together: a
-/// sequential bootstrap would never get one), and every one of 200 answers is
-/// the one the same event gets alone.
+/// polls with four workers on a multi-thread runtime, so four invocations are
+/// outstanding at once (the stub hands none out before four `/next` requests
+/// wait together: a sequential bootstrap would never get one), and every one
+/// of 200 answers is the one the same event gets alone.
 #[test]
 fn managed_instances_take_several_invocations_at_once() {
     let token = tokens()["tokens"]["valid_rs256"].as_str().unwrap().to_owned();
@@ -197,6 +214,12 @@ fn managed_instances_take_several_invocations_at_once() {
     let many: Vec<Value> = (0..200).map(|n| kinds[n % kinds.len()].clone()).collect();
     let (seen, log) = run_with("info", &many, &[("AWS_LAMBDA_MAX_CONCURRENCY", "4")], 4);
     assert_eq!((seen.init_errors, seen.errors.len()), (0, 0), "{log}");
+    // A multi-thread runtime: its workers beside the main thread (a
+    // current-thread runtime would run on the main thread alone).
+    let threads = THREADS.take();
+    if cfg!(target_os = "linux") {
+        assert!(threads.len() > 1, "{threads:?}");
+    }
     assert_eq!(seen.responses.len(), many.len());
     assert!(seen.max_in_flight >= 4, "at most {} invocations at once", seen.max_in_flight);
     for (id, body) in &seen.responses {
