@@ -8,12 +8,12 @@
 //! loopback host).
 
 use std::future::Future;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 
-use crate::aws::sigv4::{self, AwsCredentials, Scope, SignedRequest};
+use crate::aws::sigv4::{self, AwsCredentials};
 use crate::error::ConfigError;
 
 /// One AWS service as the clients call it.
@@ -127,8 +127,7 @@ impl AwsJson {
     pub(crate) async fn call(&self, target: &str, body: &str) -> Result<Bytes, Attempt<String>> {
         let again = |why: &str| Attempt::Again(why.to_owned());
         let client = crate::support::https::client().ok_or_else(|| again("no root certificates"))?;
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let request = self.request(&sigv4::amz_date(now), target, body).map_err(|_| again("request"))?;
+        let request = self.request(&sigv4::amz_date(SystemTime::now()), target, body).map_err(|_| again("request"))?;
         let response = client.request(request).await.map_err(|_| again("connect"))?;
         let status = response.status().as_u16();
         let header_type = response.headers().get("x-amzn-errortype").and_then(|v| v.to_str().ok());
@@ -160,11 +159,10 @@ impl AwsJson {
             headers.push(("x-amz-security-token", token));
             headers.sort_by_key(|(name, _)| *name);
         }
-        let path = self.endpoint.path();
-        let signed = SignedRequest { method: "POST", path, query: "", headers: &headers, body: body.as_bytes() };
-        let scope = Scope { amz_date, region: &self.region, service: self.service.signing_name };
-        let mut request = http::Request::post(self.endpoint.clone())
-            .header(http::header::AUTHORIZATION, sigv4::authorization(&signed, &scope, &self.credentials));
+        let (path, region, service) = (self.endpoint.path(), &self.region, self.service.signing_name);
+        let authorization =
+            sigv4::authorization(path, &headers, body.as_bytes(), amz_date, region, service, &self.credentials);
+        let mut request = http::Request::post(self.endpoint.clone()).header(http::header::AUTHORIZATION, authorization);
         for (name, value) in headers {
             request = request.header(name, value);
         }
