@@ -18,20 +18,19 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::marker::PhantomData;
 
 use lambda_runtime::Diagnostic;
 use serde::de::{Deserializer, MapAccess, Visitor};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::aws::reply::PayloadFormat;
 use crate::web::request::{Body, Headers, Method, Query, Request};
 
+/// An object's members: names with their values, in order.
+type Members<'a, V> = Vec<(Cow<'a, str>, V)>;
 /// Decoded query parameters: each name with all its values.
-pub(crate) type MultiValueParams<'a> = Vec<(Cow<'a, str>, Vec<Cow<'a, str>>)>;
-/// Names with their values, in order.
-type Pairs<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
+type MultiValueParams<'a> = Members<'a, Vec<Cow<'a, str>>>;
 
 /// The members the endpoint reads, from any of the four shapes.
 #[derive(Debug, Default, Deserialize)]
@@ -49,6 +48,7 @@ pub(crate) struct ApiEvent<'a> {
     /// REST: decoded query parameters, every value of each (a null value reads as "").
     #[serde(deserialize_with = "multi_values")]
     multi_value_query_string_parameters: MultiValueParams<'a>,
+    #[serde(deserialize_with = "headers")]
     headers: Members<'a, Option<Text<'a>>>,
     body: Option<Text<'a>>,
     is_base64_encoded: Option<bool>,
@@ -56,7 +56,7 @@ pub(crate) struct ApiEvent<'a> {
     /// (which ones the endpoint reads is `config`'s business); a null value is
     /// left out, as if unset.
     #[serde(alias = "stage-variables", deserialize_with = "pairs")]
-    pub stage_variables: Pairs<'a>,
+    pub stage_variables: Members<'a, Cow<'a, str>>,
     /// `requestContext`, or the mapping template's `context`.
     #[serde(alias = "context", deserialize_with = "or_default")]
     request_context: Context<'a>,
@@ -97,6 +97,7 @@ struct Http<'a> {
 struct Params<'a> {
     #[serde(deserialize_with = "single_values")]
     querystring: MultiValueParams<'a>,
+    #[serde(deserialize_with = "headers")]
     header: Members<'a, Option<Text<'a>>>,
 }
 
@@ -173,7 +174,7 @@ impl<'a> ApiEvent<'a> {
     /// A header, matched case-insensitively (REST events keep the client's
     /// case; 2.0 events are lowercase); of a name given twice, the last.
     fn header(&self, name: &str) -> Option<&str> {
-        let all = self.headers.0.iter().chain(&self.params.header.0);
+        let all = self.headers.iter().chain(&self.params.header);
         all.rev().find(|(n, _)| n.eq_ignore_ascii_case(name))?.1.as_deref()
     }
 }
@@ -183,19 +184,13 @@ impl Context<'_> {
     /// `{"claims":{…}}` when it passed claims (Cognito), else `{"principalId":"…"}`
     /// (Lambda authorizer), else none. Templates render absent values as `""`.
     fn mapped_authorizer(&self) -> Option<Box<RawValue>> {
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
-        enum Mapped<'a> {
-            Claims(&'a RawValue),
-            PrincipalId(&'a str),
-        }
         let claims = self.claims.filter(|raw| raw.get().strip_prefix('{').is_some_and(|rest| rest.trim_start() != "}"));
         let mapped = match (claims, self.principal_id.as_deref()) {
-            (Some(claims), _) => Mapped::Claims(claims),
-            (None, Some(id)) if !id.is_empty() => Mapped::PrincipalId(id),
+            (Some(claims), _) => format!(r#"{{"claims":{claims}}}"#),
+            (None, Some(id)) if !id.is_empty() => format!(r#"{{"principalId":{}}}"#, serde_json::to_string(id).ok()?),
             _ => return None,
         };
-        serde_json::value::to_raw_value(&mapped).ok()
+        RawValue::from_string(mapped).ok()
     }
 }
 
@@ -211,31 +206,31 @@ impl std::ops::Deref for Text<'_> {
     }
 }
 
-/// An object's members in order, each value read as `V`; `null` has none.
-#[derive(Debug, Default)]
-struct Members<'a, V>(Vec<(Cow<'a, str>, V)>);
-
-impl<'de: 'a, 'a, V: Deserialize<'de>> Deserialize<'de> for Members<'a, V> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Walk<'a, V>(PhantomData<Members<'a, V>>);
-        impl<'de, V: Deserialize<'de>> Visitor<'de> for Walk<'de, V> {
-            type Value = Members<'de, V>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an object or null")
-            }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(Members(Vec::new()))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut members = Vec::new();
-                while let Some((Text(name), value)) = map.next_entry()? {
-                    members.push((name, value));
-                }
-                Ok(Members(members))
-            }
+/// An object's members in order (`null` has none), each value read as `V`
+/// and kept as `each` makes it (`None`: left out).
+fn members<'de, D, V, T>(d: D, each: fn(Cow<'de, str>, V) -> Option<T>) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    V: Deserialize<'de>,
+{
+    struct Walk<'de, V, T>(fn(Cow<'de, str>, V) -> Option<T>);
+    impl<'de, V: Deserialize<'de>, T> Visitor<'de> for Walk<'de, V, T> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object or null")
         }
-        deserializer.deserialize_any(Walk(PhantomData))
+        fn visit_unit<E>(self) -> Result<Vec<T>, E> {
+            Ok(Vec::new())
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<T>, A::Error> {
+            let mut members = Vec::new();
+            while let Some((Text(name), value)) = map.next_entry()? {
+                members.extend((self.0)(name, value));
+            }
+            Ok(members)
+        }
     }
+    d.deserialize_any(Walk(each))
 }
 
 /// A member that may be null, as if absent.
@@ -243,30 +238,27 @@ fn or_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) ->
     Ok(Option::deserialize(d)?.unwrap_or_default())
 }
 
-fn text(value: Option<Text<'_>>) -> Cow<'_, str> {
-    value.map(|t| t.0).unwrap_or_default()
-}
-
 /// `{"name": ["v1", "v2"], …}` (a null list has no values, a null value reads as "").
 fn multi_values<'de, D: Deserializer<'de>>(d: D) -> Result<MultiValueParams<'de>, D::Error> {
-    let members = Members::<Option<Vec<Option<Text<'de>>>>>::deserialize(d)?.0;
-    Ok(members
-        .into_iter()
-        .map(|(name, values)| (name, values.unwrap_or_default().into_iter().map(text).collect()))
-        .collect())
+    members(d, |name, values: Option<Vec<Option<Text<'de>>>>| {
+        Some((name, values.unwrap_or_default().into_iter().map(|value| value.unwrap_or_default().0).collect()))
+    })
 }
 
 /// `{"name": "value", …}` (a mapping template's `params.querystring`: API
 /// Gateway keeps one value per name) as one-value lists.
 fn single_values<'de, D: Deserializer<'de>>(d: D) -> Result<MultiValueParams<'de>, D::Error> {
-    let members = Members::<Option<Text<'de>>>::deserialize(d)?.0;
-    Ok(members.into_iter().map(|(name, value)| (name, vec![text(value)])).collect())
+    members(d, |name, value: Option<Text<'de>>| Some((name, vec![value.unwrap_or_default().0])))
 }
 
 /// `{"NAME": "value", …}`, a null value left out.
-fn pairs<'de, D: Deserializer<'de>>(d: D) -> Result<Pairs<'de>, D::Error> {
-    let members = Members::<Option<Text<'de>>>::deserialize(d)?.0;
-    Ok(members.into_iter().filter_map(|(name, value)| Some((name, value?.0))).collect())
+fn pairs<'de, D: Deserializer<'de>>(d: D) -> Result<Members<'de, Cow<'de, str>>, D::Error> {
+    members(d, |name, value: Option<Text<'de>>| Some((name, value?.0)))
+}
+
+/// `{"Name": "value", …}`, a null value kept as none.
+fn headers<'de, D: Deserializer<'de>>(d: D) -> Result<Members<'de, Option<Text<'de>>>, D::Error> {
+    members(d, |name, value| Some((name, value)))
 }
 
 #[cfg(test)]
