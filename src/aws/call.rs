@@ -47,9 +47,9 @@ const THROTTLED: [&str; 5] = [
 
 /// One attempt's failure: worth another try, or final; saying why.
 #[derive(Debug)]
-pub(crate) enum Attempt<E> {
+pub(crate) enum Attempt {
     Again(String),
-    Final(E),
+    Final(String),
 }
 
 /// A client of one service. Its `Debug` output shows the endpoint and region only.
@@ -103,9 +103,9 @@ impl AwsJson {
     /// Runs `attempt` on the retry schedule, each within the attempt
     /// timeout, until it succeeds, fails for good, or the attempts run out
     /// (then the last `Again`), logging each failure worth another try.
-    pub(crate) async fn retried<T, E, F>(&self, mut attempt: impl FnMut() -> F) -> Result<T, Attempt<E>>
+    pub(crate) async fn retried<T, F>(&self, mut attempt: impl FnMut() -> F) -> Result<T, Attempt>
     where
-        F: Future<Output = Result<T, Attempt<E>>>,
+        F: Future<Output = Result<T, Attempt>>,
     {
         let mut outcome = Err(Attempt::Again("no attempt".into()));
         for (n, wait) in (1u64..).zip(WAITS) {
@@ -124,7 +124,7 @@ impl AwsJson {
     /// 200), or why not (e.g. `connect`, `403 AccessDeniedException`). No
     /// answer, a 429, a 5xx or a throttling error is worth another try; other
     /// answers are final.
-    pub(crate) async fn call(&self, target: &str, body: &str) -> Result<Bytes, Attempt<String>> {
+    pub(crate) async fn call(&self, target: &str, body: &str) -> Result<Bytes, Attempt> {
         let again = |why: &str| Attempt::Again(why.to_owned());
         let client = crate::support::https::client().ok_or_else(|| again("no root certificates"))?;
         let request = self.request(&sigv4::amz_date(SystemTime::now()), target, body).map_err(|_| again("request"))?;
