@@ -41,6 +41,9 @@ pub fn membership_store_from_lookup(
 }
 
 impl MembershipStore for DynamoDb {
+    /// The items of `user` for `channels`: `GetItem` for one, else
+    /// `BatchGetItem`, asking again for unprocessed keys on the retry
+    /// schedule. Any key still unanswered fails the whole lookup.
     fn items<'a>(
         &'a self,
         table: &'a str,
@@ -48,53 +51,39 @@ impl MembershipStore for DynamoDb {
         channels: &'a [&'a str],
         consistent: bool,
     ) -> ItemsFuture<'a> {
-        Box::pin(self.read(table, user, channels, consistent))
-    }
-}
-
-impl DynamoDb {
-    /// The items of `user` for `channels`: `GetItem` for one, else
-    /// `BatchGetItem`, asking again for unprocessed keys on the retry
-    /// schedule. Any key still unanswered fails the whole lookup.
-    async fn read(
-        &self,
-        table: &str,
-        user: &str,
-        channels: &[&str],
-        consistent: bool,
-    ) -> Result<Vec<Option<Item>>, String> {
         // What was found and what is still to ask, across attempts; in a
         // Mutex because each attempt is a future, which cannot borrow the
         // closure that makes it.
         let state = Mutex::new((vec![None; channels.len()], channels.to_vec()));
-        let state = &state;
-        let key = |channel: &str| json!({"channel": {"S": channel}, "user_id": {"S": user}});
-        let attempt = move || async move {
-            let (target, body) = match channels {
-                [one] => ("GetItem", json!({"TableName": table, "Key": key(one), "ConsistentRead": consistent})),
-                _ => {
-                    let keys: Vec<Value> = state.lock().unwrap().1.iter().map(|c| key(c)).collect();
-                    let request = json!({table: {"Keys": keys, "ConsistentRead": consistent}});
-                    ("BatchGetItem", json!({"RequestItems": request}))
+        let key = move |channel: &str| json!({"channel": {"S": channel}, "user_id": {"S": user}});
+        Box::pin(async move {
+            let state = &state;
+            let attempt = move || async move {
+                let (target, body) = match channels {
+                    [one] => ("GetItem", json!({"TableName": table, "Key": key(one), "ConsistentRead": consistent})),
+                    _ => {
+                        let keys: Vec<Value> = state.lock().unwrap().1.iter().map(|c| key(c)).collect();
+                        let request = json!({table: {"Keys": keys, "ConsistentRead": consistent}});
+                        ("BatchGetItem", json!({"RequestItems": request}))
+                    }
+                };
+                let bytes = self.0.call(&format!("DynamoDB_20120810.{target}"), &body.to_string()).await?;
+                let answer = serde_json::from_slice(&bytes).unwrap_or_default();
+                let (items, unprocessed) =
+                    answer_items(&answer, table, user).ok_or(Attempt::Final("unreadable answer".to_owned()))?;
+                let (found, pending) = &mut *state.lock().unwrap();
+                for (channel, item) in items {
+                    let at = channels.iter().position(|c| *c == channel);
+                    found[at.ok_or(Attempt::Final("an item of another channel".to_owned()))?] = Some(item);
+                }
+                pending.retain(|channel| unprocessed.iter().any(|u| u == channel));
+                match pending.len() {
+                    0 => Ok(std::mem::take(found)),
+                    n => Err(Attempt::Again(format!("{n} keys unprocessed"))),
                 }
             };
-            let target = format!("DynamoDB_20120810.{target}");
-            let bytes = self.0.call(&target, &body.to_string()).await?;
-            let answer = serde_json::from_slice(&bytes).unwrap_or_default();
-            let (items, unprocessed) =
-                answer_items(&answer, table, user).ok_or(Attempt::Final("unreadable answer".to_owned()))?;
-            let (found, pending) = &mut *state.lock().unwrap();
-            for (channel, item) in items {
-                let at = channels.iter().position(|c| *c == channel);
-                found[at.ok_or(Attempt::Final("an item of another channel".to_owned()))?] = Some(item);
-            }
-            pending.retain(|channel| unprocessed.iter().any(|u| u == channel));
-            match pending.len() {
-                0 => Ok(std::mem::take(found)),
-                n => Err(Attempt::Again(format!("{n} keys unprocessed"))),
-            }
-        };
-        self.0.retried(attempt).await.map_err(|(Attempt::Again(problem) | Attempt::Final(problem))| problem)
+            self.0.retried(attempt).await.map_err(|(Attempt::Again(problem) | Attempt::Final(problem))| problem)
+        })
     }
 }
 
