@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 
-use crate::aws::sigv4::{self, AwsCredentials};
+use crate::aws::sigv4::{self, Signer};
 use crate::error::ConfigError;
 
 /// One AWS service as the clients call it.
@@ -57,15 +57,14 @@ pub(crate) struct AwsJson {
     service: &'static Service,
     endpoint: http::Uri,
     host: String,
-    region: String,
-    credentials: AwsCredentials,
+    signer: Signer,
 }
 
 impl std::fmt::Debug for AwsJson {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AwsJson")
             .field("endpoint", &self.endpoint)
-            .field("region", &self.region)
+            .field("region", &self.signer.region)
             .finish_non_exhaustive()
     }
 }
@@ -86,7 +85,6 @@ impl AwsJson {
         else {
             return Ok(None);
         };
-        let credentials = AwsCredentials { access_key_id, secret_access_key, session_token: get("AWS_SESSION_TOKEN") };
         let (variable, url) = match (get(service.endpoint_variable), get("AWS_ENDPOINT_URL")) {
             (Some(url), _) => (service.endpoint_variable, url),
             (None, Some(url)) => ("AWS_ENDPOINT_URL", url),
@@ -96,8 +94,9 @@ impl AwsJson {
         if !crate::support::https::https_or_loopback(&endpoint) {
             return Err(ConfigError::new(variable, "must be an https:// URL (http:// only to 127.0.0.1 or localhost)"));
         }
-        let host = host_header(&endpoint);
-        Ok(Some(Self { service, endpoint, host, region, credentials }))
+        let session_token = get("AWS_SESSION_TOKEN");
+        let signer = Signer { access_key_id, secret_access_key, session_token, region, service: service.signing_name };
+        Ok(Some(Self { service, host: host_header(&endpoint), endpoint, signer }))
     }
 
     /// Runs `attempt` on the retry schedule, each within the attempt
@@ -155,13 +154,11 @@ impl AwsJson {
             ("x-amz-date", amz_date),
             ("x-amz-target", target),
         ];
-        if let Some(token) = &self.credentials.session_token {
-            headers.push(("x-amz-security-token", token));
-            headers.sort_by_key(|(name, _)| *name);
+        if let Some(token) = &self.signer.session_token {
+            // In name order, as signed: between x-amz-date and x-amz-target.
+            headers.insert(3, ("x-amz-security-token", token));
         }
-        let (path, region, service) = (self.endpoint.path(), &self.region, self.service.signing_name);
-        let authorization =
-            sigv4::authorization(path, &headers, body.as_bytes(), amz_date, region, service, &self.credentials);
+        let authorization = self.signer.authorization(self.endpoint.path(), &headers, body.as_bytes(), amz_date);
         let mut request = http::Request::post(self.endpoint.clone()).header(http::header::AUTHORIZATION, authorization);
         for (name, value) in headers {
             request = request.header(name, value);
