@@ -112,7 +112,7 @@ impl<'a> ApiEvent<'a> {
     /// Decodes the members the endpoint reads from the event's text.
     pub(crate) fn decode(text: &'a [u8]) -> Result<Self, Diagnostic> {
         let mut event: Self = serde_json::from_slice(text).map_err(|_| unsupported())?;
-        event.mapped_authorizer = event.request_context.mapped_authorizer();
+        event.mapped_authorizer = mapped_authorizer(&event.request_context);
         Ok(event)
     }
 
@@ -146,9 +146,7 @@ impl<'a> ApiEvent<'a> {
                 Query::Decoded(&self.params.querystring),
             ),
         };
-        let (Some(method), Some(path)) = (method, path) else {
-            return Err(unsupported());
-        };
+        let (Some(method), Some(path)) = (method, path) else { return Err(unsupported()) };
         let body = match self.body.as_deref() {
             None => Body::None,
             Some(b) if self.is_base64_encoded == Some(true) => Body::Base64(b),
@@ -179,19 +177,17 @@ impl<'a> ApiEvent<'a> {
     }
 }
 
-impl Context<'_> {
-    /// The authorizer a mapping template passed, in the REST authorizer's shape:
-    /// `{"claims":{…}}` when it passed claims (Cognito), else `{"principalId":"…"}`
-    /// (Lambda authorizer), else none. Templates render absent values as `""`.
-    fn mapped_authorizer(&self) -> Option<Box<RawValue>> {
-        let claims = self.claims.filter(|raw| raw.get().strip_prefix('{').is_some_and(|rest| rest.trim_start() != "}"));
-        let mapped = match (claims, self.principal_id.as_deref()) {
-            (Some(claims), _) => format!(r#"{{"claims":{claims}}}"#),
-            (None, Some(id)) if !id.is_empty() => format!(r#"{{"principalId":{}}}"#, serde_json::to_string(id).ok()?),
-            _ => return None,
-        };
-        RawValue::from_string(mapped).ok()
-    }
+/// The authorizer a mapping template passed, in the REST authorizer's shape:
+/// `{"claims":{…}}` when it passed claims (Cognito), else `{"principalId":"…"}`
+/// (Lambda authorizer), else none. Templates render absent values as `""`.
+fn mapped_authorizer(context: &Context<'_>) -> Option<Box<RawValue>> {
+    let claims = context.claims.filter(|raw| raw.get().strip_prefix('{').is_some_and(|rest| rest.trim_start() != "}"));
+    let mapped = match (claims, context.principal_id.as_deref()) {
+        (Some(claims), _) => format!(r#"{{"claims":{claims}}}"#),
+        (None, Some(id)) if !id.is_empty() => format!(r#"{{"principalId":{}}}"#, serde_json::to_string(id).ok()?),
+        _ => return None,
+    };
+    RawValue::from_string(mapped).ok()
 }
 
 /// A JSON string, borrowed from the event when it has no escapes.
