@@ -113,16 +113,13 @@ fn answer_items(answer: &Value, table: &str, user: &str) -> Option<Answer> {
 /// A DynamoDB attribute value as plain JSON, or `None` for a type JSON
 /// cannot carry (sets, binary).
 fn plain(typed: &Value) -> Option<Value> {
-    let object = typed.as_object().filter(|o| o.len() == 1)?;
-    let (tag, value) = object.iter().next()?;
+    let (tag, value) = typed.as_object().filter(|o| o.len() == 1)?.iter().next()?;
     Some(match (tag.as_str(), value) {
         ("S", Value::String(_)) | ("BOOL", Value::Bool(_)) => value.clone(),
         ("NULL", Value::Bool(true)) => Value::Null,
         ("N", Value::String(number)) => Value::Number(number.parse().ok()?),
-        ("M", Value::Object(map)) => {
-            Value::Object(map.iter().map(|(k, v)| Some((k.clone(), plain(v)?))).collect::<Option<_>>()?)
-        }
-        ("L", Value::Array(list)) => Value::Array(list.iter().map(plain).collect::<Option<_>>()?),
+        ("M", Value::Object(map)) => map.iter().map(|(k, v)| Some((k.clone(), plain(v)?))).collect::<Option<_>>()?,
+        ("L", Value::Array(list)) => list.iter().map(plain).collect::<Option<_>>()?,
         _ => return None,
     })
 }
