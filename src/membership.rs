@@ -130,8 +130,7 @@ impl Membership {
 pub(crate) fn merge_user_info(channel_data: String, item: Option<&Item>) -> Result<String, Refusal> {
     let Some(item) = item.filter(|item| !item.is_empty()) else { return Ok(channel_data) };
     let mut data: Map<String, Value> = serde_json::from_str(&channel_data).expect("channel_data is a JSON object");
-    let info = data.entry("user_info").or_insert_with(|| Value::Object(Map::new()));
-    if let Value::Object(info) = info {
+    if let Value::Object(info) = data.entry("user_info").or_insert_with(|| Value::Object(Map::new())) {
         for (name, value) in item {
             info.entry(name.clone()).or_insert_with(|| value.clone());
         }

@@ -147,17 +147,16 @@ impl<'a> ApiEvent<'a> {
             ),
         };
         let (Some(method), Some(path)) = (method, path) else { return Err(unsupported()) };
-        let body = match self.body.as_deref() {
-            None => Body::None,
-            Some(b) if self.is_base64_encoded == Some(true) => Body::Base64(b),
-            Some(b) => Body::Text(b),
-        };
         Ok(Request {
             request_id: context.request_id.as_deref().unwrap_or(fallback_request_id),
             method: Method::parse(method),
             path,
             query,
-            body,
+            body: match self.body.as_deref() {
+                None => Body::None,
+                Some(b) if self.is_base64_encoded == Some(true) => Body::Base64(b),
+                Some(b) => Body::Text(b),
+            },
             headers: Headers {
                 origin: self.header("origin"),
                 authorization: self.header("authorization"),
