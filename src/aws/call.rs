@@ -52,21 +52,13 @@ pub(crate) enum Attempt {
     Final(String),
 }
 
-/// A client of one service. Its `Debug` output shows the endpoint and region only.
+/// A client of one service. Its `Debug` output shows no credential.
+#[derive(Debug)]
 pub(crate) struct AwsJson {
     service: &'static Service,
     endpoint: http::Uri,
     host: String,
     signer: Signer,
-}
-
-impl std::fmt::Debug for AwsJson {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AwsJson")
-            .field("endpoint", &self.endpoint)
-            .field("region", &self.signer.region)
-            .finish_non_exhaustive()
-    }
 }
 
 impl AwsJson {

@@ -27,7 +27,7 @@ pub(crate) static SERVICE: Service = Service {
     max_answer_bytes: 1024 * 1024,
 };
 
-/// The client (its `Debug` output shows the endpoint and region only).
+/// The client (its `Debug` output shows no credential).
 #[derive(Debug)]
 pub(crate) struct DynamoDb(AwsJson);
 

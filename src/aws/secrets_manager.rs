@@ -20,7 +20,7 @@ pub(crate) static SERVICE: Service = Service {
     max_answer_bytes: 256 * 1024,
 };
 
-/// The client. Its `Debug` output shows the endpoint and region only.
+/// The client. Its `Debug` output shows no credential.
 #[derive(Debug)]
 pub(crate) struct SecretsManager(AwsJson);
 

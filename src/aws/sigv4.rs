@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 /// Who signs, and for where: static credentials (on Lambda: the execution
 /// role's, from the environment), the region and the service's signing name.
+/// Its `Debug` output shows the region and service only.
 pub(crate) struct Signer {
     /// `AWS_ACCESS_KEY_ID`.
     pub(crate) access_key_id: String,
@@ -21,6 +22,12 @@ pub(crate) struct Signer {
     pub(crate) region: String,
     /// The signing name, e.g. `secretsmanager`.
     pub(crate) service: &'static str,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signer").field("region", &self.region).field("service", &self.service).finish_non_exhaustive()
+    }
 }
 
 fn hmac(key: &[u8], message: &[u8]) -> [u8; 32] {
