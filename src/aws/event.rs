@@ -68,22 +68,20 @@ pub(crate) struct ApiEvent<'a> {
     mapped_authorizer: Option<Box<RawValue>>,
 }
 
+/// The members named in kebab case are the mapping template's; the others,
+/// one word, are the proxy events' (`requestId` too).
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default, bound = "'de: 'a")]
+#[serde(rename_all = "kebab-case", default, bound = "'de: 'a")]
 struct Context<'a> {
-    #[serde(alias = "request-id")]
+    #[serde(alias = "requestId")]
     request_id: Option<Text<'a>>,
     stage: Option<Text<'a>>,
     http: Option<Http<'a>>,
     authorizer: Option<&'a RawValue>,
-    #[serde(rename = "http-method")]
-    mapping_method: Option<Text<'a>>,
-    #[serde(rename = "resource-path")]
+    http_method: Option<Text<'a>>,
     resource_path: Option<Text<'a>>,
-    #[serde(rename = "authorizer-principal-id")]
-    principal_id: Option<Text<'a>>,
-    #[serde(rename = "authorizer-claims")]
-    claims: Option<&'a RawValue>,
+    authorizer_principal_id: Option<Text<'a>>,
+    authorizer_claims: Option<&'a RawValue>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -141,7 +139,7 @@ impl<'a> ApiEvent<'a> {
                 Query::Decoded(&self.multi_value_query_string_parameters),
             ),
             PayloadFormat::Mapping => (
-                context.mapping_method.as_deref(),
+                context.http_method.as_deref(),
                 context.resource_path.as_deref(),
                 Query::Decoded(&self.params.querystring),
             ),
@@ -180,8 +178,9 @@ impl<'a> ApiEvent<'a> {
 /// `{"claims":{…}}` when it passed claims (Cognito), else `{"principalId":"…"}`
 /// (Lambda authorizer), else none. Templates render absent values as `""`.
 fn mapped_authorizer(context: &Context<'_>) -> Option<Box<RawValue>> {
-    let claims = context.claims.filter(|raw| raw.get().strip_prefix('{').is_some_and(|rest| rest.trim_start() != "}"));
-    let mapped = match (claims, context.principal_id.as_deref()) {
+    let claims =
+        context.authorizer_claims.filter(|raw| raw.get().strip_prefix('{').is_some_and(|r| r.trim_start() != "}"));
+    let mapped = match (claims, context.authorizer_principal_id.as_deref()) {
         (Some(claims), _) => format!(r#"{{"claims":{claims}}}"#),
         (None, Some(id)) if !id.is_empty() => format!(r#"{{"principalId":{}}}"#, serde_json::to_string(id).ok()?),
         _ => return None,
