@@ -179,16 +179,14 @@ impl<T, E: Clone> Refreshing<T, E> {
         let mut state = self.state();
         state.loads += 1;
         let had_value = state.value.is_some();
-        let failure = match &outcome {
+        let failure = std::mem::replace(&mut state.failure, outcome.as_ref().err().cloned());
+        let now = Instant::now();
+        state.due = match &outcome {
             Ok(value) => {
-                state.value = Some((value.clone(), Instant::now()));
-                state.due = self.ttl.map(|ttl| Instant::now() + ttl);
-                state.failure.take()
+                state.value = Some((value.clone(), now));
+                self.ttl.map(|ttl| now + ttl)
             }
-            Err(error) => {
-                state.due = Some(Instant::now() + self.retry);
-                state.failure.replace(error.clone())
-            }
+            Err(_) => Some(now + self.retry),
         };
         drop(state);
         report(match (&outcome, had_value) {
