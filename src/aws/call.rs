@@ -73,10 +73,8 @@ impl AwsJson {
         if !crate::config::valid_region(&region) {
             return Err(ConfigError::new("AWS_REGION", "is not a region name"));
         }
-        let (Some(access_key_id), Some(secret_access_key)) = (get("AWS_ACCESS_KEY_ID"), get("AWS_SECRET_ACCESS_KEY"))
-        else {
-            return Ok(None);
-        };
+        let Some(access_key_id) = get("AWS_ACCESS_KEY_ID") else { return Ok(None) };
+        let Some(secret_access_key) = get("AWS_SECRET_ACCESS_KEY") else { return Ok(None) };
         let (variable, url) = match (get(service.endpoint_variable), get("AWS_ENDPOINT_URL")) {
             (Some(url), _) => (service.endpoint_variable, url),
             (None, Some(url)) => ("AWS_ENDPOINT_URL", url),
