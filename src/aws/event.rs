@@ -202,11 +202,10 @@ impl std::ops::Deref for Text<'_> {
 
 /// An object's members in order (`null` has none), each value read as `V`
 /// and kept as `each` makes it (`None`: left out).
-fn members<'de, D, V, T>(d: D, each: fn(Cow<'de, str>, V) -> Option<T>) -> Result<Vec<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    V: Deserialize<'de>,
-{
+fn members<'de, D: Deserializer<'de>, V: Deserialize<'de>, T>(
+    d: D,
+    each: fn(Cow<'de, str>, V) -> Option<T>,
+) -> Result<Vec<T>, D::Error> {
     struct Walk<'de, V, T>(fn(Cow<'de, str>, V) -> Option<T>);
     impl<'de, V: Deserialize<'de>, T> Visitor<'de> for Walk<'de, V, T> {
         type Value = Vec<T>;

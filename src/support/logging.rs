@@ -61,11 +61,7 @@ where
 /// Writes an event as `{"timestamp":…,"level":…,<its fields in order>}`.
 struct JsonLine;
 
-impl<S, N> FormatEvent<S, N> for JsonLine
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'a> FormatFields<'a> + 'static,
-{
+impl<S: Subscriber + for<'a> LookupSpan<'a>, N: for<'a> FormatFields<'a> + 'static> FormatEvent<S, N> for JsonLine {
     fn format_event(&self, _: &FmtContext<'_, S, N>, mut out: Writer<'_>, event: &Event<'_>) -> fmt::Result {
         let now = SystemTime::now();
         let millis = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
