@@ -149,10 +149,8 @@ impl AwsJson {
             headers.insert(3, ("x-amz-security-token", token));
         }
         let authorization = self.signer.authorization(self.endpoint.path(), &headers, body.as_bytes(), amz_date);
-        let mut request = http::Request::post(self.endpoint.clone()).header(http::header::AUTHORIZATION, authorization);
-        for (name, value) in headers {
-            request = request.header(name, value);
-        }
+        let request = http::Request::post(self.endpoint.clone()).header(http::header::AUTHORIZATION, authorization);
+        let request = headers.into_iter().fold(request, |request, (name, value)| request.header(name, value));
         request.body(Full::new(Bytes::copy_from_slice(body.as_bytes())))
     }
 }
