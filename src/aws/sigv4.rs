@@ -60,9 +60,9 @@ impl Signer {
     }
 }
 
-/// `YYYYMMDDTHHMMSSZ` for a time (UTC, to the second).
+/// `YYYYMMDDTHHMMSSZ` for a time (UTC, to the second; a clock before 1970 as 1970).
 pub(crate) fn amz_date(time: std::time::SystemTime) -> String {
-    humantime::format_rfc3339_seconds(time).to_string().replace(['-', ':'], "")
+    humantime::format_rfc3339_seconds(time.max(std::time::UNIX_EPOCH)).to_string().replace(['-', ':'], "")
 }
 
 #[cfg(test)]
@@ -97,5 +97,6 @@ mod tests {
         assert_eq!(date(951_782_400), "20000229T000000Z");
         assert_eq!(date(1_795_262_399), "20261121T115959Z");
         assert_eq!(amz_date(UNIX_EPOCH + Duration::from_millis(1_795_262_399_999)), "20261121T115959Z");
+        assert_eq!(amz_date(UNIX_EPOCH - Duration::from_secs(1)), "19700101T000000Z");
     }
 }
