@@ -34,11 +34,8 @@ pub(crate) const EMF_FIELD: &str = "_aws";
 /// Installs the stdout subscriber. The level comes from `AWS_LAMBDA_LOG_LEVEL`
 /// or `LOG_LEVEL` (`error`, `warn`, `info`, `debug`, `trace`; default `info`).
 pub fn init() {
-    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
-        .or_else(|_| std::env::var("LOG_LEVEL"))
-        .ok()
-        .and_then(|l| l.trim().parse::<Level>().ok())
-        .unwrap_or(Level::INFO);
+    let variable = std::env::var("AWS_LAMBDA_LOG_LEVEL").or_else(|_| std::env::var("LOG_LEVEL"));
+    let level = variable.ok().and_then(|l| l.trim().parse::<Level>().ok()).unwrap_or(Level::INFO);
     // Only fails if a subscriber is already set, which then stays in charge.
     let _ = tracing::subscriber::set_global_default(subscriber(level, std::io::stdout));
 }
