@@ -86,48 +86,39 @@ impl Membership {
         };
         let misses: Vec<&str> = channels.iter().zip(&answers).filter(|(_, a)| a.is_none()).map(|(c, _)| *c).collect();
         if !misses.is_empty() {
-            match store.items(table, user, &misses, self.options.consistent_read).await {
-                Ok(found) if found.len() == misses.len() => {
-                    self.recovered(table);
-                    let found: Vec<Option<Arc<Item>>> = found.into_iter().map(|item| item.map(Arc::new)).collect();
-                    self.remember(misses.iter().map(|c| key(c)).zip(found.iter().cloned()), now);
-                    let mut found = found.into_iter();
-                    answers.iter_mut().filter(|a| a.is_none()).for_each(|a| *a = found.next());
+            let found = store.items(table, user, &misses, self.options.consistent_read).await.and_then(|found| {
+                (found.len() == misses.len()).then_some(found).ok_or_else(|| "an answer for other channels".to_owned())
+            });
+            self.note(table, found.as_ref().err());
+            // What the table answered, each cached for its lifetime.
+            let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let unanswered = channels.iter().zip(&mut answers).filter(|(_, a)| a.is_none());
+            for ((channel, answer), item) in unanswered.zip(found.into_iter().flatten()) {
+                let item = item.map(Arc::new);
+                let ttl = if item.is_some() { self.options.found_ttl } else { self.options.absent_ttl };
+                if !ttl.is_zero() {
+                    if cache.len() >= CAPACITY {
+                        cache.retain(|_, (until, _)| *until > now);
+                    }
+                    if cache.len() >= CAPACITY {
+                        cache.clear();
+                    }
+                    cache.insert(key(channel), (now + ttl, item.clone()));
                 }
-                Ok(_) => self.failed(table, "an answer for other channels"),
-                Err(problem) => self.failed(table, &problem),
+                *answer = Some(item);
             }
         }
         answers.into_iter().map(|a| a.ok_or(UNAVAILABLE)?.ok_or(Refusal::NotAMember)).collect()
     }
 
-    /// Caches what the table answered, each for its lifetime.
-    fn remember(&self, answers: impl Iterator<Item = (String, Option<Arc<Item>>)>, now: Instant) {
-        let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        for (key, item) in answers {
-            let ttl = if item.is_some() { self.options.found_ttl } else { self.options.absent_ttl };
-            if ttl.is_zero() {
-                continue;
+    /// Logs the first failure of an outage (`problem`), and the first answer after one.
+    fn note(&self, table: &str, problem: Option<&String>) {
+        match (self.down.swap(problem.is_some(), Ordering::Relaxed), problem) {
+            (false, Some(problem)) => {
+                tracing::error!(table, problem, reason = "membership_unavailable", "cannot read the membership table");
             }
-            if cache.len() >= CAPACITY {
-                cache.retain(|_, (until, _)| *until > now);
-                if cache.len() >= CAPACITY {
-                    cache.clear();
-                }
-            }
-            cache.insert(key, (now + ttl, item));
-        }
-    }
-
-    fn failed(&self, table: &str, problem: &str) {
-        if !self.down.swap(true, Ordering::Relaxed) {
-            tracing::error!(table, problem, reason = "membership_unavailable", "cannot read the membership table");
-        }
-    }
-
-    fn recovered(&self, table: &str) {
-        if self.down.swap(false, Ordering::Relaxed) {
-            tracing::info!(table, "the membership table answers again");
+            (true, None) => tracing::info!(table, "the membership table answers again"),
+            _ => {}
         }
     }
 }
@@ -139,8 +130,7 @@ impl Membership {
 pub(crate) fn merge_user_info(channel_data: String, item: Option<&Item>) -> Result<String, Refusal> {
     let Some(item) = item.filter(|item| !item.is_empty()) else { return Ok(channel_data) };
     let mut data: Map<String, Value> = serde_json::from_str(&channel_data).expect("channel_data is a JSON object");
-    let info = data.entry("user_info").or_insert_with(|| Value::Object(Map::new()));
-    if let Value::Object(info) = info {
+    if let Value::Object(info) = data.entry("user_info").or_insert_with(|| Value::Object(Map::new())) {
         for (name, value) in item {
             info.entry(name.clone()).or_insert_with(|| value.clone());
         }

@@ -8,12 +8,12 @@
 //! loopback host).
 
 use std::future::Future;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 
-use crate::aws::sigv4::{self, AwsCredentials, Scope, SignedRequest};
+use crate::aws::sigv4::{self, Signer};
 use crate::error::ConfigError;
 
 /// One AWS service as the clients call it.
@@ -47,27 +47,18 @@ const THROTTLED: [&str; 5] = [
 
 /// One attempt's failure: worth another try, or final; saying why.
 #[derive(Debug)]
-pub(crate) enum Attempt<E> {
+pub(crate) enum Attempt {
     Again(String),
-    Final(E),
+    Final(String),
 }
 
-/// A client of one service. Its `Debug` output shows the endpoint and region only.
+/// A client of one service. Its `Debug` output shows no credential.
+#[derive(Debug)]
 pub(crate) struct AwsJson {
     service: &'static Service,
     endpoint: http::Uri,
     host: String,
-    region: String,
-    credentials: AwsCredentials,
-}
-
-impl std::fmt::Debug for AwsJson {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AwsJson")
-            .field("endpoint", &self.endpoint)
-            .field("region", &self.region)
-            .finish_non_exhaustive()
-    }
+    signer: Signer,
 }
 
 impl AwsJson {
@@ -82,11 +73,8 @@ impl AwsJson {
         if !crate::config::valid_region(&region) {
             return Err(ConfigError::new("AWS_REGION", "is not a region name"));
         }
-        let (Some(access_key_id), Some(secret_access_key)) = (get("AWS_ACCESS_KEY_ID"), get("AWS_SECRET_ACCESS_KEY"))
-        else {
-            return Ok(None);
-        };
-        let credentials = AwsCredentials { access_key_id, secret_access_key, session_token: get("AWS_SESSION_TOKEN") };
+        let Some(access_key_id) = get("AWS_ACCESS_KEY_ID") else { return Ok(None) };
+        let Some(secret_access_key) = get("AWS_SECRET_ACCESS_KEY") else { return Ok(None) };
         let (variable, url) = match (get(service.endpoint_variable), get("AWS_ENDPOINT_URL")) {
             (Some(url), _) => (service.endpoint_variable, url),
             (None, Some(url)) => ("AWS_ENDPOINT_URL", url),
@@ -96,16 +84,17 @@ impl AwsJson {
         if !crate::support::https::https_or_loopback(&endpoint) {
             return Err(ConfigError::new(variable, "must be an https:// URL (http:// only to 127.0.0.1 or localhost)"));
         }
-        let host = host_header(&endpoint);
-        Ok(Some(Self { service, endpoint, host, region, credentials }))
+        let session_token = get("AWS_SESSION_TOKEN");
+        let signer = Signer { access_key_id, secret_access_key, session_token, region, service: service.signing_name };
+        Ok(Some(Self { service, host: host_header(&endpoint), endpoint, signer }))
     }
 
     /// Runs `attempt` on the retry schedule, each within the attempt
     /// timeout, until it succeeds, fails for good, or the attempts run out
     /// (then the last `Again`), logging each failure worth another try.
-    pub(crate) async fn retried<T, E, F>(&self, mut attempt: impl FnMut() -> F) -> Result<T, Attempt<E>>
+    pub(crate) async fn retried<T, F>(&self, mut attempt: impl FnMut() -> F) -> Result<T, Attempt>
     where
-        F: Future<Output = Result<T, Attempt<E>>>,
+        F: Future<Output = Result<T, Attempt>>,
     {
         let mut outcome = Err(Attempt::Again("no attempt".into()));
         for (n, wait) in (1u64..).zip(WAITS) {
@@ -124,11 +113,10 @@ impl AwsJson {
     /// 200), or why not (e.g. `connect`, `403 AccessDeniedException`). No
     /// answer, a 429, a 5xx or a throttling error is worth another try; other
     /// answers are final.
-    pub(crate) async fn call(&self, target: &str, body: &str) -> Result<Bytes, Attempt<String>> {
+    pub(crate) async fn call(&self, target: &str, body: &str) -> Result<Bytes, Attempt> {
         let again = |why: &str| Attempt::Again(why.to_owned());
         let client = crate::support::https::client().ok_or_else(|| again("no root certificates"))?;
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let request = self.request(&sigv4::amz_date(now), target, body).map_err(|_| again("request"))?;
+        let request = self.request(&sigv4::amz_date(SystemTime::now()), target, body).map_err(|_| again("request"))?;
         let response = client.request(request).await.map_err(|_| again("connect"))?;
         let status = response.status().as_u16();
         let header_type = response.headers().get("x-amzn-errortype").and_then(|v| v.to_str().ok());
@@ -156,18 +144,13 @@ impl AwsJson {
             ("x-amz-date", amz_date),
             ("x-amz-target", target),
         ];
-        if let Some(token) = &self.credentials.session_token {
-            headers.push(("x-amz-security-token", token));
-            headers.sort_by_key(|(name, _)| *name);
+        if let Some(token) = &self.signer.session_token {
+            // In name order, as signed: between x-amz-date and x-amz-target.
+            headers.insert(3, ("x-amz-security-token", token));
         }
-        let path = self.endpoint.path();
-        let signed = SignedRequest { method: "POST", path, query: "", headers: &headers, body: body.as_bytes() };
-        let scope = Scope { amz_date, region: &self.region, service: self.service.signing_name };
-        let mut request = http::Request::post(self.endpoint.clone())
-            .header(http::header::AUTHORIZATION, sigv4::authorization(&signed, &scope, &self.credentials));
-        for (name, value) in headers {
-            request = request.header(name, value);
-        }
+        let authorization = self.signer.authorization(self.endpoint.path(), &headers, body.as_bytes(), amz_date);
+        let request = http::Request::post(self.endpoint.clone()).header(http::header::AUTHORIZATION, authorization);
+        let request = headers.into_iter().fold(request, |request, (name, value)| request.header(name, value));
         request.body(Full::new(Bytes::copy_from_slice(body.as_bytes())))
     }
 }

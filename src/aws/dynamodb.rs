@@ -27,7 +27,7 @@ pub(crate) static SERVICE: Service = Service {
     max_answer_bytes: 1024 * 1024,
 };
 
-/// The client (its `Debug` output shows the endpoint and region only).
+/// The client (its `Debug` output shows no credential).
 #[derive(Debug)]
 pub(crate) struct DynamoDb(AwsJson);
 
@@ -41,6 +41,9 @@ pub fn membership_store_from_lookup(
 }
 
 impl MembershipStore for DynamoDb {
+    /// The items of `user` for `channels`: `GetItem` for one, else
+    /// `BatchGetItem`, asking again for unprocessed keys on the retry
+    /// schedule. Any key still unanswered fails the whole lookup.
     fn items<'a>(
         &'a self,
         table: &'a str,
@@ -48,53 +51,39 @@ impl MembershipStore for DynamoDb {
         channels: &'a [&'a str],
         consistent: bool,
     ) -> ItemsFuture<'a> {
-        Box::pin(self.read(table, user, channels, consistent))
-    }
-}
-
-impl DynamoDb {
-    /// The items of `user` for `channels`: `GetItem` for one, else
-    /// `BatchGetItem`, asking again for unprocessed keys on the retry
-    /// schedule. Any key still unanswered fails the whole lookup.
-    async fn read(
-        &self,
-        table: &str,
-        user: &str,
-        channels: &[&str],
-        consistent: bool,
-    ) -> Result<Vec<Option<Item>>, String> {
         // What was found and what is still to ask, across attempts; in a
         // Mutex because each attempt is a future, which cannot borrow the
         // closure that makes it.
         let state = Mutex::new((vec![None; channels.len()], channels.to_vec()));
-        let state = &state;
-        let key = |channel: &str| json!({"channel": {"S": channel}, "user_id": {"S": user}});
-        let attempt = move || async move {
-            let (target, body) = match channels {
-                [one] => ("GetItem", json!({"TableName": table, "Key": key(one), "ConsistentRead": consistent})),
-                _ => {
-                    let keys: Vec<Value> = state.lock().unwrap().1.iter().map(|c| key(c)).collect();
-                    let request = json!({table: {"Keys": keys, "ConsistentRead": consistent}});
-                    ("BatchGetItem", json!({"RequestItems": request}))
+        let key = move |channel: &str| json!({"channel": {"S": channel}, "user_id": {"S": user}});
+        Box::pin(async move {
+            let state = &state;
+            let attempt = move || async move {
+                let (target, body) = match channels {
+                    [one] => ("GetItem", json!({"TableName": table, "Key": key(one), "ConsistentRead": consistent})),
+                    _ => {
+                        let keys: Vec<Value> = state.lock().unwrap().1.iter().map(|c| key(c)).collect();
+                        let request = json!({table: {"Keys": keys, "ConsistentRead": consistent}});
+                        ("BatchGetItem", json!({"RequestItems": request}))
+                    }
+                };
+                let bytes = self.0.call(&format!("DynamoDB_20120810.{target}"), &body.to_string()).await?;
+                let answer = serde_json::from_slice(&bytes).unwrap_or_default();
+                let (items, unprocessed) =
+                    answer_items(&answer, table, user).ok_or(Attempt::Final("unreadable answer".to_owned()))?;
+                let (found, pending) = &mut *state.lock().unwrap();
+                for (channel, item) in items {
+                    let at = channels.iter().position(|c| *c == channel);
+                    found[at.ok_or(Attempt::Final("an item of another channel".to_owned()))?] = Some(item);
+                }
+                pending.retain(|channel| unprocessed.iter().any(|u| u == channel));
+                match pending.len() {
+                    0 => Ok(std::mem::take(found)),
+                    n => Err(Attempt::Again(format!("{n} keys unprocessed"))),
                 }
             };
-            let target = format!("DynamoDB_20120810.{target}");
-            let bytes = self.0.call(&target, &body.to_string()).await?;
-            let answer = serde_json::from_slice(&bytes).unwrap_or_default();
-            let (items, unprocessed) =
-                answer_items(&answer, table, user).ok_or(Attempt::Final("unreadable answer".to_owned()))?;
-            let (found, pending) = &mut *state.lock().unwrap();
-            for (channel, item) in items {
-                let at = channels.iter().position(|c| *c == channel);
-                found[at.ok_or(Attempt::Final("an item of another channel".to_owned()))?] = Some(item);
-            }
-            pending.retain(|channel| unprocessed.iter().any(|u| u == channel));
-            match pending.len() {
-                0 => Ok(std::mem::take(found)),
-                n => Err(Attempt::Again(format!("{n} keys unprocessed"))),
-            }
-        };
-        self.0.retried(attempt).await.map_err(|(Attempt::Again(problem) | Attempt::Final(problem))| problem)
+            self.0.retried(attempt).await.map_err(|(Attempt::Again(problem) | Attempt::Final(problem))| problem)
+        })
     }
 }
 
@@ -124,16 +113,13 @@ fn answer_items(answer: &Value, table: &str, user: &str) -> Option<Answer> {
 /// A DynamoDB attribute value as plain JSON, or `None` for a type JSON
 /// cannot carry (sets, binary).
 fn plain(typed: &Value) -> Option<Value> {
-    let object = typed.as_object().filter(|o| o.len() == 1)?;
-    let (tag, value) = object.iter().next()?;
+    let (tag, value) = typed.as_object().filter(|o| o.len() == 1)?.iter().next()?;
     Some(match (tag.as_str(), value) {
         ("S", Value::String(_)) | ("BOOL", Value::Bool(_)) => value.clone(),
         ("NULL", Value::Bool(true)) => Value::Null,
         ("N", Value::String(number)) => Value::Number(number.parse().ok()?),
-        ("M", Value::Object(map)) => {
-            Value::Object(map.iter().map(|(k, v)| Some((k.clone(), plain(v)?))).collect::<Option<_>>()?)
-        }
-        ("L", Value::Array(list)) => Value::Array(list.iter().map(plain).collect::<Option<_>>()?),
+        ("M", Value::Object(map)) => map.iter().map(|(k, v)| Some((k.clone(), plain(v)?))).collect::<Option<_>>()?,
+        ("L", Value::Array(list)) => list.iter().map(plain).collect::<Option<_>>()?,
         _ => return None,
     })
 }

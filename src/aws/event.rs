@@ -18,20 +18,19 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::marker::PhantomData;
 
 use lambda_runtime::Diagnostic;
 use serde::de::{Deserializer, MapAccess, Visitor};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::aws::reply::PayloadFormat;
 use crate::web::request::{Body, Headers, Method, Query, Request};
 
+/// An object's members: names with their values, in order.
+type Members<'a, V> = Vec<(Cow<'a, str>, V)>;
 /// Decoded query parameters: each name with all its values.
-pub(crate) type MultiValueParams<'a> = Vec<(Cow<'a, str>, Vec<Cow<'a, str>>)>;
-/// Names with their values, in order.
-type Pairs<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
+type MultiValueParams<'a> = Members<'a, Vec<Cow<'a, str>>>;
 
 /// The members the endpoint reads, from any of the four shapes.
 #[derive(Debug, Default, Deserialize)]
@@ -49,6 +48,7 @@ pub(crate) struct ApiEvent<'a> {
     /// REST: decoded query parameters, every value of each (a null value reads as "").
     #[serde(deserialize_with = "multi_values")]
     multi_value_query_string_parameters: MultiValueParams<'a>,
+    #[serde(deserialize_with = "headers")]
     headers: Members<'a, Option<Text<'a>>>,
     body: Option<Text<'a>>,
     is_base64_encoded: Option<bool>,
@@ -56,7 +56,7 @@ pub(crate) struct ApiEvent<'a> {
     /// (which ones the endpoint reads is `config`'s business); a null value is
     /// left out, as if unset.
     #[serde(alias = "stage-variables", deserialize_with = "pairs")]
-    pub stage_variables: Pairs<'a>,
+    pub stage_variables: Members<'a, Cow<'a, str>>,
     /// `requestContext`, or the mapping template's `context`.
     #[serde(alias = "context", deserialize_with = "or_default")]
     request_context: Context<'a>,
@@ -68,22 +68,20 @@ pub(crate) struct ApiEvent<'a> {
     mapped_authorizer: Option<Box<RawValue>>,
 }
 
+/// The members named in kebab case are the mapping template's; the others,
+/// one word, are the proxy events' (`requestId` too).
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default, bound = "'de: 'a")]
+#[serde(rename_all = "kebab-case", default, bound = "'de: 'a")]
 struct Context<'a> {
-    #[serde(alias = "request-id")]
+    #[serde(alias = "requestId")]
     request_id: Option<Text<'a>>,
     stage: Option<Text<'a>>,
     http: Option<Http<'a>>,
     authorizer: Option<&'a RawValue>,
-    #[serde(rename = "http-method")]
-    mapping_method: Option<Text<'a>>,
-    #[serde(rename = "resource-path")]
+    http_method: Option<Text<'a>>,
     resource_path: Option<Text<'a>>,
-    #[serde(rename = "authorizer-principal-id")]
-    principal_id: Option<Text<'a>>,
-    #[serde(rename = "authorizer-claims")]
-    claims: Option<&'a RawValue>,
+    authorizer_principal_id: Option<Text<'a>>,
+    authorizer_claims: Option<&'a RawValue>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -97,6 +95,7 @@ struct Http<'a> {
 struct Params<'a> {
     #[serde(deserialize_with = "single_values")]
     querystring: MultiValueParams<'a>,
+    #[serde(deserialize_with = "headers")]
     header: Members<'a, Option<Text<'a>>>,
 }
 
@@ -111,7 +110,7 @@ impl<'a> ApiEvent<'a> {
     /// Decodes the members the endpoint reads from the event's text.
     pub(crate) fn decode(text: &'a [u8]) -> Result<Self, Diagnostic> {
         let mut event: Self = serde_json::from_slice(text).map_err(|_| unsupported())?;
-        event.mapped_authorizer = event.request_context.mapped_authorizer();
+        event.mapped_authorizer = mapped_authorizer(&event.request_context);
         Ok(event)
     }
 
@@ -140,25 +139,22 @@ impl<'a> ApiEvent<'a> {
                 Query::Decoded(&self.multi_value_query_string_parameters),
             ),
             PayloadFormat::Mapping => (
-                context.mapping_method.as_deref(),
+                context.http_method.as_deref(),
                 context.resource_path.as_deref(),
                 Query::Decoded(&self.params.querystring),
             ),
         };
-        let (Some(method), Some(path)) = (method, path) else {
-            return Err(unsupported());
-        };
-        let body = match self.body.as_deref() {
-            None => Body::None,
-            Some(b) if self.is_base64_encoded == Some(true) => Body::Base64(b),
-            Some(b) => Body::Text(b),
-        };
+        let (Some(method), Some(path)) = (method, path) else { return Err(unsupported()) };
         Ok(Request {
             request_id: context.request_id.as_deref().unwrap_or(fallback_request_id),
             method: Method::parse(method),
             path,
             query,
-            body,
+            body: match self.body.as_deref() {
+                None => Body::None,
+                Some(b) if self.is_base64_encoded == Some(true) => Body::Base64(b),
+                Some(b) => Body::Text(b),
+            },
             headers: Headers {
                 origin: self.header("origin"),
                 authorization: self.header("authorization"),
@@ -173,30 +169,23 @@ impl<'a> ApiEvent<'a> {
     /// A header, matched case-insensitively (REST events keep the client's
     /// case; 2.0 events are lowercase); of a name given twice, the last.
     fn header(&self, name: &str) -> Option<&str> {
-        let all = self.headers.0.iter().chain(&self.params.header.0);
+        let all = self.headers.iter().chain(&self.params.header);
         all.rev().find(|(n, _)| n.eq_ignore_ascii_case(name))?.1.as_deref()
     }
 }
 
-impl Context<'_> {
-    /// The authorizer a mapping template passed, in the REST authorizer's shape:
-    /// `{"claims":{…}}` when it passed claims (Cognito), else `{"principalId":"…"}`
-    /// (Lambda authorizer), else none. Templates render absent values as `""`.
-    fn mapped_authorizer(&self) -> Option<Box<RawValue>> {
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
-        enum Mapped<'a> {
-            Claims(&'a RawValue),
-            PrincipalId(&'a str),
-        }
-        let claims = self.claims.filter(|raw| raw.get().strip_prefix('{').is_some_and(|rest| rest.trim_start() != "}"));
-        let mapped = match (claims, self.principal_id.as_deref()) {
-            (Some(claims), _) => Mapped::Claims(claims),
-            (None, Some(id)) if !id.is_empty() => Mapped::PrincipalId(id),
-            _ => return None,
-        };
-        serde_json::value::to_raw_value(&mapped).ok()
-    }
+/// The authorizer a mapping template passed, in the REST authorizer's shape:
+/// `{"claims":{…}}` when it passed claims (Cognito), else `{"principalId":"…"}`
+/// (Lambda authorizer), else none. Templates render absent values as `""`.
+fn mapped_authorizer(context: &Context<'_>) -> Option<Box<RawValue>> {
+    let claims =
+        context.authorizer_claims.filter(|raw| raw.get().strip_prefix('{').is_some_and(|r| r.trim_start() != "}"));
+    let mapped = match (claims, context.authorizer_principal_id.as_deref()) {
+        (Some(claims), _) => format!(r#"{{"claims":{claims}}}"#),
+        (None, Some(id)) if !id.is_empty() => format!(r#"{{"principalId":{}}}"#, serde_json::to_string(id).ok()?),
+        _ => return None,
+    };
+    RawValue::from_string(mapped).ok()
 }
 
 /// A JSON string, borrowed from the event when it has no escapes.
@@ -211,31 +200,30 @@ impl std::ops::Deref for Text<'_> {
     }
 }
 
-/// An object's members in order, each value read as `V`; `null` has none.
-#[derive(Debug, Default)]
-struct Members<'a, V>(Vec<(Cow<'a, str>, V)>);
-
-impl<'de: 'a, 'a, V: Deserialize<'de>> Deserialize<'de> for Members<'a, V> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Walk<'a, V>(PhantomData<Members<'a, V>>);
-        impl<'de, V: Deserialize<'de>> Visitor<'de> for Walk<'de, V> {
-            type Value = Members<'de, V>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an object or null")
-            }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(Members(Vec::new()))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut members = Vec::new();
-                while let Some((Text(name), value)) = map.next_entry()? {
-                    members.push((name, value));
-                }
-                Ok(Members(members))
-            }
+/// An object's members in order (`null` has none), each value read as `V`
+/// and kept as `each` makes it (`None`: left out).
+fn members<'de, D: Deserializer<'de>, V: Deserialize<'de>, T>(
+    d: D,
+    each: fn(Cow<'de, str>, V) -> Option<T>,
+) -> Result<Vec<T>, D::Error> {
+    struct Walk<'de, V, T>(fn(Cow<'de, str>, V) -> Option<T>);
+    impl<'de, V: Deserialize<'de>, T> Visitor<'de> for Walk<'de, V, T> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object or null")
         }
-        deserializer.deserialize_any(Walk(PhantomData))
+        fn visit_unit<E>(self) -> Result<Vec<T>, E> {
+            Ok(Vec::new())
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<T>, A::Error> {
+            let mut members = Vec::new();
+            while let Some((Text(name), value)) = map.next_entry()? {
+                members.extend((self.0)(name, value));
+            }
+            Ok(members)
+        }
     }
+    d.deserialize_any(Walk(each))
 }
 
 /// A member that may be null, as if absent.
@@ -243,30 +231,27 @@ fn or_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) ->
     Ok(Option::deserialize(d)?.unwrap_or_default())
 }
 
-fn text(value: Option<Text<'_>>) -> Cow<'_, str> {
-    value.map(|t| t.0).unwrap_or_default()
-}
-
 /// `{"name": ["v1", "v2"], …}` (a null list has no values, a null value reads as "").
 fn multi_values<'de, D: Deserializer<'de>>(d: D) -> Result<MultiValueParams<'de>, D::Error> {
-    let members = Members::<Option<Vec<Option<Text<'de>>>>>::deserialize(d)?.0;
-    Ok(members
-        .into_iter()
-        .map(|(name, values)| (name, values.unwrap_or_default().into_iter().map(text).collect()))
-        .collect())
+    members(d, |name, values: Option<Vec<Option<Text<'de>>>>| {
+        Some((name, values.unwrap_or_default().into_iter().map(|value| value.unwrap_or_default().0).collect()))
+    })
 }
 
 /// `{"name": "value", …}` (a mapping template's `params.querystring`: API
 /// Gateway keeps one value per name) as one-value lists.
 fn single_values<'de, D: Deserializer<'de>>(d: D) -> Result<MultiValueParams<'de>, D::Error> {
-    let members = Members::<Option<Text<'de>>>::deserialize(d)?.0;
-    Ok(members.into_iter().map(|(name, value)| (name, vec![text(value)])).collect())
+    members(d, |name, value: Option<Text<'de>>| Some((name, vec![value.unwrap_or_default().0])))
 }
 
 /// `{"NAME": "value", …}`, a null value left out.
-fn pairs<'de, D: Deserializer<'de>>(d: D) -> Result<Pairs<'de>, D::Error> {
-    let members = Members::<Option<Text<'de>>>::deserialize(d)?.0;
-    Ok(members.into_iter().filter_map(|(name, value)| Some((name, value?.0))).collect())
+fn pairs<'de, D: Deserializer<'de>>(d: D) -> Result<Members<'de, Cow<'de, str>>, D::Error> {
+    members(d, |name, value: Option<Text<'de>>| Some((name, value?.0)))
+}
+
+/// `{"Name": "value", …}`, a null value kept as none.
+fn headers<'de, D: Deserializer<'de>>(d: D) -> Result<Members<'de, Option<Text<'de>>>, D::Error> {
+    members(d, |name, value| Some((name, value)))
 }
 
 #[cfg(test)]

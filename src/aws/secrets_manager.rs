@@ -20,7 +20,7 @@ pub(crate) static SERVICE: Service = Service {
     max_answer_bytes: 256 * 1024,
 };
 
-/// The client. Its `Debug` output shows the endpoint and region only.
+/// The client. Its `Debug` output shows no credential.
 #[derive(Debug)]
 pub(crate) struct SecretsManager(AwsJson);
 
@@ -33,33 +33,26 @@ pub fn store_from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Opti
 }
 
 impl SecretStore for SecretsManager {
-    fn secret_string<'a>(&'a self, id: &'a str) -> StoreFuture<'a> {
-        Box::pin(SecretsManager::secret_string(self, id))
-    }
-}
-
-impl SecretsManager {
     /// The `SecretString` of the secret `id` (a name or ARN), current version:
     /// a missing secret, a refused read or an answer without a string is
     /// misconfiguration; every attempt failing is an outage.
-    pub(crate) async fn secret_string(&self, id: &str) -> Result<String, Refusal> {
-        let body = serde_json::json!({ "SecretId": id }).to_string();
-        let body = &body;
-        let read = move || async move {
-            let bytes = self.0.call("secretsmanager.GetSecretValue", body).await.map_err(|e| match e {
-                Attempt::Again(why) => Attempt::Again(why),
-                Attempt::Final(problem) if problem.ends_with(" ResourceNotFoundException") => {
-                    Attempt::Final(Misconfig::SecretNotFound)
+    fn secret_string<'a>(&'a self, id: &'a str) -> StoreFuture<'a> {
+        Box::pin(async move {
+            let body = serde_json::json!({ "SecretId": id }).to_string();
+            let body = &body;
+            let read = move || async move {
+                let bytes = self.0.call("secretsmanager.GetSecretValue", body).await?;
+                Ok(serde_json::from_slice::<Answer>(&bytes).ok().and_then(|answer| answer.secret_string))
+            };
+            match self.0.retried(read).await {
+                Ok(Some(secret)) => Ok(secret),
+                Ok(None) => Err(Refusal::Misconfigured(Misconfig::SecretNotAString)),
+                Err(Attempt::Again(_)) => Err(Refusal::Unavailable(Outage::SecretStore)),
+                Err(Attempt::Final(problem)) if problem.ends_with(" ResourceNotFoundException") => {
+                    Err(Refusal::Misconfigured(Misconfig::SecretNotFound))
                 }
-                Attempt::Final(_) => Attempt::Final(Misconfig::SecretAccessDenied),
-            })?;
-            let answer: Answer =
-                serde_json::from_slice(&bytes).map_err(|_| Attempt::Final(Misconfig::SecretNotAString))?;
-            answer.secret_string.ok_or(Attempt::Final(Misconfig::SecretNotAString))
-        };
-        self.0.retried(read).await.map_err(|e| match e {
-            Attempt::Final(error) => Refusal::Misconfigured(error),
-            Attempt::Again(_) => Refusal::Unavailable(Outage::SecretStore),
+                Err(Attempt::Final(_)) => Err(Refusal::Misconfigured(Misconfig::SecretAccessDenied)),
+            }
         })
     }
 }

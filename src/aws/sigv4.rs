@@ -8,47 +8,26 @@
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-/// Static credentials (on Lambda: the execution role's, from the environment).
-#[derive(Clone)]
-pub(crate) struct AwsCredentials {
+/// Who signs, and for where: static credentials (on Lambda: the execution
+/// role's, from the environment), the region and the service's signing name.
+/// Its `Debug` output shows the region and service only.
+pub(crate) struct Signer {
     /// `AWS_ACCESS_KEY_ID`.
     pub(crate) access_key_id: String,
     /// `AWS_SECRET_ACCESS_KEY`.
     pub(crate) secret_access_key: String,
     /// `AWS_SESSION_TOKEN`, sent as `X-Amz-Security-Token`.
     pub(crate) session_token: Option<String>,
-}
-
-impl std::fmt::Debug for AwsCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials").field("access_key_id", &self.access_key_id).finish_non_exhaustive()
-    }
-}
-
-/// One request to sign.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct SignedRequest<'a> {
-    /// `GET`, `POST`, …
-    pub(crate) method: &'a str,
-    /// The URI path, already URI-encoded (`/` for AWS JSON APIs).
-    pub(crate) path: &'a str,
-    /// The canonical query string (empty for AWS JSON APIs).
-    pub(crate) query: &'a str,
-    /// Headers to sign, names lowercase, sorted by name, values trimmed; must include `host`.
-    pub(crate) headers: &'a [(&'a str, &'a str)],
-    /// The payload.
-    pub(crate) body: &'a [u8],
-}
-
-/// Where and when the signature applies.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Scope<'a> {
-    /// `YYYYMMDDTHHMMSSZ`, the value of `X-Amz-Date`.
-    pub(crate) amz_date: &'a str,
     /// The region, e.g. `eu-west-1`.
-    pub(crate) region: &'a str,
+    pub(crate) region: String,
     /// The signing name, e.g. `secretsmanager`.
-    pub(crate) service: &'a str,
+    pub(crate) service: &'static str,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signer").field("region", &self.region).field("service", &self.service).finish_non_exhaustive()
+    }
 }
 
 fn hmac(key: &[u8], message: &[u8]) -> [u8; 32] {
@@ -57,94 +36,67 @@ fn hmac(key: &[u8], message: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-/// The `Authorization` header value for `request`.
-pub(crate) fn authorization(request: &SignedRequest<'_>, scope: &Scope<'_>, credentials: &AwsCredentials) -> String {
-    let date = &scope.amz_date[..8];
-    let mut canonical = format!("{}\n{}\n{}\n", request.method, request.path, request.query);
-    let mut signed_headers = String::new();
-    for (i, (name, value)) in request.headers.iter().enumerate() {
-        canonical.push_str(name);
-        canonical.push(':');
-        canonical.push_str(value);
-        canonical.push('\n');
-        if i > 0 {
-            signed_headers.push(';');
-        }
-        signed_headers.push_str(name);
+impl Signer {
+    /// The `Authorization` header value for a POST to `path` (URI-encoded, no
+    /// query) with `headers` (names lowercase, sorted by name, values trimmed;
+    /// `host` among them) and `body`, at `amz_date` (`YYYYMMDDTHHMMSSZ`, the
+    /// value of `X-Amz-Date`).
+    pub(crate) fn authorization(&self, path: &str, headers: &[(&str, &str)], body: &[u8], amz_date: &str) -> String {
+        let canonical_headers: String = headers.iter().map(|(name, value)| format!("{name}:{value}\n")).collect();
+        let signed_headers = headers.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(";");
+        let payload_hash = hex::encode(Sha256::digest(body));
+        let canonical = format!("POST\n{path}\n\n{canonical_headers}\n{signed_headers}\n{payload_hash}");
+        let credential_scope = format!("{}/{}/{}/aws4_request", &amz_date[..8], self.region, self.service);
+        let canonical_hash = hex::encode(Sha256::digest(canonical.as_bytes()));
+        let string_to_sign = format!("AWS4-HMAC-SHA256\n{amz_date}\n{credential_scope}\n{canonical_hash}");
+        // The signing key: the secret through each part of the scope in turn.
+        let secret = format!("AWS4{}", self.secret_access_key).into_bytes();
+        let key = credential_scope.split('/').fold(secret, |key, part| hmac(&key, part.as_bytes()).to_vec());
+        let signature = hex::encode(hmac(&key, string_to_sign.as_bytes()));
+        format!(
+            "AWS4-HMAC-SHA256 Credential={}/{credential_scope}, SignedHeaders={signed_headers}, Signature={signature}",
+            self.access_key_id
+        )
     }
-    canonical.push('\n');
-    canonical.push_str(&signed_headers);
-    canonical.push('\n');
-    canonical.push_str(&hex::encode(Sha256::digest(request.body)));
-
-    let credential_scope = format!("{date}/{}/{}/aws4_request", scope.region, scope.service);
-    let string_to_sign = format!(
-        "AWS4-HMAC-SHA256\n{}\n{credential_scope}\n{}",
-        scope.amz_date,
-        hex::encode(Sha256::digest(canonical.as_bytes()))
-    );
-    let k_date = hmac(format!("AWS4{}", credentials.secret_access_key).as_bytes(), date.as_bytes());
-    let k_region = hmac(&k_date, scope.region.as_bytes());
-    let k_service = hmac(&k_region, scope.service.as_bytes());
-    let k_signing = hmac(&k_service, b"aws4_request");
-    let signature = hex::encode(hmac(&k_signing, string_to_sign.as_bytes()));
-    format!(
-        "AWS4-HMAC-SHA256 Credential={}/{credential_scope}, SignedHeaders={signed_headers}, Signature={signature}",
-        credentials.access_key_id
-    )
 }
 
-/// `YYYYMMDDTHHMMSSZ` for a Unix time in seconds (UTC).
-pub(crate) fn amz_date(unix_seconds: u64) -> String {
-    let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix_seconds);
-    humantime::format_rfc3339_seconds(time).to_string().replace(['-', ':'], "")
+/// `YYYYMMDDTHHMMSSZ` for a time (UTC, to the second; a clock before 1970 as 1970).
+pub(crate) fn amz_date(time: std::time::SystemTime) -> String {
+    humantime::format_rfc3339_seconds(time.max(std::time::UNIX_EPOCH)).to_string().replace(['-', ':'], "")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
 
-    fn example_credentials() -> AwsCredentials {
-        AwsCredentials {
+    #[test]
+    fn aws_test_suite_post_vanilla() {
+        // aws-sig-v4-test-suite/post-vanilla.
+        let signer = Signer {
             access_key_id: "AKIDEXAMPLE".into(),
             secret_access_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into(),
             session_token: None,
-        }
-    }
-
-    #[test]
-    fn aws_test_suite_get_vanilla() {
-        // aws-sig-v4-test-suite/get-vanilla.
-        let request = SignedRequest {
-            method: "GET",
-            path: "/",
-            query: "",
-            headers: &[("host", "example.amazonaws.com"), ("x-amz-date", "20150830T123600Z")],
-            body: b"",
+            region: "us-east-1".into(),
+            service: "service",
         };
-        let scope = Scope { amz_date: "20150830T123600Z", region: "us-east-1", service: "service" };
+        let headers = [("host", "example.amazonaws.com"), ("x-amz-date", "20150830T123600Z")];
         assert_eq!(
-            authorization(&request, &scope, &example_credentials()),
+            signer.authorization("/", &headers, b"", "20150830T123600Z"),
             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, \
              SignedHeaders=host;x-amz-date, \
-             Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
+             Signature=5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b"
         );
     }
 
     #[test]
     fn dates() {
-        assert_eq!(amz_date(0), "19700101T000000Z");
-        assert_eq!(amz_date(1_440_938_160), "20150830T123600Z");
-        assert_eq!(amz_date(951_782_400), "20000229T000000Z");
-        assert_eq!(amz_date(1_795_262_399), "20261121T115959Z");
-    }
-
-    #[test]
-    fn debug_shows_the_key_id_only() {
-        let mut credentials = example_credentials();
-        credentials.session_token = Some("session-token-value".into());
-        let shown = format!("{credentials:?}");
-        assert!(shown.contains("AKIDEXAMPLE") && shown.contains(".."), "{shown}");
-        assert!(!shown.contains("wJalrXUtnFEMI") && !shown.contains("session-token-value"), "{shown}");
+        let date = |seconds| amz_date(UNIX_EPOCH + Duration::from_secs(seconds));
+        assert_eq!(date(0), "19700101T000000Z");
+        assert_eq!(date(1_440_938_160), "20150830T123600Z");
+        assert_eq!(date(951_782_400), "20000229T000000Z");
+        assert_eq!(date(1_795_262_399), "20261121T115959Z");
+        assert_eq!(amz_date(UNIX_EPOCH + Duration::from_millis(1_795_262_399_999)), "20261121T115959Z");
+        assert_eq!(amz_date(UNIX_EPOCH - Duration::from_secs(1)), "19700101T000000Z");
     }
 }

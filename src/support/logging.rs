@@ -34,11 +34,8 @@ pub(crate) const EMF_FIELD: &str = "_aws";
 /// Installs the stdout subscriber. The level comes from `AWS_LAMBDA_LOG_LEVEL`
 /// or `LOG_LEVEL` (`error`, `warn`, `info`, `debug`, `trace`; default `info`).
 pub fn init() {
-    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
-        .or_else(|_| std::env::var("LOG_LEVEL"))
-        .ok()
-        .and_then(|l| l.trim().parse::<Level>().ok())
-        .unwrap_or(Level::INFO);
+    let variable = std::env::var("AWS_LAMBDA_LOG_LEVEL").or_else(|_| std::env::var("LOG_LEVEL"));
+    let level = variable.ok().and_then(|l| l.trim().parse::<Level>().ok()).unwrap_or(Level::INFO);
     // Only fails if a subscriber is already set, which then stays in charge.
     let _ = tracing::subscriber::set_global_default(subscriber(level, std::io::stdout));
 }
@@ -61,11 +58,7 @@ where
 /// Writes an event as `{"timestamp":…,"level":…,<its fields in order>}`.
 struct JsonLine;
 
-impl<S, N> FormatEvent<S, N> for JsonLine
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'a> FormatFields<'a> + 'static,
-{
+impl<S: Subscriber + for<'a> LookupSpan<'a>, N: for<'a> FormatFields<'a> + 'static> FormatEvent<S, N> for JsonLine {
     fn format_event(&self, _: &FmtContext<'_, S, N>, mut out: Writer<'_>, event: &Event<'_>) -> fmt::Result {
         let now = SystemTime::now();
         let millis = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);

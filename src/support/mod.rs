@@ -1,4 +1,4 @@
-//! Helpers every layer may use: JSON text, the HTTPS client, the log
+//! Helpers every layer may use: the HTTPS client, the log
 //! subscriber and the metrics directive it writes, and the one refreshing
 //! single-flight value the secret cache and the JWKS share.
 

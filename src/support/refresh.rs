@@ -60,27 +60,24 @@ pub(crate) struct Refreshing<T, E> {
 
 #[derive(Debug)]
 struct State<T, E> {
-    value: Option<Arc<T>>,
-    /// When the value in force was loaded.
-    loaded: Option<Instant>,
+    /// The value in force, and when the load that brought it ended.
+    value: Option<(Arc<T>, Instant)>,
     /// When the value in force is due for a refresh (`None`: never).
     due: Option<Instant>,
     /// When the last load started.
     attempted: Option<Instant>,
     /// Loads finished, so a request that waited can tell whether one ended.
     loads: u64,
-    /// The failure of the last load while nothing is cached.
-    last_error: Option<E>,
-    /// Set by a failed refresh until a successful one.
-    down: bool,
+    /// The last load's failure, until a load succeeds: what the requests that
+    /// waited for a first load share, and for a refresh, an outage under way.
+    failure: Option<E>,
 }
 
 impl<T, E: Clone> Refreshing<T, E> {
     /// Nothing loaded yet; stale `ttl` after each load (`None`: never), and
     /// tried again `retry` after a failed refresh.
     pub(crate) fn new(ttl: Option<Duration>, retry: Duration) -> Self {
-        let state =
-            State { value: None, loaded: None, due: None, attempted: None, loads: 0, last_error: None, down: false };
+        let state = State { value: None, due: None, attempted: None, loads: 0, failure: None };
         Self { ttl, retry, max_stale: None, state: Mutex::new(state), loading: tokio::sync::Mutex::new(()) }
     }
 
@@ -99,18 +96,13 @@ impl<T, E: Clone> Refreshing<T, E> {
     fn state(&self) -> MutexGuard<'_, State<T, E>> {
         // Nothing is left half-done under this lock: keep going after a panic.
         let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let (Some(max), Some(loaded)) = (self.max_stale, state.loaded) {
-            if loaded.elapsed() >= max {
-                state.value = None;
-                state.loaded = None;
-            }
-        }
+        state.value.take_if(|(_, loaded)| self.max_stale.is_some_and(|max| loaded.elapsed() >= max));
         state
     }
 
     /// The value in force, without loading anything.
     pub(crate) fn peek(&self) -> Option<Arc<T>> {
-        self.state().value.clone()
+        self.state().value.as_ref().map(|(value, _)| value.clone())
     }
 
     /// The value: loaded on first use, refreshed once stale (see the module doc).
@@ -122,7 +114,7 @@ impl<T, E: Clone> Refreshing<T, E> {
         let seen = {
             let state = self.state();
             match &state.value {
-                Some(value) if state.due.is_none_or(|due| Instant::now() < due) => return Ok(value.clone()),
+                Some((value, _)) if state.due.is_none_or(|due| Instant::now() < due) => return Ok(value.clone()),
                 _ => state.loads,
             }
         };
@@ -139,13 +131,11 @@ impl<T, E: Clone> Refreshing<T, E> {
         let _loading = self.loading.lock().await;
         {
             let state = self.state();
-            if let Some(value) = &state.value {
+            if let Some((value, _)) = &state.value {
                 return Ok(value.clone());
             }
-            if state.loads != seen {
-                if let Some(error) = &state.last_error {
-                    return Err(error.clone());
-                }
+            if let Some(error) = state.failure.as_ref().filter(|_| state.loads != seen) {
+                return Err(error.clone());
             }
         }
         self.load(load, &report).await
@@ -168,10 +158,8 @@ impl<T, E: Clone> Refreshing<T, E> {
         let _loading = self.loading.lock().await;
         {
             let state = self.state();
-            if state.loads != seen {
-                if let Some(value) = &state.value {
-                    return Ok(value.clone());
-                }
+            if let Some((value, _)) = state.value.as_ref().filter(|_| state.loads != seen) {
+                return Ok(value.clone());
             }
             if state.attempted.is_some_and(|at| at.elapsed() < interval) {
                 return Err(ReloadError::TooSoon);
@@ -187,35 +175,26 @@ impl<T, E: Clone> Refreshing<T, E> {
         Fut: Future<Output = Result<T, E>>,
     {
         self.state().attempted = Some(Instant::now());
-        let outcome = load().await;
+        let outcome = load().await.map(Arc::new);
         let mut state = self.state();
         state.loads += 1;
         let had_value = state.value.is_some();
-        match outcome {
+        let failure = std::mem::replace(&mut state.failure, outcome.as_ref().err().cloned());
+        let now = Instant::now();
+        state.due = match &outcome {
             Ok(value) => {
-                let value = Arc::new(value);
-                state.value = Some(value.clone());
-                state.loaded = Some(Instant::now());
-                state.due = self.ttl.map(|ttl| Instant::now() + ttl);
-                state.last_error = None;
-                let recovered = std::mem::replace(&mut state.down, false);
-                drop(state);
-                report(if had_value { Report::Refreshed { recovered } } else { Report::Loaded });
-                Ok(value)
+                state.value = Some((value.clone(), now));
+                self.ttl.map(|ttl| now + ttl)
             }
-            Err(error) if had_value => {
-                state.due = Some(Instant::now() + self.retry);
-                let first = !std::mem::replace(&mut state.down, true);
-                drop(state);
-                report(Report::RefreshFailed { error: &error, first });
-                Err(error)
-            }
-            Err(error) => {
-                state.last_error = Some(error.clone());
-                drop(state);
-                report(Report::LoadFailed(&error));
-                Err(error)
-            }
-        }
+            Err(_) => Some(now + self.retry),
+        };
+        drop(state);
+        report(match (&outcome, had_value) {
+            (Ok(_), false) => Report::Loaded,
+            (Ok(_), true) => Report::Refreshed { recovered: failure.is_some() },
+            (Err(error), false) => Report::LoadFailed(error),
+            (Err(error), true) => Report::RefreshFailed { error, first: failure.is_none() },
+        });
+        outcome
     }
 }

@@ -316,6 +316,27 @@ fn server_errors_are_retried_three_times_then_503() {
     assert_eq!(count.load(Ordering::SeqCst), 3);
 }
 
+/// A final answer is read once and refused as misconfiguration, named by what is wrong: a
+/// missing secret (whatever the type's namespace), a refused read, an answer without a
+/// secret string.
+#[test]
+fn final_answers_are_misconfigurations_named_by_type() {
+    for (status, answer, reason) in [
+        (400, json!({"__type": "ResourceNotFoundException"}), "secret_not_found"),
+        (400, json!({"__type": "com.amazonaws.secretsmanager#ResourceNotFoundException"}), "secret_not_found"),
+        (400, json!({"__type": "AccessDeniedException"}), "secret_access_denied"),
+        (200, json!({"Name": "pusher/staging"}), "secret_not_a_string"),
+        (200, json!({"Name": "pusher/staging", "SecretString": 5}), "secret_not_a_string"),
+    ] {
+        let (port, count) = answering_server(status, answer.to_string());
+        let e = endpoint_reading_from(port);
+        let (denied, log) = run(&e, &event("private-room", json!({})));
+        assert_eq!(denied, denial("server_error", 500), "{answer}: {log}");
+        assert!(log.contains(reason), "{answer}: {log}");
+        assert_eq!(count.load(Ordering::SeqCst), 1, "{answer}: final, asked once");
+    }
+}
+
 /// A GetSecretValue answer of up to 256 KiB is read (a secret is at most 64 KiB, the rest
 /// of the answer is metadata); a longer one is refused, never buffered whole.
 #[test]
