@@ -8,6 +8,8 @@
 //! runtime decodes it through `serde_path_to_error`, which copies every key it
 //! meets (docs/design.md).
 
+use std::sync::Arc;
+
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent, Runtime};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
@@ -27,11 +29,13 @@ pub async fn handle_bytes(endpoint: &Endpoint, event: &[u8], invocation_id: &str
 /// Serves invocations until the runtime fails: one at a time, or as many at
 /// once as `AWS_LAMBDA_MAX_CONCURRENCY` says.
 pub async fn run_lambda(endpoint: Endpoint) -> Result<(), lambda_runtime::Error> {
-    // Serves until the process ends: each invocation's future borrows it.
-    let endpoint: &'static Endpoint = Box::leak(Box::new(endpoint));
-    let handler = service_fn(move |event: LambdaEvent<RawEvent>| async move {
-        let json = event.payload.0.ok_or_else(unsupported)?;
-        handle_bytes(endpoint, json.get().as_bytes(), &event.context.request_id).await
+    let endpoint = Arc::new(endpoint);
+    let handler = service_fn(move |event: LambdaEvent<RawEvent>| {
+        let endpoint = Arc::clone(&endpoint);
+        async move {
+            let json = event.payload.0.ok_or_else(unsupported)?;
+            handle_bytes(&endpoint, json.get().as_bytes(), &event.context.request_id).await
+        }
     });
     Runtime::new(handler).run_concurrent().await
 }
