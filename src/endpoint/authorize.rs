@@ -29,7 +29,8 @@ struct BatchEntry<'a> {
 }
 
 impl Endpoint {
-    /// Shared by JSONP and AJAX: the socket id, then the route's user,
+    /// Shared by JSONP and AJAX (the token parameter joins the transport's
+    /// `credentials`): the socket id, then the route's user,
     /// decision and signature; the JSON answer (one authorization, or a
     /// batch's object) and what the log line records of it.
     pub(super) async fn authorize(
@@ -39,6 +40,7 @@ impl Endpoint {
         params: &AuthParams<'_>,
         credentials: Credentials<'_>,
     ) -> (Result<String, Refusal>, Logged) {
+        let credentials = Credentials { token: params.token.as_deref(), ..credentials };
         let socket_id = match params.socket_id.as_deref().ok_or(Refusal::MissingSocketId).and_then(SocketId::parse) {
             Ok(socket_id) => socket_id,
             Err(refusal) => return (Err(refusal), Logged::default()),

@@ -32,13 +32,10 @@ impl Endpoint {
             Err(refusal) => return (Response::error(refusal), Logged::default()),
         };
         let params = &collected.params;
+        let credentials = Credentials { authorizer: req.authorizer, ..Default::default() };
         let (answer, logged) = match (collected.error, self.app(req)) {
             (Some(refusal), _) | (None, Err(refusal)) => (Err(refusal), Logged::default()),
-            (None, Ok(app)) => {
-                let credentials =
-                    Credentials { token: params.token.as_deref(), authorization: None, authorizer: req.authorizer };
-                self.authorize(route, app, params, credentials).await
-            }
+            (None, Ok(app)) => self.authorize(route, app, params, credentials).await,
         };
         let response = match answer {
             Ok(json) => Response::jsonp(callback, &json),
@@ -55,15 +52,10 @@ impl Endpoint {
             Err(refusal) => return (Response::error(refusal), Logged::default()),
         };
         let form = Self::ajax_form(req);
+        let credentials =
+            Credentials { token: None, authorization: req.headers.authorization, authorizer: req.authorizer };
         let (answer, logged) = match form.as_deref().map_err(|r| *r).and_then(|text| self.form_params(text)) {
-            Ok(params) => {
-                let credentials = Credentials {
-                    token: params.token.as_deref(),
-                    authorization: req.headers.authorization,
-                    authorizer: req.authorizer,
-                };
-                self.authorize(route, app, &params, credentials).await
-            }
+            Ok(params) => self.authorize(route, app, &params, credentials).await,
             Err(refusal) => (Err(refusal), Logged::default()),
         };
         (answer.map_or_else(Response::error, Response::json).cors(origin), logged)
@@ -131,11 +123,8 @@ impl Endpoint {
                 // parameter given twice is decided the same way from every event shape
                 // (the first value is the one kept, the second refuses the request).
                 for (key, values) in pairs {
-                    if values.is_empty() {
-                        collector.push(Cow::Borrowed(&**key), Ok(Cow::Borrowed("")));
-                    }
-                    for value in values {
-                        collector.push(Cow::Borrowed(&**key), Ok(Cow::Borrowed(&**value)));
+                    for value in values.iter().map(|v| &**v).chain(values.is_empty().then_some("")) {
+                        collector.push(Cow::Borrowed(key), Ok(Cow::Borrowed(value)));
                     }
                 }
             }
