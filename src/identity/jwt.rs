@@ -102,15 +102,14 @@ fn verification_key(jwk: &Jwk) -> Option<VerificationKey> {
         AlgorithmParameters::RSA(params) => {
             let n = URL_SAFE_NO_PAD.decode(&params.n).ok()?;
             let e = URL_SAFE_NO_PAD.decode(&params.e).ok()?;
-            if !crate::identity::ring_provider::rsa_key_usable(&n, &e) {
+            crate::identity::ring_provider::rsa_key(&n, &e).or_else(|| {
                 tracing::warn!(
                     kid = jwk.common.key_id.as_deref().unwrap_or(""),
                     modulus_bits = (n.iter().skip_while(|b| **b == 0).count() * 8) as u64,
                     "JWKS RSA key left out: only 2048- to 8192-bit moduli with an odd exponent of 3 to 2^33-1 are verified"
                 );
-                return None;
-            }
-            crate::identity::ring_provider::rsa_key(&n, &e)
+                None
+            })?
         }
         AlgorithmParameters::EllipticCurve(_) => DecodingKey::from_jwk(jwk).ok()?,
         _ => return None,
