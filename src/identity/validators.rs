@@ -15,7 +15,7 @@ use crate::error::{AuthFailure, Refusal};
 use crate::identity::authorizer::user_from_authorizer;
 use crate::identity::jwks::KeySource;
 use crate::identity::jwt::{self, ClaimRules};
-use crate::identity::token_cache::{Lookup, TokenCache};
+use crate::identity::token_cache::TokenCache;
 use crate::identity::user::User;
 
 /// What a request offers to prove who is asking. All fields borrow the request.
@@ -69,11 +69,9 @@ impl UserValidator for JwtValidator {
         // The JWKS in force, fetched again first when older than its lifetime.
         let keys = self.keys.current().await;
         let now = jsonwebtoken::get_current_timestamp();
-        let digest = match self.cache.lookup(token, now, &self.rules, keys.as_deref().map(Vec::as_slice)) {
-            Lookup::Hit(user) => return Ok(user),
-            Lookup::Refused(refusal) => return Err(refusal),
-            Lookup::Miss(digest) => digest,
-        };
+        if let Some(user) = self.cache.lookup(token, now, &self.rules, keys.as_deref().map(Vec::as_slice))? {
+            return Ok(user);
+        }
         let head = jwt::check_head(token, &self.rules)?;
         let (verified, verified_with) = if jwt::is_hmac(head.alg) {
             let Some(secret) = &self.secret else { return refuse(AuthFailure::TokenAlgorithmNotAllowed) };
@@ -82,7 +80,7 @@ impl UserValidator for JwtValidator {
             let (key, id) = self.keys.key_for(&head).await?;
             (jwt::verify(token, &head, &key, &self.rules, now)?, Some(id))
         };
-        Ok(self.cache.insert(digest, now, verified, verified_with))
+        Ok(self.cache.insert(token, now, verified, verified_with))
     }
 }
 
