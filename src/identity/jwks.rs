@@ -29,11 +29,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use jsonwebtoken::DecodingKey;
 
 use crate::error::AuthFailure::{self, TokenUnknownKey};
 use crate::error::Refusal;
-use crate::identity::jwt::{keys_from_jwks, pick_key, KeyId, TokenHead, VerificationKey};
+use crate::identity::jwt::{keys_from_jwks, pick_key, TokenHead, VerificationKey};
 use crate::support::refresh::{Refreshing, ReloadError, Report};
 
 /// Longest wait for the JWKS endpoint.
@@ -65,12 +64,12 @@ pub(crate) enum KeySource {
 }
 
 impl KeySource {
-    /// The key for a token, fetching the JWKS if it is remote and the key
-    /// unknown, with the fingerprint of the key that was picked.
-    pub(crate) async fn key_for(&self, head: &TokenHead) -> Result<(Arc<DecodingKey>, KeyId), Refusal> {
+    /// The key for a token (a copy that shares the key material), fetching
+    /// the JWKS if it is remote and the key unknown.
+    pub(crate) async fn key_for(&self, head: &TokenHead) -> Result<VerificationKey, Refusal> {
         match self {
             Self::None => Err(Refusal::Unauthenticated(AuthFailure::TokenAlgorithmNotAllowed)),
-            Self::Inline(keys) => pick_key(keys, head).map(shared).ok_or(Refusal::Unauthenticated(TokenUnknownKey)),
+            Self::Inline(keys) => pick_key(keys, head).cloned().ok_or(Refusal::Unauthenticated(TokenUnknownKey)),
             Self::Remote(remote) => remote.key_for(head).await,
         }
     }
@@ -87,16 +86,10 @@ impl KeySource {
     }
 }
 
-/// A picked key, shared, with its fingerprint.
-fn shared(key: &VerificationKey) -> (Arc<DecodingKey>, KeyId) {
-    (key.key.clone(), key.id)
-}
-
 /// A JWKS fetched over HTTP(S) and cached.
 pub(crate) struct RemoteJwks {
     url: http::Uri,
     refetch_interval: Duration,
-    max_stale: Duration,
     keys: Refreshing<Vec<VerificationKey>, FetchError>,
 }
 
@@ -141,35 +134,17 @@ pub(crate) fn jwks_url(url: &str) -> Result<http::Uri, &'static str> {
 }
 
 impl RemoteJwks {
-    /// A cache for the JWKS at `url`, an address [`jwks_url`] accepted; its
-    /// lifetime is [`DEFAULT_TTL`].
-    pub(crate) fn at(url: http::Uri) -> Self {
-        Self::build(url, Some(DEFAULT_TTL), REFETCH_INTERVAL, DEFAULT_MAX_STALE)
-    }
-
-    /// The same with another lifetime (`None`: fetched once per environment).
-    pub(crate) fn with_ttl(self, ttl: Option<Duration>) -> Self {
-        Self::build(self.url, ttl, self.refetch_interval, self.max_stale)
-    }
-
-    /// The same with another longest use of a set no fetch has confirmed.
-    pub(crate) fn with_max_stale(self, max_stale: Duration) -> Self {
-        Self::build(self.url, self.keys.ttl(), self.refetch_interval, max_stale)
-    }
-
-    /// The same with another least time between fetches for unknown keys (tests use zero).
-    #[cfg(test)]
-    pub(crate) fn with_refetch_interval(self, interval: Duration) -> Self {
-        Self::build(self.url, self.keys.ttl(), interval, self.max_stale)
-    }
-
-    /// The key set's cell is stale after `ttl`; after a failed refresh, tried
-    /// again one lifetime or one refetch interval later, whichever is sooner.
-    /// Without a lifetime (fetched once) the set is never refreshed, so never dropped.
-    fn build(url: http::Uri, ttl: Option<Duration>, refetch_interval: Duration, max_stale: Duration) -> Self {
+    /// A cache for the JWKS at `url`, an address [`jwks_url`] accepted: the
+    /// set is stale after `ttl` (`None`: fetched once per environment, so
+    /// never refreshed, never dropped), used at most `max_stale` (at least
+    /// `ttl`) after the fetch that brought it, and fetched for an unknown key
+    /// at most once per `refetch_interval` ([`REFETCH_INTERVAL`]; tests use
+    /// zero). After a failed refresh it is tried again one lifetime or one
+    /// refetch interval later, whichever is sooner.
+    pub(crate) fn new(url: http::Uri, ttl: Option<Duration>, max_stale: Duration, refetch_interval: Duration) -> Self {
         let keys = Refreshing::new(ttl, ttl.map_or(refetch_interval, |ttl| ttl.min(refetch_interval)))
             .with_max_stale(ttl.map(|ttl| max_stale.max(ttl)));
-        Self { url, refetch_interval, max_stale, keys }
+        Self { url, refetch_interval, keys }
     }
 
     /// The set in force, refreshed first when stale; `None` before the first
@@ -181,8 +156,8 @@ impl RemoteJwks {
 
     /// The key for a token: from the set in force (fetched on first use, or
     /// refreshed when stale), else (at most once per interval) from a fresh fetch.
-    pub(crate) async fn key_for(&self, head: &TokenHead) -> Result<(Arc<DecodingKey>, KeyId), Refusal> {
-        let found = |keys: &[VerificationKey]| pick_key(keys, head).map(shared);
+    pub(crate) async fn key_for(&self, head: &TokenHead) -> Result<VerificationKey, Refusal> {
+        let found = |keys: &[VerificationKey]| pick_key(keys, head).cloned();
         let unknown = || {
             tracing::warn!(
                 reason = AuthFailure::TokenUnknownKey.as_str(),

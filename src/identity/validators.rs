@@ -77,8 +77,8 @@ impl UserValidator for JwtValidator {
             let Some(secret) = &self.secret else { return refuse(AuthFailure::TokenAlgorithmNotAllowed) };
             (jwt::verify(token, &head, secret, &self.rules, now)?, None)
         } else {
-            let (key, id) = self.keys.key_for(&head).await?;
-            (jwt::verify(token, &head, &key, &self.rules, now)?, Some(id))
+            let key = self.keys.key_for(&head).await?;
+            (jwt::verify(token, &head, &key.key, &self.rules, now)?, Some(key.id))
         };
         Ok(self.cache.insert(token, now, verified, verified_with))
     }
