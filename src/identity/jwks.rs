@@ -29,10 +29,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
+use jsonwebtoken::Header;
 
 use crate::error::AuthFailure::{self, TokenUnknownKey};
 use crate::error::Refusal;
-use crate::identity::jwt::{keys_from_jwks, pick_key, TokenHead, VerificationKey};
+use crate::identity::jwt::{keys_from_jwks, pick_key, VerificationKey};
 use crate::support::refresh::{Refreshing, ReloadError, Report};
 
 /// Longest wait for the JWKS endpoint.
@@ -66,7 +67,7 @@ pub(crate) enum KeySource {
 impl KeySource {
     /// The key for a token (a copy that shares the key material), fetching
     /// the JWKS if it is remote and the key unknown.
-    pub(crate) async fn key_for(&self, head: &TokenHead) -> Result<VerificationKey, Refusal> {
+    pub(crate) async fn key_for(&self, head: &Header) -> Result<VerificationKey, Refusal> {
         match self {
             Self::None => Err(Refusal::Unauthenticated(AuthFailure::TokenAlgorithmNotAllowed)),
             Self::Inline(keys) => pick_key(keys, head).cloned().ok_or(Refusal::Unauthenticated(TokenUnknownKey)),
@@ -156,7 +157,7 @@ impl RemoteJwks {
 
     /// The key for a token: from the set in force (fetched on first use, or
     /// refreshed when stale), else (at most once per interval) from a fresh fetch.
-    pub(crate) async fn key_for(&self, head: &TokenHead) -> Result<VerificationKey, Refusal> {
+    pub(crate) async fn key_for(&self, head: &Header) -> Result<VerificationKey, Refusal> {
         let found = |keys: &[VerificationKey]| pick_key(keys, head).cloned();
         let unknown = || {
             tracing::warn!(

@@ -12,7 +12,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet, KeyOperations, PublicKeyUse};
-use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
+use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, Header};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -59,14 +59,6 @@ pub(crate) struct VerificationKey {
     /// An RSA or EC key (its family says which); shared, so handing the key to
     /// a request copies no key material.
     pub(crate) key: Arc<DecodingKey>,
-}
-
-impl VerificationKey {
-    /// The key.
-    #[cfg(test)]
-    pub(crate) fn key(&self) -> &DecodingKey {
-        &self.key
-    }
 }
 
 impl std::fmt::Debug for VerificationKey {
@@ -123,17 +115,9 @@ pub(crate) fn is_hmac(alg: Algorithm) -> bool {
     alg.family() == AlgorithmFamily::Hmac
 }
 
-/// What a token's header says, once it passed the header checks.
-#[derive(Debug)]
-pub(crate) struct TokenHead {
-    /// The algorithm, on the allow-list.
-    pub alg: Algorithm,
-    /// The key id, if any.
-    pub(crate) kid: Option<String>,
-}
-
-/// Shape and header checks, before any key is looked up.
-pub(crate) fn check_head(token: &str, rules: &ClaimRules) -> Result<TokenHead, Refusal> {
+/// Shape and header checks, before any key is looked up: the header, its
+/// algorithm on the allow-list.
+pub(crate) fn check_head(token: &str, rules: &ClaimRules) -> Result<Header, Refusal> {
     let refuse = |reason| Err(Refusal::Unauthenticated(reason));
     if token.len() > MAX_TOKEN_BYTES {
         return refuse(AuthFailure::TokenTooLarge);
@@ -158,13 +142,13 @@ pub(crate) fn check_head(token: &str, rules: &ClaimRules) -> Result<TokenHead, R
     if !rules.algorithms.contains(&header.alg) {
         return refuse(AuthFailure::TokenAlgorithmNotAllowed);
     }
-    Ok(TokenHead { alg: header.alg, kid: header.kid })
+    Ok(header)
 }
 
 /// Picks the JWKS key for a token: same `kid` (or the only key when the
 /// token has none), a family that fits the algorithm (an HMAC algorithm fits
 /// none), and the key's own `alg` when it names one. `None` when no key fits.
-pub(crate) fn pick_key<'k>(keys: &'k [VerificationKey], head: &TokenHead) -> Option<&'k VerificationKey> {
+pub(crate) fn pick_key<'k>(keys: &'k [VerificationKey], head: &Header) -> Option<&'k VerificationKey> {
     let fits = |k: &&VerificationKey| k.key.family() == head.alg.family() && k.alg.is_none_or(|alg| alg == head.alg);
     match &head.kid {
         Some(kid) => keys.iter().filter(|k| k.kid.as_deref() == Some(kid)).find(fits),
@@ -207,7 +191,7 @@ pub(crate) struct Verified {
 ///   cache repeats them on every hit with the same leeway.
 pub(crate) fn verify(
     token: &str,
-    head: &TokenHead,
+    head: &Header,
     key: &DecodingKey,
     rules: &ClaimRules,
     now: u64,
@@ -232,23 +216,16 @@ pub(crate) fn verify(
     Ok(Verified { user, exp, nbf })
 }
 
-/// What jsonwebtoken checks of a token signed with `alg`, every setting stated.
+/// What jsonwebtoken checks of a token signed with `alg`: `Validation::new`'s
+/// defaults (this one algorithm, already on the allow-list; `exp` required;
+/// `aud` checked, any `aud` refused when no audience is configured, RFC 7519
+/// §4.1.3; `nbf` not compared; no `sub`), with `iss` and `aud` from the rules.
+/// `exp` and `nbf` are compared in `verify`, after issuer and audience.
 fn validation(alg: Algorithm, rules: &ClaimRules) -> jsonwebtoken::Validation {
     let mut validation = jsonwebtoken::Validation::new(alg);
-    // One algorithm, the token's (already on the allow-list): the library
-    // wants every listed algorithm in the key's family.
-    validation.algorithms = vec![alg];
-    validation.required_spec_claims = ["exp".to_owned()].into();
-    // `exp` and `nbf` are compared in `verify`, after issuer and audience.
     validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.leeway = rules.leeway;
-    validation.reject_tokens_expiring_in_less_than = 0;
     validation.iss = rules.issuer.as_ref().map(|issuer| [issuer.clone()].into());
-    // With no audience configured, any `aud` is refused (RFC 7519 §4.1.3).
-    validation.validate_aud = true;
     validation.aud = rules.audience.as_ref().map(|audience| [audience.clone()].into());
-    validation.sub = None;
     validation
 }
 
@@ -275,16 +252,18 @@ fn refusal_for(kind: &jsonwebtoken::errors::ErrorKind, token: &str, rules: &Clai
     }
 }
 
-/// An issuer that is not `JWT_ISSUER`, logged: neither is a secret, and the
-/// pair is what an operator needs to fix a typo.
+/// An issuer that is not `JWT_ISSUER`, logged (its JSON, cut at 200
+/// characters): neither is a secret, and the pair is what an operator needs
+/// to fix a typo.
 fn wrong_issuer(expected: &str, received: &Value) -> AuthFailure {
-    tracing::info!(expected, received = %shown(received), "token issuer is not JWT_ISSUER");
+    tracing::info!(expected, received = %capped(&received.to_string(), 200), "token issuer is not JWT_ISSUER");
     AuthFailure::TokenWrongIssuer
 }
 
 /// An audience that does not name `JWT_AUDIENCE`, logged as [`wrong_issuer`].
 fn wrong_audience(expected: &str, received: &Value) -> AuthFailure {
-    tracing::info!(expected, received = %shown(received), "token audience does not name JWT_AUDIENCE");
+    let received = capped(&received.to_string(), 200);
+    tracing::info!(expected, %received, "token audience does not name JWT_AUDIENCE");
     AuthFailure::TokenWrongAudience
 }
 
@@ -292,11 +271,8 @@ fn wrong_audience(expected: &str, received: &Value) -> AuthFailure {
 /// the user-id rules, and (for an e-mail or phone number) verified.
 pub(crate) fn user_from_claims(claims: Map<String, Value>, user_id_claim: &str) -> Result<User, Refusal> {
     use AuthFailure::*;
-    user_from(
-        claims,
-        &[user_id_claim],
-        [TokenWithoutSubject, TokenSubjectTooLong, TokenSubjectInvalid, TokenIdentityUnverified],
-    )
+    let refusals = [TokenWithoutSubject, TokenSubjectTooLong, TokenSubjectInvalid, TokenIdentityUnverified];
+    user_from(claims, &[user_id_claim], refusals)
 }
 
 /// A NumericDate claim (RFC 7519 §2) read as jsonwebtoken reads it: a
@@ -388,11 +364,6 @@ pub(crate) fn check_audience(claims: &Map<String, Value>, audience: Option<&str>
         }
         (Some(audience), Some(received)) => Err(wrong_audience(audience, received)),
     }
-}
-
-/// A claim's value for a log line: its JSON, cut at 200 characters.
-fn shown(value: &Value) -> String {
-    capped(&value.to_string(), 200)
 }
 
 /// An unverified value for a log line: cut at `max` characters.
@@ -555,7 +526,7 @@ mod tests {
         let head = check_head(&good, &rules).unwrap();
         let rsa = keys_from_jwks(&format!(r#"{{"keys":[{{{RSA_JWK}}}]}}"#)).unwrap();
         assert_eq!(
-            verify(&good, &head, rsa[0].key(), &rules, now()).map(|_| ()).map_err(|r| r.log_reason()),
+            verify(&good, &head, &rsa[0].key, &rules, now()).map(|_| ()).map_err(|r| r.log_reason()),
             Err("token_key_mismatch")
         );
     }
@@ -583,7 +554,7 @@ mod tests {
     }
 
     fn picked(keys: &[VerificationKey], alg: Algorithm, kid: Option<&str>) -> Option<Option<String>> {
-        pick_key(keys, &TokenHead { alg, kid: kid.map(String::from) }).map(|k| k.kid.clone())
+        pick_key(keys, &Header { kid: kid.map(String::from), ..Header::new(alg) }).map(|k| k.kid.clone())
     }
 
     #[test]
