@@ -1,9 +1,8 @@
-//! The validator seam: a [`UserValidator`] turns what a request carries (a
+//! The validators: [`AuthMode::validate`] turns what a request carries (a
 //! token parameter, the `Authorization` header, the identity API Gateway
 //! already verified) into a [`User`] or a refusal. Answers never take identity
 //! from client parameters.
 
-use std::future::Future;
 use std::sync::{Arc, LazyLock};
 
 use serde_json::value::RawValue;
@@ -29,15 +28,6 @@ pub struct Credentials<'a> {
     pub authorizer: Option<&'a RawValue>,
 }
 
-/// Turns credentials into a user, or refuses.
-pub(crate) trait UserValidator: Send + Sync {
-    /// Validates the credentials of one request.
-    fn validate<'a>(
-        &'a self,
-        credentials: Credentials<'a>,
-    ) -> impl Future<Output = Result<Arc<User>, Refusal>> + Send + 'a;
-}
-
 /// `jwt`: a JSON Web Token checked against `JWT_*` (see [`crate::identity::jwt`]),
 /// with verified tokens remembered (see [`crate::identity::token_cache`]).
 #[derive(Debug)]
@@ -58,10 +48,9 @@ impl JwtValidator {
         crate::identity::ring_provider::install();
         Self { rules, secret, keys, cache: TokenCache::default() }
     }
-}
 
-impl UserValidator for JwtValidator {
-    async fn validate<'a>(&'a self, credentials: Credentials<'a>) -> Result<Arc<User>, Refusal> {
+    /// Turns the credentials of one request into a user, or refuses.
+    pub(crate) async fn validate(&self, credentials: Credentials<'_>) -> Result<Arc<User>, Refusal> {
         let refuse = |reason| Err(Refusal::Unauthenticated(reason));
         let Some(token) = jwt::token_of(credentials.token, credentials.authorization) else {
             return refuse(AuthFailure::TokenMissing);
@@ -112,8 +101,9 @@ static DEMO_USER: LazyLock<Arc<User>> = LazyLock::new(|| {
     Arc::new(User { id: DEMO_USER_ID.into(), claims: Map::from_iter(claims) })
 });
 
-impl UserValidator for AuthMode<JwtValidator> {
-    async fn validate<'a>(&'a self, credentials: Credentials<'a>) -> Result<Arc<User>, Refusal> {
+impl AuthMode<JwtValidator> {
+    /// Turns the credentials of one request into a user, or refuses.
+    pub(crate) async fn validate(&self, credentials: Credentials<'_>) -> Result<Arc<User>, Refusal> {
         match self {
             Self::Demo => Ok(DEMO_USER.clone()),
             Self::Jwt(jwt) => jwt.validate(credentials).await,

@@ -147,7 +147,7 @@ fn validator(remote: RemoteJwks) -> crate::identity::validators::JwtValidator {
 
 /// The `jwt` validator (with its verified-token cache) over the remote JWKS.
 fn validate(v: &crate::identity::validators::JwtValidator, name: &str) -> Result<String, String> {
-    use crate::identity::validators::{Credentials, UserValidator};
+    use crate::identity::validators::Credentials;
     let token = tokens()["tokens"][name].as_str().unwrap().to_owned();
     let credentials = Credentials { token: Some(&token), ..Default::default() };
     runtime().block_on(v.validate(credentials)).map(|u| u.id.clone()).map_err(|r| r.log_reason().to_owned())
@@ -519,7 +519,7 @@ fn a_zero_lifetime_is_warned_and_the_stale_limit_checked() {
 /// An unknown `kid` is logged cut to 64 characters: it is unverified input.
 #[test]
 fn an_unknown_kid_is_logged_capped() {
-    use crate::identity::validators::{Credentials, UserValidator};
+    use crate::identity::validators::Credentials;
     use crate::support::logging::captured::Captured;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine;

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use super::{token, tokens};
 use crate::identity::jwks::KeySource;
 use crate::identity::jwt::{keys_from_jwks, ClaimRules};
-use crate::identity::validators::{Credentials, JwtValidator, UserValidator};
+use crate::identity::validators::{Credentials, JwtValidator};
 use crate::support::logging::captured::Captured;
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::Value;
