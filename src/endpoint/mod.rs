@@ -99,7 +99,7 @@ impl Endpoint {
             AuthMode::Jwt(jwt) => {
                 let JwtOptions { rules, secret, keys } = *jwt;
                 let keys = match keys {
-                    Jwks::None => KeySource::None,
+                    Jwks::None => KeySource::Inline(Default::default()),
                     Jwks::Inline(keys) => KeySource::Inline(keys),
                     Jwks::Url { url, ttl, max_stale } => {
                         if ttl.is_none() {

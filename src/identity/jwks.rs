@@ -56,9 +56,7 @@ pub(crate) type KeySet = Arc<Vec<VerificationKey>>;
 /// The configured key source.
 #[derive(Debug)]
 pub(crate) enum KeySource {
-    /// No RSA/EC keys (HMAC only).
-    None,
-    /// `JWT_JWKS`.
+    /// `JWT_JWKS`, or none (HMAC only: no RS/PS/ES token passes `check_head`).
     Inline(KeySet),
     /// `JWT_JWKS_URL`.
     Remote(Box<RemoteJwks>),
@@ -69,20 +67,21 @@ impl KeySource {
     /// the JWKS if it is remote and the key unknown.
     pub(crate) async fn key_for(&self, head: &Header) -> Result<VerificationKey, Refusal> {
         match self {
-            Self::None => Err(Refusal::Unauthenticated(AuthFailure::TokenAlgorithmNotAllowed)),
             Self::Inline(keys) => pick_key(keys, head).cloned().ok_or(Refusal::Unauthenticated(TokenUnknownKey)),
             Self::Remote(remote) => remote.key_for(head).await,
         }
     }
 
     /// The key set in force, refreshed first when it is older than its
-    /// lifetime. `None` when no key set was loaded yet (or none is configured):
-    /// then no token verified with a JWKS key can be cached either.
+    /// lifetime. `None` when no key set was fetched yet: then no token
+    /// verified with a JWKS key can be cached either.
     pub(crate) async fn current(&self) -> Option<KeySet> {
         match self {
-            Self::None => None,
             Self::Inline(keys) => Some(keys.clone()),
-            Self::Remote(remote) => remote.current().await,
+            Self::Remote(remote) => {
+                remote.keys.peek()?;
+                remote.keys.get(|| remote.fetch(), report).await.ok()
+            }
         }
     }
 }
@@ -146,13 +145,6 @@ impl RemoteJwks {
         let keys = Refreshing::new(ttl, ttl.map_or(refetch_interval, |ttl| ttl.min(refetch_interval)))
             .with_max_stale(ttl.map(|ttl| max_stale.max(ttl)));
         Self { url, refetch_interval, keys }
-    }
-
-    /// The set in force, refreshed first when stale; `None` before the first
-    /// successful fetch.
-    pub(crate) async fn current(&self) -> Option<KeySet> {
-        self.keys.peek()?;
-        self.keys.get(|| self.fetch(), report).await.ok()
     }
 
     /// The key for a token: from the set in force (fetched on first use, or

@@ -129,7 +129,8 @@ fn every_fixture_token_keeps_its_verdict_verified_and_cached() {
 #[test]
 fn hmac_only_verdicts() {
     let secret = DecodingKey::from_secret(tokens()["hs_secret"].as_str().unwrap().as_bytes());
-    let v = JwtValidator::new(rules(vec![Algorithm::HS256], false), Some(secret), KeySource::None);
+    let v =
+        JwtValidator::new(rules(vec![Algorithm::HS256], false), Some(secret), KeySource::Inline(Default::default()));
     for _ in 0..2 {
         assert_eq!(check(&v, &token("hs256_with_audience")), Err("token_unexpected_audience".into()));
         assert_eq!(check(&v, &token("hs256_without_audience")), Ok("user-9".into()));
