@@ -80,12 +80,10 @@ pub(crate) fn keys_from_jwks(text: &str) -> Result<Vec<VerificationKey>, &'stati
 }
 
 fn verification_key(jwk: &Jwk) -> Option<VerificationKey> {
-    if matches!(jwk.common.public_key_use, Some(ref u) if *u != PublicKeyUse::Signature) {
-        return None;
-    }
-    // RFC 7517 §4.3: a key whose `key_ops` are given but do not include
-    // `verify` is not meant for checking signatures.
-    if jwk.common.key_operations.as_ref().is_some_and(|ops| !ops.contains(&KeyOperations::Verify)) {
+    // A key for another use, or (RFC 7517 §4.3) whose `key_ops` are given
+    // but do not include `verify`, is not meant for checking signatures.
+    let other_use = matches!(jwk.common.public_key_use, Some(ref u) if *u != PublicKeyUse::Signature);
+    if other_use || jwk.common.key_operations.as_ref().is_some_and(|ops| !ops.contains(&KeyOperations::Verify)) {
         return None;
     }
     // A key for another use (`RSA-OAEP`, …) or an unknown `alg` is left out.
@@ -164,8 +162,8 @@ pub(crate) fn pick_key<'k>(keys: &'k [VerificationKey], head: &Header) -> Option
 /// verified-token cache re-checks on each hit.
 #[derive(Debug)]
 pub(crate) struct Verified {
-    /// The user the token names.
-    pub user: User,
+    /// The user the token names, shared with the verified-token cache.
+    pub user: Arc<User>,
     /// `exp` (required).
     pub(crate) exp: u64,
     /// `nbf`, when present.
@@ -213,7 +211,7 @@ pub(crate) fn verify(
         return Err(refuse(AuthFailure::TokenNotYetValid));
     }
     let user = user_from_claims(claims, &rules.user_id_claim)?;
-    Ok(Verified { user, exp, nbf })
+    Ok(Verified { user: Arc::new(user), exp, nbf })
 }
 
 /// What jsonwebtoken checks of a token signed with `alg`: `Validation::new`'s
@@ -235,9 +233,8 @@ fn refusal_for(kind: &jsonwebtoken::errors::ErrorKind, token: &str, rules: &Clai
     // Reads the claims again for the log line only; `decode` checked the
     // signature before the claims, so these are the issuer's own.
     let received = |name: &str| {
-        let mut claims =
-            jsonwebtoken::dangerous::insecure_decode_claims::<Map<String, Value>>(token).unwrap_or_default();
-        claims.remove(name).unwrap_or(Value::Null)
+        let claims = jsonwebtoken::dangerous::insecure_decode_claims::<Map<String, Value>>(token);
+        claims.ok().and_then(|mut claims| claims.remove(name)).unwrap_or_default()
     };
     match (kind, &rules.audience) {
         (ErrorKind::InvalidSignature, _) => AuthFailure::TokenBadSignature,
@@ -421,7 +418,7 @@ mod tests {
         let rules = hs256_rules();
         let head = check_head(token, &rules).map_err(|r| r.log_reason())?;
         verify(token, &head, &DecodingKey::from_secret(SECRET), &rules, now())
-            .map(|v| (v.user.id, v.exp, v.nbf))
+            .map(|v| (v.user.id.clone(), v.exp, v.nbf))
             .map_err(|r| r.log_reason())
     }
 

@@ -65,9 +65,7 @@ pub(crate) const CAPACITY: usize = 512;
 type Key = [u8; 32];
 
 struct Entry {
-    user: Arc<User>,
-    exp: u64,
-    nbf: Option<u64>,
+    verified: Verified,
     /// The JWKS key that verified the token (`None`: `JWT_SECRET`).
     verified_with: Option<KeyId>,
     /// Insertions before this one, for eviction (the lowest goes first).
@@ -134,13 +132,13 @@ impl TokenCache {
         let key_gone = entry.verified_with.is_some_and(|id| !keys.is_some_and(|keys| keys.iter().any(|k| k.id == id)));
         let found = if key_gone {
             Ok(None)
-        } else if entry.exp < now.saturating_sub(rules.leeway) {
+        } else if entry.verified.exp < now.saturating_sub(rules.leeway) {
             Err(Refusal::Unauthenticated(AuthFailure::TokenExpired))
-        } else if entry.nbf.is_some_and(|nbf| nbf > now.saturating_add(rules.leeway)) {
+        } else if entry.verified.nbf.is_some_and(|nbf| nbf > now.saturating_add(rules.leeway)) {
             // Only a clock that went backwards gets here; verify in full.
             Ok(None)
         } else {
-            return Ok(Some(entry.user.clone()));
+            return Ok(Some(entry.verified.user.clone()));
         };
         map.remove(&key);
         found
@@ -150,7 +148,7 @@ impl TokenCache {
     /// `verified_with` (`None`: `JWT_SECRET`); returns its user, shared.
     pub(crate) fn insert(&self, token: &str, now: u64, verified: Verified, verified_with: Option<KeyId>) -> Arc<User> {
         let key: Key = Sha256::digest(token.as_bytes()).into();
-        let (user, exp, nbf) = (Arc::new(verified.user), verified.exp, verified.nbf);
+        let user = verified.user.clone();
         let (map, insertions) = &mut *self.lock();
         if map.contains_key(&key) {
             return user;
@@ -159,13 +157,13 @@ impl TokenCache {
             // Expired entries first, then the oldest insertion. Both walk
             // every entry (a microsecond or two at 512), only when full and
             // only after a full verification, which costs far more.
-            map.retain(|_, e| e.exp >= now);
+            map.retain(|_, e| e.verified.exp >= now);
             let oldest = map.iter().min_by_key(|(_, e)| e.inserted).map(|(k, _)| *k);
             if let Some(oldest) = oldest.filter(|_| map.len() >= self.capacity) {
                 map.remove(&oldest);
             }
         }
-        map.insert(key, Entry { user: user.clone(), exp, nbf, verified_with, inserted: *insertions });
+        map.insert(key, Entry { verified, verified_with, inserted: *insertions });
         *insertions += 1;
         user
     }
@@ -202,7 +200,7 @@ mod tests {
     fn put(cache: &TokenCache, token: &str, now: u64, user: User, verified_with: Option<KeyId>) -> Arc<User> {
         let time = |name| user.claims.get(name).map(|t: &Value| t.as_u64().unwrap());
         let (exp, nbf) = (time("exp").unwrap(), time("nbf"));
-        cache.insert(token, now, Verified { user, exp, nbf }, verified_with)
+        cache.insert(token, now, Verified { user: Arc::new(user), exp, nbf }, verified_with)
     }
 
     fn hit_id(cache: &TokenCache, token: &str, now: u64) -> Option<String> {

@@ -33,7 +33,7 @@ fn check(remote: &RemoteJwks, name: &str) -> Result<String, String> {
     let head = check_head(&token, &rules()).map_err(|r| r.log_reason().to_owned())?;
     let key = runtime().block_on(remote.key_for(&head)).map_err(|r| r.log_reason().to_owned())?;
     crate::identity::jwt::verify(&token, &head, &key.key, &rules(), jsonwebtoken::get_current_timestamp())
-        .map(|v| v.user.id)
+        .map(|v| v.user.id.clone())
         .map_err(|r| r.log_reason().to_owned())
 }
 
