@@ -66,7 +66,8 @@ pub(crate) fn install() {
 /// `(n, e)` as a key ring verifies with, leading zero bytes stripped (ring
 /// wants none): a modulus of 2048 to 8192 bits and an odd exponent from 3 to
 /// 2^33 − 1, both big-endian. `None` when ring would refuse it.
-pub(crate) fn rsa_key(n: &[u8], e: &[u8]) -> Option<DecodingKey> {
+pub(crate) fn rsa_key<'a>(n: &'a [u8], e: &'a [u8]) -> Option<DecodingKey> {
+    let strip_zeros = |b: &'a [u8]| &b[b.iter().take_while(|x| **x == 0).count()..];
     let (n, e) = (strip_zeros(n), strip_zeros(e));
     let n_bits = n.first().map_or(0, |top| n.len() * 8 - top.leading_zeros() as usize);
     let e_value = e.iter().fold(0u64, |acc, b| acc.saturating_mul(256).saturating_add(u64::from(*b)));
@@ -75,10 +76,6 @@ pub(crate) fn rsa_key(n: &[u8], e: &[u8]) -> Option<DecodingKey> {
         && e_value % 2 == 1
         && n.last().is_some_and(|low| low % 2 == 1);
     usable.then(|| DecodingKey::from_rsa_raw_components(n, e))
-}
-
-fn strip_zeros(b: &[u8]) -> &[u8] {
-    &b[b.iter().take_while(|x| **x == 0).count()..]
 }
 
 /// jsonwebtoken's verifier for one algorithm and a key of its family.

@@ -51,10 +51,9 @@ impl JwtValidator {
 
     /// Turns the credentials of one request into a user, or refuses.
     pub(crate) async fn validate(&self, credentials: Credentials<'_>) -> Result<Arc<User>, Refusal> {
-        let refuse = |reason| Err(Refusal::Unauthenticated(reason));
-        let Some(token) = jwt::token_of(credentials.token, credentials.authorization) else {
-            return refuse(AuthFailure::TokenMissing);
-        };
+        let refuse = Refusal::Unauthenticated;
+        let token =
+            jwt::token_of(credentials.token, credentials.authorization).ok_or(refuse(AuthFailure::TokenMissing))?;
         // The JWKS in force, fetched again first when older than its lifetime.
         let keys = self.keys.current().await;
         let now = jsonwebtoken::get_current_timestamp();
@@ -63,7 +62,7 @@ impl JwtValidator {
         }
         let head = jwt::check_head(token, &self.rules)?;
         let (verified, verified_with) = if jwt::is_hmac(head.alg) {
-            let Some(secret) = &self.secret else { return refuse(AuthFailure::TokenAlgorithmNotAllowed) };
+            let secret = self.secret.as_ref().ok_or(refuse(AuthFailure::TokenAlgorithmNotAllowed))?;
             (jwt::verify(token, &head, secret, &self.rules, now)?, None)
         } else {
             let key = self.keys.key_for(&head).await?;
