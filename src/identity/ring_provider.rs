@@ -150,6 +150,59 @@ mod tests {
         assert!(!usable(&[0u8; 300], &[1, 0, 1]));
     }
 
+    /// Each algorithm checks a signature made for it with its own key, and
+    /// refuses the same signature over another message.
+    #[test]
+    fn every_algorithm_checks_its_own_signatures() {
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+        use base64::Engine;
+        use ring::signature::{self as sig, EcdsaKeyPair, KeyPair, RsaKeyPair};
+        let rng = ring::rand::SystemRandom::new();
+        let message = b"header.claims";
+        let check = |alg: Algorithm, key: &DecodingKey, signature: &[u8]| {
+            let verifier = verifier(&alg, key).unwrap();
+            assert!(verifier.verify(message, &signature.to_vec()).is_ok(), "{alg:?}");
+            assert!(verifier.verify(b"header.claimz", &signature.to_vec()).is_err(), "{alg:?}");
+        };
+        let secret = b"0123456789abcdef0123456789abcdef";
+        let hmac = [(Algorithm::HS256, ring::hmac::HMAC_SHA256), (Algorithm::HS384, ring::hmac::HMAC_SHA384)];
+        for (alg, hmac) in hmac.into_iter().chain([(Algorithm::HS512, ring::hmac::HMAC_SHA512)]) {
+            let signature = ring::hmac::sign(&ring::hmac::Key::new(hmac, secret), message);
+            check(alg, &DecodingKey::from_secret(secret), signature.as_ref());
+        }
+        let fixture: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/fixtures/rsa-test-key.json")).unwrap();
+        let der = STANDARD.decode(fixture["der"].as_str().unwrap()).unwrap();
+        let pair = RsaKeyPair::from_der(&der).unwrap();
+        let public = RsaPublicKeyComponents::<Vec<u8>>::from(pair.public());
+        let key = rsa_key(&public.n, &public.e).unwrap();
+        let rsa: [(Algorithm, &'static dyn sig::RsaEncoding); 6] = [
+            (Algorithm::RS256, &sig::RSA_PKCS1_SHA256),
+            (Algorithm::RS384, &sig::RSA_PKCS1_SHA384),
+            (Algorithm::RS512, &sig::RSA_PKCS1_SHA512),
+            (Algorithm::PS256, &sig::RSA_PSS_SHA256),
+            (Algorithm::PS384, &sig::RSA_PSS_SHA384),
+            (Algorithm::PS512, &sig::RSA_PSS_SHA512),
+        ];
+        for (alg, encoding) in rsa {
+            let mut signature = vec![0; pair.public().modulus_len()];
+            pair.sign(encoding, &rng, message, &mut signature).unwrap();
+            check(alg, &key, &signature);
+        }
+        let ec = [
+            (Algorithm::ES256, &sig::ECDSA_P256_SHA256_FIXED_SIGNING),
+            (Algorithm::ES384, &sig::ECDSA_P384_SHA384_FIXED_SIGNING),
+        ];
+        for (alg, signing) in ec {
+            let pkcs8 = EcdsaKeyPair::generate_pkcs8(signing, &rng).unwrap();
+            let pair = EcdsaKeyPair::from_pkcs8(signing, pkcs8.as_ref(), &rng).unwrap();
+            let point = pair.public_key().as_ref();
+            let (x, y) = point[1..].split_at(point.len() / 2);
+            let key = DecodingKey::from_ec_components(&URL_SAFE_NO_PAD.encode(x), &URL_SAFE_NO_PAD.encode(y)).unwrap();
+            check(alg, &key, pair.sign(&rng, message).unwrap().as_ref());
+        }
+    }
+
     #[test]
     fn hmac_sign_and_verify_round_trip_and_family_mismatch_is_refused() {
         let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA384, b"0123456789abcdef0123456789abcdef");
