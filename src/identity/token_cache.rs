@@ -46,8 +46,8 @@
 //! while a user's claims (typically well under 1 KB) keep the worst case
 //! around half a megabyte, inside the function's memory budget. When full,
 //! expired entries are dropped first, then the oldest insertion (FIFO: a hit
-//! does not reorder anything, so it stays a lookup under a mutex). An expired entry that is
-//! still held is never used: every hit checks `exp` first.
+//! does not reorder anything, so it stays a lookup under a mutex). An expired
+//! entry that is still held is never used: every hit checks `exp` first.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};

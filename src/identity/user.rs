@@ -42,15 +42,14 @@ pub(crate) fn user_from(
     names: &[&str],
     [missing, too_long, invalid, unverified]: [AuthFailure; 4],
 ) -> Result<User, Refusal> {
-    let refuse = |reason| Err(Refusal::Unauthenticated(reason));
-    let Some(id) = names.iter().find_map(|name| claims.get(*name)?.as_str().filter(|id| !id.is_empty())) else {
-        return refuse(missing);
-    };
-    check_user_id(id, [too_long, invalid]).map_err(Refusal::Unauthenticated)?;
+    let refuse = Refusal::Unauthenticated;
+    let id = names.iter().find_map(|name| claims.get(*name)?.as_str().filter(|id| !id.is_empty()));
+    let id = id.ok_or(refuse(missing))?;
+    check_user_id(id, [too_long, invalid]).map_err(refuse)?;
     // An e-mail address or phone number is an identity only once the
     // provider verified it: anyone may put a victim's address in their profile.
     if is_unverified(&claims, names[0]) {
-        return refuse(unverified);
+        return Err(refuse(unverified));
     }
     Ok(User { id: id.to_owned(), claims })
 }
