@@ -197,10 +197,8 @@ pub(crate) fn verify(
     let refuse = |reason| Refusal::Unauthenticated(reason);
     // Before any `decode` in the process (one atomic load after the first).
     crate::identity::ring_provider::install();
-    let claims = jsonwebtoken::decode::<UniqueClaims>(token, key, &validation(head.alg, rules))
-        .map_err(|error| refuse(refusal_for(error.kind(), token, rules)))?
-        .claims
-        .0;
+    let decoded = jsonwebtoken::decode::<UniqueClaims>(token, key, &validation(head.alg, rules));
+    let claims = decoded.map_err(|error| refuse(refusal_for(error.kind(), token, rules)))?.claims.0;
     check_recipient(&claims, rules).map_err(refuse)?;
     let exp = numeric_date(&claims, "exp").ok().flatten().ok_or(refuse(AuthFailure::TokenBadClaims))?;
     let nbf = numeric_date(&claims, "nbf").map_err(|()| refuse(AuthFailure::TokenBadClaims))?;
