@@ -79,12 +79,6 @@ pub(crate) struct TokenCache {
     inner: Mutex<(HashMap<Key, Entry>, u64)>,
 }
 
-impl Default for TokenCache {
-    fn default() -> Self {
-        Self::with_capacity(CAPACITY)
-    }
-}
-
 impl std::fmt::Debug for TokenCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenCache").field("capacity", &self.capacity).field("len", &self.len()).finish()
@@ -212,7 +206,7 @@ mod tests {
 
     #[test]
     fn a_hit_returns_the_same_user_and_a_changed_byte_misses() {
-        let cache = TokenCache::default();
+        let cache = TokenCache::with_capacity(CAPACITY);
         let u = put(&cache, "aaa.bbb.ccc", NOW, user("u1", json!({})), None);
         match cache.lookup("aaa.bbb.ccc", NOW, &rules(), None) {
             Ok(Some(hit)) => assert!(Arc::ptr_eq(&hit, &u)),
@@ -224,7 +218,7 @@ mod tests {
 
     #[test]
     fn expiry_is_checked_on_every_hit_with_the_leeway() {
-        let cache = TokenCache::default();
+        let cache = TokenCache::with_capacity(CAPACITY);
         put(&cache, "t", NOW, user("u1", json!({"exp": NOW + 10})), None);
         assert_eq!(hit_id(&cache, "t", NOW + 10), Some("u1".into()));
         assert_eq!(hit_id(&cache, "t", NOW + 40), Some("u1".into()), "within the 30 s leeway");
@@ -238,7 +232,7 @@ mod tests {
 
     #[test]
     fn not_before_in_the_future_is_a_miss() {
-        let cache = TokenCache::default();
+        let cache = TokenCache::with_capacity(CAPACITY);
         put(&cache, "t", NOW, user("u1", json!({"nbf": NOW + 100})), None);
         assert!(matches!(cache.lookup("t", NOW, &rules(), None), Ok(None)), "clock went backwards");
         assert!(cache.is_empty());
@@ -260,7 +254,7 @@ mod tests {
         let both = set(&[jwk("k1", n1), jwk("k2", n2)]);
         let (k1, k2) = (both[0].id, both[1].id);
         assert_ne!(k1, k2);
-        let cache = TokenCache::default();
+        let cache = TokenCache::with_capacity(CAPACITY);
         put(&cache, "by-k1", NOW, user("u1", json!({})), Some(k1));
         put(&cache, "by-k2", NOW, user("u2", json!({})), Some(k2));
         put(&cache, "by-secret", NOW, user("u3", json!({})), None);
@@ -338,7 +332,7 @@ mod tests {
 
     #[test]
     fn not_before_is_exact_at_the_leeway_and_len_counts() {
-        let cache = TokenCache::default();
+        let cache = TokenCache::with_capacity(CAPACITY);
         assert!(cache.is_empty());
         put(&cache, "t", NOW, user("u1", json!({"nbf": NOW + 30})), None);
         assert!(!cache.is_empty());

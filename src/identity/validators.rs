@@ -14,7 +14,7 @@ use crate::error::{AuthFailure, Refusal};
 use crate::identity::authorizer::user_from_authorizer;
 use crate::identity::jwks::KeySource;
 use crate::identity::jwt::{self, ClaimRules};
-use crate::identity::token_cache::TokenCache;
+use crate::identity::token_cache::{TokenCache, CAPACITY};
 use crate::identity::user::User;
 
 /// What a request offers to prove who is asking. All fields borrow the request.
@@ -46,7 +46,7 @@ impl JwtValidator {
     /// A validator with an empty token cache.
     pub(crate) fn new(rules: ClaimRules, secret: Option<DecodingKey>, keys: KeySource) -> Self {
         crate::identity::ring_provider::install();
-        Self { rules, secret, keys, cache: TokenCache::default() }
+        Self { rules, secret, keys, cache: TokenCache::with_capacity(CAPACITY) }
     }
 
     /// Turns the credentials of one request into a user, or refuses.
