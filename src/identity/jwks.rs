@@ -18,9 +18,9 @@
 //! brought it: then the set is dropped and RSA/EC tokens are refused
 //! (`jwks_unavailable`), cached ones too, until a fetch succeeds.
 //!
-//! Each key carries a fingerprint ([`KeyId`]); the verified-token cache
-//! remembers which key verified each token and uses an entry only while that
-//! key is still in the set ([`crate::identity::token_cache`]), so a withdrawn
+//! Each key carries a fingerprint ([`crate::identity::jwt::KeyId`]); the
+//! verified-token cache remembers which key verified each token and uses an
+//! entry only while that key is still in the set ([`crate::identity::token_cache`]), so a withdrawn
 //! key takes its tokens with it, and a fetch that changes nothing (a random
 //! `kid` sent to force one) drops nothing.
 
