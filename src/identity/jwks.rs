@@ -20,9 +20,10 @@
 //!
 //! Each key carries a fingerprint ([`crate::identity::jwt::KeyId`]); the
 //! verified-token cache remembers which key verified each token and uses an
-//! entry only while that key is still in the set ([`crate::identity::token_cache`]), so a withdrawn
-//! key takes its tokens with it, and a fetch that changes nothing (a random
-//! `kid` sent to force one) drops nothing.
+//! entry only while that key is still in the set
+//! ([`crate::identity::token_cache`]), so a withdrawn key takes its tokens
+//! with it, and a fetch that changes nothing (a random `kid` sent to force
+//! one) drops nothing.
 
 use std::sync::Arc;
 use std::time::Duration;
