@@ -12,7 +12,7 @@ use crate::identity::authorizer::user_from_authorizer;
 use crate::identity::jwt::{self, ClaimRules};
 use crate::identity::user::User;
 use crate::identity::user_info::{presence_channel_data, signin_user_data};
-use crate::identity::validators::{AuthMode, Credentials, UserValidator};
+use crate::identity::validators::{AuthMode, Credentials};
 use crate::policy::{Grant, Miss};
 use crate::pusher::names::{ChannelKind, ChannelName};
 

@@ -9,7 +9,7 @@ use crate::config::AppView;
 use crate::error::Refusal;
 use crate::identity::user::User;
 use crate::identity::user_info::{presence_channel_data, signin_user_data};
-use crate::identity::validators::{Credentials, UserValidator};
+use crate::identity::validators::Credentials;
 use crate::membership::{merge_user_info, Item};
 use crate::policy::Grant;
 use crate::pusher::names::{ChannelKind, ChannelName, SocketId};

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use crate::config::{App, AppView, ConfigError, Jwks, JwtOptions, SecretSource, Settings};
 use crate::error::Refusal;
-use crate::identity::jwks::{KeySource, RemoteJwks};
+use crate::identity::jwks::{KeySource, RemoteJwks, REFETCH_INTERVAL};
 use crate::identity::user_info::UserInfoClaims;
 use crate::identity::validators::{AuthMode, JwtValidator};
 use crate::membership::{Membership, MembershipStore};
@@ -103,7 +103,7 @@ impl Endpoint {
             AuthMode::Jwt(jwt) => {
                 let JwtOptions { rules, secret, keys } = *jwt;
                 let keys = match keys {
-                    Jwks::None => KeySource::None,
+                    Jwks::None => KeySource::Inline(Default::default()),
                     Jwks::Inline(keys) => KeySource::Inline(keys),
                     Jwks::Url { url, ttl, max_stale } => {
                         if ttl.is_none() {
@@ -112,7 +112,7 @@ impl Endpoint {
                                 "is 0: the JWKS is fetched once, so a key the provider withdraws keeps verifying for the life of this execution environment"
                             );
                         }
-                        KeySource::Remote(Box::new(RemoteJwks::at(url).with_ttl(ttl).with_max_stale(max_stale)))
+                        KeySource::Remote(Box::new(RemoteJwks::new(url, ttl, max_stale, REFETCH_INTERVAL)))
                     }
                 };
                 AuthMode::Jwt(Box::new(JwtValidator::new(rules, secret, keys)))

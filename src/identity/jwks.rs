@@ -18,22 +18,23 @@
 //! brought it: then the set is dropped and RSA/EC tokens are refused
 //! (`jwks_unavailable`), cached ones too, until a fetch succeeds.
 //!
-//! Each key carries a fingerprint ([`KeyId`]); the verified-token cache
-//! remembers which key verified each token and uses an entry only while that
-//! key is still in the set ([`crate::identity::token_cache`]), so a withdrawn
-//! key takes its tokens with it, and a fetch that changes nothing (a random
-//! `kid` sent to force one) drops nothing.
+//! Each key carries a fingerprint ([`crate::identity::jwt::KeyId`]); the
+//! verified-token cache remembers which key verified each token and uses an
+//! entry only while that key is still in the set
+//! ([`crate::identity::token_cache`]), so a withdrawn key takes its tokens
+//! with it, and a fetch that changes nothing (a random `kid` sent to force
+//! one) drops nothing.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use jsonwebtoken::DecodingKey;
+use jsonwebtoken::Header;
 
 use crate::error::AuthFailure::{self, TokenUnknownKey};
 use crate::error::Refusal;
-use crate::identity::jwt::{keys_from_jwks, pick_key, KeyId, TokenHead, VerificationKey};
+use crate::identity::jwt::{keys_from_jwks, pick_key, VerificationKey};
 use crate::support::refresh::{Refreshing, ReloadError, Report};
 
 /// Longest wait for the JWKS endpoint.
@@ -56,47 +57,40 @@ pub(crate) type KeySet = Arc<Vec<VerificationKey>>;
 /// The configured key source.
 #[derive(Debug)]
 pub(crate) enum KeySource {
-    /// No RSA/EC keys (HMAC only).
-    None,
-    /// `JWT_JWKS`.
+    /// `JWT_JWKS`, or none (HMAC only: no RS/PS/ES token passes `check_head`).
     Inline(KeySet),
     /// `JWT_JWKS_URL`.
     Remote(Box<RemoteJwks>),
 }
 
 impl KeySource {
-    /// The key for a token, fetching the JWKS if it is remote and the key
-    /// unknown, with the fingerprint of the key that was picked.
-    pub(crate) async fn key_for(&self, head: &TokenHead) -> Result<(Arc<DecodingKey>, KeyId), Refusal> {
+    /// The key for a token (a copy that shares the key material), fetching
+    /// the JWKS if it is remote and the key unknown.
+    pub(crate) async fn key_for(&self, head: &Header) -> Result<VerificationKey, Refusal> {
         match self {
-            Self::None => Err(Refusal::Unauthenticated(AuthFailure::TokenAlgorithmNotAllowed)),
-            Self::Inline(keys) => pick_key(keys, head).map(shared).ok_or(Refusal::Unauthenticated(TokenUnknownKey)),
+            Self::Inline(keys) => pick_key(keys, head).cloned().ok_or(Refusal::Unauthenticated(TokenUnknownKey)),
             Self::Remote(remote) => remote.key_for(head).await,
         }
     }
 
     /// The key set in force, refreshed first when it is older than its
-    /// lifetime. `None` when no key set was loaded yet (or none is configured):
-    /// then no token verified with a JWKS key can be cached either.
+    /// lifetime. `None` when no key set was fetched yet: then no token
+    /// verified with a JWKS key can be cached either.
     pub(crate) async fn current(&self) -> Option<KeySet> {
         match self {
-            Self::None => None,
             Self::Inline(keys) => Some(keys.clone()),
-            Self::Remote(remote) => remote.current().await,
+            Self::Remote(remote) => {
+                remote.keys.peek()?;
+                remote.keys.get(|| remote.fetch(), report).await.ok()
+            }
         }
     }
-}
-
-/// A picked key, shared, with its fingerprint.
-fn shared(key: &VerificationKey) -> (Arc<DecodingKey>, KeyId) {
-    (key.key.clone(), key.id)
 }
 
 /// A JWKS fetched over HTTP(S) and cached.
 pub(crate) struct RemoteJwks {
     url: http::Uri,
     refetch_interval: Duration,
-    max_stale: Duration,
     keys: Refreshing<Vec<VerificationKey>, FetchError>,
 }
 
@@ -141,48 +135,23 @@ pub(crate) fn jwks_url(url: &str) -> Result<http::Uri, &'static str> {
 }
 
 impl RemoteJwks {
-    /// A cache for the JWKS at `url`, an address [`jwks_url`] accepted; its
-    /// lifetime is [`DEFAULT_TTL`].
-    pub(crate) fn at(url: http::Uri) -> Self {
-        Self::build(url, Some(DEFAULT_TTL), REFETCH_INTERVAL, DEFAULT_MAX_STALE)
-    }
-
-    /// The same with another lifetime (`None`: fetched once per environment).
-    pub(crate) fn with_ttl(self, ttl: Option<Duration>) -> Self {
-        Self::build(self.url, ttl, self.refetch_interval, self.max_stale)
-    }
-
-    /// The same with another longest use of a set no fetch has confirmed.
-    pub(crate) fn with_max_stale(self, max_stale: Duration) -> Self {
-        Self::build(self.url, self.keys.ttl(), self.refetch_interval, max_stale)
-    }
-
-    /// The same with another least time between fetches for unknown keys (tests use zero).
-    #[cfg(test)]
-    pub(crate) fn with_refetch_interval(self, interval: Duration) -> Self {
-        Self::build(self.url, self.keys.ttl(), interval, self.max_stale)
-    }
-
-    /// The key set's cell is stale after `ttl`; after a failed refresh, tried
-    /// again one lifetime or one refetch interval later, whichever is sooner.
-    /// Without a lifetime (fetched once) the set is never refreshed, so never dropped.
-    fn build(url: http::Uri, ttl: Option<Duration>, refetch_interval: Duration, max_stale: Duration) -> Self {
+    /// A cache for the JWKS at `url`, an address [`jwks_url`] accepted: the
+    /// set is stale after `ttl` (`None`: fetched once per environment, so
+    /// never refreshed, never dropped), used at most `max_stale` (at least
+    /// `ttl`) after the fetch that brought it, and fetched for an unknown key
+    /// at most once per `refetch_interval` ([`REFETCH_INTERVAL`]; tests use
+    /// zero). After a failed refresh it is tried again one lifetime or one
+    /// refetch interval later, whichever is sooner.
+    pub(crate) fn new(url: http::Uri, ttl: Option<Duration>, max_stale: Duration, refetch_interval: Duration) -> Self {
         let keys = Refreshing::new(ttl, ttl.map_or(refetch_interval, |ttl| ttl.min(refetch_interval)))
             .with_max_stale(ttl.map(|ttl| max_stale.max(ttl)));
-        Self { url, refetch_interval, max_stale, keys }
-    }
-
-    /// The set in force, refreshed first when stale; `None` before the first
-    /// successful fetch.
-    pub(crate) async fn current(&self) -> Option<KeySet> {
-        self.keys.peek()?;
-        self.keys.get(|| self.fetch(), report).await.ok()
+        Self { url, refetch_interval, keys }
     }
 
     /// The key for a token: from the set in force (fetched on first use, or
     /// refreshed when stale), else (at most once per interval) from a fresh fetch.
-    pub(crate) async fn key_for(&self, head: &TokenHead) -> Result<(Arc<DecodingKey>, KeyId), Refusal> {
-        let found = |keys: &[VerificationKey]| pick_key(keys, head).map(shared);
+    pub(crate) async fn key_for(&self, head: &Header) -> Result<VerificationKey, Refusal> {
+        let found = |keys: &[VerificationKey]| pick_key(keys, head).cloned();
         let unknown = || {
             tracing::warn!(
                 reason = AuthFailure::TokenUnknownKey.as_str(),

@@ -12,7 +12,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet, KeyOperations, PublicKeyUse};
-use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
+use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, Header};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -61,14 +61,6 @@ pub(crate) struct VerificationKey {
     pub(crate) key: Arc<DecodingKey>,
 }
 
-impl VerificationKey {
-    /// The key.
-    #[cfg(test)]
-    pub(crate) fn key(&self) -> &DecodingKey {
-        &self.key
-    }
-}
-
 impl std::fmt::Debug for VerificationKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("VerificationKey").field("kid", &self.kid).field("alg", &self.alg).finish_non_exhaustive()
@@ -88,12 +80,10 @@ pub(crate) fn keys_from_jwks(text: &str) -> Result<Vec<VerificationKey>, &'stati
 }
 
 fn verification_key(jwk: &Jwk) -> Option<VerificationKey> {
-    if matches!(jwk.common.public_key_use, Some(ref u) if *u != PublicKeyUse::Signature) {
-        return None;
-    }
-    // RFC 7517 §4.3: a key whose `key_ops` are given but do not include
-    // `verify` is not meant for checking signatures.
-    if jwk.common.key_operations.as_ref().is_some_and(|ops| !ops.contains(&KeyOperations::Verify)) {
+    // A key for another use, or (RFC 7517 §4.3) whose `key_ops` are given
+    // but do not include `verify`, is not meant for checking signatures.
+    let other_use = matches!(jwk.common.public_key_use, Some(ref u) if *u != PublicKeyUse::Signature);
+    if other_use || jwk.common.key_operations.as_ref().is_some_and(|ops| !ops.contains(&KeyOperations::Verify)) {
         return None;
     }
     // A key for another use (`RSA-OAEP`, …) or an unknown `alg` is left out.
@@ -102,15 +92,14 @@ fn verification_key(jwk: &Jwk) -> Option<VerificationKey> {
         AlgorithmParameters::RSA(params) => {
             let n = URL_SAFE_NO_PAD.decode(&params.n).ok()?;
             let e = URL_SAFE_NO_PAD.decode(&params.e).ok()?;
-            if !crate::identity::ring_provider::rsa_key_usable(&n, &e) {
+            crate::identity::ring_provider::rsa_key(&n, &e).or_else(|| {
                 tracing::warn!(
                     kid = jwk.common.key_id.as_deref().unwrap_or(""),
                     modulus_bits = (n.iter().skip_while(|b| **b == 0).count() * 8) as u64,
                     "JWKS RSA key left out: only 2048- to 8192-bit moduli with an odd exponent of 3 to 2^33-1 are verified"
                 );
-                return None;
-            }
-            crate::identity::ring_provider::rsa_key(&n, &e)
+                None
+            })?
         }
         AlgorithmParameters::EllipticCurve(_) => DecodingKey::from_jwk(jwk).ok()?,
         _ => return None,
@@ -124,17 +113,9 @@ pub(crate) fn is_hmac(alg: Algorithm) -> bool {
     alg.family() == AlgorithmFamily::Hmac
 }
 
-/// What a token's header says, once it passed the header checks.
-#[derive(Debug)]
-pub(crate) struct TokenHead {
-    /// The algorithm, on the allow-list.
-    pub alg: Algorithm,
-    /// The key id, if any.
-    pub(crate) kid: Option<String>,
-}
-
-/// Shape and header checks, before any key is looked up.
-pub(crate) fn check_head(token: &str, rules: &ClaimRules) -> Result<TokenHead, Refusal> {
+/// Shape and header checks, before any key is looked up: the header, its
+/// algorithm on the allow-list.
+pub(crate) fn check_head(token: &str, rules: &ClaimRules) -> Result<Header, Refusal> {
     let refuse = |reason| Err(Refusal::Unauthenticated(reason));
     if token.len() > MAX_TOKEN_BYTES {
         return refuse(AuthFailure::TokenTooLarge);
@@ -159,13 +140,13 @@ pub(crate) fn check_head(token: &str, rules: &ClaimRules) -> Result<TokenHead, R
     if !rules.algorithms.contains(&header.alg) {
         return refuse(AuthFailure::TokenAlgorithmNotAllowed);
     }
-    Ok(TokenHead { alg: header.alg, kid: header.kid })
+    Ok(header)
 }
 
 /// Picks the JWKS key for a token: same `kid` (or the only key when the
 /// token has none), a family that fits the algorithm (an HMAC algorithm fits
 /// none), and the key's own `alg` when it names one. `None` when no key fits.
-pub(crate) fn pick_key<'k>(keys: &'k [VerificationKey], head: &TokenHead) -> Option<&'k VerificationKey> {
+pub(crate) fn pick_key<'k>(keys: &'k [VerificationKey], head: &Header) -> Option<&'k VerificationKey> {
     let fits = |k: &&VerificationKey| k.key.family() == head.alg.family() && k.alg.is_none_or(|alg| alg == head.alg);
     match &head.kid {
         Some(kid) => keys.iter().filter(|k| k.kid.as_deref() == Some(kid)).find(fits),
@@ -181,8 +162,8 @@ pub(crate) fn pick_key<'k>(keys: &'k [VerificationKey], head: &TokenHead) -> Opt
 /// verified-token cache re-checks on each hit.
 #[derive(Debug)]
 pub(crate) struct Verified {
-    /// The user the token names.
-    pub user: User,
+    /// The user the token names, shared with the verified-token cache.
+    pub user: Arc<User>,
     /// `exp` (required).
     pub(crate) exp: u64,
     /// `nbf`, when present.
@@ -208,7 +189,7 @@ pub(crate) struct Verified {
 ///   cache repeats them on every hit with the same leeway.
 pub(crate) fn verify(
     token: &str,
-    head: &TokenHead,
+    head: &Header,
     key: &DecodingKey,
     rules: &ClaimRules,
     now: u64,
@@ -216,10 +197,8 @@ pub(crate) fn verify(
     let refuse = |reason| Refusal::Unauthenticated(reason);
     // Before any `decode` in the process (one atomic load after the first).
     crate::identity::ring_provider::install();
-    let claims = jsonwebtoken::decode::<UniqueClaims>(token, key, &validation(head.alg, rules))
-        .map_err(|error| refuse(refusal_for(error.kind(), token, rules)))?
-        .claims
-        .0;
+    let decoded = jsonwebtoken::decode::<UniqueClaims>(token, key, &validation(head.alg, rules));
+    let claims = decoded.map_err(|error| refuse(refusal_for(error.kind(), token, rules)))?.claims.0;
     check_recipient(&claims, rules).map_err(refuse)?;
     let exp = numeric_date(&claims, "exp").ok().flatten().ok_or(refuse(AuthFailure::TokenBadClaims))?;
     let nbf = numeric_date(&claims, "nbf").map_err(|()| refuse(AuthFailure::TokenBadClaims))?;
@@ -230,26 +209,19 @@ pub(crate) fn verify(
         return Err(refuse(AuthFailure::TokenNotYetValid));
     }
     let user = user_from_claims(claims, &rules.user_id_claim)?;
-    Ok(Verified { user, exp, nbf })
+    Ok(Verified { user: Arc::new(user), exp, nbf })
 }
 
-/// What jsonwebtoken checks of a token signed with `alg`, every setting stated.
+/// What jsonwebtoken checks of a token signed with `alg`: `Validation::new`'s
+/// defaults (this one algorithm, already on the allow-list; `exp` required;
+/// `aud` checked, any `aud` refused when no audience is configured, RFC 7519
+/// §4.1.3; `nbf` not compared; no `sub`), with `iss` and `aud` from the rules.
+/// `exp` and `nbf` are compared in `verify`, after issuer and audience.
 fn validation(alg: Algorithm, rules: &ClaimRules) -> jsonwebtoken::Validation {
     let mut validation = jsonwebtoken::Validation::new(alg);
-    // One algorithm, the token's (already on the allow-list): the library
-    // wants every listed algorithm in the key's family.
-    validation.algorithms = vec![alg];
-    validation.required_spec_claims = ["exp".to_owned()].into();
-    // `exp` and `nbf` are compared in `verify`, after issuer and audience.
     validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.leeway = rules.leeway;
-    validation.reject_tokens_expiring_in_less_than = 0;
     validation.iss = rules.issuer.as_ref().map(|issuer| [issuer.clone()].into());
-    // With no audience configured, any `aud` is refused (RFC 7519 §4.1.3).
-    validation.validate_aud = true;
     validation.aud = rules.audience.as_ref().map(|audience| [audience.clone()].into());
-    validation.sub = None;
     validation
 }
 
@@ -259,9 +231,8 @@ fn refusal_for(kind: &jsonwebtoken::errors::ErrorKind, token: &str, rules: &Clai
     // Reads the claims again for the log line only; `decode` checked the
     // signature before the claims, so these are the issuer's own.
     let received = |name: &str| {
-        let mut claims =
-            jsonwebtoken::dangerous::insecure_decode_claims::<Map<String, Value>>(token).unwrap_or_default();
-        claims.remove(name).unwrap_or(Value::Null)
+        let claims = jsonwebtoken::dangerous::insecure_decode_claims::<Map<String, Value>>(token);
+        claims.ok().and_then(|mut claims| claims.remove(name)).unwrap_or_default()
     };
     match (kind, &rules.audience) {
         (ErrorKind::InvalidSignature, _) => AuthFailure::TokenBadSignature,
@@ -276,16 +247,18 @@ fn refusal_for(kind: &jsonwebtoken::errors::ErrorKind, token: &str, rules: &Clai
     }
 }
 
-/// An issuer that is not `JWT_ISSUER`, logged: neither is a secret, and the
-/// pair is what an operator needs to fix a typo.
+/// An issuer that is not `JWT_ISSUER`, logged (its JSON, cut at 200
+/// characters): neither is a secret, and the pair is what an operator needs
+/// to fix a typo.
 fn wrong_issuer(expected: &str, received: &Value) -> AuthFailure {
-    tracing::info!(expected, received = %shown(received), "token issuer is not JWT_ISSUER");
+    tracing::info!(expected, received = %capped(&received.to_string(), 200), "token issuer is not JWT_ISSUER");
     AuthFailure::TokenWrongIssuer
 }
 
 /// An audience that does not name `JWT_AUDIENCE`, logged as [`wrong_issuer`].
 fn wrong_audience(expected: &str, received: &Value) -> AuthFailure {
-    tracing::info!(expected, received = %shown(received), "token audience does not name JWT_AUDIENCE");
+    let received = capped(&received.to_string(), 200);
+    tracing::info!(expected, %received, "token audience does not name JWT_AUDIENCE");
     AuthFailure::TokenWrongAudience
 }
 
@@ -293,11 +266,8 @@ fn wrong_audience(expected: &str, received: &Value) -> AuthFailure {
 /// the user-id rules, and (for an e-mail or phone number) verified.
 pub(crate) fn user_from_claims(claims: Map<String, Value>, user_id_claim: &str) -> Result<User, Refusal> {
     use AuthFailure::*;
-    user_from(
-        claims,
-        &[user_id_claim],
-        [TokenWithoutSubject, TokenSubjectTooLong, TokenSubjectInvalid, TokenIdentityUnverified],
-    )
+    let refusals = [TokenWithoutSubject, TokenSubjectTooLong, TokenSubjectInvalid, TokenIdentityUnverified];
+    user_from(claims, &[user_id_claim], refusals)
 }
 
 /// A NumericDate claim (RFC 7519 §2) read as jsonwebtoken reads it: a
@@ -391,11 +361,6 @@ pub(crate) fn check_audience(claims: &Map<String, Value>, audience: Option<&str>
     }
 }
 
-/// A claim's value for a log line: its JSON, cut at 200 characters.
-fn shown(value: &Value) -> String {
-    capped(&value.to_string(), 200)
-}
-
 /// An unverified value for a log line: cut at `max` characters.
 pub(crate) fn capped(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
@@ -451,7 +416,7 @@ mod tests {
         let rules = hs256_rules();
         let head = check_head(token, &rules).map_err(|r| r.log_reason())?;
         verify(token, &head, &DecodingKey::from_secret(SECRET), &rules, now())
-            .map(|v| (v.user.id, v.exp, v.nbf))
+            .map(|v| (v.user.id.clone(), v.exp, v.nbf))
             .map_err(|r| r.log_reason())
     }
 
@@ -556,7 +521,7 @@ mod tests {
         let head = check_head(&good, &rules).unwrap();
         let rsa = keys_from_jwks(&format!(r#"{{"keys":[{{{RSA_JWK}}}]}}"#)).unwrap();
         assert_eq!(
-            verify(&good, &head, rsa[0].key(), &rules, now()).map(|_| ()).map_err(|r| r.log_reason()),
+            verify(&good, &head, &rsa[0].key, &rules, now()).map(|_| ()).map_err(|r| r.log_reason()),
             Err("token_key_mismatch")
         );
     }
@@ -584,7 +549,7 @@ mod tests {
     }
 
     fn picked(keys: &[VerificationKey], alg: Algorithm, kid: Option<&str>) -> Option<Option<String>> {
-        pick_key(keys, &TokenHead { alg, kid: kid.map(String::from) }).map(|k| k.kid.clone())
+        pick_key(keys, &Header { kid: kid.map(String::from), ..Header::new(alg) }).map(|k| k.kid.clone())
     }
 
     #[test]

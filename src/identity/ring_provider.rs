@@ -27,9 +27,9 @@ use jsonwebtoken::jwk::{EllipticCurve, ThumbprintHash};
 use jsonwebtoken::signature::{self, Verifier};
 use jsonwebtoken::{Algorithm, DecodingKey, DecodingKeyKind};
 use ring::signature::{
-    EcdsaVerificationAlgorithm, RsaParameters, RsaPublicKeyComponents, UnparsedPublicKey, ECDSA_P256_SHA256_FIXED,
-    ECDSA_P384_SHA384_FIXED, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_2048_8192_SHA384, RSA_PKCS1_2048_8192_SHA512,
-    RSA_PSS_2048_8192_SHA256, RSA_PSS_2048_8192_SHA384, RSA_PSS_2048_8192_SHA512,
+    RsaPublicKeyComponents, UnparsedPublicKey, ECDSA_P256_SHA256_FIXED, ECDSA_P384_SHA384_FIXED,
+    RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_2048_8192_SHA384, RSA_PKCS1_2048_8192_SHA512, RSA_PSS_2048_8192_SHA256,
+    RSA_PSS_2048_8192_SHA384, RSA_PSS_2048_8192_SHA512,
 };
 
 /// Smallest RSA modulus ring verifies, in bits.
@@ -63,85 +63,22 @@ pub(crate) fn install() {
     });
 }
 
-/// Whether ring accepts `(n, e)` as an RSA verification key: a modulus of
-/// 2048 to 8192 bits and an odd exponent from 3 to 2^33 − 1, both big-endian
-/// (leading zero bytes are allowed here and stripped by [`rsa_key`]).
-pub(crate) fn rsa_key_usable(n: &[u8], e: &[u8]) -> bool {
+/// `(n, e)` as a key ring verifies with, leading zero bytes stripped (ring
+/// wants none): a modulus of 2048 to 8192 bits and an odd exponent from 3 to
+/// 2^33 − 1, both big-endian. `None` when ring would refuse it.
+pub(crate) fn rsa_key<'a>(n: &'a [u8], e: &'a [u8]) -> Option<DecodingKey> {
+    let strip_zeros = |b: &'a [u8]| &b[b.iter().take_while(|x| **x == 0).count()..];
     let (n, e) = (strip_zeros(n), strip_zeros(e));
-    let bits = |b: &[u8]| b.first().map_or(0, |top| (b.len() - 1) * 8 + (8 - top.leading_zeros() as usize));
-    let (n_bits, e_bits) = (bits(n), bits(e));
-    let e_value = e.iter().fold(0u64, |acc, b| acc.checked_shl(8).unwrap_or(u64::MAX) | u64::from(*b));
-    (RSA_MIN_BITS..=RSA_MAX_BITS).contains(&n_bits)
-        && e_bits <= 33
-        && e_value >= 3
+    let n_bits = n.first().map_or(0, |top| n.len() * 8 - top.leading_zeros() as usize);
+    let e_value = e.iter().fold(0u64, |acc, b| acc.saturating_mul(256).saturating_add(u64::from(*b)));
+    let usable = (RSA_MIN_BITS..=RSA_MAX_BITS).contains(&n_bits)
+        && (3..1 << 33).contains(&e_value)
         && e_value % 2 == 1
-        && n.last().is_some_and(|low| low % 2 == 1)
+        && n.last().is_some_and(|low| low % 2 == 1);
+    usable.then(|| DecodingKey::from_rsa_raw_components(n, e))
 }
 
-/// The same key with leading zero bytes stripped from `n` and `e` (ring wants none).
-pub(crate) fn rsa_key(n: &[u8], e: &[u8]) -> DecodingKey {
-    DecodingKey::from_rsa_raw_components(strip_zeros(n), strip_zeros(e))
-}
-
-fn strip_zeros(b: &[u8]) -> &[u8] {
-    let first = b.iter().position(|x| *x != 0).unwrap_or(b.len());
-    &b[first..]
-}
-
-fn hmac_algorithm(alg: Algorithm) -> Option<ring::hmac::Algorithm> {
-    match alg {
-        Algorithm::HS256 => Some(ring::hmac::HMAC_SHA256),
-        Algorithm::HS384 => Some(ring::hmac::HMAC_SHA384),
-        Algorithm::HS512 => Some(ring::hmac::HMAC_SHA512),
-        _ => None,
-    }
-}
-
-fn rsa_parameters(alg: Algorithm) -> Option<&'static RsaParameters> {
-    Some(match alg {
-        Algorithm::RS256 => &RSA_PKCS1_2048_8192_SHA256,
-        Algorithm::RS384 => &RSA_PKCS1_2048_8192_SHA384,
-        Algorithm::RS512 => &RSA_PKCS1_2048_8192_SHA512,
-        Algorithm::PS256 => &RSA_PSS_2048_8192_SHA256,
-        Algorithm::PS384 => &RSA_PSS_2048_8192_SHA384,
-        Algorithm::PS512 => &RSA_PSS_2048_8192_SHA512,
-        _ => return None,
-    })
-}
-
-fn ecdsa_algorithm(alg: Algorithm) -> Option<&'static EcdsaVerificationAlgorithm> {
-    match alg {
-        Algorithm::ES256 => Some(&ECDSA_P256_SHA256_FIXED),
-        Algorithm::ES384 => Some(&ECDSA_P384_SHA384_FIXED),
-        _ => None,
-    }
-}
-
-/// Checks `signature` over `message` with `key` for `alg`, borrowing the key
-/// (no copy per token): `Some(true)` when it holds, `Some(false)` when it does
-/// not, `None` when the key cannot verify `alg` (another family or key form;
-/// RSA keys as DER are never built here; EdDSA is not offered).
-fn verify_signature(alg: Algorithm, key: &DecodingKey, message: &[u8], signature: &[u8]) -> Option<bool> {
-    if key.family() != alg.family() {
-        return None;
-    }
-    let verified = match (key.kind(), hmac_algorithm(alg), rsa_parameters(alg), ecdsa_algorithm(alg)) {
-        (DecodingKeyKind::SecretOrDer(secret), Some(hmac), _, _) => {
-            ring::hmac::verify(&ring::hmac::Key::new(hmac, secret), message, signature)
-        }
-        (DecodingKeyKind::RsaModulusExponent { n, e }, _, Some(params), _) => {
-            RsaPublicKeyComponents { n, e }.verify(params, message, signature)
-        }
-        (DecodingKeyKind::SecretOrDer(point), _, _, Some(ecdsa)) => {
-            UnparsedPublicKey::new(ecdsa, point).verify(message, signature)
-        }
-        _ => return None,
-    };
-    Some(verified.is_ok())
-}
-
-/// jsonwebtoken's verifier: [`verify_signature`] for one algorithm and key
-/// of its family (a key that cannot verify it fails every signature).
+/// jsonwebtoken's verifier for one algorithm and a key of its family.
 struct RingVerifier {
     alg: Algorithm,
     key: DecodingKey,
@@ -155,9 +92,31 @@ fn verifier(alg: &Algorithm, key: &DecodingKey) -> Result<Box<dyn JwtVerifier>, 
 }
 
 impl Verifier<Vec<u8>> for RingVerifier {
+    /// Checks `signature` over `message`, borrowing the key (no copy per
+    /// token). A key of another form than the algorithm needs (RSA keys as
+    /// DER are never built here; EdDSA is not offered) fails every signature.
     fn verify(&self, message: &[u8], signature: &Vec<u8>) -> Result<(), signature::Error> {
-        let ok = verify_signature(self.alg, &self.key, message, signature) == Some(true);
-        ok.then_some(()).ok_or_else(signature::Error::new)
+        use ring::hmac::{self, HMAC_SHA256, HMAC_SHA384, HMAC_SHA512};
+        use Algorithm::*;
+        use DecodingKeyKind::{RsaModulusExponent as Rsa, SecretOrDer};
+        let hmac = |alg, secret: &[u8]| hmac::verify(&hmac::Key::new(alg, secret), message, signature);
+        let rsa = |params, n, e| RsaPublicKeyComponents::<&[u8]> { n, e }.verify(params, message, signature);
+        let ecdsa = |alg, point: &[u8]| UnparsedPublicKey::new(alg, point).verify(message, signature);
+        let verified = match (self.alg, self.key.kind()) {
+            (HS256, SecretOrDer(secret)) => hmac(HMAC_SHA256, secret),
+            (HS384, SecretOrDer(secret)) => hmac(HMAC_SHA384, secret),
+            (HS512, SecretOrDer(secret)) => hmac(HMAC_SHA512, secret),
+            (RS256, Rsa { n, e }) => rsa(&RSA_PKCS1_2048_8192_SHA256, n, e),
+            (RS384, Rsa { n, e }) => rsa(&RSA_PKCS1_2048_8192_SHA384, n, e),
+            (RS512, Rsa { n, e }) => rsa(&RSA_PKCS1_2048_8192_SHA512, n, e),
+            (PS256, Rsa { n, e }) => rsa(&RSA_PSS_2048_8192_SHA256, n, e),
+            (PS384, Rsa { n, e }) => rsa(&RSA_PSS_2048_8192_SHA384, n, e),
+            (PS512, Rsa { n, e }) => rsa(&RSA_PSS_2048_8192_SHA512, n, e),
+            (ES256, SecretOrDer(point)) => ecdsa(&ECDSA_P256_SHA256_FIXED, point),
+            (ES384, SecretOrDer(point)) => ecdsa(&ECDSA_P384_SHA384_FIXED, point),
+            _ => return Err(signature::Error::new()),
+        };
+        verified.map_err(|_| signature::Error::new())
     }
 }
 
@@ -173,19 +132,75 @@ mod tests {
 
     #[test]
     fn rsa_key_sizes_and_exponents() {
+        let usable = |n: &[u8], e: &[u8]| rsa_key(n, e).is_some();
         let n2048 = [&[0xc1u8][..], &[0x55; 254], &[0x01]].concat();
         assert_eq!(n2048.len(), 256);
-        assert!(rsa_key_usable(&n2048, &[1, 0, 1]));
-        assert!(rsa_key_usable(&[&[0u8][..], &n2048].concat(), &[0, 1, 0, 1]), "leading zeros are stripped");
+        assert!(usable(&n2048, &[1, 0, 1]));
+        assert!(usable(&[&[0u8][..], &n2048].concat(), &[0, 1, 0, 1]), "leading zeros are stripped");
         let n1024 = &n2048[128..];
-        assert!(!rsa_key_usable(&[&[0xc1u8][..], n1024].concat(), &[1, 0, 1]));
+        assert!(!usable(&[&[0xc1u8][..], n1024].concat(), &[1, 0, 1]));
         let n2047 = [&[0x41u8][..], &n2048[1..]].concat();
-        assert!(!rsa_key_usable(&n2047, &[1, 0, 1]), "2047 bits");
-        assert!(!rsa_key_usable(&n2048, &[1, 0, 0]), "even exponent");
-        assert!(!rsa_key_usable(&n2048, &[1]), "exponent 1");
-        assert!(!rsa_key_usable(&n2048, &[2, 0, 0, 0, 1]), "exponent of 34 bits");
-        assert!(!rsa_key_usable(&n2048[..255], &[1, 0, 1]), "even modulus");
-        assert!(!rsa_key_usable(&[0u8; 300], &[1, 0, 1]));
+        assert!(!usable(&n2047, &[1, 0, 1]), "2047 bits");
+        assert!(!usable(&n2048, &[1, 0, 0]), "even exponent");
+        assert!(!usable(&n2048, &[1]), "exponent 1");
+        assert!(!usable(&n2048, &[2, 0, 0, 0, 1]), "exponent of 34 bits");
+        assert!(usable(&n2048, &[1, 255, 255, 255, 255]), "exponent 2^33 - 1");
+        assert!(!usable(&n2048, &[1, 0, 0, 0, 0, 0, 0, 0, 1]), "exponent of 65 bits");
+        assert!(!usable(&n2048[..255], &[1, 0, 1]), "even modulus");
+        assert!(!usable(&[0u8; 300], &[1, 0, 1]));
+    }
+
+    /// Each algorithm checks a signature made for it with its own key, and
+    /// refuses the same signature over another message.
+    #[test]
+    fn every_algorithm_checks_its_own_signatures() {
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+        use base64::Engine;
+        use ring::signature::{self as sig, EcdsaKeyPair, KeyPair, RsaKeyPair};
+        let rng = ring::rand::SystemRandom::new();
+        let message = b"header.claims";
+        let check = |alg: Algorithm, key: &DecodingKey, signature: &[u8]| {
+            let verifier = verifier(&alg, key).unwrap();
+            assert!(verifier.verify(message, &signature.to_vec()).is_ok(), "{alg:?}");
+            assert!(verifier.verify(b"header.claimz", &signature.to_vec()).is_err(), "{alg:?}");
+        };
+        let secret = b"0123456789abcdef0123456789abcdef";
+        let hmac = [(Algorithm::HS256, ring::hmac::HMAC_SHA256), (Algorithm::HS384, ring::hmac::HMAC_SHA384)];
+        for (alg, hmac) in hmac.into_iter().chain([(Algorithm::HS512, ring::hmac::HMAC_SHA512)]) {
+            let signature = ring::hmac::sign(&ring::hmac::Key::new(hmac, secret), message);
+            check(alg, &DecodingKey::from_secret(secret), signature.as_ref());
+        }
+        let fixture: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/fixtures/rsa-test-key.json")).unwrap();
+        let der = STANDARD.decode(fixture["der"].as_str().unwrap()).unwrap();
+        let pair = RsaKeyPair::from_der(&der).unwrap();
+        let public = RsaPublicKeyComponents::<Vec<u8>>::from(pair.public());
+        let key = rsa_key(&public.n, &public.e).unwrap();
+        let rsa: [(Algorithm, &'static dyn sig::RsaEncoding); 6] = [
+            (Algorithm::RS256, &sig::RSA_PKCS1_SHA256),
+            (Algorithm::RS384, &sig::RSA_PKCS1_SHA384),
+            (Algorithm::RS512, &sig::RSA_PKCS1_SHA512),
+            (Algorithm::PS256, &sig::RSA_PSS_SHA256),
+            (Algorithm::PS384, &sig::RSA_PSS_SHA384),
+            (Algorithm::PS512, &sig::RSA_PSS_SHA512),
+        ];
+        for (alg, encoding) in rsa {
+            let mut signature = vec![0; pair.public().modulus_len()];
+            pair.sign(encoding, &rng, message, &mut signature).unwrap();
+            check(alg, &key, &signature);
+        }
+        let ec = [
+            (Algorithm::ES256, &sig::ECDSA_P256_SHA256_FIXED_SIGNING),
+            (Algorithm::ES384, &sig::ECDSA_P384_SHA384_FIXED_SIGNING),
+        ];
+        for (alg, signing) in ec {
+            let pkcs8 = EcdsaKeyPair::generate_pkcs8(signing, &rng).unwrap();
+            let pair = EcdsaKeyPair::from_pkcs8(signing, pkcs8.as_ref(), &rng).unwrap();
+            let point = pair.public_key().as_ref();
+            let (x, y) = point[1..].split_at(point.len() / 2);
+            let key = DecodingKey::from_ec_components(&URL_SAFE_NO_PAD.encode(x), &URL_SAFE_NO_PAD.encode(y)).unwrap();
+            check(alg, &key, pair.sign(&rng, message).unwrap().as_ref());
+        }
     }
 
     #[test]

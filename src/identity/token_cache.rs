@@ -45,12 +45,11 @@
 //! token's lifetime (Cognito: one hour); 512 covers that with room to spare,
 //! while a user's claims (typically well under 1 KB) keep the worst case
 //! around half a megabyte, inside the function's memory budget. When full,
-//! expired entries are dropped first (a sweep at most once per 128
-//! insertions), then the oldest insertion (FIFO: a hit does not reorder
-//! anything, so it stays a lookup under a mutex). An expired entry that is
-//! still held is never used: every hit checks `exp` first.
+//! expired entries are dropped first, then the oldest insertion (FIFO: a hit
+//! does not reorder anything, so it stays a lookup under a mutex). An expired
+//! entry that is still held is never used: every hit checks `exp` first.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use sha2::{Digest, Sha256};
@@ -63,35 +62,21 @@ use crate::identity::user::User;
 pub(crate) const CAPACITY: usize = 512;
 
 /// A token's digest: SHA-256 of its bytes.
-pub(crate) type Key = [u8; 32];
+type Key = [u8; 32];
 
 struct Entry {
-    user: Arc<User>,
-    exp: u64,
-    nbf: Option<u64>,
+    verified: Verified,
     /// The JWKS key that verified the token (`None`: `JWT_SECRET`).
     verified_with: Option<KeyId>,
-}
-
-#[derive(Default)]
-struct Inner {
-    map: HashMap<Key, Entry>,
-    /// Insertion order, for eviction; holds exactly the keys of `map`.
-    order: VecDeque<Key>,
-    /// Insertions until the next sweep for expired entries may run.
-    until_sweep: usize,
+    /// Insertions before this one, for eviction (the lowest goes first).
+    inserted: u64,
 }
 
 /// The cache; shared by every request of an execution environment.
 pub(crate) struct TokenCache {
     capacity: usize,
-    inner: Mutex<Inner>,
-}
-
-impl Default for TokenCache {
-    fn default() -> Self {
-        Self::with_capacity(CAPACITY)
-    }
+    /// The entries by token digest, and the insertions so far.
+    inner: Mutex<(HashMap<Key, Entry>, u64)>,
 }
 
 impl std::fmt::Debug for TokenCache {
@@ -100,25 +85,13 @@ impl std::fmt::Debug for TokenCache {
     }
 }
 
-/// What a lookup found.
-#[derive(Debug)]
-pub(crate) enum Lookup {
-    /// Not cached (or dropped just now): verify the token in full, then
-    /// [`TokenCache::insert`] it under this digest of its bytes.
-    Miss(Key),
-    /// Cached, and still valid now.
-    Hit(Arc<User>),
-    /// Cached, but refused now (expired, or the configuration refuses it).
-    Refused(Refusal),
-}
-
 impl TokenCache {
     /// A cache of at most `capacity` entries (at least one).
     pub(crate) fn with_capacity(capacity: usize) -> Self {
-        Self { capacity: capacity.max(1), inner: Mutex::new(Inner::default()) }
+        Self { capacity: capacity.max(1), inner: Mutex::default() }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    fn lock(&self) -> MutexGuard<'_, (HashMap<Key, Entry>, u64)> {
         // A panic while holding the lock leaves nothing half-done that
         // matters (worst case an entry is missing): keep going.
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -126,7 +99,7 @@ impl TokenCache {
 
     /// Entries held now.
     pub(crate) fn len(&self) -> usize {
-        self.lock().map.len()
+        self.lock().0.len()
     }
 
     /// Whether the cache holds no entry.
@@ -137,61 +110,56 @@ impl TokenCache {
 
     /// Looks `token` up at `now` (Unix seconds). `keys` is the JWKS key set
     /// in force (`None`: none loaded): an entry verified with a key that is
-    /// not in it is dropped.
-    pub(crate) fn lookup(&self, token: &str, now: u64, rules: &ClaimRules, keys: Option<&[VerificationKey]>) -> Lookup {
+    /// not in it is dropped. `Ok(None)`: not cached (or dropped just now),
+    /// verify the token in full, then [`TokenCache::insert`] it; `Err`: cached,
+    /// but refused now (expired).
+    pub(crate) fn lookup(
+        &self,
+        token: &str,
+        now: u64,
+        rules: &ClaimRules,
+        keys: Option<&[VerificationKey]>,
+    ) -> Result<Option<Arc<User>>, Refusal> {
         let key: Key = Sha256::digest(token.as_bytes()).into();
-        let mut inner = self.lock();
-        let Some(entry) = inner.map.get(&key) else { return Lookup::Miss(key) };
+        let map = &mut self.lock().0;
+        let Some(entry) = map.get(&key) else { return Ok(None) };
         let key_gone = entry.verified_with.is_some_and(|id| !keys.is_some_and(|keys| keys.iter().any(|k| k.id == id)));
         let found = if key_gone {
-            Lookup::Miss(key)
-        } else if entry.exp < now.saturating_sub(rules.leeway) {
-            Lookup::Refused(Refusal::Unauthenticated(AuthFailure::TokenExpired))
-        } else if entry.nbf.is_some_and(|nbf| nbf > now.saturating_add(rules.leeway)) {
+            Ok(None)
+        } else if entry.verified.exp < now.saturating_sub(rules.leeway) {
+            Err(Refusal::Unauthenticated(AuthFailure::TokenExpired))
+        } else if entry.verified.nbf.is_some_and(|nbf| nbf > now.saturating_add(rules.leeway)) {
             // Only a clock that went backwards gets here; verify in full.
-            Lookup::Miss(key)
+            Ok(None)
         } else {
-            return Lookup::Hit(entry.user.clone());
+            return Ok(Some(entry.verified.user.clone()));
         };
-        inner.remove(&key);
+        map.remove(&key);
         found
     }
 
-    /// Remembers a fully verified token under the digest its
-    /// [`Lookup::Miss`] gave, verified with the JWKS key `verified_with`
-    /// (`None`: `JWT_SECRET`); returns its user, shared.
-    pub(crate) fn insert(&self, key: Key, now: u64, verified: Verified, verified_with: Option<KeyId>) -> Arc<User> {
-        let (user, exp, nbf) = (Arc::new(verified.user), verified.exp, verified.nbf);
-        let mut inner = self.lock();
-        if inner.map.contains_key(&key) {
+    /// Remembers a fully verified token, verified with the JWKS key
+    /// `verified_with` (`None`: `JWT_SECRET`); returns its user, shared.
+    pub(crate) fn insert(&self, token: &str, now: u64, verified: Verified, verified_with: Option<KeyId>) -> Arc<User> {
+        let key: Key = Sha256::digest(token.as_bytes()).into();
+        let user = verified.user.clone();
+        let (map, insertions) = &mut *self.lock();
+        if map.contains_key(&key) {
             return user;
         }
-        if inner.map.len() >= self.capacity {
-            // Expired entries first, then the oldest. The sweep walks every
-            // entry, so it runs at most once per quarter-capacity insertions
-            // (amortised, well under a microsecond per insertion).
-            if inner.until_sweep == 0 {
-                inner.map.retain(|_, e| e.exp >= now);
-                let Inner { map, order, .. } = &mut *inner;
-                order.retain(|k| map.contains_key(k));
-                inner.until_sweep = (self.capacity / 4).max(1);
-            }
-            inner.until_sweep -= 1;
-            while inner.map.len() >= self.capacity {
-                let Some(oldest) = inner.order.pop_front() else { break };
-                inner.map.remove(&oldest);
+        if map.len() >= self.capacity {
+            // Expired entries first, then the oldest insertion. Both walk
+            // every entry (a microsecond or two at 512), only when full and
+            // only after a full verification, which costs far more.
+            map.retain(|_, e| e.verified.exp >= now);
+            let oldest = map.iter().min_by_key(|(_, e)| e.inserted).map(|(k, _)| *k);
+            if let Some(oldest) = oldest.filter(|_| map.len() >= self.capacity) {
+                map.remove(&oldest);
             }
         }
-        inner.map.insert(key, Entry { user: user.clone(), exp, nbf, verified_with });
-        inner.order.push_back(key);
+        map.insert(key, Entry { verified, verified_with, inserted: *insertions });
+        *insertions += 1;
         user
-    }
-}
-
-impl Inner {
-    fn remove(&mut self, key: &Key) {
-        self.map.remove(key);
-        self.order.retain(|k| k != key);
     }
 }
 
@@ -226,47 +194,47 @@ mod tests {
     fn put(cache: &TokenCache, token: &str, now: u64, user: User, verified_with: Option<KeyId>) -> Arc<User> {
         let time = |name| user.claims.get(name).map(|t: &Value| t.as_u64().unwrap());
         let (exp, nbf) = (time("exp").unwrap(), time("nbf"));
-        cache.insert(Sha256::digest(token).into(), now, Verified { user, exp, nbf }, verified_with)
+        cache.insert(token, now, Verified { user: Arc::new(user), exp, nbf }, verified_with)
     }
 
     fn hit_id(cache: &TokenCache, token: &str, now: u64) -> Option<String> {
         match cache.lookup(token, now, &rules(), None) {
-            Lookup::Hit(user) => Some(user.id.clone()),
+            Ok(Some(user)) => Some(user.id.clone()),
             _ => None,
         }
     }
 
     #[test]
     fn a_hit_returns_the_same_user_and_a_changed_byte_misses() {
-        let cache = TokenCache::default();
+        let cache = TokenCache::with_capacity(CAPACITY);
         let u = put(&cache, "aaa.bbb.ccc", NOW, user("u1", json!({})), None);
         match cache.lookup("aaa.bbb.ccc", NOW, &rules(), None) {
-            Lookup::Hit(hit) => assert!(Arc::ptr_eq(&hit, &u)),
+            Ok(Some(hit)) => assert!(Arc::ptr_eq(&hit, &u)),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(cache.lookup("aaa.bbb.ccd", NOW, &rules(), None), Lookup::Miss(_)));
-        assert!(matches!(cache.lookup("aaa.bbb.cc", NOW, &rules(), None), Lookup::Miss(_)));
+        assert!(matches!(cache.lookup("aaa.bbb.ccd", NOW, &rules(), None), Ok(None)));
+        assert!(matches!(cache.lookup("aaa.bbb.cc", NOW, &rules(), None), Ok(None)));
     }
 
     #[test]
     fn expiry_is_checked_on_every_hit_with_the_leeway() {
-        let cache = TokenCache::default();
+        let cache = TokenCache::with_capacity(CAPACITY);
         put(&cache, "t", NOW, user("u1", json!({"exp": NOW + 10})), None);
         assert_eq!(hit_id(&cache, "t", NOW + 10), Some("u1".into()));
         assert_eq!(hit_id(&cache, "t", NOW + 40), Some("u1".into()), "within the 30 s leeway");
         match cache.lookup("t", NOW + 41, &rules(), None) {
-            Lookup::Refused(r) => assert_eq!(r.log_reason(), "token_expired"),
+            Err(r) => assert_eq!(r.log_reason(), "token_expired"),
             other => panic!("{other:?}"),
         }
         assert!(cache.is_empty(), "an expired entry is dropped");
-        assert!(matches!(cache.lookup("t", NOW, &rules(), None), Lookup::Miss(_)));
+        assert!(matches!(cache.lookup("t", NOW, &rules(), None), Ok(None)));
     }
 
     #[test]
     fn not_before_in_the_future_is_a_miss() {
-        let cache = TokenCache::default();
+        let cache = TokenCache::with_capacity(CAPACITY);
         put(&cache, "t", NOW, user("u1", json!({"nbf": NOW + 100})), None);
-        assert!(matches!(cache.lookup("t", NOW, &rules(), None), Lookup::Miss(_)), "clock went backwards");
+        assert!(matches!(cache.lookup("t", NOW, &rules(), None), Ok(None)), "clock went backwards");
         assert!(cache.is_empty());
     }
 
@@ -286,12 +254,12 @@ mod tests {
         let both = set(&[jwk("k1", n1), jwk("k2", n2)]);
         let (k1, k2) = (both[0].id, both[1].id);
         assert_ne!(k1, k2);
-        let cache = TokenCache::default();
+        let cache = TokenCache::with_capacity(CAPACITY);
         put(&cache, "by-k1", NOW, user("u1", json!({})), Some(k1));
         put(&cache, "by-k2", NOW, user("u2", json!({})), Some(k2));
         put(&cache, "by-secret", NOW, user("u3", json!({})), None);
         let hit = |token: &str, keys: Option<&[VerificationKey]>| {
-            matches!(cache.lookup(token, NOW, &rules(), keys), Lookup::Hit(_))
+            matches!(cache.lookup(token, NOW, &rules(), keys), Ok(Some(_)))
         };
         assert!(hit("by-k1", Some(&both)) && hit("by-k2", Some(&both)) && hit("by-secret", Some(&both)));
         // The same keys fetched again (another order): nothing is dropped.
@@ -309,8 +277,6 @@ mod tests {
         // With no key set loaded, only secret-verified entries can hit.
         put(&cache, "by-k1", NOW, user("u1", json!({})), Some(k1));
         assert!(!hit("by-k1", None) && hit("by-secret", None));
-        let inner = cache.lock();
-        assert_eq!(inner.order.iter().collect::<std::collections::HashSet<_>>(), inner.map.keys().collect());
     }
 
     #[test]
@@ -356,33 +322,29 @@ mod tests {
         for t in ["e", "f"] {
             insert(t, NOW + 10, NOW + 15);
         }
-        // Full again, the next sweep is due (one per quarter capacity): the
-        // two expired go, while the oldest ("keep") stays.
+        // Full again: the two expired go, while the oldest ("keep") stays.
         insert("g", NOW + 20, NOW + 3600);
         assert_eq!(cache.len(), 3);
         for t in ["keep", "d", "g"] {
             assert_eq!(hit_id(&cache, t, NOW + 20), Some(t.into()), "{t}");
         }
-        let inner = cache.lock();
-        assert_eq!(inner.order.iter().collect::<std::collections::HashSet<_>>(), inner.map.keys().collect());
-        assert_eq!(inner.order.len(), inner.map.len());
     }
 
     #[test]
     fn not_before_is_exact_at_the_leeway_and_len_counts() {
-        let cache = TokenCache::default();
+        let cache = TokenCache::with_capacity(CAPACITY);
         assert!(cache.is_empty());
         put(&cache, "t", NOW, user("u1", json!({"nbf": NOW + 30})), None);
         assert!(!cache.is_empty());
         assert_eq!(hit_id(&cache, "t", NOW), Some("u1".into()), "nbf at now + leeway is valid");
         put(&cache, "t2", NOW, user("u2", json!({"nbf": NOW + 31})), None);
-        assert!(matches!(cache.lookup("t2", NOW, &rules(), None), Lookup::Miss(_)), "one second past the leeway");
+        assert!(matches!(cache.lookup("t2", NOW, &rules(), None), Ok(None)), "one second past the leeway");
         assert_eq!(cache.len(), 1);
         assert_eq!(format!("{cache:?}"), "TokenCache { capacity: 512, len: 1 }");
     }
 
     #[test]
-    fn a_full_cache_sweeps_once_per_quarter_capacity_then_drops_the_oldest() {
+    fn a_full_cache_drops_every_expired_entry_before_the_oldest() {
         let cache = TokenCache::with_capacity(8);
         put(&cache, "keep", NOW, user("keep", json!({"exp": NOW + 3600})), None);
         for i in 0..7 {
@@ -394,14 +356,17 @@ mod tests {
         for i in 0..6 {
             put(&cache, &format!("c{i}"), NOW + 10, user("c", json!({"exp": NOW + 15})), None);
         }
-        // Full again one insertion later: no sweep is due yet (one per 8 / 4 insertions), so
-        // the oldest goes, though six entries have expired.
+        // Full again one insertion later: the six expired entries go, the oldest stays.
         put(&cache, "d", NOW + 20, user("d", json!({"exp": NOW + 3600})), None);
+        assert_eq!(cache.len(), 3);
+        assert_eq!(hit_id(&cache, "keep", NOW + 20), Some("keep".into()));
+        // Full with nothing expired: the oldest insertion goes, one per insertion.
+        for i in 0..6 {
+            put(&cache, &format!("e{i}"), NOW + 20, user("e", json!({"exp": NOW + 3600})), None);
+        }
         assert_eq!(cache.len(), 8);
         assert_eq!(hit_id(&cache, "keep", NOW + 20), None, "the oldest insertion went");
-        // The next one sweeps.
-        put(&cache, "e", NOW + 20, user("e", json!({"exp": NOW + 3600})), None);
-        assert_eq!(cache.len(), 3);
+        assert_eq!(hit_id(&cache, "b", NOW + 20), Some("b".into()));
     }
 
     #[test]
@@ -414,9 +379,9 @@ mod tests {
                     for i in 0..2_000 {
                         let token = format!("token-{}", (i * 7 + t) % 100);
                         match cache.lookup(&token, NOW, &rules(), None) {
-                            Lookup::Hit(user) => assert_eq!(user.id, token),
-                            Lookup::Miss(_) => drop(put(cache, &token, NOW, user(&token, json!({})), None)),
-                            Lookup::Refused(r) => panic!("{r:?}"),
+                            Ok(Some(user)) => assert_eq!(user.id, token),
+                            Ok(None) => drop(put(cache, &token, NOW, user(&token, json!({})), None)),
+                            Err(r) => panic!("{r:?}"),
                         }
                         assert!(cache.len() <= 64);
                     }
@@ -424,7 +389,5 @@ mod tests {
             }
         });
         assert_eq!(cache.len(), 64);
-        let inner = cache.lock();
-        assert_eq!(inner.order.len(), inner.map.len());
     }
 }

@@ -20,24 +20,17 @@ pub(crate) const MAX_USER_ID_CHARS: usize = 128;
 /// entries): not empty, at most [`MAX_USER_ID_CHARS`] characters, no control
 /// characters. Pusher identifies users by these strings in its HTTP API
 /// (`/users/<id>/…`) and events; a value outside these rules would be signed
-/// only for the server to reject it.
-pub(crate) fn check_user_id(id: &str) -> Result<(), UserIdError> {
+/// only for the server to reject it. The error is the caller's `too_long`
+/// (over [`MAX_USER_ID_CHARS`] characters) or `invalid` (empty, or with a
+/// control character).
+pub(crate) fn check_user_id<E>(id: &str, [too_long, invalid]: [E; 2]) -> Result<(), E> {
     if id.chars().count() > MAX_USER_ID_CHARS {
-        Err(UserIdError::TooLong)
+        Err(too_long)
     } else if id.is_empty() || id.chars().any(char::is_control) {
-        Err(UserIdError::Invalid)
+        Err(invalid)
     } else {
         Ok(())
     }
-}
-
-/// Why a string is not a user id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum UserIdError {
-    /// Over [`MAX_USER_ID_CHARS`] characters.
-    TooLong,
-    /// Empty, or with a control character.
-    Invalid,
 }
 
 /// The user `claims` name: the id is the first of `names` that holds a
@@ -49,19 +42,16 @@ pub(crate) fn user_from(
     names: &[&str],
     [missing, too_long, invalid, unverified]: [AuthFailure; 4],
 ) -> Result<User, Refusal> {
-    let refuse = |reason| Err(Refusal::Unauthenticated(reason));
-    let Some(id) = names.iter().find_map(|name| claims.get(*name)?.as_str().filter(|id| !id.is_empty())) else {
-        return refuse(missing);
-    };
-    let id = id.to_owned();
-    match check_user_id(&id) {
-        Err(UserIdError::TooLong) => refuse(too_long),
-        Err(UserIdError::Invalid) => refuse(invalid),
-        // An e-mail address or phone number is an identity only once the
-        // provider verified it: anyone may put a victim's address in their profile.
-        Ok(()) if is_unverified(&claims, names[0]) => refuse(unverified),
-        Ok(()) => Ok(User { id, claims }),
+    let refuse = Refusal::Unauthenticated;
+    let id = names.iter().find_map(|name| claims.get(*name)?.as_str().filter(|id| !id.is_empty()));
+    let id = id.ok_or(refuse(missing))?;
+    check_user_id(id, [too_long, invalid]).map_err(refuse)?;
+    // An e-mail address or phone number is an identity only once the
+    // provider verified it: anyone may put a victim's address in their profile.
+    if is_unverified(&claims, names[0]) {
+        return Err(refuse(unverified));
     }
+    Ok(User { id: id.to_owned(), claims })
 }
 
 /// Whether `claim` names a contact the user typed in themselves and the
@@ -85,11 +75,12 @@ mod tests {
 
     #[test]
     fn user_ids_are_checked_at_their_edges() {
-        assert_eq!(check_user_id(&"é".repeat(MAX_USER_ID_CHARS)), Ok(()), "128 characters (256 bytes)");
-        assert_eq!(check_user_id(&"a".repeat(MAX_USER_ID_CHARS + 1)), Err(UserIdError::TooLong));
-        assert_eq!(check_user_id(""), Err(UserIdError::Invalid));
-        assert_eq!(check_user_id("a\u{7f}b"), Err(UserIdError::Invalid));
-        assert_eq!(check_user_id("a b-c@d"), Ok(()));
+        let check = |id: &str| check_user_id(id, ["too long", "invalid"]);
+        assert_eq!(check(&"é".repeat(MAX_USER_ID_CHARS)), Ok(()), "128 characters (256 bytes)");
+        assert_eq!(check(&"a".repeat(MAX_USER_ID_CHARS + 1)), Err("too long"));
+        assert_eq!(check(""), Err("invalid"));
+        assert_eq!(check("a\u{7f}b"), Err("invalid"));
+        assert_eq!(check("a b-c@d"), Ok(()));
     }
 
     #[test]

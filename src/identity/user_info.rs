@@ -18,24 +18,12 @@ impl UserInfoClaims {
     pub(crate) fn parse(list: &str) -> Self {
         Self(list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
     }
-
-    /// The configured claims the user has; `email` and `phone_number` only
-    /// once their `*_verified` flag is true (a user can set them to anything).
-    fn select<'u>(&self, user: &'u User) -> UserInfo<'_, 'u> {
-        UserInfo(
-            self.0
-                .iter()
-                .filter(|name| !is_unverified(&user.claims, name))
-                .filter_map(|name| user.claims.get(name).map(|v| (name.as_str(), v)))
-                .collect(),
-        )
-    }
 }
 
 /// The selected claims, serialized as an object in the configured order.
-struct UserInfo<'n, 'u>(Vec<(&'n str, &'u Value)>);
+struct UserInfo<'a>(Vec<(&'a String, &'a Value)>);
 
-impl Serialize for UserInfo<'_, '_> {
+impl Serialize for UserInfo<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_map(self.0.iter().copied())
     }
@@ -56,7 +44,7 @@ fn watchlist<'u>(user: &'u User, claim: Option<&str>) -> Result<Option<&'u [Valu
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(list))
             if list.len() <= MAX_WATCHLIST
-                && list.iter().all(|v| v.as_str().is_some_and(|id| check_user_id(id).is_ok())) =>
+                && list.iter().all(|v| v.as_str().is_some_and(|id| check_user_id(id, [(), ()]).is_ok())) =>
         {
             Ok(Some(list))
         }
@@ -77,14 +65,17 @@ struct Identity<'a> {
     watchlist: Option<&'a [Value]>,
 }
 
-/// The configured claims as `user_info`: left out when none is present,
+/// The configured claims the user has as `user_info`, in the configured
+/// order: `email` and `phone_number` only once their `*_verified` flag is
+/// true (a user can set them to anything); left out when none is present,
 /// refused above 1 KB.
 fn user_info(user: &User, info: &UserInfoClaims) -> Result<Option<Box<RawValue>>, Refusal> {
-    let selected = info.select(user);
-    if selected.0.is_empty() {
+    let verified = info.0.iter().filter(|name| !is_unverified(&user.claims, name));
+    let selected: Vec<_> = verified.filter_map(|name| Some((name, user.claims.get(name)?))).collect();
+    if selected.is_empty() {
         return Ok(None);
     }
-    let json = serde_json::value::to_raw_value(&selected).expect("claims are JSON values");
+    let json = serde_json::value::to_raw_value(&UserInfo(selected)).expect("claims are JSON values");
     if json.get().len() > MAX_USER_INFO_BYTES {
         return Err(Refusal::UserInfoTooLarge);
     }

@@ -1,9 +1,8 @@
-//! The validator seam: a [`UserValidator`] turns what a request carries (a
+//! The validators: [`AuthMode::validate`] turns what a request carries (a
 //! token parameter, the `Authorization` header, the identity API Gateway
 //! already verified) into a [`User`] or a refusal. Answers never take identity
 //! from client parameters.
 
-use std::future::Future;
 use std::sync::{Arc, LazyLock};
 
 use serde_json::value::RawValue;
@@ -15,7 +14,7 @@ use crate::error::{AuthFailure, Refusal};
 use crate::identity::authorizer::user_from_authorizer;
 use crate::identity::jwks::KeySource;
 use crate::identity::jwt::{self, ClaimRules};
-use crate::identity::token_cache::{Lookup, TokenCache};
+use crate::identity::token_cache::{TokenCache, CAPACITY};
 use crate::identity::user::User;
 
 /// What a request offers to prove who is asking. All fields borrow the request.
@@ -27,15 +26,6 @@ pub struct Credentials<'a> {
     pub authorization: Option<&'a str>,
     /// `requestContext.authorizer` as API Gateway sent it, unparsed.
     pub authorizer: Option<&'a RawValue>,
-}
-
-/// Turns credentials into a user, or refuses.
-pub(crate) trait UserValidator: Send + Sync {
-    /// Validates the credentials of one request.
-    fn validate<'a>(
-        &'a self,
-        credentials: Credentials<'a>,
-    ) -> impl Future<Output = Result<Arc<User>, Refusal>> + Send + 'a;
 }
 
 /// `jwt`: a JSON Web Token checked against `JWT_*` (see [`crate::identity::jwt`]),
@@ -56,33 +46,29 @@ impl JwtValidator {
     /// A validator with an empty token cache.
     pub(crate) fn new(rules: ClaimRules, secret: Option<DecodingKey>, keys: KeySource) -> Self {
         crate::identity::ring_provider::install();
-        Self { rules, secret, keys, cache: TokenCache::default() }
+        Self { rules, secret, keys, cache: TokenCache::with_capacity(CAPACITY) }
     }
-}
 
-impl UserValidator for JwtValidator {
-    async fn validate<'a>(&'a self, credentials: Credentials<'a>) -> Result<Arc<User>, Refusal> {
-        let refuse = |reason| Err(Refusal::Unauthenticated(reason));
-        let Some(token) = jwt::token_of(credentials.token, credentials.authorization) else {
-            return refuse(AuthFailure::TokenMissing);
-        };
+    /// Turns the credentials of one request into a user, or refuses.
+    pub(crate) async fn validate(&self, credentials: Credentials<'_>) -> Result<Arc<User>, Refusal> {
+        let refuse = Refusal::Unauthenticated;
+        let token =
+            jwt::token_of(credentials.token, credentials.authorization).ok_or(refuse(AuthFailure::TokenMissing))?;
         // The JWKS in force, fetched again first when older than its lifetime.
         let keys = self.keys.current().await;
         let now = jsonwebtoken::get_current_timestamp();
-        let digest = match self.cache.lookup(token, now, &self.rules, keys.as_deref().map(Vec::as_slice)) {
-            Lookup::Hit(user) => return Ok(user),
-            Lookup::Refused(refusal) => return Err(refusal),
-            Lookup::Miss(digest) => digest,
-        };
+        if let Some(user) = self.cache.lookup(token, now, &self.rules, keys.as_deref().map(Vec::as_slice))? {
+            return Ok(user);
+        }
         let head = jwt::check_head(token, &self.rules)?;
         let (verified, verified_with) = if jwt::is_hmac(head.alg) {
-            let Some(secret) = &self.secret else { return refuse(AuthFailure::TokenAlgorithmNotAllowed) };
+            let secret = self.secret.as_ref().ok_or(refuse(AuthFailure::TokenAlgorithmNotAllowed))?;
             (jwt::verify(token, &head, secret, &self.rules, now)?, None)
         } else {
-            let (key, id) = self.keys.key_for(&head).await?;
-            (jwt::verify(token, &head, &key, &self.rules, now)?, Some(id))
+            let key = self.keys.key_for(&head).await?;
+            (jwt::verify(token, &head, &key.key, &self.rules, now)?, Some(key.id))
         };
-        Ok(self.cache.insert(digest, now, verified, verified_with))
+        Ok(self.cache.insert(token, now, verified, verified_with))
     }
 }
 
@@ -114,8 +100,9 @@ static DEMO_USER: LazyLock<Arc<User>> = LazyLock::new(|| {
     Arc::new(User { id: DEMO_USER_ID.into(), claims: Map::from_iter(claims) })
 });
 
-impl UserValidator for AuthMode<JwtValidator> {
-    async fn validate<'a>(&'a self, credentials: Credentials<'a>) -> Result<Arc<User>, Refusal> {
+impl AuthMode<JwtValidator> {
+    /// Turns the credentials of one request into a user, or refuses.
+    pub(crate) async fn validate(&self, credentials: Credentials<'_>) -> Result<Arc<User>, Refusal> {
         match self {
             Self::Demo => Ok(DEMO_USER.clone()),
             Self::Jwt(jwt) => jwt.validate(credentials).await,

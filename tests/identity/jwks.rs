@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::jwks_server::Server;
 use super::tokens;
-use crate::identity::jwks::RemoteJwks;
+use crate::identity::jwks::{RemoteJwks, DEFAULT_MAX_STALE, DEFAULT_TTL, REFETCH_INTERVAL};
 use crate::identity::jwt::{check_head, ClaimRules};
 use serde_json::Value;
 
@@ -31,16 +31,16 @@ fn runtime() -> tokio::runtime::Runtime {
 fn check(remote: &RemoteJwks, name: &str) -> Result<String, String> {
     let token = tokens()["tokens"][name].as_str().unwrap().to_owned();
     let head = check_head(&token, &rules()).map_err(|r| r.log_reason().to_owned())?;
-    let (key, _) = runtime().block_on(remote.key_for(&head)).map_err(|r| r.log_reason().to_owned())?;
-    crate::identity::jwt::verify(&token, &head, &key, &rules(), jsonwebtoken::get_current_timestamp())
-        .map(|v| v.user.id)
+    let key = runtime().block_on(remote.key_for(&head)).map_err(|r| r.log_reason().to_owned())?;
+    crate::identity::jwt::verify(&token, &head, &key.key, &rules(), jsonwebtoken::get_current_timestamp())
+        .map(|v| v.user.id.clone())
         .map_err(|r| r.log_reason().to_owned())
 }
 
 #[test]
 fn fetched_lazily_and_cached() {
     let server = Server::start(&tokens()["jwks"]);
-    let remote = RemoteJwks::at(server.url.parse().unwrap());
+    let remote = RemoteJwks::new(server.url.parse().unwrap(), Some(DEFAULT_TTL), DEFAULT_MAX_STALE, REFETCH_INTERVAL);
     assert_eq!(server.hits(), 0, "nothing is fetched before the first token");
     assert_eq!(check(&remote, "valid_rs256"), Ok("user-1".into()));
     assert_eq!(check(&remote, "valid_es256"), Ok("user-2".into()));
@@ -57,13 +57,13 @@ fn rotation_brings_a_new_kid_and_refetches_are_rate_limited() {
     let t = tokens();
     let server = Server::start(&t["jwks"]);
     // Default interval: an unknown kid within a minute of the last fetch is refused without a fetch.
-    let remote = RemoteJwks::at(server.url.parse().unwrap());
+    let remote = RemoteJwks::new(server.url.parse().unwrap(), Some(DEFAULT_TTL), DEFAULT_MAX_STALE, REFETCH_INTERVAL);
     assert_eq!(check(&remote, "valid_rs256"), Ok("user-1".into()));
     *server.body.lock().unwrap() = t["jwks_rotated"].to_string();
     assert_eq!(check(&remote, "valid_rs256_rotated_key"), Err("token_unknown_key".into()));
     assert_eq!(server.hits(), 1);
     // With the interval passed (zero here), the unknown kid triggers one fetch that finds it.
-    let remote = RemoteJwks::at(server.url.parse().unwrap()).with_refetch_interval(Duration::ZERO);
+    let remote = RemoteJwks::new(server.url.parse().unwrap(), Some(DEFAULT_TTL), DEFAULT_MAX_STALE, Duration::ZERO);
     *server.body.lock().unwrap() = t["jwks"].to_string();
     assert_eq!(check(&remote, "valid_rs256"), Ok("user-1".into()));
     *server.body.lock().unwrap() = t["jwks_rotated"].to_string();
@@ -74,21 +74,26 @@ fn rotation_brings_a_new_kid_and_refetches_are_rate_limited() {
 #[test]
 fn server_down_cached_keys_work_unknown_keys_fail_closed() {
     let server = Server::start(&tokens()["jwks"]);
-    let remote = RemoteJwks::at(server.url.parse().unwrap()).with_refetch_interval(Duration::ZERO);
+    let remote = RemoteJwks::new(server.url.parse().unwrap(), Some(DEFAULT_TTL), DEFAULT_MAX_STALE, Duration::ZERO);
     assert_eq!(check(&remote, "valid_rs256"), Ok("user-1".into()));
     *server.up.lock().unwrap() = false;
     assert_eq!(check(&remote, "valid_rs256"), Ok("user-1".into()));
     assert_eq!(check(&remote, "valid_rs256_rotated_key"), Err("jwks_unavailable".into()));
     // Nothing listening at all.
     let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let remote = RemoteJwks::at(format!("http://127.0.0.1:{closed}/jwks.json").parse().unwrap());
+    let remote = RemoteJwks::new(
+        format!("http://127.0.0.1:{closed}/jwks.json").parse().unwrap(),
+        Some(DEFAULT_TTL),
+        DEFAULT_MAX_STALE,
+        REFETCH_INTERVAL,
+    );
     assert_eq!(check(&remote, "valid_rs256"), Err("jwks_unavailable".into()));
 }
 
 #[test]
 fn slow_server_gives_up_within_two_seconds() {
     let server = Server::start(&tokens()["jwks"]);
-    let remote = RemoteJwks::at(server.url.parse().unwrap()).with_refetch_interval(Duration::ZERO);
+    let remote = RemoteJwks::new(server.url.parse().unwrap(), Some(DEFAULT_TTL), DEFAULT_MAX_STALE, Duration::ZERO);
     assert_eq!(check(&remote, "valid_rs256"), Ok("user-1".into()));
     *server.delay.lock().unwrap() = Duration::from_secs(5);
     let started = Instant::now();
@@ -105,7 +110,8 @@ fn concurrent_requests_wait_for_the_fetch_in_flight() {
     let t = tokens();
     let server = Server::start(&t["jwks"]);
     *server.delay.lock().unwrap() = Duration::from_millis(300);
-    let remote = Arc::new(RemoteJwks::at(server.url.parse().unwrap()));
+    let remote =
+        Arc::new(RemoteJwks::new(server.url.parse().unwrap(), Some(DEFAULT_TTL), DEFAULT_MAX_STALE, REFETCH_INTERVAL));
     let names = ["valid_rs256", "valid_es256", "valid_rs256_other_user", "valid_rs256", "valid_es256", "valid_rs256"];
     let answers = runtime().block_on(async {
         let tasks: Vec<_> = names
@@ -141,7 +147,7 @@ fn validator(remote: RemoteJwks) -> crate::identity::validators::JwtValidator {
 
 /// The `jwt` validator (with its verified-token cache) over the remote JWKS.
 fn validate(v: &crate::identity::validators::JwtValidator, name: &str) -> Result<String, String> {
-    use crate::identity::validators::{Credentials, UserValidator};
+    use crate::identity::validators::Credentials;
     let token = tokens()["tokens"][name].as_str().unwrap().to_owned();
     let credentials = Credentials { token: Some(&token), ..Default::default() };
     runtime().block_on(v.validate(credentials)).map(|u| u.id.clone()).map_err(|r| r.log_reason().to_owned())
@@ -151,7 +157,7 @@ fn validate(v: &crate::identity::validators::JwtValidator, name: &str) -> Result
 fn a_key_rotation_clears_the_verified_token_cache() {
     let t = tokens();
     let server = Server::start(&t["jwks"]);
-    let remote = RemoteJwks::at(server.url.parse().unwrap()).with_refetch_interval(Duration::ZERO);
+    let remote = RemoteJwks::new(server.url.parse().unwrap(), Some(DEFAULT_TTL), DEFAULT_MAX_STALE, Duration::ZERO);
     let v = validator(remote);
     assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()));
     assert_eq!(validate(&v, "valid_es256"), Ok("user-2".into()));
@@ -179,7 +185,7 @@ fn a_key_rotation_clears_the_verified_token_cache() {
 fn oversized_document_is_refused_and_cached_keys_stay() {
     let t = tokens();
     let server = Server::start(&t["jwks"]);
-    let remote = RemoteJwks::at(server.url.parse().unwrap()).with_refetch_interval(Duration::ZERO);
+    let remote = RemoteJwks::new(server.url.parse().unwrap(), Some(DEFAULT_TTL), DEFAULT_MAX_STALE, Duration::ZERO);
     assert_eq!(check(&remote, "valid_rs256"), Ok("user-1".into()));
     // The rotated keys, padded past the 256 KiB cap.
     let mut huge = t["jwks_rotated"].clone();
@@ -194,7 +200,7 @@ fn oversized_document_is_refused_and_cached_keys_stay() {
     assert_eq!(check(&remote, "valid_rs256_rotated_key"), Ok("user-4".into()));
     *server.body.lock().unwrap() = huge.to_string();
     // Nothing cached yet: refused, never partly read.
-    let fresh = RemoteJwks::at(server.url.parse().unwrap());
+    let fresh = RemoteJwks::new(server.url.parse().unwrap(), Some(DEFAULT_TTL), DEFAULT_MAX_STALE, REFETCH_INTERVAL);
     assert_eq!(check(&fresh, "valid_rs256"), Err("jwks_unavailable".into()));
 }
 
@@ -203,10 +209,10 @@ fn deeply_nested_document_is_refused_without_exhausting_the_stack() {
     let server = Server::start(&tokens()["jwks"]);
     let depth = 100_000; // 200 KB, inside the size cap
     *server.body.lock().unwrap() = format!("{{\"keys\":[{}{}]}}", "[".repeat(depth), "]".repeat(depth));
-    let remote = RemoteJwks::at(server.url.parse().unwrap());
+    let remote = RemoteJwks::new(server.url.parse().unwrap(), Some(DEFAULT_TTL), DEFAULT_MAX_STALE, REFETCH_INTERVAL);
     assert_eq!(check(&remote, "valid_rs256"), Err("jwks_unavailable".into()));
     *server.body.lock().unwrap() = format!("{{\"keys\":[{}{}]}}", "{\"a\":".repeat(depth), "}".repeat(depth));
-    let remote = RemoteJwks::at(server.url.parse().unwrap());
+    let remote = RemoteJwks::new(server.url.parse().unwrap(), Some(DEFAULT_TTL), DEFAULT_MAX_STALE, REFETCH_INTERVAL);
     assert_eq!(check(&remote, "valid_rs256"), Err("jwks_unavailable".into()));
     assert_eq!(server.hits(), 2);
 }
@@ -223,7 +229,7 @@ fn keys_that_flip_on_every_call_cost_one_fetch_per_unknown_key() {
     *server.alternate.lock().unwrap() = Some(only(&t["jwks_rotated"], "rsa-2").to_string());
     // Refetches allowed at once: each token whose key the last fetch lacked
     // costs exactly one fetch, and the answer is right.
-    let remote = RemoteJwks::at(server.url.parse().unwrap()).with_refetch_interval(Duration::ZERO);
+    let remote = RemoteJwks::new(server.url.parse().unwrap(), Some(DEFAULT_TTL), DEFAULT_MAX_STALE, Duration::ZERO);
     assert_eq!(check(&remote, "valid_rs256"), Ok("user-1".into()));
     assert_eq!(check(&remote, "valid_rs256_rotated_key"), Ok("user-4".into()));
     assert_eq!(check(&remote, "valid_rs256"), Ok("user-1".into()));
@@ -232,7 +238,7 @@ fn keys_that_flip_on_every_call_cost_one_fetch_per_unknown_key() {
     // With the default interval the flipping server is asked once a minute at
     // most: the other key set is refused meanwhile.
     let before = server.hits();
-    let remote = RemoteJwks::at(server.url.parse().unwrap());
+    let remote = RemoteJwks::new(server.url.parse().unwrap(), Some(DEFAULT_TTL), DEFAULT_MAX_STALE, REFETCH_INTERVAL);
     let first = check(&remote, "valid_rs256");
     let second = check(&remote, "valid_rs256_rotated_key");
     assert!(first.is_ok() != second.is_ok(), "{first:?} {second:?}");
@@ -254,7 +260,8 @@ fn without(set: &Value, kid: &str) -> Value {
 fn a_withdrawn_key_stops_verifying_after_the_lifetime() {
     let t = tokens();
     let server = Server::start(&t["jwks"]);
-    let remote = RemoteJwks::at(server.url.parse().unwrap()).with_ttl(Some(Duration::from_secs(1)));
+    let remote =
+        RemoteJwks::new(server.url.parse().unwrap(), Some(Duration::from_secs(1)), DEFAULT_MAX_STALE, REFETCH_INTERVAL);
     let v = validator(remote);
     assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()));
     assert_eq!(validate(&v, "valid_es256"), Ok("user-2".into()));
@@ -286,7 +293,8 @@ fn a_key_replaced_under_the_same_kid_is_followed_after_the_lifetime() {
     new_key["kid"] = Value::from("rsa-1");
     replaced["keys"].as_array_mut().unwrap().push(new_key);
     let server = Server::start(&t["jwks"]);
-    let remote = RemoteJwks::at(server.url.parse().unwrap()).with_ttl(Some(Duration::from_secs(1)));
+    let remote =
+        RemoteJwks::new(server.url.parse().unwrap(), Some(Duration::from_secs(1)), DEFAULT_MAX_STALE, REFETCH_INTERVAL);
     let v = validator(remote);
     assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()));
     *server.body.lock().unwrap() = replaced.to_string();
@@ -301,7 +309,7 @@ fn a_key_replaced_under_the_same_kid_is_followed_after_the_lifetime() {
 fn a_random_kid_forces_a_fetch_but_flushes_nothing() {
     let t = tokens();
     let server = Server::start(&t["jwks"]);
-    let remote = RemoteJwks::at(server.url.parse().unwrap()).with_refetch_interval(Duration::ZERO);
+    let remote = RemoteJwks::new(server.url.parse().unwrap(), Some(DEFAULT_TTL), DEFAULT_MAX_STALE, Duration::ZERO);
     let v = validator(remote);
     assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()));
     assert_eq!(validate(&v, "valid_es256"), Ok("user-2".into()));
@@ -314,7 +322,8 @@ fn a_random_kid_forces_a_fetch_but_flushes_nothing() {
 fn a_refresh_that_fails_keeps_the_set_in_force() {
     let t = tokens();
     let server = Server::start(&t["jwks"]);
-    let remote = RemoteJwks::at(server.url.parse().unwrap()).with_ttl(Some(Duration::from_secs(1)));
+    let remote =
+        RemoteJwks::new(server.url.parse().unwrap(), Some(Duration::from_secs(1)), DEFAULT_MAX_STALE, REFETCH_INTERVAL);
     let v = validator(remote);
     assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()));
     // The endpoint goes down and the set outlives its lifetime: the cached set stays in use.
@@ -335,9 +344,12 @@ fn a_refresh_that_fails_keeps_the_set_in_force() {
 /// limit, its set fetched (and `valid_rs256` cached) at the start.
 fn stale_limited() -> (Server, crate::identity::validators::JwtValidator) {
     let server = Server::start(&tokens()["jwks"]);
-    let remote = RemoteJwks::at(server.url.parse().unwrap())
-        .with_ttl(Some(Duration::from_secs(1)))
-        .with_max_stale(Duration::from_secs(2));
+    let remote = RemoteJwks::new(
+        server.url.parse().unwrap(),
+        Some(Duration::from_secs(1)),
+        Duration::from_secs(2),
+        REFETCH_INTERVAL,
+    );
     let v = validator(remote);
     assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()));
     (server, v)
@@ -375,7 +387,7 @@ fn a_slow_refresh_does_not_stretch_the_stale_limit() {
 fn a_zero_lifetime_fetches_once() {
     let t = tokens();
     let server = Server::start(&t["jwks"]);
-    let remote = RemoteJwks::at(server.url.parse().unwrap()).with_ttl(None);
+    let remote = RemoteJwks::new(server.url.parse().unwrap(), None, DEFAULT_MAX_STALE, REFETCH_INTERVAL);
     let v = validator(remote);
     assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()));
     *server.body.lock().unwrap() = without(&t["jwks"], "rsa-1").to_string();
@@ -388,7 +400,8 @@ fn a_zero_lifetime_fetches_once() {
 fn an_unknown_kid_is_fetched_once_the_interval_has_passed() {
     let t = tokens();
     let server = Server::start(&t["jwks"]);
-    let remote = RemoteJwks::at(server.url.parse().unwrap()).with_refetch_interval(Duration::from_millis(1500));
+    let remote =
+        RemoteJwks::new(server.url.parse().unwrap(), Some(DEFAULT_TTL), DEFAULT_MAX_STALE, Duration::from_millis(1500));
     let v = validator(remote);
     assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()));
     *server.body.lock().unwrap() = t["jwks_rotated"].to_string();
@@ -407,10 +420,11 @@ fn an_unknown_kid_is_fetched_once_the_interval_has_passed() {
 /// lookup the validator makes with the set `current` gives finds it.
 #[test]
 fn a_token_verified_with_a_jwks_key_is_a_cache_hit() {
-    use crate::identity::{jwks::KeySource, token_cache::Lookup};
+    use crate::identity::jwks::KeySource;
     let t = tokens();
     let server = Server::start(&t["jwks"]);
-    let v = validator(RemoteJwks::at(server.url.parse().unwrap()));
+    let v =
+        validator(RemoteJwks::new(server.url.parse().unwrap(), Some(DEFAULT_TTL), DEFAULT_MAX_STALE, REFETCH_INTERVAL));
     let rt = runtime();
     assert!(rt.block_on(v.keys.current()).is_none(), "nothing loaded before the first token");
     assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()));
@@ -418,7 +432,7 @@ fn a_token_verified_with_a_jwks_key_is_a_cache_hit() {
     let now = jsonwebtoken::get_current_timestamp();
     let keys = rt.block_on(v.keys.current()).expect("the set in force");
     assert_eq!(keys.len(), 2);
-    assert!(matches!(v.cache.lookup(token, now, &rules(), Some(&keys)), Lookup::Hit(_)));
+    assert!(matches!(v.cache.lookup(token, now, &rules(), Some(&keys)), Ok(Some(_))));
     // The same for keys given inline.
     let inline = crate::identity::jwt::keys_from_jwks(&t["jwks"].to_string()).unwrap();
     let v = crate::identity::validators::JwtValidator::new(rules(), None, KeySource::Inline(inline.into()));
@@ -426,7 +440,7 @@ fn a_token_verified_with_a_jwks_key_is_a_cache_hit() {
     let keys = rt.block_on(v.keys.current()).expect("inline keys are always in force");
     assert_eq!(keys.len(), 2);
     let token = t["tokens"]["valid_es256"].as_str().unwrap();
-    assert!(matches!(v.cache.lookup(token, now, &rules(), Some(&keys)), Lookup::Hit(_)));
+    assert!(matches!(v.cache.lookup(token, now, &rules(), Some(&keys)), Ok(Some(_))));
 }
 
 /// An outage of the JWKS endpoint is logged once, however many refreshes fail,
@@ -436,7 +450,12 @@ fn an_outage_is_logged_once() {
     use crate::support::logging::captured::Captured;
     let t = tokens();
     let server = Server::start(&t["jwks"]);
-    let v = validator(RemoteJwks::at(server.url.parse().unwrap()).with_ttl(Some(Duration::from_millis(300))));
+    let v = validator(RemoteJwks::new(
+        server.url.parse().unwrap(),
+        Some(Duration::from_millis(300)),
+        DEFAULT_MAX_STALE,
+        REFETCH_INTERVAL,
+    ));
     let captured = Captured::default();
     tracing::subscriber::with_default(captured.subscriber(tracing::Level::INFO), || {
         assert_eq!(validate(&v, "valid_rs256"), Ok("user-1".into()));
@@ -500,12 +519,13 @@ fn a_zero_lifetime_is_warned_and_the_stale_limit_checked() {
 /// An unknown `kid` is logged cut to 64 characters: it is unverified input.
 #[test]
 fn an_unknown_kid_is_logged_capped() {
-    use crate::identity::validators::{Credentials, UserValidator};
+    use crate::identity::validators::Credentials;
     use crate::support::logging::captured::Captured;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine;
     let server = Server::start(&tokens()["jwks"]);
-    let v = validator(RemoteJwks::at(server.url.parse().unwrap()));
+    let v =
+        validator(RemoteJwks::new(server.url.parse().unwrap(), Some(DEFAULT_TTL), DEFAULT_MAX_STALE, REFETCH_INTERVAL));
     let kid = "k".repeat(2000);
     let token = format!(
         "{}.{}.{}",

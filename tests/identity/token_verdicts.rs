@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use super::{token, tokens};
 use crate::identity::jwks::KeySource;
 use crate::identity::jwt::{keys_from_jwks, ClaimRules};
-use crate::identity::validators::{Credentials, JwtValidator, UserValidator};
+use crate::identity::validators::{Credentials, JwtValidator};
 use crate::support::logging::captured::Captured;
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::Value;
@@ -129,7 +129,8 @@ fn every_fixture_token_keeps_its_verdict_verified_and_cached() {
 #[test]
 fn hmac_only_verdicts() {
     let secret = DecodingKey::from_secret(tokens()["hs_secret"].as_str().unwrap().as_bytes());
-    let v = JwtValidator::new(rules(vec![Algorithm::HS256], false), Some(secret), KeySource::None);
+    let v =
+        JwtValidator::new(rules(vec![Algorithm::HS256], false), Some(secret), KeySource::Inline(Default::default()));
     for _ in 0..2 {
         assert_eq!(check(&v, &token("hs256_with_audience")), Err("token_unexpected_audience".into()));
         assert_eq!(check(&v, &token("hs256_without_audience")), Ok("user-9".into()));
