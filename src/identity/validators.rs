@@ -14,7 +14,7 @@ use crate::error::{AuthFailure, Refusal};
 use crate::identity::authorizer::user_from_authorizer;
 use crate::identity::jwks::KeySource;
 use crate::identity::jwt::{self, ClaimRules};
-use crate::identity::token_cache::{TokenCache, CAPACITY};
+use crate::identity::token_cache::{self, TokenCache, CAPACITY};
 use crate::identity::user::User;
 
 /// What a request offers to prove who is asking. All fields borrow the request.
@@ -57,7 +57,8 @@ impl JwtValidator {
         // The JWKS in force, fetched again first when older than its lifetime.
         let keys = self.keys.current().await;
         let now = jsonwebtoken::get_current_timestamp();
-        if let Some(user) = self.cache.lookup(token, now, &self.rules, keys.as_deref().map(Vec::as_slice))? {
+        let digest = token_cache::digest(token);
+        if let Some(user) = self.cache.lookup(&digest, now, &self.rules, keys.as_deref().map(Vec::as_slice))? {
             return Ok(user);
         }
         let head = jwt::check_head(token, &self.rules)?;
@@ -68,7 +69,7 @@ impl JwtValidator {
             let key = self.keys.key_for(&head).await?;
             (jwt::verify(token, &head, &key.key, &self.rules, now)?, Some(key.id))
         };
-        Ok(self.cache.insert(token, now, verified, verified_with))
+        Ok(self.cache.insert(digest, now, verified, verified_with))
     }
 }
 
